@@ -1,0 +1,70 @@
+//! Small typed wrappers over `fetch` (gloo-net) for the lab's HTTP API.
+
+use gloo_net::http::Request;
+use serde::de::DeserializeOwned;
+use web_sys::AbortSignal;
+
+use crate::model::{ApiErrorBody, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest};
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("network error: {0}")]
+    Network(String),
+    #[error("{} ({status})", .body.message)]
+    Api { status: u16, body: ApiErrorBody },
+    #[error("unexpected HTTP {status}: {text}")]
+    Status { status: u16, text: String },
+    #[error("could not decode the answer: {0}")]
+    Decode(String),
+}
+
+/// A response as the lane saw it: status and the body text (whose length is what the browser received).
+pub struct RawResponse {
+    pub status: u16,
+    pub text: String,
+}
+
+impl RawResponse {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_str(&self.text).map_err(|error| ClientError::Decode(error.to_string()))
+    }
+
+    fn into_result(self) -> Result<Self, ClientError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self);
+        }
+        Err(match serde_json::from_str::<ApiErrorBody>(&self.text) {
+            Ok(body) => ClientError::Api { status: self.status, body },
+            Err(_) => ClientError::Status { status: self.status, text: self.text },
+        })
+    }
+}
+
+pub async fn get(url: &str, abort: Option<&AbortSignal>) -> Result<RawResponse, ClientError> {
+    let response = Request::get(url).abort_signal(abort).send().await.map_err(network)?;
+    read(response).await
+}
+
+async fn post_json<T: serde::Serialize, R: DeserializeOwned>(url: &str, body: &T) -> Result<R, ClientError> {
+    let request = Request::post(url).json(body).map_err(|error| ClientError::Decode(error.to_string()))?;
+    let response = request.send().await.map_err(network)?;
+    read(response).await?.json()
+}
+
+async fn read(response: gloo_net::http::Response) -> Result<RawResponse, ClientError> {
+    let status = response.status();
+    let text = response.text().await.map_err(network)?;
+    RawResponse { status, text }.into_result()
+}
+
+fn network(error: gloo_net::Error) -> ClientError {
+    ClientError::Network(error.to_string())
+}
+
+pub async fn publish_message(text: String) -> Result<PublishAck, ClientError> {
+    post_json("/api/publish", &PublishRequest { text }).await
+}
+
+pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettings, ClientError> {
+    post_json("/api/generator", &update).await
+}

@@ -1,0 +1,179 @@
+//! The one place a lane writes down what happened on its connection: trace records for the diagram, figures for
+//! the metrics, and the link status.
+
+use leptos::prelude::*;
+
+use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog};
+use crate::metrics::{Arrival, LaneMetrics};
+use crate::model::{Epoch, Event, Gap, PollResponse, Transport};
+
+use super::LaneStart;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkStatus {
+    Off,
+    Connecting,
+    Open,
+    /// Between short polls.
+    Idle,
+    /// A request or connection failed; trying again after a delay.
+    Retrying { delay_ms: u32 },
+}
+
+impl LinkStatus {
+    pub fn text(&self) -> String {
+        match self {
+            LinkStatus::Off => "off".into(),
+            LinkStatus::Connecting => "connecting".into(),
+            LinkStatus::Open => "open".into(),
+            LinkStatus::Idle => "waiting for next poll".into(),
+            LinkStatus::Retrying { delay_ms } => format!("retrying in {:.1} s", *delay_ms as f64 / 1000.0),
+        }
+    }
+}
+
+/// What every transport hook returns.
+#[derive(Clone, Copy)]
+pub struct LaneHandle {
+    pub transport: Transport,
+    pub status: ReadSignal<LinkStatus>,
+    pub trace: ReadSignal<TraceLog>,
+    pub metrics: ReadSignal<LaneMetrics>,
+}
+
+#[derive(Clone, Copy)]
+pub struct LaneRecorder {
+    transport: Transport,
+    trace: RwSignal<TraceLog>,
+    metrics: RwSignal<LaneMetrics>,
+    status: RwSignal<LinkStatus>,
+    epoch: RwSignal<Epoch>,
+}
+
+pub fn now() -> Millis {
+    js_sys::Date::now()
+}
+
+impl LaneRecorder {
+    pub fn new(transport: Transport, start: &LaneStart) -> Self {
+        Self {
+            transport,
+            trace: RwSignal::new(TraceLog::default()),
+            metrics: RwSignal::new(LaneMetrics::starting_after(start.after)),
+            status: RwSignal::new(LinkStatus::Off),
+            epoch: RwSignal::new(start.epoch.clone()),
+        }
+    }
+
+    pub fn handle(&self) -> LaneHandle {
+        LaneHandle {
+            transport: self.transport,
+            status: self.status.read_only(),
+            trace: self.trace.read_only(),
+            metrics: self.metrics.read_only(),
+        }
+    }
+
+    /// The `after` to resume from: the last sequence number this lane accounted for.
+    pub fn cursor(&self) -> u64 {
+        self.metrics.with_untracked(|metrics| metrics.last_seq.unwrap_or(0))
+    }
+
+    pub fn set_status(&self, status: LinkStatus) {
+        self.status.set(status);
+    }
+
+    /// A browser → server message sent now. Returns when, for the answer's held bar.
+    pub fn request(&self, label: String, detail: String) -> Millis {
+        let at = now();
+        self.metrics.update(|metrics| metrics.requests += 1);
+        self.push(RecordKind::Request, label, detail, at, at);
+        at
+    }
+
+    /// A server → browser answer seen now. `held_from` draws the server holding the request since then.
+    pub fn response(&self, label: String, detail: String, held_from: Option<Millis>) {
+        let at = now();
+        self.push(RecordKind::Response { held_from }, label, detail, at, at);
+    }
+
+    /// One hub event arrived now, `bytes` long as the browser received it.
+    pub fn event(&self, event: &Event, label: String, bytes: usize) {
+        let at = now();
+        let emitted = event.emitted_at as f64 / 1000.0;
+        let latency = at - emitted;
+        let arrival = self.metrics.try_update(|metrics| {
+            metrics.body_bytes_received += bytes as u64;
+            metrics.record_event(event.seq, latency)
+        });
+        let kind = event.body.kind_name();
+        let detail = format!("event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at)", event.seq);
+        match arrival {
+            Some(Arrival::Duplicate) => {
+                self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);
+            }
+            Some(Arrival::AfterSilentLoss { missing }) => {
+                self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());
+                self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at);
+            }
+            _ => self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at),
+        }
+    }
+
+    pub fn gap(&self, gap: Gap) {
+        self.metrics.update(|metrics| metrics.record_gap(gap.from, gap.to));
+        let at = now();
+        let label = format!("gap: #{}–#{} lost", gap.from, gap.to);
+        let detail = format!("the server's history no longer holds {} events", gap.lost_count());
+        self.push(RecordKind::Gap { from: gap.from, to: gap.to }, label, detail, at, at);
+    }
+
+    pub fn note(&self, tone: NoteTone, label: String, detail: String) {
+        let at = now();
+        self.push(RecordKind::Note { tone }, label, detail, at, at);
+    }
+
+    pub fn empty_response(&self) {
+        self.metrics.update(|metrics| metrics.empty_responses += 1);
+    }
+
+    /// Compares a stream's epoch with the one this lane knows. On a change (the server restarted) the lane's cursor
+    /// is reset, since the new run numbers its events from 1 again, and `true` is returned so the caller can
+    /// re-request from there.
+    pub fn observe_epoch(&self, epoch: &Epoch) -> bool {
+        if self.epoch.with_untracked(|known| known == epoch) {
+            return false;
+        }
+        self.epoch.set(epoch.clone());
+        self.metrics.update(LaneMetrics::restart_sequence);
+        self.note(NoteTone::Warning, "server restarted: new epoch".into(), format!("epoch {epoch}; resyncing from #1"));
+        true
+    }
+
+    /// Records a poll answer (short or long): the response arrow, then each event it carried.
+    pub fn poll_answer(&self, response: &PollResponse, body_bytes: usize, held_from: Option<Millis>) {
+        if self.observe_epoch(&response.epoch) {
+            return;
+        }
+        let count = response.events.len();
+        let label = format!("200 · {count} event{}", if count == 1 { "" } else { "s" });
+        self.response(label, format!("{body_bytes} B of JSON; next after={}", response.next), held_from);
+        if count == 0 && response.gap.is_none() {
+            self.empty_response();
+        }
+        if let Some(gap) = response.gap {
+            self.gap(gap);
+        }
+        // Bytes are attributed to the response as a whole; per-event sizes would be a guess.
+        self.metrics.update(|metrics| metrics.body_bytes_received += body_bytes as u64);
+        for event in &response.events {
+            self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), 0);
+        }
+    }
+
+    fn push(&self, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) {
+        self.trace.update(|trace| {
+            trace.push(kind, label, detail, sent_at, arrived_at);
+        });
+    }
+}

@@ -1,0 +1,61 @@
+//! Runs a lane's connection task while its toggle is on, and stops it (closing whatever it holds) the moment the
+//! toggle goes off or the page goes away.
+
+use std::future::Future;
+
+use futures::channel::oneshot;
+use futures::future::{select, Either};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::{AbortController, AbortSignal};
+
+use super::{LaneRecorder, LinkStatus};
+use crate::diagram::NoteTone;
+
+/// Whatever stops the running task: aborts its in-flight fetch and drops its future (which closes sockets and
+/// event sources it owns).
+struct Stopper {
+    abort: Option<AbortController>,
+    _cancel: oneshot::Sender<()>,
+}
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        if let Some(abort) = &self.abort {
+            abort.abort();
+        }
+    }
+}
+
+/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false.
+pub fn run_while_enabled<F, Fut>(recorder: LaneRecorder, enabled: Signal<bool>, task: F)
+where
+    F: Fn(Option<AbortSignal>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let running: StoredValue<Option<Stopper>, LocalStorage> = StoredValue::new_local(None);
+    Effect::new(move |was_enabled: Option<bool>| {
+        let on = enabled.get();
+        running.set_value(None);
+        if on {
+            let abort = AbortController::new().ok();
+            let signal = abort.as_ref().map(AbortController::signal);
+            let (cancel, cancelled) = oneshot::channel::<()>();
+            let work = Box::pin(task(signal));
+            spawn_local(async move {
+                // Either the task ends by itself or the stopper is dropped, which drops the task.
+                if let Either::Right(_) = select(work, cancelled).await {}
+            });
+            running.set_value(Some(Stopper { abort, _cancel: cancel }));
+        } else {
+            recorder.set_status(LinkStatus::Off);
+            if was_enabled == Some(true) {
+                recorder.note(NoteTone::Info, "lane turned off".into(), "connection closed by the browser".into());
+            }
+        }
+        on
+    });
+    on_cleanup(move || {
+        let _ = running.try_set_value(None);
+    });
+}

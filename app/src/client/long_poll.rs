@@ -1,0 +1,52 @@
+//! Long polling: `GET /api/long-poll?after=N` is held by the server until an event exists (200) or the timeout
+//! passes (204); the browser asks again at once either way.
+
+use std::time::Duration;
+
+use gloo_timers::future::sleep;
+use web_sys::AbortSignal;
+
+use super::http::get;
+use super::lane_task::run_while_enabled;
+use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use crate::diagram::NoteTone;
+use crate::model::{PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
+
+pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
+    let recorder = LaneRecorder::new(Transport::LongPoll, &options.start);
+    run_while_enabled(recorder, options.enabled, move |abort| long_poll_loop(recorder, abort));
+    recorder.handle()
+}
+
+async fn long_poll_loop(recorder: LaneRecorder, abort: Option<AbortSignal>) {
+    let mut failures = 0;
+    loop {
+        let after = recorder.cursor();
+        let url = format!("/api/long-poll?after={after}&timeout={DEFAULT_LONG_POLL_TIMEOUT_SECONDS}");
+        recorder.set_status(LinkStatus::Open);
+        let sent = recorder.request(format!("GET {url}"), "held by the server until an event exists".into());
+        match get(&url, abort.as_ref()).await {
+            Ok(raw) if raw.status == 204 => {
+                failures = 0;
+                recorder.response("204 · timeout".into(), "no event within the hold time".into(), Some(sent));
+                recorder.empty_response();
+            }
+            Ok(raw) => match raw.json::<PollResponse>() {
+                Ok(response) => {
+                    failures = 0;
+                    recorder.poll_answer(&response, raw.text.len(), Some(sent));
+                }
+                Err(error) => failures = retry_later(recorder, failures, error.to_string()).await,
+            },
+            Err(error) => failures = retry_later(recorder, failures, error.to_string()).await,
+        }
+    }
+}
+
+async fn retry_later(recorder: LaneRecorder, failures: u32, reason: String) -> u32 {
+    let delay_ms = retry_delay_ms(failures);
+    recorder.note(NoteTone::Error, "long poll failed".into(), reason);
+    recorder.set_status(LinkStatus::Retrying { delay_ms });
+    sleep(Duration::from_millis(delay_ms.into())).await;
+    failures + 1
+}

@@ -1,0 +1,52 @@
+//! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`), each in its
+//! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
+//! draw. Browser work happens only inside effects and tasks, which never run during server rendering.
+
+mod browser_events;
+mod http;
+mod lane_recorder;
+mod lane_task;
+mod long_poll;
+mod short_poll;
+mod sse;
+mod websocket;
+
+pub use http::{publish_message, update_generator, ClientError};
+pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
+pub use long_poll::use_long_poll;
+pub use short_poll::use_short_poll;
+pub use sse::use_event_source;
+pub use websocket::use_websocket;
+
+use leptos::prelude::Signal;
+
+use crate::model::Epoch;
+
+/// Where every lane starts: after the newest event at page load, in that server run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneStart {
+    pub after: u64,
+    pub epoch: Epoch,
+}
+
+/// What every hook takes. `poll_interval_ms` is read by short polling only.
+#[derive(Clone)]
+pub struct LaneOptions {
+    pub start: LaneStart,
+    pub enabled: Signal<bool>,
+    pub poll_interval_ms: Signal<u32>,
+}
+
+/// The wait after the `failures`-th failure in a row: 0.5 s doubling to at most 10 s.
+pub(crate) fn retry_delay_ms(failures: u32) -> u32 {
+    500u32.saturating_mul(1 << failures.min(5)).min(10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_delay_doubles_up_to_ten_seconds() {
+        let delays: Vec<_> = (0..7).map(super::retry_delay_ms).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    }
+}

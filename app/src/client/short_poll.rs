@@ -1,0 +1,46 @@
+//! Short polling: ask `GET /api/poll?after=N` every interval; the answer comes at once, often empty.
+
+use std::time::Duration;
+
+use gloo_timers::future::sleep;
+use leptos::prelude::*;
+use web_sys::AbortSignal;
+
+use super::http::get;
+use super::lane_task::run_while_enabled;
+use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use crate::diagram::NoteTone;
+use crate::model::{PollResponse, Transport};
+
+pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
+    let recorder = LaneRecorder::new(Transport::ShortPoll, &options.start);
+    let interval = options.poll_interval_ms;
+    run_while_enabled(recorder, options.enabled, move |abort| poll_loop(recorder, interval, abort));
+    recorder.handle()
+}
+
+async fn poll_loop(recorder: LaneRecorder, interval_ms: Signal<u32>, abort: Option<AbortSignal>) {
+    let mut failures = 0;
+    loop {
+        let after = recorder.cursor();
+        let url = format!("/api/poll?after={after}");
+        recorder.set_status(LinkStatus::Connecting);
+        recorder.request(format!("GET {url}"), "answered at once with whatever exists after the cursor".into());
+        let wait = match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw.text.len()))) {
+            Ok((response, bytes)) => {
+                failures = 0;
+                recorder.poll_answer(&response, bytes, None);
+                recorder.set_status(LinkStatus::Idle);
+                interval_ms.get_untracked()
+            }
+            Err(error) => {
+                let delay_ms = retry_delay_ms(failures).max(interval_ms.get_untracked());
+                failures += 1;
+                recorder.note(NoteTone::Error, "poll failed".into(), error.to_string());
+                recorder.set_status(LinkStatus::Retrying { delay_ms });
+                delay_ms
+            }
+        };
+        sleep(Duration::from_millis(wait.into())).await;
+    }
+}

@@ -1,0 +1,120 @@
+//! Server-Sent Events through the browser's own `EventSource`: it reconnects by itself, honouring the server's
+//! `retry:` and sending `Last-Event-ID`. This hook only watches and records; it opens a fresh source only when the
+//! browser gives up (the source is CLOSED) or the server restarted.
+
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use gloo_timers::future::sleep;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortSignal, EventSource, MessageEvent};
+
+use super::browser_events::Listeners;
+use super::lane_task::run_while_enabled;
+use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use crate::diagram::NoteTone;
+use crate::model::{Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
+
+pub fn use_event_source(options: LaneOptions) -> LaneHandle {
+    let recorder = LaneRecorder::new(Transport::Sse, &options.start);
+    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| sse_loop(recorder));
+    recorder.handle()
+}
+
+enum SourceSignal {
+    Open,
+    Message { name: &'static str, data: String },
+    Error,
+}
+
+/// An open `EventSource` that is closed when dropped (lane off, page gone, or reopening).
+struct Source {
+    source: EventSource,
+    _listeners: Listeners,
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+async fn sse_loop(recorder: LaneRecorder) {
+    let mut failures = 0;
+    loop {
+        let after = recorder.cursor();
+        let url = format!("/api/sse?after={after}");
+        recorder.set_status(LinkStatus::Connecting);
+        let sent = recorder.request(format!("GET {url}"), "Accept: text/event-stream".into());
+        let (sink, mut signals) = mpsc::unbounded();
+        let Ok(source) = EventSource::new(&url) else {
+            recorder.note(NoteTone::Error, "EventSource refused the URL".into(), url);
+            return;
+        };
+        let mut listeners = Listeners::new(&source);
+        listeners.forward("open", &sink, |_| SourceSignal::Open);
+        listeners.forward("error", &sink, |_| SourceSignal::Error);
+        for name in EVENT_KIND_NAMES.into_iter().chain(["hello", "gap"]) {
+            listeners.forward(name, &sink, move |event| SourceSignal::Message { name, data: message_data(event) });
+        }
+        let source = Source { source, _listeners: listeners };
+        let mut connected_once = false;
+
+        while let Some(signal) = signals.next().await {
+            match signal {
+                SourceSignal::Open => {
+                    failures = 0;
+                    recorder.set_status(LinkStatus::Open);
+                    let (label, held_from) = if connected_once {
+                        ("reconnected · 200 text/event-stream", None)
+                    } else {
+                        ("200 · text/event-stream", Some(sent))
+                    };
+                    recorder.response(label.into(), "the response stays open; events follow as text".into(), held_from);
+                    connected_once = true;
+                }
+                SourceSignal::Message { name: "hello", data } => {
+                    if let Ok(hello) = serde_json::from_str::<StreamHello>(&data) {
+                        if recorder.observe_epoch(&hello.epoch) {
+                            break; // reopen from #1 of the new run; Last-Event-ID would point into the old one
+                        }
+                    }
+                }
+                SourceSignal::Message { name: "gap", data } => {
+                    if let Ok(gap) = serde_json::from_str::<Gap>(&data) {
+                        recorder.gap(gap);
+                    }
+                }
+                SourceSignal::Message { data, .. } => match serde_json::from_str::<Event>(&data) {
+                    Ok(event) => {
+                        let label = format!("id {} · {}", event.seq, event.body.kind_name());
+                        recorder.event(&event, label, data.len());
+                    }
+                    Err(error) => recorder.note(NoteTone::Error, "undecodable event".into(), error.to_string()),
+                },
+                SourceSignal::Error => {
+                    if source.source.ready_state() == EventSource::CLOSED {
+                        recorder.note(NoteTone::Error, "stream failed; browser gave up".into(), String::new());
+                        break;
+                    }
+                    recorder.set_status(LinkStatus::Connecting);
+                    recorder.note(
+                        NoteTone::Warning,
+                        "connection lost".into(),
+                        format!("the browser reconnects after {SSE_RETRY_MILLIS} ms, sending Last-Event-ID"),
+                    );
+                }
+            }
+        }
+        drop(source);
+        let delay_ms = retry_delay_ms(failures);
+        failures += 1;
+        recorder.set_status(LinkStatus::Retrying { delay_ms });
+        sleep(Duration::from_millis(delay_ms.into())).await;
+    }
+}
+
+fn message_data(event: web_sys::Event) -> String {
+    event.dyn_into::<MessageEvent>().ok().and_then(|message| message.data().as_string()).unwrap_or_default()
+}

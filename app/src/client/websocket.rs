@@ -1,0 +1,106 @@
+//! WebSocket: one upgraded connection, a text frame per event. On a close the hook reconnects with backoff,
+//! resuming with `?after=` the last sequence number it has.
+
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use gloo_timers::future::sleep;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortSignal, CloseEvent, MessageEvent, WebSocket};
+
+use super::browser_events::Listeners;
+use super::lane_task::run_while_enabled;
+use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use crate::diagram::NoteTone;
+use crate::model::{Transport, WsServerMessage};
+
+pub fn use_websocket(options: LaneOptions) -> LaneHandle {
+    let recorder = LaneRecorder::new(Transport::WebSocket, &options.start);
+    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| websocket_loop(recorder));
+    recorder.handle()
+}
+
+enum SocketSignal {
+    Open,
+    Text(String),
+    Close { code: u16, reason: String },
+    Error,
+}
+
+/// An open socket, closed with 1000 when dropped (lane off, page gone).
+struct Socket {
+    socket: WebSocket,
+    _listeners: Listeners,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = self.socket.close_with_code_and_reason(1000, "lane turned off");
+    }
+}
+
+async fn websocket_loop(recorder: LaneRecorder) {
+    let mut failures = 0;
+    loop {
+        let after = recorder.cursor();
+        let Some(url) = socket_url(after) else { return };
+        recorder.set_status(LinkStatus::Connecting);
+        let sent = recorder.request(format!("GET /api/ws?after={after} · Upgrade"), "Connection: Upgrade, Upgrade: websocket".into());
+        let (sink, mut signals) = mpsc::unbounded();
+        let Ok(socket) = WebSocket::new(&url) else {
+            recorder.note(NoteTone::Error, "WebSocket refused the URL".into(), url);
+            return;
+        };
+        let mut listeners = Listeners::new(&socket);
+        listeners.forward("open", &sink, |_| SocketSignal::Open);
+        listeners.forward("error", &sink, |_| SocketSignal::Error);
+        listeners.forward("message", &sink, |event| {
+            SocketSignal::Text(event.dyn_into::<MessageEvent>().ok().and_then(|m| m.data().as_string()).unwrap_or_default())
+        });
+        listeners.forward("close", &sink, |event| match event.dyn_into::<CloseEvent>() {
+            Ok(close) => SocketSignal::Close { code: close.code(), reason: close.reason() },
+            Err(_) => SocketSignal::Close { code: 1006, reason: String::new() },
+        });
+        let socket = Socket { socket, _listeners: listeners };
+
+        while let Some(signal) = signals.next().await {
+            match signal {
+                SocketSignal::Open => {
+                    failures = 0;
+                    recorder.set_status(LinkStatus::Open);
+                    recorder.response("101 Switching Protocols".into(), "the HTTP connection is now a WebSocket".into(), Some(sent));
+                }
+                SocketSignal::Text(text) => match serde_json::from_str::<WsServerMessage>(&text) {
+                    Ok(WsServerMessage::Hello(hello)) => {
+                        if recorder.observe_epoch(&hello.epoch) {
+                            break;
+                        }
+                    }
+                    Ok(WsServerMessage::Event(event)) => recorder.event(&event, format!("WS text · {} B", text.len()), text.len()),
+                    Ok(WsServerMessage::Gap(gap)) => recorder.gap(gap),
+                    Ok(WsServerMessage::Ack { seq }) => recorder.response(format!("ack · #{seq}"), text, None),
+                    Ok(WsServerMessage::Error { error, message }) => recorder.note(NoteTone::Warning, error, message),
+                    Err(error) => recorder.note(NoteTone::Error, "undecodable frame".into(), error.to_string()),
+                },
+                SocketSignal::Close { code, reason } => {
+                    recorder.note(NoteTone::Warning, format!("close {code} {reason}"), "the server closed the socket".into());
+                    break;
+                }
+                SocketSignal::Error => recorder.note(NoteTone::Error, "WebSocket error".into(), String::new()),
+            }
+        }
+        drop(socket);
+        let delay_ms = retry_delay_ms(failures);
+        failures += 1;
+        recorder.set_status(LinkStatus::Retrying { delay_ms });
+        sleep(Duration::from_millis(delay_ms.into())).await;
+    }
+}
+
+/// `ws://` or `wss://` to this page's own host, as the WebSocket constructor wants an absolute URL.
+fn socket_url(after: u64) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    Some(format!("{scheme}://{}/api/ws?after={after}", location.host().ok()?))
+}

@@ -1,0 +1,54 @@
+//! The diagram's "now", advanced once per animation frame so all lanes scroll together and smoothly.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+use crate::diagram::Millis;
+
+/// Browser wall-clock milliseconds, updated every frame; 0 during server rendering.
+pub fn use_diagram_clock() -> ReadSignal<Millis> {
+    let (now, set_now) = signal(0.0);
+    let running = Arc::new(AtomicBool::new(true));
+    let frame: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
+    Effect::new({
+        let running = running.clone();
+        move |_| {
+            let next_frame = frame.clone();
+            let running = running.clone();
+            *frame.borrow_mut() = Some(Closure::new(move || {
+                if !running.load(Ordering::Relaxed) {
+                    // Breaks the closure's reference to itself so it can be freed.
+                    next_frame.borrow_mut().take();
+                    return;
+                }
+                set_now.set(js_sys::Date::now());
+                if let Some(callback) = next_frame.borrow().as_ref() {
+                    request_frame(callback);
+                }
+            }));
+            if let Some(callback) = frame.borrow().as_ref() {
+                request_frame(callback);
+            }
+        }
+    });
+    on_cleanup(move || running.store(false, Ordering::Relaxed));
+    now
+}
+
+fn request_frame(callback: &Closure<dyn FnMut()>) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
+    }
+}
+
+/// Local time's offset from UTC, for wall-clock labels. Browser only.
+pub fn utc_offset_minutes() -> i32 {
+    // JavaScript reports minutes *behind* UTC, hence the sign.
+    -(js_sys::Date::new_0().get_timezone_offset() as i32)
+}

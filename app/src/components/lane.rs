@@ -1,0 +1,53 @@
+use leptos::prelude::*;
+
+use super::lane_metrics::LaneMetricsView;
+use super::sequence_diagram::SequenceDiagram;
+use crate::client::LaneHandle;
+use crate::diagram::{DiagramLayout, Millis};
+
+/// The event a learner points at or pinned, highlighted in every lane at once.
+#[derive(Clone, Copy)]
+pub struct HighlightedEvent {
+    pub hovered: RwSignal<Option<u64>>,
+    pub pinned: RwSignal<Option<u64>>,
+}
+
+impl Default for HighlightedEvent {
+    fn default() -> Self {
+        Self { hovered: RwSignal::new(None), pinned: RwSignal::new(None) }
+    }
+}
+
+impl HighlightedEvent {
+    pub fn is(&self, seq: u64) -> bool {
+        self.pinned.get().or(self.hovered.get()) == Some(seq)
+    }
+}
+
+#[component]
+pub fn Lane(
+    handle: LaneHandle,
+    enabled: RwSignal<bool>,
+    layout: ReadSignal<DiagramLayout>,
+    clock: ReadSignal<Millis>,
+) -> impl IntoView {
+    let transport = handle.transport;
+    view! {
+        <section
+            class="lane"
+            class:off=move || !enabled.get()
+            data-testid=format!("lane-{}", transport.id())
+            aria-label=transport.title()
+        >
+            <header class="lane-header">
+                <h2>{transport.title()}</h2>
+                <span class="status" data-testid="lane-status">
+                    {move || handle.status.get().text()}
+                </span>
+                <p class="summary">{transport.summary()}</p>
+            </header>
+            <SequenceDiagram handle layout clock />
+            <LaneMetricsView metrics=handle.metrics />
+        </section>
+    }
+}

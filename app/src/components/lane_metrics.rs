@@ -1,0 +1,45 @@
+use leptos::prelude::*;
+
+use crate::metrics::LaneMetrics;
+
+fn millis(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |value| format!("{value:.1} ms"))
+}
+
+/// A lane's figures, measured in this browser from what the lane received.
+#[component]
+pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
+    let figure = move |read: fn(&LaneMetrics) -> String| move || metrics.with(read);
+    view! {
+        <dl class="lane-metrics">
+            <dt>"events"</dt>
+            <dd data-testid="metric-events">{figure(|m| m.events_received.to_string())}</dd>
+            <dt>"requests"</dt>
+            <dd data-testid="metric-requests">{figure(|m| m.requests.to_string())}</dd>
+            <dt>"empty responses"</dt>
+            <dd data-testid="metric-empty">{figure(|m| m.empty_responses.to_string())}</dd>
+            <dt title="receive time − emitted_at; assumes the browser's and server's clocks agree (true on one machine)">
+                "latency last / p50 / max"
+            </dt>
+            <dd data-testid="metric-latency">
+                <span data-testid="metric-latency-last">{figure(|m| millis(m.latency.last()))}</span>
+                " / "
+                <span data-testid="metric-latency-p50">{figure(|m| millis(m.latency.quantile(0.5)))}</span>
+                " / "
+                <span data-testid="metric-latency-max">{figure(|m| millis(m.latency.max()))}</span>
+            </dd>
+            <dt title="events that never arrived and no gap marker explained; should be 0">"missed / duplicated"</dt>
+            <dd>
+                <span data-testid="metric-missed">{figure(|m| m.silently_missed.to_string())}</span>
+                " / "
+                <span data-testid="metric-duplicates">{figure(|m| m.duplicates.to_string())}</span>
+            </dd>
+            <dt title="events the server's history no longer held when asked (explicit gap markers)">"lost in gaps"</dt>
+            <dd data-testid="metric-gaps">{figure(|m| m.lost_in_gaps.to_string())}</dd>
+            <dt>"body bytes received"</dt>
+            <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>
+            <dt>"last seq"</dt>
+            <dd data-testid="metric-last-seq">{figure(|m| m.last_seq.map_or("–".into(), |seq| seq.to_string()))}</dd>
+        </dl>
+    }
+}

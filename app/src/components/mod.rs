@@ -1,0 +1,13 @@
+//! The page. The file tree mirrors what is on screen: controls on top, then a lane per transport, each a
+//! sequence diagram with its figures.
+
+mod controls;
+mod diagram_clock;
+mod explainer;
+mod lab_page;
+mod lane;
+mod lane_metrics;
+mod sequence_diagram;
+mod time_axis;
+
+pub use lab_page::App;

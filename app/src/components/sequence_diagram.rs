@@ -1,0 +1,92 @@
+use leptos::prelude::*;
+
+use super::lane::HighlightedEvent;
+use super::time_axis::visible_ticks;
+use crate::client::LaneHandle;
+use crate::diagram::{DiagramLayout, Millis, PlacedRecord, Shape};
+
+/// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
+#[component]
+pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
+    let placed = move || layout.with(|layout| handle.trace.with(|trace| layout.place(trace.records())));
+    let ticks = visible_ticks(layout, clock);
+    let geometry = layout.get_untracked();
+    let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
+    let title = format!("{} sequence diagram", handle.transport.title());
+    view! {
+        <svg
+            class="sequence-diagram"
+            data-testid="diagram"
+            viewBox=format!("0 0 {} {}", geometry.width, geometry.height)
+            width=geometry.width
+            height=geometry.height
+            role="img"
+            aria-label=title
+        >
+            <defs>
+                <marker id=format!("head-{}", handle.transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                    <path d="M 0 0 L 10 5 L 0 10 z" />
+                </marker>
+            </defs>
+            <g class="lifelines">
+                <line x1=geometry.browser_x y1="0" x2=geometry.browser_x y2=geometry.height />
+                <line x1=geometry.server_x y1="0" x2=geometry.server_x y2=geometry.height />
+            </g>
+            <g transform=scroll>
+                <g class="grid">
+                    <For each=move || ticks.get() key=|tick| tick.y.to_bits() let:tick>
+                        <line class:major=tick.label.is_some() x1="0" y1=tick.y x2=geometry.width y2=tick.y />
+                    </For>
+                </g>
+                <For each=placed key=|record| record.id let:record>
+                    <Record record marker=format!("url(#head-{})", handle.transport.id()) />
+                </For>
+            </g>
+            <g class="lifeline-names">
+                <rect x="0" y="0" width=geometry.width height="16" />
+                <text x=geometry.browser_x y="12" text-anchor="middle">"Browser"</text>
+                <text x=geometry.server_x y="12" text-anchor="middle">"Server"</text>
+            </g>
+        </svg>
+    }
+}
+
+#[component]
+fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
+    let highlight = expect_context::<HighlightedEvent>();
+    let seq = record.seq;
+    let shape = match record.shape {
+        Shape::Arrow { x1, y1, x2, y2 } => view! { <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() /> }.into_any(),
+        Shape::HeldArrow { bar_top, x1, y1, x2, y2 } => view! {
+            <rect class="held" x=x1 - 3.0 y=bar_top width="6" height=(y1 - bar_top).max(1.0) />
+            <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() />
+        }
+        .into_any(),
+        Shape::EventArrow { x1, y1, x2, y2 } => view! {
+            <circle class="emitted" cx=x1 cy=y1 r="2.5" />
+            <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() />
+        }
+        .into_any(),
+        Shape::Note { y } => view! { <line class="note-line" x1="0" y1=y x2="300" y2=y /> }.into_any(),
+    };
+    view! {
+        <g
+            class=format!("record {} to-{}", record.class, record.direction)
+            class:highlighted=move || seq.is_some_and(|seq| highlight.is(seq))
+            data-testid="record"
+            data-kind=record.class
+            data-seq=seq
+            on:mouseenter=move |_| highlight.hovered.set(seq)
+            on:mouseleave=move |_| highlight.hovered.set(None)
+            on:click=move |_| {
+                if seq.is_some() {
+                    highlight.pinned.update(|pinned| *pinned = if *pinned == seq { None } else { seq });
+                }
+            }
+        >
+            <title>{record.title}</title>
+            {shape}
+            {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
+        </g>
+    }
+}

@@ -1,0 +1,250 @@
+//! Where each record of a lane is drawn. Time flows down; every lane uses the same origin and scale, so one
+//! instant is at the same height in all of them.
+
+use super::trace::{Millis, NoteTone, RecordKind, TraceRecord};
+
+/// An arrow or note placed on the lane's drawing, in SVG user units. `y` grows with time from the layout's
+/// origin; the component scrolls the drawing with [`DiagramLayout::scroll_offset`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedRecord {
+    pub id: u64,
+    /// The event's sequence number, for highlighting it across lanes.
+    pub seq: Option<u64>,
+    pub shape: Shape,
+    /// Drawn text; `None` when it would overlap the previous label (the tooltip still has it).
+    pub label: Option<Label>,
+    /// Label and detail together, for the tooltip.
+    pub title: String,
+    /// `browser`, `server` or `across`: which way the message went, for styling.
+    pub direction: &'static str,
+    /// `request`, `response`, `event`, `gap`, `info`, `warning` or `error`, for styling and tests.
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    Arrow { x1: f64, y1: f64, x2: f64, y2: f64 },
+    /// A response that the server held: the bar on the server lifeline, then the arrow back.
+    HeldArrow { bar_top: f64, x1: f64, y1: f64, x2: f64, y2: f64 },
+    /// An event: a dot where the server emitted it and an arrow to where the browser received it.
+    EventArrow { x1: f64, y1: f64, x2: f64, y2: f64 },
+    /// A band across both lifelines (gaps, errors, closes).
+    Note { y: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    pub x: f64,
+    pub y: f64,
+    pub text: String,
+}
+
+/// A horizontal grid line with its wall-clock label, shared by every lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick {
+    pub y: f64,
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiagramLayout {
+    pub width: f64,
+    pub height: f64,
+    /// Vertical scale.
+    pub px_per_second: f64,
+    /// Time drawn at y = 0; any fixed instant near the session keeps coordinates small enough for SVG's floats.
+    pub origin: Millis,
+    pub browser_x: f64,
+    pub server_x: f64,
+    /// Closest two drawn labels may be, vertically; labels in denser traffic are left to the tooltip.
+    pub min_label_gap: f64,
+    /// Local time's offset from UTC, for tick labels.
+    pub utc_offset_minutes: i32,
+}
+
+impl DiagramLayout {
+    pub fn new(origin: Millis) -> Self {
+        Self {
+            width: 300.0,
+            height: 480.0,
+            px_per_second: 40.0,
+            origin,
+            browser_x: 36.0,
+            server_x: 264.0,
+            min_label_gap: 12.0,
+            utc_offset_minutes: 0,
+        }
+    }
+
+    /// Seconds of history visible at once.
+    pub fn window_seconds(&self) -> f64 {
+        self.height / self.px_per_second
+    }
+
+    pub fn y(&self, at: Millis) -> f64 {
+        (at - self.origin) * self.px_per_second / 1000.0
+    }
+
+    /// How far up to shift the drawing so that `now` sits at the bottom edge.
+    pub fn scroll_offset(&self, now: Millis) -> f64 {
+        self.y(now) - self.height
+    }
+
+    /// Places every record; labels that would overlap the previous drawn label are left out.
+    pub fn place(&self, records: impl IntoIterator<Item = impl std::borrow::Borrow<TraceRecord>>) -> Vec<PlacedRecord> {
+        let mut last_label_y = f64::NEG_INFINITY;
+        records
+            .into_iter()
+            .map(|record| {
+                let mut placed = self.place_one(record.borrow());
+                if let Some(label) = &placed.label {
+                    if label.y - last_label_y < self.min_label_gap {
+                        placed.label = None;
+                    } else {
+                        last_label_y = label.y;
+                    }
+                }
+                placed
+            })
+            .collect()
+    }
+
+    fn place_one(&self, record: &TraceRecord) -> PlacedRecord {
+        let (sent, arrived) = (self.y(record.sent_at), self.y(record.arrived_at));
+        let middle = (self.browser_x + self.server_x) / 2.0;
+        // Labels sit just above the end of the arrow, where the message was seen.
+        let label = Some(Label { x: middle, y: arrived - 3.0, text: record.label.clone() });
+        let (shape, direction) = match record.kind {
+            RecordKind::Request => {
+                (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
+            }
+            RecordKind::Response { held_from: Some(held_from) } => (
+                Shape::HeldArrow { bar_top: self.y(held_from), x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived },
+                "browser",
+            ),
+            RecordKind::Response { held_from: None } => {
+                (Shape::Arrow { x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived }, "browser")
+            }
+            RecordKind::Event { .. } => {
+                (Shape::EventArrow { x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived }, "browser")
+            }
+            RecordKind::Gap { .. } | RecordKind::Note { .. } => (Shape::Note { y: arrived }, "across"),
+        };
+        let class = match record.kind {
+            RecordKind::Request => "request",
+            RecordKind::Response { .. } => "response",
+            RecordKind::Event { .. } => "event",
+            RecordKind::Gap { .. } => "gap",
+            RecordKind::Note { tone: NoteTone::Info } => "info",
+            RecordKind::Note { tone: NoteTone::Warning } => "warning",
+            RecordKind::Note { tone: NoteTone::Error } => "error",
+        };
+        let title = if record.detail.is_empty() { record.label.clone() } else { format!("{} — {}", record.label, record.detail) };
+        PlacedRecord { id: record.id, seq: record.seq(), shape, label, title, direction, class }
+    }
+
+    /// Grid lines every second between `from` and `to`, labelled every five seconds with local wall-clock time.
+    pub fn ticks(&self, from: Millis, to: Millis) -> Vec<Tick> {
+        let first = (from / 1000.0).ceil() as i64;
+        let last = (to / 1000.0).floor() as i64;
+        (first..=last)
+            .map(|second| Tick {
+                y: self.y(second as f64 * 1000.0),
+                label: (second % 5 == 0).then(|| self.clock_label(second)),
+            })
+            .collect()
+    }
+
+    fn clock_label(&self, unix_second: i64) -> String {
+        let local = unix_second + i64::from(self.utc_offset_minutes) * 60;
+        let of_day = local.rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagram::trace::TraceLog;
+
+    fn layout() -> DiagramLayout {
+        DiagramLayout::new(1_000_000.0)
+    }
+
+    fn record(kind: RecordKind, sent_at: Millis, arrived_at: Millis) -> TraceRecord {
+        TraceRecord { id: 0, kind, label: "x".into(), detail: String::new(), sent_at, arrived_at }
+    }
+
+    #[test]
+    fn same_instant_same_height_in_every_lane() {
+        let a = DiagramLayout::new(500.0);
+        let b = DiagramLayout { browser_x: 10.0, ..DiagramLayout::new(500.0) };
+        assert_eq!(a.y(2500.0), b.y(2500.0));
+        assert_eq!(a.y(2500.0), 80.0);
+    }
+
+    #[test]
+    fn now_sits_at_the_bottom_edge() {
+        let layout = layout();
+        let now = 1_020_000.0;
+        assert_eq!(layout.y(now) - layout.scroll_offset(now), layout.height);
+        assert_eq!(layout.window_seconds(), 12.0);
+    }
+
+    #[test]
+    fn event_arrow_runs_from_emission_on_server_to_receipt_in_browser() {
+        let layout = layout();
+        let placed = layout.place([record(RecordKind::Event { seq: 42 }, 1_001_000.0, 1_001_500.0)]);
+        assert_eq!(
+            placed[0].shape,
+            Shape::EventArrow { x1: layout.server_x, y1: 40.0, x2: layout.browser_x, y2: 60.0 }
+        );
+        assert_eq!(placed[0].direction, "browser");
+    }
+
+    #[test]
+    fn request_goes_right_and_held_response_has_a_bar() {
+        let layout = layout();
+        let placed = layout.place([
+            record(RecordKind::Request, 1_000_000.0, 1_000_000.0),
+            record(RecordKind::Response { held_from: Some(1_000_000.0) }, 1_010_000.0, 1_010_000.0),
+        ]);
+        assert!(matches!(placed[0].shape, Shape::Arrow { x1, x2, .. } if x1 < x2));
+        assert_eq!(
+            placed[1].shape,
+            Shape::HeldArrow { bar_top: 0.0, x1: layout.server_x, y1: 400.0, x2: layout.browser_x, y2: 400.0 }
+        );
+    }
+
+    #[test]
+    fn crowded_labels_are_dropped_but_arrows_kept() {
+        let layout = layout();
+        // 10 events per second at 40 px/s: 4 px apart, so only every third label fits a 12 px gap.
+        let records: Vec<_> =
+            (0..9).map(|i| record(RecordKind::Event { seq: i }, 1_000_000.0, 1_000_000.0 + 100.0 * i as f64)).collect();
+        let placed = layout.place(&records);
+        assert_eq!(placed.len(), 9);
+        let labelled: Vec<_> = placed.iter().enumerate().filter(|(_, p)| p.label.is_some()).map(|(i, _)| i).collect();
+        assert_eq!(labelled, vec![0, 3, 6]);
+    }
+
+    #[test]
+    fn notes_span_the_lane() {
+        let mut log = TraceLog::default();
+        log.push(RecordKind::Note { tone: NoteTone::Error }, "closed".into(), String::new(), 1_000_250.0, 1_000_250.0);
+        let placed = layout().place(log.records());
+        assert_eq!(placed[0].shape, Shape::Note { y: 10.0 });
+        assert_eq!(placed[0].direction, "across");
+    }
+
+    #[test]
+    fn ticks_every_second_labelled_every_five_in_local_time() {
+        let layout = DiagramLayout { utc_offset_minutes: 60, ..DiagramLayout::new(0.0) };
+        let ticks = layout.ticks(4_500.0, 10_200.0);
+        assert_eq!(ticks.len(), 6);
+        assert_eq!(ticks[0].y, 200.0);
+        assert_eq!(ticks[0].label.as_deref(), Some("01:00:05"));
+        assert_eq!(ticks[1].label, None);
+        assert_eq!(ticks[5].label.as_deref(), Some("01:00:10"));
+    }
+}

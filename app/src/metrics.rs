@@ -1,0 +1,153 @@
+//! Per-lane figures computed in the browser from what the lane actually received.
+
+use std::collections::VecDeque;
+
+/// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencyWindow {
+    recent: VecDeque<f64>,
+    last: Option<f64>,
+    max: Option<f64>,
+}
+
+impl LatencyWindow {
+    pub const CAPACITY: usize = 1000;
+
+    pub fn record(&mut self, millis: f64) {
+        if self.recent.len() == Self::CAPACITY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(millis);
+        self.last = Some(millis);
+        self.max = Some(self.max.map_or(millis, |max| max.max(millis)));
+    }
+
+    pub fn last(&self) -> Option<f64> {
+        self.last
+    }
+
+    pub fn max(&self) -> Option<f64> {
+        self.max
+    }
+
+    /// The `q` quantile (0.0–1.0) of the recent samples, nearest-rank.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.recent.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        Some(sorted[rank - 1])
+    }
+}
+
+/// What happened to an arriving event, judged by its sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// The next one expected.
+    InOrder,
+    /// Already received: not counted again.
+    Duplicate,
+    /// Later than expected with no gap marker to explain it: `missing` events were silently lost.
+    AfterSilentLoss { missing: u64 },
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LaneMetrics {
+    pub events_received: u64,
+    pub requests: u64,
+    /// Poll responses that carried no event (short poll `200 · 0 events`, long poll `204`).
+    pub empty_responses: u64,
+    pub duplicates: u64,
+    /// Events that never arrived and no gap marker accounted for. Should stay 0.
+    pub silently_missed: u64,
+    /// Events the server said it no longer had (explicit gap markers).
+    pub lost_in_gaps: u64,
+    /// Bytes of bodies, SSE data and WebSocket messages as the browser saw them.
+    pub body_bytes_received: u64,
+    pub latency: LatencyWindow,
+    /// Highest sequence number accounted for; the cursor to resume from.
+    pub last_seq: Option<u64>,
+}
+
+impl LaneMetrics {
+    pub fn starting_after(seq: u64) -> Self {
+        Self { last_seq: Some(seq), ..Self::default() }
+    }
+
+    pub fn record_event(&mut self, seq: u64, latency_ms: f64) -> Arrival {
+        let expected = self.last_seq.map_or(seq, |last| last + 1);
+        if seq < expected {
+            self.duplicates += 1;
+            return Arrival::Duplicate;
+        }
+        self.events_received += 1;
+        self.latency.record(latency_ms);
+        self.last_seq = Some(seq);
+        if seq == expected {
+            Arrival::InOrder
+        } else {
+            let missing = seq - expected;
+            self.silently_missed += missing;
+            Arrival::AfterSilentLoss { missing }
+        }
+    }
+
+    pub fn record_gap(&mut self, from: u64, to: u64) {
+        self.lost_in_gaps += to.saturating_sub(from) + 1;
+        self.last_seq = Some(self.last_seq.map_or(to, |last| last.max(to)));
+    }
+
+    /// A new server run: its sequence numbers start again at 1, so the old cursor means nothing.
+    pub fn restart_sequence(&mut self) {
+        self.last_seq = Some(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_duplicate_and_silent_loss_are_told_apart() {
+        let mut metrics = LaneMetrics::starting_after(10);
+        assert_eq!(metrics.record_event(11, 5.0), Arrival::InOrder);
+        assert_eq!(metrics.record_event(11, 5.0), Arrival::Duplicate);
+        assert_eq!(metrics.record_event(14, 5.0), Arrival::AfterSilentLoss { missing: 2 });
+        assert_eq!((metrics.events_received, metrics.duplicates, metrics.silently_missed), (2, 1, 2));
+        assert_eq!(metrics.last_seq, Some(14));
+    }
+
+    #[test]
+    fn explicit_gap_is_not_silent_loss() {
+        let mut metrics = LaneMetrics::starting_after(0);
+        metrics.record_gap(1, 5);
+        assert_eq!(metrics.record_event(6, 1.0), Arrival::InOrder);
+        assert_eq!((metrics.lost_in_gaps, metrics.silently_missed), (5, 0));
+    }
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let mut window = LatencyWindow::default();
+        for millis in [5.0, 1.0, 3.0, 2.0, 4.0] {
+            window.record(millis);
+        }
+        assert_eq!(window.quantile(0.5), Some(3.0));
+        assert_eq!(window.quantile(1.0), Some(5.0));
+        assert_eq!(window.quantile(0.0), Some(1.0));
+        assert_eq!((window.last(), window.max()), (Some(4.0), Some(5.0)));
+        assert_eq!(LatencyWindow::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn window_keeps_recent_samples_but_max_of_all() {
+        let mut window = LatencyWindow::default();
+        window.record(1000.0);
+        for _ in 0..LatencyWindow::CAPACITY {
+            window.record(1.0);
+        }
+        assert_eq!(window.quantile(1.0), Some(1.0));
+        assert_eq!(window.max(), Some(1000.0));
+    }
+}

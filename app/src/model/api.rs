@@ -1,0 +1,114 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Epoch, Event, Gap, Transport};
+
+/// Body of `GET /api/poll` and of a long poll answered with events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub epoch: Epoch,
+    pub events: Vec<Event>,
+    /// The `after` to send next: the last sequence number this response accounts for.
+    pub next: u64,
+    /// Present when part of the requested range had already left the bounded history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// First message on every stream (SSE `hello` event, WebSocket `hello` frame): which server run this is and how
+/// far its log has got.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamHello {
+    pub epoch: Epoch,
+    pub head_seq: u64,
+}
+
+/// Body of `POST /api/publish`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    pub text: String,
+}
+
+/// Answer to a publish, over HTTP (202) or as the WebSocket `ack` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAck {
+    pub seq: u64,
+}
+
+/// The generator's knobs as they are now.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorSettings {
+    pub rate_per_second: f64,
+    pub payload_bytes: usize,
+    pub paused: bool,
+}
+
+impl Default for GeneratorSettings {
+    fn default() -> Self {
+        Self { rate_per_second: 1.0, payload_bytes: 0, paused: false }
+    }
+}
+
+/// Body of `POST /api/generator`: every field optional, so one knob can change without knowing the others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+/// What the page needs to start: rendered on the server and handed to the browser with the HTML.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabSnapshot {
+    pub epoch: Epoch,
+    /// Newest sequence number so far (0 before the first event); every lane starts after it.
+    pub head_seq: u64,
+    pub history_capacity: usize,
+    pub generator: GeneratorSettings,
+    /// Server wall clock when the page was rendered, in Unix microseconds: the origin of the diagram's time axis.
+    pub server_time: u64,
+}
+
+/// Body of `GET /api/stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabStats {
+    pub epoch: Epoch,
+    pub uptime_seconds: f64,
+    pub head_seq: u64,
+    pub history_len: usize,
+    pub history_capacity: usize,
+    pub generator: GeneratorSettings,
+    pub transports: BTreeMap<Transport, TransportStats>,
+}
+
+/// Server-side counters for one transport, summed over every client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportStats {
+    /// Connections open now: held long polls, SSE streams, WebSockets; in-flight short polls.
+    pub open_connections: u64,
+    /// HTTP requests, or WebSocket upgrades, accepted so far.
+    pub requests: u64,
+    pub events_delivered: u64,
+    /// Response bodies, SSE text and WebSocket message payloads written, in bytes. Headers and framing are not
+    /// counted here.
+    pub body_bytes_sent: u64,
+    /// Times a streaming client fell behind the live feed and was caught up from the history instead.
+    pub lag_recoveries: u64,
+}
+
+/// The JSON body of every 4xx the API returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Machine-readable reason, e.g. `invalid_parameter`.
+    pub error: String,
+    /// The query parameter or JSON field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}

@@ -1,0 +1,13 @@
+//! Every type that crosses the wire, defined once and used by the server and the browser alike.
+
+mod api;
+mod event;
+mod limits;
+mod transport;
+mod ws;
+
+pub use api::*;
+pub use event::*;
+pub use limits::*;
+pub use transport::*;
+pub use ws::*;

@@ -1,0 +1,57 @@
+use serde::{Deserialize, Serialize};
+
+/// The ways the lab delivers the hub's events. The order is the order of the lanes on the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    ShortPoll,
+    LongPoll,
+    Sse,
+    WebSocket,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 4] =
+        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
+
+    /// Stable identifier used in JSON keys, CSS classes and `data-testid`s.
+    pub fn id(self) -> &'static str {
+        match self {
+            Transport::ShortPoll => "short_poll",
+            Transport::LongPoll => "long_poll",
+            Transport::Sse => "sse",
+            Transport::WebSocket => "web_socket",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Transport::ShortPoll => "Short polling",
+            Transport::LongPoll => "Long polling",
+            Transport::Sse => "Server-Sent Events",
+            Transport::WebSocket => "WebSocket",
+        }
+    }
+
+    /// One sentence for the lane header: what the browser does on this transport.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Transport::ShortPoll => "asks every interval, answered at once, often with nothing",
+            Transport::LongPoll => "asks once; the server holds the answer until an event exists",
+            Transport::Sse => "one long HTTP response; the server writes each event as text",
+            Transport::WebSocket => "one upgraded TCP connection; a frame per event, both ways",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_matches_serde_name() {
+        for transport in Transport::ALL {
+            assert_eq!(serde_json::to_value(transport).unwrap(), transport.id());
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The server's configuration: command-line flags, each also settable by an environment variable.
+
+use std::net::SocketAddr;
+
+use app::model::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
+use clap::Parser;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "transport-lab", about = "Transport Lab: one event stream, delivered over every real-time transport")]
+pub struct Config {
+    /// Address to listen on. Use 0.0.0.0:3000 so students on the same network can join.
+    #[arg(long, env = "LAB_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// How many past events the hub keeps for clients that resume or poll late.
+    #[arg(long, env = "LAB_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub history: u64,
+
+    /// Generator rate at start, in events per second (0.1 to 50).
+    #[arg(long, env = "LAB_RATE", default_value_t = 1.0, value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Generator filler size at start, in bytes (0 to 65536).
+    #[arg(long, env = "LAB_PAYLOAD_BYTES", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_PAYLOAD_BYTES as u64))]
+    pub payload_bytes: u64,
+
+    /// Start with the generator paused.
+    #[arg(long, env = "LAB_PAUSED")]
+    pub paused: bool,
+
+    /// How often the server pings each WebSocket, in seconds; a client silent for two intervals is closed.
+    #[arg(long, env = "LAB_WS_PING_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_ping_seconds: u64,
+
+    /// How often an idle SSE stream gets a keep-alive comment, in seconds.
+    #[arg(long, env = "LAB_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sse_keep_alive_seconds: u64,
+}
+
+impl Config {
+    pub fn generator(&self) -> GeneratorSettings {
+        GeneratorSettings { rate_per_second: self.rate, payload_bytes: self.payload_bytes as usize, paused: self.paused }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["transport-lab"])
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if (MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("must be between {MIN_RATE_PER_SECOND} and {MAX_RATE_PER_SECOND}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_start_the_lab_with_no_arguments() {
+        let config = Config::default();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.history, 10_000);
+        assert_eq!(config.generator(), GeneratorSettings::default());
+    }
+
+    #[test]
+    fn out_of_range_flags_are_refused() {
+        assert!(Config::try_parse_from(["lab", "--rate", "51"]).is_err());
+        assert!(Config::try_parse_from(["lab", "--payload-bytes", "70000"]).is_err());
+        assert!(Config::try_parse_from(["lab", "--history", "0"]).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! The lab's own knobs and readings: generator settings and per-transport statistics.
+
+use app::model::{GeneratorSettings, GeneratorUpdate, LabStats};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::error::ApiError;
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/generator", get(generator_settings).post(update_generator))
+        .route("/api/stats", get(stats))
+}
+
+async fn generator_settings(State(state): State<AppState>) -> Json<GeneratorSettings> {
+    Json(state.generator.settings())
+}
+
+async fn update_generator(
+    State(state): State<AppState>,
+    ValidJson(update): ValidJson<GeneratorUpdate>,
+) -> Result<Json<GeneratorSettings>, ApiError> {
+    state.generator.update(update).map(Json)
+}
+
+async fn stats(State(state): State<AppState>) -> Json<LabStats> {
+    Json(state.stats())
+}

@@ -1,0 +1,65 @@
+//! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong.
+
+use app::model::ApiErrorBody;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid query parameter `{field}`: {message}")]
+    InvalidParameter { field: String, message: String },
+    #[error("invalid JSON field `{field}`: {message}")]
+    InvalidField { field: String, message: String },
+    #[error("malformed JSON body: {0}")]
+    MalformedJson(String),
+    #[error("expected `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("not a WebSocket handshake: {message}")]
+    NotAWebSocketHandshake { status: StatusCode, message: String },
+}
+
+impl ApiError {
+    pub fn invalid_parameter(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), message: message.into() }
+    }
+
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidField { field: field.into(), message: message.into() }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidParameter { field, .. } | Self::InvalidField { field, .. } => Some(field),
+            Self::MalformedJson(_) | Self::UnsupportedMediaType | Self::NotAWebSocketHandshake { .. } => None,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAWebSocketHandshake { status, .. } => *status,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidParameter { .. } => "invalid_parameter",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotAWebSocketHandshake { .. } => "not_a_websocket_handshake",
+        }
+    }
+
+    pub fn body(&self) -> ApiErrorBody {
+        ApiErrorBody { error: self.code().to_owned(), field: self.field().map(str::to_owned), message: self.to_string() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self.body())).into_response()
+    }
+}

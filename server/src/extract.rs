@@ -1,0 +1,115 @@
+//! Extractors that turn bad input into an [`ApiError`] naming the parameter or field, instead of axum's plain-text
+//! rejections.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Query parameters, deserialized with the path of the offending parameter kept for the error.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        parse_query(query).map(ValidQuery)
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = field_name(error.path(), error.inner());
+        ApiError::invalid_parameter(field, error.inner().to_string())
+    })
+}
+
+/// A JSON body of type `T`; unknown fields, wrong types and syntax errors all name where they are.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim() == "application/json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::MalformedJson(rejection.body_text()))?;
+        parse_json(&body).map(ValidJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        if error.inner().is_syntax() || error.inner().is_eof() {
+            ApiError::MalformedJson(error.inner().to_string())
+        } else {
+            let field = field_name(error.path(), error.inner());
+            ApiError::invalid_field(field, error.inner().to_string())
+        }
+    })
+}
+
+/// The path serde reached, or for an unknown field the field's own name (the path stops at its parent).
+fn field_name(path: &serde_path_to_error::Path, error: &impl std::fmt::Display) -> String {
+    let path = path.to_string();
+    if path != "." {
+        return path;
+    }
+    let message = error.to_string();
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .unwrap_or("(body)")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Params {
+        #[allow(dead_code)]
+        after: Option<u64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        text: String,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert_eq!(parse_query::<Params>("after=abc").unwrap_err().field(), Some("after"));
+        assert_eq!(parse_query::<Params>("aftr=1").unwrap_err().field(), Some("aftr"));
+        assert!(parse_query::<Params>("after=5").is_ok());
+        assert!(parse_query::<Params>("").is_ok());
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(parse_json::<Body>(br#"{"text": 5}"#).unwrap_err().field(), Some("text"));
+        assert_eq!(parse_json::<Body>(br#"{}"#).unwrap_err().field(), Some("text"));
+        assert_eq!(parse_json::<Body>(br#"{"text":"a","x":1}"#).unwrap_err().field(), Some("x"));
+        assert!(matches!(parse_json::<Body>(b"{\"text\""), Err(ApiError::MalformedJson(_))));
+    }
+}

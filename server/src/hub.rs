@@ -1,0 +1,205 @@
+//! The one ordered event log every transport reads.
+//!
+//! Appending and broadcasting happen under the same lock as taking a snapshot and subscribing, so a client that
+//! joins or resumes sees each event exactly once: either in its snapshot or on its receiver, never both, never
+//! neither.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use app::model::{Epoch, Event, EventBody, Gap};
+use tokio::sync::broadcast;
+
+/// How many live events a subscriber may fall behind before it is caught up from the history instead.
+const LIVE_QUEUE_CAPACITY: usize = 1024;
+
+pub struct EventHub {
+    epoch: Epoch,
+    state: Mutex<HubState>,
+}
+
+struct HubState {
+    history: VecDeque<Arc<Event>>,
+    capacity: usize,
+    last_seq: u64,
+    /// `None` once the hub is closed: every receiver then ends, which ends every stream.
+    live: Option<broadcast::Sender<Arc<Event>>>,
+}
+
+/// Events after a cursor, as far as the history still holds them.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    pub gap: Option<Gap>,
+    pub events: Vec<Arc<Event>>,
+}
+
+/// A backlog plus a receiver that yields exactly the events after it.
+pub struct Subscription {
+    pub backlog: Backlog,
+    pub live: broadcast::Receiver<Arc<Event>>,
+    /// The newest sequence number at the moment of subscribing.
+    pub head_seq: u64,
+}
+
+impl EventHub {
+    pub fn new(epoch: Epoch, capacity: usize) -> Self {
+        let (live, _) = broadcast::channel(LIVE_QUEUE_CAPACITY);
+        let history = VecDeque::with_capacity(capacity.min(1 << 16));
+        let state = HubState { history, capacity, last_seq: 0, live: Some(live) };
+        Self { epoch, state: Mutex::new(state) }
+    }
+
+    pub fn epoch(&self) -> &Epoch {
+        &self.epoch
+    }
+
+    /// Stamps the next sequence number and the server clock on `body`, stores it, and wakes every subscriber.
+    pub fn publish(&self, body: EventBody) -> Arc<Event> {
+        let mut state = self.lock();
+        state.last_seq += 1;
+        let event = Arc::new(Event { seq: state.last_seq, emitted_at: unix_micros_now(), body });
+        if state.history.len() == state.capacity {
+            state.history.pop_front();
+        }
+        state.history.push_back(event.clone());
+        // Sent while still holding the lock so the broadcast order is the sequence order. An error only means
+        // nobody is listening right now, which is fine: the history keeps the event.
+        if let Some(live) = &state.live {
+            let _ = live.send(event.clone());
+        }
+        event
+    }
+
+    /// Ends every live subscription (streams finish, WebSockets close, held long polls return), for shutdown.
+    pub fn close(&self) {
+        self.lock().live = None;
+    }
+
+    /// Events with `seq > after`, at most `limit` of them.
+    pub fn events_after(&self, after: u64, limit: usize) -> Backlog {
+        self.lock().backlog_after(after, limit)
+    }
+
+    /// A backlog of up to `limit` events after `after` and a receiver for what comes next, taken atomically.
+    /// With `after: None` the backlog is empty and the receiver starts at the newest event.
+    pub fn subscribe(&self, after: Option<u64>, limit: usize) -> Subscription {
+        let state = self.lock();
+        let backlog = match after {
+            Some(after) => state.backlog_after(after, limit),
+            None => Backlog::default(),
+        };
+        let live = match &state.live {
+            Some(live) => live.subscribe(),
+            // A receiver whose sender is already gone reports `Closed` at once.
+            None => broadcast::channel(1).1,
+        };
+        Subscription { backlog, live, head_seq: state.last_seq }
+    }
+
+    pub fn head_seq(&self) -> u64 {
+        self.lock().last_seq
+    }
+
+    pub fn history_len(&self) -> usize {
+        self.lock().history.len()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.lock().capacity
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        // A panic while holding this lock cannot leave the log half-written (each step is a single push or
+        // pop), so a poisoned lock is still safe to use.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl HubState {
+    fn backlog_after(&self, after: u64, limit: usize) -> Backlog {
+        let Some(oldest) = self.history.front().map(|event| event.seq) else {
+            return Backlog::default();
+        };
+        let gap = (after.saturating_add(1) < oldest).then(|| Gap { from: after + 1, to: oldest - 1 });
+        // Sequence numbers in the history are contiguous, so the position of `after + 1` is arithmetic.
+        let skip = after.saturating_sub(oldest - 1).min(self.history.len() as u64) as usize;
+        let events = self.history.iter().skip(skip).take(limit).cloned().collect();
+        Backlog { gap, events }
+    }
+}
+
+pub fn unix_micros_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_micros() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(capacity: usize) -> EventHub {
+        EventHub::new(Epoch("test".into()), capacity)
+    }
+
+    fn message(text: &str) -> EventBody {
+        EventBody::Message { text: text.into() }
+    }
+
+    fn seqs(events: &[Arc<Event>]) -> Vec<u64> {
+        events.iter().map(|event| event.seq).collect()
+    }
+
+    #[test]
+    fn sequence_numbers_start_at_one_and_increase() {
+        let hub = hub(10);
+        let first = hub.publish(message("a"));
+        let second = hub.publish(message("b"));
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert!(second.emitted_at >= first.emitted_at);
+    }
+
+    #[test]
+    fn events_after_cursor_respects_limit() {
+        let hub = hub(10);
+        for _ in 0..5 {
+            hub.publish(message("x"));
+        }
+        assert_eq!(seqs(&hub.events_after(2, 100).events), vec![3, 4, 5]);
+        assert_eq!(seqs(&hub.events_after(0, 2).events), vec![1, 2]);
+        assert!(hub.events_after(5, 100).events.is_empty());
+        assert!(hub.events_after(99, 100).events.is_empty());
+    }
+
+    #[test]
+    fn evicted_range_is_reported_as_gap() {
+        let hub = hub(3);
+        for _ in 0..6 {
+            hub.publish(message("x"));
+        }
+        let backlog = hub.events_after(1, 100);
+        assert_eq!(backlog.gap, Some(Gap { from: 2, to: 3 }));
+        assert_eq!(seqs(&backlog.events), vec![4, 5, 6]);
+        assert_eq!(hub.events_after(3, 100).gap, None);
+        assert_eq!(hub.history_len(), 3);
+    }
+
+    #[tokio::test]
+    async fn subscription_neither_misses_nor_repeats_at_the_seam() {
+        let hub = Arc::new(hub(10_000));
+        let writer = {
+            let hub = hub.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    hub.publish(message("x"));
+                }
+            })
+        };
+        let mut subscription = hub.subscribe(Some(0), usize::MAX);
+        writer.join().unwrap();
+        let mut seen = seqs(&subscription.backlog.events);
+        while let Ok(event) = subscription.live.try_recv() {
+            seen.push(event.seq);
+        }
+        assert_eq!(seen, (1..=1000).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,77 @@
+//! The Transport Lab server: one event hub, delivered over short polling, long polling, SSE and WebSocket.
+//!
+//! Where things live: events are born in [`hub`] (from [`generator`] and [`publish`]); each transport is one
+//! module under [`transports`]; [`app`] puts the routers together with the Leptos page.
+
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod extract;
+pub mod feed;
+pub mod generator;
+pub mod hub;
+pub mod publish;
+pub mod state;
+pub mod stats;
+pub mod transports;
+
+use std::sync::Arc;
+
+use ::app::server_fns::ssr::SnapshotSource;
+use ::app::{shell, App};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::IntoResponse;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Response header naming the server run on every response, streams included.
+pub const EPOCH_HEADER: &str = "x-lab-epoch";
+
+/// The whole application as a router, so tests can serve it on port 0.
+pub fn app(state: AppState) -> Router {
+    let snapshot_source = {
+        let state = state.clone();
+        SnapshotSource(Arc::new(move || state.snapshot()))
+    };
+    let epoch = HeaderValue::from_str(&state.hub.epoch().0).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .merge(transports::router())
+        .merge(publish::router())
+        .merge(control::router())
+        .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
+        .leptos_routes_with_context(&state, routes, move || provide_context(snapshot_source.clone()), move || {
+            shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(EPOCH_HEADER), epoch))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .with_state(state)
+}
+
+async fn unknown_api_route(uri: axum::http::Uri) -> impl IntoResponse {
+    let body = ::app::model::ApiErrorBody {
+        error: "not_found".into(),
+        field: None,
+        message: format!("no API route at {}; see the README for the list", uri.path()),
+    };
+    (axum::http::StatusCode::NOT_FOUND, axum::Json(body))
+}
+
+/// Leptos settings from cargo-leptos's environment, with a usable default when the binary runs on its own.
+pub fn leptos_options() -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("transport-lab").build());
+    if options.output_name.is_empty() {
+        options.output_name = "transport-lab".into();
+    }
+    options
+}

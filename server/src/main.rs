@@ -1,0 +1,46 @@
+use std::time::Duration;
+
+use clap::Parser;
+use server::{app, leptos_options, AppState, Config};
+use tracing_subscriber::EnvFilter;
+
+/// How long shutdown waits for open connections to finish before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    let config = Config::parse();
+    let state = AppState::new(&config, leptos_options());
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    tracing::info!("Transport Lab listening on http://{}", listener.local_addr()?);
+
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing streams and answering held polls");
+        hub.close();
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let server = tokio::spawn(async move { server.await });
+    // A stuck client must not keep the process alive forever once a shutdown has begun.
+    tokio::select! {
+        result = server => result.unwrap_or(Ok(())),
+        _ = async { wait_for_signal().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => Ok(()),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,38 @@
+//! The upstream path for transports that have none of their own: `POST /api/publish`.
+
+use app::model::{EventBody, PublishAck, PublishRequest, MAX_MESSAGE_BYTES};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use crate::error::ApiError;
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/publish", post(publish))
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    ValidJson(request): ValidJson<PublishRequest>,
+) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+    let body = validated_message(request.text)?;
+    let event = state.hub.publish(body);
+    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
+}
+
+/// The checks every upstream path applies to a person's message.
+pub fn validated_message(text: String) -> Result<EventBody, ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid_field("text", "must not be empty"));
+    }
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::invalid_field(
+            "text",
+            format!("is {} bytes; at most {MAX_MESSAGE_BYTES} bytes (UTF-8) are allowed", text.len()),
+        ));
+    }
+    Ok(EventBody::Message { text })
+}

@@ -1,0 +1,92 @@
+//! Per-transport counters, updated lock-free on the hot path and read by `GET /api/stats`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use app::model::{Transport, TransportStats};
+
+#[derive(Default)]
+pub struct TransportCounters {
+    open_connections: AtomicU64,
+    requests: AtomicU64,
+    events_delivered: AtomicU64,
+    body_bytes_sent: AtomicU64,
+    lag_recoveries: AtomicU64,
+}
+
+impl TransportCounters {
+    /// Counts a request and holds the connection open in the stats until the guard drops, which also happens when
+    /// the client goes away and hyper drops the handler's future.
+    pub fn open(self: &Arc<Self>) -> OpenConnection {
+        self.requests.fetch_add(1, Relaxed);
+        self.open_connections.fetch_add(1, Relaxed);
+        OpenConnection(self.clone())
+    }
+
+    pub fn delivered(&self, events: usize, body_bytes: usize) {
+        self.events_delivered.fetch_add(events as u64, Relaxed);
+        self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);
+    }
+
+    pub fn sent_without_events(&self, body_bytes: usize) {
+        self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);
+    }
+
+    pub fn lag_recovered(&self) {
+        self.lag_recoveries.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> TransportStats {
+        TransportStats {
+            open_connections: self.open_connections.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+            events_delivered: self.events_delivered.load(Relaxed),
+            body_bytes_sent: self.body_bytes_sent.load(Relaxed),
+            lag_recoveries: self.lag_recoveries.load(Relaxed),
+        }
+    }
+}
+
+pub struct OpenConnection(Arc<TransportCounters>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One set of counters per transport.
+#[derive(Clone)]
+pub struct LabCounters(Arc<BTreeMap<Transport, Arc<TransportCounters>>>);
+
+impl Default for LabCounters {
+    fn default() -> Self {
+        Self(Arc::new(Transport::ALL.into_iter().map(|transport| (transport, Arc::default())).collect()))
+    }
+}
+
+impl LabCounters {
+    pub fn of(&self, transport: Transport) -> &Arc<TransportCounters> {
+        &self.0[&transport]
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<Transport, TransportStats> {
+        self.0.iter().map(|(transport, counters)| (*transport, counters.snapshot())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_connection_is_released_on_drop() {
+        let counters = LabCounters::default();
+        let guard = counters.of(Transport::Sse).open();
+        assert_eq!(counters.snapshot()[&Transport::Sse].open_connections, 1);
+        drop(guard);
+        let stats = counters.snapshot()[&Transport::Sse];
+        assert_eq!((stats.open_connections, stats.requests), (0, 1));
+    }
+}

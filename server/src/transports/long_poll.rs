@@ -1,0 +1,77 @@
+//! Long polling: `GET /api/long-poll?after=N&timeout=S` is held until an event after N exists (200), or S seconds
+//! pass with none (204).
+
+use std::time::Duration;
+
+use app::model::{
+    Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS, DEFAULT_POLL_LIMIT, MAX_LONG_POLL_TIMEOUT_SECONDS,
+    MIN_LONG_POLL_TIMEOUT_SECONDS,
+};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::poll::{body_len, poll_response};
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/long-poll", get(long_poll))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LongPollParams {
+    #[serde(default)]
+    after: u64,
+    timeout: Option<u64>,
+}
+
+impl LongPollParams {
+    fn timeout(&self) -> Result<Duration, ApiError> {
+        let seconds = self.timeout.unwrap_or(DEFAULT_LONG_POLL_TIMEOUT_SECONDS);
+        if (MIN_LONG_POLL_TIMEOUT_SECONDS..=MAX_LONG_POLL_TIMEOUT_SECONDS).contains(&seconds) {
+            Ok(Duration::from_secs(seconds))
+        } else {
+            Err(ApiError::invalid_parameter(
+                "timeout",
+                format!("must be between {MIN_LONG_POLL_TIMEOUT_SECONDS} and {MAX_LONG_POLL_TIMEOUT_SECONDS} seconds"),
+            ))
+        }
+    }
+}
+
+async fn long_poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<LongPollParams>) -> Result<Response, ApiError> {
+    let timeout = params.timeout()?;
+    let counters = state.counters.of(Transport::LongPoll);
+    let _held = counters.open();
+    let mut subscription = state.hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
+    let has_news = |backlog: &crate::hub::Backlog| !backlog.events.is_empty() || backlog.gap.is_some();
+    if !has_news(&subscription.backlog) {
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                match subscription.live.recv().await {
+                    Ok(event) if event.seq > params.after => return true,
+                    Ok(_) => continue,
+                    // Fell behind while waiting: there certainly is something after `after` now.
+                    Err(RecvError::Lagged(_)) => return true,
+                    Err(RecvError::Closed) => return false,
+                }
+            }
+        })
+        .await;
+        if !matches!(waited, Ok(true)) {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
+        subscription.backlog = state.hub.events_after(params.after, DEFAULT_POLL_LIMIT);
+    }
+    let response = poll_response(&state.hub, params.after, subscription.backlog);
+    counters.delivered(response.events.len(), body_len(&response));
+    Ok(Json(response).into_response())
+}

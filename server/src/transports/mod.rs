@@ -1,0 +1,14 @@
+//! One module per transport, each a small router over the same [`EventHub`](crate::hub::EventHub).
+
+pub mod long_poll;
+pub mod poll;
+pub mod sse;
+pub mod ws;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(poll::router()).merge(long_poll::router()).merge(sse::router()).merge(ws::router())
+}

@@ -1,0 +1,64 @@
+//! Short polling: `GET /api/poll?after=N` answers at once with whatever exists after N, often nothing.
+
+use app::model::{PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::hub::{Backlog, EventHub};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/poll", get(poll))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollParams {
+    #[serde(default)]
+    pub after: u64,
+    pub limit: Option<usize>,
+}
+
+impl PollParams {
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_POLL_LIMIT),
+            Some(limit) if (1..=MAX_POLL_LIMIT).contains(&limit) => Ok(limit),
+            Some(_) => Err(ApiError::invalid_parameter("limit", format!("must be between 1 and {MAX_POLL_LIMIT}"))),
+        }
+    }
+}
+
+async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollParams>) -> Result<Json<PollResponse>, ApiError> {
+    let limit = params.limit()?;
+    let counters = state.counters.of(Transport::ShortPoll);
+    let _open = counters.open();
+    let response = poll_response(&state.hub, params.after, state.hub.events_after(params.after, limit));
+    counters.delivered(response.events.len(), body_len(&response));
+    Ok(Json(response))
+}
+
+/// Builds the poll body; shared with long polling, whose answer has the same shape.
+pub fn poll_response(hub: &EventHub, after: u64, backlog: Backlog) -> PollResponse {
+    let next = backlog
+        .events
+        .last()
+        .map(|event| event.seq)
+        .or(backlog.gap.map(|gap| gap.to))
+        .unwrap_or(after);
+    PollResponse {
+        epoch: hub.epoch().clone(),
+        events: backlog.events.iter().map(|event| (**event).clone()).collect(),
+        next,
+        gap: backlog.gap,
+    }
+}
+
+/// Size of the JSON body axum will write for `response`.
+pub fn body_len(response: &PollResponse) -> usize {
+    serde_json::to_vec(response).map(|bytes| bytes.len()).unwrap_or(0)
+}

@@ -1,0 +1,152 @@
+//! Server-Sent Events: `GET /api/sse` is one long `text/event-stream` response with an event per hub event.
+//!
+//! The text is encoded here rather than through axum's `Sse` type because the lab must know exactly which bytes
+//! it wrote for each event (to count them, and later to show them); the format is tested against an independent
+//! parser in `tests/sse.rs` and against the browser's own `EventSource` end to end.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use app::model::{Event, Gap, StreamHello, Transport, SSE_RETRY_MILLIS};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
+
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::feed::{Feed, FeedItem};
+use crate::state::AppState;
+use crate::stats::OpenConnection;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/sse", get(sse))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SseParams {
+    after: Option<u64>,
+}
+
+async fn sse(State(state): State<AppState>, headers: HeaderMap, ValidQuery(params): ValidQuery<SseParams>) -> Result<Response, ApiError> {
+    // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
+    // is the newer cursor, so the header wins.
+    let after = last_event_id(&headers)?.or(params.after);
+    let counters = state.counters.of(Transport::Sse).clone();
+    let open = counters.open();
+    let subscription = state.hub.subscribe(after, usize::MAX);
+    let hello = StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq };
+    let feed = Feed::new(state.hub.clone(), counters, subscription, after);
+    let stream = SseStream { hello: Some(hello), feed, keep_alive: keep_alive(state.timing.sse_keep_alive), _open: open };
+    let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), stream))
+    }));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Tells reverse proxies such as nginx not to buffer the stream.
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| ApiError::invalid_parameter("Last-Event-ID", "must be the sequence number of an event"))
+}
+
+fn keep_alive(period: Duration) -> Interval {
+    let mut interval = interval_at(Instant::now() + period, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+struct SseStream {
+    hello: Option<StreamHello>,
+    feed: Feed,
+    keep_alive: Interval,
+    /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
+    _open: OpenConnection,
+}
+
+impl SseStream {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(hello) = self.hello.take() {
+            return Some(encode_hello(&hello));
+        }
+        tokio::select! {
+            item = self.feed.next() => {
+                self.keep_alive.reset();
+                let chunk = match item? {
+                    FeedItem::Event(event) => {
+                        let chunk = encode_event(&event);
+                        self.feed.counters().delivered(1, chunk.len());
+                        chunk
+                    }
+                    FeedItem::Gap(gap) => encode_gap(gap),
+                };
+                Some(chunk)
+            }
+            _ = self.keep_alive.tick() => Some(Bytes::from_static(KEEP_ALIVE)),
+        }
+    }
+}
+
+/// A comment line: ignored by `EventSource`, but it keeps proxies and NAT tables from closing an idle stream.
+pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+/// `retry:` first, so the browser knows how long to wait before reconnecting, then the stream's `hello`.
+pub fn encode_hello(hello: &StreamHello) -> Bytes {
+    let data = serde_json::to_string(hello).unwrap_or_default();
+    Bytes::from(format!("retry: {SSE_RETRY_MILLIS}\nevent: hello\ndata: {data}\n\n"))
+}
+
+/// `id` is the sequence number, so the browser's automatic reconnect sends it back as `Last-Event-ID`. The JSON
+/// never contains a raw newline (serde escapes it), so one `data:` line always holds the whole event.
+pub fn encode_event(event: &Event) -> Bytes {
+    let data = serde_json::to_string(event).unwrap_or_default();
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {data}\n\n", event.seq, event.body.kind_name()))
+}
+
+/// The gap's `id` is its last lost sequence number, so a reconnect after it does not ask for the lost range again.
+pub fn encode_gap(gap: Gap) -> Bytes {
+    let data = serde_json::to_string(&gap).unwrap_or_default();
+    Bytes::from(format!("id: {}\nevent: gap\ndata: {data}\n\n", gap.to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{Epoch, EventBody};
+
+    #[test]
+    fn event_text_is_id_event_data_and_blank_line() {
+        let event = Event { seq: 42, emitted_at: 1, body: EventBody::Message { text: "two\nlines".into() } };
+        let text = String::from_utf8(encode_event(&event).to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "id: 42\nevent: message\ndata: {\"seq\":42,\"emitted_at\":1,\"kind\":\"message\",\"payload\":{\"text\":\"two\\nlines\"}}\n\n"
+        );
+    }
+
+    #[test]
+    fn hello_starts_with_retry() {
+        let text = encode_hello(&StreamHello { epoch: Epoch("e".into()), head_seq: 3 });
+        assert!(text.starts_with(b"retry: 2000\nevent: hello\ndata: {\"epoch\":\"e\",\"head_seq\":3}\n\n"));
+    }
+}

@@ -1,0 +1,167 @@
+//! WebSocket: `GET /api/ws` upgrades to one socket that carries a text frame per event down, and `publish` frames
+//! up. Protocol errors that a frame can explain get an `error` frame and the socket stays open; the rest get a
+//! close code from RFC 6455 with a reason.
+
+use std::time::Duration;
+
+use app::model::{close_code, StreamHello, Transport, WsClientMessage, WsServerMessage};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+use crate::error::ApiError;
+use crate::extract::{parse_json, ValidQuery};
+use crate::feed::{Feed, FeedItem};
+use crate::publish::validated_message;
+use crate::state::AppState;
+
+/// Largest frame or message a client may send. A `publish` of 1 KiB of text fits with room to spare; anything
+/// bigger is not a message this protocol has.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 8 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/ws", get(upgrade))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WsParams {
+    after: Option<u64>,
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    ValidQuery(params): ValidQuery<WsParams>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| ApiError::NotAWebSocketHandshake {
+        status: rejection.status(),
+        message: rejection.body_text(),
+    })?;
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        // Small buffers: a classroom opens many sockets and each carries little.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .on_upgrade(move |socket| session(socket, state, params.after))
+        .into_response())
+}
+
+/// Why a session ended, and what the close frame says.
+struct Closing {
+    code: u16,
+    reason: &'static str,
+}
+
+async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
+    let counters = state.counters.of(Transport::WebSocket).clone();
+    let _open = counters.open();
+    let subscription = state.hub.subscribe(after, usize::MAX);
+    let hello = WsServerMessage::Hello(StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq });
+    let mut feed = Feed::new(state.hub.clone(), counters.clone(), subscription, after);
+    let (mut sink, mut incoming) = socket.split();
+    let ping_interval = state.timing.ws_ping_interval;
+    let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
+    pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut heard_since_last_ping = true;
+
+    if sink.send(frame(&hello)).await.is_err() {
+        return;
+    }
+    let closing = loop {
+        tokio::select! {
+            item = feed.next() => {
+                let Some(item) = item else {
+                    break Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" });
+                };
+                let message = match item {
+                    FeedItem::Event(event) => WsServerMessage::Event((*event).clone()),
+                    FeedItem::Gap(gap) => WsServerMessage::Gap(gap),
+                };
+                let frame = frame(&message);
+                let payload_len = frame_len(&frame);
+                if sink.send(frame).await.is_err() {
+                    break None;
+                }
+                if matches!(message, WsServerMessage::Event(_)) {
+                    counters.delivered(1, payload_len);
+                }
+            }
+            received = incoming.next() => {
+                heard_since_last_ping = true;
+                match received {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = handle_text(&state, &text);
+                        if sink.send(frame(&reply)).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        break Some(Closing { code: close_code::UNSUPPORTED_DATA, reason: "binary frames are not part of this protocol; send JSON text" });
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(error)) => break closing_for(error),
+                }
+            }
+            _ = pings.tick() => {
+                if !heard_since_last_ping {
+                    break Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" });
+                }
+                heard_since_last_ping = false;
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some(Closing { code, reason }) = closing {
+        let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+        // Best effort: the peer may already be gone.
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    }
+}
+
+fn handle_text(state: &AppState, text: &str) -> WsServerMessage {
+    let request = parse_json::<WsClientMessage>(text.as_bytes()).and_then(|message| match message {
+        WsClientMessage::Publish { text } => validated_message(text),
+    });
+    match request {
+        Ok(body) => WsServerMessage::Ack { seq: state.hub.publish(body).seq },
+        Err(error) => {
+            let body = error.body();
+            WsServerMessage::Error { error: body.error, message: body.message }
+        }
+    }
+}
+
+/// Maps a read error to the close code RFC 6455 defines for it.
+fn closing_for(error: axum::Error) -> Option<Closing> {
+    let error = error.into_inner().downcast::<tungstenite::Error>().ok()?;
+    match *error {
+        tungstenite::Error::Capacity(_) => {
+            Some(Closing { code: close_code::MESSAGE_TOO_BIG, reason: "frame or message over the 8 KiB limit" })
+        }
+        tungstenite::Error::Utf8(_) => Some(Closing { code: close_code::INVALID_PAYLOAD, reason: "text frame is not valid UTF-8" }),
+        tungstenite::Error::Protocol(_) => Some(Closing { code: 1002, reason: "WebSocket protocol error" }),
+        _ => None,
+    }
+}
+
+fn frame(message: &WsServerMessage) -> Message {
+    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
+}
+
+fn frame_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        _ => 0,
+    }
+}
