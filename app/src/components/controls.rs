@@ -39,7 +39,7 @@ impl LaneToggles {
 }
 
 #[component]
-pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interval_ms: RwSignal<u32>) -> impl IntoView {
+pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interval_ms: RwSignal<u32>) -> AnyView {
     view! {
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
@@ -86,11 +86,12 @@ pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interva
             </fieldset>
         </section>
     }
+    .into_any()
 }
 
 /// The server's generator: shared by everyone connected, so a change here changes every browser's lanes.
 #[component]
-fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
+fn GeneratorKnobs(initial: GeneratorSettings) -> AnyView {
     let settings = RwSignal::new(initial);
     let error = RwSignal::new(None::<String>);
     let apply = move |update: GeneratorUpdate| {
@@ -151,11 +152,12 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
             <p class="error" role="alert" data-testid="generator-error">{move || error.get()}</p>
         </fieldset>
     }
+    .into_any()
 }
 
 /// Publishes a message through `POST /api/publish`; it comes back on every lane.
 #[component]
-fn MessageBox() -> impl IntoView {
+fn MessageBox() -> AnyView {
     let text = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<u64, String>>);
     let send = move |event: leptos::ev::SubmitEvent| {
@@ -194,4 +196,5 @@ fn MessageBox() -> impl IntoView {
             </output>
         </form>
     }
+    .into_any()
 }

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 /// What the lab is and how to read it. Server-rendered, so it explains itself with JavaScript off too.
 #[component]
-pub fn Explainer() -> impl IntoView {
+pub fn Explainer() -> AnyView {
     view! {
         <header class="explainer" data-testid="explainer">
             <h1>"Transport Lab"</h1>
@@ -39,4 +39,5 @@ pub fn Explainer() -> impl IntoView {
             </details>
         </header>
     }
+    .into_any()
 }

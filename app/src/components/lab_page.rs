@@ -14,7 +14,7 @@ use crate::model::LabSnapshot;
 use crate::server_fns::load_lab_snapshot;
 
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App() -> AnyView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/transport-lab.css" />
@@ -25,10 +25,11 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+    .into_any()
 }
 
 #[component]
-fn LabPage() -> impl IntoView {
+fn LabPage() -> AnyView {
     let snapshot = Resource::new(|| (), |_| load_lab_snapshot());
     view! {
         <main class="lab">
@@ -43,11 +44,12 @@ fn LabPage() -> impl IntoView {
             </Suspense>
         </main>
     }
+    .into_any()
 }
 
 /// The live part: controls and one lane per transport, all sharing one time axis.
 #[component]
-fn Lab(snapshot: LabSnapshot) -> impl IntoView {
+fn Lab(snapshot: LabSnapshot) -> AnyView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::all_on();
     let poll_interval_ms = RwSignal::new(1000u32);
@@ -78,4 +80,5 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 .collect_view()}
         </div>
     }
+    .into_any()
 }

@@ -30,7 +30,7 @@ pub fn Lane(
     enabled: RwSignal<bool>,
     layout: ReadSignal<DiagramLayout>,
     clock: ReadSignal<Millis>,
-) -> impl IntoView {
+) -> AnyView {
     let transport = handle.transport;
     view! {
         <section
@@ -50,4 +50,5 @@ pub fn Lane(
             <LaneMetricsView metrics=handle.metrics />
         </section>
     }
+    .into_any()
 }

@@ -7,7 +7,7 @@ use crate::diagram::{DiagramLayout, Millis, PlacedRecord, Shape};
 
 /// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
 #[component]
-pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
+pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> AnyView {
     let placed = move || layout.with(|layout| handle.trace.with(|trace| layout.place(trace.records())));
     let ticks = visible_ticks(layout, clock);
     let geometry = layout.get_untracked();
@@ -49,10 +49,11 @@ pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, cl
             </g>
         </svg>
     }
+    .into_any()
 }
 
 #[component]
-fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
+fn Record(record: PlacedRecord, marker: String) -> AnyView {
     let highlight = expect_context::<HighlightedEvent>();
     let seq = record.seq;
     let shape = match record.shape {
@@ -89,4 +90,5 @@ fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
             {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
         </g>
     }
+    .into_any()
 }

@@ -1,0 +1,124 @@
+import { expect, test } from "@playwright/test";
+import { drawnSeqs, lane, metric, openLab, setGenerator, stats, TRANSPORTS } from "./helpers";
+
+test.beforeEach(async ({ request }) => {
+  await setGenerator(request, { rate_per_second: 2, payload_bytes: 0, paused: false });
+});
+
+test("the page hydrates and every lane draws arrows", async ({ page }) => {
+  const errors = await openLab(page);
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).locator('[data-testid="record"][data-kind="event"]').first()).toBeVisible();
+    await expect(lane(page, transport).locator('[data-testid="record"][data-kind="request"]').first()).toBeAttached();
+  }
+  // The first arrows of the streaming lanes are their connection set-up.
+  await expect(lane(page, "web_socket").locator("text", { hasText: "101 Switching Protocols" })).toBeAttached();
+  await expect(lane(page, "sse").locator("text", { hasText: "200 · text/event-stream" })).toBeAttached();
+  expect(errors).toEqual([]);
+});
+
+test("one sequence number shows up in all four lanes, and highlights in all of them", async ({ page }) => {
+  await openLab(page);
+  let common: number | undefined;
+  await expect
+    .poll(async () => {
+      const lanes = await Promise.all(TRANSPORTS.map((transport) => drawnSeqs(page, transport)));
+      common = lanes[0].find((seq) => lanes.every((seqs) => seqs.includes(seq)));
+      return common;
+    })
+    .toBeDefined();
+  const selector = `[data-testid="record"][data-kind="event"][data-seq="${common}"]`;
+  await lane(page, "sse").locator(selector).click({ force: true });
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).locator(selector)).toHaveClass(/highlighted/);
+  }
+  for (const transport of TRANSPORTS) {
+    expect(await metric(page, transport, "missed")).toBe("0");
+    expect(await metric(page, transport, "duplicates")).toBe("0");
+  }
+});
+
+test("a lane turned off stops its traffic, and on again resumes with no gap", async ({ page, request }) => {
+  await openLab(page);
+  await expect.poll(async () => (await stats(request)).web_socket.open_connections).toBeGreaterThan(0);
+  await expect.poll(async () => (await stats(request)).sse.open_connections).toBeGreaterThan(0);
+
+  // Short polling: its request counter stops moving while off.
+  await page.getByTestId("toggle-short_poll").uncheck();
+  await expect(lane(page, "short_poll").getByTestId("lane-status")).toHaveText("off");
+  const frozen = (await stats(request)).short_poll.requests;
+  await page.waitForTimeout(2500);
+  expect((await stats(request)).short_poll.requests).toBe(frozen);
+
+  // Streaming lanes: their connection closes at once.
+  const before = await stats(request);
+  await page.getByTestId("toggle-web_socket").uncheck();
+  await page.getByTestId("toggle-sse").uncheck();
+  await expect.poll(async () => (await stats(request)).web_socket.open_connections).toBe(before.web_socket.open_connections - 1);
+  await expect.poll(async () => (await stats(request)).sse.open_connections).toBe(before.sse.open_connections - 1);
+
+  // Events keep being produced while the lanes are off…
+  const lastSeen = Number(await metric(page, "web_socket", "last-seq"));
+  await expect.poll(async () => (await stats(request)).head_seq).toBeGreaterThan(lastSeen + 3);
+
+  // …and on again, each lane catches up with every one of them.
+  for (const transport of ["short_poll", "sse", "web_socket"] as const) {
+    await page.getByTestId(`toggle-${transport}`).check();
+  }
+  const head = (await stats(request)).head_seq;
+  for (const transport of ["short_poll", "sse", "web_socket"] as const) {
+    await expect.poll(async () => Number(await metric(page, transport, "last-seq"))).toBeGreaterThanOrEqual(head);
+    expect(await metric(page, transport, "missed")).toBe("0");
+    expect(await metric(page, transport, "duplicates")).toBe("0");
+    const seqs = await drawnSeqs(page, transport);
+    for (let seq = lastSeen + 1; seq <= head; seq++) {
+      expect(seqs, `${transport} lane lacks #${seq}`).toContain(seq);
+    }
+  }
+});
+
+test("a message sent from the page reaches every lane", async ({ page, request }) => {
+  await setGenerator(request, { paused: true });
+  await openLab(page);
+  await page.getByTestId("message-input").fill("hello from the test");
+  await page.getByTestId("message-send").click();
+  await expect(page.getByTestId("publish-result")).toHaveText(/sent as #\d+/);
+  const seq = Number((await page.getByTestId("publish-result").textContent())!.replace(/\D/g, ""));
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).locator(`[data-testid="record"][data-kind="event"][data-seq="${seq}"]`)).toBeAttached();
+  }
+});
+
+test("an over-long message is refused with the server's reason", async ({ page, request }) => {
+  await openLab(page);
+  // The input caps typing at 1024 characters, but multi-byte text can still exceed 1024 bytes.
+  await page.getByTestId("message-input").fill("é".repeat(600));
+  await page.getByTestId("message-send").click();
+  await expect(page.getByTestId("publish-result")).toContainText("at most 1024 bytes");
+  expect((await stats(request)).head_seq).toBeGreaterThanOrEqual(0);
+});
+
+test("generator knobs change the server's generator", async ({ page, request }) => {
+  await openLab(page);
+  await page.getByTestId("generator-rate").fill("5");
+  await page.getByTestId("generator-rate").press("Enter");
+  await expect.poll(async () => (await (await request.get("/api/generator")).json()).rate_per_second).toBe(5);
+  await page.getByTestId("generator-pause").click();
+  await expect(page.getByTestId("generator-pause")).toHaveText("Resume");
+  await expect.poll(async () => (await (await request.get("/api/generator")).json()).paused).toBe(true);
+  await page.getByTestId("generator-rate").fill("500");
+  await page.getByTestId("generator-rate").press("Enter");
+  await expect(page.getByTestId("generator-error")).toContainText("rate_per_second");
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the server-rendered page still explains itself", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.getByRole("heading", { name: "Transport Lab" })).toBeVisible();
+    await expect(page.getByTestId("noscript")).toBeVisible();
+    await expect(page.getByTestId("explainer")).toContainText("Server-Sent Events");
+    await expect(page.getByTestId("lane-web_socket")).toBeAttached();
+  });
+});

@@ -1,0 +1,293 @@
+//! SSE and WebSocket over real sockets, read by client libraries this project did not write
+//! (`eventsource-stream`, `tokio-tungstenite`).
+
+mod common;
+
+use std::time::Duration;
+
+use app::model::{close_code, Event, StreamHello, Transport, WsServerMessage};
+use common::TestServer;
+use eventsource_stream::Eventsource;
+use futures::{SinkExt, Stream, StreamExt};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+type SseStream = std::pin::Pin<Box<dyn Stream<Item = eventsource_stream::Event> + Send>>;
+
+async fn open_sse(server: &TestServer, query: &str, last_event_id: Option<u64>) -> SseStream {
+    let mut request = server.http.get(server.url(&format!("/api/sse{query}")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    Box::pin(response.bytes_stream().eventsource().map(|event| event.expect("well-formed SSE")))
+}
+
+async fn next_sse(stream: &mut SseStream) -> eventsource_stream::Event {
+    timeout(PATIENCE, stream.next()).await.expect("an SSE event in time").expect("stream still open")
+}
+
+/// Reads `count` hub events from the stream, checking each `id:` and `event:` line against the JSON.
+async fn sse_seqs(stream: &mut SseStream, count: usize) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        let message = next_sse(stream).await;
+        let event: Event = serde_json::from_str(&message.data).unwrap();
+        assert_eq!(message.id, event.seq.to_string());
+        assert_eq!(message.event, event.body.kind_name());
+        seqs.push(event.seq);
+    }
+    seqs
+}
+
+#[tokio::test]
+async fn sse_starts_with_hello_then_streams_live_events() {
+    let server = TestServer::start().await;
+    let mut stream = open_sse(&server, "", None).await;
+    let hello = next_sse(&mut stream).await;
+    assert_eq!(hello.event, "hello");
+    assert_eq!(hello.retry, Some(Duration::from_millis(2000)));
+    let hello: StreamHello = serde_json::from_str(&hello.data).unwrap();
+    assert_eq!(&hello.epoch, server.state.hub.epoch());
+    for text in ["a", "b"] {
+        server.publish(text).await;
+    }
+    assert_eq!(sse_seqs(&mut stream, 2).await, [1, 2]);
+}
+
+#[tokio::test]
+async fn sse_last_event_id_replays_what_was_missed_with_no_gap_and_no_duplicate() {
+    let server = TestServer::start().await;
+    let mut first = open_sse(&server, "?after=0", None).await;
+    next_sse(&mut first).await; // hello
+    for i in 0..3 {
+        server.publish(&format!("before {i}")).await;
+    }
+    assert_eq!(sse_seqs(&mut first, 3).await, [1, 2, 3]);
+    drop(first);
+    for i in 0..4 {
+        server.publish(&format!("while away {i}")).await;
+    }
+    // As a browser reconnects: the original URL (after=0) plus Last-Event-ID, which must win.
+    let mut resumed = open_sse(&server, "?after=0", Some(3)).await;
+    next_sse(&mut resumed).await;
+    server.publish("live again").await;
+    assert_eq!(sse_seqs(&mut resumed, 5).await, [4, 5, 6, 7, 8]);
+}
+
+#[tokio::test]
+async fn sse_keep_alive_comment_arrives_on_an_idle_stream() {
+    let server = TestServer::start_with(&["--sse-keep-alive-seconds", "1"]).await;
+    let response = server.http.get(server.url("/api/sse")).send().await.unwrap();
+    let mut bytes = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains(": keep-alive\n\n") {
+        let chunk = timeout(Duration::from_secs(5), bytes.next()).await.expect("keep-alive in time").unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn sse_gap_is_explicit_when_history_is_gone() {
+    let server = TestServer::start_with(&["--history", "2"]).await;
+    for text in ["a", "b", "c", "d", "e"] {
+        server.publish(text).await;
+    }
+    let mut stream = open_sse(&server, "?after=1", None).await;
+    next_sse(&mut stream).await;
+    let gap = next_sse(&mut stream).await;
+    assert_eq!((gap.event.as_str(), gap.id.as_str()), ("gap", "3"));
+    assert_eq!(gap.data, r#"{"from":2,"to":3}"#);
+    assert_eq!(sse_seqs(&mut stream, 2).await, [4, 5]);
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_ws(server: &TestServer, query: &str) -> Socket {
+    let (socket, response) = tokio_tungstenite::connect_async(server.ws_url(&format!("/api/ws{query}"))).await.unwrap();
+    assert_eq!(response.status(), 101);
+    socket
+}
+
+async fn next_ws(socket: &mut Socket) -> WsServerMessage {
+    loop {
+        match timeout(PATIENCE, socket.next()).await.expect("a frame in time").expect("socket open").unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn ws_seqs(socket: &mut Socket, count: usize) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        match next_ws(socket).await {
+            WsServerMessage::Event(event) => seqs.push(event.seq),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+    seqs
+}
+
+/// Reads until the server's close frame and returns its code and reason.
+async fn close_of(socket: &mut Socket) -> (u16, String) {
+    loop {
+        match timeout(PATIENCE, socket.next()).await.expect("a close in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ws_hello_then_one_text_frame_per_event() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    match next_ws(&mut socket).await {
+        WsServerMessage::Hello(hello) => assert_eq!(&hello.epoch, server.state.hub.epoch()),
+        other => panic!("expected hello, got {other:?}"),
+    }
+    server.publish("over the socket").await;
+    assert_eq!(ws_seqs(&mut socket, 1).await, [1]);
+}
+
+#[tokio::test]
+async fn ws_resumes_after_a_sequence_number() {
+    let server = TestServer::start().await;
+    for i in 0..5 {
+        server.publish(&format!("m{i}")).await;
+    }
+    let mut socket = open_ws(&server, "?after=2").await;
+    next_ws(&mut socket).await;
+    server.publish("live").await;
+    assert_eq!(ws_seqs(&mut socket, 4).await, [3, 4, 5, 6]);
+}
+
+#[tokio::test]
+async fn ws_publish_is_acknowledged_with_its_seq_and_delivered() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    next_ws(&mut socket).await;
+    socket.send(Message::text(r#"{"type":"publish","text":"from the socket"}"#)).await.unwrap();
+    let mut seen_ack = false;
+    let mut seen_event = false;
+    while !(seen_ack && seen_event) {
+        match next_ws(&mut socket).await {
+            WsServerMessage::Ack { seq } => seen_ack = seq == 1,
+            WsServerMessage::Event(event) => seen_event = event.seq == 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ws_bad_messages_get_an_error_frame_and_the_socket_stays_open() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    next_ws(&mut socket).await;
+    let too_long = format!(r#"{{"type":"publish","text":"{}"}}"#, "x".repeat(2000));
+    for (frame, expected) in [
+        ("not json", "malformed_json"),
+        (r#"{"type":"shout","text":"hi"}"#, "invalid_field"),
+        (r#"{"type":"publish"}"#, "invalid_field"),
+        (too_long.as_str(), "invalid_field"),
+    ] {
+        socket.send(Message::text(frame)).await.unwrap();
+        match next_ws(&mut socket).await {
+            WsServerMessage::Error { error, message } => assert_eq!(error, expected, "{frame}: {message}"),
+            other => panic!("expected an error frame for {frame}, got {other:?}"),
+        }
+    }
+    assert_eq!(server.state.hub.head_seq(), 0, "nothing invalid was published");
+    server.publish("still here").await;
+    assert_eq!(ws_seqs(&mut socket, 1).await, [1]);
+}
+
+#[tokio::test]
+async fn ws_binary_frame_is_closed_with_1003() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    socket.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(close_of(&mut socket).await.0, close_code::UNSUPPORTED_DATA);
+}
+
+#[tokio::test]
+async fn ws_oversize_message_is_closed_with_1009() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    socket.send(Message::text("x".repeat(64 * 1024))).await.unwrap();
+    let (code, reason) = close_of(&mut socket).await;
+    assert_eq!(code, close_code::MESSAGE_TOO_BIG, "{reason}");
+}
+
+#[tokio::test]
+async fn ws_invalid_utf8_is_closed_with_1007() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    let frame = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
+    socket.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(close_of(&mut socket).await.0, close_code::INVALID_PAYLOAD);
+}
+
+#[tokio::test]
+async fn ws_client_that_never_answers_pings_is_closed_with_1008() {
+    let server = TestServer::start_with(&["--ws-ping-seconds", "1"]).await;
+    let (stream, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    // Never reading means never answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let mut stream = stream;
+    assert_eq!(close_of(&mut stream).await.0, close_code::POLICY_VIOLATION);
+}
+
+#[tokio::test]
+async fn a_published_message_reaches_every_transport() {
+    let server = TestServer::start().await;
+    let mut sse = open_sse(&server, "", None).await;
+    next_sse(&mut sse).await;
+    let mut socket = open_ws(&server, "").await;
+    next_ws(&mut socket).await;
+    let long_poll = tokio::spawn({
+        let http = server.http.clone();
+        let url = server.url("/api/long-poll?after=0&timeout=30");
+        async move { http.get(url).send().await.unwrap().json::<app::model::PollResponse>().await.unwrap() }
+    });
+    while server.stats().await.transports[&Transport::LongPoll].open_connections == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let seq = server.publish("hello, every lane").await;
+
+    assert_eq!(sse_seqs(&mut sse, 1).await, [seq]);
+    assert_eq!(ws_seqs(&mut socket, 1).await, [seq]);
+    assert_eq!(long_poll.await.unwrap().events[0].seq, seq);
+    let polled: app::model::PollResponse =
+        server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(polled.events[0].seq, seq);
+
+    let stats = server.stats().await;
+    for transport in Transport::ALL {
+        assert_eq!(stats.transports[&transport].events_delivered, 1, "{transport:?}");
+    }
+    assert_eq!(stats.transports[&Transport::Sse].open_connections, 1);
+    assert_eq!(stats.transports[&Transport::WebSocket].open_connections, 1);
+}
+
+#[tokio::test]
+async fn closing_the_hub_ends_streams_and_closes_sockets_with_1001() {
+    let server = TestServer::start().await;
+    let mut socket = open_ws(&server, "").await;
+    next_ws(&mut socket).await;
+    let mut sse = open_sse(&server, "", None).await;
+    next_sse(&mut sse).await;
+    server.state.hub.close();
+    assert_eq!(close_of(&mut socket).await.0, close_code::GOING_AWAY);
+    assert!(timeout(PATIENCE, sse.next()).await.expect("stream ends in time").is_none());
+}
