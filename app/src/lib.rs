@@ -6,24 +6,29 @@ pub mod components;
 pub mod diagram;
 pub mod metrics;
 pub mod model;
-pub mod server_fns;
+mod page_snapshot;
 
 pub use components::App;
+pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 
 use leptos::prelude::*;
-use leptos_meta::MetaTags;
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server. The server provides the [`model::LabSnapshot`] as
+/// context; it is written into the page as JSON so the browser hydrates from exactly the same starting point.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let snapshot_json = use_context::<model::LabSnapshot>().map(|snapshot| page_snapshot::to_script_text(&snapshot));
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <title>"Transport Lab"</title>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/pkg/transport-lab.css" />
+                <script type="application/json" id=SNAPSHOT_ELEMENT_ID inner_html=snapshot_json></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                <MetaTags />
             </head>
             <body>
                 <App />

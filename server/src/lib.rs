@@ -15,9 +15,6 @@ pub mod state;
 pub mod stats;
 pub mod transports;
 
-use std::sync::Arc;
-
-use ::app::server_fns::ssr::SnapshotSource;
 use ::app::{shell, App};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
@@ -35,10 +32,7 @@ pub const EPOCH_HEADER: &str = "x-lab-epoch";
 
 /// The whole application as a router, so tests can serve it on port 0.
 pub fn app(state: AppState) -> Router {
-    let snapshot_source = {
-        let state = state.clone();
-        SnapshotSource(Arc::new(move || state.snapshot()))
-    };
+    let page_state = state.clone();
     let epoch = HeaderValue::from_str(&state.hub.epoch().0).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
@@ -47,7 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(publish::router())
         .merge(control::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
-        .leptos_routes_with_context(&state, routes, move || provide_context(snapshot_source.clone()), move || {
+        .leptos_routes_with_context(&state, routes, move || provide_context(page_state.snapshot()), move || {
             shell(leptos_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -7,6 +7,7 @@ use futures::channel::oneshot;
 use futures::future::{select, Either};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use send_wrapper::SendWrapper;
 use web_sys::{AbortController, AbortSignal};
 
 use super::{LaneRecorder, LinkStatus};
@@ -27,16 +28,16 @@ impl Drop for Stopper {
     }
 }
 
-/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false.
+/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false or the lane goes away.
 pub fn run_while_enabled<F, Fut>(recorder: LaneRecorder, enabled: Signal<bool>, task: F)
 where
     F: Fn(Option<AbortSignal>) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let running: StoredValue<Option<Stopper>, LocalStorage> = StoredValue::new_local(None);
+    // Effects run only in the browser, so everything browser-bound is created here, and the cleanup registered
+    // inside the effect runs before its next run and when the lane is disposed: on the browser's one thread.
     Effect::new(move |was_enabled: Option<bool>| {
         let on = enabled.get();
-        running.set_value(None);
         if on {
             let abort = AbortController::new().ok();
             let signal = abort.as_ref().map(AbortController::signal);
@@ -46,7 +47,8 @@ where
                 // Either the task ends by itself or the stopper is dropped, which drops the task.
                 if let Either::Right(_) = select(work, cancelled).await {}
             });
-            running.set_value(Some(Stopper { abort, _cancel: cancel }));
+            let stopper = SendWrapper::new(Stopper { abort, _cancel: cancel });
+            on_cleanup(move || drop(stopper));
         } else {
             recorder.set_status(LinkStatus::Off);
             if was_enabled == Some(true) {
@@ -54,8 +56,5 @@ where
             }
         }
         on
-    });
-    on_cleanup(move || {
-        let _ = running.try_set_value(None);
     });
 }

@@ -14,30 +14,28 @@ use crate::diagram::Millis;
 /// Browser wall-clock milliseconds, updated every frame; 0 during server rendering.
 pub fn use_diagram_clock() -> ReadSignal<Millis> {
     let (now, set_now) = signal(0.0);
-    let running = Arc::new(AtomicBool::new(true));
-    let frame: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
-    Effect::new({
-        let running = running.clone();
-        move |_| {
-            let next_frame = frame.clone();
-            let running = running.clone();
-            *frame.borrow_mut() = Some(Closure::new(move || {
-                if !running.load(Ordering::Relaxed) {
-                    // Breaks the closure's reference to itself so it can be freed.
-                    next_frame.borrow_mut().take();
-                    return;
-                }
-                set_now.set(js_sys::Date::now());
-                if let Some(callback) = next_frame.borrow().as_ref() {
-                    request_frame(callback);
-                }
-            }));
-            if let Some(callback) = frame.borrow().as_ref() {
+    // Everything browser-bound is made inside the effect, which runs only in the browser.
+    Effect::new(move |_| {
+        let running = Arc::new(AtomicBool::new(true));
+        let frame: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
+        let next_frame = frame.clone();
+        let still_running = running.clone();
+        *frame.borrow_mut() = Some(Closure::new(move || {
+            if !still_running.load(Ordering::Relaxed) {
+                // Breaks the closure's reference to itself so it can be freed.
+                next_frame.borrow_mut().take();
+                return;
+            }
+            set_now.set(js_sys::Date::now());
+            if let Some(callback) = next_frame.borrow().as_ref() {
                 request_frame(callback);
             }
+        }));
+        if let Some(callback) = frame.borrow().as_ref() {
+            request_frame(callback);
         }
+        on_cleanup(move || running.store(false, Ordering::Relaxed));
     });
-    on_cleanup(move || running.store(false, Ordering::Relaxed));
     now
 }
 

@@ -1,7 +1,4 @@
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
 
 use super::controls::{Controls, LaneToggles};
 use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
@@ -11,37 +8,19 @@ use super::time_axis::TimeAxis;
 use crate::client::{use_event_source, use_long_poll, use_short_poll, use_websocket, LaneOptions, LaneStart};
 use crate::diagram::DiagramLayout;
 use crate::model::LabSnapshot;
-use crate::server_fns::load_lab_snapshot;
+use crate::page_snapshot;
 
+/// The page. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
 #[component]
 pub fn App() -> AnyView {
-    provide_meta_context();
-    view! {
-        <Stylesheet id="leptos" href="/pkg/transport-lab.css" />
-        <Title text="Transport Lab" />
-        <Router>
-            <Routes fallback=|| "Page not found.".into_view()>
-                <Route path=StaticSegment("") view=LabPage />
-            </Routes>
-        </Router>
-    }
-    .into_any()
-}
-
-#[component]
-fn LabPage() -> AnyView {
-    let snapshot = Resource::new(|| (), |_| load_lab_snapshot());
+    let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
         <main class="lab">
             <Explainer />
-            <Suspense fallback=|| view! { <p class="loading">"Connecting to the lab…"</p> }>
-                {move || Suspend::new(async move {
-                    match snapshot.await {
-                        Ok(snapshot) => view! { <Lab snapshot /> }.into_any(),
-                        Err(error) => view! { <p class="error">"The lab could not start: " {error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {match snapshot {
+                Some(snapshot) => view! { <Lab snapshot /> }.into_any(),
+                None => view! { <p class="error">"The lab's starting state is missing from this page; reload it."</p> }.into_any(),
+            }}
         </main>
     }
     .into_any()

@@ -112,8 +112,13 @@ impl DiagramLayout {
     fn place_one(&self, record: &TraceRecord) -> PlacedRecord {
         let (sent, arrived) = (self.y(record.sent_at), self.y(record.arrived_at));
         let middle = (self.browser_x + self.server_x) / 2.0;
-        // Labels sit just above the end of the arrow, where the message was seen.
-        let label = Some(Label { x: middle, y: arrived - 3.0, text: record.label.clone() });
+        // Browser → server labels sit above their arrow and server → browser labels below it, so a request and
+        // its immediate answer (the same instant on one machine) both stay readable.
+        let label_y = match record.kind {
+            RecordKind::Request => arrived - 3.0,
+            _ => arrived + 10.0,
+        };
+        let label = Some(Label { x: middle, y: label_y, text: record.label.clone() });
         let (shape, direction) = match record.kind {
             RecordKind::Request => {
                 (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
@@ -226,6 +231,17 @@ mod tests {
         assert_eq!(placed.len(), 9);
         let labelled: Vec<_> = placed.iter().enumerate().filter(|(_, p)| p.label.is_some()).map(|(i, _)| i).collect();
         assert_eq!(labelled, vec![0, 3, 6]);
+    }
+
+    #[test]
+    fn request_and_its_instant_answer_both_keep_their_labels() {
+        let layout = layout();
+        let placed = layout.place([
+            record(RecordKind::Request, 1_000_000.0, 1_000_000.0),
+            record(RecordKind::Response { held_from: None }, 1_000_001.0, 1_000_001.0),
+        ]);
+        assert!(placed.iter().all(|p| p.label.is_some()));
+        assert!(placed[0].label.as_ref().unwrap().y < placed[1].label.as_ref().unwrap().y);
     }
 
     #[test]
