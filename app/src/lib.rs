@@ -1,3 +1,5 @@
+#![recursion_limit = "512"]
+
 //! Transport Lab's shared crate: the wire types ([`model`]), the diagram geometry ([`diagram`]) and lane figures
 //! ([`metrics`]) as plain Rust, the browser's transport hooks ([`client`]) and the page ([`components`]).
 

@@ -7,6 +7,7 @@ use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog};
 use crate::metrics::{Arrival, LaneMetrics};
 use crate::model::{Epoch, Event, Gap, PollResponse, Transport};
 
+use super::browser_clock::now;
 use super::LaneStart;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,10 +49,6 @@ pub struct LaneRecorder {
     metrics: RwSignal<LaneMetrics>,
     status: RwSignal<LinkStatus>,
     epoch: RwSignal<Epoch>,
-}
-
-pub fn now() -> Millis {
-    js_sys::Date::now()
 }
 
 impl LaneRecorder {

@@ -2,6 +2,7 @@
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering.
 
+mod browser_clock;
 mod browser_events;
 mod http;
 mod lane_recorder;
@@ -12,6 +13,7 @@ mod sse;
 mod websocket;
 
 pub use http::{publish_message, update_generator, ClientError};
+pub use browser_clock::now;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;

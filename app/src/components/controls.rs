@@ -39,7 +39,7 @@ impl LaneToggles {
 }
 
 #[component]
-pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interval_ms: RwSignal<u32>) -> AnyView {
+pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interval_ms: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
@@ -86,12 +86,11 @@ pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interva
             </fieldset>
         </section>
     }
-    .into_any()
 }
 
 /// The server's generator: shared by everyone connected, so a change here changes every browser's lanes.
 #[component]
-fn GeneratorKnobs(initial: GeneratorSettings) -> AnyView {
+fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
     let settings = RwSignal::new(initial);
     let error = RwSignal::new(None::<String>);
     let apply = move |update: GeneratorUpdate| {
@@ -152,12 +151,11 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> AnyView {
             <p class="error" role="alert" data-testid="generator-error">{move || error.get()}</p>
         </fieldset>
     }
-    .into_any()
 }
 
 /// Publishes a message through `POST /api/publish`; it comes back on every lane.
 #[component]
-fn MessageBox() -> AnyView {
+fn MessageBox() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<u64, String>>);
     let send = move |event: leptos::ev::SubmitEvent| {
@@ -196,5 +194,4 @@ fn MessageBox() -> AnyView {
             </output>
         </form>
     }
-    .into_any()
 }

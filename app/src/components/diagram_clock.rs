@@ -26,7 +26,7 @@ pub fn use_diagram_clock() -> ReadSignal<Millis> {
                 next_frame.borrow_mut().take();
                 return;
             }
-            set_now.set(js_sys::Date::now());
+            set_now.set(crate::client::now());
             if let Some(callback) = next_frame.borrow().as_ref() {
                 request_frame(callback);
             }

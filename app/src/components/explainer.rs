@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 /// What the lab is and how to read it. Server-rendered, so it explains itself with JavaScript off too.
 #[component]
-pub fn Explainer() -> AnyView {
+pub fn Explainer() -> impl IntoView {
     view! {
         <header class="explainer" data-testid="explainer">
             <h1>"Transport Lab"</h1>
@@ -39,5 +39,4 @@ pub fn Explainer() -> AnyView {
             </details>
         </header>
     }
-    .into_any()
 }

@@ -12,7 +12,7 @@ use crate::page_snapshot;
 
 /// The page. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
 #[component]
-pub fn App() -> AnyView {
+pub fn App() -> impl IntoView {
     let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
         <main class="lab">
@@ -23,12 +23,11 @@ pub fn App() -> AnyView {
             }}
         </main>
     }
-    .into_any()
 }
 
 /// The live part: controls and one lane per transport, all sharing one time axis.
 #[component]
-fn Lab(snapshot: LabSnapshot) -> AnyView {
+fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::all_on();
     let poll_interval_ms = RwSignal::new(1000u32);
@@ -59,5 +58,4 @@ fn Lab(snapshot: LabSnapshot) -> AnyView {
                 .collect_view()}
         </div>
     }
-    .into_any()
 }

@@ -30,7 +30,7 @@ pub fn Lane(
     enabled: RwSignal<bool>,
     layout: ReadSignal<DiagramLayout>,
     clock: ReadSignal<Millis>,
-) -> AnyView {
+) -> impl IntoView {
     let transport = handle.transport;
     view! {
         <section
@@ -50,5 +50,4 @@ pub fn Lane(
             <LaneMetricsView metrics=handle.metrics />
         </section>
     }
-    .into_any()
 }

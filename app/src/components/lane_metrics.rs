@@ -8,7 +8,7 @@ fn millis(value: Option<f64>) -> String {
 
 /// A lane's figures, measured in this browser from what the lane received.
 #[component]
-pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> AnyView {
+pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
     let figure = move |read: fn(&LaneMetrics) -> String| move || metrics.with(read);
     view! {
         <dl class="lane-metrics">
@@ -42,5 +42,4 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> AnyView {
             <dd data-testid="metric-last-seq">{figure(|m| m.last_seq.map_or("–".into(), |seq| seq.to_string()))}</dd>
         </dl>
     }
-    .into_any()
 }

@@ -7,8 +7,13 @@ use crate::diagram::{DiagramLayout, Millis, PlacedRecord, Shape};
 
 /// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
 #[component]
-pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> AnyView {
-    let placed = move || layout.with(|layout| handle.trace.with(|trace| layout.place(trace.records())));
+pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
+    let second = Memo::new(move |_| (clock.get() / 1000.0).ceil());
+    // Recomputed when the trace changes or once a second as records scroll out, never every frame.
+    let placed = move || {
+        let now = second.get() * 1000.0;
+        layout.with(|layout| handle.trace.with(|trace| layout.place_visible(trace.records(), now)))
+    };
     let ticks = visible_ticks(layout, clock);
     let geometry = layout.get_untracked();
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
@@ -49,11 +54,10 @@ pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, cl
             </g>
         </svg>
     }
-    .into_any()
 }
 
 #[component]
-fn Record(record: PlacedRecord, marker: String) -> AnyView {
+fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
     let highlight = expect_context::<HighlightedEvent>();
     let seq = record.seq;
     let shape = match record.shape {
@@ -90,5 +94,4 @@ fn Record(record: PlacedRecord, marker: String) -> AnyView {
             {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
         </g>
     }
-    .into_any()
 }

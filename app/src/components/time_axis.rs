@@ -4,7 +4,7 @@ use crate::diagram::{DiagramLayout, Millis};
 
 /// Wall-clock labels beside the lanes; the lanes draw the matching grid lines.
 #[component]
-pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> AnyView {
+pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
     let ticks = visible_ticks(layout, clock);
     let height = move || layout.with(|layout| layout.height);
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
@@ -17,7 +17,6 @@ pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) ->
             </g>
         </svg>
     }
-    .into_any()
 }
 
 /// Ticks for the visible window, recomputed once a second rather than every frame.

@@ -109,6 +109,13 @@ impl DiagramLayout {
             .collect()
     }
 
+    /// Places only the records that can be seen at `now` (plus a second of margin either side of the window), so
+    /// the DOM holds what is on screen, not the whole retained history.
+    pub fn place_visible<'a>(&self, records: impl IntoIterator<Item = &'a TraceRecord>, now: Millis) -> Vec<PlacedRecord> {
+        let oldest_visible = now - self.window_seconds() * 1000.0 - 1000.0;
+        self.place(records.into_iter().filter(|record| record.arrived_at.max(record.sent_at) >= oldest_visible))
+    }
+
     fn place_one(&self, record: &TraceRecord) -> PlacedRecord {
         let (sent, arrived) = (self.y(record.sent_at), self.y(record.arrived_at));
         let middle = (self.browser_x + self.server_x) / 2.0;
@@ -242,6 +249,21 @@ mod tests {
         ]);
         assert!(placed.iter().all(|p| p.label.is_some()));
         assert!(placed[0].label.as_ref().unwrap().y < placed[1].label.as_ref().unwrap().y);
+    }
+
+    #[test]
+    fn only_records_in_the_visible_window_are_placed() {
+        let layout = layout(); // 12 s window
+        let now = 1_100_000.0;
+        let records = [
+            record(RecordKind::Request, now - 20_000.0, now - 20_000.0),
+            // Emitted long ago but received inside the window: its arrow crosses into view, so it stays.
+            record(RecordKind::Event { seq: 1 }, now - 20_000.0, now - 5_000.0),
+            record(RecordKind::Request, now - 1_000.0, now - 1_000.0),
+        ];
+        let placed = layout.place_visible(&records, now);
+        assert_eq!(placed.len(), 2);
+        assert_eq!(placed[0].seq, Some(1));
     }
 
     #[test]
