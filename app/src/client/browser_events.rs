@@ -6,9 +6,11 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
 
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
 pub struct Listeners {
     target: EventTarget,
-    installed: Vec<(&'static str, Closure<dyn FnMut(web_sys::Event)>)>,
+    installed: Vec<(&'static str, Listener)>,
 }
 
 impl Listeners {
@@ -24,7 +26,7 @@ impl Listeners {
         map: impl Fn(web_sys::Event) -> T + 'static,
     ) {
         let sink = sink.clone();
-        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let closure = Listener::new(move |event: web_sys::Event| {
             // The receiver is gone only when the task is being torn down; nothing is left to tell.
             let _ = sink.unbounded_send(map(event));
         });

@@ -1,14 +1,11 @@
 //! Long polling: `GET /api/long-poll?after=N` is held by the server until an event exists (200) or the timeout
 //! passes (204); the browser asks again at once either way.
 
-use std::time::Duration;
-
-use gloo_timers::future::sleep;
 use web_sys::AbortSignal;
 
 use super::http::get;
 use super::lane_task::run_while_enabled;
-use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
 use crate::model::{PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
@@ -36,17 +33,14 @@ async fn long_poll_loop(recorder: LaneRecorder, abort: Option<AbortSignal>) {
                     failures = 0;
                     recorder.poll_answer(&response, raw.text.len(), Some(sent));
                 }
-                Err(error) => failures = retry_later(recorder, failures, error.to_string()).await,
+                Err(error) => retry_later(recorder, &mut failures, error.to_string()).await,
             },
-            Err(error) => failures = retry_later(recorder, failures, error.to_string()).await,
+            Err(error) => retry_later(recorder, &mut failures, error.to_string()).await,
         }
     }
 }
 
-async fn retry_later(recorder: LaneRecorder, failures: u32, reason: String) -> u32 {
-    let delay_ms = retry_delay_ms(failures);
+async fn retry_later(recorder: LaneRecorder, failures: &mut u32, reason: String) {
     recorder.note(NoteTone::Error, "long poll failed".into(), reason);
-    recorder.set_status(LinkStatus::Retrying { delay_ms });
-    sleep(Duration::from_millis(delay_ms.into())).await;
-    failures + 1
+    back_off(recorder, failures).await;
 }

@@ -39,6 +39,14 @@ pub struct LaneOptions {
     pub poll_interval_ms: Signal<u32>,
 }
 
+/// Waits before the next attempt after a failure, showing the wait in the lane's status, and counts the failure.
+pub(crate) async fn back_off(recorder: LaneRecorder, failures: &mut u32) {
+    let delay_ms = retry_delay_ms(*failures);
+    *failures += 1;
+    recorder.set_status(LinkStatus::Retrying { delay_ms });
+    gloo_timers::future::sleep(std::time::Duration::from_millis(delay_ms.into())).await;
+}
+
 /// The wait after the `failures`-th failure in a row: 0.5 s doubling to at most 10 s.
 pub(crate) fn retry_delay_ms(failures: u32) -> u32 {
     500u32.saturating_mul(1 << failures.min(5)).min(10_000)

@@ -2,17 +2,14 @@
 //! `retry:` and sending `Last-Event-ID`. This hook only watches and records; it opens a fresh source only when the
 //! browser gives up (the source is CLOSED) or the server restarted.
 
-use std::time::Duration;
-
 use futures::channel::mpsc;
 use futures::StreamExt;
-use gloo_timers::future::sleep;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, EventSource, MessageEvent};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
-use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
 use crate::model::{Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
@@ -108,10 +105,7 @@ async fn sse_loop(recorder: LaneRecorder) {
             }
         }
         drop(source);
-        let delay_ms = retry_delay_ms(failures);
-        failures += 1;
-        recorder.set_status(LinkStatus::Retrying { delay_ms });
-        sleep(Duration::from_millis(delay_ms.into())).await;
+        back_off(recorder, &mut failures).await;
     }
 }
 

@@ -1,17 +1,14 @@
 //! WebSocket: one upgraded connection, a text frame per event. On a close the hook reconnects with backoff,
 //! resuming with `?after=` the last sequence number it has.
 
-use std::time::Duration;
-
 use futures::channel::mpsc;
 use futures::StreamExt;
-use gloo_timers::future::sleep;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, CloseEvent, MessageEvent, WebSocket};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
-use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
 use crate::model::{Transport, WsServerMessage};
 
@@ -91,10 +88,7 @@ async fn websocket_loop(recorder: LaneRecorder) {
             }
         }
         drop(socket);
-        let delay_ms = retry_delay_ms(failures);
-        failures += 1;
-        recorder.set_status(LinkStatus::Retrying { delay_ms });
-        sleep(Duration::from_millis(delay_ms.into())).await;
+        back_off(recorder, &mut failures).await;
     }
 }
 

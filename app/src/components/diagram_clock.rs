@@ -11,13 +11,16 @@ use wasm_bindgen::JsCast;
 
 use crate::diagram::Millis;
 
+/// An animation-frame callback that holds itself, so it can ask for the next frame.
+type SelfSchedulingFrame = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
+
 /// Browser wall-clock milliseconds, updated every frame; 0 during server rendering.
 pub fn use_diagram_clock() -> ReadSignal<Millis> {
     let (now, set_now) = signal(0.0);
     // Everything browser-bound is made inside the effect, which runs only in the browser.
     Effect::new(move |_| {
         let running = Arc::new(AtomicBool::new(true));
-        let frame: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
+        let frame: SelfSchedulingFrame = Rc::new(RefCell::new(None));
         let next_frame = frame.clone();
         let still_running = running.clone();
         *frame.borrow_mut() = Some(Closure::new(move || {

@@ -17,7 +17,7 @@ pub fn Explainer() -> impl IntoView {
             </p>
             <p class="model-note">
                 "Latency is receive time − "<code>"emitted_at"</code>
-                ": exact when browser and server share a clock (one machine); across machines it includes their clock difference."
+                ": exact when browser and server share a clock (one machine), to about ±0.5 ms (the browser's clock resolution); across machines it also includes their clock difference."
             </p>
             <noscript>
                 <p class="noscript" data-testid="noscript">
