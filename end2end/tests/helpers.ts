@@ -30,6 +30,10 @@ export function lane(page: Page, transport: TransportId) {
 export async function openLab(page: Page) {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  // Console errors include Content-Security-Policy violations and failed loads, which are not page errors.
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
   await page.goto("/");
   for (const transport of TRANSPORTS) {
     await expect(lane(page, transport).getByTestId("lane-status")).not.toHaveText("off");

@@ -28,10 +28,17 @@ test("one sequence number shows up in all four lanes, and highlights in all of t
     })
     .toBeDefined();
   const selector = `[data-testid="record"][data-kind="event"][data-seq="${common}"]`;
-  await lane(page, "sse").locator(selector).click({ force: true });
+  // Pointing at a diagram holds the view still, so the arrow stays where it is clicked.
+  await lane(page, "sse").getByTestId("diagram").hover();
+  await expect(page.getByTestId("view-state")).toHaveClass(/held/);
+  await lane(page, "sse").locator(selector).click();
   for (const transport of TRANSPORTS) {
     await expect(lane(page, transport).locator(selector)).toHaveClass(/highlighted/);
   }
+  // Moving away lets the view catch up; the pinned event stays highlighted.
+  await page.getByTestId("explainer").hover();
+  await expect(page.getByTestId("view-state")).not.toHaveClass(/held/);
+  await expect(lane(page, "web_socket").locator(selector)).toHaveClass(/highlighted/);
   for (const transport of TRANSPORTS) {
     expect(await metric(page, transport, "missed")).toBe("0");
     expect(await metric(page, transport, "duplicates")).toBe("0");

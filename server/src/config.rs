@@ -32,6 +32,19 @@ pub struct Config {
     #[arg(long, env = "LAB_WS_PING_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_seconds: u64,
 
+    /// Most held long polls, SSE streams or WebSockets (each transport counted on its own) across all clients.
+    #[arg(long, env = "LAB_MAX_CONNECTIONS_PER_TRANSPORT", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_transport: u64,
+
+    /// Most held long polls, SSE streams and WebSockets together from one client address (a lab tab holds three).
+    #[arg(long, env = "LAB_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_address: u64,
+
+    /// Origins, besides the page's own, whose pages may open a WebSocket (comma-separated, e.g.
+    /// `http://lab.school.example`). A browser page from any other origin gets 403 before the upgrade.
+    #[arg(long, env = "LAB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// How often an idle SSE stream gets a keep-alive comment, in seconds.
     #[arg(long, env = "LAB_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_seconds: u64,

@@ -1,7 +1,7 @@
 //! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong.
 
 use app::model::ApiErrorBody;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -17,6 +17,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("not a WebSocket handshake: {message}")]
     NotAWebSocketHandshake { status: StatusCode, message: String },
+    #[error("WebSocket connections from origin `{origin}` are not allowed (see --allowed-origins)")]
+    ForbiddenOrigin { origin: String },
+    #[error("{message}")]
+    TooManyConnections { message: String, retry_after_seconds: u64 },
+    #[error("{message}")]
+    ServerBusy { message: String, retry_after_seconds: u64 },
 }
 
 impl ApiError {
@@ -31,7 +37,12 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidParameter { field, .. } | Self::InvalidField { field, .. } => Some(field),
-            Self::MalformedJson(_) | Self::UnsupportedMediaType | Self::NotAWebSocketHandshake { .. } => None,
+            Self::ForbiddenOrigin { .. } => Some("Origin"),
+            Self::MalformedJson(_)
+            | Self::UnsupportedMediaType
+            | Self::NotAWebSocketHandshake { .. }
+            | Self::TooManyConnections { .. }
+            | Self::ServerBusy { .. } => None,
         }
     }
 
@@ -39,6 +50,9 @@ impl ApiError {
         match self {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAWebSocketHandshake { status, .. } => *status,
+            Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            Self::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -50,6 +64,9 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotAWebSocketHandshake { .. } => "not_a_websocket_handshake",
+            Self::ForbiddenOrigin { .. } => "forbidden_origin",
+            Self::TooManyConnections { .. } => "too_many_connections",
+            Self::ServerBusy { .. } => "server_busy",
         }
     }
 
@@ -60,6 +77,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::TooManyConnections { retry_after_seconds, .. } | Self::ServerBusy { retry_after_seconds, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
     }
 }

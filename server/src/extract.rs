@@ -1,7 +1,9 @@
 //! Extractors that turn bad input into an [`ApiError`] naming the parameter or field, instead of axum's plain-text
 //! rejections.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use bytes::Bytes;
@@ -27,6 +29,20 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         let field = field_name(error.path(), error.inner());
         ApiError::invalid_parameter(field, error.inner().to_string())
     })
+}
+
+/// The client's IP address, from the connection (see [`crate::serve`]). Behind a reverse proxy every client would
+/// share the proxy's address; the lab is meant to be reached directly.
+pub struct ClientAddress(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+        // Only a router served without connection info lacks it; such clients then share one cap.
+        Ok(ClientAddress(address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
 }
 
 /// A JSON body of type `T`; unknown fields, wrong types and syntax errors all name where they are.

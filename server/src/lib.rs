@@ -3,6 +3,7 @@
 //! Where things live: events are born in [`hub`] (from [`generator`] and [`publish`]); each transport is one
 //! module under [`transports`]; [`app`] puts the routers together with the Leptos page.
 
+pub mod admission;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -47,7 +48,25 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(EPOCH_HEADER), epoch))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        // Scripts are governed by the page's own <meta> policy, which carries the per-request nonce; what a <meta>
+        // policy cannot say (who may frame the page) is said here.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(state)
+}
+
+/// Serves the app on `listener` until `shutdown` completes, with each request knowing its client's address.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> impl IntoResponse {

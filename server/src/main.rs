@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use server::{app, leptos_options, AppState, Config};
+use server::{leptos_options, serve, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
 /// How long shutdown waits for open connections to finish before exiting anyway.
@@ -21,8 +21,7 @@ async fn main() -> std::io::Result<()> {
         tracing::info!("shutting down: closing streams and answering held polls");
         hub.close();
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(serve(listener, state, shutdown));
     // A stuck client must not keep the process alive forever once a shutdown has begun.
     tokio::select! {
         result = server => result.unwrap_or(Ok(())),

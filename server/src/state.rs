@@ -5,6 +5,7 @@ use app::model::{Epoch, LabSnapshot, LabStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::admission::{Admission, ConnectionCaps};
 use crate::config::Config;
 use crate::generator::Generator;
 use crate::hub::EventHub;
@@ -16,6 +17,7 @@ pub struct AppState {
     pub hub: Arc<EventHub>,
     pub generator: Generator,
     pub counters: LabCounters,
+    pub admission: Admission,
     pub timing: Timing,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
@@ -38,6 +40,13 @@ impl AppState {
             hub,
             generator,
             counters: LabCounters::default(),
+            admission: Admission::new(
+                ConnectionCaps {
+                    per_transport: config.max_connections_per_transport,
+                    per_address: config.max_connections_per_address as usize,
+                },
+                config.allowed_origins.clone(),
+            ),
             timing: Timing {
                 ws_ping_interval: Duration::from_secs(config.ws_ping_seconds),
                 sse_keep_alive: Duration::from_secs(config.sse_keep_alive_seconds),

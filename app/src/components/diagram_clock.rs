@@ -14,8 +14,9 @@ use crate::diagram::Millis;
 /// An animation-frame callback that holds itself, so it can ask for the next frame.
 type SelfSchedulingFrame = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
 
-/// Browser wall-clock milliseconds, updated every frame; 0 during server rendering.
-pub fn use_diagram_clock() -> ReadSignal<Millis> {
+/// Browser wall-clock milliseconds, updated every frame while `held` is false; 0 during server rendering. Holding
+/// the view still lets a learner point at an arrow: a moving target cannot be clicked.
+pub fn use_diagram_clock(held: Signal<bool>) -> ReadSignal<Millis> {
     let (now, set_now) = signal(0.0);
     // Everything browser-bound is made inside the effect, which runs only in the browser.
     Effect::new(move |_| {
@@ -29,7 +30,9 @@ pub fn use_diagram_clock() -> ReadSignal<Millis> {
                 next_frame.borrow_mut().take();
                 return;
             }
-            set_now.set(crate::client::now());
+            if !held.get_untracked() {
+                set_now.set(crate::client::now());
+            }
             if let Some(callback) = next_frame.borrow().as_ref() {
                 request_frame(callback);
             }

@@ -10,6 +10,15 @@ use crate::diagram::DiagramLayout;
 use crate::model::LabSnapshot;
 use crate::page_snapshot;
 
+/// Whether the pointer is over a lane's sequence diagram (rather than its header or figures).
+fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|element| element.closest(".sequence-diagram").ok().flatten().is_some())
+}
+
 /// The page. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
 #[component]
 pub fn App() -> impl IntoView {
@@ -43,14 +52,29 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
         (use_websocket(options(toggles.web_socket)), toggles.web_socket),
     ];
     provide_context(HighlightedEvent::default());
-    let clock = use_diagram_clock();
+    let view_held = RwSignal::new(false);
+    let clock = use_diagram_clock(view_held.into());
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
     let layout = RwSignal::new(DiagramLayout::new(snapshot.server_time as f64 / 1000.0));
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
 
     view! {
         <Controls generator=snapshot.generator toggles poll_interval_ms />
-        <div class="lanes" data-testid="lanes">
+        <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
+            {move || {
+                if view_held.get() {
+                    "View held still while you point at a diagram; traffic is still recorded. Move the pointer away to catch up."
+                } else {
+                    "Live. Point at a diagram to hold the view still."
+                }
+            }}
+        </p>
+        <div
+            class="lanes"
+            data-testid="lanes"
+            on:mouseover=move |event| view_held.set(is_over_diagram(&event))
+            on:mouseleave=move |_| view_held.set(false)
+        >
             <TimeAxis layout=layout.read_only() clock />
             {lanes
                 .into_iter()

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::poll::{body_len, poll_response};
 use crate::error::ApiError;
-use crate::extract::ValidQuery;
+use crate::extract::{ClientAddress, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -46,8 +46,13 @@ impl LongPollParams {
     }
 }
 
-async fn long_poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<LongPollParams>) -> Result<Response, ApiError> {
+async fn long_poll(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ValidQuery(params): ValidQuery<LongPollParams>,
+) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
+    let _permit = state.admission.admit(&state.counters, Transport::LongPoll, address)?;
     let counters = state.counters.of(Transport::LongPoll);
     let _held = counters.open();
     let mut subscription = state.hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);

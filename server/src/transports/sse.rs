@@ -18,7 +18,8 @@ use serde::Deserialize;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::error::ApiError;
-use crate::extract::ValidQuery;
+use crate::admission::AddressPermit;
+use crate::extract::{ClientAddress, ValidQuery};
 use crate::feed::{Feed, FeedItem};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
@@ -33,16 +34,23 @@ struct SseParams {
     after: Option<u64>,
 }
 
-async fn sse(State(state): State<AppState>, headers: HeaderMap, ValidQuery(params): ValidQuery<SseParams>) -> Result<Response, ApiError> {
+async fn sse(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    ValidQuery(params): ValidQuery<SseParams>,
+) -> Result<Response, ApiError> {
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
+    let permit = state.admission.admit(&state.counters, Transport::Sse, address)?;
     let counters = state.counters.of(Transport::Sse).clone();
     let open = counters.open();
     let subscription = state.hub.subscribe(after, usize::MAX);
     let hello = StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq };
     let feed = Feed::new(state.hub.clone(), counters, subscription, after);
-    let stream = SseStream { hello: Some(hello), feed, keep_alive: keep_alive(state.timing.sse_keep_alive), _open: open };
+    let keep_alive = keep_alive(state.timing.sse_keep_alive);
+    let stream = SseStream { hello: Some(hello), feed, keep_alive, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -82,6 +90,7 @@ struct SseStream {
     keep_alive: Interval,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
+    _permit: AddressPermit,
 }
 
 impl SseStream {

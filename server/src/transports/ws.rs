@@ -7,15 +7,18 @@ use std::time::Duration;
 use app::model::{close_code, StreamHello, Transport, WsClientMessage, WsServerMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::error::ApiError;
-use crate::extract::{parse_json, ValidQuery};
+use crate::admission::AddressPermit;
+use crate::extract::{parse_json, ClientAddress, ValidQuery};
 use crate::feed::{Feed, FeedItem};
 use crate::publish::validated_message;
 use crate::state::AppState;
@@ -36,6 +39,8 @@ struct WsParams {
 
 async fn upgrade(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     ValidQuery(params): ValidQuery<WsParams>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -43,6 +48,8 @@ async fn upgrade(
         status: rejection.status(),
         message: rejection.body_text(),
     })?;
+    state.admission.check_origin(&headers)?;
+    let permit = state.admission.admit(&state.counters, Transport::WebSocket, address)?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -50,7 +57,7 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| session(socket, state, params.after))
+        .on_upgrade(move |socket| session(socket, state, params.after, permit))
         .into_response())
 }
 
@@ -60,7 +67,8 @@ struct Closing {
     reason: &'static str,
 }
 
-async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
+/// `_permit` holds the client's share of the connection cap for as long as the session lasts.
+async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit: AddressPermit) {
     let counters = state.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
     let subscription = state.hub.subscribe(after, usize::MAX);
@@ -72,7 +80,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
 
-    if sink.send(frame(&hello)).await.is_err() {
+    if !send_within(&mut sink, frame(&hello), ping_interval).await {
         return;
     }
     let closing = loop {
@@ -87,7 +95,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
                 };
                 let frame = frame(&message);
                 let payload_len = frame_len(&frame);
-                if sink.send(frame).await.is_err() {
+                if !send_within(&mut sink, frame, ping_interval).await {
                     break None;
                 }
                 if matches!(message, WsServerMessage::Event(_)) {
@@ -99,7 +107,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
                 match received {
                     Some(Ok(Message::Text(text))) => {
                         let reply = handle_text(&state, &text);
-                        if sink.send(frame(&reply)).await.is_err() {
+                        if !send_within(&mut sink, frame(&reply), ping_interval).await {
                             break None;
                         }
                     }
@@ -116,7 +124,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
                     break Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" });
                 }
                 heard_since_last_ping = false;
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                if !send_within(&mut sink, Message::Ping(Default::default()), ping_interval).await {
                     break None;
                 }
             }
@@ -127,6 +135,13 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>) {
         // Best effort: the peer may already be gone.
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
     }
+}
+
+/// Sends one frame, giving up if the client has not taken it within `patience`. A client that stops reading
+/// fills the TCP buffers and would otherwise block this session forever (its heartbeat included); the events it
+/// misses stay in the history for when it reconnects with `after`.
+async fn send_within(sink: &mut SplitSink<WebSocket, Message>, message: Message, patience: Duration) -> bool {
+    matches!(tokio::time::timeout(patience, sink.send(message)).await, Ok(Ok(())))
 }
 
 fn handle_text(state: &AppState, text: &str) -> WsServerMessage {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use app::model::{LabStats, PublishAck};
 use clap::Parser;
-use server::{app, leptos_options, AppState, Config};
+use server::{leptos_options, serve, AppState, Config};
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -24,8 +24,7 @@ impl TestServer {
         let state = AppState::new(&config, leptos_options());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(serve(listener, state.clone(), std::future::pending()));
         Self { addr, state, http: reqwest::Client::new() }
     }
 
