@@ -221,3 +221,18 @@ async fn the_page_is_server_rendered_and_explains_itself() {
         assert!(html.contains(expected), "page lacks {expected}");
     }
 }
+
+#[tokio::test]
+async fn the_page_is_compressed_but_api_bytes_are_sent_as_they_are() {
+    let server = TestServer::start().await;
+    server.publish("hello").await;
+    let get = |path: &str| server.http.get(server.url(path)).header("accept-encoding", "gzip, br").send();
+    let page = get("/").await.unwrap();
+    assert!(page.headers().get("content-encoding").is_some(), "the page should be compressed");
+    for path in ["/api/poll?after=0", "/api/stats"] {
+        let response = get(path).await.unwrap();
+        assert_eq!(response.headers().get("content-encoding"), None, "{path} must not be compressed");
+    }
+    let sse = get("/api/sse?after=0").await.unwrap();
+    assert_eq!(sse.headers().get("content-encoding"), None);
+}
