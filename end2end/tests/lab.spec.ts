@@ -84,6 +84,27 @@ test("a lane turned off stops its traffic, and on again resumes with no gap", as
   }
 });
 
+for (const transport of ["long_poll", "sse", "web_socket"] as const) {
+  test(`${transport}: a connection dropped by the server recovers with nothing missed or duplicated`, async ({ page, request }) => {
+    await openLab(page);
+    await expect.poll(async () => (await stats(request))[transport].open_connections).toBeGreaterThan(0);
+    const requestsBefore = (await stats(request))[transport].requests;
+    const notesBefore = await lane(page, transport).locator('[data-kind="warning"], [data-kind="error"]').count();
+
+    await lane(page, transport).getByTestId("drop").click();
+    await expect(lane(page, transport).getByTestId("drop-outcome")).toContainText("dropped 1 connection");
+
+    // The lane draws the failure, then reconnects (a new request reaches the server)…
+    await expect.poll(async () => lane(page, transport).locator('[data-kind="warning"], [data-kind="error"]').count()).toBeGreaterThan(notesBefore);
+    await expect.poll(async () => (await stats(request))[transport].requests).toBeGreaterThan(requestsBefore);
+    // …and catches up with everything emitted meanwhile, each event exactly once.
+    const head = (await stats(request)).head_seq + 2;
+    await expect.poll(async () => Number(await metric(page, transport, "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+    expect(await metric(page, transport, "missed")).toBe("0");
+    expect(await metric(page, transport, "duplicates")).toBe("0");
+  });
+}
+
 test("a message sent from the page reaches every lane", async ({ page, request }) => {
   await setGenerator(request, { paused: true });
   await openLab(page);

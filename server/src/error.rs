@@ -23,6 +23,8 @@ pub enum ApiError {
     TooManyConnections { message: String, retry_after_seconds: u64 },
     #[error("{message}")]
     ServerBusy { message: String, retry_after_seconds: u64 },
+    #[error("the server dropped this held request (fault injection); ask again")]
+    DroppedByFault,
 }
 
 impl ApiError {
@@ -42,7 +44,8 @@ impl ApiError {
             | Self::UnsupportedMediaType
             | Self::NotAWebSocketHandshake { .. }
             | Self::TooManyConnections { .. }
-            | Self::ServerBusy { .. } => None,
+            | Self::ServerBusy { .. }
+            | Self::DroppedByFault => None,
         }
     }
 
@@ -52,7 +55,7 @@ impl ApiError {
             Self::NotAWebSocketHandshake { status, .. } => *status,
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -67,6 +70,7 @@ impl ApiError {
             Self::ForbiddenOrigin { .. } => "forbidden_origin",
             Self::TooManyConnections { .. } => "too_many_connections",
             Self::ServerBusy { .. } => "server_busy",
+            Self::DroppedByFault => "dropped_by_fault",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod feed;
 pub mod generator;
 pub mod hub;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(transports::router())
         .merge(publish::router())
         .merge(control::router())
+        .merge(faults::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .leptos_routes_with_context(&state, routes, move || provide_context(page_state.snapshot()), move || {
             shell(leptos_options.clone())

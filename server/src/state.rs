@@ -7,6 +7,7 @@ use leptos::config::LeptosOptions;
 
 use crate::admission::{Admission, ConnectionCaps};
 use crate::config::Config;
+use crate::faults::FaultSwitches;
 use crate::generator::Generator;
 use crate::hub::EventHub;
 use crate::stats::LabCounters;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub generator: Generator,
     pub counters: LabCounters,
     pub admission: Admission,
+    pub faults: FaultSwitches,
     pub timing: Timing,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
@@ -47,6 +49,7 @@ impl AppState {
                 },
                 config.allowed_origins.clone(),
             ),
+            faults: FaultSwitches::default(),
             timing: Timing {
                 ws_ping_interval: Duration::from_secs(config.ws_ping_seconds),
                 sse_keep_alive: Duration::from_secs(config.sse_keep_alive_seconds),

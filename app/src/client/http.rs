@@ -4,7 +4,9 @@ use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
-use crate::model::{ApiErrorBody, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest};
+use crate::model::{
+    ApiErrorBody, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, Transport,
+};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ClientError {
@@ -67,4 +69,9 @@ pub async fn publish_message(text: String) -> Result<PublishAck, ClientError> {
 
 pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettings, ClientError> {
     post_json("/api/generator", &update).await
+}
+
+/// Asks the server to drop every open connection of `transport` (everyone's, not only this page's).
+pub async fn drop_connections(transport: Transport) -> Result<DropReport, ClientError> {
+    post_json("/api/faults/drop", &DropRequest { transport: Some(transport) }).await
 }

@@ -26,10 +26,10 @@ pub fn App() -> impl IntoView {
     view! {
         <main class="lab">
             <Explainer />
-            {match snapshot {
-                Some(snapshot) => view! { <Lab snapshot /> }.into_any(),
-                None => view! { <p class="error">"The lab's starting state is missing from this page; reload it."</p> }.into_any(),
-            }}
+            {snapshot.is_none().then(|| view! {
+                <p class="error">"The lab's starting state is missing from this page; reload it."</p>
+            })}
+            {snapshot.map(|snapshot| view! { <Lab snapshot /> })}
         </main>
     }
 }

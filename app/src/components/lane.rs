@@ -2,7 +2,8 @@ use leptos::prelude::*;
 
 use super::lane_metrics::LaneMetricsView;
 use super::sequence_diagram::SequenceDiagram;
-use crate::client::LaneHandle;
+use crate::client::{drop_connections, LaneHandle};
+use crate::model::Transport;
 use crate::diagram::{DiagramLayout, Millis};
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
@@ -44,10 +45,39 @@ pub fn Lane(
                 <span class="status" data-testid="lane-status">
                     {move || handle.status.get().text()}
                 </span>
+                <DropButton transport />
                 <p class="summary">{transport.summary()}</p>
             </header>
             <SequenceDiagram handle layout clock />
             <LaneMetricsView metrics=handle.metrics />
         </section>
+    }
+}
+
+/// Makes the server drop this transport's connections (everyone's), so the lane shows how it recovers.
+#[component]
+fn DropButton(transport: Transport) -> impl IntoView {
+    let outcome = RwSignal::new(String::new());
+    let drop_now = move |_| {
+        leptos::task::spawn_local(async move {
+            let text = match drop_connections(transport).await {
+                Ok(report) if report.dropped_connections == 0 => "nothing held open to drop".to_owned(),
+                Ok(report) => format!("server dropped {} connection(s)", report.dropped_connections),
+                Err(error) => error.to_string(),
+            };
+            outcome.set(text);
+        });
+    };
+    view! {
+        <button
+            type="button"
+            class="drop"
+            data-testid="drop"
+            title="The server drops every open connection of this transport, for everyone connected"
+            on:click=drop_now
+        >
+            "drop"
+        </button>
+        <span class="drop-outcome" data-testid="drop-outcome">{move || outcome.get()}</span>
     }
 }

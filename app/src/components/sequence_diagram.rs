@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::lane::HighlightedEvent;
 use super::time_axis::visible_ticks;
 use crate::client::LaneHandle;
-use crate::diagram::{DiagramLayout, Millis, PlacedRecord, Shape};
+use crate::diagram::{DiagramLayout, Millis, PlacedRecord};
 
 /// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
 #[component]
@@ -44,7 +44,7 @@ pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, cl
                     </For>
                 </g>
                 <For each=placed key=|record| record.id let:record>
-                    <Record record marker=format!("url(#head-{})", handle.transport.id()) />
+                    <Record record marker=format!("url(#head-{})", handle.transport.id()) width=geometry.width />
                 </For>
             </g>
             <g class="lifeline-names">
@@ -57,23 +57,11 @@ pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, cl
 }
 
 #[component]
-fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
+fn Record(record: PlacedRecord, marker: String, width: f64) -> impl IntoView {
     let highlight = expect_context::<HighlightedEvent>();
     let seq = record.seq;
-    let shape = match record.shape {
-        Shape::Arrow { x1, y1, x2, y2 } => view! { <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() /> }.into_any(),
-        Shape::HeldArrow { bar_top, x1, y1, x2, y2 } => view! {
-            <rect class="held" x=x1 - 3.0 y=bar_top width="6" height=(y1 - bar_top).max(1.0) />
-            <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() />
-        }
-        .into_any(),
-        Shape::EventArrow { x1, y1, x2, y2 } => view! {
-            <circle class="emitted" cx=x1 cy=y1 r="2.5" />
-            <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=marker.clone() />
-        }
-        .into_any(),
-        Shape::Note { y } => view! { <line class="note-line" x1="0" y1=y x2="300" y2=y /> }.into_any(),
-    };
+    let strokes = record.shape.strokes(width);
+    let (x1, y1, x2, y2) = strokes.line;
     view! {
         <g
             class=format!("record {} to-{}", record.class, record.direction)
@@ -90,7 +78,9 @@ fn Record(record: PlacedRecord, marker: String) -> impl IntoView {
             }
         >
             <title>{record.title}</title>
-            {shape}
+            {strokes.bar.map(|(x, y, height)| view! { <rect class="held" x=x y=y width="6" height=height /> })}
+            {strokes.dot.map(|(cx, cy)| view! { <circle class="emitted" cx=cx cy=cy r="2.5" /> })}
+            <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=strokes.arrowhead.then_some(marker) />
             {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
         </g>
     }

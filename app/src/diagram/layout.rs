@@ -39,6 +39,36 @@ pub struct Label {
     pub text: String,
 }
 
+/// The SVG primitives a shape is drawn with: always one line, sometimes a bar or a dot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Strokes {
+    pub line: (f64, f64, f64, f64),
+    /// Whether the line ends in an arrowhead (messages do, notes do not).
+    pub arrowhead: bool,
+    /// A held request's bar on the server lifeline: (x, top, height).
+    pub bar: Option<(f64, f64, f64)>,
+    /// Where an event was emitted: (x, y).
+    pub dot: Option<(f64, f64)>,
+}
+
+impl Shape {
+    pub fn strokes(&self, width: f64) -> Strokes {
+        match *self {
+            Shape::Arrow { x1, y1, x2, y2 } => Strokes { line: (x1, y1, x2, y2), arrowhead: true, bar: None, dot: None },
+            Shape::HeldArrow { bar_top, x1, y1, x2, y2 } => Strokes {
+                line: (x1, y1, x2, y2),
+                arrowhead: true,
+                bar: Some((x1 - 3.0, bar_top, (y1 - bar_top).max(1.0))),
+                dot: None,
+            },
+            Shape::EventArrow { x1, y1, x2, y2 } => {
+                Strokes { line: (x1, y1, x2, y2), arrowhead: true, bar: None, dot: Some((x1, y1)) }
+            }
+            Shape::Note { y } => Strokes { line: (0.0, y, width, y), arrowhead: false, bar: None, dot: None },
+        }
+    }
+}
+
 /// A horizontal grid line with its wall-clock label, shared by every lane.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tick {
@@ -97,8 +127,12 @@ impl DiagramLayout {
             .into_iter()
             .map(|record| {
                 let mut placed = self.place_one(record.borrow());
+                // Notes and gaps (a failure, a close, lost events) are rare and matter most: always labelled.
+                let always_labelled = matches!(placed.shape, Shape::Note { .. });
                 if let Some(label) = &placed.label {
-                    if label.y - last_label_y < self.min_label_gap {
+                    if always_labelled {
+                        last_label_y = label.y;
+                    } else if label.y - last_label_y < self.min_label_gap {
                         placed.label = None;
                     } else {
                         last_label_y = label.y;
@@ -264,6 +298,16 @@ mod tests {
         let placed = layout.place_visible(&records, now);
         assert_eq!(placed.len(), 2);
         assert_eq!(placed[0].seq, Some(1));
+    }
+
+    #[test]
+    fn notes_keep_their_label_among_crowded_events() {
+        let layout = layout();
+        let mut records: Vec<_> =
+            (0..6).map(|i| record(RecordKind::Event { seq: i }, 1_000_000.0, 1_000_000.0 + 100.0 * i as f64)).collect();
+        records.insert(3, record(RecordKind::Note { tone: NoteTone::Error }, 1_000_250.0, 1_000_250.0));
+        let placed = layout.place(&records);
+        assert!(placed[3].label.is_some(), "the note must be labelled");
     }
 
     #[test]

@@ -102,6 +102,21 @@ pub struct TransportStats {
     pub lag_recoveries: u64,
 }
 
+/// Body of `POST /api/faults/drop`: which transport's connections to drop; all of them when absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+}
+
+/// Answer to a drop: the transports hit and how many connections they had open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropReport {
+    pub transports: Vec<Transport>,
+    pub dropped_connections: u64,
+}
+
 /// The JSON body of every 4xx the API returns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {

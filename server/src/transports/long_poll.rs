@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::poll::{body_len, poll_response};
 use crate::error::ApiError;
+use crate::faults;
 use crate::extract::{ClientAddress, ValidQuery};
 use crate::state::AppState;
 
@@ -56,9 +57,10 @@ async fn long_poll(
     let counters = state.counters.of(Transport::LongPoll);
     let _held = counters.open();
     let mut subscription = state.hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
+    let mut dropped = state.faults.watch(Transport::LongPoll);
     let has_news = |backlog: &crate::hub::Backlog| !backlog.events.is_empty() || backlog.gap.is_some();
     if !has_news(&subscription.backlog) {
-        let waited = tokio::time::timeout(timeout, async {
+        let news = async {
             loop {
                 match subscription.live.recv().await {
                     Ok(event) if event.seq > params.after => return true,
@@ -68,8 +70,11 @@ async fn long_poll(
                     Err(RecvError::Closed) => return false,
                 }
             }
-        })
-        .await;
+        };
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(timeout, news) => waited,
+            _ = faults::dropped(&mut dropped) => return Err(ApiError::DroppedByFault),
+        };
         if !matches!(waited, Ok(true)) {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }

@@ -15,11 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::error::ApiError;
 use crate::admission::AddressPermit;
 use crate::extract::{ClientAddress, ValidQuery};
+use crate::faults;
 use crate::feed::{Feed, FeedItem};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
@@ -50,7 +52,8 @@ async fn sse(
     let hello = StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq };
     let feed = Feed::new(state.hub.clone(), counters, subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
-    let stream = SseStream { hello: Some(hello), feed, keep_alive, _open: open, _permit: permit };
+    let dropped = state.faults.watch(Transport::Sse);
+    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -88,6 +91,8 @@ struct SseStream {
     hello: Option<StreamHello>,
     feed: Feed,
     keep_alive: Interval,
+    /// Flips when a fault drops every SSE stream.
+    dropped: watch::Receiver<u64>,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
     _permit: AddressPermit,
@@ -112,6 +117,8 @@ impl SseStream {
                 Some(chunk)
             }
             _ = self.keep_alive.tick() => Some(Bytes::from_static(KEEP_ALIVE)),
+            // Ending the body closes the response; the browser's EventSource reconnects with Last-Event-ID.
+            _ = faults::dropped(&mut self.dropped) => None,
         }
     }
 }

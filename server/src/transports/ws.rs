@@ -19,6 +19,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use crate::error::ApiError;
 use crate::admission::AddressPermit;
 use crate::extract::{parse_json, ClientAddress, ValidQuery};
+use crate::faults;
 use crate::feed::{Feed, FeedItem};
 use crate::publish::validated_message;
 use crate::state::AppState;
@@ -79,6 +80,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
+    let mut dropped = state.faults.watch(Transport::WebSocket);
 
     if !send_within(&mut sink, frame(&hello), ping_interval).await {
         return;
@@ -119,6 +121,8 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
                     Some(Err(error)) => break closing_for(error),
                 }
             }
+            // No close frame: the TCP connection just ends, as in a crash or a cut cable (the browser sees 1006).
+            _ = faults::dropped(&mut dropped) => break None,
             _ = pings.tick() => {
                 if !heard_since_last_ping {
                     break Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" });

@@ -1,0 +1,116 @@
+//! Injected faults over real sockets: each transport's connections drop as they would in a real failure.
+
+mod common;
+
+use std::time::Duration;
+
+use app::model::{ApiErrorBody, DropReport, Transport};
+use common::TestServer;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn drop_now(server: &TestServer, body: serde_json::Value) -> reqwest::Response {
+    server.http.post(server.url("/api/faults/drop")).json(&body).send().await.unwrap()
+}
+
+async fn wait_for_open(server: &TestServer, transport: Transport, count: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.stats().await.transports[&transport].open_connections != count {
+        assert!(tokio::time::Instant::now() < deadline, "{transport:?} never had {count} open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn dropped_sse_stream_ends_and_resumes_with_last_event_id() {
+    let server = TestServer::start().await;
+    let response = server.http.get(server.url("/api/sse?after=0")).send().await.unwrap();
+    let mut stream = response.bytes_stream().eventsource();
+    server.publish("one").await;
+    let mut last_id = String::new();
+    while last_id != "1" {
+        last_id = timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap().id;
+    }
+
+    let report: DropReport = drop_now(&server, serde_json::json!({"transport": "sse"})).await.json().await.unwrap();
+    assert_eq!((report.transports, report.dropped_connections), (vec![Transport::Sse], 1));
+    let ended = timeout(Duration::from_secs(5), async { while stream.next().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the stream should end when dropped");
+    wait_for_open(&server, Transport::Sse, 0).await;
+
+    server.publish("while away").await;
+    let resumed = server.http.get(server.url("/api/sse")).header("last-event-id", "1").send().await.unwrap();
+    let mut resumed = resumed.bytes_stream().eventsource();
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let event = timeout(Duration::from_secs(5), resumed.next()).await.unwrap().unwrap().unwrap();
+        if !event.id.is_empty() {
+            ids.push(event.id);
+        }
+        if ids.len() == 1 {
+            server.publish("live").await;
+        }
+    }
+    assert_eq!(ids, ["2", "3"]);
+}
+
+#[tokio::test]
+async fn dropped_websocket_ends_without_a_close_frame() {
+    let server = TestServer::start().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    wait_for_open(&server, Transport::WebSocket, 1).await;
+    drop_now(&server, serde_json::json!({"transport": "web_socket"})).await;
+    let ending = timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return Some(frame),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket should end");
+    assert_eq!(ending, None, "a drop sends no close frame (the browser reports 1006)");
+}
+
+#[tokio::test]
+async fn dropped_long_poll_is_answered_503_and_others_are_untouched() {
+    let server = TestServer::start().await;
+    let held = tokio::spawn(server.http.get(server.url("/api/long-poll?timeout=30")).send());
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    wait_for_open(&server, Transport::LongPoll, 1).await;
+
+    drop_now(&server, serde_json::json!({"transport": "long_poll"})).await;
+    let answer = held.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.json::<ApiErrorBody>().await.unwrap().error, "dropped_by_fault");
+
+    // The WebSocket was not part of the drop.
+    server.publish("still here").await;
+    let event = loop {
+        match timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap() {
+            Message::Text(text) if text.contains(r#""type":"event""#) => break text,
+            _ => continue,
+        }
+    };
+    assert!(event.contains("still here"));
+}
+
+#[tokio::test]
+async fn drop_without_a_transport_drops_all_and_bad_names_are_refused() {
+    let server = TestServer::start().await;
+    let _sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
+    let (_socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    wait_for_open(&server, Transport::WebSocket, 1).await;
+    let report: DropReport = drop_now(&server, serde_json::json!({})).await.json().await.unwrap();
+    assert_eq!((report.transports.len(), report.dropped_connections), (4, 2));
+    wait_for_open(&server, Transport::Sse, 0).await;
+    wait_for_open(&server, Transport::WebSocket, 0).await;
+
+    let refused = drop_now(&server, serde_json::json!({"transport": "carrier_pigeon"})).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().field.as_deref(), Some("transport"));
+}
