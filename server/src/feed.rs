@@ -10,6 +10,13 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::hub::{EventHub, Subscription};
 use crate::stats::TransportCounters;
 
+/// The query of both streaming transports: `?after=N` resumes after sequence number N; without it, start live.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeParams {
+    pub after: Option<u64>,
+}
+
 #[derive(Debug, Clone)]
 pub enum FeedItem {
     Event(Arc<Event>),

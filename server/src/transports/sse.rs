@@ -14,7 +14,6 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
@@ -22,7 +21,7 @@ use crate::error::ApiError;
 use crate::admission::AddressPermit;
 use crate::extract::{ClientAddress, ValidQuery};
 use crate::faults;
-use crate::feed::{Feed, FeedItem};
+use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
 
@@ -30,17 +29,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/sse", get(sse))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SseParams {
-    after: Option<u64>,
-}
-
 async fn sse(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    ValidQuery(params): ValidQuery<SseParams>,
+    ValidQuery(params): ValidQuery<ResumeParams>,
 ) -> Result<Response, ApiError> {
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.

@@ -13,14 +13,13 @@ use axum::routing::get;
 use axum::Router;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::error::ApiError;
 use crate::admission::AddressPermit;
 use crate::extract::{parse_json, ClientAddress, ValidQuery};
 use crate::faults;
-use crate::feed::{Feed, FeedItem};
+use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::publish::validated_message;
 use crate::state::AppState;
 
@@ -32,17 +31,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/ws", get(upgrade))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WsParams {
-    after: Option<u64>,
-}
-
 async fn upgrade(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    ValidQuery(params): ValidQuery<WsParams>,
+    ValidQuery(params): ValidQuery<ResumeParams>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|rejection| ApiError::NotAWebSocketHandshake {
