@@ -105,6 +105,25 @@ for (const transport of ["long_poll", "sse", "web_socket"] as const) {
   });
 }
 
+test("after a server restart every lane notices the new epoch and resyncs from #1", async ({ page, request }) => {
+  await openLab(page);
+  for (const transport of TRANSPORTS) {
+    await expect.poll(async () => Number(await metric(page, transport, "last-seq"))).toBeGreaterThan(0);
+  }
+  await page.getByTestId("restart-stream").click();
+  await expect(page.getByTestId("restart-outcome")).toContainText("new epoch");
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).locator("text", { hasText: "server restarted: new epoch" }).first()).toBeAttached({ timeout: 20_000 });
+  }
+  // Each lane then follows the new run from its first event, with nothing missed or duplicated.
+  const head = (await stats(request)).head_seq + 2;
+  for (const transport of TRANSPORTS) {
+    await expect.poll(async () => Number(await metric(page, transport, "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+    expect(await metric(page, transport, "missed")).toBe("0");
+    expect(await metric(page, transport, "duplicates")).toBe("0");
+  }
+});
+
 test("a message sent from the page reaches every lane", async ({ page, request }) => {
   await setGenerator(request, { paused: true });
   await openLab(page);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use app::model::{DropReport, DropRequest, Transport};
+use app::model::{DropReport, DropRequest, RestartReport, Transport};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::extract::ValidJson;
+use crate::hub::random_epoch;
 use crate::state::AppState;
 
 /// One switch per transport; each long-lived connection watches its transport's switch and drops when it flips.
@@ -36,7 +37,9 @@ impl FaultSwitches {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/faults/drop", post(drop_connections))
+    Router::new()
+        .route("/api/faults/drop", post(drop_connections))
+        .route("/api/faults/restart", post(restart_stream))
 }
 
 /// Drops every open connection of one transport (or all), as a network failure or server crash would.
@@ -51,6 +54,14 @@ async fn drop_connections(
         state.faults.drop_connections(*transport);
     }
     Ok(Json(DropReport { transports, dropped_connections }))
+}
+
+/// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
+/// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204).
+async fn restart_stream(State(state): State<AppState>) -> Json<RestartReport> {
+    let previous_epoch = state.hub().epoch().clone();
+    let hub = state.hub_slot.restart(random_epoch());
+    Json(RestartReport { previous_epoch, epoch: hub.epoch().clone() })
 }
 
 /// Resolves when `switch` flips; never, if the lab is shutting down (the switch's sender is gone).

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::ApiError;
-use crate::hub::EventHub;
+use crate::hub::HubSlot;
 use app::model::{MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
 
 /// Handle to the running generator: read and change its settings.
@@ -19,7 +19,7 @@ pub struct Generator {
 
 impl Generator {
     /// Starts the generator task; it stops when the last handle is dropped.
-    pub fn spawn(hub: Arc<EventHub>, initial: GeneratorSettings) -> Self {
+    pub fn spawn(hub: Arc<HubSlot>, initial: GeneratorSettings) -> Self {
         let (settings, watcher) = watch::channel(initial);
         tokio::spawn(run(hub, watcher));
         Self { settings }
@@ -58,7 +58,7 @@ impl Generator {
     }
 }
 
-async fn run(hub: Arc<EventHub>, mut settings: watch::Receiver<GeneratorSettings>) {
+async fn run(hub: Arc<HubSlot>, mut settings: watch::Receiver<GeneratorSettings>) {
     let mut ticks_sent = 0;
     let mut next_tick = Instant::now();
     loop {
@@ -74,7 +74,7 @@ async fn run(hub: Arc<EventHub>, mut settings: watch::Receiver<GeneratorSettings
         tokio::select! {
             _ = sleep_until(next_tick) => {
                 ticks_sent += 1;
-                hub.publish(EventBody::Tick { n: ticks_sent, filler: filler(current.payload_bytes) });
+                hub.current().publish(EventBody::Tick { n: ticks_sent, filler: filler(current.payload_bytes) });
                 // Scheduling from the previous deadline keeps the rate exact; after a stall (a suspended laptop),
                 // start afresh rather than firing a burst of catch-up ticks.
                 next_tick += period;
@@ -105,8 +105,8 @@ mod tests {
     use super::*;
     use app::model::Epoch;
 
-    fn hub() -> Arc<EventHub> {
-        Arc::new(EventHub::new(Epoch("t".into()), 100))
+    fn hub() -> Arc<HubSlot> {
+        Arc::new(HubSlot::new(crate::hub::EventHub::new(Epoch("t".into()), 100)))
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
         let _generator = Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
         tokio::time::sleep(Duration::from_millis(1050)).await;
         // One tick at start, then one every 100 ms.
-        assert_eq!(hub.head_seq(), 11);
+        assert_eq!(hub.current().head_seq(), 11);
     }
 
     #[tokio::test(start_paused = true)]
@@ -130,12 +130,12 @@ mod tests {
         let generator = Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
         tokio::time::sleep(Duration::from_millis(250)).await;
         generator.update(GeneratorUpdate { paused: Some(true), ..Default::default() }).unwrap();
-        let paused_at = hub.head_seq();
+        let paused_at = hub.current().head_seq();
         tokio::time::sleep(Duration::from_secs(5)).await;
-        assert_eq!(hub.head_seq(), paused_at);
+        assert_eq!(hub.current().head_seq(), paused_at);
         generator.update(GeneratorUpdate { paused: Some(false), ..Default::default() }).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(hub.head_seq(), paused_at + 1);
+        assert_eq!(hub.current().head_seq(), paused_at + 1);
     }
 
     #[tokio::test]

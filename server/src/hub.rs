@@ -129,6 +129,41 @@ impl HubState {
     }
 }
 
+/// The hub currently in service. Restarting the stream swaps in a new hub with a new epoch, as a server restart
+/// would, and closes the old one, so every connection to it ends the way it would in a real restart.
+pub struct HubSlot {
+    current: std::sync::RwLock<Arc<EventHub>>,
+}
+
+impl HubSlot {
+    pub fn new(hub: EventHub) -> Self {
+        Self { current: std::sync::RwLock::new(Arc::new(hub)) }
+    }
+
+    pub fn current(&self) -> Arc<EventHub> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Replaces the hub with an empty one under `epoch` and closes the old one. Returns the new hub.
+    pub fn restart(&self, epoch: Epoch) -> Arc<EventHub> {
+        let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fresh = Arc::new(EventHub::new(epoch, current.capacity()));
+        let old = std::mem::replace(&mut *current, fresh.clone());
+        old.close();
+        fresh
+    }
+
+    /// Closes the current hub, for shutdown.
+    pub fn close(&self) {
+        self.current().close();
+    }
+}
+
+/// A fresh random epoch id.
+pub fn random_epoch() -> Epoch {
+    Epoch(format!("{:016x}", rand::random::<u64>()))
+}
+
 pub fn unix_micros_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_micros() as u64).unwrap_or(0)
 }

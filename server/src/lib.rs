@@ -19,7 +19,8 @@ pub mod transports;
 
 use ::app::{shell, App};
 use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
-use axum::response::IntoResponse;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -36,7 +37,6 @@ pub const EPOCH_HEADER: &str = "x-lab-epoch";
 /// The whole application as a router, so tests can serve it on port 0.
 pub fn app(state: AppState) -> Router {
     let page_state = state.clone();
-    let epoch = HeaderValue::from_str(&state.hub.epoch().0).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     Router::new()
@@ -50,7 +50,7 @@ pub fn app(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
-        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(EPOCH_HEADER), epoch))
+        .layer(axum::middleware::map_response_with_state(state.clone(), stamp_epoch))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         // Scripts are governed by the page's own <meta> policy, which carries the per-request nonce; what a <meta>
         // policy cannot say (who may frame the page) is said here.
@@ -71,6 +71,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+/// Names the server run on every response. Read per response, since a restart fault changes it.
+async fn stamp_epoch(State(state): State<AppState>, mut response: Response) -> Response {
+    if let Ok(epoch) = HeaderValue::from_str(&state.hub().epoch().0) {
+        response.headers_mut().insert(HeaderName::from_static(EPOCH_HEADER), epoch);
+    }
+    response
 }
 
 /// Compresses the page, its script, wasm and stylesheet (the wasm shrinks from about 600 KB to 250 KB, which a

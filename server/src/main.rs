@@ -15,7 +15,7 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("Transport Lab listening on http://{}", listener.local_addr()?);
 
-    let hub = state.hub.clone();
+    let hub = state.hub_slot.clone();
     let shutdown = async move {
         wait_for_signal().await;
         tracing::info!("shutting down: closing streams and answering held polls");

@@ -19,7 +19,7 @@ async fn publish(
     ValidJson(request): ValidJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let body = validated_message(request.text)?;
-    let event = state.hub.publish(body);
+    let event = state.hub().publish(body);
     Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
 }
 

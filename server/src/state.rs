@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{Epoch, LabSnapshot, LabStats};
+use app::model::{LabSnapshot, LabStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -9,13 +9,14 @@ use crate::admission::{Admission, ConnectionCaps};
 use crate::config::Config;
 use crate::faults::FaultSwitches;
 use crate::generator::Generator;
-use crate::hub::EventHub;
+use crate::hub::{random_epoch, EventHub, HubSlot};
 use crate::stats::LabCounters;
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub hub: Arc<EventHub>,
+    /// Read it through [`AppState::hub`]: the hub in service can be replaced by a restart.
+    pub hub_slot: Arc<HubSlot>,
     pub generator: Generator,
     pub counters: LabCounters,
     pub admission: Admission,
@@ -35,11 +36,10 @@ pub struct Timing {
 impl AppState {
     /// A fresh hub with a new random epoch, and its generator running.
     pub fn new(config: &Config, leptos_options: LeptosOptions) -> Self {
-        let epoch = Epoch(format!("{:016x}", rand::random::<u64>()));
-        let hub = Arc::new(EventHub::new(epoch, config.history as usize));
-        let generator = Generator::spawn(hub.clone(), config.generator());
+        let hub_slot = Arc::new(HubSlot::new(EventHub::new(random_epoch(), config.history as usize)));
+        let generator = Generator::spawn(hub_slot.clone(), config.generator());
         Self {
-            hub,
+            hub_slot,
             generator,
             counters: LabCounters::default(),
             admission: Admission::new(
@@ -59,23 +59,30 @@ impl AppState {
         }
     }
 
+    /// The hub in service now.
+    pub fn hub(&self) -> Arc<EventHub> {
+        self.hub_slot.current()
+    }
+
     pub fn snapshot(&self) -> LabSnapshot {
+        let hub = self.hub();
         LabSnapshot {
-            epoch: self.hub.epoch().clone(),
-            head_seq: self.hub.head_seq(),
-            history_capacity: self.hub.capacity(),
+            epoch: hub.epoch().clone(),
+            head_seq: hub.head_seq(),
+            history_capacity: hub.capacity(),
             generator: self.generator.settings(),
             server_time: crate::hub::unix_micros_now(),
         }
     }
 
     pub fn stats(&self) -> LabStats {
+        let hub = self.hub();
         LabStats {
-            epoch: self.hub.epoch().clone(),
+            epoch: hub.epoch().clone(),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
-            head_seq: self.hub.head_seq(),
-            history_len: self.hub.history_len(),
-            history_capacity: self.hub.capacity(),
+            head_seq: hub.head_seq(),
+            history_len: hub.history_len(),
+            history_capacity: hub.capacity(),
             generator: self.generator.settings(),
             transports: self.counters.snapshot(),
         }

@@ -114,3 +114,57 @@ async fn drop_without_a_transport_drops_all_and_bad_names_are_refused() {
     assert_eq!(refused.status(), 400);
     assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().field.as_deref(), Some("transport"));
 }
+
+#[tokio::test]
+async fn restart_starts_a_new_run_and_ends_every_connection_to_the_old_one() {
+    let server = TestServer::start().await;
+    for text in ["a", "b", "c"] {
+        server.publish(text).await;
+    }
+    let old_epoch = server.state.hub().epoch().clone();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    let sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
+    let held = tokio::spawn(server.http.get(server.url("/api/long-poll?after=3&timeout=30")).send());
+    wait_for_open(&server, Transport::LongPoll, 1).await;
+
+    let report: app::model::RestartReport =
+        server.http.post(server.url("/api/faults/restart")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report.previous_epoch, old_epoch);
+    assert_ne!(report.epoch, old_epoch);
+
+    // Every connection to the old run ends as in a real restart.
+    let close = loop {
+        match timeout(Duration::from_secs(5), socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close, app::model::close_code::GOING_AWAY);
+    assert!(timeout(Duration::from_secs(5), sse.text()).await.is_ok(), "the SSE stream should end");
+    assert_eq!(held.await.unwrap().unwrap().status(), 204);
+
+    // The new run numbers from 1 and says so everywhere.
+    assert_eq!(server.publish("first of the new run").await, 1);
+    let stats = server.stats().await;
+    assert_eq!((stats.epoch, stats.head_seq), (report.epoch.clone(), 1));
+    let response = server.http.get(server.url("/api/poll?after=0")).send().await.unwrap();
+    assert_eq!(response.headers()[server::EPOCH_HEADER].to_str().unwrap(), report.epoch.0);
+}
+
+#[tokio::test]
+async fn a_cursor_from_an_earlier_run_is_answered_at_once_with_this_runs_head() {
+    let server = TestServer::start().await;
+    server.publish("only one").await;
+    // A client of an earlier run that had reached #500 asks for more: it must learn about the new run now, not
+    // be held until this run reaches #501.
+    let started = tokio::time::Instant::now();
+    let response = server.http.get(server.url("/api/long-poll?after=500&timeout=30")).send().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let body: app::model::PollResponse = response.json().await.unwrap();
+    assert_eq!((body.events.len(), body.next), (0, 1));
+    assert_eq!(&body.epoch, server.state.hub().epoch());
+    let polled: app::model::PollResponse =
+        server.http.get(server.url("/api/poll?after=500")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(polled.next, 1);
+}

@@ -155,7 +155,7 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_the_rest_carry_on(
     });
     // 64 KiB events fill the stalled client's socket buffers within a few dozen events.
     for _ in 0..200 {
-        server.state.hub.publish(app::model::EventBody::Tick { n: 0, filler: "x".repeat(65_536) });
+        server.state.hub().publish(app::model::EventBody::Tick { n: 0, filler: "x".repeat(65_536) });
     }
     let (events, _reader) = events_read.await.unwrap();
     assert_eq!(events, 200);

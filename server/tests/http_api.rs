@@ -33,7 +33,7 @@ async fn poll_returns_events_after_the_cursor_and_a_next_cursor() {
     let empty = poll(&server, "after=0").await;
     assert!(empty.events.is_empty());
     assert_eq!(empty.next, 0);
-    assert_eq!(&empty.epoch, server.state.hub.epoch());
+    assert_eq!(&empty.epoch, server.state.hub().epoch());
 
     for text in ["a", "b", "c"] {
         server.publish(text).await;
@@ -65,9 +65,9 @@ async fn poll_reports_a_gap_when_history_no_longer_holds_the_range() {
 async fn every_response_names_the_epoch() {
     let server = TestServer::start().await;
     let response = server.http.get(server.url("/api/stats")).send().await.unwrap();
-    assert_eq!(response.headers()[server::EPOCH_HEADER].to_str().unwrap(), server.state.hub.epoch().0);
+    assert_eq!(response.headers()[server::EPOCH_HEADER].to_str().unwrap(), server.state.hub().epoch().0);
     let other = TestServer::start().await;
-    assert_ne!(other.state.hub.epoch(), server.state.hub.epoch());
+    assert_ne!(other.state.hub().epoch(), server.state.hub().epoch());
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn bad_publish_bodies_get_a_clear_4xx_and_publish_nothing() {
     // Exactly at the limit is fine, and only valid messages were published.
     let at_limit = "é".repeat(MAX_MESSAGE_BYTES / 2);
     assert_eq!(server.publish(&at_limit).await, 1);
-    assert_eq!(server.state.hub.head_seq(), 1);
+    assert_eq!(server.state.hub().head_seq(), 1);
 }
 
 #[tokio::test]

@@ -54,7 +54,7 @@ async fn sse_starts_with_hello_then_streams_live_events() {
     assert_eq!(hello.event, "hello");
     assert_eq!(hello.retry, Some(Duration::from_millis(2000)));
     let hello: StreamHello = serde_json::from_str(&hello.data).unwrap();
-    assert_eq!(&hello.epoch, server.state.hub.epoch());
+    assert_eq!(&hello.epoch, server.state.hub().epoch());
     for text in ["a", "b"] {
         server.publish(text).await;
     }
@@ -152,7 +152,7 @@ async fn ws_hello_then_one_text_frame_per_event() {
     let server = TestServer::start().await;
     let mut socket = open_ws(&server, "").await;
     match next_ws(&mut socket).await {
-        WsServerMessage::Hello(hello) => assert_eq!(&hello.epoch, server.state.hub.epoch()),
+        WsServerMessage::Hello(hello) => assert_eq!(&hello.epoch, server.state.hub().epoch()),
         other => panic!("expected hello, got {other:?}"),
     }
     server.publish("over the socket").await;
@@ -206,7 +206,7 @@ async fn ws_bad_messages_get_an_error_frame_and_the_socket_stays_open() {
             other => panic!("expected an error frame for {frame}, got {other:?}"),
         }
     }
-    assert_eq!(server.state.hub.head_seq(), 0, "nothing invalid was published");
+    assert_eq!(server.state.hub().head_seq(), 0, "nothing invalid was published");
     server.publish("still here").await;
     assert_eq!(ws_seqs(&mut socket, 1).await, [1]);
 }
@@ -287,7 +287,7 @@ async fn closing_the_hub_ends_streams_and_closes_sockets_with_1001() {
     next_ws(&mut socket).await;
     let mut sse = open_sse(&server, "", None).await;
     next_sse(&mut sse).await;
-    server.state.hub.close();
+    server.state.hub().close();
     assert_eq!(close_of(&mut socket).await.0, close_code::GOING_AWAY);
     assert!(timeout(PATIENCE, sse.next()).await.expect("stream ends in time").is_none());
 }

@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, Transport,
+    ApiErrorBody, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, RestartReport,
+    Transport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -74,4 +75,9 @@ pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettin
 /// Asks the server to drop every open connection of `transport` (everyone's, not only this page's).
 pub async fn drop_connections(transport: Transport) -> Result<DropReport, ClientError> {
     post_json("/api/faults/drop", &DropRequest { transport: Some(transport) }).await
+}
+
+/// Asks the server to start a new run of its stream (new epoch, numbering from 1), as a restart would.
+pub async fn restart_stream() -> Result<RestartReport, ClientError> {
+    post_json("/api/faults/restart", &serde_json::json!({})).await
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::client::{publish_message, update_generator};
+use crate::client::{publish_message, restart_stream, update_generator};
 use crate::model::{
     GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
@@ -44,6 +44,7 @@ pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interva
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
             <MessageBox />
+            <RestartButton />
             <fieldset class="toggles">
                 <legend>"Lanes"</legend>
                 {Transport::ALL
@@ -193,5 +194,33 @@ fn MessageBox() -> impl IntoView {
                 }}
             </output>
         </form>
+    }
+}
+
+/// Restarts the server's stream for everyone: a new epoch, numbering from 1. Every lane must notice and resync.
+#[component]
+fn RestartButton() -> impl IntoView {
+    let outcome = RwSignal::new(String::new());
+    let restart = move |_| {
+        spawn_local(async move {
+            outcome.set(match restart_stream().await {
+                Ok(report) => format!("new epoch {}", report.epoch),
+                Err(error) => error.to_string(),
+            });
+        });
+    };
+    view! {
+        <fieldset class="faults">
+            <legend>"Faults (for everyone)"</legend>
+            <button
+                type="button"
+                data-testid="restart-stream"
+                title="As if the server restarted: a new epoch, events numbered from 1 again"
+                on:click=restart
+            >
+                "Restart server stream"
+            </button>
+            <output data-testid="restart-outcome">{move || outcome.get()}</output>
+        </fieldset>
     }
 }

@@ -117,6 +117,13 @@ pub struct DropReport {
     pub dropped_connections: u64,
 }
 
+/// Answer to `POST /api/faults/restart`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartReport {
+    pub previous_epoch: Epoch,
+    pub epoch: Epoch,
+}
+
 /// The JSON body of every 4xx the API returns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {

@@ -56,10 +56,14 @@ async fn long_poll(
     let _permit = state.admission.admit(&state.counters, Transport::LongPoll, address)?;
     let counters = state.counters.of(Transport::LongPoll);
     let _held = counters.open();
-    let mut subscription = state.hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
+    let hub = state.hub();
+    let mut subscription = hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
     let mut dropped = state.faults.watch(Transport::LongPoll);
     let has_news = |backlog: &crate::hub::Backlog| !backlog.events.is_empty() || backlog.gap.is_some();
-    if !has_news(&subscription.backlog) {
+    // A cursor ahead of the log comes from an earlier server run: answer at once (with this run's epoch and head)
+    // rather than hold the client until this run happens to catch up with a number that means nothing here.
+    let stale_cursor = params.after > subscription.head_seq;
+    if !has_news(&subscription.backlog) && !stale_cursor {
         let news = async {
             loop {
                 match subscription.live.recv().await {
@@ -79,9 +83,9 @@ async fn long_poll(
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
-        subscription.backlog = state.hub.events_after(params.after, DEFAULT_POLL_LIMIT);
+        subscription.backlog = hub.events_after(params.after, DEFAULT_POLL_LIMIT);
     }
-    let response = poll_response(&state.hub, params.after, subscription.backlog);
+    let response = poll_response(&hub, params.after, subscription.backlog);
     counters.delivered(response.events.len(), body_len(&response));
     Ok(Json(response).into_response())
 }

@@ -37,19 +37,22 @@ async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<Poll
     let limit = params.limit()?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
-    let response = poll_response(&state.hub, params.after, state.hub.events_after(params.after, limit));
+    let hub = state.hub();
+    let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
     counters.delivered(response.events.len(), body_len(&response));
     Ok(Json(response))
 }
 
 /// Builds the poll body; shared with long polling, whose answer has the same shape.
 pub fn poll_response(hub: &EventHub, after: u64, backlog: Backlog) -> PollResponse {
+    // With nothing to send, `next` stays at the cursor, or drops to this run's head if the cursor is ahead of the
+    // log (it came from an earlier run; the epoch tells the client so).
     let next = backlog
         .events
         .last()
         .map(|event| event.seq)
         .or(backlog.gap.map(|gap| gap.to))
-        .unwrap_or(after);
+        .unwrap_or_else(|| after.min(hub.head_seq()));
     PollResponse {
         epoch: hub.epoch().clone(),
         events: backlog.events.iter().map(|event| (**event).clone()).collect(),

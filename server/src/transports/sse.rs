@@ -41,9 +41,10 @@ async fn sse(
     let permit = state.admission.admit(&state.counters, Transport::Sse, address)?;
     let counters = state.counters.of(Transport::Sse).clone();
     let open = counters.open();
-    let subscription = state.hub.subscribe(after, usize::MAX);
-    let hello = StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq };
-    let feed = Feed::new(state.hub.clone(), counters, subscription, after);
+    let hub = state.hub();
+    let subscription = hub.subscribe(after, usize::MAX);
+    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq };
+    let feed = Feed::new(hub, counters, subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
     let dropped = state.faults.watch(Transport::Sse);
     let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };

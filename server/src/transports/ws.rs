@@ -65,9 +65,10 @@ struct Closing {
 async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit: AddressPermit) {
     let counters = state.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
-    let subscription = state.hub.subscribe(after, usize::MAX);
-    let hello = WsServerMessage::Hello(StreamHello { epoch: state.hub.epoch().clone(), head_seq: subscription.head_seq });
-    let mut feed = Feed::new(state.hub.clone(), counters.clone(), subscription, after);
+    let hub = state.hub();
+    let subscription = hub.subscribe(after, usize::MAX);
+    let hello = WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq });
+    let mut feed = Feed::new(hub, counters.clone(), subscription, after);
     let (mut sink, mut incoming) = socket.split();
     let ping_interval = state.timing.ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
@@ -146,7 +147,7 @@ fn handle_text(state: &AppState, text: &str) -> WsServerMessage {
         WsClientMessage::Publish { text } => validated_message(text),
     });
     match request {
-        Ok(body) => WsServerMessage::Ack { seq: state.hub.publish(body).seq },
+        Ok(body) => WsServerMessage::Ack { seq: state.hub().publish(body).seq },
         Err(error) => {
             let body = error.body();
             WsServerMessage::Error { error: body.error, message: body.message }
