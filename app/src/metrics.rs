@@ -69,6 +69,12 @@ pub struct LaneMetrics {
     pub latency: LatencyWindow,
     /// Highest sequence number accounted for; the cursor to resume from.
     pub last_seq: Option<u64>,
+    /// When the connection was lost, while the lane has not yet received an event since.
+    pub outage_since: Option<f64>,
+    /// Outages that ended with an event arriving again.
+    pub recoveries: u64,
+    /// How long the latest outage lasted, from losing the connection to the next event received, in ms.
+    pub last_recovery_ms: Option<f64>,
 }
 
 impl LaneMetrics {
@@ -99,6 +105,20 @@ impl LaneMetrics {
         self.last_seq = Some(self.last_seq.map_or(to, |last| last.max(to)));
     }
 
+    /// The connection failed at `at` (ms). Only the first failure of an outage counts: retries that fail too are
+    /// part of the same outage.
+    pub fn connection_lost(&mut self, at: f64) {
+        self.outage_since.get_or_insert(at);
+    }
+
+    /// An event arrived at `at` (ms): if the lane was in an outage, it has recovered.
+    pub fn event_arrived_at(&mut self, at: f64) {
+        if let Some(since) = self.outage_since.take() {
+            self.recoveries += 1;
+            self.last_recovery_ms = Some(at - since);
+        }
+    }
+
     /// A new server run: its sequence numbers start again at 1, so the old cursor means nothing.
     pub fn restart_sequence(&mut self) {
         self.last_seq = Some(0);
@@ -125,6 +145,19 @@ mod tests {
         metrics.record_gap(1, 5);
         assert_eq!(metrics.record_event(6, 1.0), Arrival::InOrder);
         assert_eq!((metrics.lost_in_gaps, metrics.silently_missed), (5, 0));
+    }
+
+    #[test]
+    fn an_outage_lasts_from_the_first_failure_to_the_next_event() {
+        let mut metrics = LaneMetrics::default();
+        metrics.event_arrived_at(50.0);
+        assert_eq!(metrics.recoveries, 0);
+        metrics.connection_lost(1000.0);
+        metrics.connection_lost(1500.0); // a failed retry within the same outage
+        metrics.event_arrived_at(3100.0);
+        assert_eq!((metrics.recoveries, metrics.last_recovery_ms), (1, Some(2100.0)));
+        metrics.event_arrived_at(3200.0);
+        assert_eq!(metrics.recoveries, 1);
     }
 
     #[test]

@@ -102,6 +102,9 @@ for (const transport of ["long_poll", "sse", "web_socket"] as const) {
     await expect.poll(async () => Number(await metric(page, transport, "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
     expect(await metric(page, transport, "missed")).toBe("0");
     expect(await metric(page, transport, "duplicates")).toBe("0");
+    // The outage was timed, from the failure to the next event received.
+    expect(Number(await metric(page, transport, "recoveries"))).toBeGreaterThanOrEqual(1);
+    expect(await metric(page, transport, "last-recovery")).toMatch(/^\d+\.\d ms$/);
   });
 }
 

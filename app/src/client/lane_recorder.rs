@@ -100,6 +100,7 @@ impl LaneRecorder {
         let emitted = event.emitted_at as f64 / 1000.0;
         let latency = at - emitted;
         let arrival = self.metrics.try_update(|metrics| {
+            metrics.event_arrived_at(at);
             metrics.body_bytes_received += bytes as u64;
             metrics.record_event(event.seq, latency)
         });
@@ -123,6 +124,13 @@ impl LaneRecorder {
         let label = format!("gap: #{}–#{} lost", gap.from, gap.to);
         let detail = format!("the server's history no longer holds {} events", gap.lost_count());
         self.push(RecordKind::Gap { from: gap.from, to: gap.to }, label, detail, at, at);
+    }
+
+    /// The connection failed: drawn as a note, and the start of an outage the lane's figures will time.
+    pub fn connection_lost(&self, label: String, detail: String) {
+        let at = now();
+        self.metrics.update(|metrics| metrics.connection_lost(at));
+        self.push(RecordKind::Note { tone: NoteTone::Error }, label, detail, at, at);
     }
 
     pub fn note(&self, tone: NoteTone, label: String, detail: String) {

@@ -6,7 +6,6 @@ use web_sys::AbortSignal;
 use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::diagram::NoteTone;
 use crate::model::{PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
@@ -41,6 +40,6 @@ async fn long_poll_loop(recorder: LaneRecorder, abort: Option<AbortSignal>) {
 }
 
 async fn retry_later(recorder: LaneRecorder, failures: &mut u32, reason: String) {
-    recorder.note(NoteTone::Error, "long poll failed".into(), reason);
+    recorder.connection_lost("long poll failed".into(), reason);
     back_off(recorder, failures).await;
 }

@@ -41,22 +41,35 @@ pub struct LaneOptions {
 
 /// Waits before the next attempt after a failure, showing the wait in the lane's status, and counts the failure.
 pub(crate) async fn back_off(recorder: LaneRecorder, failures: &mut u32) {
-    let delay_ms = retry_delay_ms(*failures);
+    let delay_ms = retry_delay_ms(*failures, js_sys::Math::random());
     *failures += 1;
     recorder.set_status(LinkStatus::Retrying { delay_ms });
     gloo_timers::future::sleep(std::time::Duration::from_millis(delay_ms.into())).await;
 }
 
-/// The wait after the `failures`-th failure in a row: 0.5 s doubling to at most 10 s.
-pub(crate) fn retry_delay_ms(failures: u32) -> u32 {
-    500u32.saturating_mul(1 << failures.min(5)).min(10_000)
+/// The wait after the `failures`-th failure in a row: a ceiling of 0.5 s doubling to at most 10 s, of which a random
+/// half to all is used (`jitter` in 0..1). The jitter spreads a classroom's reconnects after a restart, instead of
+/// sixty browsers retrying in the same millisecond, again and again.
+pub(crate) fn retry_delay_ms(failures: u32, jitter: f64) -> u32 {
+    let ceiling = 500u32.saturating_mul(1 << failures.min(5)).min(10_000);
+    (f64::from(ceiling) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))).round() as u32
 }
 
 #[cfg(test)]
 mod tests {
+    use super::retry_delay_ms;
+
     #[test]
-    fn retry_delay_doubles_up_to_ten_seconds() {
-        let delays: Vec<_> = (0..7).map(super::retry_delay_ms).collect();
-        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    fn retry_ceiling_doubles_up_to_ten_seconds() {
+        let ceilings: Vec<_> = (0..7).map(|failures| retry_delay_ms(failures, 1.0)).collect();
+        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    }
+
+    #[test]
+    fn jitter_uses_half_to_all_of_the_ceiling() {
+        assert_eq!(retry_delay_ms(0, 0.0), 250);
+        assert_eq!(retry_delay_ms(3, 0.5), 3000);
+        assert_eq!(retry_delay_ms(9, 0.0), 5000);
+        assert_eq!(retry_delay_ms(1, 7.0), 1000, "jitter is clamped");
     }
 }

@@ -9,7 +9,6 @@ use web_sys::AbortSignal;
 use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::diagram::NoteTone;
 use crate::model::{PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
@@ -34,9 +33,9 @@ async fn poll_loop(recorder: LaneRecorder, interval_ms: Signal<u32>, abort: Opti
                 interval_ms.get_untracked()
             }
             Err(error) => {
-                let delay_ms = retry_delay_ms(failures).max(interval_ms.get_untracked());
+                let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
                 failures += 1;
-                recorder.note(NoteTone::Error, "poll failed".into(), error.to_string());
+                recorder.connection_lost("poll failed".into(), error.to_string());
                 recorder.set_status(LinkStatus::Retrying { delay_ms });
                 delay_ms
             }

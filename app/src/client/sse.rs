@@ -92,12 +92,11 @@ async fn sse_loop(recorder: LaneRecorder) {
                 },
                 SourceSignal::Error => {
                     if source.source.ready_state() == EventSource::CLOSED {
-                        recorder.note(NoteTone::Error, "stream failed; browser gave up".into(), String::new());
+                        recorder.connection_lost("stream failed; browser gave up".into(), String::new());
                         break;
                     }
                     recorder.set_status(LinkStatus::Connecting);
-                    recorder.note(
-                        NoteTone::Warning,
+                    recorder.connection_lost(
                         "connection lost".into(),
                         format!("the browser reconnects after {SSE_RETRY_MILLIS} ms, sending Last-Event-ID"),
                     );

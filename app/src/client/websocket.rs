@@ -81,7 +81,7 @@ async fn websocket_loop(recorder: LaneRecorder) {
                     Err(error) => recorder.note(NoteTone::Error, "undecodable frame".into(), error.to_string()),
                 },
                 SocketSignal::Close { code, reason } => {
-                    recorder.note(NoteTone::Warning, format!("close {code} {reason}"), "the server closed the socket".into());
+                    recorder.connection_lost(format!("close {code} {reason}"), "the socket closed".into());
                     break;
                 }
                 SocketSignal::Error => recorder.note(NoteTone::Error, "WebSocket error".into(), String::new()),

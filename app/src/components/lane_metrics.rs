@@ -36,6 +36,12 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
             </dd>
             <dt title="events the server's history no longer held when asked (explicit gap markers)">"lost in gaps"</dt>
             <dd data-testid="metric-gaps">{figure(|m| m.lost_in_gaps.to_string())}</dd>
+            <dt title="connection lost → next event received">"recoveries / last took"</dt>
+            <dd>
+                <span data-testid="metric-recoveries">{figure(|m| m.recoveries.to_string())}</span>
+                " / "
+                <span data-testid="metric-last-recovery">{figure(|m| millis(m.last_recovery_ms))}</span>
+            </dd>
             <dt>"body bytes received"</dt>
             <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>
             <dt>"last seq"</dt>
