@@ -114,7 +114,7 @@ test("after a server restart every lane notices the new epoch and resyncs from #
     await expect.poll(async () => Number(await metric(page, transport, "last-seq"))).toBeGreaterThan(0);
   }
   await page.getByTestId("restart-stream").click();
-  await expect(page.getByTestId("restart-outcome")).toContainText("new epoch");
+  await expect(page.getByTestId("fault-outcome")).toContainText("new epoch");
   for (const transport of TRANSPORTS) {
     await expect(lane(page, transport).locator("text", { hasText: "server restarted: new epoch" }).first()).toBeAttached({ timeout: 20_000 });
   }
@@ -124,6 +124,26 @@ test("after a server restart every lane notices the new epoch and resyncs from #
     await expect.poll(async () => Number(await metric(page, transport, "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
     expect(await metric(page, transport, "missed")).toBe("0");
     expect(await metric(page, transport, "duplicates")).toBe("0");
+  }
+});
+
+test("an injected delivery delay shows up in every lane's measured latency", async ({ page, request }) => {
+  await setGenerator(request, { rate_per_second: 5 });
+  await openLab(page);
+  try {
+    await page.getByTestId("fault-delay").fill("400");
+    await page.getByTestId("fault-delay").press("Enter");
+    await expect(page.getByTestId("fault-outcome")).toContainText("delayed 400 ms");
+    for (const transport of ["long_poll", "sse", "web_socket"] as const) {
+      await expect
+        .poll(async () => parseFloat(await metric(page, transport, "latency-last")))
+        .toBeGreaterThanOrEqual(400);
+    }
+  } finally {
+    await request.post("/api/faults/delay", { data: {} });
+  }
+  for (const transport of ["sse", "web_socket"] as const) {
+    await expect.poll(async () => parseFloat(await metric(page, transport, "latency-last"))).toBeLessThan(100);
   }
 });
 

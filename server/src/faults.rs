@@ -4,35 +4,68 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use app::model::{DropReport, DropRequest, RestartReport, Transport};
+use std::time::Duration;
+
+use app::model::{DeliveryDelay, DropReport, DropRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS};
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::extract::ValidJson;
-use crate::hub::random_epoch;
+use crate::hub::{random_epoch, unix_micros_now};
 use crate::state::AppState;
 
-/// One switch per transport; each long-lived connection watches its transport's switch and drops when it flips.
+/// One drop switch per transport (each long-lived connection watches its transport's switch and drops when it
+/// flips), and the delivery delay every transport applies.
 #[derive(Clone)]
-pub struct FaultSwitches(Arc<BTreeMap<Transport, watch::Sender<u64>>>);
+pub struct FaultSwitches {
+    drops: Arc<BTreeMap<Transport, watch::Sender<u64>>>,
+    delay: Arc<watch::Sender<DeliveryDelay>>,
+}
 
 impl Default for FaultSwitches {
     fn default() -> Self {
-        Self(Arc::new(Transport::ALL.into_iter().map(|transport| (transport, watch::channel(0).0)).collect()))
+        Self {
+            drops: Arc::new(Transport::ALL.into_iter().map(|transport| (transport, watch::channel(0).0)).collect()),
+            delay: Arc::new(watch::channel(DeliveryDelay::default()).0),
+        }
     }
 }
 
 impl FaultSwitches {
     /// What a connection of `transport` waits on: it changes when that transport's connections must drop.
     pub fn watch(&self, transport: Transport) -> watch::Receiver<u64> {
-        self.0[&transport].subscribe()
+        self.drops[&transport].subscribe()
     }
 
     pub fn drop_connections(&self, transport: Transport) {
-        self.0[&transport].send_modify(|generation| *generation += 1);
+        self.drops[&transport].send_modify(|generation| *generation += 1);
+    }
+
+    fn sampled_delay(&self) -> Duration {
+        let DeliveryDelay { delay_ms, jitter_ms } = *self.delay.borrow();
+        let jitter = if jitter_ms == 0 { 0 } else { rand::random_range(0..=jitter_ms) };
+        Duration::from_millis(u64::from(delay_ms) + u64::from(jitter))
+    }
+
+    /// Holds an event until its due time: `emitted_at` plus the injected delay. Scheduling from `emitted_at`, not
+    /// from now, keeps a stream's delay constant instead of piling up behind earlier events.
+    pub async fn hold_event(&self, emitted_at_micros: u64) {
+        let due = emitted_at_micros + self.sampled_delay().as_micros() as u64;
+        let now = unix_micros_now();
+        if due > now {
+            tokio::time::sleep(Duration::from_micros(due - now)).await;
+        }
+    }
+
+    /// Holds a poll response for the injected delay, as a slow network would.
+    pub async fn hold_response(&self) {
+        let delay = self.sampled_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
     }
 }
 
@@ -40,6 +73,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/faults/drop", post(drop_connections))
         .route("/api/faults/restart", post(restart_stream))
+        .route("/api/faults/delay", get(delivery_delay).post(set_delivery_delay))
 }
 
 /// Drops every open connection of one transport (or all), as a network failure or server crash would.
@@ -62,6 +96,23 @@ async fn restart_stream(State(state): State<AppState>) -> Json<RestartReport> {
     let previous_epoch = state.hub().epoch().clone();
     let hub = state.hub_slot.restart(random_epoch());
     Json(RestartReport { previous_epoch, epoch: hub.epoch().clone() })
+}
+
+async fn delivery_delay(State(state): State<AppState>) -> Json<DeliveryDelay> {
+    Json(*state.faults.delay.borrow())
+}
+
+async fn set_delivery_delay(
+    State(state): State<AppState>,
+    ValidJson(delay): ValidJson<DeliveryDelay>,
+) -> Result<Json<DeliveryDelay>, ApiError> {
+    for (field, value) in [("delay_ms", delay.delay_ms), ("jitter_ms", delay.jitter_ms)] {
+        if value > MAX_INJECTED_DELAY_MS {
+            return Err(ApiError::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
+        }
+    }
+    state.faults.delay.send_replace(delay);
+    Ok(Json(delay))
 }
 
 /// Resolves when `switch` flips; never, if the lab is shutting down (the switch's sender is gone).

@@ -168,3 +168,46 @@ async fn a_cursor_from_an_earlier_run_is_answered_at_once_with_this_runs_head() 
         server.http.get(server.url("/api/poll?after=500")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.next, 1);
 }
+
+#[tokio::test]
+async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
+    let server = TestServer::start().await;
+    let set = |body: serde_json::Value| server.http.post(server.url("/api/faults/delay")).json(&body).send();
+    let applied: app::model::DeliveryDelay = set(serde_json::json!({"delay_ms": 300})).await.unwrap().json().await.unwrap();
+    assert_eq!(applied, app::model::DeliveryDelay { delay_ms: 300, jitter_ms: 0 });
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    let sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
+    let mut sse = sse.bytes_stream().eventsource();
+    timeout(Duration::from_secs(5), sse.next()).await.unwrap(); // hello
+    server.publish("late").await;
+
+    // Each event reaches the client no sooner than 300 ms after it was emitted (one clock: same machine).
+    let ws_event = loop {
+        match timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap() {
+            Message::Text(text) if text.contains(r#""type":"event""#) => break text,
+            _ => continue,
+        }
+    };
+    let ws_received = server::hub::unix_micros_now();
+    let emitted = serde_json::from_str::<app::model::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
+    assert!(ws_received - emitted >= 300_000, "WebSocket event after {} µs", ws_received - emitted);
+    let sse_event = timeout(Duration::from_secs(5), sse.next()).await.unwrap().unwrap().unwrap();
+    let sse_received = server::hub::unix_micros_now();
+    let emitted = serde_json::from_str::<app::model::Event>(&sse_event.data).unwrap().emitted_at;
+    assert!(sse_received - emitted >= 300_000, "SSE event after {} µs", sse_received - emitted);
+
+    let started = tokio::time::Instant::now();
+    server.http.get(server.url("/api/poll?after=0")).send().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    for body in [serde_json::json!({"delay_ms": 10_001}), serde_json::json!({"jitter_ms": 99_999})] {
+        let refused = set(body).await.unwrap();
+        assert_eq!(refused.status(), 400);
+        assert!(refused.json::<ApiErrorBody>().await.unwrap().field.unwrap().ends_with("_ms"));
+    }
+    set(serde_json::json!({})).await.unwrap();
+    let current: app::model::DeliveryDelay =
+        server.http.get(server.url("/api/faults/delay")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current, app::model::DeliveryDelay::default());
+}

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, RestartReport,
+    ApiErrorBody, DeliveryDelay, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, RestartReport,
     Transport,
 };
 
@@ -80,4 +80,9 @@ pub async fn drop_connections(transport: Transport) -> Result<DropReport, Client
 /// Asks the server to start a new run of its stream (new epoch, numbering from 1), as a restart would.
 pub async fn restart_stream() -> Result<RestartReport, ClientError> {
     post_json("/api/faults/restart", &serde_json::json!({})).await
+}
+
+/// Sets the delay (and jitter) the server adds to every delivery, for everyone connected.
+pub async fn set_delivery_delay(delay: DeliveryDelay) -> Result<DeliveryDelay, ClientError> {
+    post_json("/api/faults/delay", &delay).await
 }

@@ -12,7 +12,9 @@ mod short_poll;
 mod sse;
 mod websocket;
 
-pub use http::{drop_connections, publish_message, restart_stream, update_generator, ClientError};
+pub use http::{
+    drop_connections, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
+};
 pub use browser_clock::now;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

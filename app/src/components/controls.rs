@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::client::{publish_message, restart_stream, update_generator};
+use crate::client::{publish_message, restart_stream, set_delivery_delay, update_generator};
 use crate::model::{
-    GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
+    DeliveryDelay, GeneratorSettings, GeneratorUpdate, Transport, MAX_INJECTED_DELAY_MS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
 };
 
@@ -197,10 +197,29 @@ fn MessageBox() -> impl IntoView {
     }
 }
 
-/// Restarts the server's stream for everyone: a new epoch, numbering from 1. Every lane must notice and resync.
+/// Faults for everyone connected: restart the server's stream (a new epoch, numbering from 1; every lane must notice
+/// and resync), and delay every delivery by a fixed time plus random jitter.
 #[component]
 fn RestartButton() -> impl IntoView {
     let outcome = RwSignal::new(String::new());
+    let delay = RwSignal::new(DeliveryDelay::default());
+    let apply_delay = move |change: fn(&mut DeliveryDelay, u32), text: String| {
+        let Ok(millis) = text.parse::<u32>() else {
+            outcome.set("delay and jitter are whole milliseconds".into());
+            return;
+        };
+        let mut next = delay.get_untracked();
+        change(&mut next, millis);
+        spawn_local(async move {
+            match set_delivery_delay(next).await {
+                Ok(applied) => {
+                    delay.set(applied);
+                    outcome.set(format!("delivery delayed {} ms + up to {} ms", applied.delay_ms, applied.jitter_ms));
+                }
+                Err(error) => outcome.set(error.to_string()),
+            }
+        });
+    };
     let restart = move |_| {
         spawn_local(async move {
             outcome.set(match restart_stream().await {
@@ -220,7 +239,31 @@ fn RestartButton() -> impl IntoView {
             >
                 "Restart server stream"
             </button>
-            <output data-testid="restart-outcome">{move || outcome.get()}</output>
+            <label>
+                " delay ms "
+                <input
+                    type="number"
+                    data-testid="fault-delay"
+                    min="0"
+                    max=MAX_INJECTED_DELAY_MS
+                    step="50"
+                    prop:value=move || delay.get().delay_ms
+                    on:change:target=move |event| apply_delay(|delay, ms| delay.delay_ms = ms, event.target().value())
+                />
+            </label>
+            <label>
+                "jitter ms "
+                <input
+                    type="number"
+                    data-testid="fault-jitter"
+                    min="0"
+                    max=MAX_INJECTED_DELAY_MS
+                    step="50"
+                    prop:value=move || delay.get().jitter_ms
+                    on:change:target=move |event| apply_delay(|delay, ms| delay.jitter_ms = ms, event.target().value())
+                />
+            </label>
+            <output data-testid="fault-outcome">{move || outcome.get()}</output>
         </fieldset>
     }
 }

@@ -117,6 +117,17 @@ pub struct DropReport {
     pub dropped_connections: u64,
 }
 
+/// The injected delivery delay: every event is written `delay_ms` plus a random 0..=`jitter_ms` after it was
+/// emitted; every poll response is held as long. Body and answer of `/api/faults/delay`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryDelay {
+    #[serde(default)]
+    pub delay_ms: u32,
+    #[serde(default)]
+    pub jitter_ms: u32,
+}
+
 /// Answer to `POST /api/faults/restart`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartReport {

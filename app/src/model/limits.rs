@@ -16,3 +16,5 @@ pub const DEFAULT_POLL_LIMIT: usize = 1000;
 pub const MAX_POLL_LIMIT: usize = 10_000;
 /// What the server tells `EventSource` to wait before reconnecting, in milliseconds.
 pub const SSE_RETRY_MILLIS: u64 = 2000;
+/// Largest injected delivery delay, and largest jitter, in milliseconds.
+pub const MAX_INJECTED_DELAY_MS: u32 = 10_000;

@@ -79,11 +79,14 @@ async fn long_poll(
             waited = tokio::time::timeout(timeout, news) => waited,
             _ = faults::dropped(&mut dropped) => return Err(ApiError::DroppedByFault),
         };
+        state.faults.hold_response().await;
         if !matches!(waited, Ok(true)) {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
         subscription.backlog = hub.events_after(params.after, DEFAULT_POLL_LIMIT);
+    } else {
+        state.faults.hold_response().await;
     }
     let response = poll_response(&hub, params.after, subscription.backlog);
     counters.delivered(response.events.len(), body_len(&response));

@@ -37,6 +37,7 @@ async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<Poll
     let limit = params.limit()?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
+    state.faults.hold_response().await;
     let hub = state.hub();
     let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
     counters.delivered(response.events.len(), body_len(&response));

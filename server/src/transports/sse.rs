@@ -47,7 +47,8 @@ async fn sse(
     let feed = Feed::new(hub, counters, subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
     let dropped = state.faults.watch(Transport::Sse);
-    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };
+    let faults = state.faults.clone();
+    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, faults, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -87,6 +88,7 @@ struct SseStream {
     keep_alive: Interval,
     /// Flips when a fault drops every SSE stream.
     dropped: watch::Receiver<u64>,
+    faults: faults::FaultSwitches,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
     _permit: AddressPermit,
@@ -102,6 +104,7 @@ impl SseStream {
                 self.keep_alive.reset();
                 let chunk = match item? {
                     FeedItem::Event(event) => {
+                        self.faults.hold_event(event.emitted_at).await;
                         let chunk = encode_event(&event);
                         self.feed.counters().delivered(1, chunk.len());
                         chunk

@@ -86,7 +86,10 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
                     break Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" });
                 };
                 let message = match item {
-                    FeedItem::Event(event) => WsServerMessage::Event((*event).clone()),
+                    FeedItem::Event(event) => {
+                        state.faults.hold_event(event.emitted_at).await;
+                        WsServerMessage::Event((*event).clone())
+                    }
                     FeedItem::Gap(gap) => WsServerMessage::Gap(gap),
                 };
                 let frame = frame(&message);
