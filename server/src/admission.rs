@@ -55,7 +55,12 @@ impl Admission {
     }
 
     /// Admits one more long-lived connection of `transport` from `address`, or says why not.
-    pub fn admit(&self, counters: &LabCounters, transport: Transport, address: IpAddr) -> Result<AddressPermit, ApiError> {
+    pub fn admit(
+        &self,
+        counters: &LabCounters,
+        transport: Transport,
+        address: IpAddr,
+    ) -> Result<AddressPermit, ApiError> {
         if counters.of(transport).snapshot().open_connections >= self.caps.per_transport {
             return Err(ApiError::ServerBusy {
                 message: format!("the server already holds {} {} connections", self.caps.per_transport, transport.id()),
@@ -110,7 +115,8 @@ mod tests {
 
     #[test]
     fn same_origin_listed_origin_and_no_origin_pass() {
-        let admission = Admission::new(ConnectionCaps { per_transport: 1, per_address: 1 }, vec!["http://class.example".into()]);
+        let admission =
+            Admission::new(ConnectionCaps { per_transport: 1, per_address: 1 }, vec!["http://class.example".into()]);
         assert!(admission.check_origin(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000")).is_ok());
         assert!(admission.check_origin(&headers(Some("http://class.example"), "127.0.0.1:3000")).is_ok());
         assert!(admission.check_origin(&headers(None, "127.0.0.1:3000")).is_ok());
@@ -125,7 +131,10 @@ mod tests {
         let address: IpAddr = "10.0.0.7".parse().unwrap();
         let first = admission.admit(&counters, Transport::Sse, address).unwrap();
         let _second = admission.admit(&counters, Transport::WebSocket, address).unwrap();
-        assert!(matches!(admission.admit(&counters, Transport::Sse, address), Err(ApiError::TooManyConnections { .. })));
+        assert!(matches!(
+            admission.admit(&counters, Transport::Sse, address),
+            Err(ApiError::TooManyConnections { .. })
+        ));
         assert!(admission.admit(&counters, Transport::Sse, "10.0.0.8".parse().unwrap()).is_ok());
         drop(first);
         assert!(admission.admit(&counters, Transport::Sse, address).is_ok());

@@ -52,7 +52,11 @@ pub struct Config {
 
 impl Config {
     pub fn generator(&self) -> GeneratorSettings {
-        GeneratorSettings { rate_per_second: self.rate, payload_bytes: self.payload_bytes as usize, paused: self.paused }
+        GeneratorSettings {
+            rate_per_second: self.rate,
+            payload_bytes: self.payload_bytes as usize,
+            paused: self.paused,
+        }
     }
 }
 

@@ -75,14 +75,20 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ApiErrorBody {
-        ApiErrorBody { error: self.code().to_owned(), field: self.field().map(str::to_owned), message: self.to_string() }
+        ApiErrorBody {
+            error: self.code().to_owned(),
+            field: self.field().map(str::to_owned),
+            message: self.to_string(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::TooManyConnections { retry_after_seconds, .. } | Self::ServerBusy { retry_after_seconds, .. } = self {
+        if let Self::TooManyConnections { retry_after_seconds, .. } | Self::ServerBusy { retry_after_seconds, .. } =
+            self
+        {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
         response

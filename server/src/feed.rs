@@ -34,7 +34,12 @@ pub struct Feed {
 }
 
 impl Feed {
-    pub fn new(hub: Arc<EventHub>, counters: Arc<TransportCounters>, subscription: Subscription, after: Option<u64>) -> Self {
+    pub fn new(
+        hub: Arc<EventHub>,
+        counters: Arc<TransportCounters>,
+        subscription: Subscription,
+        after: Option<u64>,
+    ) -> Self {
         let mut pending = VecDeque::new();
         if let Some(gap) = subscription.backlog.gap {
             pending.push_back(FeedItem::Gap(gap));

@@ -118,7 +118,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ticks_at_the_configured_rate() {
         let hub = hub();
-        let _generator = Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
+        let _generator =
+            Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
         tokio::time::sleep(Duration::from_millis(1050)).await;
         // One tick at start, then one every 100 ms.
         assert_eq!(hub.current().head_seq(), 11);
@@ -127,7 +128,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pause_stops_ticks_and_resume_restarts_them() {
         let hub = hub();
-        let generator = Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
+        let generator =
+            Generator::spawn(hub.clone(), GeneratorSettings { rate_per_second: 10.0, ..Default::default() });
         tokio::time::sleep(Duration::from_millis(250)).await;
         generator.update(GeneratorUpdate { paused: Some(true), ..Default::default() }).unwrap();
         let paused_at = hub.current().head_seq();
@@ -141,7 +143,8 @@ mod tests {
     #[tokio::test]
     async fn out_of_range_update_changes_nothing() {
         let generator = Generator::spawn(hub(), GeneratorSettings::default());
-        let bad = GeneratorUpdate { rate_per_second: Some(2.0), payload_bytes: Some(MAX_PAYLOAD_BYTES + 1), paused: None };
+        let bad =
+            GeneratorUpdate { rate_per_second: Some(2.0), payload_bytes: Some(MAX_PAYLOAD_BYTES + 1), paused: None };
         let error = generator.update(bad).unwrap_err();
         assert_eq!(error.field(), Some("payload_bytes"));
         assert_eq!(generator.settings(), GeneratorSettings::default());

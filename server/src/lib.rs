@@ -18,8 +18,8 @@ pub mod stats;
 pub mod transports;
 
 use ::app::{shell, App};
-use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::extract::State;
+use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -45,13 +45,19 @@ pub fn app(state: AppState) -> Router {
         .merge(control::router())
         .merge(faults::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
-        .leptos_routes_with_context(&state, routes, move || provide_context(page_state.snapshot()), move || {
-            shell(leptos_options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(page_state.snapshot()),
+            move || shell(leptos_options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_epoch))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         // Scripts are governed by the page's own <meta> policy, which carries the per-request nonce; what a <meta>
         // policy cannot say (who may frame the page) is said here.
         .layer(SetResponseHeaderLayer::if_not_present(

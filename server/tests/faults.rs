@@ -173,7 +173,8 @@ async fn a_cursor_from_an_earlier_run_is_answered_at_once_with_this_runs_head() 
 async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
     let server = TestServer::start().await;
     let set = |body: serde_json::Value| server.http.post(server.url("/api/faults/delay")).json(&body).send();
-    let applied: app::model::DeliveryDelay = set(serde_json::json!({"delay_ms": 300})).await.unwrap().json().await.unwrap();
+    let applied: app::model::DeliveryDelay =
+        set(serde_json::json!({"delay_ms": 300})).await.unwrap().json().await.unwrap();
     assert_eq!(applied, app::model::DeliveryDelay { delay_ms: 300, jitter_ms: 0 });
 
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
@@ -190,7 +191,8 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
         }
     };
     let ws_received = server::hub::unix_micros_now();
-    let emitted = serde_json::from_str::<app::model::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
+    let emitted =
+        serde_json::from_str::<app::model::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
     assert!(ws_received - emitted >= 300_000, "WebSocket event after {} µs", ws_received - emitted);
     let sse_event = timeout(Duration::from_secs(5), sse.next()).await.unwrap().unwrap().unwrap();
     let sse_received = server::hub::unix_micros_now();

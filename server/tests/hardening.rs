@@ -92,7 +92,8 @@ async fn the_page_carries_security_headers_and_a_nonce_policy() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let html = response.text().await.unwrap();
-    let nonce = html.split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce on the hydration script");
+    let nonce =
+        html.split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce on the hydration script");
     assert!(html.contains(&format!("'nonce-{nonce}'")), "the page's policy must allow its own script");
     assert!(html.contains("'wasm-unsafe-eval'"));
 }

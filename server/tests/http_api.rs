@@ -148,11 +148,17 @@ async fn bad_publish_bodies_get_a_clear_4xx_and_publish_nothing() {
         server.http.post(server.url("/api/publish")).header("content-type", content_type).body(body).send()
     };
     let too_long = "x".repeat(MAX_MESSAGE_BYTES + 1);
-    expect_error(post(format!(r#"{{"text":"{too_long}"}}"#), "application/json").await.unwrap(), 400, Some("text")).await;
+    expect_error(post(format!(r#"{{"text":"{too_long}"}}"#), "application/json").await.unwrap(), 400, Some("text"))
+        .await;
     expect_error(post(r#"{"text":"   "}"#.into(), "application/json").await.unwrap(), 400, Some("text")).await;
     expect_error(post(r#"{"text":5}"#.into(), "application/json").await.unwrap(), 400, Some("text")).await;
     expect_error(post(r#"{}"#.into(), "application/json").await.unwrap(), 400, Some("text")).await;
-    expect_error(post(r#"{"text":"hi","colour":"red"}"#.into(), "application/json").await.unwrap(), 400, Some("colour")).await;
+    expect_error(
+        post(r#"{"text":"hi","colour":"red"}"#.into(), "application/json").await.unwrap(),
+        400,
+        Some("colour"),
+    )
+    .await;
     let malformed = expect_error(post(r#"{"text": "#.into(), "application/json").await.unwrap(), 400, None).await;
     assert_eq!(malformed.error, "malformed_json");
     expect_error(post(r#"{"text":"hi"}"#.into(), "text/plain").await.unwrap(), 415, None).await;
@@ -217,7 +223,9 @@ async fn the_page_is_server_rendered_and_explains_itself() {
     let response = server.http.get(server.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    for expected in ["Transport Lab", "data-testid=\"explainer\"", "JavaScript is off", "lane-short_poll", "lane-web_socket"] {
+    for expected in
+        ["Transport Lab", "data-testid=\"explainer\"", "JavaScript is off", "lane-short_poll", "lane-web_socket"]
+    {
         assert!(html.contains(expected), "page lacks {expected}");
     }
 }

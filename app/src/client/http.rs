@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, DeliveryDelay, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck, PublishRequest, RestartReport,
-    Transport,
+    ApiErrorBody, DeliveryDelay, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck,
+    PublishRequest, RestartReport, Transport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

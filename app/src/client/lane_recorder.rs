@@ -18,7 +18,9 @@ pub enum LinkStatus {
     /// Between short polls.
     Idle,
     /// A request or connection failed; trying again after a delay.
-    Retrying { delay_ms: u32 },
+    Retrying {
+        delay_ms: u32,
+    },
 }
 
 impl LinkStatus {
@@ -105,7 +107,8 @@ impl LaneRecorder {
             metrics.record_event(event.seq, latency)
         });
         let kind = event.body.kind_name();
-        let detail = format!("event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at)", event.seq);
+        let detail =
+            format!("event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at)", event.seq);
         match arrival {
             Some(Arrival::Duplicate) => {
                 self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);

@@ -12,10 +12,8 @@ mod short_poll;
 mod sse;
 mod websocket;
 
-pub use http::{
-    drop_connections, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
-};
 pub use browser_clock::now;
+pub use http::{drop_connections, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError};
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;

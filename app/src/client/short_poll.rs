@@ -25,21 +25,22 @@ async fn poll_loop(recorder: LaneRecorder, interval_ms: Signal<u32>, abort: Opti
         let url = format!("/api/poll?after={after}");
         recorder.set_status(LinkStatus::Connecting);
         recorder.request(format!("GET {url}"), "answered at once with whatever exists after the cursor".into());
-        let wait = match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw.text.len()))) {
-            Ok((response, bytes)) => {
-                failures = 0;
-                recorder.poll_answer(&response, bytes, None);
-                recorder.set_status(LinkStatus::Idle);
-                interval_ms.get_untracked()
-            }
-            Err(error) => {
-                let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
-                failures += 1;
-                recorder.connection_lost("poll failed".into(), error.to_string());
-                recorder.set_status(LinkStatus::Retrying { delay_ms });
-                delay_ms
-            }
-        };
+        let wait =
+            match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw.text.len()))) {
+                Ok((response, bytes)) => {
+                    failures = 0;
+                    recorder.poll_answer(&response, bytes, None);
+                    recorder.set_status(LinkStatus::Idle);
+                    interval_ms.get_untracked()
+                }
+                Err(error) => {
+                    let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
+                    failures += 1;
+                    recorder.connection_lost("poll failed".into(), error.to_string());
+                    recorder.set_status(LinkStatus::Retrying { delay_ms });
+                    delay_ms
+                }
+            };
         sleep(Duration::from_millis(wait.into())).await;
     }
 }

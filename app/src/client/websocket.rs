@@ -43,7 +43,8 @@ async fn websocket_loop(recorder: LaneRecorder) {
         let after = recorder.cursor();
         let Some(url) = socket_url(after) else { return };
         recorder.set_status(LinkStatus::Connecting);
-        let sent = recorder.request(format!("GET /api/ws?after={after} · Upgrade"), "Connection: Upgrade, Upgrade: websocket".into());
+        let sent = recorder
+            .request(format!("GET /api/ws?after={after} · Upgrade"), "Connection: Upgrade, Upgrade: websocket".into());
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(socket) = WebSocket::new(&url) else {
             recorder.note(NoteTone::Error, "WebSocket refused the URL".into(), url);
@@ -53,7 +54,9 @@ async fn websocket_loop(recorder: LaneRecorder) {
         listeners.forward("open", &sink, |_| SocketSignal::Open);
         listeners.forward("error", &sink, |_| SocketSignal::Error);
         listeners.forward("message", &sink, |event| {
-            SocketSignal::Text(event.dyn_into::<MessageEvent>().ok().and_then(|m| m.data().as_string()).unwrap_or_default())
+            SocketSignal::Text(
+                event.dyn_into::<MessageEvent>().ok().and_then(|m| m.data().as_string()).unwrap_or_default(),
+            )
         });
         listeners.forward("close", &sink, |event| match event.dyn_into::<CloseEvent>() {
             Ok(close) => SocketSignal::Close { code: close.code(), reason: close.reason() },
@@ -66,7 +69,11 @@ async fn websocket_loop(recorder: LaneRecorder) {
                 SocketSignal::Open => {
                     failures = 0;
                     recorder.set_status(LinkStatus::Open);
-                    recorder.response("101 Switching Protocols".into(), "the HTTP connection is now a WebSocket".into(), Some(sent));
+                    recorder.response(
+                        "101 Switching Protocols".into(),
+                        "the HTTP connection is now a WebSocket".into(),
+                        Some(sent),
+                    );
                 }
                 SocketSignal::Text(text) => match serde_json::from_str::<WsServerMessage>(&text) {
                     Ok(WsServerMessage::Hello(hello)) => {
@@ -74,7 +81,9 @@ async fn websocket_loop(recorder: LaneRecorder) {
                             break;
                         }
                     }
-                    Ok(WsServerMessage::Event(event)) => recorder.event(&event, format!("WS text · {} B", text.len()), text.len()),
+                    Ok(WsServerMessage::Event(event)) => {
+                        recorder.event(&event, format!("WS text · {} B", text.len()), text.len())
+                    }
                     Ok(WsServerMessage::Gap(gap)) => recorder.gap(gap),
                     Ok(WsServerMessage::Ack { seq }) => recorder.response(format!("ack · #{seq}"), text, None),
                     Ok(WsServerMessage::Error { error, message }) => recorder.note(NoteTone::Warning, error, message),

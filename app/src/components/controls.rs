@@ -5,8 +5,8 @@ use leptos::task::spawn_local;
 
 use crate::client::{publish_message, restart_stream, set_delivery_delay, update_generator};
 use crate::model::{
-    DeliveryDelay, GeneratorSettings, GeneratorUpdate, Transport, MAX_INJECTED_DELAY_MS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
-    MIN_RATE_PER_SECOND,
+    DeliveryDelay, GeneratorSettings, GeneratorUpdate, Transport, MAX_INJECTED_DELAY_MS, MAX_MESSAGE_BYTES,
+    MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
 
 /// One switch per lane, all on at start.

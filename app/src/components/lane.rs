@@ -3,8 +3,8 @@ use leptos::prelude::*;
 use super::lane_metrics::LaneMetricsView;
 use super::sequence_diagram::SequenceDiagram;
 use crate::client::{drop_connections, LaneHandle};
-use crate::model::Transport;
 use crate::diagram::{DiagramLayout, Millis};
+use crate::model::Transport;
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
 #[derive(Clone, Copy)]

@@ -7,7 +7,11 @@ use crate::diagram::{DiagramLayout, Millis, PlacedRecord};
 
 /// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
 #[component]
-pub fn SequenceDiagram(handle: LaneHandle, layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
+pub fn SequenceDiagram(
+    handle: LaneHandle,
+    layout: ReadSignal<DiagramLayout>,
+    clock: ReadSignal<Millis>,
+) -> impl IntoView {
     let second = Memo::new(move |_| (clock.get() / 1000.0).ceil());
     // Recomputed when the trace changes or once a second as records scroll out, never every frame.
     let placed = move || {

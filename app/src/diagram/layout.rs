@@ -23,13 +23,31 @@ pub struct PlacedRecord {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
-    Arrow { x1: f64, y1: f64, x2: f64, y2: f64 },
+    Arrow {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+    },
     /// A response that the server held: the bar on the server lifeline, then the arrow back.
-    HeldArrow { bar_top: f64, x1: f64, y1: f64, x2: f64, y2: f64 },
+    HeldArrow {
+        bar_top: f64,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+    },
     /// An event: a dot where the server emitted it and an arrow to where the browser received it.
-    EventArrow { x1: f64, y1: f64, x2: f64, y2: f64 },
+    EventArrow {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+    },
     /// A band across both lifelines (gaps, errors, closes).
-    Note { y: f64 },
+    Note {
+        y: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +72,9 @@ pub struct Strokes {
 impl Shape {
     pub fn strokes(&self, width: f64) -> Strokes {
         match *self {
-            Shape::Arrow { x1, y1, x2, y2 } => Strokes { line: (x1, y1, x2, y2), arrowhead: true, bar: None, dot: None },
+            Shape::Arrow { x1, y1, x2, y2 } => {
+                Strokes { line: (x1, y1, x2, y2), arrowhead: true, bar: None, dot: None }
+            }
             Shape::HeldArrow { bar_top, x1, y1, x2, y2 } => Strokes {
                 line: (x1, y1, x2, y2),
                 arrowhead: true,
@@ -145,7 +165,11 @@ impl DiagramLayout {
 
     /// Places only the records that can be seen at `now` (plus a second of margin either side of the window), so
     /// the DOM holds what is on screen, not the whole retained history.
-    pub fn place_visible<'a>(&self, records: impl IntoIterator<Item = &'a TraceRecord>, now: Millis) -> Vec<PlacedRecord> {
+    pub fn place_visible<'a>(
+        &self,
+        records: impl IntoIterator<Item = &'a TraceRecord>,
+        now: Millis,
+    ) -> Vec<PlacedRecord> {
         let oldest_visible = now - self.window_seconds() * 1000.0 - 1000.0;
         self.place(records.into_iter().filter(|record| record.arrived_at.max(record.sent_at) >= oldest_visible))
     }
@@ -165,7 +189,13 @@ impl DiagramLayout {
                 (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
             }
             RecordKind::Response { held_from: Some(held_from) } => (
-                Shape::HeldArrow { bar_top: self.y(held_from), x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived },
+                Shape::HeldArrow {
+                    bar_top: self.y(held_from),
+                    x1: self.server_x,
+                    y1: sent,
+                    x2: self.browser_x,
+                    y2: arrived,
+                },
                 "browser",
             ),
             RecordKind::Response { held_from: None } => {
@@ -185,7 +215,11 @@ impl DiagramLayout {
             RecordKind::Note { tone: NoteTone::Warning } => "warning",
             RecordKind::Note { tone: NoteTone::Error } => "error",
         };
-        let title = if record.detail.is_empty() { record.label.clone() } else { format!("{} — {}", record.label, record.detail) };
+        let title = if record.detail.is_empty() {
+            record.label.clone()
+        } else {
+            format!("{} — {}", record.label, record.detail)
+        };
         PlacedRecord { id: record.id, seq: record.seq(), shape, label, title, direction, class }
     }
 

@@ -65,7 +65,14 @@ impl TraceLog {
     pub const RETENTION_MS: Millis = 120_000.0;
 
     /// Appends a record and drops what has aged out. Returns the new record's id.
-    pub fn push(&mut self, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) -> u64 {
+    pub fn push(
+        &mut self,
+        kind: RecordKind,
+        label: String,
+        detail: String,
+        sent_at: Millis,
+        arrived_at: Millis,
+    ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.records.push_back(TraceRecord { id, kind, label, detail, sent_at, arrived_at });

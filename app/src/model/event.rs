@@ -71,10 +71,7 @@ mod tests {
     fn event_json_has_flat_kind_and_payload() {
         let event = Event { seq: 42, emitted_at: 7, body: EventBody::Message { text: "hi".into() } };
         let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"seq": 42, "emitted_at": 7, "kind": "message", "payload": {"text": "hi"}})
-        );
+        assert_eq!(json, serde_json::json!({"seq": 42, "emitted_at": 7, "kind": "message", "payload": {"text": "hi"}}));
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
     }

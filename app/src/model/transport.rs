@@ -11,8 +11,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub const ALL: [Transport; 4] =
-        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
+    pub const ALL: [Transport; 4] = [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
 
     /// Stable identifier used in JSON keys, CSS classes and `data-testid`s.
     pub fn id(self) -> &'static str {

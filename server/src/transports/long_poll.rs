@@ -17,8 +17,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::poll::{body_len, poll_response};
 use crate::error::ApiError;
-use crate::faults;
 use crate::extract::{ClientAddress, ValidQuery};
+use crate::faults;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -33,7 +33,10 @@ impl PollParams {
     }
 }
 
-async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollParams>) -> Result<Json<PollResponse>, ApiError> {
+async fn poll(
+    State(state): State<AppState>,
+    ValidQuery(params): ValidQuery<PollParams>,
+) -> Result<Json<PollResponse>, ApiError> {
     let limit = params.limit()?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();

@@ -17,8 +17,8 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use crate::error::ApiError;
 use crate::admission::AddressPermit;
+use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
 use crate::faults;
 use crate::feed::{Feed, FeedItem, ResumeParams};

@@ -15,8 +15,8 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use crate::error::ApiError;
 use crate::admission::AddressPermit;
+use crate::error::ApiError;
 use crate::extract::{parse_json, ClientAddress, ValidQuery};
 use crate::faults;
 use crate::feed::{Feed, FeedItem, ResumeParams};
@@ -165,7 +165,9 @@ fn closing_for(error: axum::Error) -> Option<Closing> {
         tungstenite::Error::Capacity(_) => {
             Some(Closing { code: close_code::MESSAGE_TOO_BIG, reason: "frame or message over the 8 KiB limit" })
         }
-        tungstenite::Error::Utf8(_) => Some(Closing { code: close_code::INVALID_PAYLOAD, reason: "text frame is not valid UTF-8" }),
+        tungstenite::Error::Utf8(_) => {
+            Some(Closing { code: close_code::INVALID_PAYLOAD, reason: "text frame is not valid UTF-8" })
+        }
         tungstenite::Error::Protocol(_) => Some(Closing { code: 1002, reason: "WebSocket protocol error" }),
         _ => None,
     }

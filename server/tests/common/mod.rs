@@ -38,7 +38,8 @@ impl TestServer {
 
     /// Publishes through the real HTTP endpoint.
     pub async fn publish(&self, text: &str) -> u64 {
-        let response = self.http.post(self.url("/api/publish")).json(&serde_json::json!({ "text": text })).send().await.unwrap();
+        let response =
+            self.http.post(self.url("/api/publish")).json(&serde_json::json!({ "text": text })).send().await.unwrap();
         assert_eq!(response.status(), 202);
         response.json::<PublishAck>().await.unwrap().seq
     }
