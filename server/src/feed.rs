@@ -7,6 +7,7 @@ use std::sync::Arc;
 use app::model::{Event, Gap};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::faults::FaultSwitches;
 use crate::hub::{EventHub, Subscription};
 use crate::stats::TransportCounters;
 
@@ -27,6 +28,7 @@ pub enum FeedItem {
 pub struct Feed {
     hub: Arc<EventHub>,
     counters: Arc<TransportCounters>,
+    faults: FaultSwitches,
     pending: VecDeque<FeedItem>,
     live: tokio::sync::broadcast::Receiver<Arc<Event>>,
     /// Last sequence number handed out (or skipped by a gap); everything at or below it is a duplicate.
@@ -37,6 +39,7 @@ impl Feed {
     pub fn new(
         hub: Arc<EventHub>,
         counters: Arc<TransportCounters>,
+        faults: FaultSwitches,
         subscription: Subscription,
         after: Option<u64>,
     ) -> Self {
@@ -46,16 +49,23 @@ impl Feed {
         }
         pending.extend(subscription.backlog.events.into_iter().map(FeedItem::Event));
         let delivered_up_to = after.unwrap_or(subscription.head_seq).min(subscription.head_seq);
-        Self { hub, counters, pending, live: subscription.live, delivered_up_to }
+        Self { hub, counters, faults, pending, live: subscription.live, delivered_up_to }
     }
 
     pub fn counters(&self) -> &TransportCounters {
         &self.counters
     }
 
-    /// The next item, or `None` once the hub is gone (server shutting down).
+    /// The next item, once due (see the delay fault), or `None` once the hub is gone (server shutting down).
+    ///
+    /// Cancel-safe, so callers can `select!` it against heartbeats and drops: an event waits out its injected delay
+    /// while still at the front of the queue, and leaves the queue only when it is handed out.
     pub async fn next(&mut self) -> Option<FeedItem> {
         loop {
+            if let Some(FeedItem::Event(event)) = self.pending.front() {
+                let emitted_at = event.emitted_at;
+                self.faults.hold_event(emitted_at).await;
+            }
             if let Some(item) = self.pending.pop_front() {
                 self.delivered_up_to = match &item {
                     FeedItem::Event(event) => event.seq,
@@ -109,7 +119,7 @@ mod tests {
     async fn lagging_subscriber_is_caught_up_from_history_in_order() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 10_000));
         let counters = Arc::new(TransportCounters::default());
-        let mut feed = Feed::new(hub.clone(), counters.clone(), hub.subscribe(None, 0), None);
+        let mut feed = Feed::new(hub.clone(), counters.clone(), FaultSwitches::default(), hub.subscribe(None, 0), None);
         // Far more than the live queue holds, so the receiver reports Lagged.
         for _ in 0..3000 {
             hub.publish(message());
@@ -123,7 +133,7 @@ mod tests {
     async fn lag_beyond_history_becomes_a_gap() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
         let counters = Arc::new(TransportCounters::default());
-        let mut feed = Feed::new(hub.clone(), counters, hub.subscribe(None, 0), None);
+        let mut feed = Feed::new(hub.clone(), counters, FaultSwitches::default(), hub.subscribe(None, 0), None);
         for _ in 0..3000 {
             hub.publish(message());
         }
@@ -140,7 +150,8 @@ mod tests {
             hub.publish(message());
         }
         let counters = Arc::new(TransportCounters::default());
-        let mut feed = Feed::new(hub.clone(), counters, hub.subscribe(Some(3), usize::MAX), Some(3));
+        let mut feed =
+            Feed::new(hub.clone(), counters, FaultSwitches::default(), hub.subscribe(Some(3), usize::MAX), Some(3));
         hub.publish(message());
         assert_eq!(drain(&mut feed, 3).await, ["4", "5", "6"]);
     }

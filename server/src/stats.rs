@@ -29,10 +29,6 @@ impl TransportCounters {
         self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);
     }
 
-    pub fn sent_without_events(&self, body_bytes: usize) {
-        self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);
-    }
-
     pub fn lag_recovered(&self) {
         self.lag_recoveries.fetch_add(1, Relaxed);
     }

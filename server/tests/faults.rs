@@ -15,14 +15,6 @@ async fn drop_now(server: &TestServer, body: serde_json::Value) -> reqwest::Resp
     server.http.post(server.url("/api/faults/drop")).json(&body).send().await.unwrap()
 }
 
-async fn wait_for_open(server: &TestServer, transport: Transport, count: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while server.stats().await.transports[&transport].open_connections != count {
-        assert!(tokio::time::Instant::now() < deadline, "{transport:?} never had {count} open");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn dropped_sse_stream_ends_and_resumes_with_last_event_id() {
     let server = TestServer::start().await;
@@ -38,7 +30,7 @@ async fn dropped_sse_stream_ends_and_resumes_with_last_event_id() {
     assert_eq!((report.transports, report.dropped_connections), (vec![Transport::Sse], 1));
     let ended = timeout(Duration::from_secs(5), async { while stream.next().await.is_some() {} }).await;
     assert!(ended.is_ok(), "the stream should end when dropped");
-    wait_for_open(&server, Transport::Sse, 0).await;
+    server.wait_for_open(Transport::Sse, 0, "the dropped connection is still counted as open").await;
 
     server.publish("while away").await;
     let resumed = server.http.get(server.url("/api/sse")).header("last-event-id", "1").send().await.unwrap();
@@ -60,7 +52,7 @@ async fn dropped_sse_stream_ends_and_resumes_with_last_event_id() {
 async fn dropped_websocket_ends_without_a_close_frame() {
     let server = TestServer::start().await;
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
-    wait_for_open(&server, Transport::WebSocket, 1).await;
+    server.wait_for_open(Transport::WebSocket, 1, "the connection is not held yet").await;
     drop_now(&server, serde_json::json!({"transport": "web_socket"})).await;
     let ending = timeout(Duration::from_secs(5), async {
         loop {
@@ -81,7 +73,7 @@ async fn dropped_long_poll_is_answered_503_and_others_are_untouched() {
     let server = TestServer::start().await;
     let held = tokio::spawn(server.http.get(server.url("/api/long-poll?timeout=30")).send());
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
-    wait_for_open(&server, Transport::LongPoll, 1).await;
+    server.wait_for_open(Transport::LongPoll, 1, "the connection is not held yet").await;
 
     drop_now(&server, serde_json::json!({"transport": "long_poll"})).await;
     let answer = held.await.unwrap().unwrap();
@@ -104,11 +96,11 @@ async fn drop_without_a_transport_drops_all_and_bad_names_are_refused() {
     let server = TestServer::start().await;
     let _sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
     let (_socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
-    wait_for_open(&server, Transport::WebSocket, 1).await;
+    server.wait_for_open(Transport::WebSocket, 1, "the connection is not held yet").await;
     let report: DropReport = drop_now(&server, serde_json::json!({})).await.json().await.unwrap();
     assert_eq!((report.transports.len(), report.dropped_connections), (4, 2));
-    wait_for_open(&server, Transport::Sse, 0).await;
-    wait_for_open(&server, Transport::WebSocket, 0).await;
+    server.wait_for_open(Transport::Sse, 0, "the dropped connection is still counted as open").await;
+    server.wait_for_open(Transport::WebSocket, 0, "the dropped connection is still counted as open").await;
 
     let refused = drop_now(&server, serde_json::json!({"transport": "carrier_pigeon"})).await;
     assert_eq!(refused.status(), 400);
@@ -125,7 +117,7 @@ async fn restart_starts_a_new_run_and_ends_every_connection_to_the_old_one() {
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
     let sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
     let held = tokio::spawn(server.http.get(server.url("/api/long-poll?after=3&timeout=30")).send());
-    wait_for_open(&server, Transport::LongPoll, 1).await;
+    server.wait_for_open(Transport::LongPoll, 1, "the connection is not held yet").await;
 
     let report: app::model::RestartReport =
         server.http.post(server.url("/api/faults/restart")).send().await.unwrap().json().await.unwrap();
@@ -212,4 +204,28 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
     let current: app::model::DeliveryDelay =
         server.http.get(server.url("/api/faults/delay")).send().await.unwrap().json().await.unwrap();
     assert_eq!(current, app::model::DeliveryDelay::default());
+}
+
+#[tokio::test]
+async fn an_event_waiting_out_its_delay_does_not_hold_up_a_drop() {
+    let server = TestServer::start().await;
+    server
+        .http
+        .post(server.url("/api/faults/delay"))
+        .json(&serde_json::json!({"delay_ms": 5000}))
+        .send()
+        .await
+        .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    server.wait_for_open(Transport::WebSocket, 1, "the connection is not held yet").await;
+    server.publish("held for five seconds").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop_now(&server, serde_json::json!({"transport": "web_socket"})).await;
+    let ended = timeout(Duration::from_secs(2), async {
+        while let Some(Ok(message)) = socket.next().await {
+            assert!(!matches!(message, Message::Text(ref text) if text.contains(r#""type":"event""#)));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the drop waited for the held event");
 }

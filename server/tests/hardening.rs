@@ -46,9 +46,7 @@ async fn one_address_cannot_hold_more_than_its_share() {
     let first = open("/api/sse").await.unwrap();
     let second = open("/api/long-poll?timeout=30");
     let second = tokio::spawn(second);
-    while server.stats().await.transports[&Transport::LongPoll].open_connections == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
     let refused = open("/api/sse").await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "5");
@@ -160,9 +158,5 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_the_rest_carry_on(
     }
     let (events, _reader) = events_read.await.unwrap();
     assert_eq!(events, 200);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while server.stats().await.transports[&Transport::WebSocket].open_connections != 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the stalled socket was never dropped");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.wait_for_open(Transport::WebSocket, 1, "the stalled socket was never dropped").await;
 }

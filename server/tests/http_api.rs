@@ -86,9 +86,7 @@ async fn long_poll_is_held_then_answered_by_the_next_event() {
     let request = server.http.get(server.url("/api/long-poll?after=0&timeout=30")).send();
     let held = tokio::spawn(request);
     // Wait until the server really holds the request, then publish.
-    while server.stats().await.transports[&Transport::LongPoll].open_connections == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
     let seq = server.publish("wake up").await;
     let response = held.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
@@ -111,15 +109,9 @@ async fn a_client_that_gives_up_on_a_held_poll_is_no_longer_counted() {
     let server = TestServer::start().await;
     let request = server.http.get(server.url("/api/long-poll?after=0&timeout=30")).send();
     let held = tokio::spawn(request);
-    while server.stats().await.transports[&Transport::LongPoll].open_connections == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
     held.abort();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.stats().await.transports[&Transport::LongPoll].open_connections != 0 {
-        assert!(Instant::now() < deadline, "abandoned long poll still counted as open");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server.wait_for_open(Transport::LongPoll, 0, "abandoned long poll still counted as open").await;
 }
 
 #[tokio::test]

@@ -259,9 +259,7 @@ async fn a_published_message_reaches_every_transport() {
         let url = server.url("/api/long-poll?after=0&timeout=30");
         async move { http.get(url).send().await.unwrap().json::<app::model::PollResponse>().await.unwrap() }
     });
-    while server.stats().await.transports[&Transport::LongPoll].open_connections == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
 
     let seq = server.publish("hello, every lane").await;
 

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,8 @@ use super::{Epoch, Event, Gap, Transport};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PollResponse {
     pub epoch: Epoch,
-    pub events: Vec<Event>,
+    /// Shared with the hub's history: a response refers to the events rather than copying them.
+    pub events: Vec<Arc<Event>>,
     /// The `after` to send next: the last sequence number this response accounts for.
     pub next: u64,
     /// Present when part of the requested range had already left the bounded history.

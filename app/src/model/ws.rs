@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Event, Gap, StreamHello};
@@ -15,8 +17,8 @@ pub enum WsClientMessage {
 pub enum WsServerMessage {
     /// First frame after the upgrade.
     Hello(StreamHello),
-    /// One event: the event's own JSON fields beside `"type": "event"`.
-    Event(Event),
+    /// One event: the event's own JSON fields beside `"type": "event"`. Shared with the hub, not copied per client.
+    Event(Arc<Event>),
     /// Events the client asked for that the history no longer holds.
     Gap(Gap),
     /// The sequence number given to the client's `publish`.
@@ -35,6 +37,8 @@ pub mod close_code {
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// The client broke the protocol in a way an error frame cannot fix (e.g. it stopped answering pings).
     pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame that breaks the WebSocket protocol itself.
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// A frame or message over the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
@@ -46,11 +50,11 @@ mod tests {
 
     #[test]
     fn event_frame_is_the_event_json_with_a_type() {
-        let frame = WsServerMessage::Event(Event {
+        let frame = WsServerMessage::Event(Arc::new(Event {
             seq: 3,
             emitted_at: 9,
             body: EventBody::Tick { n: 3, filler: String::new() },
-        });
+        }));
         let json = serde_json::to_value(&frame).unwrap();
         assert_eq!(
             json,

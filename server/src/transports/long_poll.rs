@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::poll::{body_len, poll_response};
+use super::poll::{json_counted, poll_response};
 use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
 use crate::faults;
@@ -59,11 +59,13 @@ async fn long_poll(
     let hub = state.hub();
     let mut subscription = hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
     let mut dropped = state.faults.watch(Transport::LongPoll);
-    let has_news = |backlog: &crate::hub::Backlog| !backlog.events.is_empty() || backlog.gap.is_some();
+    let has_news = !subscription.backlog.events.is_empty() || subscription.backlog.gap.is_some();
     // A cursor ahead of the log comes from an earlier server run: answer at once (with this run's epoch and head)
     // rather than hold the client until this run happens to catch up with a number that means nothing here.
     let stale_cursor = params.after > subscription.head_seq;
-    if !has_news(&subscription.backlog) && !stale_cursor {
+    // `None`: answered at once; `Some(true)`: woken by an event; `Some(false)`: timed out or shutting down.
+    let mut woken = None;
+    if !has_news && !stale_cursor {
         let news = async {
             loop {
                 match subscription.live.recv().await {
@@ -75,20 +77,17 @@ async fn long_poll(
                 }
             }
         };
-        let waited = tokio::select! {
-            waited = tokio::time::timeout(timeout, news) => waited,
+        woken = Some(tokio::select! {
+            waited = tokio::time::timeout(timeout, news) => matches!(waited, Ok(true)),
             _ = faults::dropped(&mut dropped) => return Err(ApiError::DroppedByFault),
-        };
-        state.faults.hold_response().await;
-        if !matches!(waited, Ok(true)) {
-            return Ok(StatusCode::NO_CONTENT.into_response());
-        }
-        // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
-        subscription.backlog = hub.events_after(params.after, DEFAULT_POLL_LIMIT);
-    } else {
-        state.faults.hold_response().await;
+        });
     }
-    let response = poll_response(&hub, params.after, subscription.backlog);
-    counters.delivered(response.events.len(), body_len(&response));
-    Ok(Json(response).into_response())
+    state.faults.hold_response().await;
+    match woken {
+        Some(false) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
+        Some(true) => subscription.backlog = hub.events_after(params.after, DEFAULT_POLL_LIMIT),
+        None => {}
+    }
+    Ok(json_counted(&poll_response(&hub, params.after, subscription.backlog), counters))
 }

@@ -2,14 +2,17 @@
 
 use app::model::{PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
 use crate::hub::{Backlog, EventHub};
 use crate::state::AppState;
+use crate::stats::TransportCounters;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/poll", get(poll))
@@ -33,18 +36,14 @@ impl PollParams {
     }
 }
 
-async fn poll(
-    State(state): State<AppState>,
-    ValidQuery(params): ValidQuery<PollParams>,
-) -> Result<Json<PollResponse>, ApiError> {
+async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollParams>) -> Result<Response, ApiError> {
     let limit = params.limit()?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
     state.faults.hold_response().await;
     let hub = state.hub();
     let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
-    counters.delivered(response.events.len(), body_len(&response));
-    Ok(Json(response))
+    Ok(json_counted(&response, counters))
 }
 
 /// Builds the poll body; shared with long polling, whose answer has the same shape.
@@ -57,15 +56,12 @@ pub fn poll_response(hub: &EventHub, after: u64, backlog: Backlog) -> PollRespon
         .map(|event| event.seq)
         .or(backlog.gap.map(|gap| gap.to))
         .unwrap_or_else(|| after.min(hub.head_seq()));
-    PollResponse {
-        epoch: hub.epoch().clone(),
-        events: backlog.events.iter().map(|event| (**event).clone()).collect(),
-        next,
-        gap: backlog.gap,
-    }
+    PollResponse { epoch: hub.epoch().clone(), events: backlog.events, next, gap: backlog.gap }
 }
 
-/// Size of the JSON body axum will write for `response`.
-pub fn body_len(response: &PollResponse) -> usize {
-    serde_json::to_vec(response).map(|bytes| bytes.len()).unwrap_or(0)
+/// The JSON response for a poll answer, serialized once: the same bytes are counted in the stats and sent.
+pub fn json_counted(response: &PollResponse, counters: &TransportCounters) -> Response {
+    let body = serde_json::to_vec(response).unwrap_or_default();
+    counters.delivered(response.events.len(), body.len());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -2,7 +2,7 @@
 //!
 //! The text is encoded here rather than through axum's `Sse` type because the lab must know exactly which bytes
 //! it wrote for each event (to count them, and later to show them); the format is tested against an independent
-//! parser in `tests/sse.rs` and against the browser's own `EventSource` end to end.
+//! parser in `tests/streams.rs` and against the browser's own `EventSource` end to end.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -44,11 +44,10 @@ async fn sse(
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq };
-    let feed = Feed::new(hub, counters, subscription, after);
+    let feed = Feed::new(hub, counters, state.faults.clone(), subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
     let dropped = state.faults.watch(Transport::Sse);
-    let faults = state.faults.clone();
-    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, faults, _open: open, _permit: permit };
+    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -88,7 +87,6 @@ struct SseStream {
     keep_alive: Interval,
     /// Flips when a fault drops every SSE stream.
     dropped: watch::Receiver<u64>,
-    faults: faults::FaultSwitches,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
     _permit: AddressPermit,
@@ -104,7 +102,6 @@ impl SseStream {
                 self.keep_alive.reset();
                 let chunk = match item? {
                     FeedItem::Event(event) => {
-                        self.faults.hold_event(event.emitted_at).await;
                         let chunk = encode_event(&event);
                         self.feed.counters().delivered(1, chunk.len());
                         chunk

@@ -68,7 +68,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let hello = WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq });
-    let mut feed = Feed::new(hub, counters.clone(), subscription, after);
+    let mut feed = Feed::new(hub, counters.clone(), state.faults.clone(), subscription, after);
     let (mut sink, mut incoming) = socket.split();
     let ping_interval = state.timing.ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
@@ -86,10 +86,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
                     break Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" });
                 };
                 let message = match item {
-                    FeedItem::Event(event) => {
-                        state.faults.hold_event(event.emitted_at).await;
-                        WsServerMessage::Event((*event).clone())
-                    }
+                    FeedItem::Event(event) => WsServerMessage::Event(event),
                     FeedItem::Gap(gap) => WsServerMessage::Gap(gap),
                 };
                 let frame = frame(&message);
@@ -168,7 +165,9 @@ fn closing_for(error: axum::Error) -> Option<Closing> {
         tungstenite::Error::Utf8(_) => {
             Some(Closing { code: close_code::INVALID_PAYLOAD, reason: "text frame is not valid UTF-8" })
         }
-        tungstenite::Error::Protocol(_) => Some(Closing { code: 1002, reason: "WebSocket protocol error" }),
+        tungstenite::Error::Protocol(_) => {
+            Some(Closing { code: close_code::PROTOCOL_ERROR, reason: "WebSocket protocol error" })
+        }
         _ => None,
     }
 }

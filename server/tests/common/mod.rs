@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use app::model::{LabStats, PublishAck};
+use std::time::Duration;
+
+use app::model::{LabStats, PublishAck, Transport};
 use clap::Parser;
 use server::{leptos_options, serve, AppState, Config};
 
@@ -42,6 +44,16 @@ impl TestServer {
             self.http.post(self.url("/api/publish")).json(&serde_json::json!({ "text": text })).send().await.unwrap();
         assert_eq!(response.status(), 202);
         response.json::<PublishAck>().await.unwrap().seq
+    }
+
+    /// Waits (up to 10 s) until the server counts exactly `count` open connections of `transport`; panics with
+    /// `why` otherwise. Servers count a connection only once they hold it, so this is how a test knows.
+    pub async fn wait_for_open(&self, transport: Transport, count: u64, why: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.stats().await.transports[&transport].open_connections != count {
+            assert!(tokio::time::Instant::now() < deadline, "{why} ({transport:?}: expected {count} open)");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub async fn stats(&self) -> LabStats {
