@@ -3,10 +3,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::client::{publish_message, restart_stream, set_delivery_delay, update_generator};
+use super::fault_controls::FaultControls;
+use super::number_knob::NumberKnob;
+use crate::client::{publish_message, update_generator};
 use crate::model::{
-    DeliveryDelay, GeneratorSettings, GeneratorUpdate, Transport, MAX_INJECTED_DELAY_MS, MAX_MESSAGE_BYTES,
-    MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
+    GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
+    MIN_RATE_PER_SECOND,
 };
 
 /// One switch per lane, all on at start.
@@ -44,7 +46,7 @@ pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interva
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
             <MessageBox />
-            <RestartButton />
+            <FaultControls />
             <fieldset class="toggles">
                 <legend>"Lanes"</legend>
                 {Transport::ALL
@@ -108,40 +110,34 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
     view! {
         <fieldset class="generator">
             <legend>"Generator (shared by everyone)"</legend>
-            <label>
-                "events/s "
-                <input
-                    type="number"
-                    data-testid="generator-rate"
-                    min=MIN_RATE_PER_SECOND
-                    max=MAX_RATE_PER_SECOND
-                    step="0.1"
-                    prop:value=move || settings.get().rate_per_second
-                    on:change:target=move |event| {
-                        match event.target().value().parse::<f64>() {
-                            Ok(rate) => apply(GeneratorUpdate { rate_per_second: Some(rate), ..Default::default() }),
-                            Err(_) => error.set(Some("events/s must be a number".into())),
-                        }
+            <NumberKnob
+                label="events/s"
+                testid="generator-rate"
+                min=MIN_RATE_PER_SECOND
+                max=MAX_RATE_PER_SECOND
+                step=0.1
+                value=Signal::derive(move || settings.get().rate_per_second)
+                on_commit=move |text: String| {
+                    match text.parse::<f64>() {
+                        Ok(rate) => apply(GeneratorUpdate { rate_per_second: Some(rate), ..Default::default() }),
+                        Err(_) => error.set(Some("events/s must be a number".into())),
                     }
-                />
-            </label>
-            <label>
-                "payload bytes "
-                <input
-                    type="number"
-                    data-testid="generator-payload"
-                    min="0"
-                    max=MAX_PAYLOAD_BYTES
-                    step="1"
-                    prop:value=move || settings.get().payload_bytes
-                    on:change:target=move |event| {
-                        match event.target().value().parse::<usize>() {
-                            Ok(bytes) => apply(GeneratorUpdate { payload_bytes: Some(bytes), ..Default::default() }),
-                            Err(_) => error.set(Some("payload bytes must be a whole number".into())),
-                        }
+                }
+            />
+            <NumberKnob
+                label="payload bytes"
+                testid="generator-payload"
+                min=0.0
+                max=MAX_PAYLOAD_BYTES as f64
+                step=1.0
+                value=Signal::derive(move || settings.get().payload_bytes as f64)
+                on_commit=move |text: String| {
+                    match text.parse::<usize>() {
+                        Ok(bytes) => apply(GeneratorUpdate { payload_bytes: Some(bytes), ..Default::default() }),
+                        Err(_) => error.set(Some("payload bytes must be a whole number".into())),
                     }
-                />
-            </label>
+                }
+            />
             <button
                 type="button"
                 data-testid="generator-pause"
@@ -194,76 +190,5 @@ fn MessageBox() -> impl IntoView {
                 }}
             </output>
         </form>
-    }
-}
-
-/// Faults for everyone connected: restart the server's stream (a new epoch, numbering from 1; every lane must notice
-/// and resync), and delay every delivery by a fixed time plus random jitter.
-#[component]
-fn RestartButton() -> impl IntoView {
-    let outcome = RwSignal::new(String::new());
-    let delay = RwSignal::new(DeliveryDelay::default());
-    let apply_delay = move |change: fn(&mut DeliveryDelay, u32), text: String| {
-        let Ok(millis) = text.parse::<u32>() else {
-            outcome.set("delay and jitter are whole milliseconds".into());
-            return;
-        };
-        let mut next = delay.get_untracked();
-        change(&mut next, millis);
-        spawn_local(async move {
-            match set_delivery_delay(next).await {
-                Ok(applied) => {
-                    delay.set(applied);
-                    outcome.set(format!("delivery delayed {} ms + up to {} ms", applied.delay_ms, applied.jitter_ms));
-                }
-                Err(error) => outcome.set(error.to_string()),
-            }
-        });
-    };
-    let restart = move |_| {
-        spawn_local(async move {
-            outcome.set(match restart_stream().await {
-                Ok(report) => format!("new epoch {}", report.epoch),
-                Err(error) => error.to_string(),
-            });
-        });
-    };
-    view! {
-        <fieldset class="faults">
-            <legend>"Faults (for everyone)"</legend>
-            <button
-                type="button"
-                data-testid="restart-stream"
-                title="As if the server restarted: a new epoch, events numbered from 1 again"
-                on:click=restart
-            >
-                "Restart server stream"
-            </button>
-            <label>
-                " delay ms "
-                <input
-                    type="number"
-                    data-testid="fault-delay"
-                    min="0"
-                    max=MAX_INJECTED_DELAY_MS
-                    step="50"
-                    prop:value=move || delay.get().delay_ms
-                    on:change:target=move |event| apply_delay(|delay, ms| delay.delay_ms = ms, event.target().value())
-                />
-            </label>
-            <label>
-                "jitter ms "
-                <input
-                    type="number"
-                    data-testid="fault-jitter"
-                    min="0"
-                    max=MAX_INJECTED_DELAY_MS
-                    step="50"
-                    prop:value=move || delay.get().jitter_ms
-                    on:change:target=move |event| apply_delay(|delay, ms| delay.jitter_ms = ms, event.target().value())
-                />
-            </label>
-            <output data-testid="fault-outcome">{move || outcome.get()}</output>
-        </fieldset>
     }
 }

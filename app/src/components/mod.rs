@@ -4,9 +4,11 @@
 mod controls;
 mod diagram_clock;
 mod explainer;
+mod fault_controls;
 mod lab_page;
 mod lane;
 mod lane_metrics;
+mod number_knob;
 mod sequence_diagram;
 mod time_axis;
 
