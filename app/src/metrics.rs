@@ -1,6 +1,6 @@
 //! Per-lane figures computed in the browser from what the lane actually received.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,6 +49,8 @@ pub enum Arrival {
     InOrder,
     /// Already received: not counted again.
     Duplicate,
+    /// Earlier than one already received, but never received before: it was counted missing until now.
+    OutOfOrder,
     /// Later than expected with no gap marker to explain it: `missing` events were silently lost.
     AfterSilentLoss { missing: u64 },
 }
@@ -60,6 +62,7 @@ pub struct LaneMetrics {
     /// Poll responses that carried no event (short poll `200 · 0 events`, long poll `204`).
     pub empty_responses: u64,
     pub duplicates: u64,
+    pub out_of_order: u64,
     /// Events that never arrived and no gap marker accounted for. Should stay 0.
     pub silently_missed: u64,
     /// Events the server said it no longer had (explicit gap markers).
@@ -75,7 +78,32 @@ pub struct LaneMetrics {
     pub recoveries: u64,
     /// How long the latest outage lasted, from losing the connection to the next event received, in ms.
     pub last_recovery_ms: Option<f64>,
+    /// The figures when the latest outage began, so the scoreboard can show what that fault cost.
+    pub at_last_fault: Option<FaultScore>,
+    /// Sequence numbers counted missing, so a late arrival can be told from a duplicate. Bounded: a loss larger
+    /// than this is remembered only as a count.
+    missing: BTreeSet<u64>,
 }
+
+/// The figures a fault is judged by: all three must stay 0 where the history covers the outage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultScore {
+    pub missed: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+}
+
+impl FaultScore {
+    fn since(self, earlier: FaultScore) -> FaultScore {
+        FaultScore {
+            missed: self.missed.saturating_sub(earlier.missed),
+            duplicated: self.duplicated.saturating_sub(earlier.duplicated),
+            out_of_order: self.out_of_order.saturating_sub(earlier.out_of_order),
+        }
+    }
+}
+
+const MISSING_REMEMBERED: usize = 10_000;
 
 impl LaneMetrics {
     pub fn starting_after(seq: u64) -> Self {
@@ -85,8 +113,15 @@ impl LaneMetrics {
     pub fn record_event(&mut self, seq: u64, latency_ms: f64) -> Arrival {
         let expected = self.last_seq.map_or(seq, |last| last + 1);
         if seq < expected {
-            self.duplicates += 1;
-            return Arrival::Duplicate;
+            if !self.missing.remove(&seq) {
+                self.duplicates += 1;
+                return Arrival::Duplicate;
+            }
+            self.silently_missed -= 1;
+            self.out_of_order += 1;
+            self.events_received += 1;
+            self.latency.record(latency_ms);
+            return Arrival::OutOfOrder;
         }
         self.events_received += 1;
         self.latency.record(latency_ms);
@@ -96,8 +131,19 @@ impl LaneMetrics {
         } else {
             let missing = seq - expected;
             self.silently_missed += missing;
+            let room = MISSING_REMEMBERED.saturating_sub(self.missing.len()) as u64;
+            self.missing.extend(expected..expected + missing.min(room));
             Arrival::AfterSilentLoss { missing }
         }
+    }
+
+    pub fn score(&self) -> FaultScore {
+        FaultScore { missed: self.silently_missed, duplicated: self.duplicates, out_of_order: self.out_of_order }
+    }
+
+    /// What happened since the latest fault began: `None` before the first.
+    pub fn score_since_last_fault(&self) -> Option<FaultScore> {
+        self.at_last_fault.map(|baseline| self.score().since(baseline))
     }
 
     pub fn record_gap(&mut self, from: u64, to: u64) {
@@ -108,7 +154,10 @@ impl LaneMetrics {
     /// The connection failed at `at` (ms). Only the first failure of an outage counts: retries that fail too are
     /// part of the same outage.
     pub fn connection_lost(&mut self, at: f64) {
-        self.outage_since.get_or_insert(at);
+        if self.outage_since.is_none() {
+            self.outage_since = Some(at);
+            self.at_last_fault = Some(self.score());
+        }
     }
 
     /// An event arrived at `at` (ms): if the lane was in an outage, it has recovered.
@@ -119,9 +168,10 @@ impl LaneMetrics {
         }
     }
 
-    /// A new server run: its sequence numbers start again at 1, so the old cursor means nothing.
+    /// A new server run: its sequence numbers start again at 1, so the old cursor (and what it missed) means nothing.
     pub fn restart_sequence(&mut self) {
         self.last_seq = Some(0);
+        self.missing.clear();
     }
 }
 
@@ -137,6 +187,32 @@ mod tests {
         assert_eq!(metrics.record_event(14, 5.0), Arrival::AfterSilentLoss { missing: 2 });
         assert_eq!((metrics.events_received, metrics.duplicates, metrics.silently_missed), (2, 1, 2));
         assert_eq!(metrics.last_seq, Some(14));
+    }
+
+    #[test]
+    fn a_late_event_that_was_counted_missing_is_out_of_order_not_a_duplicate() {
+        let mut metrics = LaneMetrics::starting_after(0);
+        metrics.record_event(1, 1.0);
+        metrics.record_event(3, 1.0);
+        assert_eq!(metrics.record_event(2, 1.0), Arrival::OutOfOrder);
+        assert_eq!(metrics.record_event(2, 1.0), Arrival::Duplicate);
+        assert_eq!(metrics.score(), FaultScore { missed: 0, duplicated: 1, out_of_order: 1 });
+        assert_eq!(metrics.events_received, 3);
+    }
+
+    #[test]
+    fn the_score_since_a_fault_counts_only_what_came_after_it() {
+        let mut metrics = LaneMetrics::starting_after(0);
+        metrics.record_event(1, 1.0);
+        metrics.record_event(1, 1.0);
+        assert_eq!(metrics.score_since_last_fault(), None);
+        metrics.connection_lost(10.0);
+        metrics.record_event(4, 1.0);
+        metrics.record_event(4, 1.0);
+        assert_eq!(metrics.score_since_last_fault(), Some(FaultScore { missed: 2, duplicated: 1, out_of_order: 0 }));
+        metrics.event_arrived_at(15.0);
+        metrics.connection_lost(20.0);
+        assert_eq!(metrics.score_since_last_fault(), Some(FaultScore::default()));
     }
 
     #[test]

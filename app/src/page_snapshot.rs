@@ -33,6 +33,7 @@ mod tests {
             history_capacity: 10,
             generator: GeneratorSettings::default(),
             server_time: 1,
+            client: crate::model::ClientId::try_from("c1".to_owned()).unwrap(),
         };
         let text = to_script_text(&snapshot);
         assert!(!text.contains('<'));

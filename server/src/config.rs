@@ -45,6 +45,20 @@ pub struct Config {
     #[arg(long, env = "LAB_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// API requests a second one client address may make on average (0: no limit). One lab page at the top event
+    /// rate makes about 60; a short-polling script in a loop makes thousands.
+    #[arg(long, env = "LAB_MAX_REQUESTS_PER_SECOND", default_value_t = 100)]
+    pub max_requests_per_second: u32,
+
+    /// API requests one client address may make at once before the per-second limit applies.
+    #[arg(long, env = "LAB_REQUEST_BURST", default_value_t = 200)]
+    pub request_burst: u32,
+
+    /// Seconds a client has to send a request's head (the WebSocket handshake included) once it connects or after
+    /// its previous request, before the server closes the connection.
+    #[arg(long, env = "LAB_HANDSHAKE_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub handshake_timeout_seconds: u64,
+
     /// How often an idle SSE stream gets a keep-alive comment, in seconds.
     #[arg(long, env = "LAB_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_seconds: u64,

@@ -22,9 +22,13 @@ pub enum ApiError {
     #[error("{message}")]
     TooManyConnections { message: String, retry_after_seconds: u64 },
     #[error("{message}")]
+    RateLimited { message: String, retry_after_seconds: u64 },
+    #[error("{message}")]
     ServerBusy { message: String, retry_after_seconds: u64 },
     #[error("the server dropped this held request (fault injection); ask again")]
     DroppedByFault,
+    #[error("offline (fault injection): requests are refused for {retry_after_seconds} more s")]
+    Offline { retry_after_seconds: u64 },
 }
 
 impl ApiError {
@@ -44,8 +48,10 @@ impl ApiError {
             | Self::UnsupportedMediaType
             | Self::NotAWebSocketHandshake { .. }
             | Self::TooManyConnections { .. }
+            | Self::RateLimited { .. }
             | Self::ServerBusy { .. }
-            | Self::DroppedByFault => None,
+            | Self::DroppedByFault
+            | Self::Offline { .. } => None,
         }
     }
 
@@ -54,8 +60,8 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAWebSocketHandshake { status, .. } => *status,
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
-            Self::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServerBusy { .. } | Self::DroppedByFault | Self::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -69,8 +75,10 @@ impl ApiError {
             Self::NotAWebSocketHandshake { .. } => "not_a_websocket_handshake",
             Self::ForbiddenOrigin { .. } => "forbidden_origin",
             Self::TooManyConnections { .. } => "too_many_connections",
+            Self::RateLimited { .. } => "rate_limited",
             Self::ServerBusy { .. } => "server_busy",
             Self::DroppedByFault => "dropped_by_fault",
+            Self::Offline { .. } => "offline",
         }
     }
 
@@ -86,8 +94,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::TooManyConnections { retry_after_seconds, .. } | Self::ServerBusy { retry_after_seconds, .. } =
-            self
+        if let Self::TooManyConnections { retry_after_seconds, .. }
+        | Self::RateLimited { retry_after_seconds, .. }
+        | Self::ServerBusy { retry_after_seconds, .. }
+        | Self::Offline { retry_after_seconds } = self
         {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }

@@ -1,59 +1,137 @@
 //! Faults the lab can inject so learners (and tests) can watch each transport recover. Browser network emulation
 //! cannot cut an open WebSocket and Playwright has no hooks into SSE, so faults are made here, by the server.
+//!
+//! Every fault names a [`FaultTarget`]: a transport or all, a client or everyone. The page sends its client id with
+//! every lane's requests, so one student's "drop" does not cut the rest of the class.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use app::model::{DeliveryDelay, DropReport, DropRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS};
+use app::model::{
+    ClientId, DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS,
+    MAX_OFFLINE_SECONDS,
+};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tokio::sync::watch;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::extract::ValidJson;
 use crate::hub::{random_epoch, unix_micros_now};
 use crate::state::AppState;
 
-/// One drop switch per transport (each long-lived connection watches its transport's switch and drops when it
-/// flips), and the delivery delay every transport applies.
+/// Drop orders not yet read by a connection; one that falls further behind drops itself to be safe.
+const DROP_ORDER_BACKLOG: usize = 64;
+
+/// Whose a connection or request is: what a fault target is matched against.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub transport: Transport,
+    pub client: Option<ClientId>,
+}
+
+impl Peer {
+    pub fn new(transport: Transport, client: Option<ClientId>) -> Self {
+        Self { transport, client }
+    }
+
+    fn is_hit_by(&self, target: &FaultTarget) -> bool {
+        target.covers(self.transport, self.client.as_ref())
+    }
+}
+
 #[derive(Clone)]
 pub struct FaultSwitches {
-    drops: Arc<BTreeMap<Transport, watch::Sender<u64>>>,
-    delay: Arc<watch::Sender<DeliveryDelay>>,
+    drops: broadcast::Sender<FaultTarget>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Long-lived connections open now, so a drop can say how many it hit.
+    open: Mutex<HashMap<u64, Peer>>,
+    next_connection: AtomicU64,
+    offline: Mutex<Vec<(FaultTarget, Instant)>>,
+    delays: Mutex<Vec<DelayRule>>,
 }
 
 impl Default for FaultSwitches {
     fn default() -> Self {
-        Self {
-            drops: Arc::new(Transport::ALL.into_iter().map(|transport| (transport, watch::channel(0).0)).collect()),
-            delay: Arc::new(watch::channel(DeliveryDelay::default()).0),
-        }
+        Self { drops: broadcast::channel(DROP_ORDER_BACKLOG).0, inner: Arc::default() }
     }
 }
 
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl FaultSwitches {
-    /// What a connection of `transport` waits on: it changes when that transport's connections must drop.
-    pub fn watch(&self, transport: Transport) -> watch::Receiver<u64> {
-        self.drops[&transport].subscribe()
+    /// What a long-lived connection holds for its lifetime: it learns through it when a fault drops it.
+    pub fn watch(&self, peer: Peer) -> FaultWatch {
+        let id = self.inner.next_connection.fetch_add(1, Relaxed);
+        locked(&self.inner.open).insert(id, peer.clone());
+        FaultWatch { orders: self.drops.subscribe(), peer, id, inner: self.inner.clone() }
     }
 
-    pub fn drop_connections(&self, transport: Transport) {
-        self.drops[&transport].send_modify(|generation| *generation += 1);
+    /// Drops the target's open connections; returns how many there were.
+    pub fn drop_connections(&self, target: FaultTarget) -> u64 {
+        let hit = locked(&self.inner.open).values().filter(|peer| peer.is_hit_by(&target)).count();
+        // No receivers means no connections: nothing to drop.
+        let _ = self.drops.send(target);
+        hit as u64
     }
 
-    fn sampled_delay(&self) -> Duration {
-        let DeliveryDelay { delay_ms, jitter_ms } = *self.delay.borrow();
-        let jitter = if jitter_ms == 0 { 0 } else { rand::random_range(0..=jitter_ms) };
-        Duration::from_millis(u64::from(delay_ms) + u64::from(jitter))
+    /// Refuses the target's requests for `duration`, after dropping what it holds open.
+    pub fn go_offline(&self, target: FaultTarget, duration: Duration) -> u64 {
+        let until = Instant::now() + duration;
+        locked(&self.inner.offline).push((target.clone(), until));
+        self.drop_connections(target)
+    }
+
+    /// `Err` while an offline fault covers `peer`, with how long it has left.
+    pub fn check_online(&self, peer: &Peer) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut offline = locked(&self.inner.offline);
+        offline.retain(|(_, until)| *until > now);
+        let remaining =
+            offline.iter().filter(|(target, _)| peer.is_hit_by(target)).map(|(_, until)| *until - now).max();
+        match remaining {
+            None => Ok(()),
+            Some(remaining) => Err(ApiError::Offline { retry_after_seconds: remaining.as_secs_f64().ceil() as u64 }),
+        }
+    }
+
+    fn set_delay(&self, rule: DelayRule) {
+        let mut delays = locked(&self.inner.delays);
+        delays.retain(|existing| existing.target() != rule.target());
+        if !rule.is_zero() {
+            delays.push(rule);
+        }
+    }
+
+    fn delays(&self) -> Vec<DelayRule> {
+        locked(&self.inner.delays).clone()
+    }
+
+    fn sampled_delay(&self, peer: &Peer) -> Duration {
+        let delays = locked(&self.inner.delays);
+        let Some(rule) =
+            delays.iter().filter(|rule| peer.is_hit_by(&rule.target())).max_by_key(|rule| rule.specificity())
+        else {
+            return Duration::ZERO;
+        };
+        let jitter = if rule.jitter_ms == 0 { 0 } else { rand::random_range(0..=rule.jitter_ms) };
+        Duration::from_millis(u64::from(rule.delay_ms) + u64::from(jitter))
     }
 
     /// Holds an event until its due time: `emitted_at` plus the injected delay. Scheduling from `emitted_at`, not
     /// from now, keeps a stream's delay constant instead of piling up behind earlier events.
-    pub async fn hold_event(&self, emitted_at_micros: u64) {
-        let due = emitted_at_micros + self.sampled_delay().as_micros() as u64;
+    pub async fn hold_event(&self, peer: &Peer, emitted_at_micros: u64) {
+        let due = emitted_at_micros + self.sampled_delay(peer).as_micros() as u64;
         let now = unix_micros_now();
         if due > now {
             tokio::time::sleep(Duration::from_micros(due - now)).await;
@@ -61,33 +139,72 @@ impl FaultSwitches {
     }
 
     /// Holds a poll response for the injected delay, as a slow network would.
-    pub async fn hold_response(&self) {
-        let delay = self.sampled_delay();
+    pub async fn hold_response(&self, peer: &Peer) {
+        let delay = self.sampled_delay(peer);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
     }
 }
 
+/// A long-lived connection's line to the fault switches; it leaves the count of open connections when dropped.
+pub struct FaultWatch {
+    orders: broadcast::Receiver<FaultTarget>,
+    peer: Peer,
+    id: u64,
+    inner: Arc<Inner>,
+}
+
+impl FaultWatch {
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// Resolves when a drop hits this connection; never, once the lab is shutting down. Cancel-safe.
+    pub async fn until_dropped(&mut self) {
+        loop {
+            match self.orders.recv().await {
+                Ok(target) if self.peer.is_hit_by(&target) => return,
+                Ok(_) => continue,
+                // Missed orders might have named this connection; dropping it is the safe reading.
+                Err(RecvError::Lagged(_)) => return,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+impl Drop for FaultWatch {
+    fn drop(&mut self) {
+        locked(&self.inner.open).remove(&self.id);
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/faults/drop", post(drop_connections))
+        .route("/api/faults/offline", post(go_offline))
         .route("/api/faults/restart", post(restart_stream))
-        .route("/api/faults/delay", get(delivery_delay).post(set_delivery_delay))
+        .route("/api/faults/delay", get(delivery_delays).post(set_delivery_delay))
 }
 
-/// Drops every open connection of one transport (or all), as a network failure or server crash would.
+/// Drops the target's open connections, as a network failure or server crash would.
 async fn drop_connections(
     State(state): State<AppState>,
-    ValidJson(request): ValidJson<DropRequest>,
-) -> Result<Json<DropReport>, ApiError> {
-    let transports = request.transport.map_or_else(|| Transport::ALL.to_vec(), |transport| vec![transport]);
-    let stats = state.counters.snapshot();
-    let dropped_connections = transports.iter().map(|transport| stats[transport].open_connections).sum();
-    for transport in &transports {
-        state.faults.drop_connections(*transport);
+    ValidJson(target): ValidJson<FaultTarget>,
+) -> Json<FaultReport> {
+    Json(FaultReport { dropped_connections: state.faults.drop_connections(target) })
+}
+
+async fn go_offline(
+    State(state): State<AppState>,
+    ValidJson(request): ValidJson<OfflineRequest>,
+) -> Result<Json<FaultReport>, ApiError> {
+    if !(1..=MAX_OFFLINE_SECONDS).contains(&request.seconds) {
+        return Err(ApiError::invalid_field("seconds", format!("must be between 1 and {MAX_OFFLINE_SECONDS}")));
     }
-    Ok(Json(DropReport { transports, dropped_connections }))
+    let dropped = state.faults.go_offline(request.target(), Duration::from_secs(request.seconds.into()));
+    Ok(Json(FaultReport { dropped_connections: dropped }))
 }
 
 /// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
@@ -98,26 +215,67 @@ async fn restart_stream(State(state): State<AppState>) -> Json<RestartReport> {
     Json(RestartReport { previous_epoch, epoch: hub.epoch().clone() })
 }
 
-async fn delivery_delay(State(state): State<AppState>) -> Json<DeliveryDelay> {
-    Json(*state.faults.delay.borrow())
+async fn delivery_delays(State(state): State<AppState>) -> Json<Vec<DelayRule>> {
+    Json(state.faults.delays())
 }
 
 async fn set_delivery_delay(
     State(state): State<AppState>,
-    ValidJson(delay): ValidJson<DeliveryDelay>,
-) -> Result<Json<DeliveryDelay>, ApiError> {
-    for (field, value) in [("delay_ms", delay.delay_ms), ("jitter_ms", delay.jitter_ms)] {
+    ValidJson(rule): ValidJson<DelayRule>,
+) -> Result<Json<DelayRule>, ApiError> {
+    for (field, value) in [("delay_ms", rule.delay_ms), ("jitter_ms", rule.jitter_ms)] {
         if value > MAX_INJECTED_DELAY_MS {
             return Err(ApiError::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
         }
     }
-    state.faults.delay.send_replace(delay);
-    Ok(Json(delay))
+    state.faults.set_delay(rule.clone());
+    Ok(Json(rule))
 }
 
-/// Resolves when `switch` flips; never, if the lab is shutting down (the switch's sender is gone).
-pub async fn dropped(switch: &mut watch::Receiver<u64>) {
-    if switch.changed().await.is_err() {
-        std::future::pending::<()>().await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(text: &str) -> Option<ClientId> {
+        Some(ClientId::try_from(text.to_owned()).unwrap())
+    }
+
+    #[test]
+    fn drops_count_only_the_connections_they_hit() {
+        let faults = FaultSwitches::default();
+        let _mine = faults.watch(Peer::new(Transport::Sse, client("me")));
+        let _yours = faults.watch(Peer::new(Transport::Sse, client("you")));
+        let anonymous = faults.watch(Peer::new(Transport::WebSocket, None));
+        assert_eq!(faults.drop_connections(FaultTarget { transport: None, client: client("me") }), 1);
+        assert_eq!(faults.drop_connections(FaultTarget { transport: Some(Transport::Sse), client: None }), 2);
+        assert_eq!(faults.drop_connections(FaultTarget::default()), 3);
+        drop(anonymous);
+        assert_eq!(faults.drop_connections(FaultTarget::default()), 2);
+    }
+
+    #[test]
+    fn the_most_specific_delay_rule_wins_and_zero_removes_it() {
+        let faults = FaultSwitches::default();
+        let mine = Peer::new(Transport::Sse, client("me"));
+        faults.set_delay(DelayRule { delay_ms: 100, ..DelayRule::default() });
+        faults.set_delay(DelayRule { delay_ms: 700, client: client("me"), ..DelayRule::default() });
+        faults.set_delay(DelayRule { delay_ms: 300, transport: Some(Transport::Sse), ..DelayRule::default() });
+        assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(700));
+        assert_eq!(faults.sampled_delay(&Peer::new(Transport::Sse, None)), Duration::from_millis(300));
+        assert_eq!(faults.sampled_delay(&Peer::new(Transport::LongPoll, None)), Duration::from_millis(100));
+        faults.set_delay(DelayRule { client: client("me"), ..DelayRule::default() });
+        assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(300));
+        assert_eq!(faults.delays().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn offline_refuses_the_target_until_it_expires() {
+        let faults = FaultSwitches::default();
+        let mine = Peer::new(Transport::LongPoll, client("me"));
+        faults.go_offline(FaultTarget { transport: None, client: client("me") }, Duration::from_millis(200));
+        assert!(matches!(faults.check_online(&mine), Err(ApiError::Offline { retry_after_seconds: 1 })));
+        assert!(faults.check_online(&Peer::new(Transport::LongPoll, client("you"))).is_ok());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(faults.check_online(&mine).is_ok());
     }
 }

@@ -7,15 +7,19 @@ use std::sync::Arc;
 use app::model::{Event, Gap};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::faults::FaultSwitches;
+use app::model::ClientId;
+
+use crate::faults::{FaultSwitches, Peer};
 use crate::hub::{EventHub, Subscription};
 use crate::stats::TransportCounters;
 
 /// The query of both streaming transports: `?after=N` resumes after sequence number N; without it, start live.
+/// `client` is the page's id, so faults can target one learner's connections.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeParams {
     pub after: Option<u64>,
+    pub client: Option<ClientId>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct Feed {
     hub: Arc<EventHub>,
     counters: Arc<TransportCounters>,
     faults: FaultSwitches,
+    /// Whose feed this is, for the delay fault.
+    peer: Peer,
     pending: VecDeque<FeedItem>,
     live: tokio::sync::broadcast::Receiver<Arc<Event>>,
     /// Last sequence number handed out (or skipped by a gap); everything at or below it is a duplicate.
@@ -40,6 +46,7 @@ impl Feed {
         hub: Arc<EventHub>,
         counters: Arc<TransportCounters>,
         faults: FaultSwitches,
+        peer: Peer,
         subscription: Subscription,
         after: Option<u64>,
     ) -> Self {
@@ -49,7 +56,7 @@ impl Feed {
         }
         pending.extend(subscription.backlog.events.into_iter().map(FeedItem::Event));
         let delivered_up_to = after.unwrap_or(subscription.head_seq).min(subscription.head_seq);
-        Self { hub, counters, faults, pending, live: subscription.live, delivered_up_to }
+        Self { hub, counters, faults, peer, pending, live: subscription.live, delivered_up_to }
     }
 
     pub fn counters(&self) -> &TransportCounters {
@@ -64,7 +71,7 @@ impl Feed {
         loop {
             if let Some(FeedItem::Event(event)) = self.pending.front() {
                 let emitted_at = event.emitted_at;
-                self.faults.hold_event(emitted_at).await;
+                self.faults.hold_event(&self.peer, emitted_at).await;
             }
             if let Some(item) = self.pending.pop_front() {
                 self.delivered_up_to = match &item {
@@ -100,6 +107,10 @@ mod tests {
     use super::*;
     use app::model::{Epoch, EventBody};
 
+    fn peer() -> Peer {
+        Peer::new(app::model::Transport::Sse, None)
+    }
+
     fn message() -> EventBody {
         EventBody::Message { text: "x".into() }
     }
@@ -119,7 +130,8 @@ mod tests {
     async fn lagging_subscriber_is_caught_up_from_history_in_order() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 10_000));
         let counters = Arc::new(TransportCounters::default());
-        let mut feed = Feed::new(hub.clone(), counters.clone(), FaultSwitches::default(), hub.subscribe(None, 0), None);
+        let mut feed =
+            Feed::new(hub.clone(), counters.clone(), FaultSwitches::default(), peer(), hub.subscribe(None, 0), None);
         // Far more than the live queue holds, so the receiver reports Lagged.
         for _ in 0..3000 {
             hub.publish(message());
@@ -133,7 +145,7 @@ mod tests {
     async fn lag_beyond_history_becomes_a_gap() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
         let counters = Arc::new(TransportCounters::default());
-        let mut feed = Feed::new(hub.clone(), counters, FaultSwitches::default(), hub.subscribe(None, 0), None);
+        let mut feed = Feed::new(hub.clone(), counters, FaultSwitches::default(), peer(), hub.subscribe(None, 0), None);
         for _ in 0..3000 {
             hub.publish(message());
         }
@@ -150,8 +162,14 @@ mod tests {
             hub.publish(message());
         }
         let counters = Arc::new(TransportCounters::default());
-        let mut feed =
-            Feed::new(hub.clone(), counters, FaultSwitches::default(), hub.subscribe(Some(3), usize::MAX), Some(3));
+        let mut feed = Feed::new(
+            hub.clone(),
+            counters,
+            FaultSwitches::default(),
+            peer(),
+            hub.subscribe(Some(3), usize::MAX),
+            Some(3),
+        );
         hub.publish(message());
         assert_eq!(drain(&mut feed, 3).await, ["4", "5", "6"]);
     }

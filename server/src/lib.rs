@@ -13,6 +13,8 @@ pub mod feed;
 pub mod generator;
 pub mod hub;
 pub mod publish;
+pub mod rate_limit;
+mod serve;
 pub mod state;
 pub mod stats;
 pub mod transports;
@@ -29,6 +31,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
+pub use serve::serve;
 pub use state::AppState;
 
 /// Response header naming the server run on every response, streams included.
@@ -53,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_api_requests))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_epoch))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -67,16 +71,6 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(state)
-}
-
-/// Serves the app on `listener` until `shutdown` completes, with each request knowing its client's address.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 /// Names the server run on every response. Read per response, since a restart fault changes it.

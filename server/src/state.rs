@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{LabSnapshot, LabStats};
+use app::model::{ClientId, LabSnapshot, LabStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::faults::FaultSwitches;
 use crate::generator::Generator;
 use crate::hub::{random_epoch, EventHub, HubSlot};
+use crate::rate_limit::RequestRateLimit;
 use crate::stats::LabCounters;
 
 /// Everything a handler may need, cheap to clone.
@@ -21,6 +22,7 @@ pub struct AppState {
     pub counters: LabCounters,
     pub admission: Admission,
     pub faults: FaultSwitches,
+    pub rate_limit: RequestRateLimit,
     pub timing: Timing,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
@@ -31,6 +33,7 @@ pub struct AppState {
 pub struct Timing {
     pub ws_ping_interval: Duration,
     pub sse_keep_alive: Duration,
+    pub handshake_timeout: Duration,
 }
 
 impl AppState {
@@ -50,9 +53,11 @@ impl AppState {
                 config.allowed_origins.clone(),
             ),
             faults: FaultSwitches::default(),
+            rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
             timing: Timing {
                 ws_ping_interval: Duration::from_secs(config.ws_ping_seconds),
                 sse_keep_alive: Duration::from_secs(config.sse_keep_alive_seconds),
+                handshake_timeout: Duration::from_secs(config.handshake_timeout_seconds),
             },
             started: Instant::now(),
             leptos_options,
@@ -72,6 +77,7 @@ impl AppState {
             history_capacity: hub.capacity(),
             generator: self.generator.settings(),
             server_time: crate::hub::unix_micros_now(),
+            client: new_client_id(),
         }
     }
 
@@ -87,6 +93,13 @@ impl AppState {
             transports: self.counters.snapshot(),
         }
     }
+}
+
+/// A fresh page id: 10 random letters and digits, short enough to read in a URL, long enough never to collide in
+/// a class.
+fn new_client_id() -> ClientId {
+    let text: String = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 10);
+    ClientId::try_from(text).expect("alphanumeric text is a valid client id")
 }
 
 impl FromRef<AppState> for LeptosOptions {

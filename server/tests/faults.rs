@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use app::model::{ApiErrorBody, DropReport, Transport};
+use app::model::{ApiErrorBody, DelayRule, FaultReport, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -26,8 +26,8 @@ async fn dropped_sse_stream_ends_and_resumes_with_last_event_id() {
         last_id = timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap().id;
     }
 
-    let report: DropReport = drop_now(&server, serde_json::json!({"transport": "sse"})).await.json().await.unwrap();
-    assert_eq!((report.transports, report.dropped_connections), (vec![Transport::Sse], 1));
+    let report: FaultReport = drop_now(&server, serde_json::json!({"transport": "sse"})).await.json().await.unwrap();
+    assert_eq!(report.dropped_connections, 1);
     let ended = timeout(Duration::from_secs(5), async { while stream.next().await.is_some() {} }).await;
     assert!(ended.is_ok(), "the stream should end when dropped");
     server.wait_for_open(Transport::Sse, 0, "the dropped connection is still counted as open").await;
@@ -97,8 +97,8 @@ async fn drop_without_a_transport_drops_all_and_bad_names_are_refused() {
     let _sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
     let (_socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
     server.wait_for_open(Transport::WebSocket, 1, "the connection is not held yet").await;
-    let report: DropReport = drop_now(&server, serde_json::json!({})).await.json().await.unwrap();
-    assert_eq!((report.transports.len(), report.dropped_connections), (4, 2));
+    let report: FaultReport = drop_now(&server, serde_json::json!({})).await.json().await.unwrap();
+    assert_eq!(report.dropped_connections, 2);
     server.wait_for_open(Transport::Sse, 0, "the dropped connection is still counted as open").await;
     server.wait_for_open(Transport::WebSocket, 0, "the dropped connection is still counted as open").await;
 
@@ -165,9 +165,8 @@ async fn a_cursor_from_an_earlier_run_is_answered_at_once_with_this_runs_head() 
 async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
     let server = TestServer::start().await;
     let set = |body: serde_json::Value| server.http.post(server.url("/api/faults/delay")).json(&body).send();
-    let applied: app::model::DeliveryDelay =
-        set(serde_json::json!({"delay_ms": 300})).await.unwrap().json().await.unwrap();
-    assert_eq!(applied, app::model::DeliveryDelay { delay_ms: 300, jitter_ms: 0 });
+    let applied: DelayRule = set(serde_json::json!({"delay_ms": 300})).await.unwrap().json().await.unwrap();
+    assert_eq!(applied, DelayRule { delay_ms: 300, ..DelayRule::default() });
 
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
     let sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
@@ -201,9 +200,9 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
         assert!(refused.json::<ApiErrorBody>().await.unwrap().field.unwrap().ends_with("_ms"));
     }
     set(serde_json::json!({})).await.unwrap();
-    let current: app::model::DeliveryDelay =
+    let current: Vec<DelayRule> =
         server.http.get(server.url("/api/faults/delay")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(current, app::model::DeliveryDelay::default());
+    assert_eq!(current, [], "zero delay and jitter remove the rule");
 }
 
 #[tokio::test]
@@ -228,4 +227,77 @@ async fn an_event_waiting_out_its_delay_does_not_hold_up_a_drop() {
     })
     .await;
     assert!(ended.is_ok(), "the drop waited for the held event");
+}
+
+/// Reads an SSE stream until an event with an id arrives; `None` if the stream ends first.
+async fn next_event_id(
+    stream: &mut (impl futures::Stream<Item = Result<eventsource_stream::Event, impl std::fmt::Debug>> + Unpin),
+) -> Option<String> {
+    loop {
+        match timeout(Duration::from_secs(5), stream.next()).await.expect("no SSE event within 5 s") {
+            Some(Ok(event)) if !event.id.is_empty() => return Some(event.id),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_drop_aimed_at_one_client_leaves_the_others_connected() {
+    let server = TestServer::start().await;
+    let open = |client: &str| server.http.get(server.url(&format!("/api/sse?after=0&client={client}"))).send();
+    let mut mine = open("mine").await.unwrap().bytes_stream().eventsource();
+    let mut theirs = open("theirs").await.unwrap().bytes_stream().eventsource();
+    server.wait_for_open(Transport::Sse, 2, "the streams are not held yet").await;
+
+    let report: FaultReport = drop_now(&server, serde_json::json!({"client": "mine"})).await.json().await.unwrap();
+    assert_eq!(report.dropped_connections, 1);
+    server.publish("after the drop").await;
+    assert_eq!(next_event_id(&mut theirs).await.as_deref(), Some("1"));
+    assert_eq!(next_event_id(&mut mine).await, None, "the targeted stream should have ended");
+    server.wait_for_open(Transport::Sse, 1, "only the targeted stream should have closed").await;
+}
+
+#[tokio::test]
+async fn offline_refuses_the_clients_requests_with_retry_after_until_it_ends() {
+    let server = TestServer::start().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws?client=me")).await.unwrap();
+    server.wait_for_open(Transport::WebSocket, 1, "the connection is not held yet").await;
+    let offline =
+        server.http.post(server.url("/api/faults/offline")).json(&serde_json::json!({"seconds": 2, "client": "me"}));
+    let report: FaultReport = offline.send().await.unwrap().json().await.unwrap();
+    assert_eq!(report.dropped_connections, 1);
+    let ended = timeout(Duration::from_secs(5), async { while let Some(Ok(_)) = socket.next().await {} }).await;
+    assert!(ended.is_ok(), "the held socket should be dropped");
+
+    for path in ["/api/poll?client=me", "/api/long-poll?timeout=1&client=me", "/api/sse?client=me"] {
+        let refused = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(refused.status(), 503, "{path}");
+        let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&retry_after), "{path}: Retry-After {retry_after}");
+        assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().error, "offline");
+    }
+    let handshake = tokio_tungstenite::connect_async(server.ws_url("/api/ws?client=me")).await;
+    assert!(
+        matches!(handshake, Err(tokio_tungstenite::tungstenite::Error::Http(ref response)) if response.status() == 503)
+    );
+    let others = server.http.get(server.url("/api/poll?client=someone-else")).send().await.unwrap();
+    assert_eq!(others.status(), 200, "other clients stay online");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(server.http.get(server.url("/api/poll?client=me")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn bad_client_ids_and_offline_durations_are_refused_by_name() {
+    let server = TestServer::start().await;
+    let refused = server.http.get(server.url("/api/poll?client=no%20spaces")).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().field.as_deref(), Some("client"));
+    for seconds in [0, 121] {
+        let body = serde_json::json!({ "seconds": seconds });
+        let refused = server.http.post(server.url("/api/faults/offline")).json(&body).send().await.unwrap();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().field.as_deref(), Some("seconds"));
+    }
 }

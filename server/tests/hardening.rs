@@ -1,4 +1,5 @@
-//! The server under hostile or careless clients: foreign origins, too many connections, and shutdown.
+//! The server under hostile or careless clients: foreign origins, too many connections or requests, clients that
+//! never finish a request, and shutdown.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use app::model::{close_code, ApiErrorBody, Transport};
 use common::TestServer;
 use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -159,4 +161,42 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_the_rest_carry_on(
     let (events, _reader) = events_read.await.unwrap();
     assert_eq!(events, 200);
     server.wait_for_open(Transport::WebSocket, 1, "the stalled socket was never dropped").await;
+}
+
+#[tokio::test]
+async fn a_client_over_the_request_rate_gets_429_with_retry_after_and_others_are_served() {
+    let server = TestServer::start_with(&["--max-requests-per-second", "1", "--request-burst", "3"]).await;
+    for _ in 0..3 {
+        assert_eq!(server.http.get(server.url("/api/poll")).send().await.unwrap().status(), 200);
+    }
+    let refused = server.http.get(server.url("/api/poll")).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: ApiErrorBody = refused.json().await.unwrap();
+    assert_eq!(body.error, "rate_limited");
+    assert!(body.message.contains("127.0.0.1"), "{}", body.message);
+    // The page itself is not limited: a page load fetches several files at once.
+    assert_eq!(server.http.get(server.url("/")).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(server.http.get(server.url("/api/poll")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    let server = TestServer::start_with(&["--handshake-timeout-seconds", "1"]).await;
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /api/ws HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\n").await.unwrap();
+    let started = tokio::time::Instant::now();
+    for stream in [&mut silent, &mut slow] {
+        let mut buffer = [0u8; 256];
+        let read = timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.expect("closed within 5 s");
+        // Closed (0 bytes or reset), with at most an error response first; never a served request.
+        if let Ok(count) = read {
+            assert!(count == 0 || !buffer.starts_with(b"HTTP/1.1 101"), "unexpected: {:?}", &buffer[..count]);
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout");
+    // A client that does send its request in time is served as usual.
+    assert_eq!(server.http.get(server.url("/api/poll")).send().await.unwrap().status(), 200);
 }

@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, DeliveryDelay, DropReport, DropRequest, GeneratorSettings, GeneratorUpdate, PublishAck,
-    PublishRequest, RestartReport, Transport,
+    ApiErrorBody, DelayRule, FaultReport, FaultTarget, GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck,
+    PublishRequest, RestartReport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -72,9 +72,14 @@ pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettin
     post_json("/api/generator", &update).await
 }
 
-/// Asks the server to drop every open connection of `transport` (everyone's, not only this page's).
-pub async fn drop_connections(transport: Transport) -> Result<DropReport, ClientError> {
-    post_json("/api/faults/drop", &DropRequest { transport: Some(transport) }).await
+/// Asks the server to drop the target's open connections.
+pub async fn drop_connections(target: &FaultTarget) -> Result<FaultReport, ClientError> {
+    post_json("/api/faults/drop", target).await
+}
+
+/// Asks the server to drop the target's connections and refuse its requests for a while.
+pub async fn go_offline(request: &OfflineRequest) -> Result<FaultReport, ClientError> {
+    post_json("/api/faults/offline", request).await
 }
 
 /// Asks the server to start a new run of its stream (new epoch, numbering from 1), as a restart would.
@@ -82,7 +87,7 @@ pub async fn restart_stream() -> Result<RestartReport, ClientError> {
     post_json("/api/faults/restart", &serde_json::json!({})).await
 }
 
-/// Sets the delay (and jitter) the server adds to every delivery, for everyone connected.
-pub async fn set_delivery_delay(delay: DeliveryDelay) -> Result<DeliveryDelay, ClientError> {
-    post_json("/api/faults/delay", &delay).await
+/// Sets the delay (and jitter) the server adds to deliveries to the rule's target.
+pub async fn set_delivery_delay(rule: &DelayRule) -> Result<DelayRule, ClientError> {
+    post_json("/api/faults/delay", rule).await
 }

@@ -42,11 +42,14 @@ pub struct LaneHandle {
     pub status: ReadSignal<LinkStatus>,
     pub trace: ReadSignal<TraceLog>,
     pub metrics: ReadSignal<LaneMetrics>,
+    /// Notify to make the browser close this lane's connection itself (a client-side fault); the lane reconnects.
+    pub browser_drop: Trigger,
 }
 
 #[derive(Clone, Copy)]
 pub struct LaneRecorder {
     transport: Transport,
+    browser_drop: Trigger,
     trace: RwSignal<TraceLog>,
     metrics: RwSignal<LaneMetrics>,
     status: RwSignal<LinkStatus>,
@@ -57,6 +60,7 @@ impl LaneRecorder {
     pub fn new(transport: Transport, start: &LaneStart) -> Self {
         Self {
             transport,
+            browser_drop: Trigger::new(),
             trace: RwSignal::new(TraceLog::default()),
             metrics: RwSignal::new(LaneMetrics::starting_after(start.after)),
             status: RwSignal::new(LinkStatus::Off),
@@ -70,7 +74,13 @@ impl LaneRecorder {
             status: self.status.read_only(),
             trace: self.trace.read_only(),
             metrics: self.metrics.read_only(),
+            browser_drop: self.browser_drop,
         }
+    }
+
+    /// Subscribes the running effect to client-side drops.
+    pub fn track_browser_drops(&self) {
+        self.browser_drop.track();
     }
 
     /// The `after` to resume from: the last sequence number this lane accounted for.
@@ -112,6 +122,10 @@ impl LaneRecorder {
         match arrival {
             Some(Arrival::Duplicate) => {
                 self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);
+            }
+            Some(Arrival::OutOfOrder) => {
+                self.note(NoteTone::Warning, format!("#{} out of order", event.seq), detail.clone());
+                self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at);
             }
             Some(Arrival::AfterSilentLoss { missing }) => {
                 self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());

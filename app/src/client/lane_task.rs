@@ -28,7 +28,9 @@ impl Drop for Stopper {
     }
 }
 
-/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false or the lane goes away.
+/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false or the lane goes away. A
+/// client-side drop (the lane's `browser_drop` trigger) stops the task and starts it afresh: the new connection
+/// resumes from the lane's cursor like any reconnect.
 pub fn run_while_enabled<F, Fut>(recorder: LaneRecorder, enabled: Signal<bool>, task: F)
 where
     F: Fn(Option<AbortSignal>) -> Fut + 'static,
@@ -38,7 +40,14 @@ where
     // inside the effect runs before its next run and when the lane is disposed: on the browser's one thread.
     Effect::new(move |was_enabled: Option<bool>| {
         let on = enabled.get();
+        recorder.track_browser_drops();
         if on {
+            if was_enabled == Some(true) {
+                recorder.connection_lost(
+                    "browser dropped the connection".into(),
+                    "closed by this page (client-side fault); reconnecting from the cursor".into(),
+                );
+            }
             let abort = AbortController::new().ok();
             let signal = abort.as_ref().map(AbortController::signal);
             let (cancel, cancelled) = oneshot::channel::<()>();

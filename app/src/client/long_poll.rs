@@ -6,21 +6,23 @@ use web_sys::AbortSignal;
 use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::model::{PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
+use crate::model::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::LongPoll, &options.start);
-    run_while_enabled(recorder, options.enabled, move |abort| long_poll_loop(recorder, abort));
+    let client = options.client;
+    run_while_enabled(recorder, options.enabled, move |abort| long_poll_loop(recorder, client.clone(), abort));
     recorder.handle()
 }
 
-async fn long_poll_loop(recorder: LaneRecorder, abort: Option<AbortSignal>) {
+async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<AbortSignal>) {
     let mut failures = 0;
     loop {
         let after = recorder.cursor();
-        let url = format!("/api/long-poll?after={after}&timeout={DEFAULT_LONG_POLL_TIMEOUT_SECONDS}");
+        let path = format!("/api/long-poll?after={after}&timeout={DEFAULT_LONG_POLL_TIMEOUT_SECONDS}");
+        let url = format!("{path}&client={client}");
         recorder.set_status(LinkStatus::Open);
-        let sent = recorder.request(format!("GET {url}"), "held by the server until an event exists".into());
+        let sent = recorder.request(format!("GET {path}"), format!("GET {url}; held until an event exists"));
         match get(&url, abort.as_ref()).await {
             Ok(raw) if raw.status == 204 => {
                 failures = 0;

@@ -13,7 +13,9 @@ mod sse;
 mod websocket;
 
 pub use browser_clock::now;
-pub use http::{drop_connections, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError};
+pub use http::{
+    drop_connections, go_offline, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
+};
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;
@@ -22,7 +24,7 @@ pub use websocket::use_websocket;
 
 use leptos::prelude::Signal;
 
-use crate::model::Epoch;
+use crate::model::{ClientId, Epoch};
 
 /// Where every lane starts: after the newest event at page load, in that server run.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +37,8 @@ pub struct LaneStart {
 #[derive(Clone)]
 pub struct LaneOptions {
     pub start: LaneStart,
+    /// Sent as `client=` with every request, so faults can target this page alone.
+    pub client: ClientId,
     pub enabled: Signal<bool>,
     pub poll_interval_ms: Signal<u32>,
 }

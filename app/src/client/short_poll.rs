@@ -9,22 +9,23 @@ use web_sys::AbortSignal;
 use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::model::{PollResponse, Transport};
+use crate::model::{ClientId, PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::ShortPoll, &options.start);
     let interval = options.poll_interval_ms;
-    run_while_enabled(recorder, options.enabled, move |abort| poll_loop(recorder, interval, abort));
+    let client = options.client;
+    run_while_enabled(recorder, options.enabled, move |abort| poll_loop(recorder, client.clone(), interval, abort));
     recorder.handle()
 }
 
-async fn poll_loop(recorder: LaneRecorder, interval_ms: Signal<u32>, abort: Option<AbortSignal>) {
+async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal<u32>, abort: Option<AbortSignal>) {
     let mut failures = 0;
     loop {
         let after = recorder.cursor();
-        let url = format!("/api/poll?after={after}");
+        let url = format!("/api/poll?after={after}&client={client}");
         recorder.set_status(LinkStatus::Connecting);
-        recorder.request(format!("GET {url}"), "answered at once with whatever exists after the cursor".into());
+        recorder.request(format!("GET /api/poll?after={after}"), format!("GET {url}; answered at once"));
         let wait =
             match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw.text.len()))) {
                 Ok((response, bytes)) => {

@@ -11,11 +11,12 @@ use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
-use crate::model::{Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
+use crate::model::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Sse, &options.start);
-    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| sse_loop(recorder));
+    let client = options.client;
+    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| sse_loop(recorder, client.clone()));
     recorder.handle()
 }
 
@@ -37,13 +38,14 @@ impl Drop for Source {
     }
 }
 
-async fn sse_loop(recorder: LaneRecorder) {
+async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
     let mut failures = 0;
     loop {
         let after = recorder.cursor();
-        let url = format!("/api/sse?after={after}");
+        let url = format!("/api/sse?after={after}&client={client}");
         recorder.set_status(LinkStatus::Connecting);
-        let sent = recorder.request(format!("GET {url}"), "Accept: text/event-stream".into());
+        let sent =
+            recorder.request(format!("GET /api/sse?after={after}"), format!("GET {url}; Accept: text/event-stream"));
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(source) = EventSource::new(&url) else {
             recorder.note(NoteTone::Error, "EventSource refused the URL".into(), url);

@@ -10,11 +10,14 @@ use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
-use crate::model::{Transport, WsServerMessage};
+use crate::model::{ClientId, Transport, WsServerMessage};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::WebSocket, &options.start);
-    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| websocket_loop(recorder));
+    let client = options.client;
+    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| {
+        websocket_loop(recorder, client.clone())
+    });
     recorder.handle()
 }
 
@@ -25,7 +28,7 @@ enum SocketSignal {
     Error,
 }
 
-/// An open socket, closed with 1000 when dropped (lane off, page gone).
+/// An open socket, closed with 1000 when dropped (lane off, client-side drop, page gone).
 struct Socket {
     socket: WebSocket,
     _listeners: Listeners,
@@ -33,15 +36,15 @@ struct Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        let _ = self.socket.close_with_code_and_reason(1000, "lane turned off");
+        let _ = self.socket.close_with_code_and_reason(1000, "closed by the page");
     }
 }
 
-async fn websocket_loop(recorder: LaneRecorder) {
+async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
     let mut failures = 0;
     loop {
         let after = recorder.cursor();
-        let Some(url) = socket_url(after) else { return };
+        let Some(url) = socket_url(after, &client) else { return };
         recorder.set_status(LinkStatus::Connecting);
         let sent = recorder
             .request(format!("GET /api/ws?after={after} · Upgrade"), "Connection: Upgrade, Upgrade: websocket".into());
@@ -102,8 +105,8 @@ async fn websocket_loop(recorder: LaneRecorder) {
 }
 
 /// `ws://` or `wss://` to this page's own host, as the WebSocket constructor wants an absolute URL.
-fn socket_url(after: u64) -> Option<String> {
+fn socket_url(after: u64, client: &ClientId) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    Some(format!("{scheme}://{}/api/ws?after={after}", location.host().ok()?))
+    Some(format!("{scheme}://{}/api/ws?after={after}&client={client}", location.host().ok()?))
 }

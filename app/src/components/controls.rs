@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::fault_controls::FaultControls;
+use super::fault_controls::{FaultControls, FaultScope};
 use super::number_knob::NumberKnob;
 use crate::client::{publish_message, update_generator};
 use crate::model::{
@@ -41,12 +41,17 @@ impl LaneToggles {
 }
 
 #[component]
-pub fn Controls(generator: GeneratorSettings, toggles: LaneToggles, poll_interval_ms: RwSignal<u32>) -> impl IntoView {
+pub fn Controls(
+    generator: GeneratorSettings,
+    toggles: LaneToggles,
+    poll_interval_ms: RwSignal<u32>,
+    fault_scope: FaultScope,
+) -> impl IntoView {
     view! {
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
             <MessageBox />
-            <FaultControls />
+            <FaultControls scope=fault_scope />
             <fieldset class="toggles">
                 <legend>"Lanes"</legend>
                 {Transport::ALL

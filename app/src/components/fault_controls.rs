@@ -1,36 +1,78 @@
-//! The Faults panel: failures the server makes for everyone connected, so each lane's recovery can be watched.
+//! The Faults panel, and whose connections the page's fault buttons hit.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::number_knob::NumberKnob;
 use crate::client::{restart_stream, set_delivery_delay};
-use crate::model::{DeliveryDelay, MAX_INJECTED_DELAY_MS};
+use crate::model::{ClientId, DelayRule, FaultTarget, Transport, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 
 const MAX_DELAY: f64 = MAX_INJECTED_DELAY_MS as f64;
 
-/// Faults for everyone connected: restart the server's stream (a new epoch, numbering from 1; every lane must notice
-/// and resync), and delay every delivery by a fixed time plus random jitter.
+/// Whose connections the fault buttons hit: this page's (the default, so one student cannot cut the whole class)
+/// or everyone's (a teacher demonstrating on the projector). Provided as context by the lab page.
+#[derive(Clone, Copy)]
+pub struct FaultScope {
+    client: StoredValue<ClientId>,
+    pub everyone: RwSignal<bool>,
+    /// How long the per-lane "offline" button cuts the lane off.
+    pub offline_seconds: RwSignal<u32>,
+}
+
+impl FaultScope {
+    pub fn new(client: ClientId) -> Self {
+        Self { client: StoredValue::new(client), everyone: RwSignal::new(false), offline_seconds: RwSignal::new(5) }
+    }
+
+    pub fn target(&self, transport: Option<Transport>) -> FaultTarget {
+        let client = (!self.everyone.get_untracked()).then(|| self.client.get_value());
+        FaultTarget { transport, client }
+    }
+
+    /// "this page" or "everyone", for outcome messages.
+    pub fn whose(&self) -> &'static str {
+        if self.everyone.get_untracked() {
+            "everyone's"
+        } else {
+            "this page's"
+        }
+    }
+}
+
+/// Faults for all lanes: delay every delivery by a fixed time plus random jitter, how long "offline" lasts, and
+/// restarting the server's stream (a new epoch, numbering from 1; every lane must notice and resync), which by its
+/// nature hits everyone.
 #[component]
-pub fn FaultControls() -> impl IntoView {
+pub fn FaultControls(scope: FaultScope) -> impl IntoView {
     let outcome = RwSignal::new(String::new());
-    let delay = RwSignal::new(DeliveryDelay::default());
-    let apply_delay = move |change: fn(&mut DeliveryDelay, u32), text: String| {
+    let delay = RwSignal::new(DelayRule::default());
+    let apply_delay = move |change: fn(&mut DelayRule, u32), text: String| {
         let Ok(millis) = text.parse::<u32>() else {
             outcome.set("delay and jitter are whole milliseconds".into());
             return;
         };
         let mut next = delay.get_untracked();
         change(&mut next, millis);
+        let FaultTarget { transport, client } = scope.target(None);
+        next.transport = transport;
+        next.client = client;
+        let whose = scope.whose();
         spawn_local(async move {
-            match set_delivery_delay(next).await {
+            match set_delivery_delay(&next).await {
                 Ok(applied) => {
+                    outcome.set(format!(
+                        "{whose} deliveries delayed {} ms + up to {} ms",
+                        applied.delay_ms, applied.jitter_ms
+                    ));
                     delay.set(applied);
-                    outcome.set(format!("delivery delayed {} ms + up to {} ms", applied.delay_ms, applied.jitter_ms));
                 }
                 Err(error) => outcome.set(error.to_string()),
             }
         });
+    };
+    let set_offline_seconds = move |text: String| match text.parse::<u32>() {
+        Ok(seconds) if (1..=MAX_OFFLINE_SECONDS).contains(&seconds) => scope.offline_seconds.set(seconds),
+        _ => outcome.set(format!("offline lasts 1 to {MAX_OFFLINE_SECONDS} whole seconds")),
     };
     let restart = move |_| {
         spawn_local(async move {
@@ -42,15 +84,16 @@ pub fn FaultControls() -> impl IntoView {
     };
     view! {
         <fieldset class="faults">
-            <legend>"Faults (for everyone)"</legend>
-            <button
-                type="button"
-                data-testid="restart-stream"
-                title="As if the server restarted: a new epoch, events numbered from 1 again"
-                on:click=restart
-            >
-                "Restart server stream"
-            </button>
+            <legend>"Faults"</legend>
+            <label title="Which connections the drop, offline and delay faults hit">
+                <input
+                    type="checkbox"
+                    data-testid="fault-everyone"
+                    prop:checked=move || scope.everyone.get()
+                    on:change=move |event| scope.everyone.set(event_target_checked(&event))
+                />
+                " for everyone connected (not just this page)"
+            </label>
             <NumberKnob
                 label="delay ms"
                 testid="fault-delay"
@@ -69,6 +112,23 @@ pub fn FaultControls() -> impl IntoView {
                 value=Signal::derive(move || delay.get().jitter_ms.into())
                 on_commit=move |text: String| apply_delay(|delay, ms| delay.jitter_ms = ms, text)
             />
+            <NumberKnob
+                label="offline s"
+                testid="fault-offline-seconds"
+                min=1.0
+                max=f64::from(MAX_OFFLINE_SECONDS)
+                step=1.0
+                value=Signal::derive(move || scope.offline_seconds.get().into())
+                on_commit=set_offline_seconds
+            />
+            <button
+                type="button"
+                data-testid="restart-stream"
+                title="As if the server restarted: a new epoch, events numbered from 1 again (for everyone)"
+                on:click=restart
+            >
+                "Restart server stream"
+            </button>
             <output data-testid="fault-outcome">{move || outcome.get()}</output>
         </fieldset>
     }

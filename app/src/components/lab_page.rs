@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use super::controls::{Controls, LaneToggles};
 use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
 use super::explainer::Explainer;
+use super::fault_controls::FaultScope;
 use super::lane::{HighlightedEvent, Lane};
 use super::time_axis::TimeAxis;
 use crate::client::{use_event_source, use_long_poll, use_short_poll, use_websocket, LaneOptions, LaneStart};
@@ -40,8 +41,11 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::all_on();
     let poll_interval_ms = RwSignal::new(1000u32);
+    let fault_scope = FaultScope::new(snapshot.client.clone());
+    provide_context(fault_scope);
     let options = |enabled: RwSignal<bool>| LaneOptions {
         start: start.clone(),
+        client: snapshot.client.clone(),
         enabled: enabled.into(),
         poll_interval_ms: poll_interval_ms.into(),
     };
@@ -59,7 +63,7 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
 
     view! {
-        <Controls generator=snapshot.generator toggles poll_interval_ms />
+        <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope />
         <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
             {move || {
                 if view_held.get() {

@@ -2,9 +2,12 @@ use leptos::prelude::*;
 
 use super::lane_metrics::LaneMetricsView;
 use super::sequence_diagram::SequenceDiagram;
-use crate::client::{drop_connections, LaneHandle};
+use leptos::task::spawn_local;
+
+use super::fault_controls::FaultScope;
+use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
 use crate::diagram::{DiagramLayout, Millis};
-use crate::model::Transport;
+use crate::model::{FaultReport, FaultTarget, OfflineRequest, Transport};
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
 #[derive(Clone, Copy)]
@@ -45,7 +48,7 @@ pub fn Lane(
                 <span class="status" data-testid="lane-status">
                     {move || handle.status.get().text()}
                 </span>
-                <DropButton transport />
+                <LaneFaults transport browser_drop=handle.browser_drop />
                 <p class="summary">{transport.summary()}</p>
             </header>
             <SequenceDiagram handle layout clock />
@@ -54,30 +57,64 @@ pub fn Lane(
     }
 }
 
-/// Makes the server drop this transport's connections (everyone's), so the lane shows how it recovers.
+/// This lane's fault buttons: the server drops the connection, the browser drops it, or the network goes away for
+/// a while. Each hits this page's lane, or every page's with "for everyone" ticked in the Faults panel.
 #[component]
-fn DropButton(transport: Transport) -> impl IntoView {
+fn LaneFaults(transport: Transport, browser_drop: Trigger) -> impl IntoView {
+    let scope = expect_context::<FaultScope>();
     let outcome = RwSignal::new(String::new());
-    let drop_now = move |_| {
-        leptos::task::spawn_local(async move {
-            let text = match drop_connections(transport).await {
-                Ok(report) if report.dropped_connections == 0 => "nothing held open to drop".to_owned(),
-                Ok(report) => format!("server dropped {} connection(s)", report.dropped_connections),
-                Err(error) => error.to_string(),
-            };
-            outcome.set(text);
+    let report = move |result: Result<FaultReport, ClientError>, what: String| {
+        outcome.set(match result {
+            Ok(report) if report.dropped_connections == 0 => format!("{what}; nothing was held open"),
+            Ok(report) => format!("{what}; dropped {} connection(s)", report.dropped_connections),
+            Err(error) => error.to_string(),
         });
     };
+    let server_drop = move |_| {
+        let target = scope.target(Some(transport));
+        let whose = scope.whose();
+        spawn_local(async move { report(drop_connections(&target).await, format!("server drop ({whose})")) });
+    };
+    let offline = move |_| {
+        let FaultTarget { transport, client } = scope.target(Some(transport));
+        let seconds = scope.offline_seconds.get_untracked();
+        let whose = scope.whose();
+        spawn_local(async move {
+            let result = go_offline(&OfflineRequest { seconds, transport, client }).await;
+            report(result, format!("offline {seconds} s ({whose})"));
+        });
+    };
+    let browser_side_drop = move |_| {
+        browser_drop.notify();
+        outcome.set("the browser closed its connection".into());
+    };
     view! {
-        <button
-            type="button"
-            class="drop"
-            data-testid="drop"
-            title="The server drops every open connection of this transport, for everyone connected"
-            on:click=drop_now
-        >
-            "drop"
-        </button>
+        <span class="lane-faults">
+            <button
+                type="button"
+                data-testid="drop"
+                title="The server drops this lane's open connection, as a crash or a cut cable would"
+                on:click=server_drop
+            >
+                "server drop"
+            </button>
+            <button
+                type="button"
+                data-testid="browser-drop"
+                title="This page closes its own connection and reconnects, resuming from its cursor"
+                on:click=browser_side_drop
+            >
+                "browser drop"
+            </button>
+            <button
+                type="button"
+                data-testid="go-offline"
+                title="The server drops the connection and refuses this lane's requests for the seconds set under Faults"
+                on:click=offline
+            >
+                "offline"
+            </button>
+        </span>
         <span class="drop-outcome" data-testid="drop-outcome">{move || outcome.get()}</span>
     }
 }

@@ -34,6 +34,8 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                 " / "
                 <span data-testid="metric-duplicates">{figure(|m| m.duplicates.to_string())}</span>
             </dd>
+            <dt title="arrived after a later event, though never received before">"out of order"</dt>
+            <dd data-testid="metric-out-of-order">{figure(|m| m.out_of_order.to_string())}</dd>
             <dt title="events the server's history no longer held when asked (explicit gap markers)">"lost in gaps"</dt>
             <dd data-testid="metric-gaps">{figure(|m| m.lost_in_gaps.to_string())}</dd>
             <dt title="connection lost → next event received">"recoveries / last took"</dt>
@@ -41,6 +43,18 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                 <span data-testid="metric-recoveries">{figure(|m| m.recoveries.to_string())}</span>
                 " / "
                 <span data-testid="metric-last-recovery">{figure(|m| millis(m.last_recovery_ms))}</span>
+            </dd>
+            <dt title="since the latest connection loss: each must stay 0 where the server's history covers the outage">
+                "since last fault: missed / dup. / out of order"
+            </dt>
+            <dd data-testid="scoreboard">
+                {figure(|m| {
+                    m.score_since_last_fault()
+                        .map_or_else(
+                            || "no fault yet".to_owned(),
+                            |score| format!("{} / {} / {}", score.missed, score.duplicated, score.out_of_order),
+                        )
+                })}
             </dd>
             <dt>"body bytes received"</dt>
             <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>

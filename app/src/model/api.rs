@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Epoch, Event, Gap, Transport};
+use super::{ClientId, Epoch, Event, Gap, Transport};
 
 /// Body of `GET /api/poll` and of a long poll answered with events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +75,8 @@ pub struct LabSnapshot {
     pub generator: GeneratorSettings,
     /// Server wall clock when the page was rendered, in Unix microseconds: the origin of the diagram's time axis.
     pub server_time: u64,
+    /// This page's id, sent back with every lane's requests so faults can target this page alone.
+    pub client: ClientId,
 }
 
 /// Body of `GET /api/stats`.
@@ -102,39 +104,6 @@ pub struct TransportStats {
     pub body_bytes_sent: u64,
     /// Times a streaming client fell behind the live feed and was caught up from the history instead.
     pub lag_recoveries: u64,
-}
-
-/// Body of `POST /api/faults/drop`: which transport's connections to drop; all of them when absent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DropRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<Transport>,
-}
-
-/// Answer to a drop: the transports hit and how many connections they had open.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DropReport {
-    pub transports: Vec<Transport>,
-    pub dropped_connections: u64,
-}
-
-/// The injected delivery delay: every event is written `delay_ms` plus a random 0..=`jitter_ms` after it was
-/// emitted; every poll response is held as long. Body and answer of `/api/faults/delay`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryDelay {
-    #[serde(default)]
-    pub delay_ms: u32,
-    #[serde(default)]
-    pub jitter_ms: u32,
-}
-
-/// Answer to `POST /api/faults/restart`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RestartReport {
-    pub previous_epoch: Epoch,
-    pub epoch: Epoch,
 }
 
 /// The JSON body of every 4xx the API returns.

@@ -18,3 +18,5 @@ pub const MAX_POLL_LIMIT: usize = 10_000;
 pub const SSE_RETRY_MILLIS: u64 = 2000;
 /// Largest injected delivery delay, and largest jitter, in milliseconds.
 pub const MAX_INJECTED_DELAY_MS: u32 = 10_000;
+/// Longest an offline fault may last, in seconds.
+pub const MAX_OFFLINE_SECONDS: u32 = 120;

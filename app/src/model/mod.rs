@@ -2,12 +2,14 @@
 
 mod api;
 mod event;
+mod faults;
 mod limits;
 mod transport;
 mod ws;
 
 pub use api::*;
 pub use event::*;
+pub use faults::*;
 pub use limits::*;
 pub use transport::*;
 pub use ws::*;

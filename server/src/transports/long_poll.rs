@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use app::model::{
-    Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS, DEFAULT_POLL_LIMIT, MAX_LONG_POLL_TIMEOUT_SECONDS,
+    ClientId, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS, DEFAULT_POLL_LIMIT, MAX_LONG_POLL_TIMEOUT_SECONDS,
     MIN_LONG_POLL_TIMEOUT_SECONDS,
 };
 use axum::extract::State;
@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::poll::{json_counted, poll_response};
 use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
-use crate::faults;
+use crate::faults::Peer;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -31,6 +31,7 @@ struct LongPollParams {
     #[serde(default)]
     after: u64,
     timeout: Option<u64>,
+    client: Option<ClientId>,
 }
 
 impl LongPollParams {
@@ -53,12 +54,14 @@ async fn long_poll(
     ValidQuery(params): ValidQuery<LongPollParams>,
 ) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
+    let peer = Peer::new(Transport::LongPoll, params.client);
+    state.faults.check_online(&peer)?;
     let _permit = state.admission.admit(&state.counters, Transport::LongPoll, address)?;
     let counters = state.counters.of(Transport::LongPoll);
     let _held = counters.open();
     let hub = state.hub();
     let mut subscription = hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
-    let mut dropped = state.faults.watch(Transport::LongPoll);
+    let mut dropped = state.faults.watch(peer);
     let has_news = !subscription.backlog.events.is_empty() || subscription.backlog.gap.is_some();
     // A cursor ahead of the log comes from an earlier server run: answer at once (with this run's epoch and head)
     // rather than hold the client until this run happens to catch up with a number that means nothing here.
@@ -79,10 +82,10 @@ async fn long_poll(
         };
         woken = Some(tokio::select! {
             waited = tokio::time::timeout(timeout, news) => matches!(waited, Ok(true)),
-            _ = faults::dropped(&mut dropped) => return Err(ApiError::DroppedByFault),
+            _ = dropped.until_dropped() => return Err(ApiError::DroppedByFault),
         });
     }
-    state.faults.hold_response().await;
+    state.faults.hold_response(dropped.peer()).await;
     match woken {
         Some(false) => return Ok(StatusCode::NO_CONTENT.into_response()),
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.

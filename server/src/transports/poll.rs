@@ -1,6 +1,6 @@
 //! Short polling: `GET /api/poll?after=N` answers at once with whatever exists after N, often nothing.
 
-use app::model::{PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
+use app::model::{ClientId, PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
+use crate::faults::Peer;
 use crate::hub::{Backlog, EventHub};
 use crate::state::AppState;
 use crate::stats::TransportCounters;
@@ -24,6 +25,7 @@ pub struct PollParams {
     #[serde(default)]
     pub after: u64,
     pub limit: Option<usize>,
+    pub client: Option<ClientId>,
 }
 
 impl PollParams {
@@ -38,9 +40,11 @@ impl PollParams {
 
 async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollParams>) -> Result<Response, ApiError> {
     let limit = params.limit()?;
+    let peer = Peer::new(Transport::ShortPoll, params.client);
+    state.faults.check_online(&peer)?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
-    state.faults.hold_response().await;
+    state.faults.hold_response(&peer).await;
     let hub = state.hub();
     let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
     Ok(json_counted(&response, counters))

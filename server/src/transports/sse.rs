@@ -14,13 +14,12 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::admission::AddressPermit;
 use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
-use crate::faults;
+use crate::faults::{FaultWatch, Peer};
 use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
@@ -38,15 +37,17 @@ async fn sse(
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
+    let peer = Peer::new(Transport::Sse, params.client);
+    state.faults.check_online(&peer)?;
     let permit = state.admission.admit(&state.counters, Transport::Sse, address)?;
     let counters = state.counters.of(Transport::Sse).clone();
     let open = counters.open();
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq };
-    let feed = Feed::new(hub, counters, state.faults.clone(), subscription, after);
+    let dropped = state.faults.watch(peer.clone());
+    let feed = Feed::new(hub, counters, state.faults.clone(), peer, subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
-    let dropped = state.faults.watch(Transport::Sse);
     let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
@@ -85,8 +86,8 @@ struct SseStream {
     hello: Option<StreamHello>,
     feed: Feed,
     keep_alive: Interval,
-    /// Flips when a fault drops every SSE stream.
-    dropped: watch::Receiver<u64>,
+    /// Tells when a fault drops this stream.
+    dropped: FaultWatch,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
     _permit: AddressPermit,
@@ -112,7 +113,7 @@ impl SseStream {
             }
             _ = self.keep_alive.tick() => Some(Bytes::from_static(KEEP_ALIVE)),
             // Ending the body closes the response; the browser's EventSource reconnects with Last-Event-ID.
-            _ = faults::dropped(&mut self.dropped) => None,
+            _ = self.dropped.until_dropped() => None,
         }
     }
 }

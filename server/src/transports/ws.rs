@@ -18,7 +18,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use crate::admission::AddressPermit;
 use crate::error::ApiError;
 use crate::extract::{parse_json, ClientAddress, ValidQuery};
-use crate::faults;
+use crate::faults::Peer;
 use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::publish::validated_message;
 use crate::state::AppState;
@@ -43,6 +43,8 @@ async fn upgrade(
         message: rejection.body_text(),
     })?;
     state.admission.check_origin(&headers)?;
+    let peer = Peer::new(Transport::WebSocket, params.client);
+    state.faults.check_online(&peer)?;
     let permit = state.admission.admit(&state.counters, Transport::WebSocket, address)?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -51,7 +53,7 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| session(socket, state, params.after, permit))
+        .on_upgrade(move |socket| session(socket, state, peer, params.after, permit))
         .into_response())
 }
 
@@ -62,19 +64,19 @@ struct Closing {
 }
 
 /// `_permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit: AddressPermit) {
+async fn session(socket: WebSocket, state: AppState, peer: Peer, after: Option<u64>, _permit: AddressPermit) {
     let counters = state.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let hello = WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq });
-    let mut feed = Feed::new(hub, counters.clone(), state.faults.clone(), subscription, after);
+    let mut dropped = state.faults.watch(peer.clone());
+    let mut feed = Feed::new(hub, counters.clone(), state.faults.clone(), peer, subscription, after);
     let (mut sink, mut incoming) = socket.split();
     let ping_interval = state.timing.ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
-    let mut dropped = state.faults.watch(Transport::WebSocket);
 
     if !send_within(&mut sink, frame(&hello), ping_interval).await {
         return;
@@ -116,7 +118,7 @@ async fn session(socket: WebSocket, state: AppState, after: Option<u64>, _permit
                 }
             }
             // No close frame: the TCP connection just ends, as in a crash or a cut cable (the browser sees 1006).
-            _ = faults::dropped(&mut dropped) => break None,
+            _ = dropped.until_dropped() => break None,
             _ = pings.tick() => {
                 if !heard_since_last_ping {
                     break Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" });

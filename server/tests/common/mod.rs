@@ -20,8 +20,11 @@ impl TestServer {
         Self::start_with(&[]).await
     }
 
+    /// Tests poll `/api/stats` in tight loops, so the request rate limit is off unless a test sets it.
     pub async fn start_with(flags: &[&str]) -> Self {
-        let args = ["transport-lab", "--paused"].iter().chain(flags);
+        let unlimited: &[&str] =
+            if flags.contains(&"--max-requests-per-second") { &[] } else { &["--max-requests-per-second", "0"] };
+        let args = ["transport-lab", "--paused"].iter().chain(unlimited).chain(flags);
         let config = Config::parse_from(args);
         let state = AppState::new(&config, leptos_options());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

@@ -1,0 +1,94 @@
+//! A request rate limit per client address on the API, so one runaway script in a classroom cannot starve the
+//! rest of the class. The limiting itself is the `governor` crate's GCRA; this module only decides what is
+//! limited and answers 429 with `Retry-After` and a JSON body.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::error::ApiError;
+use crate::extract::ClientAddress;
+use crate::state::AppState;
+
+/// Addresses remembered before forgetting the ones whose allowance is full again.
+const ADDRESSES_BEFORE_PRUNING: usize = 4096;
+
+#[derive(Clone)]
+pub struct RequestRateLimit {
+    /// `None`: no limit (`--max-requests-per-second 0`).
+    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    per_second: u32,
+}
+
+impl RequestRateLimit {
+    /// `per_second` requests a second on average, with bursts of up to `burst` at once.
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let limiter = NonZeroU32::new(per_second).map(|rate| {
+            let burst = NonZeroU32::new(burst).unwrap_or(rate);
+            Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+        });
+        Self { limiter, per_second }
+    }
+
+    pub fn check(&self, address: IpAddr) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        if limiter.len() > ADDRESSES_BEFORE_PRUNING {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&address).map_err(|not_until| {
+            let wait = not_until.wait_time_from(limiter.clock().now());
+            ApiError::RateLimited {
+                message: format!(
+                    "{address} sent more than {} API requests a second; slow down (a lab page at the top event rate \
+                     needs about 60)",
+                    self.per_second
+                ),
+                retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }
+        })
+    }
+}
+
+/// Middleware: counts every `/api/` request against its address's allowance. The page and its assets are not
+/// limited: a page load fetches several at once, and they are served from memory.
+pub async fn limit_api_requests(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        if let Err(refusal) = state.rate_limit.check(address) {
+            return refusal.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_address_waits_and_others_do_not() {
+        let limit = RequestRateLimit::new(1, 3);
+        let noisy: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limit.check(noisy).is_ok());
+        }
+        assert!(matches!(limit.check(noisy), Err(ApiError::RateLimited { retry_after_seconds: 1, .. })));
+        assert!(limit.check("10.0.0.2".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let limit = RequestRateLimit::new(0, 0);
+        assert!((0..10_000).all(|_| limit.check(IpAddr::from([127, 0, 0, 1])).is_ok()));
+    }
+}

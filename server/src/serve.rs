@@ -1,0 +1,94 @@
+//! The accept loop. axum's own `serve` sets no timeout for reading a request's head, so a client that connects
+//! and sends nothing (or one byte a minute) would hold a socket forever; in a classroom that is how one curious
+//! student exhausts the laptop's file descriptors. Serving each connection with hyper directly lets the lab set
+//! that timeout (`--handshake-timeout-seconds`) and turn off Nagle's algorithm, which would otherwise hold small
+//! event writes back for up to 40 ms and show up as latency that no transport caused.
+
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::{app, AppState};
+
+/// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
+/// answered and streams ended by the hub closing; see `main.rs`). Each request knows its client's address.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handshake_timeout = state.timing.handshake_timeout;
+    let router = app(state);
+    let (stop, stopping) = watch::channel(false);
+    // Every connection task holds a receiver; when the last is dropped, every connection has ended.
+    let (all_closed, open) = watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, address) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Usually out of file descriptors: wait for some to close rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(address));
+            request.map(Body::new)
+        });
+        tokio::spawn(serve_connection(stream, address, service, handshake_timeout, stopping.clone(), open.clone()));
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(open);
+    all_closed.closed().await;
+    Ok(())
+}
+
+async fn serve_connection<S>(
+    stream: TcpStream,
+    address: SocketAddr,
+    service: S,
+    handshake_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+    _open: watch::Receiver<()>,
+) where
+    S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, %address, "could not turn off Nagle's algorithm");
+    }
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(handshake_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
+    let mut connection = pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, %address, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
+}
