@@ -2,6 +2,8 @@ import { expect, test } from "@playwright/test";
 import { drawnSeqs, lane, metric, openLab, setGenerator, stats, TRANSPORTS } from "./helpers";
 
 test.beforeEach(async ({ request }) => {
+  // Each test starts on a healthy network: no delay or offline fault left over from another.
+  expect((await request.delete("/api/faults")).status()).toBe(204);
   await setGenerator(request, { rate_per_second: 2, payload_bytes: 0, paused: false });
 });
 
@@ -84,29 +86,69 @@ test("a lane turned off stops its traffic, and on again resumes with no gap", as
   }
 });
 
-for (const transport of ["long_poll", "sse", "web_socket"] as const) {
-  test(`${transport}: a connection dropped by the server recovers with nothing missed or duplicated`, async ({ page, request }) => {
+const DROPS = [
+  ...(["long_poll", "sse", "web_socket"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
+  ...TRANSPORTS.map((transport) => ({ transport, button: "browser-drop", by: "the browser" })),
+];
+
+for (const { transport, button, by } of DROPS) {
+  test(`${transport}: a connection dropped by ${by} recovers with nothing missed, duplicated or reordered`, async ({ page, request }) => {
     await openLab(page);
-    await expect.poll(async () => (await stats(request))[transport].open_connections).toBeGreaterThan(0);
+    if (transport !== "short_poll") {
+      await expect.poll(async () => (await stats(request))[transport].open_connections).toBeGreaterThan(0);
+    }
+    await expect(lane(page, transport).getByTestId("scoreboard")).toHaveText("no fault yet");
     const requestsBefore = (await stats(request))[transport].requests;
     const notesBefore = await lane(page, transport).locator('[data-kind="warning"], [data-kind="error"]').count();
 
-    await lane(page, transport).getByTestId("drop").click();
-    await expect(lane(page, transport).getByTestId("drop-outcome")).toContainText("dropped 1 connection");
+    await lane(page, transport).getByTestId(button).click();
+    const outcome = button === "drop" ? "dropped 1 connection" : "the browser closed its connection";
+    await expect(lane(page, transport).getByTestId("drop-outcome")).toContainText(outcome);
 
     // The lane draws the failure, then reconnects (a new request reaches the server)…
     await expect.poll(async () => lane(page, transport).locator('[data-kind="warning"], [data-kind="error"]').count()).toBeGreaterThan(notesBefore);
     await expect.poll(async () => (await stats(request))[transport].requests).toBeGreaterThan(requestsBefore);
-    // …and catches up with everything emitted meanwhile, each event exactly once.
+    // …and catches up with everything emitted meanwhile, each event exactly once and in order.
     const head = (await stats(request)).head_seq + 2;
     await expect.poll(async () => Number(await metric(page, transport, "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+    await expect(lane(page, transport).getByTestId("scoreboard")).toHaveText("0 / 0 / 0");
     expect(await metric(page, transport, "missed")).toBe("0");
     expect(await metric(page, transport, "duplicates")).toBe("0");
+    expect(await metric(page, transport, "out-of-order")).toBe("0");
     // The outage was timed, from the failure to the next event received.
     expect(Number(await metric(page, transport, "recoveries"))).toBeGreaterThanOrEqual(1);
     expect(await metric(page, transport, "last-recovery")).toMatch(/^\d+\.\d ms$/);
   });
 }
+
+test("a drop from one page leaves another page's connections alone", async ({ page, browser, request }) => {
+  const other = await (await browser.newContext()).newPage();
+  await openLab(page);
+  await openLab(other);
+  await expect.poll(async () => (await stats(request)).sse.open_connections).toBe(2);
+  await lane(page, "sse").getByTestId("drop").click();
+  await expect(lane(page, "sse").getByTestId("drop-outcome")).toContainText("dropped 1 connection");
+  await expect.poll(async () => Number(await metric(page, "sse", "recoveries")), { timeout: 20_000 }).toBe(1);
+  expect(await metric(other, "sse", "recoveries")).toBe("0");
+  await expect(lane(other, "sse").getByTestId("scoreboard")).toHaveText("no fault yet");
+  await other.context().close();
+});
+
+test("offline refuses a lane's requests for the seconds set, then it catches up", async ({ page, request }) => {
+  await openLab(page);
+  await page.getByTestId("fault-offline-seconds").fill("2");
+  await page.getByTestId("fault-offline-seconds").press("Enter");
+  await expect.poll(async () => (await stats(request)).long_poll.open_connections).toBeGreaterThan(0);
+  await lane(page, "long_poll").getByTestId("go-offline").click();
+  await expect(lane(page, "long_poll").getByTestId("drop-outcome")).toContainText("offline 2 s");
+  // The refusal is drawn with the server's own words, then the lane backs off and comes back.
+  await expect(lane(page, "long_poll").locator("title", { hasText: "offline (fault injection)" }).first()).toBeAttached();
+  const head = (await stats(request)).head_seq + 2;
+  await expect.poll(async () => Number(await metric(page, "long_poll", "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+  await expect(lane(page, "long_poll").getByTestId("scoreboard")).toHaveText("0 / 0 / 0");
+  const recovery = parseFloat(await metric(page, "long_poll", "last-recovery"));
+  expect(recovery, "an outage of about 2 s").toBeGreaterThan(1500);
+});
 
 test("after a server restart every lane notices the new epoch and resyncs from #1", async ({ page, request }) => {
   await openLab(page);
@@ -140,7 +182,7 @@ test("an injected delivery delay shows up in every lane's measured latency", asy
         .toBeGreaterThanOrEqual(400);
     }
   } finally {
-    await request.post("/api/faults/delay", { data: {} });
+    expect((await request.delete("/api/faults")).status()).toBe(204);
   }
   for (const transport of ["sse", "web_socket"] as const) {
     await expect.poll(async () => parseFloat(await metric(page, transport, "latency-last"))).toBeLessThan(100);

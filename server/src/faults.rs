@@ -14,7 +14,8 @@ use app::model::{
     MAX_OFFLINE_SECONDS,
 };
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
@@ -105,6 +106,12 @@ impl FaultSwitches {
         }
     }
 
+    /// Ends every delay and offline fault (drops and restarts are over once made).
+    pub fn clear(&self) {
+        locked(&self.inner.delays).clear();
+        locked(&self.inner.offline).clear();
+    }
+
     fn set_delay(&self, rule: DelayRule) {
         let mut delays = locked(&self.inner.delays);
         delays.retain(|existing| existing.target() != rule.target());
@@ -182,10 +189,17 @@ impl Drop for FaultWatch {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/faults", delete(clear_faults))
         .route("/api/faults/drop", post(drop_connections))
         .route("/api/faults/offline", post(go_offline))
         .route("/api/faults/restart", post(restart_stream))
         .route("/api/faults/delay", get(delivery_delays).post(set_delivery_delay))
+}
+
+/// Back to a healthy network for everyone: no delays, nobody offline.
+async fn clear_faults(State(state): State<AppState>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
 }
 
 /// Drops the target's open connections, as a network failure or server crash would.

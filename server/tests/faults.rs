@@ -203,6 +203,14 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
     let current: Vec<DelayRule> =
         server.http.get(server.url("/api/faults/delay")).send().await.unwrap().json().await.unwrap();
     assert_eq!(current, [], "zero delay and jitter remove the rule");
+
+    let client_rule = serde_json::json!({"delay_ms": 100, "client": "me"});
+    set(client_rule).await.unwrap();
+    let cleared = server.http.delete(server.url("/api/faults")).send().await.unwrap();
+    assert_eq!(cleared.status(), 204);
+    let current: Vec<DelayRule> =
+        server.http.get(server.url("/api/faults/delay")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current, [], "clearing removes every rule");
 }
 
 #[tokio::test]

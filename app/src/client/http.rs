@@ -87,6 +87,12 @@ pub async fn restart_stream() -> Result<RestartReport, ClientError> {
     post_json("/api/faults/restart", &serde_json::json!({})).await
 }
 
+/// Ends every delay and offline fault, for everyone.
+pub async fn clear_faults() -> Result<(), ClientError> {
+    let response = Request::delete("/api/faults").send().await.map_err(network)?;
+    read(response).await.map(drop)
+}
+
 /// Sets the delay (and jitter) the server adds to deliveries to the rule's target.
 pub async fn set_delivery_delay(rule: &DelayRule) -> Result<DelayRule, ClientError> {
     post_json("/api/faults/delay", rule).await

@@ -14,7 +14,8 @@ mod websocket;
 
 pub use browser_clock::now;
 pub use http::{
-    drop_connections, go_offline, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
+    clear_faults, drop_connections, go_offline, publish_message, restart_stream, set_delivery_delay, update_generator,
+    ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::number_knob::NumberKnob;
-use crate::client::{restart_stream, set_delivery_delay};
+use crate::client::{clear_faults, restart_stream, set_delivery_delay};
 use crate::model::{ClientId, DelayRule, FaultTarget, Transport, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 
 const MAX_DELAY: f64 = MAX_INJECTED_DELAY_MS as f64;
@@ -74,6 +74,17 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
         Ok(seconds) if (1..=MAX_OFFLINE_SECONDS).contains(&seconds) => scope.offline_seconds.set(seconds),
         _ => outcome.set(format!("offline lasts 1 to {MAX_OFFLINE_SECONDS} whole seconds")),
     };
+    let clear = move |_| {
+        spawn_local(async move {
+            match clear_faults().await {
+                Ok(()) => {
+                    delay.set(DelayRule::default());
+                    outcome.set("every delay and offline fault cleared, for everyone".into());
+                }
+                Err(error) => outcome.set(error.to_string()),
+            }
+        });
+    };
     let restart = move |_| {
         spawn_local(async move {
             outcome.set(match restart_stream().await {
@@ -128,6 +139,14 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
                 on:click=restart
             >
                 "Restart server stream"
+            </button>
+            <button
+                type="button"
+                data-testid="clear-faults"
+                title="Remove every delay and offline fault, for everyone"
+                on:click=clear
+            >
+                "Clear faults"
             </button>
             <output data-testid="fault-outcome">{move || outcome.get()}</output>
         </fieldset>
