@@ -48,8 +48,8 @@ pub fn Lane(
                 <span class="status" data-testid="lane-status">
                     {move || handle.status.get().text()}
                 </span>
-                <LaneFaults transport browser_drop=handle.browser_drop />
                 <p class="summary">{transport.summary()}</p>
+                <LaneFaults transport browser_drop=handle.browser_drop />
             </header>
             <SequenceDiagram handle layout clock />
             <LaneMetricsView metrics=handle.metrics />
@@ -112,9 +112,11 @@ fn LaneFaults(transport: Transport, browser_drop: Trigger) -> impl IntoView {
                 title="The server drops the connection and refuses this lane's requests for the seconds set under Faults"
                 on:click=offline
             >
-                "offline"
+                {move || format!("offline {} s", scope.offline_seconds.get())}
             </button>
+            <span class="drop-outcome" data-testid="drop-outcome" title=move || outcome.get()>
+                {move || outcome.get()}
+            </span>
         </span>
-        <span class="drop-outcome" data-testid="drop-outcome">{move || outcome.get()}</span>
     }
 }

@@ -27,15 +27,15 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LongPollParams {
+pub struct LongPollParams {
     #[serde(default)]
-    after: u64,
-    timeout: Option<u64>,
-    client: Option<ClientId>,
+    pub after: u64,
+    pub timeout: Option<u64>,
+    pub client: Option<ClientId>,
 }
 
 impl LongPollParams {
-    fn timeout(&self) -> Result<Duration, ApiError> {
+    pub fn timeout(&self) -> Result<Duration, ApiError> {
         let seconds = self.timeout.unwrap_or(DEFAULT_LONG_POLL_TIMEOUT_SECONDS);
         if (MIN_LONG_POLL_TIMEOUT_SECONDS..=MAX_LONG_POLL_TIMEOUT_SECONDS).contains(&seconds) {
             Ok(Duration::from_secs(seconds))

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use app::model::{close_code, StreamHello, Transport, WsClientMessage, WsServerMessage};
+use app::model::{close_code, EventBody, StreamHello, Transport, WsClientMessage, WsServerMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -144,11 +144,15 @@ async fn send_within(sink: &mut SplitSink<WebSocket, Message>, message: Message,
     matches!(tokio::time::timeout(patience, sink.send(message)).await, Ok(Ok(())))
 }
 
-fn handle_text(state: &AppState, text: &str) -> WsServerMessage {
-    let request = parse_json::<WsClientMessage>(text.as_bytes()).and_then(|message| match message {
+/// What a client's text frame asks for: the one parser of the client protocol (fuzzed by `fuzz/`).
+pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
+    parse_json::<WsClientMessage>(text.as_bytes()).and_then(|message| match message {
         WsClientMessage::Publish { text } => validated_message(text),
-    });
-    match request {
+    })
+}
+
+fn handle_text(state: &AppState, text: &str) -> WsServerMessage {
+    match parse_client_message(text) {
         Ok(body) => WsServerMessage::Ack { seq: state.hub().publish(body).seq },
         Err(error) => {
             let body = error.body();

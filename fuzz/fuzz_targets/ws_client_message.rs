@@ -1,0 +1,12 @@
+//! Any text a WebSocket client sends: the parser must answer with a message or an error, never panic, and accept
+//! only what the protocol allows.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    if let Ok(app::model::EventBody::Message { text: accepted }) = server::transports::ws::parse_client_message(text) {
+        assert!(!accepted.trim().is_empty());
+        assert!(accepted.len() <= app::model::MAX_MESSAGE_BYTES);
+    }
+});
