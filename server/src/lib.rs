@@ -15,6 +15,7 @@ pub mod hub;
 pub mod publish;
 pub mod rate_limit;
 mod serve;
+pub mod stall_guard;
 pub mod state;
 pub mod stats;
 pub mod transports;

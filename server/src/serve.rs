@@ -19,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::stall_guard::StallGuard;
+use crate::state::Timing;
 use crate::{app, AppState};
 
 /// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
@@ -28,7 +30,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let handshake_timeout = state.timing.handshake_timeout;
+    let timing = state.timing;
     let router = app(state);
     let (stop, stopping) = watch::channel(false);
     // Every connection task holds a receiver; when the last is dropped, every connection has ended.
@@ -51,7 +53,7 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(address));
             request.map(Body::new)
         });
-        tokio::spawn(serve_connection(stream, address, service, handshake_timeout, stopping.clone(), open.clone()));
+        tokio::spawn(serve_connection(stream, address, service, timing, stopping.clone(), open.clone()));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -64,7 +66,7 @@ async fn serve_connection<S>(
     stream: TcpStream,
     address: SocketAddr,
     service: S,
-    handshake_timeout: Duration,
+    timing: Timing,
     mut stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) where
@@ -78,8 +80,9 @@ async fn serve_connection<S>(
         tracing::debug!(%error, %address, "could not turn off Nagle's algorithm");
     }
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(handshake_timeout);
-    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
+    builder.timer(TokioTimer::new()).header_read_timeout(timing.handshake_timeout);
+    let io = TokioIo::new(StallGuard::new(stream, timing.write_stall_timeout));
+    let connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
     let mut connection = pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

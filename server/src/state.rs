@@ -28,12 +28,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
 }
 
-/// The heartbeat intervals, taken from [`Config`] once.
+/// Heartbeat intervals and timeouts, taken from [`Config`] once.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     pub ws_ping_interval: Duration,
     pub sse_keep_alive: Duration,
     pub handshake_timeout: Duration,
+    pub write_stall_timeout: Duration,
 }
 
 impl AppState {
@@ -58,6 +59,7 @@ impl AppState {
                 ws_ping_interval: Duration::from_secs(config.ws_ping_seconds),
                 sse_keep_alive: Duration::from_secs(config.sse_keep_alive_seconds),
                 handshake_timeout: Duration::from_secs(config.handshake_timeout_seconds),
+                write_stall_timeout: Duration::from_secs(config.write_stall_timeout_seconds),
             },
             started: Instant::now(),
             leptos_options,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use app::model::{close_code, ApiErrorBody, Transport};
 use common::TestServer;
+use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
@@ -199,4 +200,38 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout");
     // A client that does send its request in time is served as usual.
     assert_eq!(server.http.get(server.url("/api/poll")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn an_sse_client_that_stops_reading_is_disconnected_while_a_reading_one_keeps_up() {
+    let server = TestServer::start_with(&["--write-stall-timeout-seconds", "1"]).await;
+    // A client with a small receive window that sends its request and never reads a byte.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr).await.unwrap();
+    stalled.write_all(b"GET /api/sse HTTP/1.1\r\nHost: lab\r\n\r\n").await.unwrap();
+    let reading = server.http.get(server.url("/api/sse")).send().await.unwrap();
+    server.wait_for_open(Transport::Sse, 2, "both streams should be open").await;
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        let mut events = reading.bytes_stream().eventsource();
+        while let Some(Ok(event)) = events.next().await {
+            if event.event == "tick" {
+                seqs.push(serde_json::from_str::<app::model::Event>(&event.data).unwrap().seq);
+            }
+        }
+        seqs
+    });
+
+    // 64 KiB events at the top rate fill the stalled client's buffers within seconds.
+    let flood = serde_json::json!({"paused": false, "rate_per_second": 50.0, "payload_bytes": 65536});
+    server.http.post(server.url("/api/generator")).json(&flood).send().await.unwrap();
+    server.wait_for_open(Transport::Sse, 1, "the stalled stream should have been closed").await;
+    server.http.post(server.url("/api/generator")).json(&serde_json::json!({"paused": true})).send().await.unwrap();
+    let head = server.stats().await.head_seq;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.state.hub_slot.restart(server::hub::random_epoch()); // ends the reading stream
+    let seqs = timeout(Duration::from_secs(10), reader).await.unwrap().unwrap();
+    assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "the reading client missed nothing while the other stalled");
+    drop(stalled);
 }
