@@ -189,6 +189,21 @@ test("an injected delivery delay shows up in every lane's measured latency", asy
   }
 });
 
+test("a message is shown as text in every lane, never run as HTML", async ({ page, request }) => {
+  await setGenerator(request, { paused: true });
+  await openLab(page);
+  const hostile = `<img src=x onerror="window.__injected=1"><b>bold</b>`;
+  const response = await request.post("/api/publish", { data: { text: hostile } });
+  expect(response.status()).toBe(202);
+  const { seq } = await response.json();
+  for (const transport of TRANSPORTS) {
+    const arrow = lane(page, transport).locator(`[data-testid="record"][data-kind="event"][data-seq="${seq}"]`);
+    await expect(arrow.locator("title")).toContainText(hostile);
+  }
+  expect(await page.locator("[data-testid=lanes] img, [data-testid=lanes] b").count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected)).toBeUndefined();
+});
+
 test("a message sent from the page reaches every lane", async ({ page, request }) => {
   await setGenerator(request, { paused: true });
   await openLab(page);

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog};
 use crate::metrics::{Arrival, LaneMetrics};
-use crate::model::{Epoch, Event, Gap, PollResponse, Transport};
+use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport};
 
 use super::browser_clock::now;
 use super::LaneStart;
@@ -117,8 +117,12 @@ impl LaneRecorder {
             metrics.record_event(event.seq, latency)
         });
         let kind = event.body.kind_name();
-        let detail =
+        let mut detail =
             format!("event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at)", event.seq);
+        if let EventBody::Message { text } = &event.body {
+            // Shown as text: Leptos escapes it, so a message cannot inject markup into the page.
+            detail.push_str(&format!("\nmessage: “{text}”"));
+        }
         match arrival {
             Some(Arrival::Duplicate) => {
                 self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);

@@ -25,6 +25,7 @@ pub use websocket::use_websocket;
 
 use leptos::prelude::Signal;
 
+use crate::diagram::NoteTone;
 use crate::model::{ClientId, Epoch};
 
 /// Where every lane starts: after the newest event at page load, in that server run.
@@ -44,12 +45,22 @@ pub struct LaneOptions {
     pub poll_interval_ms: Signal<u32>,
 }
 
-/// Waits before the next attempt after a failure, showing the wait in the lane's status, and counts the failure.
+/// Waits before the next attempt after a failure, drawing the wait in the lane, and counts the failure.
 pub(crate) async fn back_off(recorder: LaneRecorder, failures: &mut u32) {
     let delay_ms = retry_delay_ms(*failures, js_sys::Math::random());
     *failures += 1;
-    recorder.set_status(LinkStatus::Retrying { delay_ms });
+    note_wait(recorder, delay_ms, *failures);
     gloo_timers::future::sleep(std::time::Duration::from_millis(delay_ms.into())).await;
+}
+
+/// Draws a reconnect wait as a note and shows it in the lane's status.
+pub(crate) fn note_wait(recorder: LaneRecorder, delay_ms: u32, failures: u32) {
+    recorder.set_status(LinkStatus::Retrying { delay_ms });
+    recorder.note(
+        NoteTone::Info,
+        format!("wait {:.1} s", f64::from(delay_ms) / 1000.0),
+        format!("back-off after failure #{failures} in a row: a random 50–100 % of min(0.5 s × 2^n, 10 s)"),
+    );
 }
 
 /// The wait after the `failures`-th failure in a row: a ceiling of 0.5 s doubling to at most 10 s, of which a random

@@ -8,7 +8,7 @@ use web_sys::AbortSignal;
 
 use super::http::get;
 use super::lane_task::run_while_enabled;
-use super::{retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{note_wait, retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::model::{ClientId, PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
@@ -38,7 +38,7 @@ async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal
                     let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
                     failures += 1;
                     recorder.connection_lost("poll failed".into(), error.to_string());
-                    recorder.set_status(LinkStatus::Retrying { delay_ms });
+                    note_wait(recorder, delay_ms, failures);
                     delay_ms
                 }
             };
