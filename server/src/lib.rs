@@ -19,6 +19,7 @@ pub mod stall_guard;
 pub mod state;
 pub mod stats;
 pub mod transports;
+pub mod wire;
 
 use ::app::{shell, App};
 use axum::extract::State;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(publish::router())
         .merge(control::router())
         .merge(faults::router())
+        .merge(wire::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .leptos_routes_with_context(
             &state,
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_api_requests))
+        .layer(axum::middleware::from_fn(wire::stamp_exchange))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_epoch))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

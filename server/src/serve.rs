@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,6 +22,7 @@ use tower::ServiceExt;
 
 use crate::stall_guard::StallGuard;
 use crate::state::Timing;
+use crate::wire::{ConnectionWire, WireTap};
 use crate::{app, AppState};
 
 /// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
@@ -31,6 +33,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let timing = state.timing;
+    let ledger = state.wire.clone();
     let router = app(state);
     let (stop, stopping) = watch::channel(false);
     // Every connection task holds a receiver; when the last is dropped, every connection has ended.
@@ -49,10 +52,19 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(address));
-            request.map(Body::new)
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, %address, "could not turn off Nagle's algorithm");
+        }
+        let wire = Arc::new(ConnectionWire::new(ledger.clone()));
+        let service = router.clone().map_request({
+            let wire = wire.clone();
+            move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(address));
+                request.extensions_mut().insert(wire.clone());
+                request.map(Body::new)
+            }
         });
+        let stream = WireTap::new(StallGuard::new(stream, timing.write_stall_timeout), wire);
         tokio::spawn(serve_connection(stream, address, service, timing, stopping.clone(), open.clone()));
     }
     drop(listener);
@@ -63,7 +75,7 @@ pub async fn serve(
 }
 
 async fn serve_connection<S>(
-    stream: TcpStream,
+    stream: WireTap<StallGuard<TcpStream>>,
     address: SocketAddr,
     service: S,
     timing: Timing,
@@ -76,12 +88,9 @@ async fn serve_connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, %address, "could not turn off Nagle's algorithm");
-    }
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(timing.handshake_timeout);
-    let io = TokioIo::new(StallGuard::new(stream, timing.write_stall_timeout));
+    let io = TokioIo::new(stream);
     let connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
     let mut connection = pin!(connection);
     tokio::select! {

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{ClientId, LabSnapshot, LabStats};
+use app::model::{ClientId, LabSnapshot, LabStats, TransportStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -12,6 +12,7 @@ use crate::generator::Generator;
 use crate::hub::{random_epoch, EventHub, HubSlot};
 use crate::rate_limit::RequestRateLimit;
 use crate::stats::LabCounters;
+use crate::wire::WireLedger;
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub admission: Admission,
     pub faults: FaultSwitches,
     pub rate_limit: RequestRateLimit,
+    /// Bytes measured at every socket, per transport and per page.
+    pub wire: Arc<WireLedger>,
     pub timing: Timing,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
@@ -55,6 +58,7 @@ impl AppState {
             ),
             faults: FaultSwitches::default(),
             rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
+            wire: Arc::default(),
             timing: Timing {
                 ws_ping_interval: Duration::from_secs(config.ws_ping_seconds),
                 sse_keep_alive: Duration::from_secs(config.sse_keep_alive_seconds),
@@ -92,7 +96,15 @@ impl AppState {
             history_len: hub.history_len(),
             history_capacity: hub.capacity(),
             generator: self.generator.settings(),
-            transports: self.counters.snapshot(),
+            transports: self
+                .counters
+                .snapshot()
+                .into_iter()
+                .map(|(transport, stats)| {
+                    (transport, TransportStats { wire: self.wire.totals(Some(transport)), ..stats })
+                })
+                .collect(),
+            other_wire: self.wire.totals(None),
         }
     }
 }

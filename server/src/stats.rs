@@ -40,6 +40,7 @@ impl TransportCounters {
             events_delivered: self.events_delivered.load(Relaxed),
             body_bytes_sent: self.body_bytes_sent.load(Relaxed),
             lag_recoveries: self.lag_recoveries.load(Relaxed),
+            wire: Default::default(),
         }
     }
 }

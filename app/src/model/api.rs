@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, Epoch, Event, Gap, Transport};
+use super::{ClientId, Epoch, Event, Gap, Transport, WireTotals};
 
 /// Body of `GET /api/poll` and of a long poll answered with events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub struct PollResponse {
 pub struct StreamHello {
     pub epoch: Epoch,
     pub head_seq: u64,
+    /// The HTTP exchange that opened this stream (0 if unknown): the key to its records at `/api/wire`.
+    #[serde(default)]
+    pub exchange: u64,
 }
 
 /// Body of `POST /api/publish`.
@@ -89,6 +92,9 @@ pub struct LabStats {
     pub history_capacity: usize,
     pub generator: GeneratorSettings,
     pub transports: BTreeMap<Transport, TransportStats>,
+    /// Bytes of everything else: the page and its assets, the control API, and `/api/wire` itself.
+    #[serde(default)]
+    pub other_wire: WireTotals,
 }
 
 /// Server-side counters for one transport, summed over every client.
@@ -104,6 +110,9 @@ pub struct TransportStats {
     pub body_bytes_sent: u64,
     /// Times a streaming client fell behind the live feed and was caught up from the history instead.
     pub lag_recoveries: u64,
+    /// Every byte this transport's connections read and wrote, measured at the socket.
+    #[serde(default)]
+    pub wire: WireTotals,
 }
 
 /// The JSON body of every 4xx the API returns.

@@ -5,6 +5,7 @@ mod event;
 mod faults;
 mod limits;
 mod transport;
+mod wire;
 mod ws;
 
 pub use api::*;
@@ -12,4 +13,5 @@ pub use event::*;
 pub use faults::*;
 pub use limits::*;
 pub use transport::*;
+pub use wire::*;
 pub use ws::*;

@@ -23,6 +23,7 @@ use crate::faults::{FaultWatch, Peer};
 use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
+use crate::wire::{Annotation, Wire};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/sse", get(sse))
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
 async fn sse(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<ResumeParams>,
 ) -> Result<Response, ApiError> {
@@ -44,11 +46,11 @@ async fn sse(
     let open = counters.open();
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
-    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq };
+    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange: wire.exchange() };
     let dropped = state.faults.watch(peer.clone());
     let feed = Feed::new(hub, counters, state.faults.clone(), peer, subscription, after);
     let keep_alive = keep_alive(state.timing.sse_keep_alive);
-    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, _open: open, _permit: permit };
+    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, wire, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
         Some((Ok::<_, Infallible>(chunk), stream))
@@ -88,6 +90,8 @@ struct SseStream {
     keep_alive: Interval,
     /// Tells when a fault drops this stream.
     dropped: FaultWatch,
+    /// Told what each chunk carries, so its bytes can be attributed to the right arrow.
+    wire: Wire,
     /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
     _open: OpenConnection,
     _permit: AddressPermit,
@@ -96,7 +100,7 @@ struct SseStream {
 impl SseStream {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         if let Some(hello) = self.hello.take() {
-            return Some(encode_hello(&hello));
+            return Some(self.annotated("hello", None, encode_hello(&hello)));
         }
         tokio::select! {
             item = self.feed.next() => {
@@ -104,40 +108,58 @@ impl SseStream {
                 let chunk = match item? {
                     FeedItem::Event(event) => {
                         let chunk = encode_event(&event);
-                        self.feed.counters().delivered(1, chunk.len());
-                        chunk
+                        self.feed.counters().delivered(1, chunk.text.len());
+                        self.annotated(event.body.kind_name(), Some(event.seq), chunk)
                     }
-                    FeedItem::Gap(gap) => encode_gap(gap),
+                    FeedItem::Gap(gap) => self.annotated("gap", None, encode_gap(gap)),
                 };
                 Some(chunk)
             }
-            _ = self.keep_alive.tick() => Some(Bytes::from_static(KEEP_ALIVE)),
+            _ = self.keep_alive.tick() => {
+                Some(self.annotated("keep-alive", None, SseChunk { text: Bytes::from_static(KEEP_ALIVE), json_len: 0 }))
+            }
             // Ending the body closes the response; the browser's EventSource reconnects with Last-Event-ID.
             _ = self.dropped.until_dropped() => None,
         }
     }
+
+    fn annotated(&self, event: &'static str, seq: Option<u64>, chunk: SseChunk) -> Bytes {
+        self.wire.annotate(Annotation { event, seq, payload_len: Some(chunk.json_len) });
+        chunk.text
+    }
+}
+
+/// One SSE event's text, and how much of it is the JSON in its `data:` line (the rest is field syntax).
+pub struct SseChunk {
+    pub text: Bytes,
+    pub json_len: usize,
+}
+
+fn sse_chunk(fields: String, data: String) -> SseChunk {
+    let json_len = data.len();
+    SseChunk { text: Bytes::from(format!("{fields}data: {data}\n\n")), json_len }
 }
 
 /// A comment line: ignored by `EventSource`, but it keeps proxies and NAT tables from closing an idle stream.
 pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// `retry:` first, so the browser knows how long to wait before reconnecting, then the stream's `hello`.
-pub fn encode_hello(hello: &StreamHello) -> Bytes {
+pub fn encode_hello(hello: &StreamHello) -> SseChunk {
     let data = serde_json::to_string(hello).unwrap_or_default();
-    Bytes::from(format!("retry: {SSE_RETRY_MILLIS}\nevent: hello\ndata: {data}\n\n"))
+    sse_chunk(format!("retry: {SSE_RETRY_MILLIS}\nevent: hello\n"), data)
 }
 
 /// `id` is the sequence number, so the browser's automatic reconnect sends it back as `Last-Event-ID`. The JSON
 /// never contains a raw newline (serde escapes it), so one `data:` line always holds the whole event.
-pub fn encode_event(event: &Event) -> Bytes {
+pub fn encode_event(event: &Event) -> SseChunk {
     let data = serde_json::to_string(event).unwrap_or_default();
-    Bytes::from(format!("id: {}\nevent: {}\ndata: {data}\n\n", event.seq, event.body.kind_name()))
+    sse_chunk(format!("id: {}\nevent: {}\n", event.seq, event.body.kind_name()), data)
 }
 
 /// The gap's `id` is its last lost sequence number, so a reconnect after it does not ask for the lost range again.
-pub fn encode_gap(gap: Gap) -> Bytes {
+pub fn encode_gap(gap: Gap) -> SseChunk {
     let data = serde_json::to_string(&gap).unwrap_or_default();
-    Bytes::from(format!("id: {}\nevent: gap\ndata: {data}\n\n", gap.to))
+    sse_chunk(format!("id: {}\nevent: gap\n", gap.to), data)
 }
 
 #[cfg(test)]
@@ -148,16 +170,19 @@ mod tests {
     #[test]
     fn event_text_is_id_event_data_and_blank_line() {
         let event = Event { seq: 42, emitted_at: 1, body: EventBody::Message { text: "two\nlines".into() } };
-        let text = String::from_utf8(encode_event(&event).to_vec()).unwrap();
+        let chunk = encode_event(&event);
+        let text = String::from_utf8(chunk.text.to_vec()).unwrap();
         assert_eq!(
             text,
             "id: 42\nevent: message\ndata: {\"seq\":42,\"emitted_at\":1,\"kind\":\"message\",\"payload\":{\"text\":\"two\\nlines\"}}\n\n"
         );
+        // Everything but the JSON is framing: "id: 42\n" (7) + "event: message\n" (15) + "data: " (6) + "\n\n" (2).
+        assert_eq!(chunk.text.len() - chunk.json_len, 30);
     }
 
     #[test]
     fn hello_starts_with_retry() {
-        let text = encode_hello(&StreamHello { epoch: Epoch("e".into()), head_seq: 3 });
-        assert!(text.starts_with(b"retry: 2000\nevent: hello\ndata: {\"epoch\":\"e\",\"head_seq\":3}\n\n"));
+        let chunk = encode_hello(&StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9 });
+        assert_eq!(chunk.text, "retry: 2000\nevent: hello\ndata: {\"epoch\":\"e\",\"head_seq\":3,\"exchange\":9}\n\n");
     }
 }

@@ -22,6 +22,7 @@ use crate::faults::Peer;
 use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::publish::validated_message;
 use crate::state::AppState;
+use crate::wire::{Annotation, Wire};
 
 /// Largest frame or message a client may send. A `publish` of 1 KiB of text fits with room to spare; anything
 /// bigger is not a message this protocol has.
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
 async fn upgrade(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<ResumeParams>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -53,7 +55,7 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| session(socket, state, peer, params.after, permit))
+        .on_upgrade(move |socket| session(socket, state, peer, wire, params.after, permit))
         .into_response())
 }
 
@@ -64,12 +66,21 @@ struct Closing {
 }
 
 /// `_permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(socket: WebSocket, state: AppState, peer: Peer, after: Option<u64>, _permit: AddressPermit) {
+async fn session(
+    socket: WebSocket,
+    state: AppState,
+    peer: Peer,
+    wire: Wire,
+    after: Option<u64>,
+    _permit: AddressPermit,
+) {
     let counters = state.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
     let hub = state.hub();
     let subscription = hub.subscribe(after, usize::MAX);
-    let hello = WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq });
+    let exchange = wire.exchange();
+    let hello =
+        WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange });
     let mut dropped = state.faults.watch(peer.clone());
     let mut feed = Feed::new(hub, counters.clone(), state.faults.clone(), peer, subscription, after);
     let (mut sink, mut incoming) = socket.split();
@@ -78,7 +89,7 @@ async fn session(socket: WebSocket, state: AppState, peer: Peer, after: Option<u
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
 
-    if !send_within(&mut sink, frame(&hello), ping_interval).await {
+    if !send_within(&mut sink, annotated_frame(&wire, &hello), ping_interval).await {
         return;
     }
     let closing = loop {
@@ -91,7 +102,7 @@ async fn session(socket: WebSocket, state: AppState, peer: Peer, after: Option<u
                     FeedItem::Event(event) => WsServerMessage::Event(event),
                     FeedItem::Gap(gap) => WsServerMessage::Gap(gap),
                 };
-                let frame = frame(&message);
+                let frame = annotated_frame(&wire, &message);
                 let payload_len = frame_len(&frame);
                 if !send_within(&mut sink, frame, ping_interval).await {
                     break None;
@@ -105,7 +116,7 @@ async fn session(socket: WebSocket, state: AppState, peer: Peer, after: Option<u
                 match received {
                     Some(Ok(Message::Text(text))) => {
                         let reply = handle_text(&state, &text);
-                        if !send_within(&mut sink, frame(&reply), ping_interval).await {
+                        if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
                             break None;
                         }
                     }
@@ -178,7 +189,16 @@ fn closing_for(error: axum::Error) -> Option<Closing> {
     }
 }
 
-fn frame(message: &WsServerMessage) -> Message {
+/// The text frame for `message`, with the wire accounting told what the frame carries.
+fn annotated_frame(wire: &Wire, message: &WsServerMessage) -> Message {
+    let (event, seq) = match message {
+        WsServerMessage::Hello(_) => ("hello", None),
+        WsServerMessage::Event(event) => (event.body.kind_name(), Some(event.seq)),
+        WsServerMessage::Gap(_) => ("gap", None),
+        WsServerMessage::Ack { seq } => ("ack", Some(*seq)),
+        WsServerMessage::Error { .. } => ("error", None),
+    };
+    wire.annotate(Annotation { event, seq, payload_len: None });
     Message::Text(serde_json::to_string(message).unwrap_or_default().into())
 }
 

@@ -1,0 +1,140 @@
+//! What the server measured on the wire: bytes counted at the socket as they were read and written, split the way
+//! the lab teaches them, and the records the inspector shows.
+
+use serde::{Deserialize, Serialize};
+
+use super::Transport;
+
+/// Bytes of one unit on the wire (or of many, summed).
+///
+/// - `head`: an HTTP request or response head (start line, headers, blank line).
+/// - `framing`: what carries the payload without being it: HTTP chunk-size lines and their CRLFs, SSE field names
+///   and line ends, WebSocket frame headers (and the client's 4-byte mask key).
+/// - `payload`: the event JSON, the poll response body, a WebSocket frame's payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireBytes {
+    pub head: u64,
+    pub framing: u64,
+    pub payload: u64,
+}
+
+impl WireBytes {
+    pub fn total(&self) -> u64 {
+        self.head + self.framing + self.payload
+    }
+
+    pub fn add(&mut self, other: WireBytes) {
+        self.head += other.head;
+        self.framing += other.framing;
+        self.payload += other.payload;
+    }
+}
+
+/// One transport's traffic, both ways, as the server's sockets saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireTotals {
+    pub to_server: WireBytes,
+    pub to_client: WireBytes,
+}
+
+impl WireTotals {
+    pub fn total(&self) -> u64 {
+        self.to_server.total() + self.to_client.total()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireDirection {
+    ToServer,
+    ToClient,
+}
+
+/// What one measured unit was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "unit", rename_all = "snake_case")]
+pub enum WireUnit {
+    /// An HTTP request head exactly as received (a body, if any, follows as a `body` record).
+    Request { method: String, target: String },
+    /// An HTTP response head exactly as written.
+    ResponseHead { status: u16 },
+    /// A response body sent with `Content-Length`, complete.
+    Body,
+    /// One chunk of a chunked response. For SSE, `event` names what it carried (`hello`, `tick`, `message`, `gap`,
+    /// `keep-alive`) and `seq` the event's sequence number.
+    Chunk {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// The zero-length chunk that ends a chunked response.
+    LastChunk,
+    /// One WebSocket frame. `length_bits` is how its payload length was encoded: 7, 7+16 or 7+64 bits.
+    Frame {
+        opcode: String,
+        fin: bool,
+        rsv: u8,
+        masked: bool,
+        length_bits: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<String>,
+    },
+    /// Bytes the lab could not parse as any of the above (counted, never dropped from the totals).
+    Unparsed,
+}
+
+/// One measured unit on one connection. `exchange` is the HTTP exchange it belongs to (for WebSocket frames and
+/// SSE chunks, the exchange that opened the connection); responses carry it as `x-lab-exchange`, streams in their
+/// `hello`, so the browser can attach each record to its own arrow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireRecord {
+    pub id: u64,
+    pub exchange: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    pub direction: WireDirection,
+    /// Server wall clock when the unit was complete, Unix microseconds.
+    pub at: u64,
+    #[serde(flatten)]
+    pub unit: WireUnit,
+    pub bytes: WireBytes,
+    /// The HTTP head as text exactly as on the wire; for SSE chunks the chunk's text; for frames the first bytes
+    /// of the payload in hex (as sent, so still masked from a browser).
+    pub raw: String,
+}
+
+/// Body of `GET /api/wire?client=…&after=…`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WirePage {
+    pub records: Vec<WireRecord>,
+    /// The `after` for the next page.
+    pub next: u64,
+    /// Records this client had that were dropped (the server keeps the most recent few thousand per client).
+    pub dropped: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_flatten_their_unit() {
+        let record = WireRecord {
+            id: 7,
+            exchange: 3,
+            transport: Some(Transport::Sse),
+            direction: WireDirection::ToClient,
+            at: 1,
+            unit: WireUnit::Chunk { event: Some("tick".into()), seq: Some(42) },
+            bytes: WireBytes { head: 0, framing: 30, payload: 60 },
+            raw: "id: 42\n".into(),
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["unit"], "chunk");
+        assert_eq!(json["seq"], 42);
+        assert_eq!(serde_json::from_value::<WireRecord>(json).unwrap(), record);
+    }
+}

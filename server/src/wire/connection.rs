@@ -1,0 +1,251 @@
+//! One connection's wire accounting: both directions' parsers, the exchange in progress, and what the handlers
+//! said the next chunks and frames carry. Fed by [`super::WireTap`] on every read and write.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use app::model::{ClientId, Transport, WireBytes, WireDirection, WireRecord, WireUnit};
+
+use super::ledger::WireLedger;
+use super::parse::{Side, StartLine, StreamParser, Unit};
+use crate::hub::unix_micros_now;
+
+/// What a handler says the next SSE chunk or outgoing WebSocket data frame carries, queued before it is written.
+#[derive(Clone, Debug)]
+pub struct Annotation {
+    /// `hello`, `tick`, `message`, `gap`, `keep-alive`, `ack`, `error`.
+    pub event: &'static str,
+    pub seq: Option<u64>,
+    /// Bytes of the unit that are payload (the event JSON inside an SSE chunk); the rest is framing. `None`: all
+    /// of the chunk's data or frame's payload is payload.
+    pub payload_len: Option<usize>,
+}
+
+/// The HTTP exchange whose response is being written, and for an upgraded connection the one that upgraded it.
+#[derive(Clone, Debug, Default)]
+struct Exchange {
+    id: u64,
+    transport: Option<Transport>,
+    client: Option<ClientId>,
+}
+
+pub struct ConnectionWire {
+    ledger: Arc<WireLedger>,
+    state: Mutex<State>,
+}
+
+struct State {
+    requests: StreamParser,
+    responses: StreamParser,
+    exchange: Exchange,
+    annotations: VecDeque<Annotation>,
+    units: Vec<Unit>,
+}
+
+/// Annotations waiting for their bytes: a handler can only run so far ahead of its socket.
+const MAX_PENDING_ANNOTATIONS: usize = 4096;
+
+impl ConnectionWire {
+    pub fn new(ledger: Arc<WireLedger>) -> Self {
+        let state = State {
+            requests: StreamParser::new(Side::Requests),
+            responses: StreamParser::new(Side::Responses),
+            exchange: Exchange::default(),
+            annotations: VecDeque::new(),
+            units: Vec::new(),
+        };
+        Self { ledger, state: Mutex::new(state) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The exchange whose request was read last: the one a handler running now is answering.
+    pub fn current_exchange(&self) -> u64 {
+        self.state().exchange.id
+    }
+
+    pub fn annotate(&self, annotation: Annotation) {
+        let mut state = self.state();
+        if state.annotations.len() < MAX_PENDING_ANNOTATIONS {
+            state.annotations.push_back(annotation);
+        }
+    }
+
+    pub fn read(&self, bytes: &[u8]) {
+        let mut state = self.state();
+        let mut units = std::mem::take(&mut state.units);
+        state.requests.feed(bytes, &mut units);
+        for unit in units.drain(..) {
+            let record = self.inbound(&mut state, unit);
+            self.ledger.record(record, state.exchange.client.as_ref());
+        }
+        state.units = units;
+    }
+
+    pub fn written(&self, bytes: &[u8]) {
+        let mut state = self.state();
+        let mut units = std::mem::take(&mut state.units);
+        state.responses.feed(bytes, &mut units);
+        for unit in units.drain(..) {
+            let record = self.outbound(&mut state, unit);
+            self.ledger.record(record, state.exchange.client.as_ref());
+        }
+        state.units = units;
+    }
+
+    fn inbound(&self, state: &mut State, unit: Unit) -> WireRecord {
+        let (unit, bytes, raw) = match unit {
+            Unit::Head { raw, start: StartLine::Request { method, target } } => {
+                if method == "HEAD" {
+                    state.responses.expect_bodiless_response();
+                }
+                let (transport, client) = classify(&target);
+                state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
+                let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
+                (WireUnit::Request { method, target }, bytes, String::from_utf8_lossy(&raw).into_owned())
+            }
+            other => common_unit(other, None),
+        };
+        self.make_record(state, WireDirection::ToServer, unit, bytes, raw)
+    }
+
+    fn outbound(&self, state: &mut State, unit: Unit) -> WireRecord {
+        let (unit, bytes, raw) = match unit {
+            Unit::Head { raw, start: StartLine::Response { status } } => {
+                if status == 101 {
+                    state.requests.switch_to_websocket();
+                }
+                let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
+                (WireUnit::ResponseHead { status }, bytes, String::from_utf8_lossy(&raw).into_owned())
+            }
+            Unit::Chunk { .. } if state.exchange.transport == Some(Transport::Sse) => {
+                let annotation = state.annotations.pop_front();
+                common_unit(unit, annotation)
+            }
+            Unit::Frame { ref info, .. }
+                if info.is_data() && state.exchange.transport == Some(Transport::WebSocket) =>
+            {
+                let annotation = state.annotations.pop_front();
+                common_unit(unit, annotation)
+            }
+            other => common_unit(other, None),
+        };
+        self.make_record(state, WireDirection::ToClient, unit, bytes, raw)
+    }
+
+    fn make_record(
+        &self,
+        state: &State,
+        direction: WireDirection,
+        unit: WireUnit,
+        bytes: WireBytes,
+        raw: String,
+    ) -> WireRecord {
+        WireRecord {
+            id: 0, // numbered by the ledger, per client
+            exchange: state.exchange.id,
+            transport: state.exchange.transport,
+            direction,
+            at: unix_micros_now(),
+            unit,
+            bytes,
+            raw,
+        }
+    }
+}
+
+/// Bodies, chunks, frames: the same on either side.
+fn common_unit(unit: Unit, annotation: Option<Annotation>) -> (WireUnit, WireBytes, String) {
+    let event = annotation.as_ref().map(|annotation| annotation.event.to_owned());
+    let seq = annotation.as_ref().and_then(|annotation| annotation.seq);
+    let payload_len = annotation.and_then(|annotation| annotation.payload_len);
+    match unit {
+        Unit::Body { payload } => (WireUnit::Body, WireBytes { payload, ..WireBytes::default() }, String::new()),
+        Unit::Chunk { framing, data, text } => {
+            // An SSE chunk's data is field names and line ends around the event JSON: framing, not payload.
+            let payload = payload_len.map_or(data, |len| (len as u64).min(data));
+            let bytes = WireBytes { head: 0, framing: framing + data - payload, payload };
+            (WireUnit::Chunk { event, seq }, bytes, String::from_utf8_lossy(&text).into_owned())
+        }
+        Unit::LastChunk { framing } => {
+            (WireUnit::LastChunk, WireBytes { framing, ..WireBytes::default() }, "0\r\n\r\n".to_owned())
+        }
+        Unit::Frame { info, header, payload, first_bytes } => {
+            let unit = WireUnit::Frame {
+                opcode: info.opcode.to_owned(),
+                fin: info.fin,
+                rsv: info.rsv,
+                masked: info.masked,
+                length_bits: info.length_bits,
+                seq,
+                event,
+            };
+            (unit, WireBytes { head: 0, framing: header, payload }, hex(&first_bytes))
+        }
+        Unit::Unparsed { bytes } => {
+            (WireUnit::Unparsed, WireBytes { payload: bytes, ..WireBytes::default() }, String::new())
+        }
+        Unit::Head { raw, .. } => {
+            // A head on the wrong side (a client answering like a server): count it, say nothing more.
+            (WireUnit::Unparsed, WireBytes { head: raw.len() as u64, ..WireBytes::default() }, String::new())
+        }
+    }
+}
+
+/// Which transport a request target belongs to, and the page that sent it. Only lane traffic is kept per page:
+/// the page's own reads of `/api/wire` must not become records it then reads.
+fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let transport = match path {
+        "/api/poll" => Some(Transport::ShortPoll),
+        "/api/long-poll" => Some(Transport::LongPoll),
+        "/api/sse" => Some(Transport::Sse),
+        "/api/ws" => Some(Transport::WebSocket),
+        _ => None,
+    };
+    let client = transport.and(
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "client")
+            .and_then(|(_, value)| ClientId::try_from(value.into_owned()).ok()),
+    );
+    (transport, client)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_name_their_transport_and_client() {
+        let (transport, client) = classify("/api/sse?after=3&client=abc");
+        assert_eq!((transport, client.as_ref().map(ClientId::as_str)), (Some(Transport::Sse), Some("abc")));
+        assert_eq!(classify("/api/stats"), (None, None));
+        assert_eq!(classify("/api/wire?client=abc"), (None, None), "the side channel is not lane traffic");
+        assert_eq!(classify("/api/poll?client=bad%20id").1, None);
+    }
+
+    #[test]
+    fn an_annotated_sse_chunk_splits_field_syntax_from_the_event_json() {
+        let ledger = Arc::new(WireLedger::default());
+        let wire = ConnectionWire::new(ledger.clone());
+        wire.read(b"GET /api/sse?client=me HTTP/1.1\r\nhost: lab\r\n\r\n");
+        let text = "id: 7\nevent: tick\ndata: {\"seq\":7}\n\n";
+        wire.annotate(Annotation { event: "tick", seq: Some(7), payload_len: Some(9) });
+        let response = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{text}\r\n", text.len());
+        wire.written(response.as_bytes());
+        let page = ledger.page(&ClientId::try_from("me".to_owned()).unwrap(), 0, 100);
+        let chunk = page.records.iter().find(|record| matches!(record.unit, WireUnit::Chunk { .. })).unwrap();
+        assert_eq!(chunk.unit, WireUnit::Chunk { event: Some("tick".into()), seq: Some(7) });
+        // 9 bytes of JSON; the rest of the 35-byte chunk text and the chunk's "23\r\n" + "\r\n" are framing.
+        assert_eq!(chunk.bytes, WireBytes { head: 0, framing: 35 - 9 + 6, payload: 9 });
+        assert_eq!(chunk.transport, Some(Transport::Sse));
+        let totals = ledger.totals(Some(Transport::Sse));
+        assert_eq!(totals.total(), (response.len() + 46) as u64);
+    }
+}

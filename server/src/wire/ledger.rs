@@ -1,0 +1,119 @@
+//! Where measured wire records go: totals per transport (both directions, for `/api/stats`), and for each page
+//! that named itself with `client=` its most recent records, which the page reads through `/api/wire` to put
+//! bytes on its arrows.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use app::model::{ClientId, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
+
+/// Records kept per page: a few minutes of four busy lanes.
+const RECORDS_PER_CLIENT: usize = 4000;
+/// Pages remembered at once, and how long an idle one is kept.
+const MAX_CLIENTS: usize = 500;
+const CLIENT_IDLE_LIMIT: Duration = Duration::from_secs(600);
+
+#[derive(Default)]
+struct Counter {
+    head: AtomicU64,
+    framing: AtomicU64,
+    payload: AtomicU64,
+}
+
+impl Counter {
+    fn add(&self, bytes: WireBytes) {
+        self.head.fetch_add(bytes.head, Relaxed);
+        self.framing.fetch_add(bytes.framing, Relaxed);
+        self.payload.fetch_add(bytes.payload, Relaxed);
+    }
+
+    fn read(&self) -> WireBytes {
+        WireBytes {
+            head: self.head.load(Relaxed),
+            framing: self.framing.load(Relaxed),
+            payload: self.payload.load(Relaxed),
+        }
+    }
+}
+
+struct ClientLog {
+    records: VecDeque<WireRecord>,
+    next_id: u64,
+    dropped: u64,
+    touched: Instant,
+}
+
+#[derive(Default)]
+pub struct WireLedger {
+    next_exchange: AtomicU64,
+    /// Index: the four transports in [`Transport::ALL`] order, then everything else (page, control API).
+    to_server: [Counter; 5],
+    to_client: [Counter; 5],
+    clients: Mutex<HashMap<ClientId, ClientLog>>,
+}
+
+fn slot(transport: Option<Transport>) -> usize {
+    transport.and_then(|transport| Transport::ALL.iter().position(|t| *t == transport)).unwrap_or(4)
+}
+
+impl WireLedger {
+    pub fn next_exchange(&self) -> u64 {
+        self.next_exchange.fetch_add(1, Relaxed) + 1
+    }
+
+    pub fn count(&self, transport: Option<Transport>, direction: WireDirection, bytes: WireBytes) {
+        match direction {
+            WireDirection::ToServer => self.to_server[slot(transport)].add(bytes),
+            WireDirection::ToClient => self.to_client[slot(transport)].add(bytes),
+        }
+    }
+
+    /// Counts a record and, if a page sent it, keeps it for that page.
+    pub fn record(&self, mut record: WireRecord, client: Option<&ClientId>) {
+        self.count(record.transport, record.direction, record.bytes);
+        let Some(client) = client else { return };
+        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !clients.contains_key(client) {
+            let now = Instant::now();
+            clients.retain(|_, log| now.duration_since(log.touched) < CLIENT_IDLE_LIMIT);
+            if clients.len() >= MAX_CLIENTS {
+                return;
+            }
+        }
+        let log = clients.entry(client.clone()).or_insert_with(|| ClientLog {
+            records: VecDeque::new(),
+            next_id: 1,
+            dropped: 0,
+            touched: Instant::now(),
+        });
+        record.id = log.next_id;
+        log.next_id += 1;
+        if log.records.len() == RECORDS_PER_CLIENT {
+            log.records.pop_front();
+            log.dropped += 1;
+        }
+        log.records.push_back(record);
+    }
+
+    pub fn totals(&self, transport: Option<Transport>) -> WireTotals {
+        WireTotals {
+            to_server: self.to_server[slot(transport)].read(),
+            to_client: self.to_client[slot(transport)].read(),
+        }
+    }
+
+    /// Up to `limit` of a page's records after `after`.
+    pub fn page(&self, client: &ClientId, after: u64, limit: usize) -> WirePage {
+        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(log) = clients.get_mut(client) else {
+            return WirePage { records: Vec::new(), next: after, dropped: 0 };
+        };
+        log.touched = Instant::now();
+        let records: Vec<WireRecord> =
+            log.records.iter().filter(|record| record.id > after).take(limit).cloned().collect();
+        let next = records.last().map_or(after, |record| record.id);
+        WirePage { records, next, dropped: log.dropped }
+    }
+}

@@ -1,0 +1,92 @@
+//! Wire truth: every connection's bytes measured at the socket ([`tap`]), split into heads, framing and payload
+//! ([`parse`], [`connection`]), totalled per transport and kept per page ([`ledger`]), and served to the page at
+//! `GET /api/wire` so each arrow can show what it really cost. That side channel is not lane traffic: it is counted
+//! with the rest of the control API, never in a transport's figures.
+
+mod connection;
+mod ledger;
+mod parse;
+mod tap;
+
+use std::sync::Arc;
+
+use app::model::{ClientId, WirePage};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub use connection::{Annotation, ConnectionWire};
+pub use ledger::WireLedger;
+pub use tap::WireTap;
+
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::state::AppState;
+
+/// Response header naming the HTTP exchange, so a page can find the records of its own request.
+pub const EXCHANGE_HEADER: &str = "x-lab-exchange";
+const MAX_RECORDS_PER_PAGE: usize = 1000;
+
+/// The connection's wire accounting, when the app is served by [`crate::serve`] (absent under a bare router).
+pub struct Wire(pub Option<Arc<ConnectionWire>>);
+
+impl Wire {
+    pub fn exchange(&self) -> u64 {
+        self.0.as_ref().map_or(0, |wire| wire.current_exchange())
+    }
+
+    pub fn annotate(&self, annotation: Annotation) {
+        if let Some(wire) = &self.0 {
+            wire.annotate(annotation);
+        }
+    }
+}
+
+impl Clone for Wire {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Wire {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Wire(parts.extensions.get::<Arc<ConnectionWire>>().cloned()))
+    }
+}
+
+/// Middleware: tells every response which exchange it is.
+pub async fn stamp_exchange(wire: Wire, request: Request, next: Next) -> Response {
+    let exchange = wire.exchange();
+    let mut response = next.run(request).await;
+    if exchange != 0 {
+        response.headers_mut().insert(HeaderName::from_static(EXCHANGE_HEADER), HeaderValue::from(exchange));
+    }
+    response
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/wire", get(wire_records))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireQuery {
+    client: ClientId,
+    #[serde(default)]
+    after: u64,
+}
+
+/// A page's measured records after `after`: what its lanes' requests, responses, chunks and frames cost.
+async fn wire_records(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<WireQuery>,
+) -> Result<Json<WirePage>, ApiError> {
+    Ok(Json(state.wire.page(&query.client, query.after, MAX_RECORDS_PER_PAGE)))
+}

@@ -1,0 +1,527 @@
+//! Splits one direction of a connection's bytes into the units the lab counts: HTTP heads, bodies, chunks and
+//! WebSocket frames. Heads and chunk-size lines are parsed by `httparse` (hyper's own parser), frame headers by
+//! `tungstenite`; this module only keeps track of where one unit ends and the next begins, across reads and
+//! writes that split them anywhere. Every byte fed in ends up in exactly one unit, so the units' sizes always add
+//! up to what crossed the socket.
+
+use std::io::Cursor;
+
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+/// Longest head the lab will parse; anything longer is counted as unparsed (hyper refuses such heads anyway).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How much of a chunk's text, or of a frame's payload, is kept for the inspector.
+pub const KEPT_CHUNK_TEXT: usize = 2048;
+pub const KEPT_FRAME_BYTES: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Bytes the client sent: requests, then masked frames.
+    Requests,
+    /// Bytes the server wrote: responses, then frames.
+    Responses,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    Request { method: String, target: String },
+    Response { status: u16 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    pub opcode: &'static str,
+    pub fin: bool,
+    pub rsv: u8,
+    pub masked: bool,
+    pub length_bits: u8,
+}
+
+impl FrameInfo {
+    pub fn is_data(&self) -> bool {
+        matches!(self.opcode, "text" | "binary" | "continuation")
+    }
+}
+
+/// A complete unit found in the stream, with its exact size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Head {
+        raw: Vec<u8>,
+        start: StartLine,
+    },
+    /// A `Content-Length` body.
+    Body {
+        payload: u64,
+    },
+    /// One chunk: `framing` is its size line and the CRLF after its data.
+    Chunk {
+        framing: u64,
+        data: u64,
+        text: Vec<u8>,
+    },
+    /// The last chunk and any trailers.
+    LastChunk {
+        framing: u64,
+    },
+    Frame {
+        info: FrameInfo,
+        header: u64,
+        payload: u64,
+        first_bytes: Vec<u8>,
+    },
+    Unparsed {
+        bytes: u64,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Head(Vec<u8>),
+    Fixed {
+        remaining: u64,
+        length: u64,
+    },
+    ChunkSize(Vec<u8>),
+    ChunkData {
+        remaining: u64,
+        size: u64,
+        line: u64,
+        text: Vec<u8>,
+    },
+    ChunkEnd {
+        remaining: u64,
+        size: u64,
+        line: u64,
+        text: Vec<u8>,
+    },
+    Trailers {
+        seen: Vec<u8>,
+        line: u64,
+    },
+    FrameHeader(Vec<u8>),
+    FramePayload {
+        remaining: u64,
+        info: FrameInfo,
+        header: u64,
+        payload: u64,
+        first_bytes: Vec<u8>,
+    },
+    /// Lost track (a head too long, a malformed chunk, a body without a length): count the rest as unparsed.
+    Unparsed,
+}
+
+#[derive(Debug)]
+pub struct StreamParser {
+    side: Side,
+    state: State,
+    /// The request this response answers was `HEAD`: its response has no body whatever its headers say.
+    next_response_has_no_body: bool,
+}
+
+impl StreamParser {
+    pub fn new(side: Side) -> Self {
+        Self { side, state: State::Head(Vec::new()), next_response_has_no_body: false }
+    }
+
+    /// From now on the stream carries WebSocket frames (the response side saw `101 Switching Protocols`).
+    pub fn switch_to_websocket(&mut self) {
+        if matches!(self.state, State::Head(ref bytes) if bytes.is_empty()) {
+            self.state = State::FrameHeader(Vec::new());
+        }
+    }
+
+    pub fn expect_bodiless_response(&mut self) {
+        self.next_response_has_no_body = true;
+    }
+
+    /// Feeds the next bytes of the stream, appending each unit they complete to `units`.
+    pub fn feed(&mut self, mut data: &[u8], units: &mut Vec<Unit>) {
+        while !data.is_empty() {
+            let used = self.step(data, units);
+            data = &data[used..];
+        }
+    }
+
+    /// Consumes some of `data` (at least one byte) and returns how many.
+    fn step(&mut self, data: &[u8], units: &mut Vec<Unit>) -> usize {
+        match &mut self.state {
+            State::Head(seen) => {
+                let start = seen.len().saturating_sub(3);
+                seen.extend_from_slice(data);
+                let Some(end) = find(&seen[start..], b"\r\n\r\n").map(|at| start + at + 4) else {
+                    if seen.len() > MAX_HEAD_BYTES {
+                        units.push(Unit::Unparsed { bytes: seen.len() as u64 });
+                        self.state = State::Unparsed;
+                    }
+                    return data.len();
+                };
+                let used = data.len() - (seen.len() - end);
+                seen.truncate(end);
+                let raw = std::mem::take(seen);
+                self.finish_head(raw, units);
+                used
+            }
+            State::Fixed { remaining, length } => {
+                let used = (*remaining).min(data.len() as u64);
+                *remaining -= used;
+                if *remaining == 0 {
+                    units.push(Unit::Body { payload: *length });
+                    self.state = State::Head(Vec::new());
+                }
+                used as usize
+            }
+            State::ChunkSize(line) => {
+                let start = line.len().saturating_sub(1);
+                line.extend_from_slice(data);
+                let Some(end) = find(&line[start..], b"\r\n").map(|at| start + at + 2) else {
+                    if line.len() > 1024 {
+                        units.push(Unit::Unparsed { bytes: line.len() as u64 });
+                        self.state = State::Unparsed;
+                    }
+                    return data.len();
+                };
+                let used = data.len() - (line.len() - end);
+                line.truncate(end);
+                let size = match httparse::parse_chunk_size(line) {
+                    Ok(httparse::Status::Complete((_, size))) => size,
+                    _ => {
+                        units.push(Unit::Unparsed { bytes: line.len() as u64 });
+                        self.state = State::Unparsed;
+                        return used;
+                    }
+                };
+                let line = line.len() as u64;
+                self.state = if size == 0 {
+                    State::Trailers { seen: Vec::new(), line }
+                } else {
+                    State::ChunkData { remaining: size, size, line, text: Vec::new() }
+                };
+                used
+            }
+            State::ChunkData { remaining, size, line, text } => {
+                let used = (*remaining).min(data.len() as u64) as usize;
+                let room = KEPT_CHUNK_TEXT.saturating_sub(text.len()).min(used);
+                text.extend_from_slice(&data[..room]);
+                *remaining -= used as u64;
+                if *remaining == 0 {
+                    let text = std::mem::take(text);
+                    self.state = State::ChunkEnd { remaining: 2, size: *size, line: *line, text };
+                }
+                used
+            }
+            State::ChunkEnd { remaining, size, line, text } => {
+                let used = (*remaining).min(data.len() as u64);
+                *remaining -= used;
+                if *remaining == 0 {
+                    units.push(Unit::Chunk { framing: *line + 2, data: *size, text: std::mem::take(text) });
+                    self.state = State::ChunkSize(Vec::new());
+                }
+                used as usize
+            }
+            State::Trailers { seen, line } => {
+                // Either an empty line at once, or trailer fields ending in an empty line.
+                let start = seen.len().saturating_sub(3);
+                seen.extend_from_slice(data);
+                let end = if seen.starts_with(b"\r\n") {
+                    Some(2)
+                } else {
+                    find(&seen[start..], b"\r\n\r\n").map(|at| start + at + 4)
+                };
+                let Some(end) = end else { return data.len() };
+                let used = data.len() - (seen.len() - end);
+                units.push(Unit::LastChunk { framing: *line + end as u64 });
+                self.state = State::Head(Vec::new());
+                used
+            }
+            State::FrameHeader(seen) => {
+                let before = seen.len();
+                seen.extend_from_slice(&data[..data.len().min(14 - before.min(14))]);
+                let mut cursor = Cursor::new(seen.as_slice());
+                match FrameHeader::parse(&mut cursor) {
+                    Ok(Some((header, payload))) => {
+                        let header_len = cursor.position() as usize;
+                        let used = header_len - before;
+                        let info = frame_info(&header, payload);
+                        let state = State::FramePayload {
+                            remaining: payload,
+                            info,
+                            header: header_len as u64,
+                            payload,
+                            first_bytes: Vec::new(),
+                        };
+                        self.state = state;
+                        if payload == 0 {
+                            self.finish_frame(units);
+                        }
+                        used
+                    }
+                    Ok(None) => seen.len() - before,
+                    Err(_) => {
+                        units.push(Unit::Unparsed { bytes: seen.len() as u64 });
+                        self.state = State::Unparsed;
+                        seen_len_used(before, data.len())
+                    }
+                }
+            }
+            State::FramePayload { remaining, first_bytes, .. } => {
+                let used = (*remaining).min(data.len() as u64) as usize;
+                let room = KEPT_FRAME_BYTES.saturating_sub(first_bytes.len()).min(used);
+                first_bytes.extend_from_slice(&data[..room]);
+                *remaining -= used as u64;
+                if *remaining == 0 {
+                    self.finish_frame(units);
+                }
+                used
+            }
+            State::Unparsed => {
+                units.push(Unit::Unparsed { bytes: data.len() as u64 });
+                data.len()
+            }
+        }
+    }
+
+    fn finish_frame(&mut self, units: &mut Vec<Unit>) {
+        if let State::FramePayload { info, header, payload, first_bytes, .. } =
+            std::mem::replace(&mut self.state, State::FrameHeader(Vec::new()))
+        {
+            units.push(Unit::Frame { info, header, payload, first_bytes });
+        }
+    }
+
+    /// A head is complete: parse it and set up for its body.
+    fn finish_head(&mut self, raw: Vec<u8>, units: &mut Vec<Unit>) {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let parsed = match self.side {
+            Side::Requests => {
+                let mut request = httparse::Request::new(&mut headers);
+                match request.parse(&raw) {
+                    Ok(httparse::Status::Complete(_)) => Some((
+                        StartLine::Request {
+                            method: request.method.unwrap_or_default().to_owned(),
+                            target: request.path.unwrap_or_default().to_owned(),
+                        },
+                        body_framing(request.headers),
+                    )),
+                    _ => None,
+                }
+            }
+            Side::Responses => {
+                let mut response = httparse::Response::new(&mut headers);
+                match response.parse(&raw) {
+                    Ok(httparse::Status::Complete(_)) => {
+                        let status = response.code.unwrap_or_default();
+                        let framing = if status == 101 {
+                            BodyFraming::WebSocket
+                        } else if (100..200).contains(&status)
+                            || status == 204
+                            || status == 304
+                            || std::mem::take(&mut self.next_response_has_no_body)
+                        {
+                            BodyFraming::None
+                        } else {
+                            match body_framing(response.headers) {
+                                // A response with neither length nor chunking runs until the connection closes.
+                                BodyFraming::None => BodyFraming::UntilClose,
+                                framing => framing,
+                            }
+                        };
+                        Some((StartLine::Response { status }, framing))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let Some((start, framing)) = parsed else {
+            units.push(Unit::Unparsed { bytes: raw.len() as u64 });
+            self.state = State::Unparsed;
+            return;
+        };
+        units.push(Unit::Head { raw, start });
+        self.state = match framing {
+            BodyFraming::None | BodyFraming::Fixed(0) => State::Head(Vec::new()),
+            BodyFraming::Fixed(length) => State::Fixed { remaining: length, length },
+            BodyFraming::Chunked => State::ChunkSize(Vec::new()),
+            BodyFraming::WebSocket => State::FrameHeader(Vec::new()),
+            BodyFraming::UntilClose => State::Unparsed,
+        };
+    }
+}
+
+fn seen_len_used(before: usize, available: usize) -> usize {
+    (14 - before.min(14)).min(available).max(1)
+}
+
+enum BodyFraming {
+    None,
+    Fixed(u64),
+    Chunked,
+    WebSocket,
+    UntilClose,
+}
+
+fn body_framing(headers: &[httparse::Header<'_>]) -> BodyFraming {
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case(name))
+            .and_then(|header| std::str::from_utf8(header.value).ok())
+    };
+    if value("transfer-encoding").is_some_and(|value| value.to_ascii_lowercase().contains("chunked")) {
+        return BodyFraming::Chunked;
+    }
+    match value("content-length").and_then(|value| value.trim().parse().ok()) {
+        Some(length) => BodyFraming::Fixed(length),
+        None => BodyFraming::None,
+    }
+}
+
+fn frame_info(header: &FrameHeader, payload: u64) -> FrameInfo {
+    let opcode = match header.opcode {
+        OpCode::Data(Data::Text) => "text",
+        OpCode::Data(Data::Binary) => "binary",
+        OpCode::Data(Data::Continue) => "continuation",
+        OpCode::Control(Control::Close) => "close",
+        OpCode::Control(Control::Ping) => "ping",
+        OpCode::Control(Control::Pong) => "pong",
+        OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => "reserved",
+    };
+    let length_bits = match payload {
+        0..=125 => 7,
+        126..=65_535 => 16,
+        _ => 64,
+    };
+    FrameInfo {
+        opcode,
+        fin: header.is_final,
+        rsv: u8::from(header.rsv1) << 2 | u8::from(header.rsv2) << 1 | u8::from(header.rsv3),
+        masked: header.mask.is_some(),
+        length_bits,
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::protocol::frame::Frame;
+
+    /// Feeds `bytes` split at every possible size, checking the units never depend on how the stream was cut.
+    fn units_in_any_split(side: Side, bytes: &[u8]) -> Vec<Unit> {
+        let mut whole = Vec::new();
+        StreamParser::new(side).feed(bytes, &mut whole);
+        for size in 1..bytes.len().min(40) {
+            let mut parser = StreamParser::new(side);
+            let mut units = Vec::new();
+            for piece in bytes.chunks(size) {
+                parser.feed(piece, &mut units);
+            }
+            assert_eq!(units, whole, "split every {size} bytes");
+        }
+        whole
+    }
+
+    fn total(units: &[Unit]) -> u64 {
+        units
+            .iter()
+            .map(|unit| match unit {
+                Unit::Head { raw, .. } => raw.len() as u64,
+                Unit::Body { payload } => *payload,
+                Unit::Chunk { framing, data, .. } => framing + data,
+                Unit::LastChunk { framing } => *framing,
+                Unit::Frame { header, payload, .. } => header + payload,
+                Unit::Unparsed { bytes } => *bytes,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn keep_alive_requests_and_a_body() {
+        let bytes = b"GET /api/poll?after=4 HTTP/1.1\r\nHost: lab\r\n\r\nPOST /api/publish HTTP/1.1\r\nHost: lab\r\nContent-Length: 13\r\n\r\n{\"text\":\"hi\"}";
+        let units = units_in_any_split(Side::Requests, bytes);
+        assert_eq!(units.len(), 3);
+        assert!(matches!(&units[0], Unit::Head { start: StartLine::Request { method, target }, raw }
+            if method == "GET" && target == "/api/poll?after=4" && raw.len() == 45));
+        assert_eq!(units[2], Unit::Body { payload: 13 });
+        assert_eq!(total(&units), bytes.len() as u64);
+    }
+
+    #[test]
+    fn a_chunked_stream_splits_into_size_lines_data_and_the_last_chunk() {
+        let bytes =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1c\r\nid: 1\nevent: tick\ndata: {}\n\n\r\n0\r\n\r\n";
+        let units = units_in_any_split(Side::Responses, bytes);
+        assert!(matches!(units[0], Unit::Head { start: StartLine::Response { status: 200 }, .. }));
+        // "1c\r\n" + CRLF after the data = 6 bytes of framing around 28 bytes of data.
+        assert!(matches!(&units[1], Unit::Chunk { framing: 6, data: 28, text } if text.starts_with(b"id: 1\n")));
+        assert_eq!(units[2], Unit::LastChunk { framing: 5 });
+        assert_eq!(total(&units), bytes.len() as u64);
+    }
+
+    #[test]
+    fn bodiless_responses_go_straight_to_the_next_head() {
+        let bytes =
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+        let units = units_in_any_split(Side::Responses, bytes);
+        assert_eq!(units.len(), 3);
+        assert_eq!(units[2], Unit::Body { payload: 2 });
+    }
+
+    fn frame_bytes(frame: Frame) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        frame.format(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn websocket_frame_headers_are_2_4_or_10_bytes_plus_4_for_a_mask() {
+        for (length, header, bits) in [(0, 2, 7), (125, 2, 7), (126, 4, 16), (65_535, 4, 16), (65_536, 10, 64)] {
+            let payload = vec![b'x'; length];
+            let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n".to_vec();
+            bytes.extend(frame_bytes(Frame::message(payload.clone(), OpCode::Data(Data::Text), true)));
+            let mut units = Vec::new();
+            StreamParser::new(Side::Responses).feed(&bytes, &mut units);
+            let Unit::Frame { info, header: measured, payload: carried, .. } = &units[1] else { panic!("{units:?}") };
+            assert_eq!((*measured, *carried, info.length_bits), (header, length as u64, bits), "{length} B");
+            assert!(!info.masked && info.fin && info.opcode == "text");
+
+            let mut masked = Frame::message(payload, OpCode::Data(Data::Text), true);
+            masked.header_mut().mask = Some([1, 2, 3, 4]);
+            let mut parser = StreamParser::new(Side::Requests);
+            parser.switch_to_websocket();
+            let mut units = Vec::new();
+            parser.feed(&frame_bytes(masked), &mut units);
+            assert!(matches!(&units[0], Unit::Frame { header: h, info, .. } if *h == header + 4 && info.masked));
+        }
+    }
+
+    #[test]
+    fn frames_split_anywhere_still_add_up() {
+        let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+        bytes.extend(frame_bytes(Frame::ping(vec![1, 2, 3])));
+        bytes.extend(frame_bytes(Frame::message(vec![b'a'; 300], OpCode::Data(Data::Text), true)));
+        bytes.extend(frame_bytes(Frame::close(None)));
+        let units = units_in_any_split(Side::Responses, &bytes);
+        let opcodes: Vec<_> = units
+            .iter()
+            .filter_map(|unit| if let Unit::Frame { info, .. } = unit { Some(info.opcode) } else { None })
+            .collect();
+        assert_eq!(opcodes, ["ping", "text", "close"]);
+        assert_eq!(total(&units), bytes.len() as u64);
+    }
+
+    #[test]
+    fn garbage_is_counted_not_lost() {
+        let bytes = b"\x16\x03\x01 not http at all\r\n\r\nmore";
+        for size in 1..bytes.len() {
+            let mut parser = StreamParser::new(Side::Requests);
+            let mut units = Vec::new();
+            bytes.chunks(size).for_each(|piece| parser.feed(piece, &mut units));
+            assert_eq!(total(&units), bytes.len() as u64, "split every {size} bytes");
+        }
+    }
+}
