@@ -1,0 +1,143 @@
+//! The lab's byte counts against an independent measurement: a packet capture of the same traffic on loopback,
+//! taken by `tshark` (Debian's package; `./lab setup` installs it). Per transport, the TCP payload bytes in the
+//! capture and the server's counts must agree within 1 %. Without tshark the test says so and checks nothing.
+//!
+//! By hand, against a running lab: `tshark -i lo -f 'tcp port 3000' -w /tmp/lab.pcap`, use the page, stop the
+//! capture, then compare `tshark -r /tmp/lab.pcap -q -z conv,tcp` with `curl localhost:3000/api/stats`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use app::model::Transport;
+use common::TestServer;
+use eventsource_stream::Eventsource;
+use futures::{SinkExt, StreamExt};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+fn tshark_installed() -> bool {
+    Command::new("tshark").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// Drives every transport on connections of its own, so each TCP stream in the capture belongs to one transport.
+async fn traffic(server: &TestServer) {
+    let control = reqwest::Client::new();
+    let publish =
+        |text: &'static str| control.post(server.url("/api/publish")).json(&serde_json::json!({ "text": text })).send();
+
+    let sse = reqwest::Client::new().get(server.url("/api/sse?after=0&client=cap")).send().await.unwrap();
+    let mut sse = sse.bytes_stream().eventsource();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws?after=0&client=cap")).await.unwrap();
+    let long_poller = reqwest::Client::new();
+    let poller = reqwest::Client::new();
+
+    for round in 0..5u64 {
+        publish("captured").await.unwrap();
+        let answer = long_poller.get(server.url(&format!("/api/long-poll?after={round}&client=cap"))).send();
+        assert_eq!(answer.await.unwrap().status(), 200);
+        let polled = poller.get(server.url(&format!("/api/poll?after={round}&client=cap"))).send();
+        assert_eq!(polled.await.unwrap().status(), 200);
+    }
+    let timed_out = long_poller.get(server.url("/api/long-poll?after=5&timeout=1&client=cap")).send();
+    assert_eq!(timed_out.await.unwrap().status(), 204);
+    socket.send(Message::text(r#"{"type":"publish","text":"up the socket"}"#)).await.unwrap();
+
+    let mut seen = 0;
+    while seen < 6 {
+        let event = timeout(Duration::from_secs(5), sse.next()).await.unwrap().unwrap().unwrap();
+        seen += usize::from(!event.id.is_empty());
+    }
+    let mut events = 0;
+    while events < 6 {
+        if let Message::Text(text) = timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap() {
+            events += usize::from(text.contains(r#""type":"event""#));
+        }
+    }
+    socket.close(None).await.unwrap();
+    while let Ok(Some(Ok(_))) = timeout(Duration::from_secs(5), socket.next()).await {}
+    drop(sse);
+    drop((poller, long_poller));
+    server.wait_for_open(Transport::Sse, 0, "the SSE stream is still open").await;
+    server.wait_for_open(Transport::WebSocket, 0, "the socket is still open").await;
+}
+
+#[tokio::test]
+async fn byte_counts_agree_with_a_packet_capture_within_one_percent() {
+    if !tshark_installed() {
+        eprintln!("SKIPPED: tshark is not installed, so the byte counts were not checked against a capture");
+        return;
+    }
+    let server = TestServer::start().await;
+    let port = server.addr.port();
+    // Live field output rather than a file: the test can see when the capture has really begun.
+    let mut capture = Command::new("tshark")
+        .args(["-i", "lo", "-l", "-f", &format!("tcp port {port}")])
+        // The server's port is random, so tell tshark it carries HTTP.
+        .args(["-d", &format!("tcp.port=={port},http")])
+        .args(["-T", "fields", "-E", "separator=|", "-e", "tcp.stream", "-e", "tcp.len", "-e", "http.request.uri"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tshark");
+    let (lines_in, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = BufReader::new(capture.stdout.take().unwrap());
+    std::thread::spawn(move || stdout.lines().map_while(Result::ok).try_for_each(|line| lines_in.send(line)));
+
+    // Probe until tshark shows a probe request: only then is the capture running.
+    let mut captured_lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    'probing: loop {
+        assert!(std::time::Instant::now() < deadline, "tshark never saw the probe");
+        reqwest::Client::new().get(server.url("/api/stats?probe")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while let Ok(line) = lines.try_recv() {
+            let probe_seen = line.contains("/api/stats?probe");
+            captured_lines.push(line);
+            if probe_seen {
+                break 'probing;
+            }
+        }
+    }
+
+    traffic(&server).await;
+    let stats = server.stats().await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    Command::new("kill").args(["-INT", &capture.id().to_string()]).status().unwrap();
+    capture.wait().unwrap();
+    captured_lines.extend(lines.try_iter());
+
+    let mut stream_bytes: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut stream_transport: BTreeMap<u64, Option<Transport>> = BTreeMap::new();
+    for line in &captured_lines {
+        let mut columns = line.split('|');
+        let (Some(stream), Some(len)) = (columns.next(), columns.next()) else { continue };
+        let (Ok(stream), Ok(len)) = (stream.parse::<u64>(), len.parse::<u64>()) else { continue };
+        *stream_bytes.entry(stream).or_default() += len;
+        if let Some(uri) = columns.next().filter(|uri| !uri.is_empty()) {
+            let path = uri.split('?').next().unwrap_or_default();
+            let transport = Transport::ALL.into_iter().find(|transport| match transport {
+                Transport::ShortPoll => path == "/api/poll",
+                Transport::LongPoll => path == "/api/long-poll",
+                Transport::Sse => path == "/api/sse",
+                Transport::WebSocket => path == "/api/ws",
+            });
+            stream_transport.entry(stream).or_insert(transport);
+        }
+    }
+    for transport in Transport::ALL {
+        let captured: u64 = stream_bytes
+            .iter()
+            .filter(|(stream, _)| stream_transport.get(stream).copied().flatten() == Some(transport))
+            .map(|(_, bytes)| bytes)
+            .sum();
+        let counted = stats.transports[&transport].wire.total();
+        let difference = counted.abs_diff(captured) as f64 / captured.max(1) as f64;
+        println!("{transport:?}: capture {captured} B, lab {counted} B, difference {:.3} %", difference * 100.0);
+        assert!(captured > 0, "{transport:?}: nothing captured");
+        assert!(difference <= 0.01, "{transport:?}: capture {captured} B vs lab {counted} B");
+    }
+}
