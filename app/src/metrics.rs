@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use crate::model::{WireDirection, WireRecord, WireTotals};
+
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatencyWindow {
@@ -80,6 +82,8 @@ pub struct LaneMetrics {
     pub last_recovery_ms: Option<f64>,
     /// The figures when the latest outage began, so the scoreboard can show what that fault cost.
     pub at_last_fault: Option<FaultScore>,
+    /// Every byte the server measured on this lane's connections, both ways (from `/api/wire`).
+    pub wire: WireTotals,
     /// Sequence numbers counted missing, so a late arrival can be told from a duplicate. Bounded: a loss larger
     /// than this is remembered only as a count.
     missing: BTreeSet<u64>,
@@ -135,6 +139,24 @@ impl LaneMetrics {
             self.missing.extend(expected..expected + missing.min(room));
             Arrival::AfterSilentLoss { missing }
         }
+    }
+
+    pub fn wire_measured(&mut self, record: &WireRecord) {
+        match record.direction {
+            WireDirection::ToServer => self.wire.to_server.add(record.bytes),
+            WireDirection::ToClient => self.wire.to_client.add(record.bytes),
+        }
+    }
+
+    /// Payload as a share of every byte both ways: how much of the traffic was the events themselves.
+    pub fn efficiency(&self) -> Option<f64> {
+        let total = self.wire.total();
+        (total > 0).then(|| (self.wire.to_server.payload + self.wire.to_client.payload) as f64 / total as f64)
+    }
+
+    /// Every measured byte both ways, per event delivered.
+    pub fn bytes_per_event(&self) -> Option<f64> {
+        (self.events_received > 0).then(|| self.wire.total() as f64 / self.events_received as f64)
     }
 
     pub fn score(&self) -> FaultScore {

@@ -189,6 +189,22 @@ test("an injected delivery delay shows up in every lane's measured latency", asy
   }
 });
 
+test("every lane's arrows carry bytes measured at the server, and bigger payloads move the figures", async ({ page, request }) => {
+  await openLab(page);
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).locator("title", { hasText: "measured at the server's socket" }).first()).toBeAttached({ timeout: 15_000 });
+    await expect.poll(async () => Number((await metric(page, transport, "wire")).split(" / ")[0])).toBeGreaterThan(0);
+  }
+  await expect(page.getByTestId("side-channel")).toContainText(/[1-9]\d* requests/);
+  // The request arrows' heads as the server read them: a streaming lane's connect arrow shows its bytes.
+  await expect(lane(page, "sse").locator("text", { hasText: /GET \/api\/sse\?after=\d+ · \d+ B/ }).first()).toBeAttached();
+
+  const perEvent = async () => parseFloat(await metric(page, "web_socket", "bytes-per-event"));
+  const before = await perEvent();
+  await setGenerator(request, { payload_bytes: 4000 });
+  await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(before + 1000);
+});
+
 test("a message is shown as text in every lane, never run as HTML", async ({ page, request }) => {
   await setGenerator(request, { paused: true });
   await openLab(page);

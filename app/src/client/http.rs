@@ -25,6 +25,8 @@ pub enum ClientError {
 pub struct RawResponse {
     pub status: u16,
     pub text: String,
+    /// The server's `x-lab-exchange`: the key to this request's measured bytes.
+    pub exchange: Option<u64>,
 }
 
 impl RawResponse {
@@ -56,8 +58,9 @@ async fn post_json<T: serde::Serialize, R: DeserializeOwned>(url: &str, body: &T
 
 async fn read(response: gloo_net::http::Response) -> Result<RawResponse, ClientError> {
     let status = response.status();
+    let exchange = response.headers().get("x-lab-exchange").and_then(|value| value.parse().ok());
     let text = response.text().await.map_err(network)?;
-    RawResponse { status, text }.into_result()
+    RawResponse { status, text, exchange }.into_result()
 }
 
 fn network(error: gloo_net::Error) -> ClientError {

@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog};
+use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
 use crate::metrics::{Arrival, LaneMetrics};
-use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport};
+use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 
 use super::browser_clock::now;
 use super::LaneStart;
@@ -44,6 +44,8 @@ pub struct LaneHandle {
     pub metrics: ReadSignal<LaneMetrics>,
     /// Notify to make the browser close this lane's connection itself (a client-side fault); the lane reconnects.
     pub browser_drop: Trigger,
+    /// Where the side channel delivers what the server measured on this lane's connections.
+    pub wire_sink: Callback<WireRecord>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,12 +71,14 @@ impl LaneRecorder {
     }
 
     pub fn handle(&self) -> LaneHandle {
+        let recorder = *self;
         LaneHandle {
             transport: self.transport,
             status: self.status.read_only(),
             trace: self.trace.read_only(),
             metrics: self.metrics.read_only(),
             browser_drop: self.browser_drop,
+            wire_sink: Callback::new(move |record| recorder.attach_wire(record)),
         }
     }
 
@@ -92,22 +96,41 @@ impl LaneRecorder {
         self.status.set(status);
     }
 
-    /// A browser → server message sent now. Returns when, for the answer's held bar.
-    pub fn request(&self, label: String, detail: String) -> Millis {
+    /// A browser → server message sent now: when (for the answer's held bar) and which arrow it is.
+    pub fn request(&self, label: String, detail: String) -> Sent {
         let at = now();
         self.metrics.update(|metrics| metrics.requests += 1);
-        self.push(RecordKind::Request, label, detail, at, at);
-        at
+        let id = self.push(RecordKind::Request, label, detail, at, at);
+        Sent { at, id }
     }
 
-    /// A server → browser answer seen now. `held_from` draws the server holding the request since then.
-    pub fn response(&self, label: String, detail: String, held_from: Option<Millis>) {
+    /// A server → browser answer seen now. `held_from` draws the server holding the request since then. Returns
+    /// the arrow's id.
+    pub fn response(&self, label: String, detail: String, held_from: Option<Millis>) -> u64 {
         let at = now();
-        self.push(RecordKind::Response { held_from }, label, detail, at, at);
+        self.push(RecordKind::Response { held_from }, label, detail, at, at)
     }
 
-    /// One hub event arrived now, `bytes` long as the browser received it.
-    pub fn event(&self, event: &Event, label: String, bytes: usize) {
+    /// The server named the exchange of a request (and its response): their measured bytes can now be matched.
+    pub fn bind_exchange(&self, request: Option<u64>, response: Option<u64>, exchange: u64) {
+        self.trace.update(|trace| {
+            if let Some(request) = request {
+                trace.bind(request, WireKey::Request(exchange));
+            }
+            if let Some(response) = response {
+                trace.bind(response, WireKey::Response(exchange));
+            }
+        });
+    }
+
+    /// A record the server measured on this lane's connections (from the side channel).
+    pub fn attach_wire(&self, record: WireRecord) {
+        self.metrics.update(|metrics| metrics.wire_measured(&record));
+        self.trace.update(|trace| trace.attach(record));
+    }
+
+    /// One hub event arrived now, `bytes` long as the browser received it, on the stream opened by `exchange`.
+    pub fn event(&self, event: &Event, label: String, bytes: usize, exchange: Option<u64>) {
         let at = now();
         let emitted = event.emitted_at as f64 / 1000.0;
         let latency = at - emitted;
@@ -129,13 +152,20 @@ impl LaneRecorder {
             }
             Some(Arrival::OutOfOrder) => {
                 self.note(NoteTone::Warning, format!("#{} out of order", event.seq), detail.clone());
-                self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at);
+                self.push_event(event.seq, label, detail, emitted, at, exchange);
             }
             Some(Arrival::AfterSilentLoss { missing }) => {
                 self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());
-                self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at);
+                self.push_event(event.seq, label, detail, emitted, at, exchange);
             }
-            _ => self.push(RecordKind::Event { seq: event.seq }, label, detail, emitted, at),
+            _ => self.push_event(event.seq, label, detail, emitted, at, exchange),
+        }
+    }
+
+    fn push_event(&self, seq: u64, label: String, detail: String, emitted: Millis, at: Millis, exchange: Option<u64>) {
+        let id = self.push(RecordKind::Event { seq }, label, detail, emitted, at);
+        if let Some(exchange) = exchange {
+            self.trace.update(|trace| trace.bind(id, WireKey::Event { exchange, seq }));
         }
     }
 
@@ -176,14 +206,26 @@ impl LaneRecorder {
         true
     }
 
-    /// Records a poll answer (short or long): the response arrow, then each event it carried.
-    pub fn poll_answer(&self, response: &PollResponse, body_bytes: usize, held_from: Option<Millis>) {
+    /// Records a poll answer (short or long): the response arrow, then each event it carried. `held` draws the
+    /// server holding the request since it was sent; `exchange` is the response's `x-lab-exchange`.
+    pub fn poll_answer(
+        &self,
+        response: &PollResponse,
+        body_bytes: usize,
+        sent: &Sent,
+        held: bool,
+        exchange: Option<u64>,
+    ) {
         if self.observe_epoch(&response.epoch) {
             return;
         }
         let count = response.events.len();
         let label = format!("200 · {count} event{}", if count == 1 { "" } else { "s" });
-        self.response(label, format!("{body_bytes} B of JSON; next after={}", response.next), held_from);
+        let detail = format!("{body_bytes} B of JSON; next after={}", response.next);
+        let answer = self.response(label, detail, held.then_some(sent.at));
+        if let Some(exchange) = exchange {
+            self.bind_exchange(Some(sent.id), Some(answer), exchange);
+        }
         if count == 0 && response.gap.is_none() {
             self.empty_response();
         }
@@ -193,13 +235,18 @@ impl LaneRecorder {
         // Bytes are attributed to the response as a whole; per-event sizes would be a guess.
         self.metrics.update(|metrics| metrics.body_bytes_received += body_bytes as u64);
         for event in &response.events {
-            self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), 0);
+            self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), 0, None);
         }
     }
 
-    fn push(&self, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) {
-        self.trace.update(|trace| {
-            trace.push(kind, label, detail, sent_at, arrived_at);
-        });
+    fn push(&self, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) -> u64 {
+        self.trace.try_update(|trace| trace.push(kind, label, detail, sent_at, arrived_at)).unwrap_or_default()
     }
+}
+
+/// A request just drawn: when it left, and its arrow.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    pub at: Millis,
+    pub id: u64,
 }

@@ -26,13 +26,17 @@ async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<
         match get(&url, abort.as_ref()).await {
             Ok(raw) if raw.status == 204 => {
                 failures = 0;
-                recorder.response("204 · timeout".into(), "no event within the hold time".into(), Some(sent));
+                let answer =
+                    recorder.response("204 · timeout".into(), "no event within the hold time".into(), Some(sent.at));
+                if let Some(exchange) = raw.exchange {
+                    recorder.bind_exchange(Some(sent.id), Some(answer), exchange);
+                }
                 recorder.empty_response();
             }
             Ok(raw) => match raw.json::<PollResponse>() {
                 Ok(response) => {
                     failures = 0;
-                    recorder.poll_answer(&response, raw.text.len(), Some(sent));
+                    recorder.poll_answer(&response, raw.text.len(), &sent, true, raw.exchange);
                 }
                 Err(error) => retry_later(recorder, &mut failures, error.to_string()).await,
             },

@@ -25,23 +25,22 @@ async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal
         let after = recorder.cursor();
         let url = format!("/api/poll?after={after}&client={client}");
         recorder.set_status(LinkStatus::Connecting);
-        recorder.request(format!("GET /api/poll?after={after}"), format!("GET {url}; answered at once"));
-        let wait =
-            match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw.text.len()))) {
-                Ok((response, bytes)) => {
-                    failures = 0;
-                    recorder.poll_answer(&response, bytes, None);
-                    recorder.set_status(LinkStatus::Idle);
-                    interval_ms.get_untracked()
-                }
-                Err(error) => {
-                    let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
-                    failures += 1;
-                    recorder.connection_lost("poll failed".into(), error.to_string());
-                    note_wait(recorder, delay_ms, failures);
-                    delay_ms
-                }
-            };
+        let sent = recorder.request(format!("GET /api/poll?after={after}"), format!("GET {url}; answered at once"));
+        let wait = match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw))) {
+            Ok((response, raw)) => {
+                failures = 0;
+                recorder.poll_answer(&response, raw.text.len(), &sent, false, raw.exchange);
+                recorder.set_status(LinkStatus::Idle);
+                interval_ms.get_untracked()
+            }
+            Err(error) => {
+                let delay_ms = retry_delay_ms(failures, js_sys::Math::random()).max(interval_ms.get_untracked());
+                failures += 1;
+                recorder.connection_lost("poll failed".into(), error.to_string());
+                note_wait(recorder, delay_ms, failures);
+                delay_ms
+            }
+        };
         sleep(Duration::from_millis(wait.into())).await;
     }
 }

@@ -59,6 +59,11 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
         }
         let source = Source { source, _listeners: listeners };
         let mut connected_once = false;
+        // The request arrow (only the first connection has one: the browser's own reconnects are silent), the
+        // latest response arrow, and the exchange the server named in its hello.
+        let mut request = Some(sent.id);
+        let mut response = None;
+        let mut exchange = None;
 
         while let Some(signal) = signals.next().await {
             match signal {
@@ -68,9 +73,10 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                     let (label, held_from) = if connected_once {
                         ("reconnected · 200 text/event-stream", None)
                     } else {
-                        ("200 · text/event-stream", Some(sent))
+                        ("200 · text/event-stream", Some(sent.at))
                     };
-                    recorder.response(label.into(), "the response stays open; events follow as text".into(), held_from);
+                    let detail = "the response stays open; events follow as text".into();
+                    response = Some(recorder.response(label.into(), detail, held_from));
                     connected_once = true;
                 }
                 SourceSignal::Message { name: "hello", data } => {
@@ -78,6 +84,8 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                         if recorder.observe_epoch(&hello.epoch) {
                             break; // reopen from #1 of the new run; Last-Event-ID would point into the old one
                         }
+                        recorder.bind_exchange(request.take(), response, hello.exchange);
+                        exchange = Some(hello.exchange);
                     }
                 }
                 SourceSignal::Message { name: "gap", data } => {
@@ -88,7 +96,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                 SourceSignal::Message { data, .. } => match serde_json::from_str::<Event>(&data) {
                     Ok(event) => {
                         let label = format!("id {} · {}", event.seq, event.body.kind_name());
-                        recorder.event(&event, label, data.len());
+                        recorder.event(&event, label, data.len(), exchange);
                     }
                     Err(error) => recorder.note(NoteTone::Error, "undecodable event".into(), error.to_string()),
                 },

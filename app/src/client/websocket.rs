@@ -66,29 +66,35 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
             Err(_) => SocketSignal::Close { code: 1006, reason: String::new() },
         });
         let socket = Socket { socket, _listeners: listeners };
+        let mut response = None;
+        let mut exchange = None;
 
         while let Some(signal) = signals.next().await {
             match signal {
                 SocketSignal::Open => {
                     failures = 0;
                     recorder.set_status(LinkStatus::Open);
-                    recorder.response(
+                    response = Some(recorder.response(
                         "101 Switching Protocols".into(),
                         "the HTTP connection is now a WebSocket".into(),
-                        Some(sent),
-                    );
+                        Some(sent.at),
+                    ));
                 }
                 SocketSignal::Text(text) => match serde_json::from_str::<WsServerMessage>(&text) {
                     Ok(WsServerMessage::Hello(hello)) => {
                         if recorder.observe_epoch(&hello.epoch) {
                             break;
                         }
+                        recorder.bind_exchange(Some(sent.id), response, hello.exchange);
+                        exchange = Some(hello.exchange);
                     }
                     Ok(WsServerMessage::Event(event)) => {
-                        recorder.event(&event, format!("WS text · {} B", text.len()), text.len())
+                        recorder.event(&event, format!("WS text #{}", event.seq), text.len(), exchange)
                     }
                     Ok(WsServerMessage::Gap(gap)) => recorder.gap(gap),
-                    Ok(WsServerMessage::Ack { seq }) => recorder.response(format!("ack · #{seq}"), text, None),
+                    Ok(WsServerMessage::Ack { seq }) => {
+                        recorder.response(format!("ack · #{seq}"), text, None);
+                    }
                     Ok(WsServerMessage::Error { error, message }) => recorder.note(NoteTone::Warning, error, message),
                     Err(error) => recorder.note(NoteTone::Error, "undecodable frame".into(), error.to_string()),
                 },

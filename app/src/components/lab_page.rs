@@ -6,7 +6,9 @@ use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
 use super::lane::{HighlightedEvent, Lane};
 use super::time_axis::TimeAxis;
-use crate::client::{use_event_source, use_long_poll, use_short_poll, use_websocket, LaneOptions, LaneStart};
+use crate::client::{
+    use_event_source, use_long_poll, use_short_poll, use_websocket, use_wire_feed, LaneOptions, LaneStart,
+};
 use crate::diagram::DiagramLayout;
 use crate::model::LabSnapshot;
 use crate::page_snapshot;
@@ -55,6 +57,8 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
         (use_event_source(options(toggles.sse)), toggles.sse),
         (use_websocket(options(toggles.web_socket)), toggles.web_socket),
     ];
+    let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
+    let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
     provide_context(HighlightedEvent::default());
     let view_held = RwSignal::new(false);
     let clock = use_diagram_clock(view_held.into());
@@ -71,6 +75,13 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 } else {
                     "Live. Point at a diagram to hold the view still."
                 }
+            }}
+        </p>
+        <p class="side-channel" data-testid="side-channel">
+            "Bytes on the arrows were measured at the server's sockets and fetched from /api/wire: "
+            {move || {
+                let cost = side_channel_cost.get();
+                format!("{} requests, {} B so far, counted apart from every lane.", cost.requests, cost.body_bytes)
             }}
         </p>
         <div

@@ -56,6 +56,25 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                         )
                 })}
             </dd>
+            <dt title="every byte of this lane's connections, both ways, measured at the server's sockets">
+                "wire bytes: head / framing / payload"
+            </dt>
+            <dd data-testid="metric-wire">
+                {figure(|m| {
+                    let (up, down) = (m.wire.to_server, m.wire.to_client);
+                    format!("{} / {} / {}", up.head + down.head, up.framing + down.framing, up.payload + down.payload)
+                })}
+            </dd>
+            <dt title="payload ÷ every byte, both ways">"efficiency · bytes per event"</dt>
+            <dd>
+                <span data-testid="metric-efficiency">
+                    {figure(|m| m.efficiency().map_or("–".into(), |share| format!("{:.0} %", share * 100.0)))}
+                </span>
+                " · "
+                <span data-testid="metric-bytes-per-event">
+                    {figure(|m| m.bytes_per_event().map_or("–".into(), |bytes| format!("{bytes:.0} B")))}
+                </span>
+            </dd>
             <dt>"body bytes received"</dt>
             <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>
             <dt>"last seq"</dt>

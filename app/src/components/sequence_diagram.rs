@@ -47,7 +47,7 @@ pub fn SequenceDiagram(
                         <line class:major=tick.label.is_some() x1="0" y1=tick.y x2=geometry.width y2=tick.y />
                     </For>
                 </g>
-                <For each=placed key=|record| record.id let:record>
+                <For each=placed key=|record| (record.id, record.measured) let:record>
                     <Record record marker=format!("url(#head-{})", handle.transport.id()) width=geometry.width />
                 </For>
             </g>

@@ -8,6 +8,9 @@ use super::trace::{Millis, NoteTone, RecordKind, TraceRecord};
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlacedRecord {
     pub id: u64,
+    /// How many measured wire records the arrow had when placed: part of its render key, so an arrow is redrawn
+    /// when its bytes arrive.
+    pub measured: usize,
     /// The event's sequence number, for highlighting it across lanes.
     pub seq: Option<u64>,
     pub shape: Shape,
@@ -183,7 +186,7 @@ impl DiagramLayout {
             RecordKind::Request => arrived - 3.0,
             _ => arrived + 10.0,
         };
-        let label = Some(Label { x: middle, y: label_y, text: record.label.clone() });
+        let label = Some(Label { x: middle, y: label_y, text: record.label_with_bytes() });
         let (shape, direction) = match record.kind {
             RecordKind::Request => {
                 (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
@@ -215,12 +218,27 @@ impl DiagramLayout {
             RecordKind::Note { tone: NoteTone::Warning } => "warning",
             RecordKind::Note { tone: NoteTone::Error } => "error",
         };
-        let title = if record.detail.is_empty() {
+        let mut title = if record.detail.is_empty() {
             record.label.clone()
         } else {
             format!("{} — {}", record.label, record.detail)
         };
-        PlacedRecord { id: record.id, seq: record.seq(), shape, label, title, direction, class }
+        if let Some(bytes) = record.bytes() {
+            title.push_str(&format!(
+                "\nmeasured at the server's socket: head {} B · framing {} B · payload {} B",
+                bytes.head, bytes.framing, bytes.payload
+            ));
+        }
+        PlacedRecord {
+            id: record.id,
+            measured: record.wire.len(),
+            seq: record.seq(),
+            shape,
+            label,
+            title,
+            direction,
+            class,
+        }
     }
 
     /// Grid lines every second between `from` and `to`, labelled every five seconds with local wall-clock time.
@@ -252,7 +270,16 @@ mod tests {
     }
 
     fn record(kind: RecordKind, sent_at: Millis, arrived_at: Millis) -> TraceRecord {
-        TraceRecord { id: 0, kind, label: "x".into(), detail: String::new(), sent_at, arrived_at }
+        TraceRecord {
+            id: 0,
+            kind,
+            label: "x".into(),
+            detail: String::new(),
+            sent_at,
+            arrived_at,
+            key: None,
+            wire: Vec::new(),
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::model::{WireBytes, WireRecord, WireUnit};
+
 /// Times are browser wall-clock milliseconds since the Unix epoch (`Date.now()`), the one axis all lanes share.
 pub type Millis = f64;
 
@@ -27,6 +29,34 @@ pub enum NoteTone {
     Error,
 }
 
+/// Which measured wire records belong to an arrow: the server names each record's HTTP exchange, and the page
+/// learns its own exchanges from `x-lab-exchange` and the streams' `hello`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WireKey {
+    /// The request of an exchange (browser → server).
+    Request(u64),
+    /// Its response: head, body, and for a stream everything not tied to one event (hello, keep-alives, pings).
+    Response(u64),
+    /// One event carried on a stream: an SSE chunk or a WebSocket frame.
+    Event { exchange: u64, seq: u64 },
+}
+
+impl WireKey {
+    /// Where a measured record belongs.
+    pub fn of(record: &WireRecord) -> WireKey {
+        let to_server = record.direction == crate::model::WireDirection::ToServer;
+        match &record.unit {
+            WireUnit::Chunk { seq: Some(seq), .. } | WireUnit::Frame { seq: Some(seq), .. } if !to_server => {
+                WireKey::Event { exchange: record.exchange, seq: *seq }
+            }
+            WireUnit::Request { .. } => WireKey::Request(record.exchange),
+            // A request body belongs with its request; client frames (pongs, a close) with the connection.
+            WireUnit::Body if to_server => WireKey::Request(record.exchange),
+            _ => WireKey::Response(record.exchange),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {
     /// Unique within its lane, for keyed rendering.
@@ -40,6 +70,10 @@ pub struct TraceRecord {
     pub sent_at: Millis,
     /// When it reached the other side as far as the browser can tell (usually when the browser saw it).
     pub arrived_at: Millis,
+    /// How to find this arrow's measured bytes, once the page knows.
+    pub key: Option<WireKey>,
+    /// What the server measured for this arrow, in the order it was measured.
+    pub wire: Vec<WireRecord>,
 }
 
 impl TraceRecord {
@@ -49,6 +83,23 @@ impl TraceRecord {
             _ => None,
         }
     }
+
+    /// The arrow's text: its label, and once measured, its bytes on the wire.
+    pub fn label_with_bytes(&self) -> String {
+        match self.bytes() {
+            Some(bytes) => format!("{} · {} B", self.label, bytes.total()),
+            None => self.label.clone(),
+        }
+    }
+
+    /// The measured bytes of this arrow, if any have been matched to it.
+    pub fn bytes(&self) -> Option<WireBytes> {
+        (!self.wire.is_empty()).then(|| {
+            let mut total = WireBytes::default();
+            self.wire.iter().for_each(|record| total.add(record.bytes));
+            total
+        })
+    }
 }
 
 /// A lane's records, oldest first, bounded in age and count so a lab left running for hours keeps a flat DOM.
@@ -56,6 +107,8 @@ impl TraceRecord {
 pub struct TraceLog {
     records: VecDeque<TraceRecord>,
     next_id: u64,
+    /// Measured records whose arrow is not known yet (the side channel can be ahead of the lane, or behind).
+    unmatched: VecDeque<WireRecord>,
 }
 
 impl TraceLog {
@@ -63,6 +116,10 @@ impl TraceLog {
     pub const MAX_RECORDS: usize = 800;
     /// Records older than this (relative to the newest) are dropped: they have scrolled out of every view.
     pub const RETENTION_MS: Millis = 120_000.0;
+    /// Measured records kept while waiting for their arrow.
+    pub const MAX_UNMATCHED: usize = 2000;
+    /// Measured records one arrow keeps (a stream's connect arrow collects keep-alives for as long as it lasts).
+    pub const MAX_WIRE_PER_ARROW: usize = 64;
 
     /// Appends a record and drops what has aged out. Returns the new record's id.
     pub fn push(
@@ -75,7 +132,16 @@ impl TraceLog {
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.records.push_back(TraceRecord { id, kind, label, detail, sent_at, arrived_at });
+        self.records.push_back(TraceRecord {
+            id,
+            kind,
+            label,
+            detail,
+            sent_at,
+            arrived_at,
+            key: None,
+            wire: Vec::new(),
+        });
         let oldest_kept = arrived_at - Self::RETENTION_MS;
         while self.records.len() > Self::MAX_RECORDS
             || self.records.front().is_some_and(|record| record.arrived_at.max(record.sent_at) < oldest_kept)
@@ -83,6 +149,32 @@ impl TraceLog {
             self.records.pop_front();
         }
         id
+    }
+
+    /// Tells the log which wire records belong to arrow `id`, and attaches those already waiting.
+    pub fn bind(&mut self, id: u64, key: WireKey) {
+        let Some(record) = self.records.iter_mut().rev().find(|record| record.id == id) else { return };
+        record.key = Some(key);
+        let (matching, waiting): (VecDeque<_>, VecDeque<_>) =
+            std::mem::take(&mut self.unmatched).into_iter().partition(|wire| WireKey::of(wire) == key);
+        self.unmatched = waiting;
+        for wire in matching {
+            push_bounded(&mut record.wire, wire);
+        }
+    }
+
+    /// Attaches a measured record to its arrow, or keeps it until the arrow is bound.
+    pub fn attach(&mut self, wire: WireRecord) {
+        let key = WireKey::of(&wire);
+        match self.records.iter_mut().rev().find(|record| record.key == Some(key)) {
+            Some(record) => push_bounded(&mut record.wire, wire),
+            None => {
+                if self.unmatched.len() == Self::MAX_UNMATCHED {
+                    self.unmatched.pop_front();
+                }
+                self.unmatched.push_back(wire);
+            }
+        }
     }
 
     pub fn records(&self) -> &VecDeque<TraceRecord> {
@@ -98,9 +190,53 @@ impl TraceLog {
     }
 }
 
+fn push_bounded(wire: &mut Vec<WireRecord>, record: WireRecord) {
+    if wire.len() < TraceLog::MAX_WIRE_PER_ARROW {
+        wire.push(record);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Transport, WireDirection};
+
+    fn wire(exchange: u64, direction: WireDirection, unit: WireUnit, head: u64) -> WireRecord {
+        WireRecord {
+            id: 0,
+            exchange,
+            transport: Some(Transport::Sse),
+            direction,
+            at: 0,
+            unit,
+            bytes: WireBytes { head, framing: 1, payload: 2 },
+            raw: String::new(),
+        }
+    }
+
+    #[test]
+    fn measured_records_find_their_arrow_whichever_comes_first() {
+        let mut log = TraceLog::default();
+        let request = push_at(&mut log, 1.0);
+        let event = log.push(RecordKind::Event { seq: 9 }, "e".into(), String::new(), 2.0, 3.0);
+        // The response head is measured before the page knows the exchange; the event after.
+        log.attach(wire(5, WireDirection::ToClient, WireUnit::ResponseHead { status: 200 }, 100));
+        log.attach(wire(
+            5,
+            WireDirection::ToServer,
+            WireUnit::Request { method: "GET".into(), target: "/".into() },
+            300,
+        ));
+        log.bind(request, WireKey::Request(5));
+        log.bind(event, WireKey::Event { exchange: 5, seq: 9 });
+        log.attach(wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some("tick".into()), seq: Some(9) }, 0));
+        let bytes = |id: u64| log.records().iter().find(|record| record.id == id).unwrap().bytes();
+        assert_eq!(bytes(request), Some(WireBytes { head: 300, framing: 1, payload: 2 }));
+        assert_eq!(bytes(event), Some(WireBytes { head: 0, framing: 1, payload: 2 }));
+        assert_eq!(log.unmatched.len(), 1, "the response head waits for its arrow");
+        let labelled = log.records().iter().find(|record| record.id == request).unwrap().label_with_bytes();
+        assert_eq!(labelled, "n · 303 B");
+    }
 
     fn push_at(log: &mut TraceLog, at: Millis) -> u64 {
         log.push(RecordKind::Note { tone: NoteTone::Info }, "n".into(), String::new(), at, at)

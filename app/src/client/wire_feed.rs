@@ -1,0 +1,60 @@
+//! The side channel: once a second the page asks `GET /api/wire` for what the server measured on this page's lane
+//! connections, and hands each record to its lane, which puts the bytes on the right arrow. This traffic is not
+//! lane traffic: the server counts it with the control API, and the page shows its cost on its own.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gloo_timers::future::sleep;
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+
+use super::http::get;
+use super::LaneHandle;
+use crate::model::{ClientId, Transport, WirePage};
+
+const PERIOD: Duration = Duration::from_secs(1);
+
+/// What the side channel itself cost, measured in this browser.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SideChannelCost {
+    pub requests: u64,
+    pub body_bytes: u64,
+    /// Records the server had dropped before the page fetched them (it keeps the latest few thousand per page).
+    pub records_dropped: u64,
+}
+
+/// Starts the side channel for `lanes` (browser only: the loop is spawned inside an effect).
+pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideChannelCost> {
+    let cost = RwSignal::new(SideChannelCost::default());
+    let sinks: BTreeMap<Transport, Callback<crate::model::WireRecord>> =
+        lanes.iter().map(|lane| (lane.transport, lane.wire_sink)).collect();
+    let sinks = StoredValue::new(sinks);
+    Effect::new(move |_| {
+        let client = client.clone();
+        spawn_local_scoped_with_cancellation(async move {
+            let mut after = 0;
+            loop {
+                if let Ok(raw) = get(&format!("/api/wire?client={client}&after={after}"), None).await {
+                    if let Ok(page) = raw.json::<WirePage>() {
+                        after = page.next;
+                        for record in page.records {
+                            let sink =
+                                record.transport.and_then(|transport| sinks.with_value(|s| s.get(&transport).copied()));
+                            if let Some(sink) = sink {
+                                sink.run(record);
+                            }
+                        }
+                        cost.update(|cost| {
+                            cost.requests += 1;
+                            cost.body_bytes += raw.text.len() as u64;
+                            cost.records_dropped = page.dropped;
+                        });
+                    }
+                }
+                sleep(PERIOD).await;
+            }
+        });
+    });
+    cost.read_only()
+}
