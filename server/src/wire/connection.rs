@@ -74,22 +74,25 @@ impl ConnectionWire {
     }
 
     pub fn read(&self, bytes: &[u8]) {
-        let mut state = self.state();
-        let mut units = std::mem::take(&mut state.units);
-        state.requests.feed(bytes, &mut units);
-        for unit in units.drain(..) {
-            let record = self.inbound(&mut state, unit);
-            self.ledger.record(record, state.exchange.client.as_ref());
-        }
-        state.units = units;
+        self.feed(WireDirection::ToServer, bytes);
     }
 
     pub fn written(&self, bytes: &[u8]) {
+        self.feed(WireDirection::ToClient, bytes);
+    }
+
+    fn feed(&self, direction: WireDirection, bytes: &[u8]) {
         let mut state = self.state();
         let mut units = std::mem::take(&mut state.units);
-        state.responses.feed(bytes, &mut units);
+        match direction {
+            WireDirection::ToServer => state.requests.feed(bytes, &mut units),
+            WireDirection::ToClient => state.responses.feed(bytes, &mut units),
+        }
         for unit in units.drain(..) {
-            let record = self.outbound(&mut state, unit);
+            let record = match direction {
+                WireDirection::ToServer => self.inbound(&mut state, unit),
+                WireDirection::ToClient => self.outbound(&mut state, unit),
+            };
             self.ledger.record(record, state.exchange.client.as_ref());
         }
         state.units = units;
