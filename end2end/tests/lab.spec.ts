@@ -178,7 +178,7 @@ test("an injected delivery delay shows up in every lane's measured latency", asy
     await expect(page.getByTestId("fault-outcome")).toContainText("delayed 400 ms");
     for (const transport of ["long_poll", "sse", "web_socket"] as const) {
       await expect
-        .poll(async () => parseFloat(await metric(page, transport, "latency-last")))
+        .poll(async () => parseFloat(await metric(page, transport, "latency-last")), { message: `${transport} latency` })
         .toBeGreaterThanOrEqual(400);
     }
   } finally {

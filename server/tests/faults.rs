@@ -309,3 +309,18 @@ async fn bad_client_ids_and_offline_durations_are_refused_by_name() {
         assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().field.as_deref(), Some("seconds"));
     }
 }
+
+#[tokio::test]
+async fn a_delayed_poll_answer_holds_what_existed_when_it_was_made() {
+    let server = TestServer::start().await;
+    let rule = serde_json::json!({"delay_ms": 600, "client": "slow"});
+    server.http.post(server.url("/api/faults/delay")).json(&rule).send().await.unwrap();
+    server.publish("before").await;
+    let answer = tokio::spawn(server.http.get(server.url("/api/poll?after=0&client=slow")).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.publish("during the hold").await;
+    let body: app::model::PollResponse = answer.await.unwrap().unwrap().json().await.unwrap();
+    // A slow network delivers the answer as it was sent; it cannot pick up an event born while in flight.
+    assert_eq!(body.events.iter().map(|event| event.seq).collect::<Vec<_>>(), [1]);
+    assert_eq!(body.next, 1);
+}

@@ -85,12 +85,18 @@ async fn long_poll(
             _ = dropped.until_dropped() => return Err(ApiError::DroppedByFault),
         });
     }
-    state.faults.hold_response(dropped.peer()).await;
     match woken {
-        Some(false) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(false) => {
+            state.faults.hold_response(dropped.peer()).await;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
         Some(true) => subscription.backlog = hub.events_after(params.after, DEFAULT_POLL_LIMIT),
         None => {}
     }
-    Ok(json_counted(&poll_response(&hub, params.after, subscription.backlog), counters))
+    // The answer is fixed before an injected delay holds it, as a slow network delivers what was sent: holding
+    // first and then reading the log would slip fresh events into the late answer and hide the delay.
+    let response = poll_response(&hub, params.after, subscription.backlog);
+    state.faults.hold_response(dropped.peer()).await;
+    Ok(json_counted(&response, counters))
 }

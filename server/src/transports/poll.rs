@@ -44,9 +44,10 @@ async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<Poll
     state.faults.check_online(&peer)?;
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
-    state.faults.hold_response(&peer).await;
     let hub = state.hub();
+    // Fixed before the injected delay holds it (see long polling).
     let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
+    state.faults.hold_response(&peer).await;
     Ok(json_counted(&response, counters))
 }
 
