@@ -6,6 +6,7 @@
 pub mod client;
 pub mod components;
 pub mod diagram;
+pub mod inspect;
 pub mod metrics;
 pub mod model;
 mod page_snapshot;

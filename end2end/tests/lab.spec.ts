@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { drawnSeqs, lane, metric, openLab, setGenerator, stats, TRANSPORTS } from "./helpers";
+import { drawnSeqs, lane, metric, openLab, setGenerator, stats, TRANSPORTS, TransportId } from "./helpers";
 
 test.beforeEach(async ({ request }) => {
   // Each test starts on a healthy network: no delay or offline fault left over from another.
@@ -203,6 +203,38 @@ test("every lane's arrows carry bytes measured at the server, and bigger payload
   const before = await perEvent();
   await setGenerator(request, { payload_bytes: 4000 });
   await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(before + 1000);
+});
+
+test("clicking an arrow opens the inspector with what crossed the wire for it", async ({ page }) => {
+  await openLab(page);
+  const inspect = async (transport: TransportId, selector: string) => {
+    await lane(page, transport).getByTestId("diagram").hover();
+    // Dispatched on the arrow itself: arrows cross, and a click at its centre could land on a neighbour.
+    await lane(page, transport).locator(selector).last().dispatchEvent("click");
+    await expect(page.getByTestId("inspector")).toBeVisible();
+    await expect(page.getByTestId("inspector-bytes")).toContainText("B on the wire", { timeout: 15_000 });
+  };
+  // A short poll's request: its head exactly as the server read it.
+  await expect(lane(page, "short_poll").locator('[data-kind="request"]').nth(1)).toBeAttached();
+  await inspect("short_poll", '[data-testid="record"][data-kind="request"]');
+  await expect(page.locator('[data-testid="inspector-unit"][data-unit="request"] [data-testid="inspector-raw"]').first()).toContainText("GET /api/poll?after=");
+  // An SSE event: its chunk's text, line ends visible.
+  await inspect("sse", '[data-testid="record"][data-kind="event"]');
+  const chunk = page.locator('[data-testid="inspector-unit"][data-unit="chunk"]');
+  await expect(chunk).toContainText("id: ");
+  await expect(chunk).toContainText("data: {");
+  await expect(chunk).toContainText("\\n");
+  // A WebSocket event: its frame, decoded.
+  await inspect("web_socket", '[data-testid="record"][data-kind="event"]');
+  const frame = page.locator('[data-testid="inspector-unit"][data-unit="frame"]');
+  await expect(frame).toContainText("FIN 1");
+  await expect(frame).toContainText("opcode 0x1 (text)");
+  await expect(frame).toContainText("MASK 0");
+  // The WebSocket's 101: the accept value recomputed from the key with this browser's own SHA-1.
+  await inspect("web_socket", '[data-testid="record"][data-kind="response"]');
+  await expect(page.getByTestId("accept-check")).toContainText("matches the server's ✓");
+  await page.getByTestId("inspector-close").click();
+  await expect(page.getByTestId("inspector")).toHaveCount(0);
 });
 
 test("a message is shown as text in every lane, never run as HTML", async ({ page, request }) => {

@@ -11,6 +11,7 @@ mod long_poll;
 mod short_poll;
 mod sse;
 mod websocket;
+mod websocket_accept;
 mod wire_feed;
 
 pub use browser_clock::now;
@@ -23,6 +24,7 @@ pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;
 pub use sse::use_event_source;
 pub use websocket::use_websocket;
+pub use websocket_accept::expected_accept;
 pub use wire_feed::{use_wire_feed, SideChannelCost};
 
 use leptos::prelude::Signal;

@@ -4,6 +4,7 @@ use super::controls::{Controls, LaneToggles};
 use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
 use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
+use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
 use super::time_axis::TimeAxis;
 use crate::client::{
@@ -60,6 +61,7 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
     provide_context(HighlightedEvent::default());
+    provide_context(Inspection(RwSignal::new(None)));
     let view_held = RwSignal::new(false);
     let clock = use_diagram_clock(view_held.into());
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
@@ -96,5 +98,6 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 .map(|(handle, enabled)| view! { <Lane handle enabled layout=layout.read_only() clock /> })
                 .collect_view()}
         </div>
+        <Inspector lanes=handles />
     }
 }

@@ -5,6 +5,7 @@ mod controls;
 mod diagram_clock;
 mod explainer;
 mod fault_controls;
+mod inspector;
 mod lab_page;
 mod lane;
 mod lane_metrics;

@@ -1,9 +1,11 @@
 use leptos::prelude::*;
 
+use super::inspector::Inspection;
 use super::lane::HighlightedEvent;
 use super::time_axis::visible_ticks;
 use crate::client::LaneHandle;
 use crate::diagram::{DiagramLayout, Millis, PlacedRecord};
+use crate::model::Transport;
 
 /// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
 #[component]
@@ -48,7 +50,7 @@ pub fn SequenceDiagram(
                     </For>
                 </g>
                 <For each=placed key=|record| (record.id, record.measured) let:record>
-                    <Record record marker=format!("url(#head-{})", handle.transport.id()) width=geometry.width />
+                    <Record record transport=handle.transport marker=format!("url(#head-{})", handle.transport.id()) width=geometry.width />
                 </For>
             </g>
             <g class="lifeline-names">
@@ -61,8 +63,10 @@ pub fn SequenceDiagram(
 }
 
 #[component]
-fn Record(record: PlacedRecord, marker: String, width: f64) -> impl IntoView {
+fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64) -> impl IntoView {
     let highlight = expect_context::<HighlightedEvent>();
+    let inspection = expect_context::<Inspection>();
+    let id = record.id;
     let seq = record.seq;
     let strokes = record.shape.strokes(width);
     let (x1, y1, x2, y2) = strokes.line;
@@ -76,6 +80,7 @@ fn Record(record: PlacedRecord, marker: String, width: f64) -> impl IntoView {
             on:mouseenter=move |_| highlight.hovered.set(seq)
             on:mouseleave=move |_| highlight.hovered.set(None)
             on:click=move |_| {
+                inspection.0.set(Some((transport, id)));
                 if seq.is_some() {
                     highlight.pinned.update(|pinned| *pinned = if *pinned == seq { None } else { seq });
                 }

@@ -52,7 +52,7 @@ pub enum WireDirection {
 
 /// What one measured unit was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "unit", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WireUnit {
     /// An HTTP request head exactly as received (a body, if any, follows as a `body` record).
     Request { method: String, target: String },
@@ -98,7 +98,6 @@ pub struct WireRecord {
     pub direction: WireDirection,
     /// Server wall clock when the unit was complete, Unix microseconds.
     pub at: u64,
-    #[serde(flatten)]
     pub unit: WireUnit,
     pub bytes: WireBytes,
     /// The HTTP head as text exactly as on the wire; for SSE chunks the chunk's text; for frames the first bytes
@@ -121,7 +120,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_flatten_their_unit() {
+    fn records_name_their_unit_by_kind() {
         let record = WireRecord {
             id: 7,
             exchange: 3,
@@ -133,8 +132,8 @@ mod tests {
             raw: "id: 42\n".into(),
         };
         let json = serde_json::to_value(&record).unwrap();
-        assert_eq!(json["unit"], "chunk");
-        assert_eq!(json["seq"], 42);
+        assert_eq!(json["unit"]["kind"], "chunk");
+        assert_eq!(json["unit"]["seq"], 42);
         assert_eq!(serde_json::from_value::<WireRecord>(json).unwrap(), record);
     }
 }
