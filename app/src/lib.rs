@@ -4,6 +4,7 @@
 //! ([`metrics`]) as plain Rust, the browser's transport hooks ([`client`]) and the page ([`components`]).
 
 pub mod client;
+pub mod clock_offset;
 pub mod components;
 pub mod diagram;
 pub mod inspect;

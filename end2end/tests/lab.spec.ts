@@ -205,6 +205,19 @@ test("every lane's arrows carry bytes measured at the server, and bigger payload
   await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(before + 1000);
 });
 
+test("the clock offset is measured, and on one machine it is about zero", async ({ page }) => {
+  await openLab(page);
+  // After the first burst of exchanges (the very first, during hydration, can be slow and lopsided).
+  await expect
+    .poll(async () => Number(((await page.getByTestId("clock-offset").textContent()) ?? "").match(/of (\d+) exchanges/)?.[1] ?? 0))
+    .toBeGreaterThanOrEqual(8);
+  const text = (await page.getByTestId("clock-offset").textContent()) ?? "";
+  const [, offset, uncertainty] = text.match(/([+-]\d+\.\d) ms ± (\d+\.\d) ms/) ?? [];
+  expect(Math.abs(parseFloat(offset)), text).toBeLessThan(5);
+  expect(parseFloat(uncertainty), text).toBeLessThan(5);
+  await expect(page.getByTestId("clock-offset")).toContainText("not corrected");
+});
+
 test("clicking an arrow opens the inspector with what crossed the wire for it", async ({ page }) => {
   await openLab(page);
   const inspect = async (transport: TransportId, selector: string) => {

@@ -1,6 +1,6 @@
 //! The lab's own knobs and readings: generator settings and per-transport statistics.
 
-use app::model::{GeneratorSettings, GeneratorUpdate, LabStats};
+use app::model::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/generator", get(generator_settings).post(update_generator))
         .route("/api/stats", get(stats))
+        .route("/api/time", get(server_time))
 }
 
 async fn generator_settings(State(state): State<AppState>) -> Json<GeneratorSettings> {
@@ -24,6 +25,12 @@ async fn update_generator(
     ValidJson(update): ValidJson<GeneratorUpdate>,
 ) -> Result<Json<GeneratorSettings>, ApiError> {
     state.generator.update(update).map(Json)
+}
+
+/// The server's wall clock, for the page's NTP-style clock-offset estimate. Read as late as possible: just before
+/// the answer is written.
+async fn server_time() -> Json<ServerTime> {
+    Json(ServerTime { server_time: crate::hub::unix_micros_now() })
 }
 
 async fn stats(State(state): State<AppState>) -> Json<LabStats> {

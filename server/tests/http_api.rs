@@ -236,3 +236,13 @@ async fn the_page_is_compressed_but_api_bytes_are_sent_as_they_are() {
     let sse = get("/api/sse?after=0").await.unwrap();
     assert_eq!(sse.headers().get("content-encoding"), None);
 }
+
+#[tokio::test]
+async fn the_server_tells_its_time_for_the_clock_offset_estimate() {
+    let server = TestServer::start().await;
+    let before = server::hub::unix_micros_now();
+    let time: app::model::ServerTime =
+        server.http.get(server.url("/api/time")).send().await.unwrap().json().await.unwrap();
+    let after = server::hub::unix_micros_now();
+    assert!((before..=after).contains(&time.server_time));
+}

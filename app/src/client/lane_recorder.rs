@@ -8,7 +8,8 @@ use crate::metrics::{Arrival, LaneMetrics};
 use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 
 use super::browser_clock::now;
-use super::LaneStart;
+use super::LaneOptions;
+use crate::clock_offset::ClockOffset;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LinkStatus {
@@ -56,11 +57,14 @@ pub struct LaneRecorder {
     metrics: RwSignal<LaneMetrics>,
     status: RwSignal<LinkStatus>,
     epoch: RwSignal<Epoch>,
+    clock_offset: Signal<Option<ClockOffset>>,
 }
 
 impl LaneRecorder {
-    pub fn new(transport: Transport, start: &LaneStart) -> Self {
+    pub fn new(transport: Transport, options: &LaneOptions) -> Self {
+        let start = &options.start;
         Self {
+            clock_offset: options.clock_offset,
             transport,
             browser_drop: Trigger::new(),
             trace: RwSignal::new(TraceLog::default()),
@@ -132,7 +136,9 @@ impl LaneRecorder {
     /// One hub event arrived now, `bytes` long as the browser received it, on the stream opened by `exchange`.
     pub fn event(&self, event: &Event, label: String, bytes: usize, exchange: Option<u64>) {
         let at = now();
-        let emitted = event.emitted_at as f64 / 1000.0;
+        // `emitted_at` is on the server's clock; on this browser's clock the event was born `offset` earlier.
+        let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
+        let emitted = event.emitted_at as f64 / 1000.0 - offset;
         let latency = at - emitted;
         let arrival = self.metrics.try_update(|metrics| {
             metrics.event_arrived_at(at);
@@ -140,8 +146,10 @@ impl LaneRecorder {
             metrics.record_event(event.seq, latency)
         });
         let kind = event.body.kind_name();
-        let mut detail =
-            format!("event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at)", event.seq);
+        let mut detail = format!(
+            "event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at, clock-corrected)",
+            event.seq
+        );
         if let EventBody::Message { text } = &event.body {
             // Shown as text: Leptos escapes it, so a message cannot inject markup into the page.
             detail.push_str(&format!("\nmessage: “{text}”"));

@@ -9,7 +9,7 @@ use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::model::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
-    let recorder = LaneRecorder::new(Transport::LongPoll, &options.start);
+    let recorder = LaneRecorder::new(Transport::LongPoll, &options);
     let client = options.client;
     run_while_enabled(recorder, options.enabled, move |abort| long_poll_loop(recorder, client.clone(), abort));
     recorder.handle()

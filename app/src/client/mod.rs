@@ -4,6 +4,7 @@
 
 mod browser_clock;
 mod browser_events;
+mod clock_sync;
 mod http;
 mod lane_recorder;
 mod lane_task;
@@ -15,6 +16,7 @@ mod websocket_accept;
 mod wire_feed;
 
 pub use browser_clock::now;
+pub use clock_sync::use_clock_offset;
 pub use http::{
     clear_faults, drop_connections, go_offline, publish_message, restart_stream, set_delivery_delay, update_generator,
     ClientError,
@@ -29,6 +31,7 @@ pub use wire_feed::{use_wire_feed, SideChannelCost};
 
 use leptos::prelude::Signal;
 
+use crate::clock_offset::ClockOffset;
 use crate::diagram::NoteTone;
 use crate::model::{ClientId, Epoch};
 
@@ -45,6 +48,8 @@ pub struct LaneOptions {
     pub start: LaneStart,
     /// Sent as `client=` with every request, so faults can target this page alone.
     pub client: ClientId,
+    /// Server clock − browser clock, to correct each event's latency (and where its arrow starts).
+    pub clock_offset: Signal<Option<ClockOffset>>,
     pub enabled: Signal<bool>,
     pub poll_interval_ms: Signal<u32>,
 }

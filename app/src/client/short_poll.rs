@@ -12,7 +12,7 @@ use super::{note_wait, retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, Li
 use crate::model::{ClientId, PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
-    let recorder = LaneRecorder::new(Transport::ShortPoll, &options.start);
+    let recorder = LaneRecorder::new(Transport::ShortPoll, &options);
     let interval = options.poll_interval_ms;
     let client = options.client;
     run_while_enabled(recorder, options.enabled, move |abort| poll_loop(recorder, client.clone(), interval, abort));

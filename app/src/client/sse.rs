@@ -14,7 +14,7 @@ use crate::diagram::NoteTone;
 use crate::model::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
-    let recorder = LaneRecorder::new(Transport::Sse, &options.start);
+    let recorder = LaneRecorder::new(Transport::Sse, &options);
     let client = options.client;
     run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| sse_loop(recorder, client.clone()));
     recorder.handle()

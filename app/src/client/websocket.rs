@@ -13,7 +13,7 @@ use crate::diagram::NoteTone;
 use crate::model::{ClientId, Transport, WsServerMessage};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
-    let recorder = LaneRecorder::new(Transport::WebSocket, &options.start);
+    let recorder = LaneRecorder::new(Transport::WebSocket, &options);
     let client = options.client;
     run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| {
         websocket_loop(recorder, client.clone())

@@ -17,7 +17,7 @@ pub fn Explainer() -> impl IntoView {
             </p>
             <p class="model-note">
                 "Latency is receive time − "<code>"emitted_at"</code>
-                ": exact when browser and server share a clock (one machine), to about ±0.5 ms (the browser's clock resolution); across machines it also includes their clock difference."
+                ", corrected by the measured difference between the server's clock and this browser's (shown above the lanes, with its uncertainty: half the quickest round trip). On one machine the correction is about zero; across a classroom's machines it can be many milliseconds. The clock-offset estimate is a model (NTP's: equal delay both ways); the receive and emit times are measured."
             </p>
             <noscript>
                 <p class="noscript" data-testid="noscript">

@@ -8,7 +8,8 @@ use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
 use super::time_axis::TimeAxis;
 use crate::client::{
-    use_event_source, use_long_poll, use_short_poll, use_websocket, use_wire_feed, LaneOptions, LaneStart,
+    use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_websocket, use_wire_feed, LaneOptions,
+    LaneStart,
 };
 use crate::diagram::DiagramLayout;
 use crate::model::LabSnapshot;
@@ -46,7 +47,9 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let poll_interval_ms = RwSignal::new(1000u32);
     let fault_scope = FaultScope::new(snapshot.client.clone());
     provide_context(fault_scope);
+    let clock_offset = use_clock_offset();
     let options = |enabled: RwSignal<bool>| LaneOptions {
+        clock_offset: clock_offset.into(),
         start: start.clone(),
         client: snapshot.client.clone(),
         enabled: enabled.into(),
@@ -77,6 +80,23 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 } else {
                     "Live. Point at a diagram to hold the view still."
                 }
+            }}
+        </p>
+        <p class="clock-offset" data-testid="clock-offset">
+            {move || match clock_offset.get() {
+                None => "Clock offset: measuring (NTP-style exchanges over /api/time)…".to_owned(),
+                Some(clock) => format!(
+                    "Clock offset (server − browser): {:+.1} ms ± {:.1} ms, from the {} quickest of {} exchanges over /api/time{}",
+                    clock.offset_ms,
+                    clock.uncertainty_ms,
+                    clock.kept,
+                    clock.samples,
+                    if clock.correction_ms() == 0.0 {
+                        ". Within its uncertainty of zero, so latencies are not corrected (one clock, or clocks too close to tell apart)."
+                    } else {
+                        ". Every latency below is corrected by it."
+                    }
+                ),
             }}
         </p>
         <p class="side-channel" data-testid="side-channel">

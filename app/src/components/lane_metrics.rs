@@ -18,7 +18,7 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
             <dd data-testid="metric-requests">{figure(|m| m.requests.to_string())}</dd>
             <dt>"empty responses"</dt>
             <dd data-testid="metric-empty">{figure(|m| m.empty_responses.to_string())}</dd>
-            <dt title="receive time − emitted_at; assumes the browser's and server's clocks agree (true on one machine)">
+            <dt title="receive time − emitted_at, corrected by the estimated clock offset shown above the lanes">
                 "latency last / p50 / max"
             </dt>
             <dd data-testid="metric-latency">

@@ -82,6 +82,12 @@ pub struct LabSnapshot {
     pub client: ClientId,
 }
 
+/// Body of `GET /api/time`: the server's wall clock, Unix microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerTime {
+    pub server_time: u64,
+}
+
 /// Body of `GET /api/stats`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabStats {

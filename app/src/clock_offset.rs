@@ -1,0 +1,120 @@
+//! How far the server's clock is from this browser's, estimated the way NTP does it: the browser notes when it
+//! asked (t0) and when the answer came (t3), the server says its time (t1) in between. If the way there and back
+//! took equally long, the server's clock reads `t1 − (t0 + t3) / 2` ahead; the error is at most half the round trip.
+//! Of many exchanges only the quickest are kept: a slow one was slow one way or the other, and says little.
+
+use crate::diagram::Millis;
+
+/// One exchange, every time in milliseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockSample {
+    /// Browser clock when the request left.
+    pub sent: Millis,
+    /// Server clock when it answered.
+    pub server: Millis,
+    /// Browser clock when the answer arrived.
+    pub received: Millis,
+}
+
+impl ClockSample {
+    pub fn round_trip(&self) -> f64 {
+        self.received - self.sent
+    }
+
+    pub fn offset(&self) -> f64 {
+        self.server - (self.sent + self.received) / 2.0
+    }
+}
+
+/// Server clock minus browser clock, and how far off that may be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockOffset {
+    pub offset_ms: f64,
+    pub uncertainty_ms: f64,
+    /// Exchanges kept for the estimate, of `samples` made.
+    pub kept: usize,
+    pub samples: usize,
+}
+
+impl ClockOffset {
+    /// What to add to a latency: the offset, unless it is within its own uncertainty of zero, in which case the
+    /// clocks cannot be told apart and correcting by noise would only add error (on one machine, always).
+    pub fn correction_ms(&self) -> f64 {
+        if self.offset_ms.abs() <= self.uncertainty_ms {
+            0.0
+        } else {
+            self.offset_ms
+        }
+    }
+}
+
+/// Share of the samples kept (the quickest), at least one.
+const KEPT_SHARE: f64 = 0.25;
+
+/// The estimate from the quickest quarter of `samples`: their median offset, uncertain by half the quickest round
+/// trip plus half the spread of the kept offsets.
+pub fn estimate(samples: &[ClockSample]) -> Option<ClockOffset> {
+    let mut quickest: Vec<ClockSample> = samples.iter().copied().filter(|sample| sample.round_trip() >= 0.0).collect();
+    if quickest.is_empty() {
+        return None;
+    }
+    quickest.sort_by(|a, b| a.round_trip().total_cmp(&b.round_trip()));
+    let kept = ((quickest.len() as f64 * KEPT_SHARE).ceil() as usize).max(1);
+    quickest.truncate(kept);
+    let mut offsets: Vec<f64> = quickest.iter().map(ClockSample::offset).collect();
+    offsets.sort_by(f64::total_cmp);
+    let median = if offsets.len() % 2 == 1 {
+        offsets[offsets.len() / 2]
+    } else {
+        (offsets[offsets.len() / 2 - 1] + offsets[offsets.len() / 2]) / 2.0
+    };
+    let spread = offsets.last().copied().unwrap_or(median) - offsets.first().copied().unwrap_or(median);
+    Some(ClockOffset {
+        offset_ms: median,
+        uncertainty_ms: quickest[0].round_trip() / 2.0 + spread / 2.0,
+        kept,
+        samples: samples.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(sent: f64, server: f64, received: f64) -> ClockSample {
+        ClockSample { sent, server, received }
+    }
+
+    #[test]
+    fn a_symmetric_exchange_gives_the_exact_offset() {
+        // The server is 250 ms ahead; 2 ms each way.
+        let estimate = estimate(&[sample(1000.0, 1252.0, 1004.0)]).unwrap();
+        assert_eq!((estimate.offset_ms, estimate.uncertainty_ms), (250.0, 2.0));
+    }
+
+    #[test]
+    fn slow_exchanges_are_ignored() {
+        let mut samples = vec![sample(0.0, 101.0, 2.0), sample(10.0, 111.2, 12.0)];
+        // Six slow ones, each delayed one way only: their offsets are far off.
+        samples.extend(
+            (0..6).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 190.0, 100.0 * f64::from(i) + 180.0)),
+        );
+        let estimate = estimate(&samples).unwrap();
+        assert_eq!(estimate.kept, 2);
+        assert!((estimate.offset_ms - 100.1).abs() < 1e-9, "{estimate:?}");
+        assert!((estimate.uncertainty_ms - 1.1).abs() < 1e-9, "{estimate:?}");
+    }
+
+    #[test]
+    fn an_offset_within_its_uncertainty_is_not_applied() {
+        let one_clock = ClockOffset { offset_ms: -0.3, uncertainty_ms: 0.4, kept: 2, samples: 8 };
+        let two_clocks = ClockOffset { offset_ms: 42.0, uncertainty_ms: 1.5, kept: 2, samples: 8 };
+        assert_eq!((one_clock.correction_ms(), two_clocks.correction_ms()), (0.0, 42.0));
+    }
+
+    #[test]
+    fn nothing_to_go_on_gives_nothing() {
+        assert_eq!(estimate(&[]), None);
+        assert_eq!(estimate(&[sample(10.0, 5.0, 9.0)]), None, "an answer before the question is a broken sample");
+    }
+}
