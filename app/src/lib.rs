@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod clock_offset;
+pub mod comparison;
 pub mod components;
 pub mod diagram;
 pub mod inspect;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::model::{WireDirection, WireRecord, WireTotals};
+use crate::model::{WireDirection, WireRecord, WireTotals, WireUnit};
 
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -22,6 +22,11 @@ impl LatencyWindow {
         self.recent.push_back(millis);
         self.last = Some(millis);
         self.max = Some(self.max.map_or(millis, |max| max.max(millis)));
+    }
+
+    /// The recent samples, oldest first.
+    pub fn samples(&self) -> impl Iterator<Item = f64> + '_ {
+        self.recent.iter().copied()
     }
 
     pub fn last(&self) -> Option<f64> {
@@ -84,6 +89,9 @@ pub struct LaneMetrics {
     pub at_last_fault: Option<FaultScore>,
     /// Every byte the server measured on this lane's connections, both ways (from `/api/wire`).
     pub wire: WireTotals,
+    /// The TCP connections this lane's requests travelled on, as the server numbered them. A browser pools its
+    /// connections to an origin, so a polling lane may share them with other lanes and the page's own requests.
+    pub connections: BTreeSet<u64>,
     /// Sequence numbers counted missing, so a late arrival can be told from a duplicate. Bounded: a loss larger
     /// than this is remembered only as a count.
     missing: BTreeSet<u64>,
@@ -108,6 +116,7 @@ impl FaultScore {
 }
 
 const MISSING_REMEMBERED: usize = 10_000;
+const MAX_CONNECTIONS_REMEMBERED: usize = 10_000;
 
 impl LaneMetrics {
     pub fn starting_after(seq: u64) -> Self {
@@ -142,6 +151,11 @@ impl LaneMetrics {
     }
 
     pub fn wire_measured(&mut self, record: &WireRecord) {
+        if let WireUnit::Request { connection, .. } = record.unit {
+            if self.connections.len() < MAX_CONNECTIONS_REMEMBERED {
+                self.connections.insert(connection);
+            }
+        }
         match record.direction {
             WireDirection::ToServer => self.wire.to_server.add(record.bytes),
             WireDirection::ToClient => self.wire.to_client.add(record.bytes),
@@ -188,6 +202,11 @@ impl LaneMetrics {
             self.recoveries += 1;
             self.last_recovery_ms = Some(at - since);
         }
+    }
+
+    /// Figures back to zero, keeping what the lane needs to carry on: its cursor, and an outage in progress.
+    pub fn reset(&mut self) {
+        *self = Self { last_seq: self.last_seq, outage_since: self.outage_since, ..Self::default() };
     }
 
     /// A new server run: its sequence numbers start again at 1, so the old cursor (and what it missed) means nothing.

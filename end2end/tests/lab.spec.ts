@@ -218,6 +218,25 @@ test("the clock offset is measured, and on one machine it is about zero", async 
   await expect(page.getByTestId("clock-offset")).toContainText("not corrected");
 });
 
+test("the metrics panel compares the lanes, moves with the knobs, resets and exports CSV", async ({ page, request }) => {
+  await openLab(page);
+  const cell = (row: string, column: number) => page.locator(`[data-testid="row-${row}"] td`).nth(column);
+  // Columns in lane order: short polling, long polling, SSE, WebSocket.
+  await expect.poll(async () => Number(await cell("events", 3).textContent())).toBeGreaterThan(2);
+  await expect.poll(async () => parseFloat((await cell("bytes_per_event", 3).textContent()) ?? "")).toBeGreaterThan(0);
+  await expect(page.getByTestId("latency-chart-sse").locator("rect")).toHaveCount(11);
+  const perEvent = async () => parseFloat((await cell("bytes_per_event", 3).textContent()) ?? "");
+  await page.getByTestId("metrics-reset").click();
+  await expect.poll(async () => Number(await cell("events", 3).textContent())).toBeLessThan(3);
+  await setGenerator(request, { payload_bytes: 6000 });
+  // The side channel runs a second behind the events, so the ratio lags a little below filler + JSON.
+  await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(4000);
+  const href = (await page.getByTestId("metrics-csv").getAttribute("href")) ?? "";
+  const text = decodeURIComponent(href.replace("data:text/csv;charset=utf-8,", ""));
+  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket");
+  expect(text).toContain("\nlatency_p99,");
+});
+
 test("clicking an arrow opens the inspector with what crossed the wire for it", async ({ page }) => {
   await openLab(page);
   const inspect = async (transport: TransportId, selector: string) => {

@@ -49,7 +49,7 @@ async fn a_short_poll_is_counted_to_the_byte_and_split_into_head_and_body() {
     // The page's records say the same, with the head exactly as it was sent.
     let records = records(&server, "poller").await;
     assert_eq!(records[0].raw.as_bytes(), request);
-    assert!(matches!(&records[0].unit, WireUnit::Request { method, .. } if method == "GET"));
+    assert!(matches!(&records[0].unit, WireUnit::Request { method, new_connection: true, .. } if method == "GET"));
     assert_eq!(records[1].raw.as_bytes(), &received[..head]);
     let exchange = String::from_utf8_lossy(&received[..head])
         .lines()

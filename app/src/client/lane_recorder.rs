@@ -47,6 +47,8 @@ pub struct LaneHandle {
     pub browser_drop: Trigger,
     /// Where the side channel delivers what the server measured on this lane's connections.
     pub wire_sink: Callback<WireRecord>,
+    /// Zeroes the lane's figures (its cursor and connection carry on).
+    pub reset_metrics: Callback<()>,
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +85,7 @@ impl LaneRecorder {
             metrics: self.metrics.read_only(),
             browser_drop: self.browser_drop,
             wire_sink: Callback::new(move |record| recorder.attach_wire(record)),
+            reset_metrics: Callback::new(move |()| recorder.metrics.update(LaneMetrics::reset)),
         }
     }
 

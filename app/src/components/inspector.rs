@@ -96,7 +96,13 @@ fn WireUnitView(wire: WireRecord) -> impl IntoView {
         WireDirection::ToClient => "server → browser",
     };
     let (unit, what) = match &wire.unit {
-        WireUnit::Request { method, target } => ("request", format!("request head: {method} {target}")),
+        WireUnit::Request { method, target, connection, new_connection } => (
+            "request",
+            format!(
+                "request head: {method} {target} (TCP connection #{connection}, {})",
+                if *new_connection { "new" } else { "reused: keep-alive" }
+            ),
+        ),
         WireUnit::ResponseHead { status } => ("response_head", format!("response head: {status}")),
         WireUnit::Body => ("body", "body".to_owned()),
         WireUnit::Chunk { event, seq } => (

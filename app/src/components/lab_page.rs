@@ -6,6 +6,7 @@ use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
 use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
+use super::metrics_panel::MetricsPanel;
 use super::time_axis::TimeAxis;
 use crate::client::{
     use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_websocket, use_wire_feed, LaneOptions,
@@ -118,6 +119,7 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 .map(|(handle, enabled)| view! { <Lane handle enabled layout=layout.read_only() clock /> })
                 .collect_view()}
         </div>
+        <MetricsPanel lanes=handles.clone() />
         <Inspector lanes=handles />
     }
 }

@@ -224,7 +224,7 @@ mod tests {
         log.attach(wire(
             5,
             WireDirection::ToServer,
-            WireUnit::Request { method: "GET".into(), target: "/".into() },
+            WireUnit::Request { method: "GET".into(), target: "/".into(), connection: 1, new_connection: true },
             300,
         ));
         log.bind(request, WireKey::Request(5));

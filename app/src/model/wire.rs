@@ -54,8 +54,17 @@ pub enum WireDirection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WireUnit {
-    /// An HTTP request head exactly as received (a body, if any, follows as a `body` record).
-    Request { method: String, target: String },
+    /// An HTTP request head exactly as received (a body, if any, follows as a `body` record). `connection`
+    /// numbers its TCP connection; `new_connection` says it was the first request on it (later ones reused it:
+    /// HTTP keep-alive, shared by every request the browser makes to this origin).
+    Request {
+        method: String,
+        target: String,
+        #[serde(default)]
+        connection: u64,
+        #[serde(default)]
+        new_connection: bool,
+    },
     /// An HTTP response head exactly as written.
     ResponseHead { status: u16 },
     /// A response body sent with `Content-Length`, complete.

@@ -30,6 +30,8 @@ struct Exchange {
 }
 
 pub struct ConnectionWire {
+    /// Numbers this TCP connection, so a page can tell keep-alive reuse from new connections.
+    id: u64,
     ledger: Arc<WireLedger>,
     state: Mutex<State>,
 }
@@ -54,7 +56,7 @@ impl ConnectionWire {
             annotations: VecDeque::new(),
             units: Vec::new(),
         };
-        Self { ledger, state: Mutex::new(state) }
+        Self { id: ledger.next_connection(), ledger, state: Mutex::new(state) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -105,9 +107,12 @@ impl ConnectionWire {
                     state.responses.expect_bodiless_response();
                 }
                 let (transport, client) = classify(&target);
+                let new_connection = state.exchange.id == 0;
+                let connection = self.id;
                 state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
-                (WireUnit::Request { method, target }, bytes, String::from_utf8_lossy(&raw).into_owned())
+                let unit = WireUnit::Request { method, target, connection, new_connection };
+                (unit, bytes, String::from_utf8_lossy(&raw).into_owned())
             }
             other => common_unit(other, None),
         };

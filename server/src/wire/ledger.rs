@@ -48,6 +48,7 @@ struct ClientLog {
 #[derive(Default)]
 pub struct WireLedger {
     next_exchange: AtomicU64,
+    next_connection: AtomicU64,
     /// Index: the four transports in [`Transport::ALL`] order, then everything else (page, control API).
     to_server: [Counter; 5],
     to_client: [Counter; 5],
@@ -61,6 +62,10 @@ fn slot(transport: Option<Transport>) -> usize {
 impl WireLedger {
     pub fn next_exchange(&self) -> u64 {
         self.next_exchange.fetch_add(1, Relaxed) + 1
+    }
+
+    pub fn next_connection(&self) -> u64 {
+        self.next_connection.fetch_add(1, Relaxed) + 1
     }
 
     pub fn count(&self, transport: Option<Transport>, direction: WireDirection, bytes: WireBytes) {
