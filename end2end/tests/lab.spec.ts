@@ -250,6 +250,10 @@ test("clicking an arrow opens the inspector with what crossed the wire for it", 
   await expect(lane(page, "short_poll").locator('[data-kind="request"]').nth(1)).toBeAttached();
   await inspect("short_poll", '[data-testid="record"][data-kind="request"]');
   await expect(page.locator('[data-testid="inspector-unit"][data-unit="request"] [data-testid="inspector-raw"]').first()).toContainText("GET /api/poll?after=");
+  // A long poll's answer: its head, then its body.
+  await inspect("long_poll", '[data-testid="record"][data-kind="response"]');
+  await expect(page.locator('[data-testid="inspector-unit"][data-unit="response_head"]')).toContainText("HTTP/1.1 200 OK");
+  await expect(page.locator('[data-testid="inspector-unit"][data-unit="body"]')).toBeAttached();
   // An SSE event: its chunk's text, line ends visible.
   await inspect("sse", '[data-testid="record"][data-kind="event"]');
   const chunk = page.locator('[data-testid="inspector-unit"][data-unit="chunk"]');
@@ -262,6 +266,7 @@ test("clicking an arrow opens the inspector with what crossed the wire for it", 
   await expect(frame).toContainText("FIN 1");
   await expect(frame).toContainText("opcode 0x1 (text)");
   await expect(frame).toContainText("MASK 0");
+  await expect(page.getByTestId("inspector-event-json")).toContainText('"type":"event"');
   // The WebSocket's 101: the accept value recomputed from the key with this browser's own SHA-1.
   await inspect("web_socket", '[data-testid="record"][data-kind="response"]');
   await expect(page.getByTestId("accept-check")).toContainText("matches the server's ✓");

@@ -136,8 +136,10 @@ impl LaneRecorder {
         self.trace.update(|trace| trace.attach(record));
     }
 
-    /// One hub event arrived now, `bytes` long as the browser received it, on the stream opened by `exchange`.
-    pub fn event(&self, event: &Event, label: String, bytes: usize, exchange: Option<u64>) {
+    /// One hub event arrived now, `received` as the browser got it (the SSE data, the WebSocket message), on the
+    /// stream opened by `exchange`. `bytes` is what it adds to the lane's body bytes (0 inside a poll response,
+    /// whose body is counted whole).
+    pub fn event(&self, event: &Event, label: String, received: &str, bytes: usize, exchange: Option<u64>) {
         let at = now();
         // `emitted_at` is on the server's clock; on this browser's clock the event was born `offset` earlier.
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
@@ -163,21 +165,32 @@ impl LaneRecorder {
             }
             Some(Arrival::OutOfOrder) => {
                 self.note(NoteTone::Warning, format!("#{} out of order", event.seq), detail.clone());
-                self.push_event(event.seq, label, detail, emitted, at, exchange);
+                self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
             }
             Some(Arrival::AfterSilentLoss { missing }) => {
                 self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());
-                self.push_event(event.seq, label, detail, emitted, at, exchange);
+                self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
             }
-            _ => self.push_event(event.seq, label, detail, emitted, at, exchange),
+            _ => self.push_event(event.seq, label, detail, (emitted, at), received, exchange),
         }
     }
 
-    fn push_event(&self, seq: u64, label: String, detail: String, emitted: Millis, at: Millis, exchange: Option<u64>) {
+    fn push_event(
+        &self,
+        seq: u64,
+        label: String,
+        detail: String,
+        (emitted, at): (Millis, Millis),
+        received: &str,
+        exchange: Option<u64>,
+    ) {
         let id = self.push(RecordKind::Event { seq }, label, detail, emitted, at);
-        if let Some(exchange) = exchange {
-            self.trace.update(|trace| trace.bind(id, WireKey::Event { exchange, seq }));
-        }
+        self.trace.update(|trace| {
+            trace.set_body(id, received);
+            if let Some(exchange) = exchange {
+                trace.bind(id, WireKey::Event { exchange, seq });
+            }
+        });
     }
 
     pub fn gap(&self, gap: Gap) {
@@ -246,7 +259,9 @@ impl LaneRecorder {
         // Bytes are attributed to the response as a whole; per-event sizes would be a guess.
         self.metrics.update(|metrics| metrics.body_bytes_received += body_bytes as u64);
         for event in &response.events {
-            self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), 0, None);
+            // Its JSON inside the response's array (bytes are the response's, not split per event).
+            let json = serde_json::to_string(event).unwrap_or_default();
+            self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), &json, 0, None);
         }
     }
 

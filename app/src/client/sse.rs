@@ -96,7 +96,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                 SourceSignal::Message { data, .. } => match serde_json::from_str::<Event>(&data) {
                     Ok(event) => {
                         let label = format!("id {} · {}", event.seq, event.body.kind_name());
-                        recorder.event(&event, label, data.len(), exchange);
+                        recorder.event(&event, label, &data, data.len(), exchange);
                     }
                     Err(error) => recorder.note(NoteTone::Error, "undecodable event".into(), error.to_string()),
                 },

@@ -89,7 +89,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
                         exchange = Some(hello.exchange);
                     }
                     Ok(WsServerMessage::Event(event)) => {
-                        recorder.event(&event, format!("WS text #{}", event.seq), text.len(), exchange)
+                        recorder.event(&event, format!("WS text #{}", event.seq), &text, text.len(), exchange)
                     }
                     Ok(WsServerMessage::Gap(gap)) => recorder.gap(gap),
                     Ok(WsServerMessage::Ack { seq }) => {

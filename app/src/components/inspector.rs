@@ -86,6 +86,12 @@ fn InspectedArrow(transport: Transport, record: TraceRecord, request_head: Optio
         <p class="inspector-bytes" data-testid="inspector-bytes">{summary}</p>
         {handshake.and_then(|(request, response)| websocket_key_and_accept(&request, &response)).map(|(key, accept)| view! { <AcceptCheck key accept /> })}
         {record.wire.into_iter().map(|wire| view! { <WireUnitView wire /> }).collect_view()}
+        {record.body.map(|body| view! {
+            <section class="wire-unit" data-testid="inspector-event-json">
+                <h3>"as this browser received it"</h3>
+                <pre class="event-json">{body}</pre>
+            </section>
+        })}
     }
 }
 

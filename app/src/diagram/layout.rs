@@ -279,6 +279,7 @@ mod tests {
             arrived_at,
             key: None,
             wire: Vec::new(),
+            body: None,
         }
     }
 

@@ -74,6 +74,8 @@ pub struct TraceRecord {
     pub key: Option<WireKey>,
     /// What the server measured for this arrow, in the order it was measured.
     pub wire: Vec<WireRecord>,
+    /// For an event: its JSON as this browser received it (cut at [`TraceLog::MAX_BODY_BYTES`]).
+    pub body: Option<String>,
 }
 
 impl TraceRecord {
@@ -118,6 +120,8 @@ impl TraceLog {
     pub const RETENTION_MS: Millis = 120_000.0;
     /// Measured records kept while waiting for their arrow.
     pub const MAX_UNMATCHED: usize = 2000;
+    /// Most of an event's JSON an arrow keeps for the inspector.
+    pub const MAX_BODY_BYTES: usize = 2048;
     /// Measured records one arrow keeps (a stream's connect arrow collects keep-alives for as long as it lasts).
     pub const MAX_WIRE_PER_ARROW: usize = 64;
 
@@ -141,6 +145,7 @@ impl TraceLog {
             arrived_at,
             key: None,
             wire: Vec::new(),
+            body: None,
         });
         let oldest_kept = arrived_at - Self::RETENTION_MS;
         while self.records.len() > Self::MAX_RECORDS
@@ -160,6 +165,17 @@ impl TraceLog {
         self.unmatched = waiting;
         for wire in matching {
             push_bounded(&mut record.wire, wire);
+        }
+    }
+
+    /// Keeps what the browser received for arrow `id`, cut to [`Self::MAX_BODY_BYTES`] on a character boundary.
+    pub fn set_body(&mut self, id: u64, body: &str) {
+        let mut end = body.len().min(Self::MAX_BODY_BYTES);
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(record) = self.records.iter_mut().rev().find(|record| record.id == id) {
+            record.body = Some(body[..end].to_owned());
         }
     }
 
