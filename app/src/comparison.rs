@@ -17,6 +17,11 @@ fn millis(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |value| format!("{value:.1}"))
 }
 
+/// A share as a whole percentage, or a dash before there is one (used by each lane's figures too).
+pub fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_owned(), |share| format!("{:.0} %", share * 100.0))
+}
+
 /// The panel's rows for `lanes`, in their order.
 pub fn rows(lanes: &[(Transport, LaneMetrics)]) -> Vec<Row> {
     let row = |id, label, value: &dyn Fn(&LaneMetrics) -> String| Row {
@@ -44,9 +49,7 @@ pub fn rows(lanes: &[(Transport, LaneMetrics)]) -> Vec<Row> {
         row("bytes_head", "bytes: headers", &|m| both(m).head.to_string()),
         row("bytes_framing", "bytes: framing", &|m| both(m).framing.to_string()),
         row("bytes_payload", "bytes: payload", &|m| both(m).payload.to_string()),
-        row("efficiency", "efficiency (payload ÷ all)", &|m| {
-            m.efficiency().map_or("–".into(), |share| format!("{:.0} %", share * 100.0))
-        }),
+        row("efficiency", "efficiency (payload ÷ all)", &|m| percent(m.efficiency())),
         row("bytes_per_event", "bytes per event", &|m| m.bytes_per_event().map_or("–".into(), |b| format!("{b:.0}"))),
         row("missed", "missed / duplicated / out of order", &|m| {
             format!("{} / {} / {}", m.silently_missed, m.duplicates, m.out_of_order)

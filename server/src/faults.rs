@@ -5,7 +5,7 @@
 //! every lane's requests, so one student's "drop" does not cut the rest of the class.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -58,6 +58,10 @@ struct Inner {
     next_connection: AtomicU64,
     offline: Mutex<Vec<(FaultTarget, Instant)>>,
     delays: Mutex<Vec<DelayRule>>,
+    /// Whether either list may hold anything: every request and every delivered event asks, and on a healthy
+    /// network the answer should not cost a lock shared by every connection.
+    any_offline: AtomicBool,
+    any_delay: AtomicBool,
 }
 
 impl Default for FaultSwitches {
@@ -89,15 +93,22 @@ impl FaultSwitches {
     /// Refuses the target's requests for `duration`, after dropping what it holds open.
     pub fn go_offline(&self, target: FaultTarget, duration: Duration) -> u64 {
         let until = Instant::now() + duration;
-        locked(&self.inner.offline).push((target.clone(), until));
+        let mut offline = locked(&self.inner.offline);
+        offline.push((target.clone(), until));
+        self.inner.any_offline.store(true, Relaxed);
+        drop(offline);
         self.drop_connections(target)
     }
 
     /// `Err` while an offline fault covers `peer`, with how long it has left.
     pub fn check_online(&self, peer: &Peer) -> Result<(), ApiError> {
+        if !self.inner.any_offline.load(Relaxed) {
+            return Ok(());
+        }
         let now = Instant::now();
         let mut offline = locked(&self.inner.offline);
         offline.retain(|(_, until)| *until > now);
+        self.inner.any_offline.store(!offline.is_empty(), Relaxed);
         let remaining =
             offline.iter().filter(|(target, _)| peer.is_hit_by(target)).map(|(_, until)| *until - now).max();
         match remaining {
@@ -108,8 +119,14 @@ impl FaultSwitches {
 
     /// Ends every delay and offline fault (drops and restarts are over once made).
     pub fn clear(&self) {
-        locked(&self.inner.delays).clear();
-        locked(&self.inner.offline).clear();
+        // Each flag is written under its list's lock, so it cannot pass a rule added meanwhile.
+        let mut delays = locked(&self.inner.delays);
+        delays.clear();
+        self.inner.any_delay.store(false, Relaxed);
+        drop(delays);
+        let mut offline = locked(&self.inner.offline);
+        offline.clear();
+        self.inner.any_offline.store(false, Relaxed);
     }
 
     fn set_delay(&self, rule: DelayRule) {
@@ -118,6 +135,7 @@ impl FaultSwitches {
         if !rule.is_zero() {
             delays.push(rule);
         }
+        self.inner.any_delay.store(!delays.is_empty(), Relaxed);
     }
 
     fn delays(&self) -> Vec<DelayRule> {
@@ -125,6 +143,9 @@ impl FaultSwitches {
     }
 
     fn sampled_delay(&self, peer: &Peer) -> Duration {
+        if !self.inner.any_delay.load(Relaxed) {
+            return Duration::ZERO;
+        }
         let delays = locked(&self.inner.delays);
         let Some(rule) =
             delays.iter().filter(|rule| peer.is_hit_by(&rule.target())).max_by_key(|rule| rule.specificity())

@@ -25,10 +25,6 @@ impl<S> StallGuard<S> {
         Self { inner, patience, stalled: None }
     }
 
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     /// Called when the inner write returned `Pending`: starts the clock, or fails once it has run out.
     fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let patience = self.patience;

@@ -1,13 +1,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{ClientId, LabSnapshot, LabStats, TransportStats};
+use std::net::IpAddr;
+
+use app::model::{ClientId, LabSnapshot, LabStats, Transport, TransportStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::admission::{Admission, ConnectionCaps};
+use crate::admission::{AddressPermit, Admission, ConnectionCaps};
 use crate::config::Config;
-use crate::faults::FaultSwitches;
+use crate::error::ApiError;
+use crate::faults::{FaultSwitches, Peer};
 use crate::generator::Generator;
 use crate::hub::{random_epoch, EventHub, HubSlot};
 use crate::rate_limit::RequestRateLimit;
@@ -68,6 +71,21 @@ impl AppState {
             started: Instant::now(),
             leptos_options,
         }
+    }
+
+    /// Lets in one more long-lived connection (held long poll, SSE stream, WebSocket) of `transport` from `client`
+    /// at `address`: refused while an offline fault covers it, or past the connection caps. Returns whose it is
+    /// and its share of the address's cap, held for as long as the connection lasts.
+    pub fn admit_long_lived(
+        &self,
+        transport: Transport,
+        client: Option<ClientId>,
+        address: IpAddr,
+    ) -> Result<(Peer, AddressPermit), ApiError> {
+        let peer = Peer::new(transport, client);
+        self.faults.check_online(&peer)?;
+        let permit = self.admission.admit(&self.counters, transport, address)?;
+        Ok((peer, permit))
     }
 
     /// The hub in service now.

@@ -90,7 +90,7 @@ async fn an_sse_stream_is_counted_to_the_byte_with_each_event_in_its_own_chunk()
             _ => None,
         })
         .collect();
-    let names: Vec<_> = chunks.iter().map(|(event, seq, _)| (event.as_str(), *seq)).collect();
+    let names: Vec<_> = chunks.iter().map(|(event, seq, _)| (event.as_ref(), *seq)).collect();
     assert_eq!(names, [("hello", None), ("message", Some(1)), ("message", Some(2)), ("message", Some(3))]);
     for (_, seq, record) in &chunks[1..] {
         // The payload is exactly the JSON of the event's `data:` line; the rest of the chunk is framing.
@@ -180,4 +180,21 @@ async fn a_websocket_is_counted_to_the_byte_both_ways_with_frame_headers_as_fram
         .expect("the event frame, named");
     assert_eq!((event.bytes.framing, event.bytes.payload > 200), (4, true));
     assert!(frames.iter().any(|record| matches!(&record.unit, WireUnit::Frame { opcode, .. } if opcode == "close")));
+}
+
+#[tokio::test]
+async fn the_wire_side_channel_refuses_bad_queries_by_name() {
+    let server = TestServer::start().await;
+    for (query, field) in
+        [("", "client"), ("?client=a%20b", "client"), ("?client=me&after=abc", "after"), ("?client=me&x=1", "x")]
+    {
+        let response = server.http.get(server.url(&format!("/api/wire{query}"))).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body: app::model::ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.field.as_deref(), Some(field), "{query}: {}", body.message);
+    }
+    // A page the server has never seen simply has no records yet.
+    let page: WirePage =
+        server.http.get(server.url("/api/wire?client=nobody")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((page.records.len(), page.next), (0, 0));
 }

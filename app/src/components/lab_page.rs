@@ -6,6 +6,7 @@ use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
 use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
+use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use super::metrics_panel::MetricsPanel;
 use super::time_axis::TimeAxis;
 use crate::client::{
@@ -83,30 +84,8 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
                 }
             }}
         </p>
-        <p class="clock-offset" data-testid="clock-offset">
-            {move || match clock_offset.get() {
-                None => "Clock offset: measuring (NTP-style exchanges over /api/time)…".to_owned(),
-                Some(clock) => format!(
-                    "Clock offset (server − browser): {:+.1} ms ± {:.1} ms, from the {} quickest of {} exchanges over /api/time{}",
-                    clock.offset_ms,
-                    clock.uncertainty_ms,
-                    clock.kept,
-                    clock.samples,
-                    if clock.correction_ms() == 0.0 {
-                        ". Within its uncertainty of zero, so latencies are not corrected (one clock, or clocks too close to tell apart)."
-                    } else {
-                        ". Every latency below is corrected by it."
-                    }
-                ),
-            }}
-        </p>
-        <p class="side-channel" data-testid="side-channel">
-            "Bytes on the arrows were measured at the server's sockets and fetched from /api/wire: "
-            {move || {
-                let cost = side_channel_cost.get();
-                format!("{} requests, {} B so far, counted apart from every lane.", cost.requests, cost.body_bytes)
-            }}
-        </p>
+        <ClockOffsetNote clock_offset />
+        <SideChannelNote cost=side_channel_cost />
         <div
             class="lanes"
             data-testid="lanes"

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::comparison::percent;
 use crate::metrics::LaneMetrics;
 
 fn millis(value: Option<f64>) -> String {
@@ -68,7 +69,7 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
             <dt title="payload ÷ every byte, both ways">"efficiency · bytes per event"</dt>
             <dd>
                 <span data-testid="metric-efficiency">
-                    {figure(|m| m.efficiency().map_or("–".into(), |share| format!("{:.0} %", share * 100.0)))}
+                    {figure(|m| percent(m.efficiency()))}
                 </span>
                 " · "
                 <span data-testid="metric-bytes-per-event">

@@ -21,10 +21,11 @@ pub fn MetricsPanel(lanes: Vec<LaneHandle>) -> impl IntoView {
         let interval = send_wrapper::SendWrapper::new(interval);
         on_cleanup(move || drop(interval));
     });
-    let snapshot = move || -> Vec<(Transport, LaneMetrics)> {
+    // Taken once per tick and shared by the table, the charts and the CSV.
+    let snapshot = Memo::new(move |_| -> Vec<(Transport, LaneMetrics)> {
         tick.track();
         lanes.with_value(|lanes| lanes.iter().map(|lane| (lane.transport, lane.metrics.get_untracked())).collect())
-    };
+    });
     let reset = move |_| {
         lanes.with_value(|lanes| lanes.iter().for_each(|lane| lane.reset_metrics.run(())));
         tick.update(|tick| *tick += 1);
@@ -32,7 +33,7 @@ pub fn MetricsPanel(lanes: Vec<LaneHandle>) -> impl IntoView {
     // Encoded by the browser (js_sys), so only ever computed there: effects do not run while rendering on the server.
     let csv_href = RwSignal::new(String::new());
     Effect::new(move |_| {
-        let encoded = js_sys::encode_uri_component(&csv(&snapshot()));
+        let encoded = js_sys::encode_uri_component(&snapshot.with(|lanes| csv(lanes)));
         csv_href.set(format!("data:text/csv;charset=utf-8,{encoded}"));
     });
     view! {
@@ -54,7 +55,7 @@ pub fn MetricsPanel(lanes: Vec<LaneHandle>) -> impl IntoView {
                 </thead>
                 <tbody>
                     {move || {
-                        let lanes = snapshot();
+                        let lanes = snapshot.get();
                         let max_bytes = lanes
                             .iter()
                             .filter_map(|(_, metrics)| metrics.bytes_per_event())

@@ -9,6 +9,7 @@ mod inspector;
 mod lab_page;
 mod lane;
 mod lane_metrics;
+mod measurement_notes;
 mod metrics_panel;
 mod number_knob;
 mod sequence_diagram;

@@ -118,8 +118,9 @@ impl TraceLog {
     pub const MAX_RECORDS: usize = 800;
     /// Records older than this (relative to the newest) are dropped: they have scrolled out of every view.
     pub const RETENTION_MS: Millis = 120_000.0;
-    /// Measured records kept while waiting for their arrow.
-    pub const MAX_UNMATCHED: usize = 2000;
+    /// Measured records kept while waiting for their arrow. Few ever wait long: those that never find one (the
+    /// request of an `EventSource`'s silent reconnect) are pushed out by newer ones.
+    pub const MAX_UNMATCHED: usize = 256;
     /// Most of an event's JSON an arrow keeps for the inspector.
     pub const MAX_BODY_BYTES: usize = 2048;
     /// Measured records one arrow keeps (a stream's connect arrow collects keep-alives for as long as it lasts).
@@ -160,12 +161,14 @@ impl TraceLog {
     pub fn bind(&mut self, id: u64, key: WireKey) {
         let Some(record) = self.records.iter_mut().rev().find(|record| record.id == id) else { return };
         record.key = Some(key);
-        let (matching, waiting): (VecDeque<_>, VecDeque<_>) =
-            std::mem::take(&mut self.unmatched).into_iter().partition(|wire| WireKey::of(wire) == key);
-        self.unmatched = waiting;
-        for wire in matching {
-            push_bounded(&mut record.wire, wire);
-        }
+        // Usually nothing waits: the side channel runs behind the lane, so records find their arrow on arrival.
+        self.unmatched.retain(|wire| {
+            let belongs = WireKey::of(wire) == key;
+            if belongs {
+                push_bounded(&mut record.wire, wire.clone());
+            }
+            !belongs
+        });
     }
 
     /// Keeps what the browser received for arrow `id`, cut to [`Self::MAX_BODY_BYTES`] on a character boundary.

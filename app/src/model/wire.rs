@@ -1,9 +1,15 @@
 //! What the server measured on the wire: bytes counted at the socket as they were read and written, split the way
 //! the lab teaches them, and the records the inspector shows.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::Transport;
+
+/// A short name from a fixed set (`text`, `tick`, `keep-alive`…): borrowed where the server makes records, so a
+/// frame or chunk on the hot path costs no allocation for it.
+pub type Name = Cow<'static, str>;
 
 /// Bytes of one unit on the wire (or of many, summed).
 ///
@@ -73,7 +79,7 @@ pub enum WireUnit {
     /// `keep-alive`) and `seq` the event's sequence number.
     Chunk {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        event: Option<String>,
+        event: Option<Name>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
@@ -81,7 +87,7 @@ pub enum WireUnit {
     LastChunk,
     /// One WebSocket frame. `length_bits` is how its payload length was encoded: 7, 7+16 or 7+64 bits.
     Frame {
-        opcode: String,
+        opcode: Name,
         fin: bool,
         rsv: u8,
         masked: bool,
@@ -89,7 +95,7 @@ pub enum WireUnit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        event: Option<String>,
+        event: Option<Name>,
     },
     /// Bytes the lab could not parse as any of the above (counted, never dropped from the totals).
     Unparsed,

@@ -18,7 +18,6 @@ use tokio::sync::broadcast::error::RecvError;
 use super::poll::{json_counted, poll_response};
 use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
-use crate::faults::Peer;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -54,9 +53,7 @@ async fn long_poll(
     ValidQuery(params): ValidQuery<LongPollParams>,
 ) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
-    let peer = Peer::new(Transport::LongPoll, params.client);
-    state.faults.check_online(&peer)?;
-    let _permit = state.admission.admit(&state.counters, Transport::LongPoll, address)?;
+    let (peer, _permit) = state.admit_long_lived(Transport::LongPoll, params.client, address)?;
     let counters = state.counters.of(Transport::LongPoll);
     let _held = counters.open();
     let hub = state.hub();

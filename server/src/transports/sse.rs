@@ -19,7 +19,7 @@ use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use crate::admission::AddressPermit;
 use crate::error::ApiError;
 use crate::extract::{ClientAddress, ValidQuery};
-use crate::faults::{FaultWatch, Peer};
+use crate::faults::FaultWatch;
 use crate::feed::{Feed, FeedItem, ResumeParams};
 use crate::state::AppState;
 use crate::stats::OpenConnection;
@@ -39,9 +39,7 @@ async fn sse(
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
-    let peer = Peer::new(Transport::Sse, params.client);
-    state.faults.check_online(&peer)?;
-    let permit = state.admission.admit(&state.counters, Transport::Sse, address)?;
+    let (peer, permit) = state.admit_long_lived(Transport::Sse, params.client, address)?;
     let counters = state.counters.of(Transport::Sse).clone();
     let open = counters.open();
     let hub = state.hub();

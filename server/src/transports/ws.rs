@@ -45,9 +45,7 @@ async fn upgrade(
         message: rejection.body_text(),
     })?;
     state.admission.check_origin(&headers)?;
-    let peer = Peer::new(Transport::WebSocket, params.client);
-    state.faults.check_online(&peer)?;
-    let permit = state.admission.admit(&state.counters, Transport::WebSocket, address)?;
+    let (peer, permit) = state.admit_long_lived(Transport::WebSocket, params.client, address)?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)

@@ -1,6 +1,7 @@
 //! One connection's wire accounting: both directions' parsers, the exchange in progress, and what the handlers
 //! said the next chunks and frames carry. Fed by [`super::WireTap`] on every read and write.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -109,12 +110,16 @@ impl ConnectionWire {
                 let (transport, client) = classify(&target);
                 let new_connection = state.exchange.id == 0;
                 let connection = self.id;
+                // Only a page's own lanes keep the text of what they sent and received, for its inspector.
+                let keep = client.is_some();
+                state.requests.keep_text(keep);
+                state.responses.keep_text(keep);
                 state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 let unit = WireUnit::Request { method, target, connection, new_connection };
-                (unit, bytes, String::from_utf8_lossy(&raw).into_owned())
+                (unit, bytes, text(&raw, keep))
             }
-            other => common_unit(other, None),
+            other => common_unit(other, None, state.keeps_text()),
         };
         self.make_record(state, WireDirection::ToServer, unit, bytes, raw)
     }
@@ -126,19 +131,19 @@ impl ConnectionWire {
                     state.requests.switch_to_websocket();
                 }
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
-                (WireUnit::ResponseHead { status }, bytes, String::from_utf8_lossy(&raw).into_owned())
+                (WireUnit::ResponseHead { status }, bytes, text(&raw, state.keeps_text()))
             }
             Unit::Chunk { .. } if state.exchange.transport == Some(Transport::Sse) => {
                 let annotation = state.annotations.pop_front();
-                common_unit(unit, annotation)
+                common_unit(unit, annotation, state.keeps_text())
             }
             Unit::Frame { ref info, .. }
                 if info.is_data() && state.exchange.transport == Some(Transport::WebSocket) =>
             {
                 let annotation = state.annotations.pop_front();
-                common_unit(unit, annotation)
+                common_unit(unit, annotation, state.keeps_text())
             }
-            other => common_unit(other, None),
+            other => common_unit(other, None, state.keeps_text()),
         };
         self.make_record(state, WireDirection::ToClient, unit, bytes, raw)
     }
@@ -164,9 +169,25 @@ impl ConnectionWire {
     }
 }
 
+impl State {
+    /// Whether this exchange's records are kept for a page (and so worth their text).
+    fn keeps_text(&self) -> bool {
+        self.exchange.client.is_some()
+    }
+}
+
+/// The wire text as a string, only when someone will read it: every other record is only counted.
+fn text(bytes: &[u8], keep: bool) -> String {
+    if keep {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        String::new()
+    }
+}
+
 /// Bodies, chunks, frames: the same on either side.
-fn common_unit(unit: Unit, annotation: Option<Annotation>) -> (WireUnit, WireBytes, String) {
-    let event = annotation.as_ref().map(|annotation| annotation.event.to_owned());
+fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireUnit, WireBytes, String) {
+    let event = annotation.as_ref().map(|annotation| Cow::Borrowed(annotation.event));
     let seq = annotation.as_ref().and_then(|annotation| annotation.seq);
     let payload_len = annotation.and_then(|annotation| annotation.payload_len);
     match unit {
@@ -175,14 +196,14 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>) -> (WireUnit, WireByt
             // An SSE chunk's data is field names and line ends around the event JSON: framing, not payload.
             let payload = payload_len.map_or(data, |len| (len as u64).min(data));
             let bytes = WireBytes { head: 0, framing: framing + data - payload, payload };
-            (WireUnit::Chunk { event, seq }, bytes, String::from_utf8_lossy(&text).into_owned())
+            (WireUnit::Chunk { event, seq }, bytes, self::text(&text, keep))
         }
         Unit::LastChunk { framing } => {
-            (WireUnit::LastChunk, WireBytes { framing, ..WireBytes::default() }, "0\r\n\r\n".to_owned())
+            (WireUnit::LastChunk, WireBytes { framing, ..WireBytes::default() }, self::text(b"0\r\n\r\n", keep))
         }
         Unit::Frame { info, header, payload, first_bytes } => {
             let unit = WireUnit::Frame {
-                opcode: info.opcode.to_owned(),
+                opcode: Cow::Borrowed(info.opcode),
                 fin: info.fin,
                 rsv: info.rsv,
                 masked: info.masked,
@@ -190,7 +211,8 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>) -> (WireUnit, WireByt
                 seq,
                 event,
             };
-            (unit, WireBytes { head: 0, framing: header, payload }, hex(&first_bytes))
+            let first = if keep { hex(&first_bytes) } else { String::new() };
+            (unit, WireBytes { head: 0, framing: header, payload }, first)
         }
         Unit::Unparsed { bytes } => {
             (WireUnit::Unparsed, WireBytes { payload: bytes, ..WireBytes::default() }, String::new())

@@ -33,6 +33,7 @@ pub const EXCHANGE_HEADER: &str = "x-lab-exchange";
 const MAX_RECORDS_PER_PAGE: usize = 1000;
 
 /// The connection's wire accounting, when the app is served by [`crate::serve`] (absent under a bare router).
+#[derive(Clone)]
 pub struct Wire(pub Option<Arc<ConnectionWire>>);
 
 impl Wire {
@@ -44,12 +45,6 @@ impl Wire {
         if let Some(wire) = &self.0 {
             wire.annotate(annotation);
         }
-    }
-}
-
-impl Clone for Wire {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
     }
 }
 

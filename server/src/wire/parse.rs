@@ -118,11 +118,13 @@ pub struct StreamParser {
     state: State,
     /// The request this response answers was `HEAD`: its response has no body whatever its headers say.
     next_response_has_no_body: bool,
+    /// Whether to keep chunk text and frame bytes for the inspector; only a page's own lanes need them.
+    keep_text: bool,
 }
 
 impl StreamParser {
     pub fn new(side: Side) -> Self {
-        Self { side, state: State::Head(Vec::new()), next_response_has_no_body: false }
+        Self { side, state: State::Head(Vec::new()), next_response_has_no_body: false, keep_text: true }
     }
 
     /// From now on the stream carries WebSocket frames (the response side saw `101 Switching Protocols`).
@@ -130,6 +132,10 @@ impl StreamParser {
         if matches!(self.state, State::Head(ref bytes) if bytes.is_empty()) {
             self.state = State::FrameHeader(Vec::new());
         }
+    }
+
+    pub fn keep_text(&mut self, keep: bool) {
+        self.keep_text = keep;
     }
 
     pub fn expect_bodiless_response(&mut self) {
@@ -146,6 +152,7 @@ impl StreamParser {
 
     /// Consumes some of `data` (at least one byte) and returns how many.
     fn step(&mut self, data: &[u8], units: &mut Vec<Unit>) -> usize {
+        let (kept_text, kept_frame_bytes) = if self.keep_text { (KEPT_CHUNK_TEXT, KEPT_FRAME_BYTES) } else { (0, 0) };
         match &mut self.state {
             State::Head(seen) => {
                 let start = seen.len().saturating_sub(3);
@@ -202,7 +209,7 @@ impl StreamParser {
             }
             State::ChunkData { remaining, size, line, text } => {
                 let used = (*remaining).min(data.len() as u64) as usize;
-                let room = KEPT_CHUNK_TEXT.saturating_sub(text.len()).min(used);
+                let room = kept_text.saturating_sub(text.len()).min(used);
                 text.extend_from_slice(&data[..room]);
                 *remaining -= used as u64;
                 if *remaining == 0 {
@@ -267,7 +274,7 @@ impl StreamParser {
             }
             State::FramePayload { remaining, first_bytes, .. } => {
                 let used = (*remaining).min(data.len() as u64) as usize;
-                let room = KEPT_FRAME_BYTES.saturating_sub(first_bytes.len()).min(used);
+                let room = kept_frame_bytes.saturating_sub(first_bytes.len()).min(used);
                 first_bytes.extend_from_slice(&data[..room]);
                 *remaining -= used as u64;
                 if *remaining == 0 {
