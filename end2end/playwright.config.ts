@@ -12,7 +12,8 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   reporter: [["list"]],
   use: {
-    baseURL: "http://127.0.0.1:3000",
+    // LEPTOS_SITE_ADDR lets a second checkout run its tests beside a running lab.
+    baseURL: `http://${process.env.LEPTOS_SITE_ADDR ?? "127.0.0.1:3000"}`,
     trace: "retain-on-failure",
     launchOptions: {
       // Debian's Chromium; Playwright must never download its own browser here.
