@@ -12,6 +12,7 @@ pub mod faults;
 pub mod feed;
 pub mod generator;
 pub mod hub;
+pub mod hub_event;
 pub mod publish;
 pub mod rate_limit;
 mod serve;

@@ -96,16 +96,18 @@ async fn session(
                 let Some(item) = item else {
                     break Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" });
                 };
-                let message = match item {
-                    FeedItem::Event(event) => WsServerMessage::Event(event),
-                    FeedItem::Gap(gap) => WsServerMessage::Gap(gap),
+                let (frame, is_event) = match item {
+                    FeedItem::Event(event) => {
+                        wire.annotate(Annotation { event: event.body.kind_name(), seq: Some(event.seq), payload_len: None });
+                        (Message::Text(event.web_socket_text()), true)
+                    }
+                    FeedItem::Gap(gap) => (annotated_frame(&wire, &WsServerMessage::Gap(gap)), false),
                 };
-                let frame = annotated_frame(&wire, &message);
                 let payload_len = frame_len(&frame);
                 if !send_within(&mut sink, frame, ping_interval).await {
                     break None;
                 }
-                if matches!(message, WsServerMessage::Event(_)) {
+                if is_event {
                     counters.delivered(1, payload_len);
                 }
             }
