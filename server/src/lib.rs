@@ -15,6 +15,7 @@ pub mod hub;
 pub mod hub_event;
 pub mod publish;
 pub mod rate_limit;
+pub mod scale;
 mod serve;
 pub mod stall_guard;
 pub mod state;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(control::router())
         .merge(faults::router())
         .merge(wire::router())
+        .merge(scale::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .leptos_routes_with_context(
             &state,
