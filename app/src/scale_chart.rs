@@ -109,6 +109,38 @@ pub fn bar_groups(runs: &[ScaleRun], metric: ScaleMetric) -> Vec<BarGroup> {
         .collect()
 }
 
+/// How the lab compares with one peer under the same load: each figure is "times better than the peer" (above 1:
+/// the lab wins), `None` where either side has no value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerRatio {
+    pub label: String,
+    pub peer: ScaleServer,
+    pub deliveries_per_cpu_second: Option<f64>,
+    pub rss_per_connection: Option<f64>,
+    pub p99_latency: Option<f64>,
+}
+
+pub fn peer_ratios(runs: &[ScaleRun]) -> Vec<PeerRatio> {
+    let ratio = |metric: ScaleMetric, lab: &ScaleRun, peer: &ScaleRun, higher_is_better: bool| {
+        let (lab, peer) = (metric.value(lab)?, metric.value(peer)?);
+        Some(if higher_is_better { lab / peer } else { peer / lab })
+    };
+    let mut ratios = Vec::new();
+    for lab in runs.iter().filter(|run| run.server == ScaleServer::Lab) {
+        let key = GroupKey::of(lab);
+        for peer in runs.iter().filter(|run| run.server != ScaleServer::Lab && GroupKey::of(run) == key) {
+            ratios.push(PeerRatio {
+                label: group_label(lab),
+                peer: peer.server,
+                deliveries_per_cpu_second: ratio(ScaleMetric::DeliveriesPerCpuSecond, lab, peer, true),
+                rss_per_connection: ratio(ScaleMetric::RssPerConnection, lab, peer, false),
+                p99_latency: ratio(ScaleMetric::P99Latency, lab, peer, false),
+            });
+        }
+    }
+    ratios
+}
+
 #[derive(Debug, PartialEq)]
 struct GroupKey {
     family: LoadTransport,
@@ -228,6 +260,21 @@ mod tests {
         let percents: Vec<_> = groups[0].bars.iter().map(|bar| bar.percent_of_longest).collect();
         assert_eq!(percents, [100.0, 25.0]);
         assert_eq!(groups[0].bars[0].text, "40,000 /CPU-s");
+    }
+
+    #[test]
+    fn ratios_say_how_many_times_better_the_lab_is() {
+        let mut lab = run(ScaleServer::Lab, LoadTransport::WebSocket, 1000, 0.5, 900);
+        lab.rss_per_connection_bytes = 4096.0;
+        let mut node = run(ScaleServer::NodeExpressWs, LoadTransport::WebSocket, 1000, 2.0, 1800);
+        node.rss_per_connection_bytes = 8192.0;
+        let elsewhere = run(ScaleServer::SocketIo, LoadTransport::SocketIo, 10_000, 2.0, 1800);
+        let ratios = peer_ratios(&[lab, node, elsewhere]);
+        assert_eq!(ratios.len(), 1, "only runs under the same load compare");
+        assert_eq!(ratios[0].peer, ScaleServer::NodeExpressWs);
+        assert_eq!(ratios[0].deliveries_per_cpu_second, Some(4.0));
+        assert_eq!(ratios[0].rss_per_connection, Some(2.0));
+        assert_eq!(ratios[0].p99_latency, Some(2.0));
     }
 
     #[test]

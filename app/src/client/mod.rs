@@ -18,8 +18,8 @@ mod wire_feed;
 pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
 pub use http::{
-    clear_faults, drop_connections, go_offline, publish_message, restart_stream, set_delivery_delay, update_generator,
-    ClientError,
+    clear_faults, drop_connections, go_offline, latest_scale_report, publish_message, restart_stream,
+    set_delivery_delay, update_generator, ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

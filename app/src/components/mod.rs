@@ -12,7 +12,9 @@ mod lane_metrics;
 mod measurement_notes;
 mod metrics_panel;
 mod number_knob;
+mod routes;
+mod scale_page;
 mod sequence_diagram;
 mod time_axis;
 
-pub use lab_page::App;
+pub use routes::App;
