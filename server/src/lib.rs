@@ -1,3 +1,5 @@
+#![recursion_limit = "512"]
+
 //! The Transport Lab server: one event hub, delivered over short polling, long polling, SSE and WebSocket.
 //!
 //! Where things live: events are born in [`hub`] (from [`generator`] and [`publish`]); each transport is one
