@@ -75,9 +75,10 @@ else
   SCENARIOS=$SCENARIOS_FULL
 fi
 
-# Ports: this suite keeps to 3200-3299 (other work on this machine uses other ports).
-LAB_PORT=3200
-PEER_PORT=3201
+# Ports: this suite keeps to 3200-3299. Each server gets the first port from FIRST_PORT up that nothing listens on,
+# and must be seen listening on it itself: a server that answers there but is not ours would be measured instead.
+FIRST_PORT=3240
+LAST_PORT=3298
 SOCKPERF_PORT=3299
 HOST=127.0.0.1
 # A run that takes longer than this is stopped and recorded as failed.
@@ -119,33 +120,54 @@ install_bench_tools() {
 
 # --- servers ---------------------------------------------------------------------------------------------------
 SERVER_PID=
-start_server() { # server log
-  local server=$1 log=$2 port
-  case $server in
-    lab)
-      port=$LAB_PORT
-      target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
-        --max-connections-per-address 40000 --max-requests-per-second 0 --paused >"$log" 2>&1 &
-      ;;
-    node_express_ws)
-      port=$PEER_PORT
-      NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &
-      ;;
-    socket_io)
-      port=$PEER_PORT
-      NODE_ENV=production node bench/peers/socketio.mjs --port "$port" --paused >"$log" 2>&1 &
-      ;;
-    *) echo "unknown server $server" >&2; return 1 ;;
-  esac
-  SERVER_PID=$!
-  SERVER_URL="http://$HOST:$port"
-  local i
-  for i in $(seq 1 150); do
-    if curl -sf -o /dev/null "$SERVER_URL/api/generator"; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited at start" >&2; return 1; }
-    sleep 0.2
+free_port() {
+  local port
+  for port in $(seq "$FIRST_PORT" "$LAST_PORT"); do
+    if [ -z "$(ss -Hltn "sport = :$port")" ]; then
+      echo "$port"
+      return 0
+    fi
   done
-  echo "server did not answer within 30 s" >&2
+  echo "no free port in $FIRST_PORT-$LAST_PORT" >&2
+  return 1
+}
+
+# Whether $SERVER_PID itself listens on $1 (another process may hold the same port on another socket).
+listening_on() {
+  ss -Hltnp "sport = :$1" | grep -q "pid=$SERVER_PID,"
+}
+
+start_server() { # server log
+  local server=$1 log=$2 port attempt i
+  for attempt in 1 2 3; do
+    port=$(free_port) || return 1
+    case $server in
+      lab)
+        target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
+          --max-connections-per-address 40000 --max-requests-per-second 0 --paused >"$log" 2>&1 &
+        ;;
+      node_express_ws)
+        NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &
+        ;;
+      socket_io)
+        NODE_ENV=production node bench/peers/socketio.mjs --port "$port" --paused >"$log" 2>&1 &
+        ;;
+      *) echo "unknown server $server" >&2; return 1 ;;
+    esac
+    SERVER_PID=$!
+    SERVER_URL="http://$HOST:$port"
+    for i in $(seq 1 150); do
+      if listening_on "$port" && curl -sf -o /dev/null "$SERVER_URL/api/generator"; then
+        echo "    $server pid $SERVER_PID on $SERVER_URL"
+        return 0
+      fi
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    # Most likely the port was taken between the check and the bind: try the next free one.
+    echo "    $server did not come up on port $port (attempt $attempt): $(tail -n 1 "$log")" >&2
+    stop_server
+  done
   return 1
 }
 
@@ -169,7 +191,7 @@ trap 'stop_server; [ -z "${SOCKPERF_PID:-}" ] || kill "$SOCKPERF_PID" 2>/dev/nul
 settle() {
   local i n
   for i in $(seq 1 90); do
-    n=$(ss -Htan state time-wait "( sport >= :$LAB_PORT and sport <= :$SOCKPERF_PORT ) or ( dport >= :$LAB_PORT and dport <= :$SOCKPERF_PORT )" 2>/dev/null | wc -l)
+    n=$(ss -Htan state time-wait "( sport >= :$FIRST_PORT and sport <= :$SOCKPERF_PORT ) or ( dport >= :$FIRST_PORT and dport <= :$SOCKPERF_PORT )" 2>/dev/null | wc -l)
     [ "$n" -lt 14000 ] && return 0
     [ "$i" = 1 ] && echo "    waiting for $n TIME-WAIT sockets to drain"
     sleep 1
@@ -259,6 +281,8 @@ while read -r -u 3 server transport clients rate payload interval; do
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     warn "the server died during the run"
     echo "$name: server process exited during the run (see $name.server.log)" >>"$FAILED"
+    # Whatever was measured after it died was not this server: keep it out of the report.
+    [ -f "$RUN_DIR/$name.json" ] && mv "$RUN_DIR/$name.json" "$RUN_DIR/$name.json.invalid"
   elif [ "$status" != 0 ] || [ ! -s "$RUN_DIR/$name.json" ]; then
     warn "FAILED: load tool exited $status (see $RUN_DIR/$name.log)"
     echo "$name: load tool exited $status$( [ -s "$RUN_DIR/$name.json" ] || echo ', no result file'): $(tail -n 1 "$RUN_DIR/$name.log")" >>"$FAILED"
