@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 mod page_snapshot;
 pub mod scale_chart;
+pub mod tab_share;
 
 pub use components::App;
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;

@@ -12,6 +12,12 @@ pub struct Config {
     #[arg(long, env = "LAB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// The URL students open, shown with a QR code on the presenter view (/present), e.g.
+    /// `http://192.168.1.20:3000/`. Default: derived from --addr; when that is 0.0.0.0 or [::], this machine's
+    /// first non-loopback IPv4 address and the port.
+    #[arg(long, env = "LAB_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// How many past events the hub keeps for clients that resume or poll late.
     #[arg(long, env = "LAB_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history: u64,
@@ -97,6 +103,20 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Longest `--public-url`: a QR code of this many bytes still scans easily from the back of a room.
+const MAX_PUBLIC_URL_BYTES: usize = 256;
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = text.parse().map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!("`{text}` must be an http:// or https:// URL with a host, e.g. http://192.168.1.20:3000/"));
+    }
+    if text.len() > MAX_PUBLIC_URL_BYTES {
+        return Err(format!("must be at most {MAX_PUBLIC_URL_BYTES} bytes"));
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +134,15 @@ mod tests {
         assert!(Config::try_parse_from(["lab", "--rate", "51"]).is_err());
         assert!(Config::try_parse_from(["lab", "--payload-bytes", "70000"]).is_err());
         assert!(Config::try_parse_from(["lab", "--history", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_public_url_must_be_an_http_url() {
+        let config = Config::try_parse_from(["lab", "--public-url", "http://192.168.1.20:3000/"]).unwrap();
+        assert_eq!(config.public_url.as_deref(), Some("http://192.168.1.20:3000/"));
+        assert!(Config::default().public_url.is_none());
+        for bad in ["192.168.1.20:3000", "ftp://host/", "http://", "not a url"] {
+            assert!(Config::try_parse_from(["lab", "--public-url", bad]).is_err(), "{bad}");
+        }
     }
 }

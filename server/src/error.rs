@@ -33,6 +33,8 @@ pub enum ApiError {
     NoScaleResults { path: String },
     #[error("the scale results at {path} cannot be read: {reason}")]
     ScaleResultsUnreadable { path: String, reason: String },
+    #[error("the join link cannot be drawn as a QR code: {reason}")]
+    JoinCodeUnavailable { reason: String },
 }
 
 impl ApiError {
@@ -57,7 +59,8 @@ impl ApiError {
             | Self::DroppedByFault
             | Self::Offline { .. }
             | Self::NoScaleResults { .. }
-            | Self::ScaleResultsUnreadable { .. } => None,
+            | Self::ScaleResultsUnreadable { .. }
+            | Self::JoinCodeUnavailable { .. } => None,
         }
     }
 
@@ -69,7 +72,7 @@ impl ApiError {
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerBusy { .. } | Self::DroppedByFault | Self::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoScaleResults { .. } => StatusCode::NOT_FOUND,
-            Self::ScaleResultsUnreadable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ScaleResultsUnreadable { .. } | Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -89,6 +92,7 @@ impl ApiError {
             Self::Offline { .. } => "offline",
             Self::NoScaleResults { .. } => "no_scale_results",
             Self::ScaleResultsUnreadable { .. } => "scale_results_unreadable",
+            Self::JoinCodeUnavailable { .. } => "join_code_unavailable",
         }
     }
 

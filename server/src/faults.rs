@@ -82,6 +82,11 @@ impl FaultSwitches {
         FaultWatch { orders: self.drops.subscribe(), peer, id, inner: self.inner.clone() }
     }
 
+    /// Every long-lived connection open now: whose it is and its transport (the classroom's presence count).
+    pub fn open_peers(&self) -> Vec<Peer> {
+        locked(&self.inner.open).values().cloned().collect()
+    }
+
     /// Drops the target's open connections; returns how many there were.
     pub fn drop_connections(&self, target: FaultTarget) -> u64 {
         let hit = locked(&self.inner.open).values().filter(|peer| peer.is_hit_by(&target)).count();

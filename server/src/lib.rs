@@ -6,6 +6,7 @@
 //! module under [`transports`]; [`app`] puts the routers together with the Leptos page.
 
 pub mod admission;
+pub mod class;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -15,6 +16,8 @@ pub mod feed;
 pub mod generator;
 pub mod hub;
 pub mod hub_event;
+pub mod join_link;
+pub mod presence;
 pub mod publish;
 pub mod rate_limit;
 pub mod scale;
@@ -55,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(faults::router())
         .merge(wire::router())
         .merge(scale::router())
+        .merge(class::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .leptos_routes_with_context(
             &state,

@@ -25,6 +25,11 @@ async fn publish(
 
 /// The checks every upstream path applies to a person's message.
 pub fn validated_message(text: String) -> Result<EventBody, ApiError> {
+    validated_text(text).map(|text| EventBody::Message { text })
+}
+
+/// A message's text, checked: not blank and at most [`MAX_MESSAGE_BYTES`]. Shared with the teacher's broadcast.
+pub fn validated_text(text: String) -> Result<String, ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::invalid_field("text", "must not be empty"));
     }
@@ -34,5 +39,5 @@ pub fn validated_message(text: String) -> Result<EventBody, ApiError> {
             format!("is {} bytes; at most {MAX_MESSAGE_BYTES} bytes (UTF-8) are allowed", text.len()),
         ));
     }
-    Ok(EventBody::Message { text })
+    Ok(text)
 }

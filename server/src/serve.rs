@@ -34,6 +34,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let timing = state.timing;
     let ledger = state.wire.clone();
+    if let Ok(bound) = listener.local_addr() {
+        // The join link shows the port actually bound (the configuration may have said 0).
+        state.join.listening_on(bound);
+    }
     let router = app(state);
     let (stop, stopping) = watch::channel(false);
     // Every connection task holds a receiver; when the last is dropped, every connection has ended.

@@ -13,6 +13,8 @@ use crate::error::ApiError;
 use crate::faults::{FaultSwitches, Peer};
 use crate::generator::Generator;
 use crate::hub::{random_epoch, EventHub, HubSlot};
+use crate::join_link::JoinLinks;
+use crate::presence::Presence;
 use crate::rate_limit::RequestRateLimit;
 use crate::stats::LabCounters;
 use crate::wire::WireLedger;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Where `./lab bench` wrote its latest report; read on each request so a new run shows without a restart.
     pub scale_results: Arc<std::path::PathBuf>,
+    /// When each page last made a request, for the classroom's presence count.
+    pub presence: Presence,
+    /// The URL students open (`--public-url`, or derived from where the server listens).
+    pub join: Arc<JoinLinks>,
 }
 
 /// Heartbeat intervals and timeouts, taken from [`Config`] once.
@@ -73,6 +79,8 @@ impl AppState {
             started: Instant::now(),
             leptos_options,
             scale_results: Arc::new(config.scale_results.clone()),
+            presence: Presence::default(),
+            join: Arc::new(JoinLinks::new(config.public_url.clone(), config.addr)),
         }
     }
 
@@ -88,6 +96,7 @@ impl AppState {
         let peer = Peer::new(transport, client);
         self.faults.check_online(&peer)?;
         let permit = self.admission.admit(&self.counters, transport, address)?;
+        self.presence.seen(peer.client.as_ref(), Some(transport));
         Ok((peer, permit))
     }
 

@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, DelayRule, FaultReport, FaultTarget, GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck,
-    PublishRequest, RestartReport, ScaleReport,
+    ApiErrorBody, BroadcastRequest, ClassPresence, DelayRule, FaultReport, FaultTarget, GeneratorSettings,
+    GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -69,6 +69,16 @@ fn network(error: gloo_net::Error) -> ClientError {
 
 pub async fn publish_message(text: String) -> Result<PublishAck, ClientError> {
     post_json("/api/publish", &PublishRequest { text }).await
+}
+
+/// The teacher's message to every student's lanes (a `broadcast` event).
+pub async fn broadcast_message(text: String) -> Result<PublishAck, ClientError> {
+    post_json("/api/class/broadcast", &BroadcastRequest { text }).await
+}
+
+/// Who is connected now, per transport, and the join link: what the presenter view shows.
+pub async fn class_presence() -> Result<ClassPresence, ClientError> {
+    get("/api/class", None).await?.json()
 }
 
 pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettings, ClientError> {

@@ -8,7 +8,7 @@ use crate::metrics::{Arrival, LaneMetrics};
 use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 
 use super::browser_clock::now;
-use super::LaneOptions;
+use super::{LaneOptions, TeacherMessage};
 use crate::clock_offset::ClockOffset;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +22,13 @@ pub enum LinkStatus {
     Retrying {
         delay_ms: u32,
     },
+    /// Stopped so that this browser's lab tabs do not use up its connections to the server (see `tab_share`).
+    HeldBack,
+    /// A request that the server answers at once (or a stream's opening) has had no answer for this long: most
+    /// likely it is queued in the browser, waiting for a free connection.
+    NoAnswer {
+        waited_ms: u32,
+    },
 }
 
 impl LinkStatus {
@@ -32,6 +39,26 @@ impl LinkStatus {
             LinkStatus::Open => "open".into(),
             LinkStatus::Idle => "waiting for next poll".into(),
             LinkStatus::Retrying { delay_ms } => format!("retrying in {:.1} s", *delay_ms as f64 / 1000.0),
+            LinkStatus::HeldBack => "paused: other tabs hold the connections".into(),
+            LinkStatus::NoAnswer { waited_ms } => {
+                format!("no answer {:.0} s: waiting for a free connection?", *waited_ms as f64 / 1000.0)
+            }
+        }
+    }
+
+    /// The status in full, for its tooltip (the lane header has room for one short line).
+    pub fn detail(&self) -> String {
+        match self {
+            LinkStatus::HeldBack => {
+                "paused: other lab tabs of this browser hold the connections it allows per server (see the note above \
+                 the lanes)"
+                    .into()
+            }
+            LinkStatus::NoAnswer { .. } => format!(
+                "{}: browsers allow 6 connections per server, shared by all their tabs, and queue the rest without a word",
+                self.text()
+            ),
+            other => other.text(),
         }
     }
 }
@@ -60,7 +87,11 @@ pub struct LaneRecorder {
     status: RwSignal<LinkStatus>,
     epoch: RwSignal<Epoch>,
     clock_offset: Signal<Option<ClockOffset>>,
+    teacher_message: RwSignal<Option<TeacherMessage>>,
 }
+
+/// Longest piece of a broadcast drawn on its arrow; the whole text is in the arrow's tooltip.
+const BROADCAST_LABEL_CHARS: usize = 18;
 
 impl LaneRecorder {
     pub fn new(transport: Transport, options: &LaneOptions) -> Self {
@@ -73,6 +104,7 @@ impl LaneRecorder {
             metrics: RwSignal::new(LaneMetrics::starting_after(start.after)),
             status: RwSignal::new(LinkStatus::Off),
             epoch: RwSignal::new(start.epoch.clone()),
+            teacher_message: options.teacher_message,
         }
     }
 
@@ -139,7 +171,7 @@ impl LaneRecorder {
     /// One hub event arrived now, `received` as the browser got it (the SSE data, the WebSocket message), on the
     /// stream opened by `exchange`. `bytes` is what it adds to the lane's body bytes (0 inside a poll response,
     /// whose body is counted whole).
-    pub fn event(&self, event: &Event, label: String, received: &str, bytes: usize, exchange: Option<u64>) {
+    pub fn event(&self, event: &Event, mut label: String, received: &str, bytes: usize, exchange: Option<u64>) {
         let at = now();
         // `emitted_at` is on the server's clock; on this browser's clock the event was born `offset` earlier.
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
@@ -155,9 +187,15 @@ impl LaneRecorder {
             "event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at, clock-corrected)",
             event.seq
         );
-        if let EventBody::Message { text } = &event.body {
-            // Shown as text: Leptos escapes it, so a message cannot inject markup into the page.
-            detail.push_str(&format!("\nmessage: “{text}”"));
+        // Shown as text: Leptos escapes it, so a message cannot inject markup into the page.
+        match &event.body {
+            EventBody::Message { text } => detail.push_str(&format!("\nmessage: “{text}”")),
+            EventBody::Broadcast { text } => {
+                detail.push_str(&format!("\nfrom the teacher: “{text}”"));
+                label.push_str(&format!(" · “{}”", shortened(text, BROADCAST_LABEL_CHARS)));
+                self.show_teacher_message(event.seq, text);
+            }
+            EventBody::Tick { .. } => {}
         }
         match arrival {
             Some(Arrival::Duplicate) => {
@@ -191,6 +229,17 @@ impl LaneRecorder {
                 trace.bind(id, WireKey::Event { exchange, seq });
             }
         });
+    }
+
+    /// Every lane receives the same broadcast; the page shows it once, the newest of this server run.
+    fn show_teacher_message(&self, seq: u64, text: &str) {
+        let epoch = self.epoch.get_untracked();
+        let newer = self
+            .teacher_message
+            .with_untracked(|shown| shown.as_ref().is_none_or(|shown| shown.epoch != epoch || shown.seq < seq));
+        if newer {
+            self.teacher_message.set(Some(TeacherMessage { epoch, seq, text: text.to_owned() }));
+        }
     }
 
     pub fn gap(&self, gap: Gap) {
@@ -275,4 +324,23 @@ impl LaneRecorder {
 pub struct Sent {
     pub at: Millis,
     pub id: u64,
+}
+
+/// At most `limit` characters of `text`, with an ellipsis when cut.
+fn shortened(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(shortened("hello", 18), "hello");
+        assert_eq!(shortened("ééééé", 3), "ééé…");
+    }
 }

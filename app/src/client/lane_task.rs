@@ -28,21 +28,23 @@ impl Drop for Stopper {
     }
 }
 
-/// Starts `task` whenever `enabled` becomes true and stops it when it becomes false or the lane goes away. A
-/// client-side drop (the lane's `browser_drop` trigger) stops the task and starts it afresh: the new connection
-/// resumes from the lane's cursor like any reconnect.
-pub fn run_while_enabled<F, Fut>(recorder: LaneRecorder, enabled: Signal<bool>, task: F)
+/// Starts `task` whenever `enabled` becomes true (and nothing holds it back) and stops it when it becomes false,
+/// when it is held back, or when the lane goes away. A client-side drop (the lane's `browser_drop` trigger) stops
+/// the task and starts it afresh: the new connection resumes from the lane's cursor like any reconnect, and so does
+/// a lane that was held back and is let go.
+pub fn run_while_enabled<F, Fut>(recorder: LaneRecorder, enabled: Signal<bool>, held_back: Signal<bool>, task: F)
 where
     F: Fn(Option<AbortSignal>) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     // Effects run only in the browser, so everything browser-bound is created here, and the cleanup registered
     // inside the effect runs before its next run and when the lane is disposed: on the browser's one thread.
-    Effect::new(move |was_enabled: Option<bool>| {
+    Effect::new(move |was_running: Option<bool>| {
         let on = enabled.get();
+        let held = held_back.get();
         recorder.track_browser_drops();
-        if on {
-            if was_enabled == Some(true) {
+        if on && !held {
+            if was_running == Some(true) {
                 recorder.connection_lost(
                     "browser dropped the connection".into(),
                     "closed by this page (client-side fault); reconnecting from the cursor".into(),
@@ -53,17 +55,30 @@ where
             let (cancel, cancelled) = oneshot::channel::<()>();
             let work = Box::pin(task(signal));
             spawn_local(async move {
-                // Either the task ends by itself or the stopper is dropped, which drops the task.
-                if let Either::Right(_) = select(work, cancelled).await {}
+                // Either the task ends by itself or the stopper is dropped, which drops the task. The stop is
+                // polled first: aborting the fetch also wakes the task, and it must not go on to record that
+                // "failure" (and a retry) after the lane was turned off or paused.
+                if let Either::Left(_) = select(cancelled, work).await {}
             });
             let stopper = SendWrapper::new(Stopper { abort, _cancel: cancel });
             on_cleanup(move || drop(stopper));
+        } else if on {
+            recorder.set_status(LinkStatus::HeldBack);
+            if was_running == Some(true) {
+                recorder.note(
+                    NoteTone::Warning,
+                    "paused: connection limit".into(),
+                    "other lab tabs of this browser hold the connections it allows per server; closed by this page \
+                     (see the note above the lanes)"
+                        .into(),
+                );
+            }
         } else {
             recorder.set_status(LinkStatus::Off);
-            if was_enabled == Some(true) {
+            if was_running == Some(true) {
                 recorder.note(NoteTone::Info, "lane turned off".into(), "connection closed by the browser".into());
             }
         }
-        on
+        on && !held
     });
 }

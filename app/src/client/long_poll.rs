@@ -11,7 +11,9 @@ use crate::model::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::LongPoll, &options);
     let client = options.client;
-    run_while_enabled(recorder, options.enabled, move |abort| long_poll_loop(recorder, client.clone(), abort));
+    run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
+        long_poll_loop(recorder, client.clone(), abort)
+    });
     recorder.handle()
 }
 

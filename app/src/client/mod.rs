@@ -11,6 +11,7 @@ mod lane_task;
 mod long_poll;
 mod short_poll;
 mod sse;
+mod tab_share;
 mod websocket;
 mod websocket_accept;
 mod wire_feed;
@@ -18,18 +19,24 @@ mod wire_feed;
 pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
 pub use http::{
-    clear_faults, drop_connections, go_offline, latest_scale_report, publish_message, restart_stream,
-    set_delivery_delay, update_generator, ClientError,
+    broadcast_message, class_presence, clear_faults, drop_connections, go_offline, latest_scale_report,
+    publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;
 pub use sse::use_event_source;
+pub use tab_share::{use_tab_share, TabShareHandle};
 pub use websocket::use_websocket;
 pub use websocket_accept::expected_accept;
 pub use wire_feed::{use_wire_feed, SideChannelCost};
 
-use leptos::prelude::Signal;
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use leptos::prelude::{RwSignal, Signal};
 
 use crate::clock_offset::ClockOffset;
 use crate::diagram::NoteTone;
@@ -51,7 +58,58 @@ pub struct LaneOptions {
     /// Server clock − browser clock, to correct each event's latency (and where its arrow starts).
     pub clock_offset: Signal<Option<ClockOffset>>,
     pub enabled: Signal<bool>,
+    /// True while the lane must not hold its connection open although it is on: other lab tabs of this browser
+    /// hold the connections it allows per server (see [`crate::tab_share`]). Only the lanes that keep an HTTP
+    /// connection open (long polling, SSE) are ever held back.
+    pub held_back: Signal<bool>,
     pub poll_interval_ms: Signal<u32>,
+    /// Where a lane puts the teacher's newest broadcast, for the page to show once.
+    pub teacher_message: RwSignal<Option<TeacherMessage>>,
+}
+
+/// The teacher's newest broadcast, as a lane received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeacherMessage {
+    pub epoch: Epoch,
+    pub seq: u64,
+    pub text: String,
+}
+
+/// How long a request the server answers at once (or a stream's opening) may go unanswered before the lane says
+/// it is probably queued in the browser: a browser sends at most 6 requests at a time to one server, across all
+/// its tabs, and holds the rest back without a word.
+pub(crate) const NO_ANSWER_AFTER: Duration = Duration::from_secs(3);
+
+/// Awaits `request`; if it is not done after `patience`, runs `overdue` once and keeps waiting.
+pub(crate) async fn with_patience<T>(
+    request: impl Future<Output = T>,
+    patience: Duration,
+    overdue: impl FnOnce(),
+) -> T {
+    let request = pin!(request);
+    let timer = pin!(gloo_timers::future::sleep(patience));
+    match select(request, timer).await {
+        Either::Left((done, _)) => done,
+        Either::Right(((), request)) => {
+            overdue();
+            request.await
+        }
+    }
+}
+
+/// Says on the lane (status and a note) that its request has waited `patience` for what should come at once.
+pub(crate) fn note_no_answer(recorder: LaneRecorder, what: &str, patience: Duration) {
+    let waited_ms = patience.as_millis() as u32;
+    recorder.set_status(LinkStatus::NoAnswer { waited_ms });
+    recorder.note(
+        NoteTone::Warning,
+        format!("no answer after {:.0} s: waiting for a connection?", patience.as_secs_f64()),
+        format!(
+            "{what} is normally answered at once, so the request is most likely queued inside this browser: it \
+             opens at most 6 HTTP/1.1 connections to one server, shared by all its tabs, and every other lab tab \
+             keeps 2 of them open (long poll and SSE). Close other tabs of this lab, or a delay fault is on."
+        ),
+    );
 }
 
 /// Waits before the next attempt after a failure, drawing the wait in the lane, and counts the failure.

@@ -8,14 +8,19 @@ use web_sys::AbortSignal;
 
 use super::http::get;
 use super::lane_task::run_while_enabled;
-use super::{note_wait, retry_delay_ms, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{
+    note_no_answer, note_wait, retry_delay_ms, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus,
+    NO_ANSWER_AFTER,
+};
 use crate::model::{ClientId, PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::ShortPoll, &options);
     let interval = options.poll_interval_ms;
     let client = options.client;
-    run_while_enabled(recorder, options.enabled, move |abort| poll_loop(recorder, client.clone(), interval, abort));
+    run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
+        poll_loop(recorder, client.clone(), interval, abort)
+    });
     recorder.handle()
 }
 
@@ -26,7 +31,11 @@ async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal
         let url = format!("/api/poll?after={after}&client={client}");
         recorder.set_status(LinkStatus::Connecting);
         let sent = recorder.request(format!("GET /api/poll?after={after}"), format!("GET {url}; answered at once"));
-        let wait = match get(&url, abort.as_ref()).await.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw))) {
+        let answer = with_patience(get(&url, abort.as_ref()), NO_ANSWER_AFTER, || {
+            note_no_answer(recorder, "A short poll", NO_ANSWER_AFTER)
+        })
+        .await;
+        let wait = match answer.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw))) {
             Ok((response, raw)) => {
                 failures = 0;
                 recorder.poll_answer(&response, raw.text.len(), &sent, false, raw.exchange);

@@ -9,14 +9,18 @@ use web_sys::{AbortSignal, EventSource, MessageEvent};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
-use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use super::{
+    back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
+};
 use crate::diagram::NoteTone;
 use crate::model::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Sse, &options);
     let client = options.client;
-    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| sse_loop(recorder, client.clone()));
+    run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
+        sse_loop(recorder, client.clone())
+    });
     recorder.handle()
 }
 
@@ -64,8 +68,19 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
         let mut request = Some(sent.id);
         let mut response = None;
         let mut exchange = None;
+        // Until the stream opens: how long before the lane says the browser may be holding it back for want of a
+        // free connection (an EventSource that cannot get one just stays "connecting").
+        let mut opening_patience = Some(NO_ANSWER_AFTER);
 
-        while let Some(signal) = signals.next().await {
+        loop {
+            let next = signals.next();
+            let signal = match opening_patience.take() {
+                Some(patience) => {
+                    with_patience(next, patience, || note_no_answer(recorder, "Opening an SSE stream", patience)).await
+                }
+                None => next.await,
+            };
+            let Some(signal) = signal else { break };
             match signal {
                 SourceSignal::Open => {
                     failures = 0;
@@ -110,6 +125,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                         "connection lost".into(),
                         format!("the browser reconnects after {SSE_RETRY_MILLIS} ms, sending Last-Event-ID"),
                     );
+                    opening_patience = Some(NO_ANSWER_AFTER + std::time::Duration::from_millis(SSE_RETRY_MILLIS));
                 }
             }
         }

@@ -15,7 +15,7 @@ use crate::model::{ClientId, Transport, WsServerMessage};
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::WebSocket, &options);
     let client = options.client;
-    run_while_enabled(recorder, options.enabled, move |_: Option<AbortSignal>| {
+    run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
         websocket_loop(recorder, client.clone())
     });
     recorder.handle()

@@ -35,6 +35,7 @@ pub fn Explainer() -> impl IntoView {
                     <li><code>"POST /api/publish"</code>" {\"text\":\"…\"} — 202 {\"seq\":N}"</li>
                     <li><code>"GET|POST /api/generator"</code>" — rate_per_second, payload_bytes, paused"</li>
                     <li><code>"GET /api/stats"</code>" — per-transport connections, requests, events and bytes"</li>
+                    <li><code>"GET /api/class"</code>" — who is connected now, per transport, and the join link (the presenter view is at /present)"</li>
                 </ul>
             </details>
         </header>

@@ -8,10 +8,12 @@ use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
 use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use super::metrics_panel::MetricsPanel;
+use super::tab_limit_notice::TabLimitNotice;
+use super::teacher_message::TeacherMessageBanner;
 use super::time_axis::TimeAxis;
 use crate::client::{
-    use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_websocket, use_wire_feed, LaneOptions,
-    LaneStart,
+    use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_tab_share, use_websocket, use_wire_feed,
+    LaneOptions, LaneStart,
 };
 use crate::diagram::DiagramLayout;
 use crate::model::LabSnapshot;
@@ -50,18 +52,25 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let fault_scope = FaultScope::new(snapshot.client.clone());
     provide_context(fault_scope);
     let clock_offset = use_clock_offset();
-    let options = |enabled: RwSignal<bool>| LaneOptions {
+    // Long polling and SSE each keep one of the browser's 6 connections to this server open; this browser's lab
+    // tabs agree which of them may (see `tab_share`). Short polls come and go; a WebSocket is not among the 6.
+    let tab_share = use_tab_share(snapshot.client.clone());
+    let never_held_back = Signal::derive(|| false);
+    let teacher_message = RwSignal::new(None);
+    let options = |enabled: RwSignal<bool>, held_back: Signal<bool>| LaneOptions {
         clock_offset: clock_offset.into(),
         start: start.clone(),
         client: snapshot.client.clone(),
         enabled: enabled.into(),
+        held_back,
         poll_interval_ms: poll_interval_ms.into(),
+        teacher_message,
     };
     let lanes = [
-        (use_short_poll(options(toggles.short_poll)), toggles.short_poll),
-        (use_long_poll(options(toggles.long_poll)), toggles.long_poll),
-        (use_event_source(options(toggles.sse)), toggles.sse),
-        (use_websocket(options(toggles.web_socket)), toggles.web_socket),
+        (use_short_poll(options(toggles.short_poll, never_held_back)), toggles.short_poll),
+        (use_long_poll(options(toggles.long_poll, tab_share.held_back)), toggles.long_poll),
+        (use_event_source(options(toggles.sse, tab_share.held_back)), toggles.sse),
+        (use_websocket(options(toggles.web_socket, never_held_back)), toggles.web_socket),
     ];
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
@@ -75,6 +84,8 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
 
     view! {
         <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope />
+        <TeacherMessageBanner message=teacher_message.read_only() />
+        <TabLimitNotice tab_share />
         <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
             {move || {
                 if view_held.get() {

@@ -45,7 +45,7 @@ pub fn Lane(
         >
             <header class="lane-header">
                 <h2>{transport.title()}</h2>
-                <span class="status" data-testid="lane-status">
+                <span class="status" data-testid="lane-status" title=move || handle.status.get().detail()>
                     {move || handle.status.get().text()}
                 </span>
                 <p class="summary">{transport.summary()}</p>

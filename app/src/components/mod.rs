@@ -12,9 +12,12 @@ mod lane_metrics;
 mod measurement_notes;
 mod metrics_panel;
 mod number_knob;
+mod present_page;
 mod routes;
 mod scale_page;
 mod sequence_diagram;
+mod tab_limit_notice;
+mod teacher_message;
 mod time_axis;
 
 pub use routes::App;

@@ -3,6 +3,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use super::lab_page::LabPage;
+use super::present_page::PresentPage;
 use super::scale_page::ScalePage;
 
 /// The lab's pages. Each is rendered on the server first, so a link works with JavaScript off too. The links load
@@ -15,10 +16,12 @@ pub fn App() -> impl IntoView {
             <nav class="site-nav" data-testid="site-nav">
                 <a href="/" rel="external">"Live lab"</a>
                 <a href="/scale" rel="external">"Scale: 1,000 and 10,000 clients"</a>
+                <a href="/present" rel="external">"Presenter view (class)"</a>
             </nav>
             <Routes fallback=|| view! { <p class="error">"No page here. The lab is at /."</p> }>
                 <Route path=path!("/") view=LabPage />
                 <Route path=path!("/scale") view=ScalePage />
+                <Route path=path!("/present") view=PresentPage />
             </Routes>
         </Router>
     }

@@ -32,6 +32,9 @@ pub enum EventBody {
     Tick { n: u64, filler: String },
     /// Sent by a person, through `POST /api/publish` or a WebSocket `publish` frame.
     Message { text: String },
+    /// Sent by the teacher from the presenter view (`POST /api/class/broadcast`) to every student's lanes. Its own
+    /// kind, so a lane (and an SSE client, which must listen for it by name) can tell it from anyone's message.
+    Broadcast { text: String },
 }
 
 impl EventBody {
@@ -40,12 +43,13 @@ impl EventBody {
         match self {
             EventBody::Tick { .. } => "tick",
             EventBody::Message { .. } => "message",
+            EventBody::Broadcast { .. } => "broadcast",
         }
     }
 }
 
 /// Every kind name an event can carry; an `EventSource` must listen for each one by name.
-pub const EVENT_KIND_NAMES: [&str; 2] = ["tick", "message"];
+pub const EVENT_KIND_NAMES: [&str; 3] = ["tick", "message", "broadcast"];
 
 /// Sequence numbers that a request asked for but the bounded history no longer holds. Sent instead of a
 /// silently shortened list, so a client can show the loss.
@@ -77,9 +81,18 @@ mod tests {
     }
 
     #[test]
+    fn a_broadcast_is_its_own_kind() {
+        let event = Event { seq: 5, emitted_at: 7, body: EventBody::Broadcast { text: "hi".into() } };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "broadcast");
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+    }
+
+    #[test]
     fn kind_names_cover_every_body() {
         let tick = EventBody::Tick { n: 1, filler: String::new() };
         let message = EventBody::Message { text: String::new() };
-        assert_eq!([tick.kind_name(), message.kind_name()], EVENT_KIND_NAMES);
+        let broadcast = EventBody::Broadcast { text: String::new() };
+        assert_eq!([tick.kind_name(), message.kind_name(), broadcast.kind_name()], EVENT_KIND_NAMES);
     }
 }

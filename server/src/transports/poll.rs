@@ -42,6 +42,7 @@ async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<Poll
     let limit = params.limit()?;
     let peer = Peer::new(Transport::ShortPoll, params.client);
     state.faults.check_online(&peer)?;
+    state.presence.seen(peer.client.as_ref(), Some(Transport::ShortPoll));
     let counters = state.counters.of(Transport::ShortPoll);
     let _open = counters.open();
     let hub = state.hub();
