@@ -53,8 +53,10 @@ where
             let (cancel, cancelled) = oneshot::channel::<()>();
             let work = Box::pin(task(signal));
             spawn_local(async move {
-                // Either the task ends by itself or the stopper is dropped, which drops the task.
-                if let Either::Right(_) = select(work, cancelled).await {}
+                // Either the task ends by itself or the stopper is dropped, which drops the task. The cancel is polled
+                // first: stopping also aborts the in-flight fetch, and a task polled after that would take the abort
+                // for a network failure (a "long poll failed" note, a back-off, a lane left "retrying" while off).
+                if let Either::Left(_) = select(cancelled, work).await {}
             });
             let stopper = SendWrapper::new(Stopper { abort, _cancel: cancel });
             on_cleanup(move || drop(stopper));
