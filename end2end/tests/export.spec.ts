@@ -109,22 +109,27 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
   expect(errors).toEqual([]);
 });
 
-/** A trace written by hand, as a teacher might trim one: one SSE lane, an event a second from `start`. */
+/**
+ * A trace written by hand, as a teacher might trim one: one SSE lane that connects a second after `start` and then
+ * gets an event every second from `start` + 3 s. A replay starts a second before the first record: at `start`.
+ */
 function handWrittenTrace(start: number, events: number) {
+  const connect = { id: 0, kind: { type: "request" }, label: "GET /api/sse?after=0", sent_at: start + 1000, arrived_at: start + 1000 };
   const records = Array.from({ length: events }, (_, index) => ({
-    id: index,
+    id: index + 1,
     kind: { type: "event", seq: index + 1 },
     label: `id ${index + 1} · tick`,
-    sent_at: start + 1000 * (index + 1) - 5,
-    arrived_at: start + 1000 * (index + 1),
+    sent_at: start + 3000 + 1000 * index - 5,
+    arrived_at: start + 3000 + 1000 * index,
   }));
+  const end = start + 3000 + 1000 * events;
   return {
     format: "transport-lab-trace",
     version: 1,
-    exported_at: start + 1000 * (events + 1),
-    view_at: start + 1000 * (events + 1),
+    exported_at: end,
+    view_at: end,
     origin: start,
-    lanes: [{ transport: "sse", enabled: true, records }],
+    lanes: [{ transport: "sse", enabled: true, records: [connect, ...records] }],
   };
 }
 
@@ -138,15 +143,16 @@ test("a replay runs on its own clock at the chosen speed, and pauses", async ({ 
   });
   await expect(page.getByTestId("replay-banner")).toContainText("Replaying lesson.json — not live.");
   const events = page.getByTestId("replay-lane-sse").getByTestId("replay-events");
-  // At 1× the first event arrives a second into the replay (the replay starts a second before it).
+  // At 1× the first event arrives three seconds into the replay.
   await expect(events).toHaveText("0");
-  await expect(events).toHaveText("1", { timeout: 3000 });
+  await expect(page.getByTestId("replay-lane-sse").getByTestId("replay-requests")).toHaveText("1");
+  await expect(events).toHaveText("1", { timeout: 5000 });
   await page.getByTestId("replay-pause").click();
   await expect(page.getByTestId("replay-position")).toContainText("paused");
   const paused = await events.textContent();
   await page.waitForTimeout(1500);
   await expect(events).toHaveText(paused ?? "");
-  // 4×: the remaining seven seconds of recording take under two.
+  // 4×: the remaining seconds of recording take a quarter as long.
   await page.getByTestId("replay-speed").selectOption("4");
   await page.getByTestId("replay-pause").click();
   await expect(events).toHaveText("8", { timeout: 4000 });

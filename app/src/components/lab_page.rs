@@ -71,7 +71,8 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
     provide_context(HighlightedEvent::default());
-    provide_context(Inspection(RwSignal::new(None)));
+    let inspection = Inspection(RwSignal::new(None));
+    provide_context(inspection);
     let replay = RwSignal::new(None::<LoadedTrace>);
     let replaying = Memo::new(move |_| replay.with(Option::is_some));
     let view_held = RwSignal::new(false);
@@ -87,6 +88,7 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
         if !replaying.get_untracked() {
             lanes_before_replay.set_value(toggles.states());
             toggles.set_states([false; 4]);
+            inspection.0.set(None);
         }
         replay.set(Some(loaded));
     });
