@@ -23,8 +23,8 @@ pub struct TraceFile {
     pub version: u32,
     /// Browser wall clock when the file was made (milliseconds since the Unix epoch, like every time here).
     pub exported_at: Millis,
-    /// The diagram's "now" at export (earlier than `exported_at` if the view was held still): a replay ends on
-    /// exactly the view that was exported.
+    /// The diagram's "now" at export (earlier than `exported_at` if the view was held still): a replay ends on the
+    /// view that was exported (or on the last record, should one have arrived after it).
     pub view_at: Millis,
     /// The time drawn at y = 0 (see `DiagramLayout::origin`).
     pub origin: Millis,
