@@ -179,7 +179,7 @@ test("a bad trace file is refused with the reason, and the lanes stay live", asy
     {
       name: "pigeon.json",
       body: JSON.stringify({ ...handWrittenTrace(0, 1), lanes: [{ transport: "carrier_pigeon", enabled: true, records: [] }] }),
-      reason: "pigeon.json: the trace is malformed at lanes[0].transport: unknown variant `carrier_pigeon`",
+      reason: "pigeon.json: the trace is malformed: unknown variant `carrier_pigeon`, expected one of `short_poll`",
     },
   ];
   for (const { name, body, reason } of cases) {
