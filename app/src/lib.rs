@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod model;
 mod page_snapshot;
+pub mod scale_chart;
 
 pub use components::App;
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;

@@ -66,6 +66,10 @@ pub struct Config {
     /// How often an idle SSE stream gets a keep-alive comment, in seconds.
     #[arg(long, env = "LAB_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_seconds: u64,
+
+    /// The scale suite's latest results (written by `./lab bench`), shown on the Scale page and at `/api/scale`.
+    #[arg(long, env = "LAB_SCALE_RESULTS", default_value = "docs/scale/results.json")]
+    pub scale_results: std::path::PathBuf,
 }
 
 impl Config {

@@ -29,6 +29,10 @@ pub enum ApiError {
     DroppedByFault,
     #[error("offline (fault injection): requests are refused for {retry_after_seconds} more s")]
     Offline { retry_after_seconds: u64 },
+    #[error("no scale results at {path} yet; `./lab bench` measures them")]
+    NoScaleResults { path: String },
+    #[error("the scale results at {path} cannot be read: {reason}")]
+    ScaleResultsUnreadable { path: String, reason: String },
 }
 
 impl ApiError {
@@ -51,7 +55,9 @@ impl ApiError {
             | Self::RateLimited { .. }
             | Self::ServerBusy { .. }
             | Self::DroppedByFault
-            | Self::Offline { .. } => None,
+            | Self::Offline { .. }
+            | Self::NoScaleResults { .. }
+            | Self::ScaleResultsUnreadable { .. } => None,
         }
     }
 
@@ -62,6 +68,8 @@ impl ApiError {
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerBusy { .. } | Self::DroppedByFault | Self::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoScaleResults { .. } => StatusCode::NOT_FOUND,
+            Self::ScaleResultsUnreadable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -79,6 +87,8 @@ impl ApiError {
             Self::ServerBusy { .. } => "server_busy",
             Self::DroppedByFault => "dropped_by_fault",
             Self::Offline { .. } => "offline",
+            Self::NoScaleResults { .. } => "no_scale_results",
+            Self::ScaleResultsUnreadable { .. } => "scale_results_unreadable",
         }
     }
 

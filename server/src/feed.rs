@@ -4,13 +4,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use app::model::{Event, Gap};
+use app::model::Gap;
 use tokio::sync::broadcast::error::RecvError;
 
 use app::model::ClientId;
 
 use crate::faults::{FaultSwitches, Peer};
 use crate::hub::{EventHub, Subscription};
+use crate::hub_event::HubEvent;
 use crate::stats::TransportCounters;
 
 /// The query of both streaming transports: `?after=N` resumes after sequence number N; without it, start live.
@@ -24,7 +25,7 @@ pub struct ResumeParams {
 
 #[derive(Debug, Clone)]
 pub enum FeedItem {
-    Event(Arc<Event>),
+    Event(Arc<HubEvent>),
     /// These sequence numbers are gone from the history; the client will never receive them.
     Gap(Gap),
 }
@@ -36,7 +37,7 @@ pub struct Feed {
     /// Whose feed this is, for the delay fault.
     peer: Peer,
     pending: VecDeque<FeedItem>,
-    live: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    live: tokio::sync::broadcast::Receiver<Arc<HubEvent>>,
     /// Last sequence number handed out (or skipped by a gap); everything at or below it is a duplicate.
     delivered_up_to: u64,
 }

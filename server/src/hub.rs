@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::model::{Epoch, Event, EventBody, Gap};
+
+use crate::hub_event::HubEvent;
 use tokio::sync::broadcast;
 
 /// How many live events a subscriber may fall behind before it is caught up from the history instead.
@@ -20,24 +22,24 @@ pub struct EventHub {
 }
 
 struct HubState {
-    history: VecDeque<Arc<Event>>,
+    history: VecDeque<Arc<HubEvent>>,
     capacity: usize,
     last_seq: u64,
     /// `None` once the hub is closed: every receiver then ends, which ends every stream.
-    live: Option<broadcast::Sender<Arc<Event>>>,
+    live: Option<broadcast::Sender<Arc<HubEvent>>>,
 }
 
 /// Events after a cursor, as far as the history still holds them.
 #[derive(Debug, Default)]
 pub struct Backlog {
     pub gap: Option<Gap>,
-    pub events: Vec<Arc<Event>>,
+    pub events: Vec<Arc<HubEvent>>,
 }
 
 /// A backlog plus a receiver that yields exactly the events after it.
 pub struct Subscription {
     pub backlog: Backlog,
-    pub live: broadcast::Receiver<Arc<Event>>,
+    pub live: broadcast::Receiver<Arc<HubEvent>>,
     /// The newest sequence number at the moment of subscribing.
     pub head_seq: u64,
 }
@@ -55,10 +57,10 @@ impl EventHub {
     }
 
     /// Stamps the next sequence number and the server clock on `body`, stores it, and wakes every subscriber.
-    pub fn publish(&self, body: EventBody) -> Arc<Event> {
+    pub fn publish(&self, body: EventBody) -> Arc<HubEvent> {
         let mut state = self.lock();
         state.last_seq += 1;
-        let event = Arc::new(Event { seq: state.last_seq, emitted_at: unix_micros_now(), body });
+        let event = Arc::new(HubEvent::new(Event { seq: state.last_seq, emitted_at: unix_micros_now(), body }));
         if state.history.len() == state.capacity {
             state.history.pop_front();
         }
@@ -180,7 +182,7 @@ mod tests {
         EventBody::Message { text: text.into() }
     }
 
-    fn seqs(events: &[Arc<Event>]) -> Vec<u64> {
+    fn seqs(events: &[Arc<HubEvent>]) -> Vec<u64> {
         events.iter().map(|event| event.seq).collect()
     }
 

@@ -1,3 +1,5 @@
+#![recursion_limit = "512"]
+
 //! The Transport Lab server: one event hub, delivered over short polling, long polling, SSE and WebSocket.
 //!
 //! Where things live: events are born in [`hub`] (from [`generator`] and [`publish`]); each transport is one
@@ -12,8 +14,10 @@ pub mod faults;
 pub mod feed;
 pub mod generator;
 pub mod hub;
+pub mod hub_event;
 pub mod publish;
 pub mod rate_limit;
+pub mod scale;
 mod serve;
 pub mod stall_guard;
 pub mod state;
@@ -50,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .merge(control::router())
         .merge(faults::router())
         .merge(wire::router())
+        .merge(scale::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .leptos_routes_with_context(
             &state,

@@ -32,6 +32,8 @@ pub struct AppState {
     pub timing: Timing,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
+    /// Where `./lab bench` wrote its latest report; read on each request so a new run shows without a restart.
+    pub scale_results: Arc<std::path::PathBuf>,
 }
 
 /// Heartbeat intervals and timeouts, taken from [`Config`] once.
@@ -70,6 +72,7 @@ impl AppState {
             },
             started: Instant::now(),
             leptos_options,
+            scale_results: Arc::new(config.scale_results.clone()),
         }
     }
 

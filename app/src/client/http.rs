@@ -6,7 +6,7 @@ use web_sys::AbortSignal;
 
 use crate::model::{
     ApiErrorBody, DelayRule, FaultReport, FaultTarget, GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck,
-    PublishRequest, RestartReport,
+    PublishRequest, RestartReport, ScaleReport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -104,6 +104,11 @@ pub async fn restart_stream() -> Result<RestartReport, ClientError> {
 pub async fn clear_faults() -> Result<(), ClientError> {
     let response = Request::delete("/api/faults").send().await.map_err(network)?;
     read(response).await.map(drop)
+}
+
+/// The scale suite's latest report, for the Scale page.
+pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
+    get("/api/scale", None).await?.json()
 }
 
 /// Sets the delay (and jitter) the server adds to deliveries to the rule's target.

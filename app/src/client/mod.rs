@@ -23,8 +23,8 @@ pub use clock_sync::use_clock_offset;
 pub use diagram_picture::{picture_of, png_of};
 pub use files::{copy_text, download_blob, download_text, export_file_name, read_text, BrowserError};
 pub use http::{
-    clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline, publish_message, restart_stream,
-    set_delivery_delay, update_generator, ClientError,
+    clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline, latest_scale_report,
+    publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

@@ -31,9 +31,9 @@ fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {
         .is_some_and(|element| element.closest(".sequence-diagram").ok().flatten().is_some())
 }
 
-/// The page. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
+/// The lab itself. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn LabPage() -> impl IntoView {
     let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
         <main class="lab">

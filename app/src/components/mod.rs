@@ -18,8 +18,10 @@ mod number_knob;
 mod replay_bar;
 mod replay_lane;
 mod replay_view;
+mod routes;
+mod scale_page;
 mod sequence_diagram;
 mod time_axis;
 mod trace_loader;
 
-pub use lab_page::App;
+pub use routes::App;

@@ -118,7 +118,7 @@ pub struct ScaleRun {
     pub server_rss_baseline_bytes: u64,
     pub server_rss_connected_bytes: u64,
     pub server_rss_end_bytes: u64,
-    /// `(connected − baseline) / clients`: what one idle connection costs the server.
+    /// `(RSS connected − RSS baseline) / connected clients`: what one idle connection costs the server.
     pub rss_per_connection_bytes: f64,
     /// Sequence numbers a client should have received but did not (holes, gaps).
     pub missed: u64,

@@ -61,7 +61,8 @@ pub fn poll_response(hub: &EventHub, after: u64, backlog: Backlog) -> PollRespon
         .map(|event| event.seq)
         .or(backlog.gap.map(|gap| gap.to))
         .unwrap_or_else(|| after.min(hub.head_seq()));
-    PollResponse { epoch: hub.epoch().clone(), events: backlog.events, next, gap: backlog.gap }
+    let events = backlog.events.iter().map(|event| event.event().clone()).collect();
+    PollResponse { epoch: hub.epoch().clone(), events, next, gap: backlog.gap }
 }
 
 /// The JSON response for a poll answer, serialized once: the same bytes are counted in the stats and sent.

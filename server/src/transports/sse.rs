@@ -105,7 +105,7 @@ impl SseStream {
                 self.keep_alive.reset();
                 let chunk = match item? {
                     FeedItem::Event(event) => {
-                        let chunk = encode_event(&event);
+                        let chunk = event.sse_chunk();
                         self.feed.counters().delivered(1, chunk.text.len());
                         self.annotated(event.body.kind_name(), Some(event.seq), chunk)
                     }
@@ -128,6 +128,7 @@ impl SseStream {
 }
 
 /// One SSE event's text, and how much of it is the JSON in its `data:` line (the rest is field syntax).
+#[derive(Clone, Debug)]
 pub struct SseChunk {
     pub text: Bytes,
     pub json_len: usize,

@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# The scale suite: the lab and two Node.js peers under the same loads, measured by the same load tool.
+# Run from the repository root as `./lab bench` (BENCH_QUICK=1 ./lab bench for a two-minute smoke run;
+# BENCH_NO_BUILD=1 reuses the binaries already built).
+# See bench/README.md for what it measures and how to read the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]
+#   server:    lab | node_express_ws | socket_io
+#   transport: short_poll | long_poll | sse | web_socket | socket_io
+# Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
+# ---------------------------------------------------------------------------------------------------------------
+SCENARIOS_FULL="
+# 1,000 users, 1 event/s each, bare events
+lab              short_poll  1000   1   0  5000
+lab              long_poll   1000   1   0
+lab              sse         1000   1   0
+lab              web_socket  1000   1   0
+node_express_ws  short_poll  1000   1   0  5000
+node_express_ws  long_poll   1000   1   0
+node_express_ws  sse         1000   1   0
+node_express_ws  web_socket  1000   1   0
+socket_io        socket_io   1000   1   0
+# 1,000 users, 1 event/s, 100-byte payload
+lab              short_poll  1000   1 100  5000
+lab              long_poll   1000   1 100
+lab              sse         1000   1 100
+lab              web_socket  1000   1 100
+node_express_ws  short_poll  1000   1 100  5000
+node_express_ws  long_poll   1000   1 100
+node_express_ws  sse         1000   1 100
+node_express_ws  web_socket  1000   1 100
+socket_io        socket_io   1000   1 100
+# 10,000 users, 1 event/s, 100-byte payload (short polling every 5 s is 2,000 requests/s)
+lab              short_poll 10000   1 100  5000
+lab              long_poll  10000   1 100
+lab              sse        10000   1 100
+lab              web_socket 10000   1 100
+node_express_ws  short_poll 10000   1 100  5000
+node_express_ws  long_poll  10000   1 100
+node_express_ws  sse        10000   1 100
+node_express_ws  web_socket 10000   1 100
+socket_io        socket_io  10000   1 100
+# throughput: 10,000 users, 10 events/s (100,000 deliveries/s), 100-byte payload
+lab              sse        10000  10 100
+lab              web_socket 10000  10 100
+node_express_ws  sse        10000  10 100
+node_express_ws  web_socket 10000  10 100
+socket_io        socket_io  10000  10 100
+"
+
+# The smoke version: every server and transport once, 100 clients, 5 s measured.
+SCENARIOS_QUICK="
+lab              short_poll   100   1   0  5000
+lab              long_poll    100   1   0
+lab              sse          100   1   0
+lab              web_socket   100   1   0
+node_express_ws  short_poll   100   1   0  5000
+node_express_ws  long_poll    100   1   0
+node_express_ws  sse          100   1   0
+node_express_ws  web_socket   100   1   0
+socket_io        socket_io    100   1   0
+"
+
+SECONDS_MEASURED=20
+SECONDS_WARMUP=5
+CONNECT_RATE=2000
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  SCENARIOS=$SCENARIOS_QUICK
+  SECONDS_MEASURED=5
+  SECONDS_WARMUP=2
+else
+  SCENARIOS=$SCENARIOS_FULL
+fi
+
+# Ports: this suite keeps to 3200-3299 (other work on this machine uses other ports).
+LAB_PORT=3200
+PEER_PORT=3201
+SOCKPERF_PORT=3299
+HOST=127.0.0.1
+# A run that takes longer than this is stopped and recorded as failed.
+RUN_TIMEOUT_SECONDS=600
+
+export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
+LOAD=target/release/transport-load
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+warn() { printf '\033[1;33m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- what the bench needs, installed once ----------------------------------------------------------------------
+install_bench_tools() {
+  if [ ! -f bench/peers/node_modules/.package-lock.json ] ||
+    [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
+    say "installing the peers' npm packages (express, ws, socket.io) in bench/peers"
+    (cd bench/peers && npm ci --no-audit --no-fund)
+  fi
+  if ! command -v sockperf >/dev/null; then
+    say "installing sockperf (the loopback floor)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq sockperf
+  fi
+  # The lab's own toolchain (wasm target, cargo-leptos, wasm-bindgen, wasm-opt) comes from its setup.
+  if ! cargo leptos --version >/dev/null 2>&1 || ! command -v wasm-bindgen >/dev/null || ! command -v wasm-opt >/dev/null; then
+    say "the lab's build tools are missing: running ./lab setup"
+    ./lab setup
+  fi
+  if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    warn "BENCH_NO_BUILD=1: using the binaries already in target/release, as they are"
+    [ -x target/release/server ] && [ -x "$LOAD" ] || { echo "no binaries to use: build first" >&2; exit 1; }
+    return
+  fi
+  say "building the lab (release)"
+  cargo leptos build --release
+  say "building the load tool (release)"
+  cargo build --release -p transport-load
+}
+
+# --- servers ---------------------------------------------------------------------------------------------------
+SERVER_PID=
+start_server() { # server log
+  local server=$1 log=$2 port
+  case $server in
+    lab)
+      port=$LAB_PORT
+      target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
+        --max-connections-per-address 40000 --max-requests-per-second 0 --paused >"$log" 2>&1 &
+      ;;
+    node_express_ws)
+      port=$PEER_PORT
+      NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &
+      ;;
+    socket_io)
+      port=$PEER_PORT
+      NODE_ENV=production node bench/peers/socketio.mjs --port "$port" --paused >"$log" 2>&1 &
+      ;;
+    *) echo "unknown server $server" >&2; return 1 ;;
+  esac
+  SERVER_PID=$!
+  SERVER_URL="http://$HOST:$port"
+  local i
+  for i in $(seq 1 150); do
+    if curl -sf -o /dev/null "$SERVER_URL/api/generator"; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited at start" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "server did not answer within 30 s" >&2
+  return 1
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill "$SERVER_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+trap 'stop_server; [ -z "${SOCKPERF_PID:-}" ] || kill "$SOCKPERF_PID" 2>/dev/null || true' EXIT
+
+# Sockets closed by the previous run linger in TIME-WAIT (60 s on Linux) and hold ports. Loopback reuses them
+# (net.ipv4.tcp_tw_reuse=2, the default), so wait only when they fill half the ephemeral range, which would leave
+# a 10,000-client run short of ports.
+settle() {
+  local i n
+  for i in $(seq 1 90); do
+    n=$(ss -Htan state time-wait "( sport >= :$LAB_PORT and sport <= :$SOCKPERF_PORT ) or ( dport >= :$LAB_PORT and dport <= :$SOCKPERF_PORT )" 2>/dev/null | wc -l)
+    [ "$n" -lt 14000 ] && return 0
+    [ "$i" = 1 ] && echo "    waiting for $n TIME-WAIT sockets to drain"
+    sleep 1
+  done
+}
+
+# Percent of all cores busy over one second, measured while none of this suite's processes run.
+cpu_busy_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2];
+    printf "%d\n", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
+}
+
+# --- the loopback floor ----------------------------------------------------------------------------------------
+loopback_floor() { # output file
+  local out=$1
+  say "loopback floor: sockperf ping-pong over TCP on $HOST:$SOCKPERF_PORT, 5 s"
+  sockperf server --tcp -i "$HOST" -p "$SOCKPERF_PORT" >"$RUN_DIR/sockperf-server.log" 2>&1 &
+  SOCKPERF_PID=$!
+  sleep 1
+  # Saved without sockperf's colour codes, for the report to parse.
+  if sockperf ping-pong --tcp -i "$HOST" -p "$SOCKPERF_PORT" -t 5 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$out"; then
+    grep -E 'Summary: Latency|percentile 99.000' "$out" || true
+  else
+    warn "sockperf ping-pong failed; the report will have no loopback floor (see $out)"
+  fi
+  kill "$SOCKPERF_PID" 2>/dev/null || true
+  wait "$SOCKPERF_PID" 2>/dev/null || true
+  SOCKPERF_PID=
+}
+
+# --- the suite -------------------------------------------------------------------------------------------------
+install_bench_tools
+ulimit -n "$(ulimit -Hn)"
+say "open files limit: $(ulimit -n)"
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN_DIR=target/bench-runs/$STAMP
+mkdir -p "$RUN_DIR"
+FAILED="$RUN_DIR/failed-runs.txt"
+BUSY="$RUN_DIR/busy-machine.txt"
+: >"$FAILED"
+: >"$BUSY"
+{
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "node: $(node --version)  peers: $(cd bench/peers && node -p 'Object.entries(require("./package.json").dependencies).map(([k, v]) => k + "@" + v).join(" ")')"
+  echo "quick: ${BENCH_QUICK:-0}  measured: ${SECONDS_MEASURED}s  warmup: ${SECONDS_WARMUP}s  connect rate: ${CONNECT_RATE}/s"
+  echo "ulimit -n: $(ulimit -n)  ephemeral ports: $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -)  somaxconn: $(cat /proc/sys/net/core/somaxconn)"
+} >"$RUN_DIR/environment.txt"
+
+SOCKPERF_OUT="$RUN_DIR/sockperf.txt"
+loopback_floor "$SOCKPERF_OUT"
+
+total=$(grep -cvE '^\s*(#|$)' <<<"$SCENARIOS")
+index=0
+exec 3<<<"$SCENARIOS"
+while read -r -u 3 server transport clients rate payload interval; do
+  [[ -z "${server:-}" || "$server" == \#* ]] && continue
+  index=$((index + 1))
+  name=$(printf '%02d-%s-%s-%sc-r%s-p%s' "$index" "$server" "$transport" "$clients" "$rate" "$payload")
+  say "[$index/$total] $server $transport: $clients clients, $rate event/s, $payload B${interval:+, polling every $interval ms}"
+  settle
+  # Other work on this machine takes CPU from both the server and the clients: say so next to the numbers.
+  busy=$(cpu_busy_percent)
+  if [ "$busy" -gt 25 ]; then
+    warn "the machine is busy before this run: ${busy}% of its CPU in use by other processes"
+    echo "$name: ${busy}% of the CPU busy with other work just before the run" >>"$BUSY"
+  fi
+  if ! start_server "$server" "$RUN_DIR/$name.server.log"; then
+    warn "FAILED to start $server (see $RUN_DIR/$name.server.log)"
+    echo "$name: server did not start" >>"$FAILED"
+    stop_server
+    continue
+  fi
+  args=(run --url "$SERVER_URL" --server "$server" --transport "$transport" --clients "$clients" --rate "$rate"
+    --payload-bytes "$payload" --connect-rate "$CONNECT_RATE" --warmup-seconds "$SECONDS_WARMUP"
+    --seconds "$SECONDS_MEASURED" --server-pid "$SERVER_PID" --json "$RUN_DIR/$name.json")
+  [ -n "${interval:-}" ] && args+=(--poll-interval-ms "$interval")
+  set +e
+  timeout --signal=INT --kill-after=30 "$RUN_TIMEOUT_SECONDS" "$LOAD" "${args[@]}" </dev/null 2>&1 |
+    tee "$RUN_DIR/$name.log"
+  status=${PIPESTATUS[0]}
+  set -e
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    warn "the server died during the run"
+    echo "$name: server process exited during the run (see $name.server.log)" >>"$FAILED"
+  elif [ "$status" != 0 ] || [ ! -s "$RUN_DIR/$name.json" ]; then
+    warn "FAILED: load tool exited $status (see $RUN_DIR/$name.log)"
+    echo "$name: load tool exited $status$( [ -s "$RUN_DIR/$name.json" ] || echo ', no result file'): $(tail -n 1 "$RUN_DIR/$name.log")" >>"$FAILED"
+  fi
+  stop_server
+done
+exec 3<&-
+
+# --- merge -----------------------------------------------------------------------------------------------------
+mkdir -p docs/scale
+shopt -s nullglob
+results=("$RUN_DIR"/*.json)
+if [ ${#results[@]} = 0 ]; then
+  warn "no run produced a result; nothing to merge (logs in $RUN_DIR)"
+  exit 1
+fi
+command="./lab bench"
+[ "${BENCH_NO_BUILD:-0}" = 1 ] && command="BENCH_NO_BUILD=1 $command"
+[ "${BENCH_QUICK:-0}" = 1 ] && command="BENCH_QUICK=1 $command"
+sockperf_args=()
+[ -s "$SOCKPERF_OUT" ] && sockperf_args=(--sockperf "$SOCKPERF_OUT")
+say "merging ${#results[@]} runs"
+"$LOAD" report --command "$command" "${sockperf_args[@]}" \
+  --out-json docs/scale/results.json --out-markdown docs/scale/results.md "${results[@]}"
+if [ -s "$FAILED" ]; then
+  {
+    echo
+    echo "## Runs that failed"
+    echo
+    echo "These scenarios produced no result (kept here so a missing row is explained, not hidden):"
+    echo
+    sed 's/^/- /' "$FAILED"
+  } >>docs/scale/results.md
+fi
+if [ -s "$BUSY" ]; then
+  {
+    echo
+    echo "## Runs started on a busy machine"
+    echo
+    echo "Something besides this suite was using more than a quarter of the CPU in the second before these runs"
+    echo "started; their CPU and latency figures may be worse than the servers alone would give:"
+    echo
+    sed 's/^/- /' "$BUSY"
+  } >>docs/scale/results.md
+fi
+say "results: docs/scale/results.md and docs/scale/results.json; every run's JSON and logs in $RUN_DIR"
+if [ -s "$FAILED" ]; then
+  warn "$(wc -l <"$FAILED") run(s) failed (listed at the end of docs/scale/results.md and in $FAILED)"
+  exit 1
+fi

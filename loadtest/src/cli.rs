@@ -1,0 +1,174 @@
+//! The command line. `./lab bench` and the docs call these exact flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use app::model::{LoadTransport, ScaleServer};
+use clap::{Args, Parser, Subcommand};
+
+use crate::run::RunOptions;
+
+#[derive(Debug, Parser)]
+#[command(name = "transport-load", about = "N clients of one transport against a server, measured")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect the clients, run the generator, measure a window, write one run's JSON.
+    Run(RunArgs),
+    /// Merge run JSON files into the scale report (JSON and Markdown).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The server's base URL (http only).
+    #[arg(long)]
+    pub url: String,
+    /// Which server answers: lab, node_express_ws or socket_io.
+    #[arg(long, value_parser = snake_case::<ScaleServer>)]
+    pub server: ScaleServer,
+    /// What the clients speak: short_poll, long_poll, sse, web_socket or socket_io.
+    #[arg(long, value_parser = snake_case::<LoadTransport>)]
+    pub transport: LoadTransport,
+    #[arg(long)]
+    pub clients: u32,
+    /// Generator events per second.
+    #[arg(long)]
+    pub rate: f64,
+    /// Generator filler bytes per event.
+    #[arg(long)]
+    pub payload_bytes: u32,
+    /// Short polling: how often each client asks.
+    #[arg(long, default_value_t = 5000)]
+    pub poll_interval_ms: u64,
+    /// New clients per second while connecting.
+    #[arg(long, default_value_t = 2000.0)]
+    pub connect_rate: f64,
+    #[arg(long, default_value_t = 5.0)]
+    pub warmup_seconds: f64,
+    /// Length of the measured window.
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f64,
+    /// The server's process id, for its CPU time and memory from /proc (all 0 without it).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Where to write the run's JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn options(&self) -> Result<RunOptions, String> {
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(value)
+            } else {
+                Err(format!("--{name} must be a positive number"))
+            }
+        };
+        let seconds = |name: &str, value: f64| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(Duration::from_secs_f64(value))
+            } else {
+                Err(format!("--{name} must be zero or more seconds"))
+            }
+        };
+        if self.clients == 0 {
+            return Err("--clients must be at least 1".into());
+        }
+        Ok(RunOptions {
+            url: self.url.trim_end_matches('/').to_string(),
+            server: self.server,
+            transport: self.transport,
+            clients: self.clients,
+            rate: positive("rate", self.rate)?,
+            payload_bytes: self.payload_bytes,
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(1)),
+            connect_rate: positive("connect-rate", self.connect_rate)?,
+            warmup: seconds("warmup-seconds", self.warmup_seconds)?,
+            measure: seconds("seconds", positive("seconds", self.seconds)?)?,
+            server_pid: self.server_pid,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The command that produced the runs, recorded in the report.
+    #[arg(long)]
+    pub command: String,
+    /// `sockperf ping-pong` output, for the loopback floor.
+    #[arg(long)]
+    pub sockperf: Option<PathBuf>,
+    #[arg(long)]
+    pub out_json: PathBuf,
+    #[arg(long)]
+    pub out_markdown: PathBuf,
+    /// Run JSON files written by `run --json`.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+}
+
+/// Parses a flag value by the type's own serde name, so the CLI spells servers and transports exactly as the
+/// JSON does, without a second list of names.
+fn snake_case<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_flags_parse_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "transport-load",
+            "run",
+            "--url",
+            "http://127.0.0.1:3100/",
+            "--server",
+            "node_express_ws",
+            "--transport",
+            "web_socket",
+            "--clients",
+            "10",
+            "--rate",
+            "2",
+            "--payload-bytes",
+            "0",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        let options = args.options().unwrap();
+        assert_eq!(options.server, ScaleServer::NodeExpressWs);
+        assert_eq!(options.transport, LoadTransport::WebSocket);
+        assert_eq!(options.url, "http://127.0.0.1:3100");
+        assert_eq!(options.poll_interval, Duration::from_secs(5));
+        assert_eq!(options.measure, Duration::from_secs(20));
+        assert!(Cli::try_parse_from(["transport-load", "run", "--transport", "carrier_pigeon"]).is_err());
+    }
+
+    #[test]
+    fn report_takes_run_files() {
+        let cli = Cli::try_parse_from([
+            "transport-load",
+            "report",
+            "--command",
+            "./lab bench",
+            "--out-json",
+            "r.json",
+            "--out-markdown",
+            "r.md",
+            "runs/a.json",
+            "runs/b.json",
+        ])
+        .unwrap();
+        let Command::Report(args) = cli.command else { panic!("not report") };
+        assert_eq!(args.runs.len(), 2);
+        assert!(args.sockperf.is_none());
+    }
+}

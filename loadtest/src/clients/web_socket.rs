@@ -1,0 +1,32 @@
+//! WebSocket: `GET /api/ws`, then a JSON text frame per event.
+
+use app::model::WsServerMessage;
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Client, Never};
+use crate::error::LoadError;
+
+pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
+    let query = client.tracker.last().map(|after| format!("?after={after}")).unwrap_or_default();
+    let url = format!("ws://{}/api/ws{query}", client.plan.target.authority);
+    let mut socket = super::open_web_socket(client, &url).await?;
+    // Reading is also what answers the server's pings: tungstenite queues the pong and sends it on the next read.
+    while let Some(message) = socket.next().await {
+        let text = match message? {
+            Message::Text(text) => text,
+            Message::Close(frame) => return Err(LoadError::Protocol(format!("closed by the server: {frame:?}"))),
+            _ => continue,
+        };
+        match serde_json::from_str::<WsServerMessage>(text.as_str())? {
+            WsServerMessage::Hello(hello) => client.hello(&hello),
+            WsServerMessage::Event(event) => client.event(&event),
+            WsServerMessage::Gap(gap) => client.gap(gap),
+            WsServerMessage::Ack { .. } => {}
+            WsServerMessage::Error { error, message } => {
+                client.recorder.error(format!("error frame: {error}: {message}"))
+            }
+        }
+    }
+    Err(LoadError::Closed)
+}

@@ -1,0 +1,81 @@
+//! The load tool against real lab servers started in this process: 20 clients of each transport at 20 events/s,
+//! and every client must get every event of the window, in order, once.
+
+use std::time::Duration;
+
+use app::model::{LoadTransport, ScaleServer};
+use clap::Parser;
+use server::{leptos_options, serve, AppState, Config};
+use transport_load::{RunOptions, RunOutcome};
+
+const CLIENTS: u32 = 20;
+const RATE: f64 = 20.0;
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// One lab per transport, so the four runs can go at once without sharing (and pausing) one generator.
+async fn start_lab() -> String {
+    let config = Config::parse_from(["transport-lab", "--paused", "--max-requests-per-second", "0"]);
+    let state = AppState::new(&config, leptos_options());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    format!("http://{addr}")
+}
+
+async fn load(transport: LoadTransport) -> RunOutcome {
+    let options = RunOptions {
+        url: start_lab().await,
+        server: ScaleServer::Lab,
+        transport,
+        clients: CLIENTS,
+        rate: RATE,
+        payload_bytes: 64,
+        poll_interval: POLL_INTERVAL,
+        connect_rate: 2000.0,
+        warmup: Duration::from_millis(500),
+        measure: Duration::from_secs(2),
+        // The lab runs in this process, so this is whose CPU and memory get read.
+        server_pid: Some(std::process::id()),
+    };
+    transport_load::run(&options).await.unwrap_or_else(|error| panic!("{transport:?}: {error}"))
+}
+
+/// Events in flight at either edge of the window that a client may get just outside it.
+fn slack_per_client(transport: LoadTransport) -> u64 {
+    match transport {
+        // A short poll collects up to an interval's worth of events late, at either edge.
+        LoadTransport::ShortPoll => 2 * (RATE * POLL_INTERVAL.as_secs_f64()).ceil() as u64 + 2,
+        _ => 2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_gets_every_event_in_order_on_every_transport() {
+    let transports = [LoadTransport::ShortPoll, LoadTransport::LongPoll, LoadTransport::Sse, LoadTransport::WebSocket];
+    let outcomes = futures::future::join_all(transports.map(load)).await;
+    for (transport, outcome) in transports.into_iter().zip(outcomes) {
+        let run = &outcome.run;
+        println!("{}", transport_load::report::summary_line(run));
+        let why = format!("{transport:?}: {run:#?}");
+        assert_eq!(run.connected, CLIENTS, "{why}");
+        assert_eq!((run.missed, run.errors, outcome.duplicates), (0, 0, 0), "{why}");
+        let (first, last) = outcome.seq_span.unwrap_or_else(|| panic!("nothing delivered: {why}"));
+        let span = last - first + 1;
+        // 2 s at 20/s is 40 events; the generator's own timing may stretch that, but not halve it.
+        assert!(span >= 20, "only {span} events in the window: {why}");
+        let most = CLIENTS as u64 * span;
+        let least = CLIENTS as u64 * span.saturating_sub(slack_per_client(transport));
+        assert!(
+            (least..=most).contains(&run.deliveries),
+            "{} deliveries, expected {least}..={most}: {why}",
+            run.deliveries
+        );
+        assert_eq!(run.latency.samples, run.deliveries, "{why}");
+        assert!(run.latency.p50_us > 0 && run.latency.max_us < 2_000_000, "{why}");
+        assert!(run.bytes_per_second_down > 0.0 && run.server_rss_connected_bytes > 0, "{why}");
+        if transport == LoadTransport::ShortPoll {
+            // Each client asks 5 times a second: 100 requests a second, give or take the edges.
+            assert!((80.0..=120.0).contains(&run.requests_per_second), "{why}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The wire encoders and the byte tap, per event: `cargo bench -p server --bench wire`; results in docs/scale.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use app::model::{Epoch, Event, EventBody, PollResponse, WsServerMessage};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use server::transports::sse::encode_event;
+use server::wire::{Annotation, ConnectionWire, WireLedger};
+
+fn event(payload_bytes: usize) -> Event {
+    Event {
+        seq: 42,
+        emitted_at: 1_763_700_000_000_000,
+        body: EventBody::Tick { n: 42, filler: "x".repeat(payload_bytes) },
+    }
+}
+
+fn encoders(criterion: &mut Criterion) {
+    let mut group = criterion.benchmark_group("encode one event");
+    for payload_bytes in [0usize, 100, 1000] {
+        let event = Arc::new(event(payload_bytes));
+        group.bench_with_input(BenchmarkId::new("SSE text", payload_bytes), &event, |bench, event| {
+            bench.iter(|| encode_event(black_box(event)))
+        });
+        group.bench_with_input(BenchmarkId::new("WebSocket JSON", payload_bytes), &event, |bench, event| {
+            bench.iter(|| serde_json::to_string(&WsServerMessage::Event(black_box(event).clone())))
+        });
+        group.bench_with_input(BenchmarkId::new("poll body, 1 event", payload_bytes), &event, |bench, event| {
+            let response = PollResponse { epoch: Epoch("e".into()), events: vec![event.clone()], next: 42, gap: None };
+            bench.iter(|| serde_json::to_vec(black_box(&response)))
+        });
+    }
+    group.finish();
+}
+
+/// What the byte tap adds to every frame written on an upgraded connection nobody inspects (a load-test client).
+fn tap(criterion: &mut Criterion) {
+    let wire = ConnectionWire::new(Arc::new(WireLedger::default()));
+    wire.read(b"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    wire.written(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    let payload = serde_json::to_vec(&WsServerMessage::Event(Arc::new(event(100)))).unwrap();
+    let mut frame = vec![0x81, 126, (payload.len() >> 8) as u8, payload.len() as u8];
+    frame.extend_from_slice(&payload);
+    criterion.bench_function("tap: annotate + account one WebSocket frame", |bench| {
+        bench.iter(|| {
+            wire.annotate(Annotation { event: "tick", seq: Some(42), payload_len: None });
+            wire.written(black_box(&frame));
+        })
+    });
+}
+
+criterion_group!(benches, encoders, tap);
+criterion_main!(benches);

@@ -1,0 +1,87 @@
+//! An event as the hub holds it: the event itself plus each streaming transport's encoding of it, made once, by
+//! whichever client needs it first, and then shared by every other client.
+//!
+//! With 10,000 SSE streams or WebSockets, encoding per client would turn one event into 10,000 JSON
+//! serialisations and 10,000 allocations; shared, a delivery costs a reference-count increment and the socket write.
+
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use app::model::{Event, WsServerMessage};
+use axum::extract::ws::Utf8Bytes;
+
+use crate::transports::sse::{encode_event, SseChunk};
+
+pub struct HubEvent {
+    event: Arc<Event>,
+    sse: OnceLock<SseChunk>,
+    web_socket: OnceLock<Utf8Bytes>,
+}
+
+impl HubEvent {
+    pub fn new(event: Event) -> Self {
+        Self { event: Arc::new(event), sse: OnceLock::new(), web_socket: OnceLock::new() }
+    }
+
+    /// The event alone, for answers that serialise several events together (poll and long-poll bodies).
+    pub fn event(&self) -> &Arc<Event> {
+        &self.event
+    }
+
+    /// The `id:`/`event:`/`data:` text of this event on an SSE stream.
+    pub fn sse_chunk(&self) -> SseChunk {
+        self.sse.get_or_init(|| encode_event(&self.event)).clone()
+    }
+
+    /// The text of this event's WebSocket frame: `{"type":"event", ...the event's fields}`.
+    pub fn web_socket_text(&self) -> Utf8Bytes {
+        self.web_socket
+            .get_or_init(|| {
+                let message = WsServerMessage::Event(self.event.clone());
+                Utf8Bytes::from(serde_json::to_string(&message).unwrap_or_default())
+            })
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for HubEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.event.fmt(f)
+    }
+}
+
+/// A hub event reads as the event it carries; the cached encodings are an implementation detail of delivery.
+impl Deref for HubEvent {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::EventBody;
+
+    fn hub_event() -> HubEvent {
+        HubEvent::new(Event { seq: 7, emitted_at: 1, body: EventBody::Message { text: "hi".into() } })
+    }
+
+    #[test]
+    fn encodings_match_the_per_client_encoders() {
+        let shared = hub_event();
+        assert_eq!(shared.sse_chunk().text, encode_event(shared.event()).text);
+        let expected = serde_json::to_string(&WsServerMessage::Event(shared.event().clone())).unwrap();
+        assert_eq!(shared.web_socket_text().as_str(), expected);
+    }
+
+    #[test]
+    fn every_client_shares_one_buffer() {
+        let shared = hub_event();
+        let (first, second) = (shared.sse_chunk(), shared.sse_chunk());
+        assert_eq!(first.text.as_ptr(), second.text.as_ptr());
+        let (first, second) = (shared.web_socket_text(), shared.web_socket_text());
+        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
+    }
+}
