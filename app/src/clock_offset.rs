@@ -26,8 +26,8 @@ impl ClockSample {
     }
 }
 
-/// Server clock minus browser clock, and how far off that may be.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Server clock minus browser clock, and how far off that may be. Saved in trace files, to read their latencies.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClockOffset {
     pub offset_ms: f64,
     pub uncertainty_ms: f64,

@@ -85,6 +85,16 @@ pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettin
     post_json("/api/generator", &update).await
 }
 
+/// The generator as it is now: shared by everyone, so another screen may have changed it since this page did.
+pub async fn fetch_generator() -> Result<GeneratorSettings, ClientError> {
+    get("/api/generator", None).await?.json()
+}
+
+/// Every delay rule in force, for everyone's pages.
+pub async fn fetch_delay_rules() -> Result<Vec<DelayRule>, ClientError> {
+    get("/api/faults/delay", None).await?.json()
+}
+
 /// Asks the server to drop the target's open connections.
 pub async fn drop_connections(target: &FaultTarget) -> Result<FaultReport, ClientError> {
     post_json("/api/faults/drop", target).await

@@ -55,9 +55,9 @@ where
             let (cancel, cancelled) = oneshot::channel::<()>();
             let work = Box::pin(task(signal));
             spawn_local(async move {
-                // Either the task ends by itself or the stopper is dropped, which drops the task. The stop is
-                // polled first: aborting the fetch also wakes the task, and it must not go on to record that
-                // "failure" (and a retry) after the lane was turned off or paused.
+                // Either the task ends by itself or the stopper is dropped, which drops the task. The cancel is polled
+                // first: stopping also aborts the in-flight fetch, and a task polled after that would take the abort
+                // for a network failure (a "long poll failed" note, a back-off, a lane left "retrying" while off).
                 if let Either::Left(_) = select(cancelled, work).await {}
             });
             let stopper = SendWrapper::new(Stopper { abort, _cancel: cancel });

@@ -1,10 +1,13 @@
 //! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`), each in its
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
-//! draw. Browser work happens only inside effects and tasks, which never run during server rendering.
+//! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
+//! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
 
 mod browser_clock;
 mod browser_events;
 mod clock_sync;
+mod diagram_picture;
+mod files;
 mod http;
 mod lane_recorder;
 mod lane_task;
@@ -18,9 +21,11 @@ mod wire_feed;
 
 pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
+pub use diagram_picture::{picture_of, png_of};
+pub use files::{copy_text, download_blob, download_text, export_file_name, read_text, BrowserError};
 pub use http::{
-    broadcast_message, class_presence, clear_faults, drop_connections, go_offline, latest_scale_report,
-    publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
+    broadcast_message, class_presence, clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline,
+    latest_scale_report, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

@@ -30,6 +30,17 @@ impl LaneToggles {
         }
     }
 
+    /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.
+    pub fn states(&self) -> [bool; 4] {
+        Transport::ALL.map(|transport| self.of(transport).get_untracked())
+    }
+
+    pub fn set_states(&self, states: [bool; 4]) {
+        for (transport, on) in Transport::ALL.into_iter().zip(states) {
+            self.of(transport).set(on);
+        }
+    }
+
     fn of(&self, transport: Transport) -> RwSignal<bool> {
         match transport {
             Transport::ShortPoll => self.short_poll,

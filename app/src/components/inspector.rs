@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::client::{expected_accept, LaneHandle};
-use crate::diagram::{RecordKind, TraceRecord, WireKey};
+use crate::client::expected_accept;
+use crate::diagram::{RecordKind, TraceLog, TraceRecord, WireKey};
 use crate::inspect::{explain, websocket_key_and_accept};
 use crate::model::{Transport, WireDirection, WireRecord, WireUnit};
 
@@ -13,15 +13,17 @@ use crate::model::{Transport, WireDirection, WireRecord, WireUnit};
 #[derive(Clone, Copy)]
 pub struct Inspection(pub RwSignal<Option<(Transport, u64)>>);
 
+/// The drawer for the arrow clicked in one of `lanes` (live, or a replay's).
 #[component]
-pub fn Inspector(lanes: Vec<LaneHandle>) -> impl IntoView {
+pub fn Inspector(lanes: Vec<(Transport, Signal<TraceLog>)>) -> impl IntoView {
     let inspection = expect_context::<Inspection>();
     let lanes = StoredValue::new(lanes);
     // The inspected arrow, read again whenever its lane changes, so bytes measured after the click appear.
     let inspected = move || {
         let (transport, id) = inspection.0.get()?;
-        let lane = lanes.with_value(|lanes| lanes.iter().find(|lane| lane.transport == transport).copied())?;
-        lane.trace.with(|trace| {
+        let trace =
+            lanes.with_value(|lanes| lanes.iter().find(|(lane, _)| *lane == transport).map(|(_, trace)| *trace))?;
+        trace.with(|trace| {
             let record = trace.records().iter().find(|record| record.id == id)?.clone();
             // A WebSocket's 101 answer is checked against its request's key.
             let request_head = match record.key {

@@ -1,16 +1,21 @@
+use leptos::html::Div;
 use leptos::prelude::*;
 
 use super::controls::{Controls, LaneToggles};
 use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
+use super::diagram_toolbar::DiagramToolbar;
 use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
 use super::inspector::{Inspection, Inspector};
 use super::lane::{HighlightedEvent, Lane};
+use super::live_export::{live_diagram, live_trace};
 use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use super::metrics_panel::MetricsPanel;
+use super::replay_view::ReplayView;
 use super::tab_limit_notice::TabLimitNotice;
 use super::teacher_message::TeacherMessageBanner;
 use super::time_axis::TimeAxis;
+use super::trace_loader::LoadedTrace;
 use crate::client::{
     use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_tab_share, use_websocket, use_wire_feed,
     LaneOptions, LaneStart,
@@ -75,41 +80,72 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
     provide_context(HighlightedEvent::default());
-    provide_context(Inspection(RwSignal::new(None)));
+    let inspection = Inspection(RwSignal::new(None));
+    provide_context(inspection);
+    let replay = RwSignal::new(None::<LoadedTrace>);
+    let replaying = Memo::new(move |_| replay.with(Option::is_some));
     let view_held = RwSignal::new(false);
-    let clock = use_diagram_clock(view_held.into());
+    let clock = use_diagram_clock(Signal::derive(move || view_held.get() || replaying.get()));
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
     let layout = RwSignal::new(DiagramLayout::new(snapshot.server_time as f64 / 1000.0));
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
 
+    // A replay switches the live lanes off (nothing live runs beside it, to be mistaken for it) and back to how
+    // they were when it ends.
+    let lanes_before_replay = StoredValue::new(toggles.states());
+    let on_load = Callback::new(move |loaded: LoadedTrace| {
+        if !replaying.get_untracked() {
+            lanes_before_replay.set_value(toggles.states());
+            toggles.set_states([false; 4]);
+            inspection.0.set(None);
+        }
+        replay.set(Some(loaded));
+    });
+    let on_exit = Callback::new(move |()| {
+        replay.set(None);
+        toggles.set_states(lanes_before_replay.get_value());
+    });
+    let container = NodeRef::<Div>::new();
+    let shown = live_diagram(&handles, layout.read_only(), clock, container);
+    let make_trace =
+        live_trace(lanes.to_vec(), layout.read_only(), clock, poll_interval_ms, clock_offset, snapshot.client.clone());
+    let traces: Vec<_> = handles.iter().map(|handle| (handle.transport, Signal::from(handle.trace))).collect();
+
     view! {
-        <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope />
-        <TeacherMessageBanner message=teacher_message.read_only() />
-        <TabLimitNotice tab_share />
-        <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
-            {move || {
-                if view_held.get() {
-                    "View held still while you point at a diagram; traffic is still recorded. Move the pointer away to catch up."
-                } else {
-                    "Live. Point at a diagram to hold the view still."
-                }
-            }}
-        </p>
-        <ClockOffsetNote clock_offset />
-        <SideChannelNote cost=side_channel_cost />
-        <div
-            class="lanes"
-            data-testid="lanes"
-            on:mouseover=move |event| view_held.set(is_over_diagram(&event))
-            on:mouseleave=move |_| view_held.set(false)
-        >
-            <TimeAxis layout=layout.read_only() clock />
-            {lanes
-                .into_iter()
-                .map(|(handle, enabled)| view! { <Lane handle enabled layout=layout.read_only() clock /> })
-                .collect_view()}
+        <div class="live-controls" hidden=move || replaying.get()>
+            <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope />
+            <TeacherMessageBanner message=teacher_message.read_only() />
+            <TabLimitNotice tab_share />
+            <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
+                {move || {
+                    if view_held.get() {
+                        "View held still while you point at a diagram; traffic is still recorded. Move the pointer away to catch up."
+                    } else {
+                        "Live. Point at a diagram to hold the view still."
+                    }
+                }}
+            </p>
+            <ClockOffsetNote clock_offset />
+            <SideChannelNote cost=side_channel_cost />
         </div>
-        <MetricsPanel lanes=handles.clone() />
-        <Inspector lanes=handles />
+        <Show when=move || !replaying.get()>
+            <DiagramToolbar shown make_trace on_load />
+            <div
+                class="lanes"
+                data-testid="lanes"
+                node_ref=container
+                on:mouseover=move |event| view_held.set(is_over_diagram(&event))
+                on:mouseleave=move |_| view_held.set(false)
+            >
+                <TimeAxis layout=layout.read_only() clock />
+                {lanes
+                    .into_iter()
+                    .map(|(handle, enabled)| view! { <Lane handle enabled layout=layout.read_only() clock /> })
+                    .collect_view()}
+            </div>
+            <MetricsPanel lanes=handles.clone() />
+            <Inspector lanes=traces.clone() />
+        </Show>
+        {move || replay.get().map(|loaded| view! { <ReplayView loaded on_load on_exit /> })}
     }
 }

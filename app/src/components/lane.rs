@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use super::lane_metrics::LaneMetricsView;
-use super::sequence_diagram::SequenceDiagram;
+use super::sequence_diagram::{live_placement, SequenceDiagram};
 use leptos::task::spawn_local;
 
 use super::fault_controls::FaultScope;
@@ -36,6 +36,7 @@ pub fn Lane(
     clock: ReadSignal<Millis>,
 ) -> impl IntoView {
     let transport = handle.transport;
+    let placed = live_placement(handle.trace, layout, clock);
     view! {
         <section
             class="lane"
@@ -51,7 +52,7 @@ pub fn Lane(
                 <p class="summary">{transport.summary()}</p>
                 <LaneFaults transport browser_drop=handle.browser_drop />
             </header>
-            <SequenceDiagram handle layout clock />
+            <SequenceDiagram transport placed layout clock />
             <LaneMetricsView metrics=handle.metrics />
         </section>
     }

@@ -1,23 +1,30 @@
-//! The page. The file tree mirrors what is on screen: controls on top, then a lane per transport, each a
-//! sequence diagram with its figures.
+//! The page. The file tree mirrors what is on screen: controls on top, the export toolbar, then a lane per
+//! transport, each a sequence diagram with its figures; or, while a saved trace is replayed, the replay in their
+//! place.
 
 mod controls;
 mod diagram_clock;
+mod diagram_toolbar;
 mod explainer;
 mod fault_controls;
 mod inspector;
 mod lab_page;
 mod lane;
 mod lane_metrics;
+mod live_export;
 mod measurement_notes;
 mod metrics_panel;
 mod number_knob;
 mod present_page;
+mod replay_bar;
+mod replay_lane;
+mod replay_view;
 mod routes;
 mod scale_page;
 mod sequence_diagram;
 mod tab_limit_notice;
 mod teacher_message;
 mod time_axis;
+mod trace_loader;
 
 pub use routes::App;

@@ -3,27 +3,33 @@ use leptos::prelude::*;
 use super::inspector::Inspection;
 use super::lane::HighlightedEvent;
 use super::time_axis::visible_ticks;
-use crate::client::LaneHandle;
-use crate::diagram::{DiagramLayout, Millis, PlacedRecord};
+use crate::diagram::{DiagramLayout, Millis, PlacedRecord, TraceLog};
 use crate::model::Transport;
 
-/// One lane's live sequence diagram: Browser and Server lifelines, time flowing down, newest at the bottom.
-#[component]
-pub fn SequenceDiagram(
-    handle: LaneHandle,
+/// What a live lane draws: its records in view, recomputed when the trace changes or once a second as records
+/// scroll out, never every frame.
+pub fn live_placement(
+    trace: ReadSignal<TraceLog>,
     layout: ReadSignal<DiagramLayout>,
     clock: ReadSignal<Millis>,
+) -> Signal<Vec<PlacedRecord>> {
+    let now = Memo::new(move |_| DiagramLayout::placement_time(clock.get()));
+    Signal::derive(move || layout.with(|layout| trace.with(|trace| layout.place_visible(trace.records(), now.get()))))
+}
+
+/// One lane's sequence diagram, live or replayed: Browser and Server lifelines, time flowing down, `clock` at the
+/// bottom edge.
+#[component]
+pub fn SequenceDiagram(
+    transport: Transport,
+    #[prop(into)] placed: Signal<Vec<PlacedRecord>>,
+    layout: ReadSignal<DiagramLayout>,
+    #[prop(into)] clock: Signal<Millis>,
 ) -> impl IntoView {
-    let second = Memo::new(move |_| (clock.get() / 1000.0).ceil());
-    // Recomputed when the trace changes or once a second as records scroll out, never every frame.
-    let placed = move || {
-        let now = second.get() * 1000.0;
-        layout.with(|layout| handle.trace.with(|trace| layout.place_visible(trace.records(), now)))
-    };
     let ticks = visible_ticks(layout, clock);
     let geometry = layout.get_untracked();
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
-    let title = format!("{} sequence diagram", handle.transport.title());
+    let title = format!("{} sequence diagram", transport.title());
     view! {
         <svg
             class="sequence-diagram"
@@ -35,7 +41,7 @@ pub fn SequenceDiagram(
             aria-label=title
         >
             <defs>
-                <marker id=format!("head-{}", handle.transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                <marker id=format!("head-{}", transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                     <path d="M 0 0 L 10 5 L 0 10 z" />
                 </marker>
             </defs>
@@ -49,8 +55,8 @@ pub fn SequenceDiagram(
                         <line class:major=tick.label.is_some() x1="0" y1=tick.y x2=geometry.width y2=tick.y />
                     </For>
                 </g>
-                <For each=placed key=|record| (record.id, record.measured) let:record>
-                    <Record record transport=handle.transport marker=format!("url(#head-{})", handle.transport.id()) width=geometry.width />
+                <For each=move || placed.get() key=|record| (record.id, record.measured) let:record>
+                    <Record record transport marker=format!("url(#head-{})", transport.id()) width=geometry.width />
                 </For>
             </g>
             <g class="lifeline-names">

@@ -4,7 +4,7 @@ use crate::diagram::{DiagramLayout, Millis};
 
 /// Wall-clock labels beside the lanes; the lanes draw the matching grid lines.
 #[component]
-pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> impl IntoView {
+pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, #[prop(into)] clock: Signal<Millis>) -> impl IntoView {
     let ticks = visible_ticks(layout, clock);
     let height = move || layout.with(|layout| layout.height);
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
@@ -20,7 +20,7 @@ pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) ->
 }
 
 /// Ticks for the visible window, recomputed once a second rather than every frame.
-pub fn visible_ticks(layout: ReadSignal<DiagramLayout>, clock: ReadSignal<Millis>) -> Memo<Vec<crate::diagram::Tick>> {
+pub fn visible_ticks(layout: ReadSignal<DiagramLayout>, clock: Signal<Millis>) -> Memo<Vec<crate::diagram::Tick>> {
     let second = Memo::new(move |_| (clock.get() / 1000.0).floor());
     Memo::new(move |_| {
         let now = second.get() * 1000.0;

@@ -173,8 +173,19 @@ impl DiagramLayout {
         records: impl IntoIterator<Item = &'a TraceRecord>,
         now: Millis,
     ) -> Vec<PlacedRecord> {
+        self.place(records.into_iter().filter(|record| self.is_visible(record, now)))
+    }
+
+    /// Whether [`Self::place_visible`] draws `record` at `now`: exports use it to show what the diagram shows.
+    pub fn is_visible(&self, record: &TraceRecord, now: Millis) -> bool {
         let oldest_visible = now - self.window_seconds() * 1000.0 - 1000.0;
-        self.place(records.into_iter().filter(|record| record.arrived_at.max(record.sent_at) >= oldest_visible))
+        record.arrived_at.max(record.sent_at) >= oldest_visible
+    }
+
+    /// The `now` records are placed for when the diagram's clock reads `clock`: the next whole second, so placement
+    /// is redone once a second as records scroll out, not every frame.
+    pub fn placement_time(clock: Millis) -> Millis {
+        (clock / 1000.0).ceil() * 1000.0
     }
 
     fn place_one(&self, record: &TraceRecord) -> PlacedRecord {
@@ -251,6 +262,17 @@ impl DiagramLayout {
                 label: (second % 5 == 0).then(|| self.clock_label(second)),
             })
             .collect()
+    }
+
+    /// Local wall-clock time of `at`, to the second.
+    pub fn wall_clock_text(&self, at: Millis) -> String {
+        self.clock_label((at / 1000.0).floor() as i64)
+    }
+
+    /// The span of time in view when `now` is at the bottom edge, for the caption of an export.
+    pub fn window_text(&self, now: Millis) -> String {
+        let oldest = now - self.window_seconds() * 1000.0;
+        format!("{} to {} local time", self.wall_clock_text(oldest), self.wall_clock_text(now))
     }
 
     fn clock_label(&self, unix_second: i64) -> String {
@@ -379,6 +401,16 @@ mod tests {
         let placed = layout().place(log.records());
         assert_eq!(placed[0].shape, Shape::Note { y: 10.0 });
         assert_eq!(placed[0].direction, "across");
+    }
+
+    #[test]
+    fn exports_name_the_window_in_local_time() {
+        let layout = DiagramLayout { utc_offset_minutes: -90, ..DiagramLayout::new(0.0) };
+        let now = 86_400_000.0 + 3_600_000.0 + 13_500.0;
+        assert_eq!(layout.wall_clock_text(now), "23:30:13");
+        assert_eq!(layout.window_text(now), "23:30:01 to 23:30:13 local time");
+        assert_eq!(DiagramLayout::placement_time(12_000.5), 13_000.0);
+        assert_eq!(DiagramLayout::placement_time(12_000.0), 12_000.0);
     }
 
     #[test]

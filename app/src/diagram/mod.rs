@@ -1,8 +1,14 @@
-//! Sequence-diagram geometry as plain Rust: what the lanes record ([`trace`]) and where it is drawn ([`layout`]).
-//! Components only render what these compute.
+//! Sequence-diagram geometry as plain Rust: what the lanes record ([`trace`]) and where it is drawn ([`layout`]);
+//! the same records saved and read back ([`trace_file`]), replayed on their own clock ([`replay`]), written as
+//! Mermaid text ([`mermaid`]) or put together as one picture ([`svg_picture`]). Components only render what these
+//! compute.
 
 pub mod layout;
+pub mod mermaid;
+pub mod replay;
+pub mod svg_picture;
 pub mod trace;
+pub mod trace_file;
 
 pub use layout::*;
 pub use trace::*;

@@ -2,18 +2,25 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{WireBytes, WireRecord, WireUnit};
 
 /// Times are browser wall-clock milliseconds since the Unix epoch (`Date.now()`), the one axis all lanes share.
 pub type Millis = f64;
 
-#[derive(Clone, Debug, PartialEq)]
+// Serde shapes are part of the trace file format (`trace_file.rs`): renaming a field or variant needs a new version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum RecordKind {
     /// Browser → server: a request, an upgrade, an upstream frame.
     Request,
     /// Server → browser: a response or handshake answer. `held_from` is when the request it answers was sent,
     /// drawn as the server holding it (long polls).
-    Response { held_from: Option<Millis> },
+    Response {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held_from: Option<Millis>,
+    },
     /// Server → browser: one hub event, drawn from where the server emitted it to where the browser got it.
     Event { seq: u64 },
     /// Events the history had lost before this lane asked for them.
@@ -22,7 +29,8 @@ pub enum RecordKind {
     Note { tone: NoteTone },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NoteTone {
     Info,
     Warning,
@@ -31,7 +39,8 @@ pub enum NoteTone {
 
 /// Which measured wire records belong to an arrow: the server names each record's HTTP exchange, and the page
 /// learns its own exchanges from `x-lab-exchange` and the streams' `hello`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WireKey {
     /// The request of an exchange (browser → server).
     Request(u64),
@@ -57,7 +66,7 @@ impl WireKey {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceRecord {
     /// Unique within its lane, for keyed rendering.
     pub id: u64,
@@ -65,16 +74,20 @@ pub struct TraceRecord {
     /// Short text drawn on the arrow, e.g. `GET /api/poll?after=41`.
     pub label: String,
     /// Longer text for the tooltip.
+    #[serde(default)]
     pub detail: String,
     /// When it left its sender (an event: its `emitted_at`).
     pub sent_at: Millis,
     /// When it reached the other side as far as the browser can tell (usually when the browser saw it).
     pub arrived_at: Millis,
     /// How to find this arrow's measured bytes, once the page knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<WireKey>,
     /// What the server measured for this arrow, in the order it was measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wire: Vec<WireRecord>,
     /// For an event: its JSON as this browser received it (cut at [`TraceLog::MAX_BODY_BYTES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
@@ -125,6 +138,14 @@ impl TraceLog {
     pub const MAX_BODY_BYTES: usize = 2048;
     /// Measured records one arrow keeps (a stream's connect arrow collects keep-alives for as long as it lasts).
     pub const MAX_WIRE_PER_ARROW: usize = 64;
+
+    /// A log holding exactly `records` (a trace loaded from a file), oldest first, with no age or count limit:
+    /// what was recorded is shown as it was, however long ago that was.
+    pub fn from_records(records: impl IntoIterator<Item = TraceRecord>) -> Self {
+        let records: VecDeque<_> = records.into_iter().collect();
+        let next_id = records.iter().map(|record| record.id + 1).max().unwrap_or(0);
+        Self { records, next_id, unmatched: VecDeque::new() }
+    }
 
     /// Appends a record and drops what has aged out. Returns the new record's id.
     pub fn push(
@@ -259,6 +280,31 @@ mod tests {
 
     fn push_at(log: &mut TraceLog, at: Millis) -> u64 {
         log.push(RecordKind::Note { tone: NoteTone::Info }, "n".into(), String::new(), at, at)
+    }
+
+    #[test]
+    fn records_are_tagged_by_type_in_json() {
+        let held = RecordKind::Response { held_from: Some(2.5) };
+        assert_eq!(serde_json::to_value(&held).unwrap(), serde_json::json!({"type": "response", "held_from": 2.5}));
+        let note = RecordKind::Note { tone: NoteTone::Error };
+        assert_eq!(serde_json::to_value(&note).unwrap(), serde_json::json!({"type": "note", "tone": "error"}));
+        let key = WireKey::Event { exchange: 5, seq: 9 };
+        assert_eq!(serde_json::to_value(key).unwrap(), serde_json::json!({"event": {"exchange": 5, "seq": 9}}));
+        // A hand-written record needs only what is drawn.
+        let minimal = r#"{"id": 3, "kind": {"type": "request"}, "label": "GET /", "sent_at": 1.0, "arrived_at": 1.0}"#;
+        let record: TraceRecord = serde_json::from_str(minimal).unwrap();
+        assert_eq!((record.detail.as_str(), record.key, record.wire.len(), record.body), ("", None, 0, None));
+    }
+
+    #[test]
+    fn a_log_from_records_keeps_them_all_and_continues_their_ids() {
+        let mut old = TraceLog::default();
+        for i in 0..5 {
+            push_at(&mut old, i as f64);
+        }
+        let mut log = TraceLog::from_records(old.records().iter().cloned());
+        assert_eq!(log.records(), old.records());
+        assert_eq!(push_at(&mut log, 10.0), 5);
     }
 
     #[test]

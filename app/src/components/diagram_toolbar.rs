@@ -1,0 +1,140 @@
+//! Export and replay buttons over the diagram: Mermaid text (copy or download), an SVG or PNG picture, the whole
+//! trace as JSON, and "Load trace…". The same toolbar serves the live lanes and a replay; what it exports is the
+//! diagram on screen, captioned with what it is.
+
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::trace_loader::{LoadedTrace, TraceLoader};
+use crate::client::{
+    copy_text, download_blob, download_text, export_file_name, fetch_delay_rules, fetch_generator, picture_of, png_of,
+};
+use crate::diagram::mermaid;
+use crate::diagram::trace_file::{TraceFile, TraceSettings};
+use crate::diagram::TraceRecord;
+use crate::model::Transport;
+
+/// PNG pixels per diagram unit: sharp on a projector and on a high-density screen.
+const PNG_SCALE: f64 = 2.0;
+
+/// The diagram on screen, as the toolbar exports it.
+#[derive(Clone, Copy)]
+pub struct ShownDiagram {
+    /// Each lane's records in view, in recording order.
+    pub records: Callback<(), Vec<(Transport, Vec<TraceRecord>)>>,
+    /// What it shows (live or a replay of which file, and when), written on every export.
+    pub caption: Callback<(), String>,
+    /// The element holding the time axis and the lanes' drawings.
+    pub container: NodeRef<Div>,
+}
+
+#[component]
+pub fn DiagramToolbar(
+    shown: ShownDiagram,
+    /// Makes the trace file from the knobs the server reports; live lanes only (a replay already is one).
+    #[prop(optional)]
+    make_trace: Option<Callback<TraceSettings, TraceFile>>,
+    on_load: Callback<LoadedTrace>,
+) -> impl IntoView {
+    let status = RwSignal::new(None::<Result<String, String>>);
+    // Shown when the clipboard is out of reach, so the text can still be copied by hand.
+    let manual_copy = RwSignal::new(None::<String>);
+    let report = move |outcome: Result<String, String>| {
+        status.try_set(Some(outcome));
+    };
+    let mermaid_text = move || mermaid::sequence_diagram(&shown.caption.run(()), &shown.records.run(()));
+    let copy_mermaid = move |_| {
+        let text = mermaid_text();
+        spawn_local(async move {
+            match copy_text(&text).await {
+                Ok(()) => {
+                    manual_copy.try_set(None);
+                    report(Ok(format!("copied {} lines of Mermaid text", text.lines().count())));
+                }
+                Err(problem) => {
+                    manual_copy.try_set(Some(text));
+                    report(Err(problem.to_string()));
+                }
+            }
+        });
+    };
+    let download_mermaid = move |_| {
+        let text = mermaid_text();
+        let saved = download_text(&export_file_name("diagram", "mmd"), "text/vnd.mermaid;charset=utf-8", &text);
+        report(saved.map(|()| "saved the Mermaid text".into()).map_err(|problem| problem.to_string()));
+    };
+    let picture = move || {
+        let container = shown.container.get_untracked().ok_or_else(|| "the diagram is not on the page".to_owned())?;
+        picture_of(&container, &shown.caption.run(())).map_err(|problem| problem.to_string())
+    };
+    let download_svg = move |_| {
+        let saved = picture().and_then(|picture| {
+            download_text(&export_file_name("diagram", "svg"), "image/svg+xml", &picture.svg)
+                .map_err(|problem| problem.to_string())
+        });
+        report(saved.map(|()| "saved the diagram as SVG".into()));
+    };
+    let download_png = move |_| {
+        let picture = picture();
+        spawn_local(async move {
+            let saved = match picture {
+                Ok(picture) => match png_of(&picture, PNG_SCALE).await {
+                    Ok(png) => {
+                        download_blob(&export_file_name("diagram", "png"), &png).map_err(|problem| problem.to_string())
+                    }
+                    Err(problem) => Err(problem.to_string()),
+                },
+                Err(problem) => Err(problem),
+            };
+            report(saved.map(|()| "saved the diagram as PNG".into()));
+        });
+    };
+    let download_trace = move |make_trace: Callback<TraceSettings, TraceFile>| {
+        report(Ok("asking the server for its settings…".into()));
+        spawn_local(async move {
+            // A trace is still worth saving when the server cannot be asked; its knobs are then unknown.
+            let settings = TraceSettings {
+                generator: fetch_generator().await.ok(),
+                delay_rules: fetch_delay_rules().await.unwrap_or_default(),
+                ..TraceSettings::default()
+            };
+            let trace = make_trace.run(settings);
+            let saved = trace.to_json().map_err(|problem| problem.to_string()).and_then(|json| {
+                download_text(&export_file_name("trace", "json"), "application/json", &json)
+                    .map_err(|problem| problem.to_string())
+            });
+            report(saved.map(|()| {
+                format!("saved a trace of {} records from {} lanes", trace.record_count(), trace.lanes.len())
+            }));
+        });
+    };
+    view! {
+        <section class="diagram-toolbar" aria-label="export and replay" data-testid="diagram-toolbar">
+            <span class="toolbar-label">"Export the diagram:"</span>
+            <button type="button" data-testid="export-mermaid-copy" title="Mermaid sequenceDiagram text, to paste into notes or slides" on:click=copy_mermaid>
+                "Copy Mermaid"
+            </button>
+            <button type="button" data-testid="export-mermaid" on:click=download_mermaid>"Mermaid .mmd"</button>
+            <button type="button" data-testid="export-svg" on:click=download_svg>"SVG"</button>
+            <button type="button" data-testid="export-png" on:click=download_png>"PNG"</button>
+            {make_trace.map(|make_trace| view! {
+                <button
+                    type="button"
+                    data-testid="export-trace"
+                    title="Everything every lane recorded, to replay later (offline, at any speed)"
+                    on:click=move |_| download_trace(make_trace)
+                >
+                    "Trace .json"
+                </button>
+            })}
+            <TraceLoader on_load />
+            <output data-testid="export-status" class:error=move || matches!(status.get(), Some(Err(_)))>
+                {move || status.get().map(|outcome| outcome.unwrap_or_else(|problem| problem))}
+            </output>
+            {move || manual_copy.get().map(|text| view! {
+                <textarea class="manual-copy" readonly data-testid="mermaid-text" rows="6" prop:value=text></textarea>
+            })}
+        </section>
+    }
+}
