@@ -15,7 +15,7 @@ mod page_snapshot;
 pub mod scale_chart;
 pub mod tab_share;
 
-pub use components::App;
+pub use components::{App, Page};
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 
 use leptos::prelude::*;

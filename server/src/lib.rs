@@ -28,14 +28,13 @@ pub mod stats;
 pub mod transports;
 pub mod wire;
 
-use ::app::{shell, App};
+use ::app::{shell, Page};
 use axum::extract::State;
 use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -48,9 +47,6 @@ pub const EPOCH_HEADER: &str = "x-lab-epoch";
 
 /// The whole application as a router, so tests can serve it on port 0.
 pub fn app(state: AppState) -> Router {
-    let page_state = state.clone();
-    let routes = generate_route_list(App);
-    let leptos_options = state.leptos_options.clone();
     Router::new()
         .merge(transports::router())
         .merge(publish::router())
@@ -60,12 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(scale::router())
         .merge(class::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(page_state.snapshot()),
-            move || shell(leptos_options.clone()),
-        )
+        .merge(pages(&state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_api_requests))
@@ -84,6 +75,25 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(state)
+}
+
+/// The pages, rendered on the server with the lab's snapshot and the name of the page (the app has no client-side
+/// router; see `app::Page`).
+fn pages(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for (path, page) in Page::PATHS {
+        let state = state.clone();
+        let options = state.leptos_options.clone();
+        let render = leptos_axum::render_app_to_stream_with_context(
+            move || {
+                provide_context(state.snapshot());
+                provide_context(page);
+            },
+            move || shell(options.clone()),
+        );
+        router = router.route(path, axum::routing::get(move |request: axum::extract::Request| render(request)));
+    }
+    router
 }
 
 /// Names the server run on every response. Read per response, since a restart fault changes it.

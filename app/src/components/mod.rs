@@ -27,4 +27,4 @@ mod teacher_message;
 mod time_axis;
 mod trace_loader;
 
-pub use routes::App;
+pub use routes::{App, Page};
