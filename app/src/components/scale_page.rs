@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::client::latest_scale_report;
 use crate::model::{ScaleReport, ScaleRun};
@@ -8,7 +9,12 @@ use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarG
 /// servers people would pick. Fetched from `/api/scale`, which reads what `./lab bench` last wrote.
 #[component]
 pub fn ScalePage() -> impl IntoView {
-    let report = LocalResource::new(|| async { latest_scale_report().await.map_err(|error| error.to_string()) });
+    // Fetched by a plain task rather than a Resource inside <Transition>: the suspense machinery added tens of KB
+    // of wasm that every page of the lab would download.
+    let report = RwSignal::new(None::<Result<ScaleReport, String>>);
+    Effect::new(move |_| {
+        spawn_local(async move { report.set(Some(latest_scale_report().await.map_err(|error| error.to_string()))) });
+    });
     let body = move || match report.get() {
         None => view! { <p data-testid="scale-loading">"Loading the latest results…"</p> }.into_any(),
         Some(Err(error)) => view! { <p class="error" data-testid="scale-error">{error}</p> }.into_any(),
@@ -27,7 +33,7 @@ pub fn ScalePage() -> impl IntoView {
                     "their documentation shows, run with the same load in the same suite."
                 </p>
             </header>
-            <Transition fallback=|| ()>{body}</Transition>
+            {body}
         </main>
     }
 }
