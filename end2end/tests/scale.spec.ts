@@ -8,6 +8,10 @@ const report = JSON.parse(readFileSync(join(__dirname, "..", "..", "docs", "scal
 test("the Scale page shows every measured run, its charts and the peer ratios", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  // Console errors include Content-Security-Policy violations (an inline style would be one).
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
   await page.goto("/scale");
   await expect(page.getByTestId("scale-report")).toBeVisible();
   await expect(page.getByTestId("scale-row")).toHaveCount(report.runs.length);

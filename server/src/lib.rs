@@ -80,6 +80,9 @@ pub fn app(state: AppState) -> Router {
 /// The pages, rendered on the server with the lab's snapshot and the name of the page (the app has no client-side
 /// router; see `app::Page`).
 fn pages(state: &AppState) -> Router<AppState> {
+    // Leptos spawns its rendering tasks through a global executor; `generate_route_list` used to set it up as a
+    // side effect. Already set (a second app in one test process) is fine.
+    let _ = any_spawner::Executor::init_tokio();
     let mut router = Router::new();
     for (path, page) in Page::PATHS {
         let state = state.clone();
