@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::fault_controls::{FaultControls, FaultScope};
+use super::message_draft::MessageDraft;
 use super::number_knob::NumberKnob;
 use crate::client::{publish_message, update_generator};
 use crate::model::{
@@ -169,21 +170,9 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
 /// Publishes a message through `POST /api/publish`; it comes back on every lane.
 #[component]
 fn MessageBox() -> impl IntoView {
-    let text = RwSignal::new(String::new());
-    let result = RwSignal::new(None::<Result<u64, String>>);
-    let send = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let message = text.get_untracked();
-        spawn_local(async move {
-            match publish_message(message).await {
-                Ok(ack) => {
-                    result.set(Some(Ok(ack.seq)));
-                    text.set(String::new());
-                }
-                Err(error) => result.set(Some(Err(error.to_string()))),
-            }
-        });
-    };
+    let draft = MessageDraft::new();
+    let text = draft.text;
+    let send = move |event| draft.submit(event, publish_message);
     view! {
         <form class="message-box" on:submit=send>
             <label>
@@ -198,13 +187,7 @@ fn MessageBox() -> impl IntoView {
                 />
             </label>
             <button type="submit" data-testid="message-send">"Send"</button>
-            <output data-testid="publish-result">
-                {move || match result.get() {
-                    Some(Ok(seq)) => format!("sent as #{seq}"),
-                    Some(Err(error)) => error,
-                    None => String::new(),
-                }}
-            </output>
+            <output data-testid="publish-result">{move || draft.result_text("sent as #")}</output>
         </form>
     }
 }

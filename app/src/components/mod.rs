@@ -13,6 +13,7 @@ mod lane;
 mod lane_metrics;
 mod live_export;
 mod measurement_notes;
+mod message_draft;
 mod metrics_panel;
 mod number_knob;
 mod present_page;

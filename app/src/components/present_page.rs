@@ -8,6 +8,7 @@ use gloo_timers::future::sleep;
 use leptos::prelude::*;
 use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
+use super::message_draft::MessageDraft;
 use crate::client::{broadcast_message, class_presence, update_generator};
 use crate::model::{
     ClassPresence, GeneratorUpdate, JoinUrlSource, Transport, MAX_MESSAGE_BYTES, PRESENCE_WINDOW_SECONDS,
@@ -110,21 +111,9 @@ fn CountsPanel(presence: ReadSignal<Option<ClassPresence>>, error: ReadSignal<Op
 /// The teacher's message: a `broadcast` event every lane of every student draws.
 #[component]
 fn BroadcastBox() -> impl IntoView {
-    let text = RwSignal::new(String::new());
-    let result = RwSignal::new(None::<Result<u64, String>>);
-    let send = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let message = text.get_untracked();
-        spawn_local(async move {
-            match broadcast_message(message).await {
-                Ok(ack) => {
-                    result.set(Some(Ok(ack.seq)));
-                    text.set(String::new());
-                }
-                Err(error) => result.set(Some(Err(error.to_string()))),
-            }
-        });
-    };
+    let draft = MessageDraft::new();
+    let text = draft.text;
+    let send = move |event| draft.submit(event, broadcast_message);
     view! {
         <form class="broadcast" on:submit=send>
             <label for="broadcast-input">"Broadcast to every student's lanes"</label>
@@ -140,13 +129,7 @@ fn BroadcastBox() -> impl IntoView {
                 />
                 <button type="submit" data-testid="broadcast-send">"Send"</button>
             </span>
-            <output data-testid="broadcast-result">
-                {move || match result.get() {
-                    Some(Ok(seq)) => format!("sent as event #{seq}"),
-                    Some(Err(error)) => error,
-                    None => String::new(),
-                }}
-            </output>
+            <output data-testid="broadcast-result">{move || draft.result_text("sent as event #")}</output>
         </form>
     }
 }

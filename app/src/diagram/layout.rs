@@ -292,17 +292,7 @@ mod tests {
     }
 
     fn record(kind: RecordKind, sent_at: Millis, arrived_at: Millis) -> TraceRecord {
-        TraceRecord {
-            id: 0,
-            kind,
-            label: "x".into(),
-            detail: String::new(),
-            sent_at,
-            arrived_at,
-            key: None,
-            wire: Vec::new(),
-            body: None,
-        }
+        TraceRecord::new(0, kind, "x".into(), String::new(), sent_at, arrived_at)
     }
 
     #[test]

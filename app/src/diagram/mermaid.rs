@@ -134,17 +134,7 @@ mod tests {
     use super::*;
 
     fn record(id: u64, kind: RecordKind, label: &str, sent_at: Millis, arrived_at: Millis) -> TraceRecord {
-        TraceRecord {
-            id,
-            kind,
-            label: label.into(),
-            detail: String::new(),
-            sent_at,
-            arrived_at,
-            key: None,
-            wire: Vec::new(),
-            body: None,
-        }
+        TraceRecord::new(id, kind, label.into(), String::new(), sent_at, arrived_at)
     }
 
     #[test]

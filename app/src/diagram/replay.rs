@@ -154,17 +154,7 @@ mod tests {
         let records = arrivals
             .iter()
             .enumerate()
-            .map(|(id, &at)| TraceRecord {
-                id: id as u64,
-                kind: RecordKind::Request,
-                label: "r".into(),
-                detail: String::new(),
-                sent_at: at,
-                arrived_at: at,
-                key: None,
-                wire: Vec::new(),
-                body: None,
-            })
+            .map(|(id, &at)| TraceRecord::new(id as u64, RecordKind::Request, "r".into(), String::new(), at, at))
             .collect();
         let lane = LaneTrace { transport: Transport::Sse, enabled: true, records };
         TraceFile::new(view_at, view_at, 0.0, TraceSettings::default(), vec![lane])

@@ -92,6 +92,11 @@ pub struct TraceRecord {
 }
 
 impl TraceRecord {
+    /// A record as drawn before the page knows its bytes or body.
+    pub fn new(id: u64, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) -> Self {
+        Self { id, kind, label, detail, sent_at, arrived_at, key: None, wire: Vec::new(), body: None }
+    }
+
     pub fn seq(&self) -> Option<u64> {
         match self.kind {
             RecordKind::Event { seq } => Some(seq),
@@ -158,17 +163,7 @@ impl TraceLog {
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.records.push_back(TraceRecord {
-            id,
-            kind,
-            label,
-            detail,
-            sent_at,
-            arrived_at,
-            key: None,
-            wire: Vec::new(),
-            body: None,
-        });
+        self.records.push_back(TraceRecord::new(id, kind, label, detail, sent_at, arrived_at));
         let oldest_kept = arrived_at - Self::RETENTION_MS;
         while self.records.len() > Self::MAX_RECORDS
             || self.records.front().is_some_and(|record| record.arrived_at.max(record.sent_at) < oldest_kept)
