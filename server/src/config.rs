@@ -76,6 +76,11 @@ pub struct Config {
     /// The scale suite's latest results (written by `./lab bench`), shown on the Scale page and at `/api/scale`.
     #[arg(long, env = "LAB_SCALE_RESULTS", default_value = "docs/scale/results.json")]
     pub scale_results: std::path::PathBuf,
+
+    /// The folder of guided lessons, one TOML file each (`/learn`, `/api/lessons`). Read on every request, so a
+    /// teacher can add or edit a lesson and reload the page.
+    #[arg(long, env = "LAB_LESSONS", default_value = "lessons")]
+    pub lessons: std::path::PathBuf,
 }
 
 impl Config {

@@ -35,6 +35,12 @@ pub enum ApiError {
     ScaleResultsUnreadable { path: String, reason: String },
     #[error("the join link cannot be drawn as a QR code: {reason}")]
     JoinCodeUnavailable { reason: String },
+    #[error("the tone could not be written as a WAV file: {reason}")]
+    AudioUnavailable { reason: String },
+    #[error("no lesson `{id}`; GET /api/lessons lists them")]
+    NoSuchLesson { id: String },
+    #[error("the lesson file {path} cannot be used: {reason}")]
+    LessonUnusable { path: String, reason: String },
 }
 
 impl ApiError {
@@ -60,7 +66,10 @@ impl ApiError {
             | Self::Offline { .. }
             | Self::NoScaleResults { .. }
             | Self::ScaleResultsUnreadable { .. }
-            | Self::JoinCodeUnavailable { .. } => None,
+            | Self::JoinCodeUnavailable { .. }
+            | Self::AudioUnavailable { .. }
+            | Self::NoSuchLesson { .. }
+            | Self::LessonUnusable { .. } => None,
         }
     }
 
@@ -71,8 +80,11 @@ impl ApiError {
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerBusy { .. } | Self::DroppedByFault | Self::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NoScaleResults { .. } => StatusCode::NOT_FOUND,
-            Self::ScaleResultsUnreadable { .. } | Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NoScaleResults { .. } | Self::NoSuchLesson { .. } => StatusCode::NOT_FOUND,
+            Self::ScaleResultsUnreadable { .. }
+            | Self::JoinCodeUnavailable { .. }
+            | Self::AudioUnavailable { .. }
+            | Self::LessonUnusable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -93,6 +105,9 @@ impl ApiError {
             Self::NoScaleResults { .. } => "no_scale_results",
             Self::ScaleResultsUnreadable { .. } => "scale_results_unreadable",
             Self::JoinCodeUnavailable { .. } => "join_code_unavailable",
+            Self::AudioUnavailable { .. } => "audio_unavailable",
+            Self::NoSuchLesson { .. } => "no_such_lesson",
+            Self::LessonUnusable { .. } => "lesson_unusable",
         }
     }
 

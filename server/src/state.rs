@@ -36,6 +36,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Where `./lab bench` wrote its latest report; read on each request so a new run shows without a restart.
     pub scale_results: Arc<std::path::PathBuf>,
+    /// The folder of lesson files, read on each request like the scale results.
+    pub lessons: Arc<std::path::PathBuf>,
     /// When each page last made a request, for the classroom's presence count.
     pub presence: Presence,
     /// The URL students open (`--public-url`, or derived from where the server listens).
@@ -79,6 +81,7 @@ impl AppState {
             started: Instant::now(),
             leptos_options,
             scale_results: Arc::new(config.scale_results.clone()),
+            lessons: Arc::new(config.lessons.clone()),
             presence: Presence::default(),
             join: Arc::new(JoinLinks::new(config.public_url.clone(), config.addr)),
         }

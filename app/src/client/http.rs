@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::model::{
-    ApiErrorBody, BroadcastRequest, ClassPresence, DelayRule, FaultReport, FaultTarget, GeneratorSettings,
-    GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
+    ApiErrorBody, AudioRequest, BroadcastRequest, ClassPresence, ClientId, DelayRule, FaultReport, FaultTarget,
+    GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
+    Transport,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -71,6 +72,25 @@ pub async fn publish_message(text: String) -> Result<PublishAck, ClientError> {
     post_json("/api/publish", &PublishRequest { text }).await
 }
 
+/// A lane's own publish: `client` and `lane` in the query let the server file the request's bytes with that lane's.
+/// Returns the ack and the exchange (`x-lab-exchange`) that finds them.
+pub async fn publish_from_lane(
+    text: String,
+    lane: Transport,
+    client: &ClientId,
+) -> Result<(PublishAck, Option<u64>), ClientError> {
+    let url = format!("/api/publish?client={client}&lane={}", lane.id());
+    let request =
+        Request::post(&url).json(&PublishRequest { text }).map_err(|error| ClientError::Decode(error.to_string()))?;
+    let raw = read(request.send().await.map_err(network)?).await?;
+    Ok((raw.json()?, raw.exchange))
+}
+
+/// Asks the server for a tone (`POST /api/audio`); it comes back on every lane as an `audio` event.
+pub async fn send_audio(request: &AudioRequest) -> Result<PublishAck, ClientError> {
+    post_json("/api/audio", request).await
+}
+
 /// The teacher's message to every student's lanes (a `broadcast` event).
 pub async fn broadcast_message(text: String) -> Result<PublishAck, ClientError> {
     post_json("/api/class/broadcast", &BroadcastRequest { text }).await
@@ -119,6 +139,16 @@ pub async fn clear_faults() -> Result<(), ClientError> {
 /// The scale suite's latest report, for the Scale page.
 pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
     get("/api/scale", None).await?.json()
+}
+
+/// The guided lessons, in order.
+pub async fn lesson_list() -> Result<Vec<crate::model::LessonSummary>, ClientError> {
+    get("/api/lessons", None).await?.json()
+}
+
+/// One guided lesson; `id` is checked by the server (letters, digits, dashes).
+pub async fn lesson(id: &str) -> Result<crate::model::Lesson, ClientError> {
+    get(&format!("/api/lessons/{id}"), None).await?.json()
 }
 
 /// Sets the delay (and jitter) the server adds to deliveries to the rule's target.

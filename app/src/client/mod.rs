@@ -3,6 +3,7 @@
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
 //! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
 
+mod audio_clip;
 mod browser_clock;
 mod browser_events;
 mod clock_sync;
@@ -12,6 +13,7 @@ mod http;
 mod lane_recorder;
 mod lane_task;
 mod long_poll;
+mod round_trip;
 mod short_poll;
 mod sse;
 mod tab_share;
@@ -19,13 +21,15 @@ mod websocket;
 mod websocket_accept;
 mod wire_feed;
 
+pub use audio_clip::ReceivedClip;
 pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
 pub use diagram_picture::{picture_of, png_of};
 pub use files::{copy_text, download_blob, download_text, export_file_name, read_text, BrowserError};
 pub use http::{
     broadcast_message, class_presence, clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline,
-    latest_scale_report, publish_message, restart_stream, set_delivery_delay, update_generator, ClientError,
+    latest_scale_report, lesson, lesson_list, publish_message, restart_stream, send_audio, set_delivery_delay,
+    update_generator, ClientError,
 };
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

@@ -2,20 +2,25 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use super::controls::{Controls, LaneToggles};
-use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
+use super::diagram_clock::{use_view_clock, utc_offset_minutes};
+use super::diagram_legend::DiagramLegend;
 use super::diagram_toolbar::DiagramToolbar;
 use super::explainer::Explainer;
 use super::fault_controls::FaultScope;
 use super::inspector::{Inspection, Inspector};
+use super::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
 use super::lane::{HighlightedEvent, Lane};
+use super::lesson_panel::{LessonFocus, LessonPanel};
 use super::live_export::{live_diagram, live_trace};
 use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use super::metrics_panel::MetricsPanel;
 use super::replay_view::ReplayView;
 use super::tab_limit_notice::TabLimitNotice;
 use super::teacher_message::TeacherMessageBanner;
+use super::theme::ThemeChoice;
 use super::time_axis::TimeAxis;
 use super::trace_loader::LoadedTrace;
+use super::view_controls::{ViewBar, ViewControl};
 use crate::client::{
     use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_tab_share, use_websocket, use_wire_feed,
     LaneOptions, LaneStart,
@@ -34,8 +39,9 @@ fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {
 }
 
 /// The lab itself. On the server the snapshot comes from context; in the browser, from the JSON the server wrote.
+/// `with_lesson`: the lesson named by the page's address (`/learn/<id>`) is shown above the lanes.
 #[component]
-pub fn LabPage() -> impl IntoView {
+pub fn LabPage(#[prop(optional)] with_lesson: bool) -> impl IntoView {
     let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
         <main class="lab">
@@ -43,14 +49,14 @@ pub fn LabPage() -> impl IntoView {
             {snapshot.is_none().then(|| view! {
                 <p class="error">"The lab's starting state is missing from this page; reload it."</p>
             })}
-            {snapshot.map(|snapshot| view! { <Lab snapshot /> })}
+            {snapshot.map(|snapshot| view! { <Lab snapshot with_lesson /> })}
         </main>
     }
 }
 
 /// The live part: controls and one lane per transport, all sharing one time axis.
 #[component]
-fn Lab(snapshot: LabSnapshot) -> impl IntoView {
+fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::all_on();
     let poll_interval_ms = RwSignal::new(1000u32);
@@ -78,14 +84,28 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
         (use_websocket(options(toggles.web_socket, never_held_back)), toggles.web_socket),
     ];
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
+    let round_trip = Callback::new(move |()| {
+        for (handle, enabled) in lanes {
+            if enabled.get_untracked() {
+                handle.round_trip.run(());
+            }
+        }
+    });
     let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
     provide_context(HighlightedEvent::default());
+    let lesson_focus = LessonFocus::default();
+    provide_context(lesson_focus);
     let inspection = Inspection(RwSignal::new(None));
     provide_context(inspection);
     let replay = RwSignal::new(None::<LoadedTrace>);
     let replaying = Memo::new(move |_| replay.with(Option::is_some));
     let view_held = RwSignal::new(false);
-    let clock = use_diagram_clock(Signal::derive(move || view_held.get() || replaying.get()));
+    let view = ViewControl::new(handles.iter().map(|handle| (handle.transport, handle.trace)).collect());
+    let clock = use_view_clock(Signal::derive(move || view_held.get() || replaying.get()), view.mode.into());
+    let help_open = RwSignal::new(false);
+    let shortcuts =
+        ShortcutTargets { view: view.clone(), toggles, help_open, theme: use_context::<ThemeChoice>(), replaying };
+    use_keyboard_shortcuts(move |shortcut| shortcuts.run(shortcut));
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
     let layout = RwSignal::new(DiagramLayout::new(snapshot.server_time as f64 / 1000.0));
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
@@ -111,20 +131,17 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
         live_trace(lanes.to_vec(), layout.read_only(), clock, poll_interval_ms, clock_offset, snapshot.client.clone());
     let traces: Vec<_> = handles.iter().map(|handle| (handle.transport, Signal::from(handle.trace))).collect();
 
+    let lesson = with_lesson.then(|| view! { <LessonPanel toggles poll_interval_ms lanes=handles.clone() /> });
+
     view! {
+        {lesson}
         <div class="live-controls" hidden=move || replaying.get()>
-            <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope />
+            <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope round_trip />
             <TeacherMessageBanner message=teacher_message.read_only() />
             <TabLimitNotice tab_share />
-            <p class="view-state" data-testid="view-state" class:held=move || view_held.get()>
-                {move || {
-                    if view_held.get() {
-                        "View held still while you point at a diagram; traffic is still recorded. Move the pointer away to catch up."
-                    } else {
-                        "Live. Point at a diagram to hold the view still."
-                    }
-                }}
-            </p>
+            <ViewBar control=view held=view_held clock layout=layout.read_only() help_open />
+            <ShortcutsHelp open=help_open />
+            <DiagramLegend />
             <ClockOffsetNote clock_offset />
             <SideChannelNote cost=side_channel_cost />
         </div>
@@ -132,6 +149,7 @@ fn Lab(snapshot: LabSnapshot) -> impl IntoView {
             <DiagramToolbar shown make_trace on_load />
             <div
                 class="lanes"
+                class:lesson-focusing=move || lesson_focus.is_active()
                 data-testid="lanes"
                 node_ref=container
                 on:mouseover=move |event| view_held.set(is_over_diagram(&event))

@@ -1,10 +1,12 @@
 use leptos::prelude::*;
 
 use super::lab_page::LabPage;
+use super::lessons_page::LessonsPage;
 use super::present_page::PresentPage;
 use super::scale_page::ScalePage;
+use super::theme::{ThemeChoice, ThemeToggle};
 
-/// The lab's pages. Three pages, each loaded afresh by its link (the live lab starts from the snapshot the server
+/// The lab's pages, each loaded afresh by its link (the live lab starts from the snapshot the server
 /// writes into each page, which a client-side navigation would leave stale), need no client-side router: the
 /// server says which page it rendered, the browser reads its own address. `leptos_router` was tried: it cost
 /// 57 KB of gzipped wasm (654,019 → 597,144 B), which a classroom on one Wi-Fi pays for 60 times.
@@ -13,15 +15,28 @@ pub enum Page {
     Lab,
     Scale,
     Present,
+    /// The list of guided lessons.
+    Lessons,
+    /// The lab with one lesson's panel above it (`/learn/<id>`; the browser reads the id from its address).
+    Lesson,
     NotFound,
 }
 
 impl Page {
-    pub const PATHS: [(&'static str, Page); 3] =
-        [("/", Page::Lab), ("/scale", Page::Scale), ("/present", Page::Present)];
+    /// Where each page is served, in the server router's path syntax.
+    pub const PATHS: [(&'static str, Page); 5] = [
+        ("/", Page::Lab),
+        ("/scale", Page::Scale),
+        ("/present", Page::Present),
+        ("/learn", Page::Lessons),
+        ("/learn/{id}", Page::Lesson),
+    ];
 
     pub fn from_path(path: &str) -> Page {
         let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+        if path.strip_prefix("/learn/").is_some_and(|id| !id.is_empty() && !id.contains('/')) {
+            return Page::Lesson;
+        }
         Self::PATHS.iter().find(|(known, _)| *known == path).map_or(Page::NotFound, |(_, page)| *page)
     }
 
@@ -41,8 +56,11 @@ impl Page {
 
 #[component]
 pub fn App() -> impl IntoView {
+    ThemeChoice::provide();
     let page = match Page::current() {
         Page::Lab => view! { <LabPage /> }.into_any(),
+        Page::Lesson => view! { <LabPage with_lesson=true /> }.into_any(),
+        Page::Lessons => view! { <LessonsPage /> }.into_any(),
         Page::Scale => view! { <ScalePage /> }.into_any(),
         Page::Present => view! { <PresentPage /> }.into_any(),
         Page::NotFound => {
@@ -52,8 +70,10 @@ pub fn App() -> impl IntoView {
     view! {
         <nav class="site-nav" data-testid="site-nav">
             <a href="/">"Live lab"</a>
+            <a href="/learn">"Lessons"</a>
             <a href="/scale">"Scale: 1,000 and 10,000 clients"</a>
             <a href="/present">"Presenter view (class)"</a>
+            <ThemeToggle />
         </nav>
         {page}
     }
@@ -69,6 +89,9 @@ mod tests {
         assert_eq!(Page::from_path("/scale"), Page::Scale);
         assert_eq!(Page::from_path("/scale/"), Page::Scale);
         assert_eq!(Page::from_path("/present"), Page::Present);
+        assert_eq!(Page::from_path("/learn"), Page::Lessons);
+        assert_eq!(Page::from_path("/learn/short-polling"), Page::Lesson);
+        assert_eq!(Page::from_path("/learn/a/b"), Page::NotFound);
         assert_eq!(Page::from_path("/nope"), Page::NotFound);
     }
 }

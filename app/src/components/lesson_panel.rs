@@ -1,0 +1,222 @@
+//! A guided lesson above the live lanes: it switches on the lanes it needs, walks through its steps (each saying
+//! what to watch, dimming the arrows it does not talk about and outlining the controls it names) and ends with a
+//! question answered from the lanes' own figures.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::controls::LaneToggles;
+use super::lesson_answer::LessonAnswer;
+use crate::client::{lesson, lesson_list, LaneHandle};
+use crate::lesson::paragraphs;
+use crate::model::{Answer, Highlight, Lesson, LessonStep, LessonSummary, ScreenTarget, Transport};
+
+/// The arrows the current lesson step talks about; the lanes dim every other arrow while it is set.
+#[derive(Clone, Copy)]
+pub struct LessonFocus(pub RwSignal<Option<Highlight>>);
+
+impl Default for LessonFocus {
+    fn default() -> Self {
+        Self(RwSignal::new(None))
+    }
+}
+
+impl LessonFocus {
+    /// Whether an arrow of `kind` in `lane` is one the lesson points at (false when no step highlights anything).
+    pub fn covers(&self, lane: Transport, kind: &str) -> bool {
+        self.0.with(|focus| focus.as_ref().is_some_and(|highlight| highlight.covers(lane, kind)))
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.0.with(Option::is_some)
+    }
+}
+
+/// The attribute that outlines a control or figure a step names (see `style/main.css`).
+const POINTER_ATTRIBUTE: &str = "data-lesson-pointer";
+
+#[component]
+pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes: Vec<LaneHandle>) -> impl IntoView {
+    let focus = expect_context::<LessonFocus>();
+    let loaded = RwSignal::new(None::<Result<Lesson, String>>);
+    let following = RwSignal::new(None::<LessonSummary>);
+    let step = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        let Some(id) = id_from_address() else {
+            loaded.set(Some(Err("This address names no lesson; the lessons are listed at /learn.".into())));
+            return;
+        };
+        spawn_local(async move {
+            let result = lesson(&id).await.map_err(|error| error.to_string());
+            if let Ok(lesson) = &result {
+                toggles.set_states(Transport::ALL.map(|transport| lesson.setup.lanes.contains(&transport)));
+                if let Some(interval) = lesson.setup.poll_interval_ms {
+                    poll_interval_ms.set(interval);
+                }
+            }
+            loaded.set(Some(result));
+            if let Ok(list) = lesson_list().await {
+                let next = list.iter().skip_while(|summary| summary.id != id).nth(1).cloned();
+                following.set(next);
+            }
+        });
+    });
+    // What the current step highlights and outlines, kept in step with the page.
+    Effect::new(move |_| {
+        let index = step.get();
+        loaded.with(|loaded| {
+            let Some(Ok(lesson)) = loaded else { return };
+            let (highlight, targets) = match lesson.steps.get(index) {
+                Some(step) => (step.highlight.clone(), step.point_at.clone()),
+                None => (None, answer_targets(lesson)),
+            };
+            focus.0.set(highlight);
+            outline(&targets);
+        });
+    });
+    on_cleanup(move || outline(&[]));
+
+    let body = move || match loaded.get() {
+        None => view! { <p data-testid="lesson-loading">"Loading the lesson…"</p> }.into_any(),
+        Some(Err(error)) => view! { <p class="error" data-testid="lesson-error">{error}</p> }.into_any(),
+        Some(Ok(lesson)) => view! { <LessonSteps lesson step following lanes=lanes.clone() /> }.into_any(),
+    };
+    view! {
+        <section class="lesson" data-testid="lesson" aria-label="lesson">
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn LessonSteps(
+    lesson: Lesson,
+    step: RwSignal<usize>,
+    following: RwSignal<Option<LessonSummary>>,
+    lanes: Vec<LaneHandle>,
+) -> impl IntoView {
+    let total = lesson.steps.len() + 1;
+    let steps = StoredValue::new(lesson.steps.clone());
+    let at_question = move || step.get() >= total - 1;
+    let lesson_lanes = lesson.setup.lanes.clone();
+    let figures: Vec<_> = lanes
+        .iter()
+        .filter(|handle| lesson_lanes.contains(&handle.transport))
+        .map(|handle| (handle.transport, handle.metrics))
+        .collect();
+    let try_this = lesson.try_this.clone();
+    let references = lesson.references.clone();
+    let current = move || {
+        let index = step.get();
+        match steps.with_value(|steps| steps.get(index).cloned()) {
+            Some(shown) => view! { <StepText step=shown /> }.into_any(),
+            None => view! {
+                <LessonAnswer try_this=try_this.clone() lanes=figures.clone() following />
+            }
+            .into_any(),
+        }
+    };
+    let progress = move || {
+        let index = step.get();
+        let title = steps.with_value(|steps| steps.get(index).map(|step| step.title.clone()));
+        format!("Step {} of {total}: {}", index + 1, title.unwrap_or_else(|| "Try this".into()))
+    };
+    view! {
+        <header class="lesson-head">
+            <span class="lesson-number">{format!("Lesson {}", lesson.order)}</span>
+            <h2 data-testid="lesson-title">{lesson.title}</h2>
+            <a href="/learn" data-testid="lesson-all">"All lessons"</a>
+        </header>
+        <p class="lesson-progress" data-testid="lesson-step" aria-live="polite">{progress}</p>
+        <div class="lesson-body">{current}</div>
+        <nav class="lesson-nav" aria-label="lesson steps">
+            <button
+                type="button"
+                data-testid="lesson-back"
+                disabled=move || step.get() == 0
+                on:click=move |_| step.update(|step| *step = step.saturating_sub(1))
+            >
+                "← Back"
+            </button>
+            <button
+                type="button"
+                data-testid="lesson-next"
+                disabled=at_question
+                on:click=move |_| step.update(|step| *step = (*step + 1).min(total - 1))
+            >
+                "Next →"
+            </button>
+            {(!references.is_empty()).then(|| view! {
+                <details class="lesson-references">
+                    <summary>"Sources"</summary>
+                    <ul>
+                        {references
+                            .into_iter()
+                            .map(|reference| view! { <li><a href=reference.url.clone()>{reference.title}</a></li> })
+                            .collect_view()}
+                    </ul>
+                </details>
+            })}
+        </nav>
+    }
+}
+
+#[component]
+fn StepText(step: LessonStep) -> impl IntoView {
+    view! {
+        <div class="lesson-text" data-testid="lesson-text">
+            {paragraphs(&step.text).into_iter().map(|paragraph| view! { <p>{paragraph}</p> }).collect_view()}
+        </div>
+        <p class="lesson-watch" data-testid="lesson-watch">
+            <strong>"Watch: "</strong>
+            {step.watch}
+        </p>
+    }
+}
+
+/// Where the question's answer is read and the controls its task uses, so the learner finds both.
+fn answer_targets(lesson: &Lesson) -> Vec<ScreenTarget> {
+    let metric = lesson.try_this.answer.metric().testid().to_owned();
+    let lanes: Vec<Transport> = match lesson.try_this.answer {
+        Answer::Number { lane, .. } => vec![lane],
+        Answer::LaneWithMost { .. } | Answer::LaneWithLeast { .. } => lesson.setup.lanes.clone(),
+    };
+    let figures = lanes.into_iter().map(|lane| ScreenTarget { testid: metric.clone(), lane: Some(lane) });
+    lesson.try_this.controls.iter().cloned().chain(figures).collect()
+}
+
+/// The lesson's id, from `/learn/<id>`. Browser only.
+fn id_from_address() -> Option<String> {
+    let path = web_sys::window()?.location().pathname().ok()?;
+    let id = path.strip_prefix("/learn/")?.trim_end_matches('/');
+    crate::model::is_lesson_id(id).then(|| id.to_owned())
+}
+
+/// Outlines exactly `targets` (and nothing a previous step outlined). Browser only; quietly does nothing when an
+/// element is missing, e.g. a control another part of the page has not drawn yet.
+fn outline(targets: &[ScreenTarget]) {
+    // Cleanup also runs when the server disposes of its render, where there is no DOM.
+    if !cfg!(target_arch = "wasm32") {
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else { return };
+    if let Ok(outlined) = document.query_selector_all(&format!("[{POINTER_ATTRIBUTE}]")) {
+        for index in 0..outlined.length() {
+            if let Some(element) =
+                outlined.item(index).and_then(|node| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok())
+            {
+                let _ = element.remove_attribute(POINTER_ATTRIBUTE);
+            }
+        }
+    }
+    for target in targets {
+        let Ok(found) = document.query_selector_all(&target.selector()) else { continue };
+        for index in 0..found.length() {
+            if let Some(element) =
+                found.item(index).and_then(|node| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok())
+            {
+                let _ = element.set_attribute(POINTER_ATTRIBUTE, "");
+            }
+        }
+    }
+}
