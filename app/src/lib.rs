@@ -29,12 +29,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
-                // Only this response's own scripts (by nonce), the wasm they load, and same-origin connections.
+                // Only this response's own scripts (by nonce), the wasm they load, and same-origin connections;
+                // audio also from blob: URLs (each lane's copy of a clip it received).
                 <meta
                     http-equiv="Content-Security-Policy"
                     content=leptos::nonce::use_nonce().map(|nonce| format!(
                         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-                         style-src 'self'; img-src 'self' data:; connect-src 'self'"
+                         style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'"
                     ))
                 />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

@@ -76,6 +76,9 @@ pub struct LaneMetrics {
     pub lost_in_gaps: u64,
     /// Bytes of bodies, SSE data and WebSocket messages as the browser saw them.
     pub body_bytes_received: u64,
+    /// Size of the latest audio event as this lane received it: its JSON with the clip in base64 (polling, SSE),
+    /// or its binary frame's payload (WebSocket).
+    pub audio_bytes: Option<u64>,
     pub latency: LatencyWindow,
     /// Highest sequence number accounted for; the cursor to resume from.
     pub last_seq: Option<u64>,

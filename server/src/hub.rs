@@ -15,6 +15,10 @@ use tokio::sync::broadcast;
 
 /// How many live events a subscriber may fall behind before it is caught up from the history instead.
 const LIVE_QUEUE_CAPACITY: usize = 1024;
+/// Audio the history may hold, besides its event count: a clip (up to 32 KB of WAV, then its base64 SSE chunk and
+/// its binary frame) weighs thousands of ticks, and `capacity` of them would be gigabytes. Past this the oldest
+/// events go, clips or not, and a client that asks for them gets the usual gap. About 500 half-second tones.
+pub const MAX_CLIP_BYTES_IN_HISTORY: usize = 4 * 1024 * 1024;
 
 pub struct EventHub {
     epoch: Epoch,
@@ -24,6 +28,8 @@ pub struct EventHub {
 struct HubState {
     history: VecDeque<Arc<HubEvent>>,
     capacity: usize,
+    /// Audio bytes held in `history`, kept under [`MAX_CLIP_BYTES_IN_HISTORY`].
+    clip_bytes: usize,
     last_seq: u64,
     /// `None` once the hub is closed: every receiver then ends, which ends every stream.
     live: Option<broadcast::Sender<Arc<HubEvent>>>,
@@ -48,7 +54,7 @@ impl EventHub {
     pub fn new(epoch: Epoch, capacity: usize) -> Self {
         let (live, _) = broadcast::channel(LIVE_QUEUE_CAPACITY);
         let history = VecDeque::with_capacity(capacity.min(1 << 16));
-        let state = HubState { history, capacity, last_seq: 0, live: Some(live) };
+        let state = HubState { history, capacity, clip_bytes: 0, last_seq: 0, live: Some(live) };
         Self { epoch, state: Mutex::new(state) }
     }
 
@@ -62,9 +68,13 @@ impl EventHub {
         state.last_seq += 1;
         let event = Arc::new(HubEvent::new(Event { seq: state.last_seq, emitted_at: unix_micros_now(), body }));
         if state.history.len() == state.capacity {
-            state.history.pop_front();
+            state.evict_oldest();
         }
+        state.clip_bytes += event.clip_bytes();
         state.history.push_back(event.clone());
+        while state.clip_bytes > MAX_CLIP_BYTES_IN_HISTORY && state.history.len() > 1 {
+            state.evict_oldest();
+        }
         // Sent while still holding the lock so the broadcast order is the sequence order. An error only means
         // nobody is listening right now, which is fine: the history keeps the event.
         if let Some(live) = &state.live {
@@ -119,6 +129,12 @@ impl EventHub {
 }
 
 impl HubState {
+    fn evict_oldest(&mut self) {
+        if let Some(oldest) = self.history.pop_front() {
+            self.clip_bytes -= oldest.clip_bytes();
+        }
+    }
+
     fn backlog_after(&self, after: u64, limit: usize) -> Backlog {
         let Some(oldest) = self.history.front().map(|event| event.seq) else {
             return Backlog::default();
@@ -218,6 +234,31 @@ mod tests {
         assert_eq!(seqs(&backlog.events), vec![4, 5, 6]);
         assert_eq!(hub.events_after(3, 100).gap, None);
         assert_eq!(hub.history_len(), 3);
+    }
+
+    #[test]
+    fn audio_beyond_its_budget_pushes_the_oldest_events_out() {
+        let hub = hub(10_000);
+        hub.publish(message("before"));
+        let clip_len = MAX_CLIP_BYTES_IN_HISTORY / 4;
+        let clip = || {
+            EventBody::Audio(app::model::AudioClip {
+                mime_type: app::model::WAV_MIME_TYPE.into(),
+                frequency_hz: 440,
+                duration_ms: 500,
+                data: vec![0; clip_len],
+            })
+        };
+        for _ in 0..4 {
+            hub.publish(clip());
+        }
+        assert_eq!(hub.history_len(), 5, "exactly at the budget, nothing goes");
+        hub.publish(clip());
+        let backlog = hub.events_after(0, 100);
+        assert_eq!(backlog.gap, Some(Gap { from: 1, to: 2 }), "the message and the first clip went");
+        assert_eq!(seqs(&backlog.events), vec![3, 4, 5, 6]);
+        hub.publish(message("after"));
+        assert_eq!(hub.history_len(), 5, "events without audio do not count against it");
     }
 
     #[tokio::test]

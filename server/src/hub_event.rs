@@ -7,8 +7,9 @@
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-use app::model::{Event, WsServerMessage};
-use axum::extract::ws::Utf8Bytes;
+use app::model::{encode_audio_frame, Event, EventBody, WsServerMessage};
+use axum::extract::ws::{Message, Utf8Bytes};
+use bytes::Bytes;
 
 use crate::transports::sse::{encode_event, SseChunk};
 
@@ -16,11 +17,18 @@ pub struct HubEvent {
     event: Arc<Event>,
     sse: OnceLock<SseChunk>,
     web_socket: OnceLock<Utf8Bytes>,
+    /// An audio event's binary frame; `None` inside for every other event, which goes as text.
+    web_socket_binary: OnceLock<Option<Bytes>>,
 }
 
 impl HubEvent {
     pub fn new(event: Event) -> Self {
-        Self { event: Arc::new(event), sse: OnceLock::new(), web_socket: OnceLock::new() }
+        Self {
+            event: Arc::new(event),
+            sse: OnceLock::new(),
+            web_socket: OnceLock::new(),
+            web_socket_binary: OnceLock::new(),
+        }
     }
 
     /// The event alone, for answers that serialise several events together (poll and long-poll bodies).
@@ -41,6 +49,24 @@ impl HubEvent {
                 Utf8Bytes::from(serde_json::to_string(&message).unwrap_or_default())
             })
             .clone()
+    }
+
+    /// This event's WebSocket frame: one binary frame for an audio clip (see [`app::model::encode_audio_frame`]),
+    /// the JSON text frame for everything else.
+    pub fn web_socket_message(&self) -> Message {
+        let binary = self.web_socket_binary.get_or_init(|| encode_audio_frame(&self.event).map(Bytes::from));
+        match binary {
+            Some(frame) => Message::Binary(frame.clone()),
+            None => Message::Text(self.web_socket_text()),
+        }
+    }
+
+    /// Bytes of audio this event holds, which the hub's history budgets separately from its event count.
+    pub fn clip_bytes(&self) -> usize {
+        match &self.event.body {
+            EventBody::Audio(clip) => clip.data.len(),
+            _ => 0,
+        }
     }
 }
 
@@ -74,6 +100,27 @@ mod tests {
         assert_eq!(shared.sse_chunk().text, encode_event(shared.event()).text);
         let expected = serde_json::to_string(&WsServerMessage::Event(shared.event().clone())).unwrap();
         assert_eq!(shared.web_socket_text().as_str(), expected);
+    }
+
+    #[test]
+    fn an_audio_event_is_one_shared_binary_frame_and_anything_else_text() {
+        let clip = app::model::AudioClip {
+            mime_type: app::model::WAV_MIME_TYPE.into(),
+            frequency_hz: 440,
+            duration_ms: 500,
+            data: b"RIFF....WAVE".to_vec(),
+        };
+        let audio = HubEvent::new(Event { seq: 9, emitted_at: 2, body: EventBody::Audio(clip) });
+        let (Message::Binary(first), Message::Binary(second)) =
+            (audio.web_socket_message(), audio.web_socket_message())
+        else {
+            panic!("an audio event goes as a binary frame");
+        };
+        assert_eq!(first.as_ptr(), second.as_ptr());
+        assert_eq!(app::model::decode_audio_frame(&first).unwrap(), *audio.event().as_ref());
+        assert_eq!(audio.clip_bytes(), 12);
+        assert!(matches!(hub_event().web_socket_message(), Message::Text(_)));
+        assert_eq!(hub_event().clip_bytes(), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! module under [`transports`]; [`app`] puts the routers together with the Leptos page.
 
 pub mod admission;
+pub mod audio;
 pub mod class;
 pub mod config;
 pub mod control;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(transports::router())
         .merge(publish::router())
+        .merge(audio::router())
         .merge(control::router())
         .merge(faults::router())
         .merge(wire::router())

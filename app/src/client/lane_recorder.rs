@@ -5,8 +5,9 @@ use leptos::prelude::*;
 
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
 use crate::metrics::{Arrival, LaneMetrics};
-use crate::model::{Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
+use crate::model::{AudioClip, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 
+use super::audio_clip::ReceivedClip;
 use super::browser_clock::now;
 use super::{LaneOptions, TeacherMessage};
 use crate::clock_offset::ClockOffset;
@@ -76,6 +77,8 @@ pub struct LaneHandle {
     pub wire_sink: Callback<WireRecord>,
     /// Zeroes the lane's figures (its cursor and connection carry on).
     pub reset_metrics: Callback<()>,
+    /// The latest audio clip this lane received, as it received it, ready to play.
+    pub clip: ReadSignal<Option<ReceivedClip>>,
 }
 
 #[derive(Clone, Copy)]
@@ -88,6 +91,7 @@ pub struct LaneRecorder {
     epoch: RwSignal<Epoch>,
     clock_offset: Signal<Option<ClockOffset>>,
     teacher_message: RwSignal<Option<TeacherMessage>>,
+    clip: RwSignal<Option<ReceivedClip>>,
 }
 
 /// Longest piece of a broadcast drawn on its arrow; the whole text is in the arrow's tooltip.
@@ -105,6 +109,7 @@ impl LaneRecorder {
             status: RwSignal::new(LinkStatus::Off),
             epoch: RwSignal::new(start.epoch.clone()),
             teacher_message: options.teacher_message,
+            clip: RwSignal::new(None),
         }
     }
 
@@ -118,6 +123,7 @@ impl LaneRecorder {
             browser_drop: self.browser_drop,
             wire_sink: Callback::new(move |record| recorder.attach_wire(record)),
             reset_metrics: Callback::new(move |()| recorder.metrics.update(LaneMetrics::reset)),
+            clip: self.clip.read_only(),
         }
     }
 
@@ -195,6 +201,19 @@ impl LaneRecorder {
                 label.push_str(&format!(" · “{}”", shortened(text, BROADCAST_LABEL_CHARS)));
                 self.show_teacher_message(event.seq, text);
             }
+            EventBody::Audio(clip) => {
+                // As this lane received it: a stream's own bytes for the event, or its JSON inside a poll body.
+                let size = if bytes > 0 { bytes } else { received.len() };
+                label.push_str(&format!(" · {:.1} kB", size as f64 / 1000.0));
+                detail.push_str(&format!(
+                    "\naudio: {} Hz for {} ms, a {}-byte {} file; {size} B as this lane received it",
+                    clip.frequency_hz,
+                    clip.duration_ms,
+                    clip.data.len(),
+                    clip.mime_type
+                ));
+                self.keep_clip(event.seq, clip, size);
+            }
             EventBody::Tick { .. } => {}
         }
         match arrival {
@@ -229,6 +248,15 @@ impl LaneRecorder {
                 trace.bind(id, WireKey::Event { exchange, seq });
             }
         });
+    }
+
+    /// The newest clip replaces the one before (whose object URL is revoked as it is dropped).
+    fn keep_clip(&self, seq: u64, clip: &AudioClip, received_bytes: usize) {
+        self.metrics.update(|metrics| metrics.audio_bytes = Some(received_bytes as u64));
+        match ReceivedClip::new(seq, clip, received_bytes) {
+            Ok(received) => self.clip.set(Some(received)),
+            Err(error) => self.note(NoteTone::Error, format!("audio #{seq} cannot be played"), error.to_string()),
+        }
     }
 
     /// Every lane receives the same broadcast; the page shows it once, the newest of this server run.

@@ -1,16 +1,16 @@
-//! WebSocket: one upgraded connection, a text frame per event. On a close the hook reconnects with backoff,
-//! resuming with `?after=` the last sequence number it has.
+//! WebSocket: one upgraded connection, a text frame per event (a binary frame for audio). On a close the hook
+//! reconnects with backoff, resuming with `?after=` the last sequence number it has.
 
 use futures::channel::mpsc;
 use futures::StreamExt;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortSignal, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{AbortSignal, BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
-use crate::model::{ClientId, Transport, WsServerMessage};
+use crate::model::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::WebSocket, &options);
@@ -24,6 +24,8 @@ pub fn use_websocket(options: LaneOptions) -> LaneHandle {
 enum SocketSignal {
     Open,
     Text(String),
+    /// A binary frame's payload: an audio event (see [`crate::model::decode_audio_frame`]).
+    Binary(Vec<u8>),
     Close { code: u16, reason: String },
     Error,
 }
@@ -53,13 +55,17 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
             recorder.note(NoteTone::Error, "WebSocket refused the URL".into(), url);
             return;
         };
+        // Binary frames as an ArrayBuffer, read at once, rather than a Blob, which would take another await.
+        socket.set_binary_type(BinaryType::Arraybuffer);
         let mut listeners = Listeners::new(&socket);
         listeners.forward("open", &sink, |_| SocketSignal::Open);
         listeners.forward("error", &sink, |_| SocketSignal::Error);
         listeners.forward("message", &sink, |event| {
-            SocketSignal::Text(
-                event.dyn_into::<MessageEvent>().ok().and_then(|m| m.data().as_string()).unwrap_or_default(),
-            )
+            let data = event.dyn_into::<MessageEvent>().map(|message| message.data()).unwrap_or_default();
+            match data.as_string() {
+                Some(text) => SocketSignal::Text(text),
+                None => SocketSignal::Binary(js_sys::Uint8Array::new(&data).to_vec()),
+            }
         });
         listeners.forward("close", &sink, |event| match event.dyn_into::<CloseEvent>() {
             Ok(close) => SocketSignal::Close { code: close.code(), reason: close.reason() },
@@ -98,6 +104,13 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
                     Ok(WsServerMessage::Error { error, message }) => recorder.note(NoteTone::Warning, error, message),
                     Err(error) => recorder.note(NoteTone::Error, "undecodable frame".into(), error.to_string()),
                 },
+                SocketSignal::Binary(frame) => match decode_audio_frame(&frame) {
+                    Ok(event) => {
+                        let label = format!("WS binary #{}", event.seq);
+                        recorder.event(&event, label, &binary_summary(&frame), frame.len(), exchange)
+                    }
+                    Err(error) => recorder.note(NoteTone::Error, "undecodable binary frame".into(), error.to_string()),
+                },
                 SocketSignal::Close { code, reason } => {
                     recorder.connection_lost(format!("close {code} {reason}"), "the socket closed".into());
                     break;
@@ -108,6 +121,18 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
         drop(socket);
         back_off(recorder, &mut failures).await;
     }
+}
+
+/// What the inspector shows for a binary frame: its layout and first bytes (the rest is a WAV file, not text).
+fn binary_summary(frame: &[u8]) -> String {
+    let first: Vec<String> =
+        frame.iter().take(AUDIO_FRAME_HEADER_BYTES + 4).map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "binary frame, {} B: a {AUDIO_FRAME_HEADER_BYTES}-byte header (seq, emitted_at, frequency_hz, duration_ms, \
+         big-endian), then the WAV file. First bytes: {} …",
+        frame.len(),
+        first.join(" ")
+    )
 }
 
 /// `ws://` or `wss://` to this page's own host, as the WebSocket constructor wants an absolute URL.

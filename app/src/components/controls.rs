@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::audio_button::SendToneButton;
 use super::fault_controls::{FaultControls, FaultScope};
 use super::message_draft::MessageDraft;
 use super::number_knob::NumberKnob;
@@ -63,6 +64,7 @@ pub fn Controls(
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
             <MessageBox />
+            <SendToneButton />
             <FaultControls scope=fault_scope />
             <fieldset class="toggles">
                 <legend>"Lanes"</legend>

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::lane_audio::LaneAudio;
 use super::lane_metrics::LaneMetricsView;
 use super::sequence_diagram::{live_placement, SequenceDiagram};
 use leptos::task::spawn_local;
@@ -54,6 +55,7 @@ pub fn Lane(
             </header>
             <SequenceDiagram transport placed layout clock />
             <LaneMetricsView metrics=handle.metrics />
+            <LaneAudio clip=handle.clip />
         </section>
     }
 }

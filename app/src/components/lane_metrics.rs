@@ -76,6 +76,11 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                     {figure(|m| m.bytes_per_event().map_or("–".into(), |bytes| format!("{bytes:.0} B")))}
                 </span>
             </dd>
+            <dt title="the latest audio event as this lane received it: JSON with the clip in base64 (polling, SSE), or \
+                       the binary frame's payload (WebSocket)">
+                "audio event bytes"
+            </dt>
+            <dd data-testid="metric-audio-bytes">{figure(|m| m.audio_bytes.map_or("–".into(), |bytes| bytes.to_string()))}</dd>
             <dt>"body bytes received"</dt>
             <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>
             <dt>"last seq"</dt>

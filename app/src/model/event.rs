@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::AudioClip;
+
 /// A random id chosen once per server run. A client that sees it change knows the server restarted and its
 /// cursor (a sequence number from the old run) means nothing any more.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,6 +37,9 @@ pub enum EventBody {
     /// Sent by the teacher from the presenter view (`POST /api/class/broadcast`) to every student's lanes. Its own
     /// kind, so a lane (and an SSE client, which must listen for it by name) can tell it from anyone's message.
     Broadcast { text: String },
+    /// A short tone made by `POST /api/audio`: base64 inside JSON, one binary frame on the WebSocket (see
+    /// [`super::encode_audio_frame`]), so each lane shows what binary data costs it.
+    Audio(AudioClip),
 }
 
 impl EventBody {
@@ -44,12 +49,13 @@ impl EventBody {
             EventBody::Tick { .. } => "tick",
             EventBody::Message { .. } => "message",
             EventBody::Broadcast { .. } => "broadcast",
+            EventBody::Audio(_) => "audio",
         }
     }
 }
 
 /// Every kind name an event can carry; an `EventSource` must listen for each one by name.
-pub const EVENT_KIND_NAMES: [&str; 3] = ["tick", "message", "broadcast"];
+pub const EVENT_KIND_NAMES: [&str; 4] = ["tick", "message", "broadcast", "audio"];
 
 /// Sequence numbers that a request asked for but the bounded history no longer holds. Sent instead of a
 /// silently shortened list, so a client can show the loss.
@@ -70,6 +76,7 @@ impl Gap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::WAV_MIME_TYPE;
 
     #[test]
     fn event_json_has_flat_kind_and_payload() {
@@ -93,6 +100,12 @@ mod tests {
         let tick = EventBody::Tick { n: 1, filler: String::new() };
         let message = EventBody::Message { text: String::new() };
         let broadcast = EventBody::Broadcast { text: String::new() };
-        assert_eq!([tick.kind_name(), message.kind_name(), broadcast.kind_name()], EVENT_KIND_NAMES);
+        let audio = EventBody::Audio(AudioClip {
+            mime_type: WAV_MIME_TYPE.into(),
+            frequency_hz: 440,
+            duration_ms: 500,
+            data: Vec::new(),
+        });
+        assert_eq!([tick.kind_name(), message.kind_name(), broadcast.kind_name(), audio.kind_name()], EVENT_KIND_NAMES);
     }
 }

@@ -1,6 +1,6 @@
-//! WebSocket: `GET /api/ws` upgrades to one socket that carries a text frame per event down, and `publish` frames
-//! up. Protocol errors that a frame can explain get an `error` frame and the socket stays open; the rest get a
-//! close code from RFC 6455 with a reason.
+//! WebSocket: `GET /api/ws` upgrades to one socket that carries a text frame per event down (a binary frame for an
+//! audio clip), and `publish` frames up. Protocol errors that a frame can explain get an `error` frame and the
+//! socket stays open; the rest get a close code from RFC 6455 with a reason.
 
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ async fn session(
                 let (frame, is_event) = match item {
                     FeedItem::Event(event) => {
                         wire.annotate(Annotation { event: event.body.kind_name(), seq: Some(event.seq), payload_len: None });
-                        (Message::Text(event.web_socket_text()), true)
+                        (event.web_socket_message(), true)
                     }
                     FeedItem::Gap(gap) => (annotated_frame(&wire, &WsServerMessage::Gap(gap)), false),
                 };
@@ -207,6 +207,7 @@ fn annotated_frame(wire: &Wire, message: &WsServerMessage) -> Message {
 fn frame_len(message: &Message) -> usize {
     match message {
         Message::Text(text) => text.len(),
+        Message::Binary(bytes) => bytes.len(),
         _ => 0,
     }
 }

@@ -1,0 +1,56 @@
+//! The latest audio clip a lane received, ready to play: its bytes as a Blob behind an object URL. A Blob URL keeps
+//! its bytes alive for as long as the page unless revoked, so the URL is revoked when a newer clip replaces it or
+//! the lane goes away (the signal holding it is dropped).
+
+use wasm_bindgen::JsValue;
+
+use super::files::{js_error, BrowserError};
+use crate::model::AudioClip;
+
+/// What a lane shows under its figures: the clip as this lane got it.
+pub struct ReceivedClip {
+    pub seq: u64,
+    pub frequency_hz: u32,
+    pub duration_ms: u32,
+    /// The event as this lane received it: its JSON (polling, SSE) or its binary frame (WebSocket).
+    pub received_bytes: usize,
+    /// The WAV file alone, once decoded.
+    pub file_bytes: usize,
+    pub url: ClipUrl,
+}
+
+impl ReceivedClip {
+    pub fn new(seq: u64, clip: &AudioClip, received_bytes: usize) -> Result<Self, BrowserError> {
+        Ok(Self {
+            seq,
+            frequency_hz: clip.frequency_hz,
+            duration_ms: clip.duration_ms,
+            received_bytes,
+            file_bytes: clip.data.len(),
+            url: ClipUrl::new(&clip.data, &clip.mime_type)?,
+        })
+    }
+}
+
+/// An object URL that is revoked when dropped.
+pub struct ClipUrl(String);
+
+impl ClipUrl {
+    fn new(data: &[u8], mime_type: &str) -> Result<Self, BrowserError> {
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime_type);
+        let parts = js_sys::Array::of1(&JsValue::from(js_sys::Uint8Array::from(data)));
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js_error)?;
+        web_sys::Url::create_object_url_with_blob(&blob).map(ClipUrl).map_err(js_error)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for ClipUrl {
+    fn drop(&mut self) {
+        let _ = web_sys::Url::revoke_object_url(&self.0);
+    }
+}
