@@ -9,9 +9,11 @@ pub mod comparison;
 pub mod components;
 pub mod diagram;
 pub mod inspect;
+pub mod lesson;
 pub mod metrics;
 pub mod model;
 mod page_snapshot;
+pub mod round_trip;
 pub mod scale_chart;
 pub mod tab_share;
 
@@ -23,10 +25,12 @@ use leptos::prelude::*;
 /// The HTML document around the app, rendered on the server. The server provides the [`model::LabSnapshot`] as
 /// context; it is written into the page as JSON so the browser hydrates from exactly the same starting point.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The reader's choice, if any; without one the stylesheet follows the system's preference.
+    let theme = use_context::<model::Theme>().map(model::Theme::id);
     let snapshot_json = use_context::<model::LabSnapshot>().map(|snapshot| page_snapshot::to_script_text(&snapshot));
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 // Only this response's own scripts (by nonce), the wasm they load, and same-origin connections;

@@ -80,6 +80,9 @@ pub struct LaneMetrics {
     /// or its binary frame's payload (WebSocket).
     pub audio_bytes: Option<u64>,
     pub latency: LatencyWindow,
+    /// A message sent upstream by this lane until this lane received it back as an event: browser clock at send to
+    /// browser clock at receipt, one clock, so no offset correction.
+    pub round_trip: LatencyWindow,
     /// Highest sequence number accounted for; the cursor to resume from.
     pub last_seq: Option<u64>,
     /// When the connection was lost, while the lane has not yet received an event since.

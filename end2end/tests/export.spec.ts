@@ -71,7 +71,7 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
   const trace = await download(page, "export-trace");
   expect(trace.name).toMatch(/^transport-lab-trace-[\d-]+\.json$/);
   const json = JSON.parse(trace.bytes.toString("utf8"));
-  expect([json.format, json.version]).toEqual(["transport-lab-trace", 1]);
+  expect([json.format, json.version]).toEqual(["transport-lab-trace", 2]);
   expect(json.lanes.map((lane: { transport: string }) => lane.transport)).toEqual([...TRANSPORTS]);
   expect(json.settings.generator).toEqual({ rate_per_second: 2, payload_bytes: 0, paused: false });
   expect(json.settings.poll_interval_ms).toBe(1000);
@@ -173,8 +173,8 @@ test("a bad trace file is refused with the reason, and the lanes stay live", asy
     { name: "capture.har", body: JSON.stringify({ log: {} }), reason: 'not a Transport Lab trace: its "format" is missing' },
     {
       name: "future.json",
-      body: JSON.stringify({ format: "transport-lab-trace", version: 2 }),
-      reason: "this trace is version 2; this page reads version 1 only",
+      body: JSON.stringify({ format: "transport-lab-trace", version: 3 }),
+      reason: "this trace is version 3; this page reads versions 1 to 2",
     },
     {
       name: "pigeon.json",

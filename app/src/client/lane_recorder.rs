@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
 use crate::metrics::{Arrival, LaneMetrics};
 use crate::model::{AudioClip, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
+use crate::round_trip::PendingRoundTrips;
 
 use super::audio_clip::ReceivedClip;
 use super::browser_clock::now;
@@ -77,20 +78,24 @@ pub struct LaneHandle {
     pub wire_sink: Callback<WireRecord>,
     /// Zeroes the lane's figures (its cursor and connection carry on).
     pub reset_metrics: Callback<()>,
+    /// Sends one message upstream the way this lane can (a POST, or a frame on its own socket) and times it until
+    /// this lane receives it back (see `round_trip.rs`).
+    pub round_trip: Callback<()>,
     /// The latest audio clip this lane received, as it received it, ready to play.
     pub clip: ReadSignal<Option<ReceivedClip>>,
 }
 
 #[derive(Clone, Copy)]
 pub struct LaneRecorder {
-    transport: Transport,
+    pub(super) transport: Transport,
     browser_drop: Trigger,
     trace: RwSignal<TraceLog>,
-    metrics: RwSignal<LaneMetrics>,
+    pub(super) metrics: RwSignal<LaneMetrics>,
     status: RwSignal<LinkStatus>,
     epoch: RwSignal<Epoch>,
     clock_offset: Signal<Option<ClockOffset>>,
     teacher_message: RwSignal<Option<TeacherMessage>>,
+    pub(super) round_trips: StoredValue<PendingRoundTrips>,
     clip: RwSignal<Option<ReceivedClip>>,
 }
 
@@ -109,11 +114,13 @@ impl LaneRecorder {
             status: RwSignal::new(LinkStatus::Off),
             epoch: RwSignal::new(start.epoch.clone()),
             teacher_message: options.teacher_message,
+            round_trips: StoredValue::new(PendingRoundTrips::default()),
             clip: RwSignal::new(None),
         }
     }
 
-    pub fn handle(&self) -> LaneHandle {
+    /// What the hook returns; `round_trip` is the hook's own way of sending a message upstream.
+    pub fn handle(&self, round_trip: Callback<()>) -> LaneHandle {
         let recorder = *self;
         LaneHandle {
             transport: self.transport,
@@ -123,6 +130,7 @@ impl LaneRecorder {
             browser_drop: self.browser_drop,
             wire_sink: Callback::new(move |record| recorder.attach_wire(record)),
             reset_metrics: Callback::new(move |()| recorder.metrics.update(LaneMetrics::reset)),
+            round_trip,
             clip: self.clip.read_only(),
         }
     }
@@ -149,6 +157,14 @@ impl LaneRecorder {
         Sent { at, id }
     }
 
+    /// A browser → server frame on an open WebSocket sent now: drawn like a request, but not counted as one (no
+    /// HTTP request is made).
+    pub fn upstream_frame(&self, label: String, detail: String) -> Sent {
+        let at = now();
+        let id = self.push(RecordKind::Request, label, detail, at, at);
+        Sent { at, id }
+    }
+
     /// A server → browser answer seen now. `held_from` draws the server holding the request since then. Returns
     /// the arrow's id.
     pub fn response(&self, label: String, detail: String, held_from: Option<Millis>) -> u64 {
@@ -166,6 +182,11 @@ impl LaneRecorder {
                 trace.bind(response, WireKey::Response(exchange));
             }
         });
+    }
+
+    /// Arrow `id`'s measured bytes are those the server files under `key`.
+    pub fn bind(&self, id: u64, key: WireKey) {
+        self.trace.update(|trace| trace.bind(id, key));
     }
 
     /// A record the server measured on this lane's connections (from the side channel).
@@ -230,6 +251,7 @@ impl LaneRecorder {
             }
             _ => self.push_event(event.seq, label, detail, (emitted, at), received, exchange),
         }
+        self.round_trip_event(event.seq, at);
     }
 
     fn push_event(
@@ -342,7 +364,14 @@ impl LaneRecorder {
         }
     }
 
-    fn push(&self, kind: RecordKind, label: String, detail: String, sent_at: Millis, arrived_at: Millis) -> u64 {
+    pub(super) fn push(
+        &self,
+        kind: RecordKind,
+        label: String,
+        detail: String,
+        sent_at: Millis,
+        arrived_at: Millis,
+    ) -> u64 {
         self.trace.try_update(|trace| trace.push(kind, label, detail, sent_at, arrived_at)).unwrap_or_default()
     }
 }

@@ -5,16 +5,17 @@ use web_sys::AbortSignal;
 
 use super::http::get;
 use super::lane_task::run_while_enabled;
+use super::round_trip::post_round_trip;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::model::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::LongPoll, &options);
-    let client = options.client;
+    let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
         long_poll_loop(recorder, client.clone(), abort)
     });
-    recorder.handle()
+    recorder.handle(post_round_trip(recorder, options.client))
 }
 
 async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<AbortSignal>) {

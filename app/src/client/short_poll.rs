@@ -8,6 +8,7 @@ use web_sys::AbortSignal;
 
 use super::http::get;
 use super::lane_task::run_while_enabled;
+use super::round_trip::post_round_trip;
 use super::{
     note_no_answer, note_wait, retry_delay_ms, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus,
     NO_ANSWER_AFTER,
@@ -17,11 +18,11 @@ use crate::model::{ClientId, PollResponse, Transport};
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::ShortPoll, &options);
     let interval = options.poll_interval_ms;
-    let client = options.client;
+    let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
         poll_loop(recorder, client.clone(), interval, abort)
     });
-    recorder.handle()
+    recorder.handle(post_round_trip(recorder, options.client))
 }
 
 async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal<u32>, abort: Option<AbortSignal>) {

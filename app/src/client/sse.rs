@@ -9,6 +9,7 @@ use web_sys::{AbortSignal, EventSource, MessageEvent};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
+use super::round_trip::post_round_trip;
 use super::{
     back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
 };
@@ -17,11 +18,11 @@ use crate::model::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAME
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Sse, &options);
-    let client = options.client;
+    let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
         sse_loop(recorder, client.clone())
     });
-    recorder.handle()
+    recorder.handle(post_round_trip(recorder, options.client))
 }
 
 enum SourceSignal {

@@ -8,17 +8,20 @@ use web_sys::{AbortSignal, BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use super::browser_events::Listeners;
 use super::lane_task::run_while_enabled;
+use super::round_trip::{socket_round_trip, SocketSlot};
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::diagram::NoteTone;
+use crate::diagram::{NoteTone, WireKey};
 use crate::model::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
+use leptos::prelude::{SetValue, StoredValue};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::WebSocket, &options);
     let client = options.client;
+    let socket_slot = StoredValue::new_local(None);
     run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
-        websocket_loop(recorder, client.clone())
+        websocket_loop(recorder, client.clone(), socket_slot)
     });
-    recorder.handle()
+    recorder.handle(socket_round_trip(recorder, socket_slot))
 }
 
 enum SocketSignal {
@@ -26,7 +29,10 @@ enum SocketSignal {
     Text(String),
     /// A binary frame's payload: an audio event (see [`crate::model::decode_audio_frame`]).
     Binary(Vec<u8>),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
     Error,
 }
 
@@ -42,7 +48,7 @@ impl Drop for Socket {
     }
 }
 
-async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
+async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: SocketSlot) {
     let mut failures = 0;
     loop {
         let after = recorder.cursor();
@@ -79,6 +85,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
             match signal {
                 SocketSignal::Open => {
                     failures = 0;
+                    socket_slot.set_value(Some(socket.socket.clone()));
                     recorder.set_status(LinkStatus::Open);
                     response = Some(recorder.response(
                         "101 Switching Protocols".into(),
@@ -99,9 +106,16 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
                     }
                     Ok(WsServerMessage::Gap(gap)) => recorder.gap(gap),
                     Ok(WsServerMessage::Ack { seq }) => {
-                        recorder.response(format!("ack · #{seq}"), text, None);
+                        let answer = recorder.response(format!("ack · #{seq}"), text, None);
+                        if let Some(exchange) = exchange {
+                            recorder.bind(answer, WireKey::Ack { exchange, seq });
+                        }
+                        recorder.socket_answered(seq);
                     }
-                    Ok(WsServerMessage::Error { error, message }) => recorder.note(NoteTone::Warning, error, message),
+                    Ok(WsServerMessage::Error { error, message }) => {
+                        recorder.socket_refused(format!("{error}: {message}"));
+                        recorder.note(NoteTone::Warning, error, message);
+                    }
                     Err(error) => recorder.note(NoteTone::Error, "undecodable frame".into(), error.to_string()),
                 },
                 SocketSignal::Binary(frame) => match decode_audio_frame(&frame) {
@@ -112,6 +126,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId) {
                     Err(error) => recorder.note(NoteTone::Error, "undecodable binary frame".into(), error.to_string()),
                 },
                 SocketSignal::Close { code, reason } => {
+                    recorder.socket_closed();
                     recorder.connection_lost(format!("close {code} {reason}"), "the socket closed".into());
                     break;
                 }

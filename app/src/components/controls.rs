@@ -7,6 +7,7 @@ use super::audio_button::SendToneButton;
 use super::fault_controls::{FaultControls, FaultScope};
 use super::message_draft::MessageDraft;
 use super::number_knob::NumberKnob;
+use super::round_trip_button::RoundTripButton;
 use crate::client::{publish_message, update_generator};
 use crate::model::{
     GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
@@ -43,7 +44,7 @@ impl LaneToggles {
         }
     }
 
-    fn of(&self, transport: Transport) -> RwSignal<bool> {
+    pub fn of(&self, transport: Transport) -> RwSignal<bool> {
         match transport {
             Transport::ShortPoll => self.short_poll,
             Transport::LongPoll => self.long_poll,
@@ -59,12 +60,15 @@ pub fn Controls(
     toggles: LaneToggles,
     poll_interval_ms: RwSignal<u32>,
     fault_scope: FaultScope,
+    /// One round trip on every lane that is on.
+    round_trip: Callback<()>,
 ) -> impl IntoView {
     view! {
         <section class="controls" aria-label="controls">
             <GeneratorKnobs initial=generator />
             <MessageBox />
             <SendToneButton />
+            <RoundTripButton round_trip />
             <FaultControls scope=fault_scope />
             <fieldset class="toggles">
                 <legend>"Lanes"</legend>

@@ -29,6 +29,15 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                 " / "
                 <span data-testid="metric-latency-max">{figure(|m| millis(m.latency.max()))}</span>
             </dd>
+            <dt title="a message this lane sent upstream (Round trip button) until this lane received it back: browser \
+                       clock at send → browser clock at receipt; one clock, so no offset correction is needed">
+                "round trip last / p50"
+            </dt>
+            <dd data-testid="metric-round-trip">
+                <span data-testid="metric-round-trip-last">{figure(|m| millis(m.round_trip.last()))}</span>
+                " / "
+                <span data-testid="metric-round-trip-p50">{figure(|m| millis(m.round_trip.quantile(0.5)))}</span>
+            </dd>
             <dt title="events that never arrived and no gap marker explained; should be 0">"missed / duplicated"</dt>
             <dd>
                 <span data-testid="metric-missed">{figure(|m| m.silently_missed.to_string())}</span>

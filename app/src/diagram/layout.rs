@@ -51,6 +51,12 @@ pub enum Shape {
     Note {
         y: f64,
     },
+    /// A span of time on the browser's side, beside its lifeline: a round trip from sending to receipt.
+    Bracket {
+        x: f64,
+        y1: f64,
+        y2: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +79,9 @@ pub struct Strokes {
 }
 
 impl Shape {
+    /// A round trip of a few milliseconds is a fraction of a pixel at 40 px/s: drawn at least this tall to be seen.
+    pub const BRACKET_MIN_HEIGHT: f64 = 3.0;
+
     pub fn strokes(&self, width: f64) -> Strokes {
         match *self {
             Shape::Arrow { x1, y1, x2, y2 } => {
@@ -88,6 +97,13 @@ impl Shape {
                 Strokes { line: (x1, y1, x2, y2), arrowhead: true, bar: None, dot: Some((x1, y1)) }
             }
             Shape::Note { y } => Strokes { line: (0.0, y, width, y), arrowhead: false, bar: None, dot: None },
+            // The bar's end caps are the line's own (square) caps; the send is marked by the upstream arrow beside it.
+            Shape::Bracket { x, y1, y2 } => Strokes {
+                line: (x, y1, x, y2.max(y1 + Self::BRACKET_MIN_HEIGHT)),
+                arrowhead: false,
+                bar: None,
+                dot: None,
+            },
         }
     }
 }
@@ -116,6 +132,9 @@ pub struct DiagramLayout {
 }
 
 impl DiagramLayout {
+    /// How far left of the browser's lifeline a round trip's bracket stands.
+    pub const BRACKET_INSET: f64 = 8.0;
+
     pub fn new(origin: Millis) -> Self {
         Self {
             width: 300.0,
@@ -150,8 +169,9 @@ impl DiagramLayout {
             .into_iter()
             .map(|record| {
                 let mut placed = self.place_one(record.borrow());
-                // Notes and gaps (a failure, a close, lost events) are rare and matter most: always labelled.
-                let always_labelled = matches!(placed.shape, Shape::Note { .. });
+                // Notes and gaps (a failure, a close, lost events) and round trips are rare and matter most: always
+                // labelled.
+                let always_labelled = matches!(placed.shape, Shape::Note { .. } | Shape::Bracket { .. });
                 if let Some(label) = &placed.label {
                     if always_labelled {
                         last_label_y = label.y;
@@ -195,6 +215,8 @@ impl DiagramLayout {
         // its immediate answer (the same instant on one machine) both stay readable.
         let label_y = match record.kind {
             RecordKind::Request => arrived - 3.0,
+            // Below the label of the event that completed it, which arrived at the same instant.
+            RecordKind::RoundTrip { .. } => arrived + 10.0 + self.min_label_gap,
             _ => arrived + 10.0,
         };
         let label = Some(Label { x: middle, y: label_y, text: record.label_with_bytes() });
@@ -219,6 +241,9 @@ impl DiagramLayout {
                 (Shape::EventArrow { x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived }, "browser")
             }
             RecordKind::Gap { .. } | RecordKind::Note { .. } => (Shape::Note { y: arrived }, "across"),
+            RecordKind::RoundTrip { .. } => {
+                (Shape::Bracket { x: self.browser_x - Self::BRACKET_INSET, y1: sent, y2: arrived }, "browser")
+            }
         };
         let class = match record.kind {
             RecordKind::Request => "request",
@@ -228,6 +253,7 @@ impl DiagramLayout {
             RecordKind::Note { tone: NoteTone::Info } => "info",
             RecordKind::Note { tone: NoteTone::Warning } => "warning",
             RecordKind::Note { tone: NoteTone::Error } => "error",
+            RecordKind::RoundTrip { .. } => "round-trip",
         };
         let mut title = if record.detail.is_empty() {
             record.label.clone()
@@ -382,6 +408,30 @@ mod tests {
         records.insert(3, record(RecordKind::Note { tone: NoteTone::Error }, 1_000_250.0, 1_000_250.0));
         let placed = layout.place(&records);
         assert!(placed[3].label.is_some(), "the note must be labelled");
+    }
+
+    #[test]
+    fn a_round_trip_is_a_bracket_beside_the_browser_from_send_to_receipt() {
+        let layout = layout();
+        let placed = layout.place([
+            record(RecordKind::Request, 1_001_000.0, 1_001_000.0),
+            record(RecordKind::Event { seq: 7 }, 1_001_000.5, 1_001_500.0),
+            record(RecordKind::RoundTrip { seq: 7 }, 1_001_000.0, 1_001_500.0),
+        ]);
+        let bracket = &placed[2];
+        assert_eq!(bracket.shape, Shape::Bracket { x: layout.browser_x - 8.0, y1: 40.0, y2: 60.0 });
+        assert_eq!((bracket.class, bracket.seq), ("round-trip", Some(7)));
+        // Its label sits below the event's, and is kept although the two are close.
+        let (event_label, bracket_label) = (placed[1].label.as_ref().unwrap(), bracket.label.as_ref().unwrap());
+        assert_eq!(bracket_label.y - event_label.y, layout.min_label_gap);
+        assert_eq!(bracket.shape.strokes(layout.width).line, (28.0, 40.0, 28.0, 60.0));
+        assert!(!bracket.shape.strokes(layout.width).arrowhead);
+    }
+
+    #[test]
+    fn a_round_trip_of_a_millisecond_is_still_visible() {
+        let strokes = Shape::Bracket { x: 28.0, y1: 100.0, y2: 100.04 }.strokes(300.0);
+        assert_eq!(strokes.line, (28.0, 100.0, 28.0, 100.0 + Shape::BRACKET_MIN_HEIGHT));
     }
 
     #[test]

@@ -115,6 +115,8 @@ fn statement(transport: Transport, record: &TraceRecord) -> String {
         RecordKind::Gap { .. } | RecordKind::Note { tone: NoteTone::Warning } => note(Some(WARNING_TINT), &text),
         RecordKind::Note { tone: NoteTone::Error } => note(Some(ERROR_TINT), &text),
         RecordKind::Note { tone: NoteTone::Info } => note(None, &text),
+        // Mermaid has no span on one lifeline; the note sits where the message came back, and says since when.
+        RecordKind::RoundTrip { .. } => format!("    Note left of {browser}: {}\n", escape_text(&text)),
     }
 }
 
@@ -223,6 +225,17 @@ mod tests {
                 "    Note over sse_browser,sse_server: wait 0.4 s",
             ]
         );
+    }
+
+    #[test]
+    fn a_round_trip_is_a_note_beside_the_browser_where_it_came_back() {
+        let records = vec![
+            record(0, RecordKind::Request, "WS text publish", 10.0, 10.0),
+            record(1, RecordKind::Event { seq: 4 }, "WS text #4", 11.0, 12.5),
+            record(2, RecordKind::RoundTrip { seq: 4 }, "round trip 2.5 ms", 10.0, 12.5),
+        ];
+        let text = sequence_diagram("t", &[(Transport::WebSocket, records)]);
+        assert_eq!(text.lines().last(), Some("    Note left of web_socket_browser: round trip 2.5 ms"));
     }
 
     #[test]

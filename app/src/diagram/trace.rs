@@ -27,6 +27,9 @@ pub enum RecordKind {
     Gap { from: u64, to: u64 },
     /// Something that is not a message: an error, a close, a reconnect.
     Note { tone: NoteTone },
+    /// A message this lane sent upstream came back to it as event `seq`: from `sent_at` (sent) to `arrived_at`
+    /// (received), both on the browser's clock.
+    RoundTrip { seq: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +51,8 @@ pub enum WireKey {
     Response(u64),
     /// One event carried on a stream: an SSE chunk or a WebSocket frame.
     Event { exchange: u64, seq: u64 },
+    /// The WebSocket `ack` naming event `seq`: a frame of its own, not the event's.
+    Ack { exchange: u64, seq: u64 },
 }
 
 impl WireKey {
@@ -55,6 +60,9 @@ impl WireKey {
     pub fn of(record: &WireRecord) -> WireKey {
         let to_server = record.direction == crate::model::WireDirection::ToServer;
         match &record.unit {
+            WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && event.as_ref() == "ack" => {
+                WireKey::Ack { exchange: record.exchange, seq: *seq }
+            }
             WireUnit::Chunk { seq: Some(seq), .. } | WireUnit::Frame { seq: Some(seq), .. } if !to_server => {
                 WireKey::Event { exchange: record.exchange, seq: *seq }
             }
@@ -99,7 +107,7 @@ impl TraceRecord {
 
     pub fn seq(&self) -> Option<u64> {
         match self.kind {
-            RecordKind::Event { seq } => Some(seq),
+            RecordKind::Event { seq } | RecordKind::RoundTrip { seq } => Some(seq),
             _ => None,
         }
     }
@@ -271,6 +279,23 @@ mod tests {
         assert_eq!(log.unmatched.len(), 1, "the response head waits for its arrow");
         let labelled = log.records().iter().find(|record| record.id == request).unwrap().label_with_bytes();
         assert_eq!(labelled, "n · 303 B");
+    }
+
+    #[test]
+    fn a_websocket_ack_is_not_its_events_frame() {
+        let frame = |event: &str| WireUnit::Frame {
+            opcode: "text".into(),
+            fin: true,
+            rsv: 0,
+            masked: false,
+            length_bits: 7,
+            seq: Some(9),
+            event: Some(event.to_owned().into()),
+        };
+        let ack = wire(5, WireDirection::ToClient, frame("ack"), 0);
+        let event = wire(5, WireDirection::ToClient, frame("message"), 0);
+        assert_eq!(WireKey::of(&ack), WireKey::Ack { exchange: 5, seq: 9 });
+        assert_eq!(WireKey::of(&event), WireKey::Event { exchange: 5, seq: 9 });
     }
 
     fn push_at(log: &mut TraceLog, at: Millis) -> u64 {

@@ -1,5 +1,5 @@
 //! A trace file: everything the lanes recorded, saved so it can be replayed later without a server (a teacher
-//! records one before class). Its JSON is `{"format": "transport-lab-trace", "version": 1, ...}`; a file is checked
+//! records one before class). Its JSON is `{"format": "transport-lab-trace", "version": 2, ...}`; a file is checked
 //! before anything is drawn from it, and a bad one is refused with a sentence saying what is wrong.
 
 use std::collections::HashSet;
@@ -12,8 +12,11 @@ use crate::clock_offset::ClockOffset;
 use crate::model::{DelayRule, GeneratorSettings, Transport};
 
 pub const TRACE_FORMAT: &str = "transport-lab-trace";
-/// Bumped whenever a field or a record's JSON shape changes meaning; a page reads only its own version.
-pub const TRACE_VERSION: u32 = 1;
+/// Bumped whenever a field or a record's JSON shape changes meaning. Version 2 added round-trip records and the
+/// WebSocket `ack` wire key; every version 1 file is a valid version 2 file, so both are read.
+pub const TRACE_VERSION: u32 = 2;
+/// The oldest version this page still reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Most records a lane may bring: far more than a lane keeps (800), but a bound, so a huge file cannot hang the page.
 pub const MAX_RECORDS_PER_LANE: usize = 100_000;
 
@@ -64,7 +67,7 @@ pub enum TraceFileError {
     NotJson(String),
     #[error("this is not a Transport Lab trace: its \"format\" is {found}, not \"{TRACE_FORMAT}\"")]
     WrongFormat { found: String },
-    #[error("this trace is version {found}; this page reads version {TRACE_VERSION} only")]
+    #[error("this trace is version {found}; this page reads versions {OLDEST_READABLE_VERSION} to {TRACE_VERSION}")]
     UnsupportedVersion { found: String },
     #[error("the trace is malformed: {0}")]
     Malformed(String),
@@ -114,7 +117,9 @@ impl TraceFile {
         if value.get("format").and_then(|format| format.as_str()) != Some(TRACE_FORMAT) {
             return Err(TraceFileError::WrongFormat { found: found("format") });
         }
-        if value.get("version").and_then(|version| version.as_u64()) != Some(u64::from(TRACE_VERSION)) {
+        let readable = u64::from(OLDEST_READABLE_VERSION)..=u64::from(TRACE_VERSION);
+        if !value.get("version").and_then(|version| version.as_u64()).is_some_and(|version| readable.contains(&version))
+        {
             return Err(TraceFileError::UnsupportedVersion { found: found("version") });
         }
         // serde_json names the line and column; in an exported (pretty-printed) file that finds the field. Naming
@@ -252,7 +257,21 @@ mod tests {
         let file = file();
         let json = file.to_json().unwrap();
         assert_eq!(TraceFile::parse(&json).unwrap(), file);
-        assert!(json.contains(r#""format": "transport-lab-trace""#) && json.contains(r#""version": 1"#));
+        assert!(json.contains(r#""format": "transport-lab-trace""#) && json.contains(r#""version": 2"#));
+    }
+
+    #[test]
+    fn version_1_files_still_read_and_round_trips_survive_export() {
+        let mut file = file();
+        let t = 1_795_303_725_000.0;
+        let round_trip =
+            TraceRecord::new(9, RecordKind::RoundTrip { seq: 43 }, "round trip 2.5 ms".into(), "d".into(), t, t + 2.5);
+        file.lanes[0].records.push(round_trip.clone());
+        let json = file.to_json().unwrap();
+        assert!(json.contains(r#""type": "round_trip""#), "{json}");
+        assert_eq!(TraceFile::parse(&json).unwrap().lanes[0].records.last(), Some(&round_trip));
+        let version_1 = self::file().to_json().unwrap().replacen(r#""version": 2"#, r#""version": 1"#, 1);
+        assert_eq!(TraceFile::parse(&version_1).unwrap().version, 1);
     }
 
     #[test]
@@ -288,8 +307,8 @@ mod tests {
         assert!(error.to_string().contains("not a Transport Lab trace"));
         let error = TraceFile::parse(r#"[1, 2]"#).unwrap_err();
         assert_eq!(error, TraceFileError::WrongFormat { found: "missing".into() });
-        let error = TraceFile::parse(r#"{"format": "transport-lab-trace", "version": 2}"#).unwrap_err();
-        assert_eq!(error.to_string(), "this trace is version 2; this page reads version 1 only");
+        let error = TraceFile::parse(r#"{"format": "transport-lab-trace", "version": 3}"#).unwrap_err();
+        assert_eq!(error.to_string(), "this trace is version 3; this page reads versions 1 to 2");
         assert!(matches!(TraceFile::parse("{\"format\": "), Err(TraceFileError::NotJson(_))));
         assert!(matches!(TraceFile::parse(""), Err(TraceFileError::NotJson(_))));
     }

@@ -225,21 +225,22 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
 }
 
 /// Which transport a request target belongs to, and the page that sent it. Only lane traffic is kept per page:
-/// the page's own reads of `/api/wire` must not become records it then reads.
+/// the page's own reads of `/api/wire` must not become records it then reads. A lane's own publish (its round trip,
+/// `POST /api/publish?lane=sse&client=…`) is that lane's upstream, so it counts as the named lane's traffic.
 fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |wanted: &str| {
+        form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned())
+    };
     let transport = match path {
         "/api/poll" => Some(Transport::ShortPoll),
         "/api/long-poll" => Some(Transport::LongPoll),
         "/api/sse" => Some(Transport::Sse),
         "/api/ws" => Some(Transport::WebSocket),
+        "/api/publish" => param("lane").and_then(|lane| Transport::ALL.into_iter().find(|t| t.id() == lane)),
         _ => None,
     };
-    let client = transport.and(
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == "client")
-            .and_then(|(_, value)| ClientId::try_from(value.into_owned()).ok()),
-    );
+    let client = transport.and(param("client").and_then(|value| ClientId::try_from(value).ok()));
     (transport, client)
 }
 
@@ -258,6 +259,10 @@ mod tests {
         assert_eq!(classify("/api/stats"), (None, None));
         assert_eq!(classify("/api/wire?client=abc"), (None, None), "the side channel is not lane traffic");
         assert_eq!(classify("/api/poll?client=bad%20id").1, None);
+        let (transport, client) = classify("/api/publish?client=abc&lane=long_poll");
+        assert_eq!((transport, client.as_ref().map(ClientId::as_str)), (Some(Transport::LongPoll), Some("abc")));
+        assert_eq!(classify("/api/publish?client=abc"), (None, None), "the message box is not a lane's");
+        assert_eq!(classify("/api/publish?client=abc&lane=carrier_pigeon"), (None, None));
     }
 
     #[test]
