@@ -227,11 +227,11 @@ impl LaneRecorder {
                 let size = if bytes > 0 { bytes } else { received.len() };
                 label.push_str(&format!(" · {:.1} kB", size as f64 / 1000.0));
                 detail.push_str(&format!(
-                    "\naudio: {} Hz for {} ms, a {}-byte {} file; {size} B as this lane received it",
+                    "\naudio: {} Hz for {} ms; the {} file is {} B, {size} B as this lane received it",
                     clip.frequency_hz,
                     clip.duration_ms,
-                    clip.data.len(),
-                    clip.mime_type
+                    clip.mime_type,
+                    clip.data.len()
                 ));
                 self.keep_clip(event.seq, clip, size);
             }

@@ -120,7 +120,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: S
                 },
                 SocketSignal::Binary(frame) => match decode_audio_frame(&frame) {
                     Ok(event) => {
-                        let label = format!("WS binary #{}", event.seq);
+                        let label = format!("WS binary #{} · audio", event.seq);
                         recorder.event(&event, label, &binary_summary(&frame), frame.len(), exchange)
                     }
                     Err(error) => recorder.note(NoteTone::Error, "undecodable binary frame".into(), error.to_string()),

@@ -87,7 +87,7 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
             </dd>
             <dt title="the latest audio event as this lane received it: JSON with the clip in base64 (polling, SSE), or \
                        the binary frame's payload (WebSocket)">
-                "audio event bytes"
+                "audio bytes"
             </dt>
             <dd data-testid="metric-audio-bytes">{figure(|m| m.audio_bytes.map_or("–".into(), |bytes| bytes.to_string()))}</dd>
             <dt>"body bytes received"</dt>

@@ -1,6 +1,6 @@
-//! WebSocket: `GET /api/ws`, then a JSON text frame per event.
+//! WebSocket: `GET /api/ws`, then a JSON text frame per event (a binary frame for an audio clip).
 
-use app::model::WsServerMessage;
+use app::model::{decode_audio_frame, WsServerMessage};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -15,6 +15,11 @@ pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
     while let Some(message) = socket.next().await {
         let text = match message? {
             Message::Text(text) => text,
+            // An audio event (`POST /api/audio`) is one binary frame, counted like any other event.
+            Message::Binary(frame) => {
+                client.event(&decode_audio_frame(&frame).map_err(|error| LoadError::Protocol(error.to_string()))?);
+                continue;
+            }
             Message::Close(frame) => return Err(LoadError::Protocol(format!("closed by the server: {frame:?}"))),
             _ => continue,
         };
