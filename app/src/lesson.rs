@@ -19,8 +19,8 @@ pub fn metric_value(metric: Metric, metrics: &LaneMetrics) -> Option<f64> {
         Metric::LastRecoveryMs => metrics.last_recovery_ms,
         Metric::LostInGaps => count(metrics.lost_in_gaps),
         Metric::Missed => count(metrics.silently_missed),
-        Metric::AudioBytes => None,
-        Metric::RoundTripMs => None,
+        Metric::AudioBytes => metrics.audio_bytes.map(|bytes| bytes as f64),
+        Metric::RoundTripMs => metrics.round_trip.last(),
     }
 }
 

@@ -36,7 +36,7 @@ const METRIC_TESTID: Record<string, string> = {
   lost_in_gaps: "metric-gaps",
   missed: "metric-missed",
   audio_bytes: "metric-audio-bytes",
-  round_trip_ms: "metric-round-trip",
+  round_trip_ms: "metric-round-trip-last",
 };
 
 function locate(page: Page, target: Target): Locator {
@@ -134,13 +134,15 @@ for (const id of LESSON_IDS) {
     await expect(page.getByTestId("lesson-step")).toHaveText(`Step ${total} of ${total}: Try this`);
     await expect(page.getByTestId("lesson-next")).toBeDisabled();
     await expect(page.getByTestId("lesson-question")).not.toBeEmpty();
+    const answer = lesson.try_this.answer;
+    // A number the task changes (a recovery's duration) must be read after the task, not left over from before it.
+    const before = answer.type === "number" ? await readFigure(page, answer.lane, answer.metric) : null;
     for (const control of lesson.try_this.controls ?? []) {
       const element = locate(page, control).first();
       await expect(element).toHaveAttribute("data-lesson-pointer", "");
       if (await element.evaluate((node) => node.tagName === "SELECT")) continue;
       await element.click();
     }
-    const answer = lesson.try_this.answer;
     const verdict = page.getByTestId("lesson-verdict");
     if (answer.type === "number") {
       await expect(lane(page, answer.lane).getByTestId(METRIC_TESTID[answer.metric]).first()).toHaveAttribute(
@@ -148,6 +150,9 @@ for (const id of LESSON_IDS) {
         "",
       );
       await expect.poll(() => readFigure(page, answer.lane, answer.metric), { timeout: 30_000 }).not.toBeNull();
+      if (lesson.try_this.controls?.length) {
+        await expect.poll(() => readFigure(page, answer.lane, answer.metric), { timeout: 30_000 }).not.toBe(before);
+      }
       const shown = (await readFigure(page, answer.lane, answer.metric))!;
       await page.getByTestId("lesson-answer-number").fill(String(Math.round(shown * 3 + 50)));
       await page.getByTestId("lesson-check").click();

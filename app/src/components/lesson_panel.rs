@@ -9,7 +9,7 @@ use super::controls::LaneToggles;
 use super::lesson_answer::LessonAnswer;
 use crate::client::{lesson, lesson_list, LaneHandle};
 use crate::lesson::paragraphs;
-use crate::model::{Answer, Highlight, Lesson, LessonStep, LessonSummary, ScreenTarget, Transport};
+use crate::model::{Answer, Highlight, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
 
 /// The arrows the current lesson step talks about; the lanes dim every other arrow while it is set.
 #[derive(Clone, Copy)]
@@ -152,12 +152,24 @@ fn LessonSteps(
                     <ul>
                         {references
                             .into_iter()
-                            .map(|reference| view! { <li><a href=reference.url.clone()>{reference.title}</a></li> })
+                            .map(|reference| view! { <li><Source reference /></li> })
                             .collect_view()}
                     </ul>
                 </details>
             })}
         </nav>
+    }
+}
+
+/// A source: a link when it is a web address or one of the lab's pages, else the name of a file in the lab's
+/// repository (which the server does not serve).
+#[component]
+fn Source(reference: Reference) -> impl IntoView {
+    let linkable = reference.url.starts_with("http") || reference.url.starts_with('/');
+    if linkable {
+        view! { <a href=reference.url>{reference.title}</a> }.into_any()
+    } else {
+        view! { <span>{reference.title} " (" <code>{reference.url}</code> ")"</span> }.into_any()
     }
 }
 

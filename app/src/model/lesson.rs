@@ -208,7 +208,7 @@ impl Metric {
             Metric::LostInGaps => "metric-gaps",
             Metric::Missed => "metric-missed",
             Metric::AudioBytes => "metric-audio-bytes",
-            Metric::RoundTripMs => "metric-round-trip",
+            Metric::RoundTripMs => "metric-round-trip-last",
         }
     }
 
@@ -227,7 +227,7 @@ impl Metric {
             Metric::LostInGaps => "events lost in gaps",
             Metric::Missed => "missed events",
             Metric::AudioBytes => "bytes of the audio clip",
-            Metric::RoundTripMs => "round trip",
+            Metric::RoundTripMs => "latest round trip",
         }
     }
 }
