@@ -18,6 +18,7 @@ pub mod generator;
 pub mod hub;
 pub mod hub_event;
 pub mod join_link;
+pub mod lessons;
 pub mod presence;
 pub mod publish;
 pub mod rate_limit;
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(wire::router())
         .merge(scale::router())
         .merge(class::router())
+        .merge(lessons::router())
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
         .merge(pages(&state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -93,12 +95,23 @@ fn pages(state: &AppState) -> Router<AppState> {
             move || {
                 provide_context(state.snapshot());
                 provide_context(page);
+                // The reader's theme, so the page is painted in it from the first byte (see `app::model::Theme`).
+                if let Some(theme) = chosen_theme() {
+                    provide_context(theme);
+                }
             },
             move || shell(options.clone()),
         );
         router = router.route(path, axum::routing::get(move |request: axum::extract::Request| render(request)));
     }
     router
+}
+
+/// The theme in the request's cookie; leptos_axum has put the request's head in context by now.
+fn chosen_theme() -> Option<::app::model::Theme> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
+    ::app::model::Theme::from_cookie_header(cookies)
 }
 
 /// Names the server run on every response. Read per response, since a restart fault changes it.

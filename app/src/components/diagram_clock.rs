@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
+use crate::diagram::view_clock::ViewMode;
 use crate::diagram::Millis;
 
 /// An animation-frame callback that holds itself, so it can ask for the next frame.
@@ -17,6 +18,12 @@ type SelfSchedulingFrame = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
 /// Browser wall-clock milliseconds, updated every frame while `held` is false; 0 during server rendering. Holding
 /// the view still lets a learner point at an arrow: a moving target cannot be clicked.
 pub fn use_diagram_clock(held: Signal<bool>) -> ReadSignal<Millis> {
+    use_view_clock(held, Signal::stored(ViewMode::Live))
+}
+
+/// The instant at the diagram's bottom edge as `mode` maps the wall clock (live, paused or slowed), updated every
+/// frame while `held` is false.
+pub fn use_view_clock(held: Signal<bool>, mode: Signal<ViewMode>) -> ReadSignal<Millis> {
     let (now, set_now) = signal(0.0);
     // Everything browser-bound is made inside the effect, which runs only in the browser.
     Effect::new(move |_| {
@@ -31,7 +38,11 @@ pub fn use_diagram_clock(held: Signal<bool>) -> ReadSignal<Millis> {
                 return;
             }
             if !held.get_untracked() {
-                set_now.set(crate::client::now());
+                let shown = mode.get_untracked().view_time(crate::client::now());
+                // A paused view stays the same value: nothing downstream needs to hear about it every frame.
+                if shown != now.get_untracked() {
+                    set_now.set(shown);
+                }
             }
             if let Some(callback) = next_frame.borrow().as_ref() {
                 request_frame(callback);

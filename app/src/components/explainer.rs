@@ -15,18 +15,19 @@ pub fn Explainer() -> impl IntoView {
                 "its arrow ends where this browser received it, so the slope is the delay. All lanes share one time axis: "
                 "point at an event to highlight it in every lane, click to pin it."
             </p>
-            <p class="model-note">
-                "Latency is receive time − "<code>"emitted_at"</code>
-                ", corrected by the measured difference between the server's clock and this browser's (shown above the lanes, with its uncertainty: half the quickest round trip). On one machine the correction is about zero; across a classroom's machines it can be many milliseconds. The clock-offset estimate is a model (NTP's: equal delay both ways); the receive and emit times are measured."
-            </p>
             <noscript>
                 <p class="noscript" data-testid="noscript">
                     "JavaScript is off, so the live lanes cannot run: they are real connections made by this page. "
                     "The API below works from any HTTP client, e.g. "<code>"curl -N http://HOST/api/sse"</code>"."
                 </p>
             </noscript>
+            // Folded, so the lanes start within a 720-pixel-high projector screen.
             <details class="api">
-                <summary>"HTTP and WebSocket API"</summary>
+                <summary>"How latency is measured · the HTTP and WebSocket API"</summary>
+                <p class="model-note">
+                    "Latency is receive time − "<code>"emitted_at"</code>
+                    ", corrected by the measured difference between the server's clock and this browser's (shown above the lanes, with its uncertainty: half the quickest round trip). On one machine the correction is about zero; across a classroom's machines it can be many milliseconds. The clock-offset estimate is a model (NTP's: equal delay both ways); the receive and emit times are measured."
+                </p>
                 <ul>
                     <li><code>"GET /api/poll?after=N"</code>" — events after N, at once"</li>
                     <li><code>"GET /api/long-poll?after=N&timeout=S"</code>" — held until an event exists (200) or S seconds pass (204)"</li>

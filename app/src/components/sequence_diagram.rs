@@ -2,7 +2,9 @@ use leptos::prelude::*;
 
 use super::inspector::Inspection;
 use super::lane::HighlightedEvent;
+use super::lesson_panel::LessonFocus;
 use super::time_axis::visible_ticks;
+use crate::diagram::describe::{note_marker, InView};
 use crate::diagram::{DiagramLayout, Millis, PlacedRecord, TraceLog};
 use crate::model::Transport;
 
@@ -30,6 +32,15 @@ pub fn SequenceDiagram(
     let geometry = layout.get_untracked();
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
     let title = format!("{} sequence diagram", transport.title());
+    let name = title.clone();
+    let second = Memo::new(move |_| (clock.get() / 1000.0).floor() * 1000.0);
+    let description = move || {
+        let in_view = layout.with(|layout| placed.with(|placed| InView::count(layout, placed, second.get())));
+        format!(
+            "Time flows down; the browser's lifeline is on the left, the server's on the right. {}",
+            in_view.sentence()
+        )
+    };
     view! {
         <svg
             class="sequence-diagram"
@@ -38,8 +49,10 @@ pub fn SequenceDiagram(
             width=geometry.width
             height=geometry.height
             role="img"
-            aria-label=title
+            aria-label=name
         >
+            <title>{title}</title>
+            <desc data-testid="diagram-desc">{description}</desc>
             <defs>
                 <marker id=format!("head-{}", transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                     <path d="M 0 0 L 10 5 L 0 10 z" />
@@ -71,6 +84,7 @@ pub fn SequenceDiagram(
 #[component]
 fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64) -> impl IntoView {
     let highlight = expect_context::<HighlightedEvent>();
+    let lesson_focus = use_context::<LessonFocus>();
     let inspection = expect_context::<Inspection>();
     let id = record.id;
     let seq = record.seq;
@@ -80,6 +94,7 @@ fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64
         <g
             class=format!("record {} to-{}", record.class, record.direction)
             class:highlighted=move || seq.is_some_and(|seq| highlight.is(seq))
+            class:lesson-focus=move || lesson_focus.is_some_and(|focus| focus.covers(transport, record.class))
             data-testid="record"
             data-kind=record.class
             data-seq=seq
@@ -97,6 +112,7 @@ fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64
             {strokes.dot.map(|(cx, cy)| view! { <circle class="emitted" cx=cx cy=cy r="2.5" /> })}
             <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=strokes.arrowhead.then_some(marker) />
             {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
+            {note_marker(record.class).map(|glyph| view! { <text class="note-marker" x="3" y=y1 - 3.0>{glyph}</text> })}
         </g>
     }
 }

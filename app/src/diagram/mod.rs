@@ -3,12 +3,14 @@
 //! Mermaid text ([`mermaid`]) or put together as one picture ([`svg_picture`]). Components only render what these
 //! compute.
 
+pub mod describe;
 pub mod layout;
 pub mod mermaid;
 pub mod replay;
 pub mod svg_picture;
 pub mod trace;
 pub mod trace_file;
+pub mod view_clock;
 
 pub use layout::*;
 pub use trace::*;
