@@ -45,7 +45,8 @@ pub fn LabPage(#[prop(optional)] with_lesson: bool) -> impl IntoView {
     let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
         <main class="lab">
-            <Explainer />
+            // A lesson explains as it goes; the page's general introduction would push the lanes off a projector.
+            {(!with_lesson).then(|| view! { <Explainer /> })}
             {snapshot.is_none().then(|| view! {
                 <p class="error">"The lab's starting state is missing from this page; reload it."</p>
             })}
