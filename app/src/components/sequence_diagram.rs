@@ -110,6 +110,8 @@ fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64
             <title>{record.title}</title>
             {strokes.bar.map(|(x, y, height)| view! { <rect class="held" x=x y=y width="6" height=height /> })}
             {strokes.dot.map(|(cx, cy)| view! { <circle class="emitted" cx=cx cy=cy r="2.5" /> })}
+            // An arrow a pixel wide is hard to point at; this invisible wider stroke takes the pointer for it.
+            <line class="hit" x1=x1 y1=y1 x2=x2 y2=y2 />
             <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=strokes.arrowhead.then_some(marker) />
             {record.label.map(|label| view! { <text x=label.x y=label.y text-anchor="middle">{label.text}</text> })}
             {note_marker(record.class).map(|glyph| view! { <text class="note-marker" x="3" y=y1 - 3.0>{glyph}</text> })}
