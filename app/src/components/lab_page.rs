@@ -143,8 +143,11 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             <ViewBar control=view held=view_held clock layout=layout.read_only() help_open />
             <ShortcutsHelp open=help_open />
             <DiagramLegend />
-            <ClockOffsetNote clock_offset />
-            <SideChannelNote cost=side_channel_cost />
+            // How the figures are measured matters on the open lab; in a lesson it would push the lanes off screen.
+            {(!with_lesson).then(|| view! {
+                <ClockOffsetNote clock_offset />
+                <SideChannelNote cost=side_channel_cost />
+            })}
         </div>
         <Show when=move || !replaying.get()>
             <DiagramToolbar shown make_trace on_load />

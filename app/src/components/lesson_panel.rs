@@ -70,8 +70,15 @@ pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes:
                 Some(step) => (step.highlight.clone(), step.point_at.clone()),
                 None => (None, answer_targets(lesson)),
             };
+            let lanes_in_view =
+                highlight.as_ref().and_then(|highlight| highlight.lanes.first()).or(lesson.setup.lanes.first());
+            let diagram = lanes_in_view.map(|lane| ScreenTarget { testid: "diagram".into(), lane: Some(*lane) });
             focus.0.set(highlight);
             outline(&targets);
+            // Bring what the step is about on screen: the first thing it points at, else the diagram it highlights.
+            if let Some(target) = targets.first().or(diagram.as_ref()) {
+                bring_into_view(target);
+            }
         });
     });
     on_cleanup(move || outline(&[]));
@@ -195,6 +202,17 @@ fn answer_targets(lesson: &Lesson) -> Vec<ScreenTarget> {
     };
     let figures = lanes.into_iter().map(|lane| ScreenTarget { testid: metric.clone(), lane: Some(lane) });
     lesson.try_this.controls.iter().cloned().chain(figures).collect()
+}
+
+/// Scrolls so `target`'s bottom edge is at the bottom of the window: a diagram's newest arrows and a lane's figures
+/// sit at the bottom of what they are part of, and the lesson panel stays at the top.
+fn bring_into_view(target: &ScreenTarget) {
+    let element = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector(&target.selector()).ok().flatten());
+    if let Some(element) = element {
+        element.scroll_into_view_with_bool(false);
+    }
 }
 
 /// The lesson's id, from `/learn/<id>`. Browser only.

@@ -54,7 +54,8 @@ pub fn SequenceDiagram(
             <title>{title}</title>
             <desc data-testid="diagram-desc">{description}</desc>
             <defs>
-                <marker id=format!("head-{}", transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                // Sized in the drawing's units: sized by stroke width, a highlighted arrow's head grew to 20 px.
+                <marker id=format!("head-{}", transport.id()) class="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
                     <path d="M 0 0 L 10 5 L 0 10 z" />
                 </marker>
             </defs>
