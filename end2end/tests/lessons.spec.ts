@@ -91,6 +91,11 @@ for (const id of LESSON_IDS) {
       if (on) await expect(status).not.toHaveText("off");
       else await expect(status).toHaveText("off");
     }
+    // Setting up leaves the lanes that were already on alone: no needless reconnect.
+    for (const transport of lesson.setup.lanes) {
+      await expect.poll(async () => Number(await lane(page, transport).getByTestId("metric-events").textContent())).toBeGreaterThan(0);
+      await expect(lane(page, transport).getByTestId("metric-recoveries")).toHaveText("0");
+    }
     if (lesson.setup.poll_interval_ms) {
       await expect(page.getByTestId("poll-interval")).toHaveValue(String(lesson.setup.poll_interval_ms));
     }

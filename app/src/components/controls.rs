@@ -40,7 +40,12 @@ impl LaneToggles {
 
     pub fn set_states(&self, states: [bool; 4]) {
         for (transport, on) in Transport::ALL.into_iter().zip(states) {
-            self.of(transport).set(on);
+            // Setting a lane to what it already is would still wake its task, which takes any wake while running
+            // for a client-side drop and reconnects.
+            let toggle = self.of(transport);
+            if toggle.get_untracked() != on {
+                toggle.set(on);
+            }
         }
     }
 
