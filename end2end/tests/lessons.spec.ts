@@ -131,7 +131,9 @@ for (const id of LESSON_IDS) {
       for (const target of step.point_at ?? []) {
         await expect(locate(page, target).first()).toHaveAttribute("data-lesson-pointer", "");
       }
-      await page.getByTestId("lesson-next").click();
+      // The first step is left with the keyboard (n), the others with the button.
+      if (index === 0) await page.keyboard.press("n");
+      else await page.getByTestId("lesson-next").click();
       await expect(page.getByTestId("lesson-back")).toBeEnabled();
     }
 
@@ -185,8 +187,9 @@ for (const id of LESSON_IDS) {
     await expect(verdict).toHaveAttribute("data-verdict", "right");
     await expect(page.getByTestId("lesson-explanation")).not.toBeEmpty();
 
-    // Back works from the end too.
-    await page.getByTestId("lesson-back").click();
+    // Back works from the end too, by key (b) as by button; once focus has left the answer box (typing is never taken for a key).
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press("b");
     await expect(page.getByTestId("lesson-step")).toHaveText(new RegExp(`^Step ${total - 1} of ${total}`));
     expect(errors).toEqual([]);
   });

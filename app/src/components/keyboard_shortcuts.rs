@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::controls::LaneToggles;
+use super::lesson_panel::LessonNavigation;
 use super::theme::ThemeChoice;
 use super::view_controls::ViewControl;
 use crate::model::Transport;
@@ -17,6 +18,9 @@ pub enum Shortcut {
     /// A lane, counted from 0 in page order.
     ToggleLane(usize),
     Theme,
+    /// The guided lesson's next or previous step (a lesson page only).
+    LessonNext,
+    LessonBack,
     Help,
     CloseHelp,
 }
@@ -42,13 +46,15 @@ pub struct KeyPress<'a> {
 }
 
 /// The keys, as the help panel and the README list them.
-pub const SHORTCUTS: [(&str, &str); 8] = [
+pub const SHORTCUTS: [(&str, &str); 10] = [
     ("p or Space", "pause or resume the view (traffic keeps being recorded)"),
     (". or →", "step: show the next arrival in any lane (pauses first)"),
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
     ("1 2 3 4", "turn a lane off or on, in page order"),
     ("t", "dark or light theme"),
+    ("n", "a lesson's next step"),
+    ("b", "a lesson's previous step"),
     ("?", "this list"),
     ("Esc", "close this list"),
 ];
@@ -68,6 +74,8 @@ pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
         "3" => Shortcut::ToggleLane(2),
         "4" => Shortcut::ToggleLane(3),
         "t" | "T" => Shortcut::Theme,
+        "n" | "N" => Shortcut::LessonNext,
+        "b" | "B" => Shortcut::LessonBack,
         "?" => Shortcut::Help,
         "Escape" => Shortcut::CloseHelp,
         _ => return None,
@@ -99,6 +107,8 @@ pub struct ShortcutTargets {
     pub theme: Option<ThemeChoice>,
     /// While a saved trace is replayed the live view and lanes are set aside; only theme and help keys apply.
     pub replaying: Memo<bool>,
+    /// The lesson's steps; on the lab without a lesson there is nowhere to go.
+    pub lesson: LessonNavigation,
 }
 
 impl ShortcutTargets {
@@ -119,6 +129,8 @@ impl ShortcutTargets {
                     theme.toggle();
                 }
             }
+            Shortcut::LessonNext => self.lesson.next(),
+            Shortcut::LessonBack => self.lesson.back(),
             Shortcut::Help => self.help_open.update(|open| *open = !*open),
             Shortcut::CloseHelp => self.help_open.set(false),
             _ => {}
@@ -193,6 +205,8 @@ mod tests {
         assert_eq!(press("4"), Some(Shortcut::ToggleLane(3)));
         assert_eq!(press("5"), None);
         assert_eq!(press("t"), Some(Shortcut::Theme));
+        assert_eq!(press("n"), Some(Shortcut::LessonNext));
+        assert_eq!(press("b"), Some(Shortcut::LessonBack));
         assert_eq!(press("?"), Some(Shortcut::Help));
         assert_eq!(press("Escape"), Some(Shortcut::CloseHelp));
         assert_eq!(press("x"), None);

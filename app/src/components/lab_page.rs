@@ -10,7 +10,7 @@ use super::fault_controls::FaultScope;
 use super::inspector::{Inspection, Inspector};
 use super::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
 use super::lane::{HighlightedEvent, Lane};
-use super::lesson_panel::{LessonFocus, LessonPanel};
+use super::lesson_panel::{LessonFocus, LessonNavigation, LessonPanel};
 use super::live_export::{live_diagram, live_trace};
 use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use super::metrics_panel::MetricsPanel;
@@ -104,8 +104,15 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let view = ViewControl::new(handles.iter().map(|handle| (handle.transport, handle.trace)).collect());
     let clock = use_view_clock(Signal::derive(move || view_held.get() || replaying.get()), view.mode.into());
     let help_open = RwSignal::new(false);
-    let shortcuts =
-        ShortcutTargets { view: view.clone(), toggles, help_open, theme: use_context::<ThemeChoice>(), replaying };
+    let lesson_navigation = LessonNavigation::default();
+    let shortcuts = ShortcutTargets {
+        view: view.clone(),
+        toggles,
+        help_open,
+        theme: use_context::<ThemeChoice>(),
+        replaying,
+        lesson: lesson_navigation,
+    };
     use_keyboard_shortcuts(move |shortcut| shortcuts.run(shortcut));
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
     let layout = RwSignal::new(DiagramLayout::new(snapshot.server_time as f64 / 1000.0));
@@ -132,7 +139,8 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         live_trace(lanes.to_vec(), layout.read_only(), clock, poll_interval_ms, clock_offset, snapshot.client.clone());
     let traces: Vec<_> = handles.iter().map(|handle| (handle.transport, Signal::from(handle.trace))).collect();
 
-    let lesson = with_lesson.then(|| view! { <LessonPanel toggles poll_interval_ms lanes=handles.clone() /> });
+    let lesson = with_lesson
+        .then(|| view! { <LessonPanel toggles poll_interval_ms lanes=handles.clone() navigation=lesson_navigation /> });
 
     view! {
         {lesson}

@@ -32,15 +32,45 @@ impl LessonFocus {
     }
 }
 
+/// Which step of the lesson is shown, shared with the keyboard shortcuts (`n`, `b`). `last` is the question's
+/// step, 0 until a lesson is loaded (and on the lab without one), so the keys do nothing there.
+#[derive(Clone, Copy)]
+pub struct LessonNavigation {
+    pub step: RwSignal<usize>,
+    pub last: RwSignal<usize>,
+}
+
+impl Default for LessonNavigation {
+    fn default() -> Self {
+        Self { step: RwSignal::new(0), last: RwSignal::new(0) }
+    }
+}
+
+impl LessonNavigation {
+    pub fn next(&self) {
+        let last = self.last.get_untracked();
+        self.step.update(|step| *step = (*step + 1).min(last));
+    }
+
+    pub fn back(&self) {
+        self.step.update(|step| *step = step.saturating_sub(1));
+    }
+}
+
 /// The attribute that outlines a control or figure a step names (see `style/main.css`).
 const POINTER_ATTRIBUTE: &str = "data-lesson-pointer";
 
 #[component]
-pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes: Vec<LaneHandle>) -> impl IntoView {
+pub fn LessonPanel(
+    toggles: LaneToggles,
+    poll_interval_ms: RwSignal<u32>,
+    lanes: Vec<LaneHandle>,
+    navigation: LessonNavigation,
+) -> impl IntoView {
     let focus = expect_context::<LessonFocus>();
     let loaded = RwSignal::new(None::<Result<Lesson, String>>);
     let following = RwSignal::new(None::<LessonSummary>);
-    let step = RwSignal::new(0usize);
+    let step = navigation.step;
     Effect::new(move |_| {
         let Some(id) = id_from_address() else {
             loaded.set(Some(Err("This address names no lesson; the lessons are listed at /learn.".into())));
@@ -50,6 +80,7 @@ pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes:
             let result = lesson(&id).await.map_err(|error| error.to_string());
             if let Ok(lesson) = &result {
                 toggles.set_states(Transport::ALL.map(|transport| lesson.setup.lanes.contains(&transport)));
+                navigation.last.set(lesson.steps.len());
                 if let Some(interval) = lesson.setup.poll_interval_ms {
                     poll_interval_ms.set(interval);
                 }
@@ -86,7 +117,7 @@ pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes:
     let body = move || match loaded.get() {
         None => view! { <p data-testid="lesson-loading">"Loading the lesson…"</p> }.into_any(),
         Some(Err(error)) => view! { <p class="error" data-testid="lesson-error">{error}</p> }.into_any(),
-        Some(Ok(lesson)) => view! { <LessonSteps lesson step following lanes=lanes.clone() /> }.into_any(),
+        Some(Ok(lesson)) => view! { <LessonSteps lesson navigation following lanes=lanes.clone() /> }.into_any(),
     };
     view! {
         <section class="lesson" data-testid="lesson" aria-label="lesson">
@@ -98,11 +129,12 @@ pub fn LessonPanel(toggles: LaneToggles, poll_interval_ms: RwSignal<u32>, lanes:
 #[component]
 fn LessonSteps(
     lesson: Lesson,
-    step: RwSignal<usize>,
+    navigation: LessonNavigation,
     following: RwSignal<Option<LessonSummary>>,
     lanes: Vec<LaneHandle>,
 ) -> impl IntoView {
     let total = lesson.steps.len() + 1;
+    let step = navigation.step;
     let steps = StoredValue::new(lesson.steps.clone());
     let at_question = move || step.get() >= total - 1;
     let lesson_lanes = lesson.setup.lanes.clone();
@@ -141,7 +173,8 @@ fn LessonSteps(
                 type="button"
                 data-testid="lesson-back"
                 disabled=move || step.get() == 0
-                on:click=move |_| step.update(|step| *step = step.saturating_sub(1))
+                aria-keyshortcuts="b"
+                on:click=move |_| navigation.back()
             >
                 "← Back"
             </button>
@@ -149,7 +182,8 @@ fn LessonSteps(
                 type="button"
                 data-testid="lesson-next"
                 disabled=at_question
-                on:click=move |_| step.update(|step| *step = (*step + 1).min(total - 1))
+                aria-keyshortcuts="n"
+                on:click=move |_| navigation.next()
             >
                 "Next →"
             </button>
