@@ -55,15 +55,9 @@ pub fn check(answer: &Answer, given: &Given, lanes: &[(Transport, LaneMetrics)])
                 ));
             }
             let most = matches!(answer, Answer::LaneWithMost { .. });
-            let best = values.iter().map(|(_, value)| *value).fold(if most { f64::MIN } else { f64::MAX }, |a, b| {
-                if most {
-                    a.max(b)
-                } else {
-                    a.min(b)
-                }
-            });
+            let best = values.iter().map(|(_, value)| *value).reduce(if most { f64::max } else { f64::min });
             match values.iter().find(|(lane, _)| lane == chosen) {
-                Some((_, value)) if *value == best => Verdict::Right,
+                Some((_, value)) if Some(*value) == best => Verdict::Right,
                 Some(_) => Verdict::Wrong(format!(
                     "Not that one: compare the {} of each lane (outlined) and pick the {}.",
                     metric.name(),

@@ -241,10 +241,7 @@ fn answer_targets(lesson: &Lesson) -> Vec<ScreenTarget> {
 /// Scrolls so `target`'s bottom edge is at the bottom of the window: a diagram's newest arrows and a lane's figures
 /// sit at the bottom of what they are part of, and the lesson panel stays at the top.
 fn bring_into_view(target: &ScreenTarget) {
-    let element = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.query_selector(&target.selector()).ok().flatten());
-    if let Some(element) = element {
+    if let Some(element) = elements(&target.selector()).first() {
         element.scroll_into_view_with_bool(false);
     }
 }
@@ -263,24 +260,24 @@ fn outline(targets: &[ScreenTarget]) {
     if !cfg!(target_arch = "wasm32") {
         return;
     }
-    let Some(document) = web_sys::window().and_then(|window| window.document()) else { return };
-    if let Ok(outlined) = document.query_selector_all(&format!("[{POINTER_ATTRIBUTE}]")) {
-        for index in 0..outlined.length() {
-            if let Some(element) =
-                outlined.item(index).and_then(|node| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok())
-            {
-                let _ = element.remove_attribute(POINTER_ATTRIBUTE);
-            }
-        }
+    for element in elements(&format!("[{POINTER_ATTRIBUTE}]")) {
+        let _ = element.remove_attribute(POINTER_ATTRIBUTE);
     }
-    for target in targets {
-        let Ok(found) = document.query_selector_all(&target.selector()) else { continue };
-        for index in 0..found.length() {
-            if let Some(element) =
-                found.item(index).and_then(|node| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok())
-            {
-                let _ = element.set_attribute(POINTER_ATTRIBUTE, "");
-            }
-        }
+    for element in targets.iter().flat_map(|target| elements(&target.selector())) {
+        let _ = element.set_attribute(POINTER_ATTRIBUTE, "");
     }
+}
+
+/// The page's elements matching `selector` (none for a selector the browser refuses). Browser only.
+fn elements(selector: &str) -> Vec<web_sys::Element> {
+    let Some(found) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector_all(selector).ok())
+    else {
+        return Vec::new();
+    };
+    (0..found.length())
+        .filter_map(|index| found.item(index))
+        .filter_map(|node| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok())
+        .collect()
 }

@@ -1,17 +1,13 @@
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use super::fetched::fetched;
 use crate::client::lesson_list;
-use crate::model::LessonSummary;
 
 /// The guided lessons, in order, each opening the live lab with its panel. Fetched from `/api/lessons`, which reads
 /// the lesson files on every request.
 #[component]
 pub fn LessonsPage() -> impl IntoView {
-    let lessons = RwSignal::new(None::<Result<Vec<LessonSummary>, String>>);
-    Effect::new(move |_| {
-        spawn_local(async move { lessons.set(Some(lesson_list().await.map_err(|error| error.to_string()))) });
-    });
+    let lessons = fetched(lesson_list);
     let body = move || match lessons.get() {
         None => view! { <p data-testid="lessons-loading">"Loading the lessons…"</p> }.into_any(),
         Some(Err(error)) => view! { <p class="error" data-testid="lessons-error">{error}</p> }.into_any(),

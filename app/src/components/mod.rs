@@ -9,6 +9,7 @@ mod diagram_legend;
 mod diagram_toolbar;
 mod explainer;
 mod fault_controls;
+mod fetched;
 mod inspector;
 mod keyboard_shortcuts;
 mod lab_page;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use super::fetched::fetched;
 use crate::client::latest_scale_report;
 use crate::model::{ScaleReport, ScaleRun};
 use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarGroup, PeerRatio, ScaleMetric};
@@ -9,12 +9,7 @@ use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarG
 /// servers people would pick. Fetched from `/api/scale`, which reads what `./lab bench` last wrote.
 #[component]
 pub fn ScalePage() -> impl IntoView {
-    // Fetched by a plain task rather than a Resource inside <Transition>: the suspense machinery added tens of KB
-    // of wasm that every page of the lab would download.
-    let report = RwSignal::new(None::<Result<ScaleReport, String>>);
-    Effect::new(move |_| {
-        spawn_local(async move { report.set(Some(latest_scale_report().await.map_err(|error| error.to_string()))) });
-    });
+    let report = fetched(latest_scale_report);
     let body = move || match report.get() {
         None => view! { <p data-testid="scale-loading">"Loading the latest results…"</p> }.into_any(),
         Some(Err(error)) => view! { <p class="error" data-testid="scale-error">{error}</p> }.into_any(),
