@@ -118,3 +118,24 @@ async fn the_ack_frame_is_told_apart_from_the_event_frame_on_the_wire() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_publish_naming_an_unknown_lane_is_refused_and_publishes_nothing() {
+    let server = TestServer::start().await;
+    let before = server.stats().await.head_seq;
+    let body = serde_json::json!({ "text": "round trip · pigeon #1" });
+    for (query, field) in [("lane=carrier_pigeon", "lane"), ("client=%3Cb%3E", "client"), ("lnae=sse", "lnae")] {
+        let response = server.http.post(server.url(&format!("/api/publish?{query}"))).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let error: app::model::ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(error.error, "invalid_parameter", "{query}");
+        assert!(error.field.as_deref() == Some(field) || error.message.contains(field), "{query}: {}", error.message);
+    }
+    assert_eq!(server.stats().await.head_seq, before, "a refused publish must not reach the hub");
+    // The lane's own round trip and the message box are still accepted.
+    assert_eq!(
+        server.http.post(server.url("/api/publish?client=page-1&lane=sse")).json(&body).send().await.unwrap().status(),
+        202
+    );
+    assert_eq!(server.http.post(server.url("/api/publish")).json(&body).send().await.unwrap().status(), 202);
+}
