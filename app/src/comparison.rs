@@ -2,7 +2,7 @@
 //! charts. Plain Rust; the component only renders it.
 
 use crate::metrics::{LaneMetrics, LatencyWindow};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// One figure across every lane.
 #[derive(Clone, Debug, PartialEq)]
@@ -171,7 +171,7 @@ pub fn bytes_per_event_stack(metrics: &LaneMetrics, max_bytes: f64, width: f64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{WireBytes, WireTotals};
+    use protocol::{WireBytes, WireTotals};
 
     fn lane(events: u64, head: u64, payload: u64) -> LaneMetrics {
         let mut metrics = LaneMetrics::default();

@@ -1,7 +1,7 @@
 //! What the inspector says about a measured record, as plain Rust: wire text made visible, and a short note for
 //! each part a learner should know. The component only renders these lines.
 
-use crate::model::{WireRecord, WireUnit};
+use protocol::{WireRecord, WireUnit};
 
 /// The GUID RFC 6455 §1.3 appends to `Sec-WebSocket-Key` before hashing it into `Sec-WebSocket-Accept`.
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -174,7 +174,7 @@ pub fn websocket_key_and_accept(request: &str, response: &str) -> Option<(String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{WireBytes, WireDirection};
+    use protocol::{WireBytes, WireDirection};
 
     fn record(unit: WireUnit, raw: &str) -> WireRecord {
         WireRecord {

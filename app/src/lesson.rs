@@ -2,7 +2,7 @@
 //! so the checking is unit-tested; the lesson panel only renders it.
 
 use crate::metrics::LaneMetrics;
-use crate::model::{Answer, Metric, Transport};
+use protocol::{Answer, Metric, Transport};
 
 /// The figure `metric` as the lane shows it; `None` while the lane has none yet (shown as "–").
 pub fn metric_value(metric: Metric, metrics: &LaneMetrics) -> Option<f64> {

@@ -1,6 +1,6 @@
 #![recursion_limit = "512"]
 
-//! Transport Lab's shared crate: the wire types ([`model`]), the diagram geometry ([`diagram`]) and lane figures
+//! Transport Lab's page: the diagram geometry ([`diagram`]) and lane figures
 //! ([`metrics`]) as plain Rust, the browser's transport hooks ([`client`]) and the page ([`components`]).
 
 pub mod client;
@@ -11,7 +11,7 @@ pub mod diagram;
 pub mod inspect;
 pub mod lesson;
 pub mod metrics;
-pub mod model;
+
 mod page_snapshot;
 pub mod round_trip;
 pub mod scale_chart;
@@ -22,12 +22,12 @@ pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 
 use leptos::prelude::*;
 
-/// The HTML document around the app, rendered on the server. The server provides the [`model::LabSnapshot`] as
+/// The HTML document around the app, rendered on the server. The server provides the [`protocol::LabSnapshot`] as
 /// context; it is written into the page as JSON so the browser hydrates from exactly the same starting point.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The reader's choice, if any; without one the stylesheet follows the system's preference.
-    let theme = use_context::<model::Theme>().map(model::Theme::id);
-    let snapshot_json = use_context::<model::LabSnapshot>().map(|snapshot| page_snapshot::to_script_text(&snapshot));
+    let theme = use_context::<protocol::Theme>().map(protocol::Theme::id);
+    let snapshot_json = use_context::<protocol::LabSnapshot>().map(|snapshot| page_snapshot::to_script_text(&snapshot));
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>

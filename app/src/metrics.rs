@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::model::{WireDirection, WireRecord, WireTotals, WireUnit};
+use protocol::{WireDirection, WireRecord, WireTotals, WireUnit};
 
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,7 +1,7 @@
 //! The lab's state at render time travels inside the HTML, so the server and the hydrating browser start the
 //! lanes from the same sequence number without a second request.
 
-use crate::model::LabSnapshot;
+use protocol::LabSnapshot;
 
 pub const SNAPSHOT_ELEMENT_ID: &str = "lab-snapshot";
 
@@ -23,7 +23,7 @@ pub fn read_from_page() -> Option<LabSnapshot> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Epoch, GeneratorSettings};
+    use protocol::{Epoch, GeneratorSettings};
 
     #[test]
     fn script_text_round_trips_and_cannot_close_the_script() {
@@ -33,7 +33,7 @@ mod tests {
             history_capacity: 10,
             generator: GeneratorSettings::default(),
             server_time: 1,
-            client: crate::model::ClientId::try_from("c1".to_owned()).unwrap(),
+            client: protocol::ClientId::try_from("c1".to_owned()).unwrap(),
         };
         let text = to_script_text(&snapshot);
         assert!(!text.contains('<'));

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 /// Browser wall-clock milliseconds, as everywhere in the diagram.
-pub type Millis = f64;
+pub use protocol::Millis;
 
 /// One round trip of one lane, numbered from 1 in the order the lane sent them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

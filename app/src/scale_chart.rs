@@ -1,7 +1,7 @@
 //! The Scale page's charts as plain data: which runs sit side by side, and how long each bar is. The component only
 //! draws what this computes.
 
-use crate::model::{LoadTransport, ScaleRun, ScaleServer};
+use protocol::{LoadTransport, ScaleRun, ScaleServer};
 
 /// A figure the Scale page charts, each with the direction that is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,7 +212,7 @@ fn trim_number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::LatencySummary;
+    use protocol::LatencySummary;
 
     fn run(server: ScaleServer, transport: LoadTransport, clients: u32, cpu_seconds: f64, p99_us: u64) -> ScaleRun {
         ScaleRun {

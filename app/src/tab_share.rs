@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{TabId, TabMessage, TabRole};
+use protocol::{TabId, TabMessage, TabRole};
 
 /// What Chromium, Firefox and Safari allow per server over HTTP/1.1.
 pub const CONNECTIONS_PER_SERVER: usize = 6;

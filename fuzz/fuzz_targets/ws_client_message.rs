@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    if let Ok(app::model::EventBody::Message { text: accepted }) = server::transports::ws::parse_client_message(text) {
+    if let Ok(protocol::EventBody::Message { text: accepted }) = server::transports::ws::parse_client_message(text) {
         assert!(!accepted.trim().is_empty());
-        assert!(accepted.len() <= app::model::MAX_MESSAGE_BYTES);
+        assert!(accepted.len() <= protocol::MAX_MESSAGE_BYTES);
     }
 });

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::model::{LoadTransport, ScaleServer};
+use protocol::{LoadTransport, ScaleServer};
 use clap::{Args, Parser, Subcommand};
 
 use crate::run::RunOptions;

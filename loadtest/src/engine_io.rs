@@ -188,7 +188,7 @@ mod tests {
             panic!("not an event")
         };
         assert_eq!((namespace.as_str(), name.as_str()), ("/", "event"));
-        let event: app::model::Event = serde_json::from_value(data).unwrap();
+        let event: protocol::Event = serde_json::from_value(data).unwrap();
         assert_eq!(event.seq, 7);
     }
 

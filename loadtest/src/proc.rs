@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use app::model::MachineInfo;
+use protocol::MachineInfo;
 
 /// Resident memory of `pid`, from `VmRSS` in /proc/PID/status.
 pub fn rss_bytes(pid: u32) -> io::Result<u64> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{GeneratorUpdate, LoadTransport, PollResponse, ScaleRun, ScaleServer};
+use protocol::{GeneratorUpdate, LoadTransport, PollResponse, ScaleRun, ScaleServer};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};

@@ -1,6 +1,6 @@
 //! Per-client order check: every event exactly once, in order.
 
-use app::model::Gap;
+use protocol::Gap;
 
 /// What one received sequence number means for this client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use app::model::{Event, LatencySummary};
+use protocol::{Event, LatencySummary};
 use hdrhistogram::Histogram;
 
 const SHARDS: usize = 64;
@@ -221,7 +221,7 @@ pub fn now_unix_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::EventBody;
+    use protocol::EventBody;
 
     fn event(seq: u64) -> Event {
         Event { seq, emitted_at: now_unix_micros(), body: EventBody::Tick { n: seq, filler: String::new() } }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::model::{LoadTransport, ScaleServer};
+use protocol::{LoadTransport, ScaleServer};
 use clap::Parser;
 use server::{leptos_options, serve, AppState, Config};
 use transport_load::{RunOptions, RunOutcome};

@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use app::model::{Epoch, EventBody};
+use protocol::{Epoch, EventBody};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use server::hub::EventHub;
 use server::transports::sse::encode_event;

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use app::model::{Epoch, Event, EventBody, PollResponse, WsServerMessage};
+use protocol::{Epoch, Event, EventBody, PollResponse, WsServerMessage};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use server::transports::sse::encode_event;
 use server::wire::{Annotation, ConnectionWire, WireLedger};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use app::model::Transport;
+use protocol::Transport;
 use axum::http::{header, HeaderMap};
 
 use crate::error::ApiError;

@@ -4,7 +4,7 @@
 use std::f64::consts::TAU;
 use std::io::Cursor;
 
-use app::model::{
+use protocol::{
     AudioClip, AudioRequest, EventBody, PublishAck, AUDIO_SAMPLE_RATE_HZ, DEFAULT_TONE_DURATION_MS,
     DEFAULT_TONE_FREQUENCY_HZ, MAX_TONE_DURATION_MS, MAX_TONE_FREQUENCY_HZ, MIN_TONE_DURATION_MS,
     MIN_TONE_FREQUENCY_HZ, WAV_MIME_TYPE,

@@ -2,7 +2,7 @@
 //! /api/class/qr.svg` (the join link as a QR code) and `POST /api/class/broadcast` (the teacher's message to every
 //! student's lanes).
 
-use app::model::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_WINDOW_SECONDS};
+use protocol::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_WINDOW_SECONDS};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;

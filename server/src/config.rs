@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use app::model::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
+use protocol::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
 use clap::Parser;
 
 #[derive(Clone, Debug, Parser)]

@@ -1,6 +1,6 @@
 //! The lab's own knobs and readings: generator settings and per-transport statistics.
 
-use app::model::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
+use protocol::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -1,6 +1,6 @@
 //! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong.
 
-use app::model::ApiErrorBody;
+use protocol::ApiErrorBody;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use app::model::{
+use protocol::{
     ClientId, DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS,
     MAX_OFFLINE_SECONDS,
 };

@@ -4,10 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use app::model::Gap;
+use protocol::Gap;
 use tokio::sync::broadcast::error::RecvError;
 
-use app::model::ClientId;
+use protocol::ClientId;
 
 use crate::faults::{FaultSwitches, Peer};
 use crate::hub::{EventHub, Subscription};
@@ -106,10 +106,10 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{Epoch, EventBody};
+    use protocol::{Epoch, EventBody};
 
     fn peer() -> Peer {
-        Peer::new(app::model::Transport::Sse, None)
+        Peer::new(protocol::Transport::Sse, None)
     }
 
     fn message() -> EventBody {

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{EventBody, GeneratorSettings, GeneratorUpdate};
+use protocol::{EventBody, GeneratorSettings, GeneratorUpdate};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::ApiError;
 use crate::hub::HubSlot;
-use app::model::{MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
+use protocol::{MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
 
 /// Handle to the running generator: read and change its settings.
 #[derive(Clone)]
@@ -103,7 +103,7 @@ fn filler(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::Epoch;
+    use protocol::Epoch;
 
     fn hub() -> Arc<HubSlot> {
         Arc::new(HubSlot::new(crate::hub::EventHub::new(Epoch("t".into()), 100)))

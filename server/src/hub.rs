@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use app::model::{Epoch, Event, EventBody, Gap};
+use protocol::{Epoch, Event, EventBody, Gap};
 
 use crate::hub_event::HubEvent;
 use tokio::sync::broadcast;
@@ -242,8 +242,8 @@ mod tests {
         hub.publish(message("before"));
         let clip_len = MAX_CLIP_BYTES_IN_HISTORY / 4;
         let clip = || {
-            EventBody::Audio(app::model::AudioClip {
-                mime_type: app::model::WAV_MIME_TYPE.into(),
+            EventBody::Audio(protocol::AudioClip {
+                mime_type: protocol::WAV_MIME_TYPE.into(),
                 frequency_hz: 440,
                 duration_ms: 500,
                 data: vec![0; clip_len],

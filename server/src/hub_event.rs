@@ -7,7 +7,7 @@
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-use app::model::{encode_audio_frame, Event, EventBody, WsServerMessage};
+use protocol::{encode_audio_frame, Event, EventBody, WsServerMessage};
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 
@@ -51,7 +51,7 @@ impl HubEvent {
             .clone()
     }
 
-    /// This event's WebSocket frame: one binary frame for an audio clip (see [`app::model::encode_audio_frame`]),
+    /// This event's WebSocket frame: one binary frame for an audio clip (see [`protocol::encode_audio_frame`]),
     /// the JSON text frame for everything else.
     pub fn web_socket_message(&self) -> Message {
         let binary = self.web_socket_binary.get_or_init(|| encode_audio_frame(&self.event).map(Bytes::from));
@@ -88,7 +88,7 @@ impl Deref for HubEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::EventBody;
+    use protocol::EventBody;
 
     fn hub_event() -> HubEvent {
         HubEvent::new(Event { seq: 7, emitted_at: 1, body: EventBody::Message { text: "hi".into() } })
@@ -104,8 +104,8 @@ mod tests {
 
     #[test]
     fn an_audio_event_is_one_shared_binary_frame_and_anything_else_text() {
-        let clip = app::model::AudioClip {
-            mime_type: app::model::WAV_MIME_TYPE.into(),
+        let clip = protocol::AudioClip {
+            mime_type: protocol::WAV_MIME_TYPE.into(),
             frequency_hz: 440,
             duration_ms: 500,
             data: b"RIFF....WAVE".to_vec(),
@@ -117,7 +117,7 @@ mod tests {
             panic!("an audio event goes as a binary frame");
         };
         assert_eq!(first.as_ptr(), second.as_ptr());
-        assert_eq!(app::model::decode_audio_frame(&first).unwrap(), *audio.event().as_ref());
+        assert_eq!(protocol::decode_audio_frame(&first).unwrap(), *audio.event().as_ref());
         assert_eq!(audio.clip_bytes(), 12);
         assert!(matches!(hub_event().web_socket_message(), Message::Text(_)));
         assert_eq!(hub_event().clip_bytes(), 0);

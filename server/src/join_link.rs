@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 
-use app::model::{JoinLink, JoinUrlSource};
+use protocol::{JoinLink, JoinUrlSource};
 use qrcode::render::svg;
 use qrcode::QrCode;
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use app::model::{is_lesson_id, Lesson, LessonSummary};
+use protocol::{is_lesson_id, Lesson, LessonSummary};
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
 use axum::{Json, Router};

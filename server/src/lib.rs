@@ -95,7 +95,7 @@ fn pages(state: &AppState) -> Router<AppState> {
             move || {
                 provide_context(state.snapshot());
                 provide_context(page);
-                // The reader's theme, so the page is painted in it from the first byte (see `app::model::Theme`).
+                // The reader's theme, so the page is painted in it from the first byte (see `protocol::Theme`).
                 if let Some(theme) = chosen_theme() {
                     provide_context(theme);
                 }
@@ -108,10 +108,10 @@ fn pages(state: &AppState) -> Router<AppState> {
 }
 
 /// The theme in the request's cookie; leptos_axum has put the request's head in context by now.
-fn chosen_theme() -> Option<::app::model::Theme> {
+fn chosen_theme() -> Option<::protocol::Theme> {
     let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
     let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-    ::app::model::Theme::from_cookie_header(cookies)
+    ::protocol::Theme::from_cookie_header(cookies)
 }
 
 /// Names the server run on every response. Read per response, since a restart fault changes it.
@@ -133,7 +133,7 @@ fn is_page_or_asset(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensio
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> impl IntoResponse {
-    let body = ::app::model::ApiErrorBody {
+    let body = ::protocol::ApiErrorBody {
         error: "not_found".into(),
         field: None,
         message: format!("no API route at {}; see the README for the list", uri.path()),

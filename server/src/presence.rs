@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use app::model::{ClientId, Transport, TransportPresence, PRESENCE_WINDOW_SECONDS};
+use protocol::{ClientId, Transport, TransportPresence, PRESENCE_WINDOW_SECONDS};
 use tokio::time::Instant;
 
 use crate::faults::Peer;

@@ -1,6 +1,6 @@
 //! The upstream path for transports that have none of their own: `POST /api/publish`.
 
-use app::model::{ClientId, EventBody, PublishAck, PublishRequest, Transport, MAX_MESSAGE_BYTES};
+use protocol::{ClientId, EventBody, PublishAck, PublishRequest, Transport, MAX_MESSAGE_BYTES};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;

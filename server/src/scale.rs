@@ -1,7 +1,7 @@
 //! `GET /api/scale`: the scale suite's latest report, read from disk on every request (a few KB), so rerunning
 //! `./lab bench` updates the Scale page without restarting the lab.
 
-use app::model::ScaleReport;
+use protocol::ScaleReport;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};

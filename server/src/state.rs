@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use std::net::IpAddr;
 
-use app::model::{ClientId, LabSnapshot, LabStats, Transport, TransportStats};
+use protocol::{ClientId, LabSnapshot, LabStats, Transport, TransportStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 

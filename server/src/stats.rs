@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use app::model::{Transport, TransportStats};
+use protocol::{Transport, TransportStats};
 
 #[derive(Default)]
 pub struct TransportCounters {

@@ -7,7 +7,7 @@ mod common;
 use std::io::Cursor;
 use std::time::Duration;
 
-use app::model::{
+use protocol::{
     decode_audio_frame, ApiErrorBody, Event, PublishAck, WireBytes, WirePage, WireRecord, WireUnit,
     AUDIO_FRAME_HEADER_BYTES,
 };

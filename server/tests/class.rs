@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use app::model::{ApiErrorBody, ClassPresence, Event, EventBody, JoinUrlSource, PollResponse, PublishAck, Transport};
+use protocol::{ApiErrorBody, ClassPresence, Event, EventBody, JoinUrlSource, PollResponse, PublishAck, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;

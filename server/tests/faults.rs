@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use app::model::{ApiErrorBody, DelayRule, FaultReport, Transport};
+use protocol::{ApiErrorBody, DelayRule, FaultReport, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -119,7 +119,7 @@ async fn restart_starts_a_new_run_and_ends_every_connection_to_the_old_one() {
     let held = tokio::spawn(server.http.get(server.url("/api/long-poll?after=3&timeout=30")).send());
     server.wait_for_open(Transport::LongPoll, 1, "the connection is not held yet").await;
 
-    let report: app::model::RestartReport =
+    let report: protocol::RestartReport =
         server.http.post(server.url("/api/faults/restart")).send().await.unwrap().json().await.unwrap();
     assert_eq!(report.previous_epoch, old_epoch);
     assert_ne!(report.epoch, old_epoch);
@@ -132,7 +132,7 @@ async fn restart_starts_a_new_run_and_ends_every_connection_to_the_old_one() {
             other => panic!("expected a close frame, got {other:?}"),
         }
     };
-    assert_eq!(close, app::model::close_code::GOING_AWAY);
+    assert_eq!(close, protocol::close_code::GOING_AWAY);
     assert!(timeout(Duration::from_secs(5), sse.text()).await.is_ok(), "the SSE stream should end");
     assert_eq!(held.await.unwrap().unwrap().status(), 204);
 
@@ -153,10 +153,10 @@ async fn a_cursor_from_an_earlier_run_is_answered_at_once_with_this_runs_head() 
     let started = tokio::time::Instant::now();
     let response = server.http.get(server.url("/api/long-poll?after=500&timeout=30")).send().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    let body: app::model::PollResponse = response.json().await.unwrap();
+    let body: protocol::PollResponse = response.json().await.unwrap();
     assert_eq!((body.events.len(), body.next), (0, 1));
     assert_eq!(&body.epoch, server.state.hub().epoch());
-    let polled: app::model::PollResponse =
+    let polled: protocol::PollResponse =
         server.http.get(server.url("/api/poll?after=500")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.next, 1);
 }
@@ -183,11 +183,11 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
     };
     let ws_received = server::hub::unix_micros_now();
     let emitted =
-        serde_json::from_str::<app::model::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
+        serde_json::from_str::<protocol::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
     assert!(ws_received - emitted >= 300_000, "WebSocket event after {} µs", ws_received - emitted);
     let sse_event = timeout(Duration::from_secs(5), sse.next()).await.unwrap().unwrap().unwrap();
     let sse_received = server::hub::unix_micros_now();
-    let emitted = serde_json::from_str::<app::model::Event>(&sse_event.data).unwrap().emitted_at;
+    let emitted = serde_json::from_str::<protocol::Event>(&sse_event.data).unwrap().emitted_at;
     assert!(sse_received - emitted >= 300_000, "SSE event after {} µs", sse_received - emitted);
 
     let started = tokio::time::Instant::now();
@@ -319,7 +319,7 @@ async fn a_delayed_poll_answer_holds_what_existed_when_it_was_made() {
     let answer = tokio::spawn(server.http.get(server.url("/api/poll?after=0&client=slow")).send());
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.publish("during the hold").await;
-    let body: app::model::PollResponse = answer.await.unwrap().unwrap().json().await.unwrap();
+    let body: protocol::PollResponse = answer.await.unwrap().unwrap().json().await.unwrap();
     // A slow network delivers the answer as it was sent; it cannot pick up an event born while in flight.
     assert_eq!(body.events.iter().map(|event| event.seq).collect::<Vec<_>>(), [1]);
     assert_eq!(body.next, 1);

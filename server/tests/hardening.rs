@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use app::model::{close_code, ApiErrorBody, Transport};
+use protocol::{close_code, ApiErrorBody, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -157,7 +157,7 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_the_rest_carry_on(
     });
     // 64 KiB events fill the stalled client's socket buffers within a few dozen events.
     for _ in 0..200 {
-        server.state.hub().publish(app::model::EventBody::Tick { n: 0, filler: "x".repeat(65_536) });
+        server.state.hub().publish(protocol::EventBody::Tick { n: 0, filler: "x".repeat(65_536) });
     }
     let (events, _reader) = events_read.await.unwrap();
     assert_eq!(events, 200);
@@ -217,7 +217,7 @@ async fn an_sse_client_that_stops_reading_is_disconnected_while_a_reading_one_ke
         let mut events = reading.bytes_stream().eventsource();
         while let Some(Ok(event)) = events.next().await {
             if event.event == "tick" {
-                seqs.push(serde_json::from_str::<app::model::Event>(&event.data).unwrap().seq);
+                seqs.push(serde_json::from_str::<protocol::Event>(&event.data).unwrap().seq);
             }
         }
         seqs

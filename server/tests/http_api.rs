@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::model::{ApiErrorBody, EventBody, GeneratorSettings, PollResponse, Transport, MAX_MESSAGE_BYTES};
+use protocol::{ApiErrorBody, EventBody, GeneratorSettings, PollResponse, Transport, MAX_MESSAGE_BYTES};
 use common::TestServer;
 use reqwest::StatusCode;
 
@@ -241,7 +241,7 @@ async fn the_page_is_compressed_but_api_bytes_are_sent_as_they_are() {
 async fn the_server_tells_its_time_for_the_clock_offset_estimate() {
     let server = TestServer::start().await;
     let before = server::hub::unix_micros_now();
-    let time: app::model::ServerTime =
+    let time: protocol::ServerTime =
         server.http.get(server.url("/api/time")).send().await.unwrap().json().await.unwrap();
     let after = server::hub::unix_micros_now();
     assert!((before..=after).contains(&time.server_time));

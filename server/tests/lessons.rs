@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::model::{ApiErrorBody, Lesson, LessonSummary, Transport};
+use protocol::{ApiErrorBody, Lesson, LessonSummary, Transport};
 use common::TestServer;
 
 /// The repository's own lessons folder (tests run from `server/`).

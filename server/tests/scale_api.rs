@@ -2,7 +2,7 @@
 
 mod common;
 
-use app::model::{ApiErrorBody, LoadTransport, ScaleReport, ScaleRun, ScaleServer};
+use protocol::{ApiErrorBody, LoadTransport, ScaleReport, ScaleRun, ScaleServer};
 use common::TestServer;
 
 fn results_path(name: &str) -> std::path::PathBuf {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::model::{Event, FaultReport, PollResponse, Transport, WsServerMessage};
+use protocol::{Event, FaultReport, PollResponse, Transport, WsServerMessage};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use app::model::{close_code, Event, StreamHello, Transport, WsServerMessage};
+use protocol::{close_code, Event, StreamHello, Transport, WsServerMessage};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::{SinkExt, Stream, StreamExt};
@@ -257,7 +257,7 @@ async fn a_published_message_reaches_every_transport() {
     let long_poll = tokio::spawn({
         let http = server.http.clone();
         let url = server.url("/api/long-poll?after=0&timeout=30");
-        async move { http.get(url).send().await.unwrap().json::<app::model::PollResponse>().await.unwrap() }
+        async move { http.get(url).send().await.unwrap().json::<protocol::PollResponse>().await.unwrap() }
     });
     server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
 
@@ -266,7 +266,7 @@ async fn a_published_message_reaches_every_transport() {
     assert_eq!(sse_seqs(&mut sse, 1).await, [seq]);
     assert_eq!(ws_seqs(&mut socket, 1).await, [seq]);
     assert_eq!(long_poll.await.unwrap().events[0].seq, seq);
-    let polled: app::model::PollResponse =
+    let polled: protocol::PollResponse =
         server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.events[0].seq, seq);
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::model::{PublishAck, Transport, WireDirection, WirePage, WireRecord, WireUnit, WsServerMessage};
+use protocol::{PublishAck, Transport, WireDirection, WirePage, WireRecord, WireUnit, WsServerMessage};
 use common::TestServer;
 use futures::{SinkExt, StreamExt};
 use tokio::time::timeout;
@@ -127,7 +127,7 @@ async fn a_publish_naming_an_unknown_lane_is_refused_and_publishes_nothing() {
     for (query, field) in [("lane=carrier_pigeon", "lane"), ("client=%3Cb%3E", "client"), ("lnae=sse", "lnae")] {
         let response = server.http.post(server.url(&format!("/api/publish?{query}"))).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 400, "{query}");
-        let error: app::model::ApiErrorBody = response.json().await.unwrap();
+        let error: protocol::ApiErrorBody = response.json().await.unwrap();
         assert_eq!(error.error, "invalid_parameter", "{query}");
         assert!(error.field.as_deref() == Some(field) || error.message.contains(field), "{query}: {}", error.message);
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use app::model::{Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals, WireUnit};
+use protocol::{Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals, WireUnit};
 use common::TestServer;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -95,7 +95,7 @@ async fn an_sse_stream_is_counted_to_the_byte_with_each_event_in_its_own_chunk()
     for (_, seq, record) in &chunks[1..] {
         // The payload is exactly the JSON of the event's `data:` line; the rest of the chunk is framing.
         let data = record.raw.lines().find_map(|line| line.strip_prefix("data: ")).unwrap();
-        let event: app::model::Event = serde_json::from_str(data).unwrap();
+        let event: protocol::Event = serde_json::from_str(data).unwrap();
         assert_eq!(Some(event.seq), *seq);
         assert_eq!(record.bytes.payload, data.len() as u64);
         let chunk_line = format!("{:x}\r\n", record.raw.len()).len() as u64;
@@ -190,7 +190,7 @@ async fn the_wire_side_channel_refuses_bad_queries_by_name() {
     {
         let response = server.http.get(server.url(&format!("/api/wire{query}"))).send().await.unwrap();
         assert_eq!(response.status(), 400, "{query}");
-        let body: app::model::ApiErrorBody = response.json().await.unwrap();
+        let body: protocol::ApiErrorBody = response.json().await.unwrap();
         assert_eq!(body.field.as_deref(), Some(field), "{query}: {}", body.message);
     }
     // A page the server has never seen simply has no records yet.

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use app::model::Transport;
+use protocol::Transport;
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::{SinkExt, StreamExt};

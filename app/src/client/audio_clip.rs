@@ -5,7 +5,7 @@
 use wasm_bindgen::JsValue;
 
 use super::files::{js_error, BrowserError};
-use crate::model::AudioClip;
+use protocol::AudioClip;
 
 /// What a lane shows under its figures: the clip as this lane got it.
 pub struct ReceivedClip {

@@ -11,7 +11,7 @@ use leptos::task::spawn_local_scoped_with_cancellation;
 use super::browser_clock::now;
 use super::http::get;
 use crate::clock_offset::{estimate, ClockOffset, ClockSample};
-use crate::model::ServerTime;
+use protocol::ServerTime;
 
 const SAMPLES_KEPT: usize = 32;
 const FIRST_BURST: usize = 8;

@@ -4,7 +4,7 @@ use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
-use crate::model::{
+use protocol::{
     ApiErrorBody, AudioRequest, BroadcastRequest, ClassPresence, ClientId, DelayRule, FaultReport, FaultTarget,
     GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
     Transport,
@@ -142,12 +142,12 @@ pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
 }
 
 /// The guided lessons, in order.
-pub async fn lesson_list() -> Result<Vec<crate::model::LessonSummary>, ClientError> {
+pub async fn lesson_list() -> Result<Vec<protocol::LessonSummary>, ClientError> {
     get("/api/lessons", None).await?.json()
 }
 
 /// One guided lesson; `id` is checked by the server (letters, digits, dashes).
-pub async fn lesson(id: &str) -> Result<crate::model::Lesson, ClientError> {
+pub async fn lesson(id: &str) -> Result<protocol::Lesson, ClientError> {
     get(&format!("/api/lessons/{id}"), None).await?.json()
 }
 

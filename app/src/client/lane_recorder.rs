@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
 use crate::metrics::{Arrival, LaneMetrics};
-use crate::model::{AudioClip, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
+use protocol::{AudioClip, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 use crate::round_trip::PendingRoundTrips;
 
 use super::audio_clip::ReceivedClip;

@@ -7,7 +7,7 @@ use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::round_trip::post_round_trip;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
-use crate::model::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
+use protocol::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::LongPoll, &options);

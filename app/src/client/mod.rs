@@ -49,7 +49,7 @@ use leptos::prelude::{RwSignal, Signal};
 
 use crate::clock_offset::ClockOffset;
 use crate::diagram::NoteTone;
-use crate::model::{ClientId, Epoch};
+use protocol::{ClientId, Epoch};
 
 /// Where every lane starts: after the newest event at page load, in that server run.
 #[derive(Clone, Debug, PartialEq)]

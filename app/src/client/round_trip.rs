@@ -14,7 +14,7 @@ use super::browser_clock::now;
 use super::http::publish_from_lane;
 use super::LaneRecorder;
 use crate::diagram::{NoteTone, RecordKind};
-use crate::model::{ClientId, WsClientMessage};
+use protocol::{ClientId, WsClientMessage};
 use crate::round_trip::{Completed, PendingRoundTrips, Ticket};
 
 /// Where the WebSocket hook keeps its latest socket, for round trips to send on.

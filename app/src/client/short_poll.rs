@@ -13,7 +13,7 @@ use super::{
     note_no_answer, note_wait, retry_delay_ms, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus,
     NO_ANSWER_AFTER,
 };
-use crate::model::{ClientId, PollResponse, Transport};
+use protocol::{ClientId, PollResponse, Transport};
 
 pub fn use_short_poll(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::ShortPoll, &options);

@@ -14,7 +14,7 @@ use super::{
     back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
 };
 use crate::diagram::NoteTone;
-use crate::model::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
+use protocol::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Sse, &options);

@@ -17,7 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::browser_events::Listeners;
-use crate::model::{ClientId, TabId, TabMessage};
+use protocol::{ClientId, TabId, TabMessage};
 use crate::tab_share::{TabShare, TabShareStatus};
 
 /// Every lab page of this origin in this browser listens here.

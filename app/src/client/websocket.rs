@@ -11,7 +11,7 @@ use super::lane_task::run_while_enabled;
 use super::round_trip::{socket_round_trip, SocketSlot};
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::{NoteTone, WireKey};
-use crate::model::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
+use protocol::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
 use leptos::prelude::{SetValue, StoredValue};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
@@ -27,7 +27,7 @@ pub fn use_websocket(options: LaneOptions) -> LaneHandle {
 enum SocketSignal {
     Open,
     Text(String),
-    /// A binary frame's payload: an audio event (see [`crate::model::decode_audio_frame`]).
+    /// A binary frame's payload: an audio event (see [`protocol::decode_audio_frame`]).
     Binary(Vec<u8>),
     Close {
         code: u16,

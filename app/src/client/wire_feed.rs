@@ -11,7 +11,7 @@ use leptos::task::spawn_local_scoped_with_cancellation;
 
 use super::http::get;
 use super::LaneHandle;
-use crate::model::{ClientId, Transport, WirePage};
+use protocol::{ClientId, Transport, WirePage};
 
 const PERIOD: Duration = Duration::from_secs(1);
 
@@ -27,7 +27,7 @@ pub struct SideChannelCost {
 /// Starts the side channel for `lanes` (browser only: the loop is spawned inside an effect).
 pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideChannelCost> {
     let cost = RwSignal::new(SideChannelCost::default());
-    let sinks: BTreeMap<Transport, Callback<crate::model::WireRecord>> =
+    let sinks: BTreeMap<Transport, Callback<protocol::WireRecord>> =
         lanes.iter().map(|lane| (lane.transport, lane.wire_sink)).collect();
     let sinks = StoredValue::new(sinks);
     Effect::new(move |_| {

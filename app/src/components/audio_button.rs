@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client::send_audio;
-use crate::model::{AudioRequest, DEFAULT_TONE_DURATION_MS, DEFAULT_TONE_FREQUENCY_HZ};
+use protocol::{AudioRequest, DEFAULT_TONE_DURATION_MS, DEFAULT_TONE_FREQUENCY_HZ};
 
 /// The binary lesson's action: the server makes a short tone and every lane receives it, as base64 inside JSON or
 /// as a WebSocket binary frame.

@@ -9,7 +9,7 @@ use super::message_draft::MessageDraft;
 use super::number_knob::NumberKnob;
 use super::round_trip_button::RoundTripButton;
 use crate::client::{publish_message, update_generator};
-use crate::model::{
+use protocol::{
     GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
 };

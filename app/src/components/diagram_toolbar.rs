@@ -13,7 +13,7 @@ use crate::client::{
 use crate::diagram::mermaid;
 use crate::diagram::trace_file::{TraceFile, TraceSettings};
 use crate::diagram::TraceRecord;
-use crate::model::Transport;
+use protocol::Transport;
 
 /// PNG pixels per diagram unit: sharp on a projector and on a high-density screen.
 const PNG_SCALE: f64 = 2.0;

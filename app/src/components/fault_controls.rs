@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 
 use super::number_knob::NumberKnob;
 use crate::client::{clear_faults, restart_stream, set_delivery_delay};
-use crate::model::{ClientId, DelayRule, FaultTarget, Transport, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
+use protocol::{ClientId, DelayRule, FaultTarget, Transport, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 
 const MAX_DELAY: f64 = MAX_INJECTED_DELAY_MS as f64;
 

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use crate::client::expected_accept;
 use crate::diagram::{RecordKind, TraceLog, TraceRecord, WireKey};
 use crate::inspect::{explain, websocket_key_and_accept};
-use crate::model::{Transport, WireDirection, WireRecord, WireUnit};
+use protocol::{Transport, WireDirection, WireRecord, WireUnit};
 
 /// Which arrow is open in the inspector: its lane and its record id.
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@ use super::controls::LaneToggles;
 use super::lesson_panel::LessonNavigation;
 use super::theme::ThemeChoice;
 use super::view_controls::ViewControl;
-use crate::model::Transport;
+use protocol::Transport;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shortcut {

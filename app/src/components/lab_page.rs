@@ -26,7 +26,7 @@ use crate::client::{
     LaneOptions, LaneStart,
 };
 use crate::diagram::DiagramLayout;
-use crate::model::LabSnapshot;
+use protocol::LabSnapshot;
 use crate::page_snapshot;
 
 /// Whether the pointer is over a lane's sequence diagram (rather than its header or figures).

@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use super::fault_controls::FaultScope;
 use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
 use crate::diagram::{DiagramLayout, Millis};
-use crate::model::{FaultReport, FaultTarget, OfflineRequest, Transport};
+use protocol::{FaultReport, FaultTarget, OfflineRequest, Transport};
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
 #[derive(Clone, Copy)]

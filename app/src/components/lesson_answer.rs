@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::lesson::{check, paragraphs, Given, Verdict};
 use crate::metrics::LaneMetrics;
-use crate::model::{Answer, LessonSummary, Transport, TryThis};
+use protocol::{Answer, LessonSummary, Transport, TryThis};
 
 #[component]
 pub fn LessonAnswer(

@@ -9,7 +9,7 @@ use super::controls::LaneToggles;
 use super::lesson_answer::LessonAnswer;
 use crate::client::{lesson, lesson_list, LaneHandle};
 use crate::lesson::paragraphs;
-use crate::model::{Answer, Highlight, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
+use protocol::{Answer, Highlight, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
 
 /// The arrows the current lesson step talks about; the lanes dim every other arrow while it is set.
 #[derive(Clone, Copy)]
@@ -250,7 +250,7 @@ fn bring_into_view(target: &ScreenTarget) {
 fn id_from_address() -> Option<String> {
     let path = web_sys::window()?.location().pathname().ok()?;
     let id = path.strip_prefix("/learn/")?.trim_end_matches('/');
-    crate::model::is_lesson_id(id).then(|| id.to_owned())
+    protocol::is_lesson_id(id).then(|| id.to_owned())
 }
 
 /// Outlines exactly `targets` (and nothing a previous step outlined). Browser only; quietly does nothing when an

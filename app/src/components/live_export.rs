@@ -8,7 +8,7 @@ use crate::client::LaneHandle;
 use crate::clock_offset::ClockOffset;
 use crate::diagram::trace_file::{LaneTrace, TraceFile, TraceSettings};
 use crate::diagram::{DiagramLayout, Millis};
-use crate::model::ClientId;
+use protocol::ClientId;
 
 /// The live diagram as the toolbar exports it: the records each lane shows at the diagram's clock.
 pub fn live_diagram(

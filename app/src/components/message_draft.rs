@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client::ClientError;
-use crate::model::PublishAck;
+use protocol::PublishAck;
 
 /// A message being typed and what became of the last one sent: the state both the lab's message box and the
 /// presenter's broadcast box keep. Each box keeps its own markup and its own endpoint.

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::client::LaneHandle;
 use crate::comparison::{bytes_per_event_stack, csv, latency_histogram, rows, Bar};
 use crate::metrics::LaneMetrics;
-use crate::model::Transport;
+use protocol::Transport;
 
 const CHART_WIDTH: f64 = 132.0;
 const CHART_HEIGHT: f64 = 36.0;

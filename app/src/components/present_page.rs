@@ -10,7 +10,7 @@ use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
 use super::message_draft::MessageDraft;
 use crate::client::{broadcast_message, class_presence, update_generator};
-use crate::model::{
+use protocol::{
     ClassPresence, GeneratorUpdate, JoinUrlSource, Transport, MAX_MESSAGE_BYTES, PRESENCE_WINDOW_SECONDS,
 };
 

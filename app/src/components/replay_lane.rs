@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::sequence_diagram::SequenceDiagram;
 use crate::diagram::replay::arrived_by;
 use crate::diagram::{DiagramLayout, Millis, RecordKind, TraceLog};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// One lane of a replay: the recorded records appear when they arrived, on the replay's clock.
 #[component]

@@ -11,7 +11,7 @@ use super::time_axis::TimeAxis;
 use super::trace_loader::LoadedTrace;
 use crate::diagram::replay::{arrived_by, ReplayClock};
 use crate::diagram::{DiagramLayout, Millis, TraceLog};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// A saved trace replayed on its own clock, in place of the live lanes, under a banner saying it is not live.
 #[component]

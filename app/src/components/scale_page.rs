@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::fetched::fetched;
 use crate::client::latest_scale_report;
-use crate::model::{ScaleReport, ScaleRun};
+use protocol::{ScaleReport, ScaleRun};
 use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarGroup, PeerRatio, ScaleMetric};
 
 /// The scale suite's latest results: every transport at 1,000 and 10,000 clients, the lab beside the Node.js

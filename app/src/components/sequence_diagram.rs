@@ -6,7 +6,7 @@ use super::lesson_panel::LessonFocus;
 use super::time_axis::visible_ticks;
 use crate::diagram::describe::{note_marker, InView};
 use crate::diagram::{DiagramLayout, Millis, PlacedRecord, TraceLog};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// What a live lane draws: its records in view, recomputed when the trace changes or once a second as records
 /// scroll out, never every frame.

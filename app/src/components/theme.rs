@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::Theme;
+use protocol::Theme;
 
 /// The reader's theme: what they chose, if anything, and what their system prefers.
 #[derive(Clone, Copy)]

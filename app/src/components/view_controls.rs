@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::diagram::view_clock::{arrivals_after, next_arrival, ViewMode, MAX_SLOW_MOTION_LAG_MS};
 use crate::diagram::{DiagramLayout, Millis, TraceLog};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// The view's mode and what a step last showed, over the lanes it steps through.
 #[derive(Clone)]

@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 use super::trace::{Millis, NoteTone, RecordKind, TraceRecord};
-use crate::model::Transport;
+use protocol::Transport;
 
 /// Mermaid text for `lanes`, each with the records to show in the order they were recorded.
 pub fn sequence_diagram(title: &str, lanes: &[(Transport, Vec<TraceRecord>)]) -> String {

@@ -148,7 +148,7 @@ mod tests {
     use super::*;
     use crate::diagram::trace_file::{LaneTrace, TraceSettings};
     use crate::diagram::RecordKind;
-    use crate::model::Transport;
+    use protocol::Transport;
 
     fn trace(arrivals: &[Millis], view_at: Millis) -> TraceFile {
         let records = arrivals

@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{WireBytes, WireRecord, WireUnit};
+use protocol::{WireBytes, WireRecord, WireUnit};
 
 /// Times are browser wall-clock milliseconds since the Unix epoch (`Date.now()`), the one axis all lanes share.
-pub type Millis = f64;
+pub use protocol::Millis;
 
 // Serde shapes are part of the trace file format (`trace_file.rs`): renaming a field or variant needs a new version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub enum WireKey {
 impl WireKey {
     /// Where a measured record belongs.
     pub fn of(record: &WireRecord) -> WireKey {
-        let to_server = record.direction == crate::model::WireDirection::ToServer;
+        let to_server = record.direction == protocol::WireDirection::ToServer;
         match &record.unit {
             WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && event.as_ref() == "ack" => {
                 WireKey::Ack { exchange: record.exchange, seq: *seq }
@@ -242,7 +242,7 @@ fn push_bounded(wire: &mut Vec<WireRecord>, record: WireRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Transport, WireDirection};
+    use protocol::{Transport, WireDirection};
 
     fn wire(exchange: u64, direction: WireDirection, unit: WireUnit, head: u64) -> WireRecord {
         WireRecord {

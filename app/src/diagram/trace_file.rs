@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::DiagramLayout;
 use super::trace::{Millis, RecordKind, TraceRecord};
 use crate::clock_offset::ClockOffset;
-use crate::model::{DelayRule, GeneratorSettings, Transport};
+use protocol::{DelayRule, GeneratorSettings, Transport};
 
 pub const TRACE_FORMAT: &str = "transport-lab-trace";
 /// Bumped whenever a field or a record's JSON shape changes meaning. Version 2 added round-trip records and the
@@ -199,7 +199,7 @@ fn to_microseconds(millis: Millis) -> Millis {
 mod tests {
     use super::*;
     use crate::diagram::{NoteTone, TraceLog, WireKey};
-    use crate::model::{WireBytes, WireDirection, WireRecord, WireUnit};
+    use protocol::{WireBytes, WireDirection, WireRecord, WireUnit};
 
     /// A lane with one of every kind of record, at times with more digits than a microsecond.
     fn recorded_lane() -> TraceLog {

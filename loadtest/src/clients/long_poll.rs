@@ -1,6 +1,6 @@
 //! Long polling: `GET /api/long-poll?after=N&timeout=S` again as soon as the previous one is answered.
 
-use app::model::PollResponse;
+use protocol::PollResponse;
 use hyper::StatusCode;
 
 use super::{Client, Never};

@@ -10,7 +10,7 @@ mod web_socket;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{Event, Gap, LoadTransport, PollResponse, StreamHello};
+use protocol::{Event, Gap, LoadTransport, PollResponse, StreamHello};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;

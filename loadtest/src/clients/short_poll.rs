@@ -1,6 +1,6 @@
 //! Short polling: `GET /api/poll?after=N` every interval on the client's own keep-alive connection.
 
-use app::model::PollResponse;
+use protocol::PollResponse;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use super::{Client, Never};

@@ -1,7 +1,7 @@
 //! socket.io: Engine.IO v4 straight over a WebSocket (`/socket.io/?EIO=4&transport=websocket`), as a socket.io
 //! client ends up once upgraded. Framing lives in [`crate::engine_io`].
 
-use app::model::{Event, StreamHello};
+use protocol::{Event, StreamHello};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -29,7 +29,7 @@ pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
                 // A peer may announce its head the way the lab's streams do; only `head_seq` matters here.
                 "hello" => {
                     if let Some(head_seq) = data.get("head_seq").and_then(|head| head.as_u64()) {
-                        let epoch = app::model::Epoch(String::new());
+                        let epoch = protocol::Epoch(String::new());
                         client.hello(&StreamHello { epoch, head_seq, exchange: 0 });
                     }
                 }

@@ -1,6 +1,6 @@
 //! Server-Sent Events: one `GET /api/sse` held open, parsed by `eventsource-stream` as it arrives.
 
-use app::model::{Event, Gap, StreamHello};
+use protocol::{Event, Gap, StreamHello};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use http_body_util::BodyExt;

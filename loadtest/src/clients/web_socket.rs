@@ -1,6 +1,6 @@
 //! WebSocket: `GET /api/ws`, then a JSON text frame per event (a binary frame for an audio clip).
 
-use app::model::{decode_audio_frame, WsServerMessage};
+use protocol::{decode_audio_frame, WsServerMessage};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 

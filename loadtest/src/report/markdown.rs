@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use app::model::{LoadTransport, ScaleReport, ScaleRun, ScaleServer};
+use protocol::{LoadTransport, ScaleReport, ScaleRun, ScaleServer};
 
 pub fn markdown(report: &ScaleReport) -> String {
     let mut out = String::new();
@@ -200,7 +200,7 @@ fn utc(unix_seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{LatencySummary, LoopbackFloor, MachineInfo};
+    use protocol::{LatencySummary, LoopbackFloor, MachineInfo};
 
     fn run(server: ScaleServer, transport: LoadTransport, cpu_seconds: f64, p99_us: u64) -> ScaleRun {
         ScaleRun {

@@ -6,7 +6,7 @@ mod sockperf;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use app::model::{ScaleReport, ScaleRun};
+use protocol::{ScaleReport, ScaleRun};
 
 pub use markdown::{markdown, summary_line};
 

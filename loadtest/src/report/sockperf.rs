@@ -8,7 +8,7 @@
 //!
 //! Other lines, spacing and versions vary, so only these three are looked for, wherever they are.
 
-use app::model::LoopbackFloor;
+use protocol::LoopbackFloor;
 
 pub fn parse(text: &str) -> Option<LoopbackFloor> {
     let (mut p50, mut p99, mut max) = (None, None, None);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::model::{
+use protocol::{
     ClientId, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS, DEFAULT_POLL_LIMIT, MAX_LONG_POLL_TIMEOUT_SECONDS,
     MIN_LONG_POLL_TIMEOUT_SECONDS,
 };

@@ -1,6 +1,6 @@
 //! Short polling: `GET /api/poll?after=N` answers at once with whatever exists after N, often nothing.
 
-use app::model::{ClientId, PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
+use protocol::{ClientId, PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use app::model::{Event, Gap, StreamHello, Transport, SSE_RETRY_MILLIS};
+use protocol::{Event, Gap, StreamHello, Transport, SSE_RETRY_MILLIS};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -164,7 +164,7 @@ pub fn encode_gap(gap: Gap) -> SseChunk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{Epoch, EventBody};
+    use protocol::{Epoch, EventBody};
 
     #[test]
     fn event_text_is_id_event_data_and_blank_line() {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use app::model::{close_code, EventBody, StreamHello, Transport, WsClientMessage, WsServerMessage};
+use protocol::{close_code, EventBody, StreamHello, Transport, WsClientMessage, WsServerMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;

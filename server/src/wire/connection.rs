@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use app::model::{ClientId, Transport, WireBytes, WireDirection, WireRecord, WireUnit};
+use protocol::{ClientId, Transport, WireBytes, WireDirection, WireRecord, WireUnit};
 
 use super::ledger::WireLedger;
 use super::parse::{Side, StartLine, StreamParser, Unit};

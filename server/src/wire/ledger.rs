@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use app::model::{ClientId, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
+use protocol::{ClientId, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
 
 /// Records kept per page: a few minutes of four busy lanes.
 const RECORDS_PER_CLIENT: usize = 4000;

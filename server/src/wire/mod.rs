@@ -10,7 +10,7 @@ mod tap;
 
 use std::sync::Arc;
 
-use app::model::{ClientId, WirePage};
+use protocol::{ClientId, WirePage};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};

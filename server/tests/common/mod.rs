@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use std::time::Duration;
 
-use app::model::{LabStats, PublishAck, Transport};
+use protocol::{LabStats, PublishAck, Transport};
 use clap::Parser;
 use server::{leptos_options, serve, AppState, Config};
 

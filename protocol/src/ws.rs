@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, Gap, StreamHello};
+use super::{Event, Gap, StreamHello, WireLabel};
 
 /// What a browser may send on `/api/ws`, as a JSON text frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +27,30 @@ pub enum WsServerMessage {
     Error { error: String, message: String },
 }
 
+impl WsServerMessage {
+    /// The frame's text: the one JSON encoding of the WebSocket protocol.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// What the frame carries, for the wire record: its label and, where it has one, its sequence number.
+    pub fn label(&self) -> (WireLabel, Option<u64>) {
+        match self {
+            WsServerMessage::Hello(_) => (WireLabel::Hello, None),
+            WsServerMessage::Event(event) => (WireLabel::of_event(&event.body), Some(event.seq)),
+            WsServerMessage::Gap(_) => (WireLabel::Gap, None),
+            WsServerMessage::Ack { seq } => (WireLabel::Ack, Some(*seq)),
+            WsServerMessage::Error { .. } => (WireLabel::Error, None),
+        }
+    }
+}
+
+impl WsClientMessage {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// Close codes this server uses, from RFC 6455 section 7.4.1.
 pub mod close_code {
     /// The server is shutting down.
@@ -46,7 +70,7 @@ pub mod close_code {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EventBody;
+    use crate::EventBody;
 
     #[test]
     fn event_frame_is_the_event_json_with_a_type() {

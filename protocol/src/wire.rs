@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::Transport;
+use super::{Transport, WireLabel};
 
 /// A short name from a fixed set (`text`, `tick`, `keep-alive`…): borrowed where the server makes records, so a
 /// frame or chunk on the hot path costs no allocation for it.
@@ -79,7 +79,7 @@ pub enum WireUnit {
     /// `keep-alive`) and `seq` the event's sequence number.
     Chunk {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        event: Option<Name>,
+        event: Option<WireLabel>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
     },
@@ -95,7 +95,7 @@ pub enum WireUnit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        event: Option<Name>,
+        event: Option<WireLabel>,
     },
     /// Bytes the lab could not parse as any of the above (counted, never dropped from the totals).
     Unparsed,
@@ -142,7 +142,7 @@ mod tests {
             transport: Some(Transport::Sse),
             direction: WireDirection::ToClient,
             at: 1,
-            unit: WireUnit::Chunk { event: Some("tick".into()), seq: Some(42) },
+            unit: WireUnit::Chunk { event: Some(WireLabel::Tick), seq: Some(42) },
             bytes: WireBytes { head: 0, framing: 30, payload: 60 },
             raw: "id: 42\n".into(),
         };

@@ -11,7 +11,14 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub const ALL: [Transport; 4] = [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
+    pub const COUNT: usize = 4;
+    pub const ALL: [Transport; Self::COUNT] =
+        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
+
+    /// Its place in [`Transport::ALL`] (the lane order).
+    pub fn index(self) -> usize {
+        self as usize
+    }
 
     /// Stable identifier used in JSON keys, CSS classes and `data-testid`s.
     pub fn id(self) -> &'static str {

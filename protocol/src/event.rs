@@ -76,7 +76,7 @@ impl Gap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::WAV_MIME_TYPE;
+    use crate::WAV_MIME_TYPE;
 
     #[test]
     fn event_json_has_flat_kind_and_payload() {
