@@ -208,7 +208,7 @@ mod tests {
         assert!(lines[0].note.as_deref().unwrap().contains("stop speaking HTTP"));
         assert!(lines[1].note.as_deref().unwrap().contains("SHA-1"));
         let chunk =
-            record(WireUnit::Chunk { event: Some("tick".into()), seq: Some(1) }, "id: 1\nevent: tick\ndata: {}\n\n");
+            record(WireUnit::Chunk { event: Some(protocol::WireLabel::Tick), seq: Some(1) }, "id: 1\nevent: tick\ndata: {}\n\n");
         let notes: Vec<_> = explain(&chunk).iter().map(|line| line.note.is_some()).collect();
         assert_eq!(notes, [true, true, true, true]);
     }
@@ -222,7 +222,7 @@ mod tests {
             masked: false,
             length_bits: 16,
             seq: Some(3),
-            event: Some("tick".into()),
+            event: Some(protocol::WireLabel::Tick),
         };
         let lines = explain(&record(frame, "7b 22"));
         let texts: Vec<_> = lines.iter().map(|line| line.text.as_str()).collect();

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use protocol::{WireDirection, WireRecord, WireTotals, WireUnit};
+use protocol::{Arrival, WireDirection, WireRecord, WireTotals, WireUnit};
 
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,19 +49,6 @@ impl LatencyWindow {
     }
 }
 
-/// What happened to an arriving event, judged by its sequence number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arrival {
-    /// The next one expected.
-    InOrder,
-    /// Already received: not counted again.
-    Duplicate,
-    /// Earlier than one already received, but never received before: it was counted missing until now.
-    OutOfOrder,
-    /// Later than expected with no gap marker to explain it: `missing` events were silently lost.
-    AfterSilentLoss { missing: u64 },
-}
-
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LaneMetrics {
     pub events_received: u64,
@@ -83,7 +70,7 @@ pub struct LaneMetrics {
     /// A message sent upstream by this lane until this lane received it back as an event: browser clock at send to
     /// browser clock at receipt, one clock, so no offset correction.
     pub round_trip: LatencyWindow,
-    /// Highest sequence number accounted for; the cursor to resume from.
+    /// Highest sequence number accounted for, as the lane's session has it (shown; the session owns the cursor).
     pub last_seq: Option<u64>,
     /// When the connection was lost, while the lane has not yet received an event since.
     pub outage_since: Option<f64>,
@@ -98,9 +85,6 @@ pub struct LaneMetrics {
     /// The TCP connections this lane's requests travelled on, as the server numbered them. A browser pools its
     /// connections to an origin, so a polling lane may share them with other lanes and the page's own requests.
     pub connections: BTreeSet<u64>,
-    /// Sequence numbers counted missing, so a late arrival can be told from a duplicate. Bounded: a loss larger
-    /// than this is remembered only as a count.
-    missing: BTreeSet<u64>,
 }
 
 /// The figures a fault is judged by: all three must stay 0 where the history covers the outage.
@@ -121,7 +105,6 @@ impl FaultScore {
     }
 }
 
-const MISSING_REMEMBERED: usize = 10_000;
 const MAX_CONNECTIONS_REMEMBERED: usize = 10_000;
 
 impl LaneMetrics {
@@ -129,31 +112,22 @@ impl LaneMetrics {
         Self { last_seq: Some(seq), ..Self::default() }
     }
 
-    pub fn record_event(&mut self, seq: u64, latency_ms: f64) -> Arrival {
-        let expected = self.last_seq.map_or(seq, |last| last + 1);
-        if seq < expected {
-            if !self.missing.remove(&seq) {
+    /// Counts one arrival as the lane's session judged it (see [`protocol::ClientSession::event`]).
+    pub fn record_arrival(&mut self, arrival: Arrival, latency_ms: f64) {
+        match arrival {
+            Arrival::Duplicate => {
                 self.duplicates += 1;
-                return Arrival::Duplicate;
+                return;
             }
-            self.silently_missed -= 1;
-            self.out_of_order += 1;
-            self.events_received += 1;
-            self.latency.record(latency_ms);
-            return Arrival::OutOfOrder;
+            Arrival::Late => {
+                self.silently_missed = self.silently_missed.saturating_sub(1);
+                self.out_of_order += 1;
+            }
+            Arrival::AfterLoss { missing } => self.silently_missed += missing,
+            Arrival::InOrder => {}
         }
         self.events_received += 1;
         self.latency.record(latency_ms);
-        self.last_seq = Some(seq);
-        if seq == expected {
-            Arrival::InOrder
-        } else {
-            let missing = seq - expected;
-            self.silently_missed += missing;
-            let room = MISSING_REMEMBERED.saturating_sub(self.missing.len()) as u64;
-            self.missing.extend(expected..expected + missing.min(room));
-            Arrival::AfterSilentLoss { missing }
-        }
     }
 
     pub fn wire_measured(&mut self, record: &WireRecord) {
@@ -188,9 +162,9 @@ impl LaneMetrics {
         self.at_last_fault.map(|baseline| self.score().since(baseline))
     }
 
-    pub fn record_gap(&mut self, from: u64, to: u64) {
-        self.lost_in_gaps += to.saturating_sub(from) + 1;
-        self.last_seq = Some(self.last_seq.map_or(to, |last| last.max(to)));
+    /// The server owned up to losing `lost` events this lane had not accounted for.
+    pub fn record_gap(&mut self, lost: u64) {
+        self.lost_in_gaps += lost;
     }
 
     /// The connection failed at `at` (ms). Only the first failure of an outage counts: retries that fail too are
@@ -214,48 +188,38 @@ impl LaneMetrics {
     pub fn reset(&mut self) {
         *self = Self { last_seq: self.last_seq, outage_since: self.outage_since, ..Self::default() };
     }
-
-    /// A new server run: its sequence numbers start again at 1, so the old cursor (and what it missed) means nothing.
-    pub fn restart_sequence(&mut self) {
-        self.last_seq = Some(0);
-        self.missing.clear();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn in_order_duplicate_and_silent_loss_are_told_apart() {
-        let mut metrics = LaneMetrics::starting_after(10);
-        assert_eq!(metrics.record_event(11, 5.0), Arrival::InOrder);
-        assert_eq!(metrics.record_event(11, 5.0), Arrival::Duplicate);
-        assert_eq!(metrics.record_event(14, 5.0), Arrival::AfterSilentLoss { missing: 2 });
-        assert_eq!((metrics.events_received, metrics.duplicates, metrics.silently_missed), (2, 1, 2));
-        assert_eq!(metrics.last_seq, Some(14));
+    /// Replays sequence numbers through a session, as a lane does, and counts what it judged.
+    fn receive(metrics: &mut LaneMetrics, session: &mut protocol::ClientSession, seqs: &[u64]) {
+        for &seq in seqs {
+            metrics.record_arrival(session.event(seq), 1.0);
+        }
+    }
+
+    fn session() -> protocol::ClientSession {
+        protocol::ClientSession::starting_after(0, protocol::Epoch("e".into()))
     }
 
     #[test]
-    fn a_late_event_that_was_counted_missing_is_out_of_order_not_a_duplicate() {
-        let mut metrics = LaneMetrics::starting_after(0);
-        metrics.record_event(1, 1.0);
-        metrics.record_event(3, 1.0);
-        assert_eq!(metrics.record_event(2, 1.0), Arrival::OutOfOrder);
-        assert_eq!(metrics.record_event(2, 1.0), Arrival::Duplicate);
-        assert_eq!(metrics.score(), FaultScore { missed: 0, duplicated: 1, out_of_order: 1 });
+    fn arrivals_are_counted_as_the_session_judged_them() {
+        let (mut metrics, mut session) = (LaneMetrics::default(), session());
+        receive(&mut metrics, &mut session, &[1, 1, 4, 2, 2]);
         assert_eq!(metrics.events_received, 3);
+        assert_eq!(metrics.score(), FaultScore { missed: 1, duplicated: 2, out_of_order: 1 });
     }
 
     #[test]
     fn the_score_since_a_fault_counts_only_what_came_after_it() {
-        let mut metrics = LaneMetrics::starting_after(0);
-        metrics.record_event(1, 1.0);
-        metrics.record_event(1, 1.0);
+        let (mut metrics, mut session) = (LaneMetrics::default(), session());
+        receive(&mut metrics, &mut session, &[1, 1]);
         assert_eq!(metrics.score_since_last_fault(), None);
         metrics.connection_lost(10.0);
-        metrics.record_event(4, 1.0);
-        metrics.record_event(4, 1.0);
+        receive(&mut metrics, &mut session, &[4, 4]);
         assert_eq!(metrics.score_since_last_fault(), Some(FaultScore { missed: 2, duplicated: 1, out_of_order: 0 }));
         metrics.event_arrived_at(15.0);
         metrics.connection_lost(20.0);
@@ -264,9 +228,9 @@ mod tests {
 
     #[test]
     fn explicit_gap_is_not_silent_loss() {
-        let mut metrics = LaneMetrics::starting_after(0);
-        metrics.record_gap(1, 5);
-        assert_eq!(metrics.record_event(6, 1.0), Arrival::InOrder);
+        let (mut metrics, mut session) = (LaneMetrics::default(), session());
+        metrics.record_gap(session.gap(protocol::Gap { from: 1, to: 5 }));
+        receive(&mut metrics, &mut session, &[6]);
         assert_eq!((metrics.lost_in_gaps, metrics.silently_missed), (5, 0));
     }
 

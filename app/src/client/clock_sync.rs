@@ -41,7 +41,7 @@ pub fn use_clock_offset() -> ReadSignal<Option<ClockOffset>> {
 
 async fn exchange() -> Option<ClockSample> {
     let sent = now();
-    let answer = get("/api/time", None).await.ok()?;
+    let answer = get(protocol::routes::TIME, None).await.ok()?;
     let received = now();
     let server = answer.json::<ServerTime>().ok()?.server_time as f64 / 1000.0;
     Some(ClockSample { sent, server, received })

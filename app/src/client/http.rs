@@ -4,6 +4,7 @@ use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
+use protocol::routes::{self, PublishQuery};
 use protocol::{
     ApiErrorBody, AudioRequest, BroadcastRequest, ClassPresence, ClientId, DelayRule, FaultReport, FaultTarget,
     GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
@@ -69,7 +70,7 @@ fn network(error: gloo_net::Error) -> ClientError {
 }
 
 pub async fn publish_message(text: String) -> Result<PublishAck, ClientError> {
-    post_json("/api/publish", &PublishRequest { text }).await
+    post_json(routes::PUBLISH, &PublishRequest { text }).await
 }
 
 /// A lane's own publish: `client` and `lane` in the query let the server file the request's bytes with that lane's.
@@ -79,7 +80,7 @@ pub async fn publish_from_lane(
     lane: Transport,
     client: &ClientId,
 ) -> Result<(PublishAck, Option<u64>), ClientError> {
-    let url = format!("/api/publish?client={client}&lane={}", lane.id());
+    let url = PublishQuery { client: Some(client.clone()), lane: Some(lane) }.url();
     let request =
         Request::post(&url).json(&PublishRequest { text }).map_err(|error| ClientError::Decode(error.to_string()))?;
     let raw = read(request.send().await.map_err(network)?).await?;
@@ -88,70 +89,70 @@ pub async fn publish_from_lane(
 
 /// Asks the server for a tone (`POST /api/audio`); it comes back on every lane as an `audio` event.
 pub async fn send_audio(request: &AudioRequest) -> Result<PublishAck, ClientError> {
-    post_json("/api/audio", request).await
+    post_json(routes::AUDIO, request).await
 }
 
 /// The teacher's message to every student's lanes (a `broadcast` event).
 pub async fn broadcast_message(text: String) -> Result<PublishAck, ClientError> {
-    post_json("/api/class/broadcast", &BroadcastRequest { text }).await
+    post_json(routes::CLASS_BROADCAST, &BroadcastRequest { text }).await
 }
 
 /// Who is connected now, per transport, and the join link: what the presenter view shows.
 pub async fn class_presence() -> Result<ClassPresence, ClientError> {
-    get("/api/class", None).await?.json()
+    get(routes::CLASS, None).await?.json()
 }
 
 pub async fn update_generator(update: GeneratorUpdate) -> Result<GeneratorSettings, ClientError> {
-    post_json("/api/generator", &update).await
+    post_json(routes::GENERATOR, &update).await
 }
 
 /// The generator as it is now: shared by everyone, so another screen may have changed it since this page did.
 pub async fn fetch_generator() -> Result<GeneratorSettings, ClientError> {
-    get("/api/generator", None).await?.json()
+    get(routes::GENERATOR, None).await?.json()
 }
 
 /// Every delay rule in force, for everyone's pages.
 pub async fn fetch_delay_rules() -> Result<Vec<DelayRule>, ClientError> {
-    get("/api/faults/delay", None).await?.json()
+    get(routes::FAULTS_DELAY, None).await?.json()
 }
 
 /// Asks the server to drop the target's open connections.
 pub async fn drop_connections(target: &FaultTarget) -> Result<FaultReport, ClientError> {
-    post_json("/api/faults/drop", target).await
+    post_json(routes::FAULTS_DROP, target).await
 }
 
 /// Asks the server to drop the target's connections and refuse its requests for a while.
 pub async fn go_offline(request: &OfflineRequest) -> Result<FaultReport, ClientError> {
-    post_json("/api/faults/offline", request).await
+    post_json(routes::FAULTS_OFFLINE, request).await
 }
 
 /// Asks the server to start a new run of its stream (new epoch, numbering from 1), as a restart would.
 pub async fn restart_stream() -> Result<RestartReport, ClientError> {
-    post_json("/api/faults/restart", &serde_json::json!({})).await
+    post_json(routes::FAULTS_RESTART, &serde_json::json!({})).await
 }
 
 /// Ends every delay and offline fault, for everyone.
 pub async fn clear_faults() -> Result<(), ClientError> {
-    let response = Request::delete("/api/faults").send().await.map_err(network)?;
+    let response = Request::delete(routes::FAULTS).send().await.map_err(network)?;
     read(response).await.map(drop)
 }
 
 /// The scale suite's latest report, for the Scale page.
 pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
-    get("/api/scale", None).await?.json()
+    get(routes::SCALE, None).await?.json()
 }
 
 /// The guided lessons, in order.
 pub async fn lesson_list() -> Result<Vec<protocol::LessonSummary>, ClientError> {
-    get("/api/lessons", None).await?.json()
+    get(routes::LESSONS, None).await?.json()
 }
 
 /// One guided lesson; `id` is checked by the server (letters, digits, dashes).
 pub async fn lesson(id: &str) -> Result<protocol::Lesson, ClientError> {
-    get(&format!("/api/lessons/{id}"), None).await?.json()
+    get(&routes::lesson(id), None).await?.json()
 }
 
 /// Sets the delay (and jitter) the server adds to deliveries to the rule's target.
 pub async fn set_delivery_delay(rule: &DelayRule) -> Result<DelayRule, ClientError> {
-    post_json("/api/faults/delay", rule).await
+    post_json(routes::FAULTS_DELAY, rule).await
 }

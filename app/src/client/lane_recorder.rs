@@ -4,8 +4,11 @@
 use leptos::prelude::*;
 
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
-use crate::metrics::{Arrival, LaneMetrics};
-use protocol::{AudioClip, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
+use crate::metrics::LaneMetrics;
+use protocol::session::{CursorCheck, RunCheck};
+use protocol::{
+    Arrival, AudioClip, ClientSession, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord,
+};
 use crate::round_trip::PendingRoundTrips;
 
 use super::audio_clip::ReceivedClip;
@@ -92,7 +95,8 @@ pub struct LaneRecorder {
     trace: RwSignal<TraceLog>,
     pub(super) metrics: RwSignal<LaneMetrics>,
     status: RwSignal<LinkStatus>,
-    epoch: RwSignal<Epoch>,
+    /// Where the lane is in the log and what each arrival means: the protocol's one client session.
+    session: StoredValue<ClientSession>,
     clock_offset: Signal<Option<ClockOffset>>,
     teacher_message: RwSignal<Option<TeacherMessage>>,
     pub(super) round_trips: StoredValue<PendingRoundTrips>,
@@ -112,7 +116,7 @@ impl LaneRecorder {
             trace: RwSignal::new(TraceLog::default()),
             metrics: RwSignal::new(LaneMetrics::starting_after(start.after)),
             status: RwSignal::new(LinkStatus::Off),
-            epoch: RwSignal::new(start.epoch.clone()),
+            session: StoredValue::new(ClientSession::starting_after(start.after, start.epoch.clone())),
             teacher_message: options.teacher_message,
             round_trips: StoredValue::new(PendingRoundTrips::default()),
             clip: RwSignal::new(None),
@@ -142,7 +146,28 @@ impl LaneRecorder {
 
     /// The `after` to resume from: the last sequence number this lane accounted for.
     pub fn cursor(&self) -> u64 {
-        self.metrics.with_untracked(|metrics| metrics.last_seq.unwrap_or(0))
+        self.session.with_value(ClientSession::resume_after)
+    }
+
+    /// Runs `change` on the session, then shows its cursor in the lane's figures.
+    fn in_session<T>(&self, change: impl FnOnce(&mut ClientSession) -> T) -> T {
+        let mut result = None;
+        self.session.update_value(|session| result = Some(change(session)));
+        let cursor = self.session.with_value(ClientSession::cursor);
+        self.metrics.update(|metrics| metrics.last_seq = cursor);
+        result.expect("update_value runs its closure")
+    }
+
+    /// A connection opened or a request was answered: the back-off starts again from its first step.
+    pub fn connected(&self) {
+        self.session.update_value(ClientSession::connected);
+    }
+
+    /// A connection or request failed: how long the session's back-off says to wait, and the how-many-th failure
+    /// in a row this was.
+    pub fn failed(&self) -> (u32, u32) {
+        let delay_ms = self.in_session(|session| session.failed(js_sys::Math::random()));
+        (delay_ms, self.session.with_value(ClientSession::failures))
     }
 
     pub fn set_status(&self, status: LinkStatus) {
@@ -204,10 +229,11 @@ impl LaneRecorder {
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
         let emitted = event.emitted_at as f64 / 1000.0 - offset;
         let latency = at - emitted;
-        let arrival = self.metrics.try_update(|metrics| {
+        let arrival = self.in_session(|session| session.event(event.seq));
+        self.metrics.update(|metrics| {
             metrics.event_arrived_at(at);
             metrics.body_bytes_received += bytes as u64;
-            metrics.record_event(event.seq, latency)
+            metrics.record_arrival(arrival, latency);
         });
         let kind = event.body.kind_name();
         let mut detail = format!(
@@ -238,18 +264,18 @@ impl LaneRecorder {
             EventBody::Tick { .. } => {}
         }
         match arrival {
-            Some(Arrival::Duplicate) => {
+            Arrival::Duplicate => {
                 self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);
             }
-            Some(Arrival::OutOfOrder) => {
+            Arrival::Late => {
                 self.note(NoteTone::Warning, format!("#{} out of order", event.seq), detail.clone());
                 self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
             }
-            Some(Arrival::AfterSilentLoss { missing }) => {
+            Arrival::AfterLoss { missing } => {
                 self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());
                 self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
             }
-            _ => self.push_event(event.seq, label, detail, (emitted, at), received, exchange),
+            Arrival::InOrder => self.push_event(event.seq, label, detail, (emitted, at), received, exchange),
         }
         self.round_trip_event(event.seq, at);
     }
@@ -283,7 +309,7 @@ impl LaneRecorder {
 
     /// Every lane receives the same broadcast; the page shows it once, the newest of this server run.
     fn show_teacher_message(&self, seq: u64, text: &str) {
-        let epoch = self.epoch.get_untracked();
+        let Some(epoch) = self.session.with_value(|session| session.epoch().cloned()) else { return };
         let newer = self
             .teacher_message
             .with_untracked(|shown| shown.as_ref().is_none_or(|shown| shown.epoch != epoch || shown.seq < seq));
@@ -293,7 +319,8 @@ impl LaneRecorder {
     }
 
     pub fn gap(&self, gap: Gap) {
-        self.metrics.update(|metrics| metrics.record_gap(gap.from, gap.to));
+        let lost = self.in_session(|session| session.gap(gap));
+        self.metrics.update(|metrics| metrics.record_gap(lost));
         let at = now();
         let label = format!("gap: #{}–#{} lost", gap.from, gap.to);
         let detail = format!("the server's history no longer holds {} events", gap.lost_count());
@@ -320,11 +347,9 @@ impl LaneRecorder {
     /// is reset, since the new run numbers its events from 1 again, and `true` is returned so the caller can
     /// re-request from there.
     pub fn observe_epoch(&self, epoch: &Epoch) -> bool {
-        if self.epoch.with_untracked(|known| known == epoch) {
+        if self.in_session(|session| session.observe_epoch(epoch)) == RunCheck::Same {
             return false;
         }
-        self.epoch.set(epoch.clone());
-        self.metrics.update(LaneMetrics::restart_sequence);
         self.note(NoteTone::Warning, "server restarted: new epoch".into(), format!("epoch {epoch}; resyncing from #1"));
         true
     }
@@ -361,6 +386,19 @@ impl LaneRecorder {
             // Its JSON inside the response's array (bytes are the response's, not split per event).
             let json = serde_json::to_string(event).unwrap_or_default();
             self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), &json, 0, None);
+        }
+        match self.in_session(|session| session.poll_next(response.next)) {
+            CursorCheck::Consistent => {}
+            CursorCheck::Skipped(missing) => {
+                self.metrics.update(|metrics| metrics.silently_missed += missing);
+                let label = format!("{missing} events missing before next={}", response.next);
+                self.note(NoteTone::Error, label, "the answer's cursor is past the events it carried".into());
+            }
+            CursorCheck::WentBack { from } => self.note(
+                NoteTone::Warning,
+                format!("cursor went back to {}", response.next),
+                format!("this lane had #{from}; the server's answer says next={} in the same run", response.next),
+            ),
         }
     }
 

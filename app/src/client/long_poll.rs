@@ -7,6 +7,7 @@ use super::http::get;
 use super::lane_task::run_while_enabled;
 use super::round_trip::post_round_trip;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
+use protocol::routes::LongPollQuery;
 use protocol::{ClientId, PollResponse, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS};
 
 pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
@@ -19,16 +20,18 @@ pub fn use_long_poll(options: LaneOptions) -> LaneHandle {
 }
 
 async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<AbortSignal>) {
-    let mut failures = 0;
     loop {
-        let after = recorder.cursor();
-        let path = format!("/api/long-poll?after={after}&timeout={DEFAULT_LONG_POLL_TIMEOUT_SECONDS}");
-        let url = format!("{path}&client={client}");
+        let shown = LongPollQuery {
+            after: recorder.cursor(),
+            timeout: Some(DEFAULT_LONG_POLL_TIMEOUT_SECONDS),
+            ..LongPollQuery::default()
+        };
+        let url = LongPollQuery { client: Some(client.clone()), ..shown.clone() }.url();
         recorder.set_status(LinkStatus::Open);
-        let sent = recorder.request(format!("GET {path}"), format!("GET {url}; held until an event exists"));
+        let sent = recorder.request(format!("GET {}", shown.url()), format!("GET {url}; held until an event exists"));
         match get(&url, abort.as_ref()).await {
             Ok(raw) if raw.status == 204 => {
-                failures = 0;
+                recorder.connected();
                 let answer =
                     recorder.response("204 · timeout".into(), "no event within the hold time".into(), Some(sent.at));
                 if let Some(exchange) = raw.exchange {
@@ -38,17 +41,17 @@ async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<
             }
             Ok(raw) => match raw.json::<PollResponse>() {
                 Ok(response) => {
-                    failures = 0;
+                    recorder.connected();
                     recorder.poll_answer(&response, raw.text.len(), &sent, true, raw.exchange);
                 }
-                Err(error) => retry_later(recorder, &mut failures, error.to_string()).await,
+                Err(error) => retry_later(recorder, error.to_string()).await,
             },
-            Err(error) => retry_later(recorder, &mut failures, error.to_string()).await,
+            Err(error) => retry_later(recorder, error.to_string()).await,
         }
     }
 }
 
-async fn retry_later(recorder: LaneRecorder, failures: &mut u32, reason: String) {
+async fn retry_later(recorder: LaneRecorder, reason: String) {
     recorder.connection_lost("long poll failed".into(), reason);
-    back_off(recorder, failures).await;
+    back_off(recorder).await;
 }

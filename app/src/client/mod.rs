@@ -121,11 +121,11 @@ pub(crate) fn note_no_answer(recorder: LaneRecorder, what: &str, patience: Durat
     );
 }
 
-/// Waits before the next attempt after a failure, drawing the wait in the lane, and counts the failure.
-pub(crate) async fn back_off(recorder: LaneRecorder, failures: &mut u32) {
-    let delay_ms = retry_delay_ms(*failures, js_sys::Math::random());
-    *failures += 1;
-    note_wait(recorder, delay_ms, *failures);
+/// Waits before the next attempt after a failure, as the lane's session says (see [`protocol::BackOff`]), drawing
+/// the wait in the lane.
+pub(crate) async fn back_off(recorder: LaneRecorder) {
+    let (delay_ms, failures) = recorder.failed();
+    note_wait(recorder, delay_ms, failures);
     gloo_timers::future::sleep(std::time::Duration::from_millis(delay_ms.into())).await;
 }
 
@@ -135,33 +135,6 @@ pub(crate) fn note_wait(recorder: LaneRecorder, delay_ms: u32, failures: u32) {
     recorder.note(
         NoteTone::Info,
         format!("wait {:.1} s", f64::from(delay_ms) / 1000.0),
-        format!("back-off after failure #{failures} in a row: a random 50–100 % of min(0.5 s × 2^n, 10 s)"),
+        format!("back-off after failure #{failures} in a row: {}", protocol::BackOff::STANDARD.describe()),
     );
-}
-
-/// The wait after the `failures`-th failure in a row: a ceiling of 0.5 s doubling to at most 10 s, of which a random
-/// half to all is used (`jitter` in 0..1). The jitter spreads a classroom's reconnects after a restart, instead of
-/// sixty browsers retrying in the same millisecond, again and again.
-pub(crate) fn retry_delay_ms(failures: u32, jitter: f64) -> u32 {
-    let ceiling = 500u32.saturating_mul(1 << failures.min(5)).min(10_000);
-    (f64::from(ceiling) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))).round() as u32
-}
-
-#[cfg(test)]
-mod tests {
-    use super::retry_delay_ms;
-
-    #[test]
-    fn retry_ceiling_doubles_up_to_ten_seconds() {
-        let ceilings: Vec<_> = (0..7).map(|failures| retry_delay_ms(failures, 1.0)).collect();
-        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
-    }
-
-    #[test]
-    fn jitter_uses_half_to_all_of_the_ceiling() {
-        assert_eq!(retry_delay_ms(0, 0.0), 250);
-        assert_eq!(retry_delay_ms(3, 0.5), 3000);
-        assert_eq!(retry_delay_ms(9, 0.0), 5000);
-        assert_eq!(retry_delay_ms(1, 7.0), 1000, "jitter is clamped");
-    }
 }

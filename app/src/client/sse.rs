@@ -14,7 +14,8 @@ use super::{
     back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
 };
 use crate::diagram::NoteTone;
-use protocol::{ClientId, Event, Gap, StreamHello, Transport, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
+use protocol::routes::StreamQuery;
+use protocol::{ClientId, Event, Gap, StreamHello, Transport, WireLabel, EVENT_KIND_NAMES, SSE_RETRY_MILLIS};
 
 pub fn use_event_source(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Sse, &options);
@@ -44,13 +45,11 @@ impl Drop for Source {
 }
 
 async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
-    let mut failures = 0;
     loop {
-        let after = recorder.cursor();
-        let url = format!("/api/sse?after={after}&client={client}");
+        let shown = StreamQuery { after: Some(recorder.cursor()), client: None };
+        let url = StreamQuery { client: Some(client.clone()), ..shown.clone() }.sse_url();
         recorder.set_status(LinkStatus::Connecting);
-        let sent =
-            recorder.request(format!("GET /api/sse?after={after}"), format!("GET {url}; Accept: text/event-stream"));
+        let sent = recorder.request(format!("GET {}", shown.sse_url()), format!("GET {url}; Accept: text/event-stream"));
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(source) = EventSource::new(&url) else {
             recorder.note(NoteTone::Error, "EventSource refused the URL".into(), url);
@@ -59,7 +58,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
         let mut listeners = Listeners::new(&source);
         listeners.forward("open", &sink, |_| SourceSignal::Open);
         listeners.forward("error", &sink, |_| SourceSignal::Error);
-        for name in EVENT_KIND_NAMES.into_iter().chain(["hello", "gap"]) {
+        for name in EVENT_KIND_NAMES.into_iter().chain([WireLabel::Hello.as_str(), WireLabel::Gap.as_str()]) {
             listeners.forward(name, &sink, move |event| SourceSignal::Message { name, data: message_data(event) });
         }
         let source = Source { source, _listeners: listeners };
@@ -84,7 +83,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
             let Some(signal) = signal else { break };
             match signal {
                 SourceSignal::Open => {
-                    failures = 0;
+                    recorder.connected();
                     recorder.set_status(LinkStatus::Open);
                     let (label, held_from) = if connected_once {
                         ("reconnected · 200 text/event-stream", None)
@@ -95,7 +94,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                     response = Some(recorder.response(label.into(), detail, held_from));
                     connected_once = true;
                 }
-                SourceSignal::Message { name: "hello", data } => {
+                SourceSignal::Message { name, data } if name == WireLabel::Hello.as_str() => {
                     if let Ok(hello) = serde_json::from_str::<StreamHello>(&data) {
                         if recorder.observe_epoch(&hello.epoch) {
                             break; // reopen from #1 of the new run; Last-Event-ID would point into the old one
@@ -104,7 +103,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                         exchange = Some(hello.exchange);
                     }
                 }
-                SourceSignal::Message { name: "gap", data } => {
+                SourceSignal::Message { name, data } if name == WireLabel::Gap.as_str() => {
                     if let Ok(gap) = serde_json::from_str::<Gap>(&data) {
                         recorder.gap(gap);
                     }
@@ -131,7 +130,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
             }
         }
         drop(source);
-        back_off(recorder, &mut failures).await;
+        back_off(recorder).await;
     }
 }
 

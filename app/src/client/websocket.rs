@@ -11,6 +11,7 @@ use super::lane_task::run_while_enabled;
 use super::round_trip::{socket_round_trip, SocketSlot};
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::{NoteTone, WireKey};
+use protocol::routes::StreamQuery;
 use protocol::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
 use leptos::prelude::{SetValue, StoredValue};
 
@@ -49,13 +50,12 @@ impl Drop for Socket {
 }
 
 async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: SocketSlot) {
-    let mut failures = 0;
     loop {
         let after = recorder.cursor();
         let Some(url) = socket_url(after, &client) else { return };
         recorder.set_status(LinkStatus::Connecting);
         let sent = recorder
-            .request(format!("GET /api/ws?after={after} · Upgrade"), "Connection: Upgrade, Upgrade: websocket".into());
+            .request(format!("GET {} · Upgrade", StreamQuery { after: Some(after), client: None }.web_socket_path()), "Connection: Upgrade, Upgrade: websocket".into());
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(socket) = WebSocket::new(&url) else {
             recorder.note(NoteTone::Error, "WebSocket refused the URL".into(), url);
@@ -84,7 +84,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: S
         while let Some(signal) = signals.next().await {
             match signal {
                 SocketSignal::Open => {
-                    failures = 0;
+                    recorder.connected();
                     socket_slot.set_value(Some(socket.socket.clone()));
                     recorder.set_status(LinkStatus::Open);
                     response = Some(recorder.response(
@@ -134,7 +134,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: S
             }
         }
         drop(socket);
-        back_off(recorder, &mut failures).await;
+        back_off(recorder).await;
     }
 }
 
@@ -154,5 +154,6 @@ fn binary_summary(frame: &[u8]) -> String {
 fn socket_url(after: u64, client: &ClientId) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    Some(format!("{scheme}://{}/api/ws?after={after}&client={client}", location.host().ok()?))
+    let path = StreamQuery { after: Some(after), client: Some(client.clone()) }.web_socket_path();
+    Some(format!("{scheme}://{}{path}", location.host().ok()?))
 }

@@ -2,7 +2,6 @@
 //! connections, and hands each record to its lane, which puts the bytes on the right arrow. This traffic is not
 //! lane traffic: the server counts it with the control API, and the page shows its cost on its own.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gloo_timers::future::sleep;
@@ -11,7 +10,8 @@ use leptos::task::spawn_local_scoped_with_cancellation;
 
 use super::http::get;
 use super::LaneHandle;
-use protocol::{ClientId, Transport, WirePage};
+use protocol::routes::WireQuery;
+use protocol::{ClientId, PerTransport, WirePage};
 
 const PERIOD: Duration = Duration::from_secs(1);
 
@@ -27,20 +27,20 @@ pub struct SideChannelCost {
 /// Starts the side channel for `lanes` (browser only: the loop is spawned inside an effect).
 pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideChannelCost> {
     let cost = RwSignal::new(SideChannelCost::default());
-    let sinks: BTreeMap<Transport, Callback<protocol::WireRecord>> =
-        lanes.iter().map(|lane| (lane.transport, lane.wire_sink)).collect();
-    let sinks = StoredValue::new(sinks);
+    let mut sinks = PerTransport::<Option<Callback<protocol::WireRecord>>>::default();
+    for lane in lanes {
+        sinks[lane.transport] = Some(lane.wire_sink);
+    }
     Effect::new(move |_| {
         let client = client.clone();
         spawn_local_scoped_with_cancellation(async move {
             let mut after = 0;
             loop {
-                if let Ok(raw) = get(&format!("/api/wire?client={client}&after={after}"), None).await {
+                if let Ok(raw) = get(&WireQuery { client: client.clone(), after }.url(), None).await {
                     if let Ok(page) = raw.json::<WirePage>() {
                         after = page.next;
                         for record in page.records {
-                            let sink =
-                                record.transport.and_then(|transport| sinks.with_value(|s| s.get(&transport).copied()));
+                            let sink = record.transport.and_then(|transport| sinks[transport]);
                             if let Some(sink) = sink {
                                 sink.run(record);
                             }

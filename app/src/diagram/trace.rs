@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use protocol::{WireBytes, WireRecord, WireUnit};
+use protocol::{WireBytes, WireLabel, WireRecord, WireUnit};
 
 /// Times are browser wall-clock milliseconds since the Unix epoch (`Date.now()`), the one axis all lanes share.
 pub use protocol::Millis;
@@ -60,7 +60,7 @@ impl WireKey {
     pub fn of(record: &WireRecord) -> WireKey {
         let to_server = record.direction == protocol::WireDirection::ToServer;
         match &record.unit {
-            WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && event.as_ref() == "ack" => {
+            WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && *event == WireLabel::Ack => {
                 WireKey::Ack { exchange: record.exchange, seq: *seq }
             }
             WireUnit::Chunk { seq: Some(seq), .. } | WireUnit::Frame { seq: Some(seq), .. } if !to_server => {
@@ -272,7 +272,7 @@ mod tests {
         ));
         log.bind(request, WireKey::Request(5));
         log.bind(event, WireKey::Event { exchange: 5, seq: 9 });
-        log.attach(wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some("tick".into()), seq: Some(9) }, 0));
+        log.attach(wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some(WireLabel::Tick), seq: Some(9) }, 0));
         let bytes = |id: u64| log.records().iter().find(|record| record.id == id).unwrap().bytes();
         assert_eq!(bytes(request), Some(WireBytes { head: 300, framing: 1, payload: 2 }));
         assert_eq!(bytes(event), Some(WireBytes { head: 0, framing: 1, payload: 2 }));
@@ -283,17 +283,17 @@ mod tests {
 
     #[test]
     fn a_websocket_ack_is_not_its_events_frame() {
-        let frame = |event: &str| WireUnit::Frame {
+        let frame = |event: WireLabel| WireUnit::Frame {
             opcode: "text".into(),
             fin: true,
             rsv: 0,
             masked: false,
             length_bits: 7,
             seq: Some(9),
-            event: Some(event.to_owned().into()),
+            event: Some(event),
         };
-        let ack = wire(5, WireDirection::ToClient, frame("ack"), 0);
-        let event = wire(5, WireDirection::ToClient, frame("message"), 0);
+        let ack = wire(5, WireDirection::ToClient, frame(WireLabel::Ack), 0);
+        let event = wire(5, WireDirection::ToClient, frame(WireLabel::Message), 0);
         assert_eq!(WireKey::of(&ack), WireKey::Ack { exchange: 5, seq: 9 });
         assert_eq!(WireKey::of(&event), WireKey::Event { exchange: 5, seq: 9 });
     }
