@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protocol::{LoadTransport, ScaleServer};
 use clap::{Args, Parser, Subcommand};
+use protocol::{LoadTransport, ScaleServer};
 
 use crate::run::RunOptions;
 

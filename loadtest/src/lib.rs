@@ -11,7 +11,6 @@ mod http;
 pub mod proc;
 pub mod report;
 pub mod run;
-mod seq;
 mod stats;
 
 pub use error::LoadError;

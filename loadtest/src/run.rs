@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{GeneratorUpdate, LoadTransport, PollResponse, ScaleRun, ScaleServer};
+use protocol::routes::{self, PollQuery};
+use protocol::{ClientSession, GeneratorUpdate, LoadTransport, PollResponse, ScaleRun, ScaleServer};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
@@ -47,6 +48,10 @@ pub struct RunOutcome {
     /// Lowest and highest sequence number any client received in the window.
     pub seq_span: Option<(u64, u64)>,
     pub duplicates: u64,
+    /// Events that arrived after a later one (not counted in `missed`).
+    pub out_of_order: u64,
+    /// New server runs the clients saw, one per client per restart.
+    pub restarts: u64,
 }
 
 pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
@@ -63,11 +68,11 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
         })
         .await?;
     let polls = matches!(options.transport, LoadTransport::ShortPoll | LoadTransport::LongPoll);
-    let head = if polls { Some(control.head_seq().await?) } else { None };
+    let start = if polls { control.start_at_head().await? } else { ClientSession::new() };
     let plan = Arc::new(Plan {
         transport: options.transport,
         target: target.clone(),
-        head,
+        start,
         poll_interval: options.poll_interval,
         long_poll_timeout_seconds: LONG_POLL_TIMEOUT_SECONDS,
     });
@@ -106,7 +111,13 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     let totals = metrics.totals();
     let run =
         scale_run(options, connected, measured_seconds, cpu_seconds, [rss_baseline, rss_connected, rss_end], &totals);
-    Ok(RunOutcome { run, seq_span: totals.seq_span, duplicates: totals.duplicates })
+    Ok(RunOutcome {
+        run,
+        seq_span: totals.seq_span,
+        duplicates: totals.duplicates,
+        out_of_order: totals.out_of_order,
+        restarts: totals.restarts,
+    })
 }
 
 /// Starts a task per client at `connect_rate` per second, at most [`CONNECTS_IN_FLIGHT`] connecting at once.
@@ -157,19 +168,20 @@ impl Control {
     }
 
     async fn set_generator(&self, update: GeneratorUpdate) -> Result<(), LoadError> {
-        self.connect().await?.post_json("/api/generator", &update).await.map(drop)
+        self.connect().await?.post_json(routes::GENERATOR, &update).await.map(drop)
     }
 
-    /// The log's head, by following `next` from 0 until an answer is empty (the generator is paused, so this
-    /// ends). Only the poll API is assumed, so a peer without `/api/stats` works too.
-    async fn head_seq(&self) -> Result<u64, LoadError> {
+    /// A polling client's session starting at the log's head, in the server's current run: found by following
+    /// `next` from 0 until an answer is empty (the generator is paused, so this ends). Only the poll API is
+    /// assumed, so a peer without `/api/stats` works too.
+    async fn start_at_head(&self) -> Result<ClientSession, LoadError> {
         let mut http = self.connect().await?;
         let mut after = 0;
         loop {
-            let path = format!("/api/poll?after={after}");
+            let path = PollQuery { after, ..PollQuery::default() }.url();
             let answer: PollResponse = serde_json::from_slice(&ok_body(http.get(&path).await?, &path).await?)?;
             if answer.events.is_empty() && answer.gap.is_none() || answer.next <= after {
-                return Ok(answer.next.max(after));
+                return Ok(ClientSession::starting_after(answer.next.max(after), answer.epoch));
             }
             after = answer.next;
         }

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{Event, LatencySummary};
 use hdrhistogram::Histogram;
+use protocol::{Event, LatencySummary};
 
 const SHARDS: usize = 64;
 const ERROR_SAMPLES: usize = 5;
@@ -22,6 +22,10 @@ struct Shard {
     bytes_down: AtomicU64,
     missed: AtomicU64,
     duplicates: AtomicU64,
+    /// Events that arrived after a later one (counted missed until then).
+    out_of_order: AtomicU64,
+    /// Server runs a client saw end (a new epoch): each one starts that client's count again from #1.
+    restarts: AtomicU64,
     /// Lowest and highest sequence number delivered in the window: how many events the window spanned.
     first_seq: AtomicU64,
     last_seq: AtomicU64,
@@ -37,6 +41,8 @@ impl Shard {
             bytes_down: AtomicU64::new(0),
             missed: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
+            out_of_order: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
             first_seq: AtomicU64::new(u64::MAX),
             last_seq: AtomicU64::new(0),
             latency: Mutex::new(new_histogram()),
@@ -52,7 +58,7 @@ fn new_histogram() -> Histogram<u64> {
 ///
 /// Window figures (deliveries, requests, bytes, latency) only count while [`Metrics::measuring`] is set, which is
 /// how the counters are "reset" at the window's start without racing the clients. Faults (missed, duplicates,
-/// errors) count over the whole run: a loss during warm-up is still a loss.
+/// errors, restarts) count over the whole run: a loss during warm-up is still a loss.
 pub struct Metrics {
     shards: Box<[Shard]>,
     measuring: AtomicBool,
@@ -71,6 +77,8 @@ pub struct Totals {
     pub bytes_down: u64,
     pub missed: u64,
     pub duplicates: u64,
+    pub out_of_order: u64,
+    pub restarts: u64,
     pub errors: u64,
     pub error_samples: Vec<String>,
     pub latency: LatencySummary,
@@ -132,6 +140,8 @@ impl Metrics {
             bytes_down: sum(|shard| &shard.bytes_down),
             missed: sum(|shard| &shard.missed),
             duplicates: sum(|shard| &shard.duplicates),
+            out_of_order: sum(|shard| &shard.out_of_order),
+            restarts: sum(|shard| &shard.restarts),
             errors: self.errors.load(Relaxed),
             error_samples: self.error_samples.lock().unwrap_or_else(PoisonError::into_inner).clone(),
             latency: LatencySummary {
@@ -196,9 +206,24 @@ impl Recorder {
         self.shard().missed.fetch_add(count, Relaxed);
     }
 
-    pub fn duplicate(&self, seq: u64, last: u64) {
+    pub fn duplicate(&self, seq: u64) {
         self.shard().duplicates.fetch_add(1, Relaxed);
-        self.error(format!("duplicate or out-of-order seq {seq} after {last}"));
+        self.error(format!("duplicate seq {seq}"));
+    }
+
+    /// `event` arrived after a later one: it was counted missed then, and is a delivery out of order now.
+    pub fn late(&self, event: &Event) {
+        let shard = self.shard();
+        // The same client counted it missed on this same shard, so this cannot wrap.
+        shard.missed.fetch_sub(1, Relaxed);
+        shard.out_of_order.fetch_add(1, Relaxed);
+        self.error(format!("seq {} arrived out of order", event.seq));
+        self.delivered(event);
+    }
+
+    /// The client saw a new server run: what it counts from now on is numbered from #1 again.
+    pub fn restarted(&self) {
+        self.shard().restarts.fetch_add(1, Relaxed);
     }
 
     pub fn error(&self, message: String) {
@@ -243,6 +268,20 @@ mod tests {
         assert_eq!(totals.latency.samples, 2);
         assert_eq!(totals.missed, 2);
         assert_eq!(totals.seq_span, Some((4, 5)));
+    }
+
+    #[test]
+    fn a_late_event_is_no_longer_missed_but_out_of_order() {
+        let metrics = Metrics::new();
+        metrics.set_measuring(true);
+        let recorder = metrics.recorder(5);
+        recorder.missed(2);
+        recorder.delivered(&event(4));
+        recorder.late(&event(2));
+        recorder.restarted();
+        let totals = metrics.totals();
+        assert_eq!((totals.missed, totals.out_of_order, totals.deliveries), (1, 1, 2));
+        assert_eq!((totals.duplicates, totals.restarts, totals.errors), (0, 1, 1));
     }
 
     #[test]

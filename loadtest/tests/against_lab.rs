@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use protocol::{LoadTransport, ScaleServer};
 use clap::Parser;
+use protocol::{LoadTransport, ScaleServer};
 use server::{leptos_options, serve, AppState, Config};
 use transport_load::{RunOptions, RunOutcome};
 

@@ -1,18 +1,18 @@
 //! Short polling: `GET /api/poll?after=N` every interval on the client's own keep-alive connection.
 
+use protocol::routes::PollQuery;
 use protocol::PollResponse;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use super::{Client, Never};
+use super::{Client, SessionEnd};
 use crate::error::LoadError;
 use crate::http::{ok_body, HttpClient};
 
-pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
+pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
     let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
     let first_session = !client.ever_connected();
     // One poll at once proves the connection works before the client counts as connected.
     poll(&mut http, client).await?;
-    client.mark_connected();
     let interval = client.plan.poll_interval;
     // A thousand clients started together would all ask in the same millisecond forever after; browsers opened
     // by people do not. A random phase per client spreads the requests over the interval.
@@ -30,9 +30,10 @@ pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
 }
 
 async fn poll(http: &mut HttpClient, client: &mut Client) -> Result<(), LoadError> {
-    let path = format!("/api/poll?after={}", client.cursor());
+    let path = PollQuery { after: client.poll_after(), ..PollQuery::default() }.url();
     let body = ok_body(http.get(&path).await?, &path).await?;
     let answer: PollResponse = serde_json::from_slice(&body)?;
+    // An answer from a new server run is not counted; the next poll, at its time, asks for that run from #1.
     client.answer(&answer);
     Ok(())
 }

@@ -1,15 +1,16 @@
 //! socket.io: Engine.IO v4 straight over a WebSocket (`/socket.io/?EIO=4&transport=websocket`), as a socket.io
 //! client ends up once upgraded. Framing lives in [`crate::engine_io`].
 
-use protocol::{Event, StreamHello};
 use futures::{SinkExt, StreamExt};
+use protocol::session::RunCheck;
+use protocol::{Event, StreamHello};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Client, Never};
+use super::{Client, SessionEnd};
 use crate::engine_io::{self, EnginePacket, SocketPacket, CONNECT_DEFAULT_NAMESPACE};
 use crate::error::LoadError;
 
-pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
+pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", client.plan.target.authority);
     let mut socket = super::open_web_socket(client, &url).await?;
     while let Some(message) = socket.next().await {
@@ -23,15 +24,13 @@ pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
             EnginePacket::Open(_) => socket.send(Message::text(CONNECT_DEFAULT_NAMESPACE)).await?,
             // Engine.IO v4 servers ping; a client that does not pong within pingTimeout is dropped.
             EnginePacket::Ping(payload) => socket.send(Message::text(engine_io::pong(payload))).await?,
-            EnginePacket::Message(SocketPacket::Connect { .. }) => client.mark_connected(),
+            EnginePacket::Message(SocketPacket::Connect { .. }) => client.answered(),
             EnginePacket::Message(SocketPacket::Event { name, data, .. }) => match name.as_str() {
                 "event" => client.event(&serde_json::from_value::<Event>(data)?),
-                // A peer may announce its head the way the lab's streams do; only `head_seq` matters here.
+                // The peer announces its run and head as the lab's streams do. It has no way to resume, so after a
+                // restart opening again would not help: the new run's events before this hello are lost to it.
                 "hello" => {
-                    if let Some(head_seq) = data.get("head_seq").and_then(|head| head.as_u64()) {
-                        let epoch = protocol::Epoch(String::new());
-                        client.hello(&StreamHello { epoch, head_seq, exchange: 0 });
-                    }
+                    let _: RunCheck = client.hello(&serde_json::from_value::<StreamHello>(data)?);
                 }
                 _ => {}
             },

@@ -1,15 +1,17 @@
 //! WebSocket: `GET /api/ws`, then a JSON text frame per event (a binary frame for an audio clip).
 
-use protocol::{decode_audio_frame, WsServerMessage};
 use futures::StreamExt;
+use protocol::routes::StreamQuery;
+use protocol::session::RunCheck;
+use protocol::{decode_audio_frame, WsServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Client, Never};
+use super::{Client, SessionEnd};
 use crate::error::LoadError;
 
-pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
-    let query = client.tracker.last().map(|after| format!("?after={after}")).unwrap_or_default();
-    let url = format!("ws://{}/api/ws{query}", client.plan.target.authority);
+pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
+    let query = StreamQuery { after: client.stream_after(), client: None };
+    let url = format!("ws://{}{}", client.plan.target.authority, query.web_socket_path());
     let mut socket = super::open_web_socket(client, &url).await?;
     // Reading is also what answers the server's pings: tungstenite queues the pong and sends it on the next read.
     while let Some(message) = socket.next().await {
@@ -24,7 +26,11 @@ pub async fn session(client: &mut Client) -> Result<Never, LoadError> {
             _ => continue,
         };
         match serde_json::from_str::<WsServerMessage>(text.as_str())? {
-            WsServerMessage::Hello(hello) => client.hello(&hello),
+            WsServerMessage::Hello(hello) => {
+                if client.hello(&hello) == RunCheck::Restarted {
+                    return Ok(SessionEnd::Restarted);
+                }
+            }
             WsServerMessage::Event(event) => client.event(&event),
             WsServerMessage::Gap(gap) => client.gap(gap),
             WsServerMessage::Ack { .. } => {}
