@@ -207,8 +207,10 @@ mod tests {
         let lines = explain(&head);
         assert!(lines[0].note.as_deref().unwrap().contains("stop speaking HTTP"));
         assert!(lines[1].note.as_deref().unwrap().contains("SHA-1"));
-        let chunk =
-            record(WireUnit::Chunk { event: Some(protocol::WireLabel::Tick), seq: Some(1) }, "id: 1\nevent: tick\ndata: {}\n\n");
+        let chunk = record(
+            WireUnit::Chunk { event: Some(protocol::WireLabel::Tick), seq: Some(1) },
+            "id: 1\nevent: tick\ndata: {}\n\n",
+        );
         let notes: Vec<_> = explain(&chunk).iter().map(|line| line.note.is_some()).collect();
         assert_eq!(notes, [true, true, true, true]);
     }

@@ -5,11 +5,9 @@ use leptos::prelude::*;
 
 use crate::diagram::{Millis, NoteTone, RecordKind, TraceLog, WireKey};
 use crate::metrics::LaneMetrics;
-use protocol::session::{CursorCheck, RunCheck};
-use protocol::{
-    Arrival, AudioClip, ClientSession, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord,
-};
 use crate::round_trip::PendingRoundTrips;
+use protocol::session::{CursorCheck, RunCheck};
+use protocol::{Arrival, AudioClip, ClientSession, Epoch, Event, EventBody, Gap, PollResponse, Transport, WireRecord};
 
 use super::audio_clip::ReceivedClip;
 use super::browser_clock::now;

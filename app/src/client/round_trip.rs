@@ -14,8 +14,8 @@ use super::browser_clock::now;
 use super::http::publish_from_lane;
 use super::LaneRecorder;
 use crate::diagram::{NoteTone, RecordKind};
-use protocol::{ClientId, WsClientMessage};
 use crate::round_trip::{Completed, PendingRoundTrips, Ticket};
+use protocol::{ClientId, WsClientMessage};
 
 /// Where the WebSocket hook keeps its latest socket, for round trips to send on.
 pub type SocketSlot = StoredValue<Option<WebSocket>, LocalStorage>;

@@ -49,7 +49,8 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
         let shown = StreamQuery { after: Some(recorder.cursor()), client: None };
         let url = StreamQuery { client: Some(client.clone()), ..shown.clone() }.sse_url();
         recorder.set_status(LinkStatus::Connecting);
-        let sent = recorder.request(format!("GET {}", shown.sse_url()), format!("GET {url}; Accept: text/event-stream"));
+        let sent =
+            recorder.request(format!("GET {}", shown.sse_url()), format!("GET {url}; Accept: text/event-stream"));
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(source) = EventSource::new(&url) else {
             recorder.note(NoteTone::Error, "EventSource refused the URL".into(), url);

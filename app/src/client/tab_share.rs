@@ -17,8 +17,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::browser_events::Listeners;
-use protocol::{ClientId, TabId, TabMessage};
 use crate::tab_share::{TabShare, TabShareStatus};
+use protocol::{ClientId, TabId, TabMessage};
 
 /// Every lab page of this origin in this browser listens here.
 const CHANNEL_NAME: &str = "transport-lab-tabs";

@@ -11,9 +11,9 @@ use super::lane_task::run_while_enabled;
 use super::round_trip::{socket_round_trip, SocketSlot};
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::{NoteTone, WireKey};
+use leptos::prelude::{SetValue, StoredValue};
 use protocol::routes::StreamQuery;
 use protocol::{decode_audio_frame, ClientId, Transport, WsServerMessage, AUDIO_FRAME_HEADER_BYTES};
-use leptos::prelude::{SetValue, StoredValue};
 
 pub fn use_websocket(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::WebSocket, &options);
@@ -54,8 +54,10 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: S
         let after = recorder.cursor();
         let Some(url) = socket_url(after, &client) else { return };
         recorder.set_status(LinkStatus::Connecting);
-        let sent = recorder
-            .request(format!("GET {} · Upgrade", StreamQuery { after: Some(after), client: None }.web_socket_path()), "Connection: Upgrade, Upgrade: websocket".into());
+        let sent = recorder.request(
+            format!("GET {} · Upgrade", StreamQuery { after: Some(after), client: None }.web_socket_path()),
+            "Connection: Upgrade, Upgrade: websocket".into(),
+        );
         let (sink, mut signals) = mpsc::unbounded();
         let Ok(socket) = WebSocket::new(&url) else {
             recorder.note(NoteTone::Error, "WebSocket refused the URL".into(), url);

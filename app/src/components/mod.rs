@@ -1,42 +1,16 @@
-//! The page. The file tree mirrors what is on screen: controls on top, the export toolbar, then a lane per
-//! transport, each a sequence diagram with its figures; or, while a saved trace is replayed, the replay in their
-//! place.
+//! The pages, one folder each (`lab`, `lessons`, `replay`, `present`, `scale`), with what several pages draw in
+//! `diagram` (a lane's sequence diagram), `export` and `common`. What parts share through Leptos context is
+//! defined once in `context`, so sharing it never makes two components import each other.
 
-mod audio_button;
-mod controls;
-mod diagram_clock;
-mod diagram_legend;
-mod diagram_toolbar;
-mod explainer;
-mod fault_controls;
-mod fetched;
-mod inspector;
-mod keyboard_shortcuts;
-mod lab_page;
-mod lane;
-mod lane_audio;
-mod lane_metrics;
-mod lesson_answer;
-mod lesson_panel;
-mod lessons_page;
-mod live_export;
-mod measurement_notes;
-mod message_draft;
-mod metrics_panel;
-mod number_knob;
-mod present_page;
-mod replay_bar;
-mod replay_lane;
-mod replay_view;
-mod round_trip_button;
+pub mod common;
+pub mod context;
+pub mod diagram;
+pub mod export;
+pub mod lab;
+pub mod lessons;
+pub mod present;
+pub mod replay;
 mod routes;
-mod scale_page;
-mod sequence_diagram;
-mod tab_limit_notice;
-mod teacher_message;
-mod theme;
-mod time_axis;
-mod trace_loader;
-mod view_controls;
+pub mod scale;
 
 pub use routes::{App, Page};

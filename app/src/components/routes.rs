@@ -1,10 +1,10 @@
 use leptos::prelude::*;
 
-use super::lab_page::LabPage;
-use super::lessons_page::LessonsPage;
-use super::present_page::PresentPage;
-use super::scale_page::ScalePage;
-use super::theme::{ThemeChoice, ThemeToggle};
+use crate::components::common::theme::{ThemeChoice, ThemeToggle};
+use crate::components::lab::lab_page::LabPage;
+use crate::components::lessons::lessons_page::LessonsPage;
+use crate::components::present::present_page::PresentPage;
+use crate::components::scale::scale_page::ScalePage;
 
 /// The lab's pages, each loaded afresh by its link (the live lab starts from the snapshot the server
 /// writes into each page, which a client-side navigation would leave stale), need no client-side router: the

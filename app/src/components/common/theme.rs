@@ -89,7 +89,7 @@ mod tests {
 
     use std::collections::HashMap;
 
-    const STYLESHEET: &str = include_str!("../../../style/main.css");
+    const STYLESHEET: &str = include_str!("../../../../style/main.css");
 
     /// The `--name: #rrggbb;` declarations of the block after `marker`.
     fn palette(marker: &str) -> HashMap<String, String> {

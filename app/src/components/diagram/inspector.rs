@@ -2,16 +2,14 @@
 //! HTTP heads exactly as sent, SSE text with its line ends, WebSocket frames decoded, each part explained.
 
 use leptos::prelude::*;
+
+use crate::components::context::Inspection;
 use leptos::task::spawn_local;
 
 use crate::client::expected_accept;
 use crate::diagram::{RecordKind, TraceLog, TraceRecord, WireKey};
 use crate::inspect::{explain, websocket_key_and_accept};
 use protocol::{Transport, WireDirection, WireRecord, WireUnit};
-
-/// Which arrow is open in the inspector: its lane and its record id.
-#[derive(Clone, Copy)]
-pub struct Inspection(pub RwSignal<Option<(Transport, u64)>>);
 
 /// The drawer for the arrow clicked in one of `lanes` (live, or a replay's).
 #[component]

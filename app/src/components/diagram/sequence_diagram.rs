@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 
-use super::inspector::Inspection;
-use super::lane::HighlightedEvent;
-use super::lesson_panel::LessonFocus;
-use super::time_axis::visible_ticks;
+use crate::components::context::HighlightedEvent;
+use crate::components::context::Inspection;
+use crate::components::context::LessonFocus;
+use crate::components::diagram::time_axis::visible_ticks;
 use crate::diagram::describe::{note_marker, InView};
 use crate::diagram::{DiagramLayout, Millis, PlacedRecord, TraceLog};
 use protocol::Transport;

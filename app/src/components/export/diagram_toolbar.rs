@@ -6,10 +6,10 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::trace_loader::{LoadedTrace, TraceLoader};
 use crate::client::{
     copy_text, download_blob, download_text, export_file_name, fetch_delay_rules, fetch_generator, picture_of, png_of,
 };
+use crate::components::export::trace_loader::{LoadedTrace, TraceLoader};
 use crate::diagram::mermaid;
 use crate::diagram::trace_file::{TraceFile, TraceSettings};
 use crate::diagram::TraceRecord;

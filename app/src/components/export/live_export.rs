@@ -3,9 +3,9 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::diagram_toolbar::ShownDiagram;
 use crate::client::LaneHandle;
 use crate::clock_offset::ClockOffset;
+use crate::components::export::diagram_toolbar::ShownDiagram;
 use crate::diagram::trace_file::{LaneTrace, TraceFile, TraceSettings};
 use crate::diagram::{DiagramLayout, Millis};
 use protocol::ClientId;

@@ -1,63 +1,21 @@
 //! The header: generator knobs, the message box, and which lanes are on.
 
 use leptos::prelude::*;
+
+use crate::components::context::LaneToggles;
 use leptos::task::spawn_local;
 
-use super::audio_button::SendToneButton;
-use super::fault_controls::{FaultControls, FaultScope};
-use super::message_draft::MessageDraft;
-use super::number_knob::NumberKnob;
-use super::round_trip_button::RoundTripButton;
 use crate::client::{publish_message, update_generator};
+use crate::components::common::message_draft::MessageDraft;
+use crate::components::common::number_knob::NumberKnob;
+use crate::components::context::FaultScope;
+use crate::components::lab::audio_button::SendToneButton;
+use crate::components::lab::fault_controls::FaultControls;
+use crate::components::lab::round_trip_button::RoundTripButton;
 use protocol::{
     GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
 };
-
-/// One switch per lane, all on at start.
-#[derive(Clone, Copy)]
-pub struct LaneToggles {
-    pub short_poll: RwSignal<bool>,
-    pub long_poll: RwSignal<bool>,
-    pub sse: RwSignal<bool>,
-    pub web_socket: RwSignal<bool>,
-}
-
-impl LaneToggles {
-    pub fn all_on() -> Self {
-        Self {
-            short_poll: RwSignal::new(true),
-            long_poll: RwSignal::new(true),
-            sse: RwSignal::new(true),
-            web_socket: RwSignal::new(true),
-        }
-    }
-
-    /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.
-    pub fn states(&self) -> [bool; 4] {
-        Transport::ALL.map(|transport| self.of(transport).get_untracked())
-    }
-
-    pub fn set_states(&self, states: [bool; 4]) {
-        for (transport, on) in Transport::ALL.into_iter().zip(states) {
-            // Setting a lane to what it already is would still wake its task, which takes any wake while running
-            // for a client-side drop and reconnects.
-            let toggle = self.of(transport);
-            if toggle.get_untracked() != on {
-                toggle.set(on);
-            }
-        }
-    }
-
-    pub fn of(&self, transport: Transport) -> RwSignal<bool> {
-        match transport {
-            Transport::ShortPoll => self.short_poll,
-            Transport::LongPoll => self.long_poll,
-            Transport::Sse => self.sse,
-            Transport::WebSocket => self.web_socket,
-        }
-    }
-}
 
 #[component]
 pub fn Controls(

@@ -1,43 +1,15 @@
 //! The Faults panel, and whose connections the page's fault buttons hit.
 
 use leptos::prelude::*;
+
+use crate::components::context::FaultScope;
 use leptos::task::spawn_local;
 
-use super::number_knob::NumberKnob;
 use crate::client::{clear_faults, restart_stream, set_delivery_delay};
-use protocol::{ClientId, DelayRule, FaultTarget, Transport, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
+use crate::components::common::number_knob::NumberKnob;
+use protocol::{DelayRule, FaultTarget, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 
 const MAX_DELAY: f64 = MAX_INJECTED_DELAY_MS as f64;
-
-/// Whose connections the fault buttons hit: this page's (the default, so one student cannot cut the whole class)
-/// or everyone's (a teacher demonstrating on the projector). Provided as context by the lab page.
-#[derive(Clone, Copy)]
-pub struct FaultScope {
-    client: StoredValue<ClientId>,
-    pub everyone: RwSignal<bool>,
-    /// How long the per-lane "offline" button cuts the lane off.
-    pub offline_seconds: RwSignal<u32>,
-}
-
-impl FaultScope {
-    pub fn new(client: ClientId) -> Self {
-        Self { client: StoredValue::new(client), everyone: RwSignal::new(false), offline_seconds: RwSignal::new(5) }
-    }
-
-    pub fn target(&self, transport: Option<Transport>) -> FaultTarget {
-        let client = (!self.everyone.get_untracked()).then(|| self.client.get_value());
-        FaultTarget { transport, client }
-    }
-
-    /// "this page" or "everyone", for outcome messages.
-    pub fn whose(&self) -> &'static str {
-        if self.everyone.get_untracked() {
-            "everyone's"
-        } else {
-            "this page's"
-        }
-    }
-}
 
 /// Faults for all lanes: delay every delivery by a fixed time plus random jitter, how long "offline" lasts, and
 /// restarting the server's stream (a new epoch, numbering from 1; every lane must notice and resync), which by its

@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 
-use super::controls::LaneToggles;
-use super::lesson_panel::LessonNavigation;
-use super::theme::ThemeChoice;
-use super::view_controls::ViewControl;
+use crate::components::common::theme::ThemeChoice;
+use crate::components::context::LaneToggles;
+use crate::components::lab::view_controls::ViewControl;
+use crate::components::lessons::lesson_panel::LessonNavigation;
 use protocol::Transport;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

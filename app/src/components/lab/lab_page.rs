@@ -1,33 +1,37 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::controls::{Controls, LaneToggles};
-use super::diagram_clock::{use_view_clock, utc_offset_minutes};
-use super::diagram_legend::DiagramLegend;
-use super::diagram_toolbar::DiagramToolbar;
-use super::explainer::Explainer;
-use super::fault_controls::FaultScope;
-use super::inspector::{Inspection, Inspector};
-use super::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
-use super::lane::{HighlightedEvent, Lane};
-use super::lesson_panel::{LessonFocus, LessonNavigation, LessonPanel};
-use super::live_export::{live_diagram, live_trace};
-use super::measurement_notes::{ClockOffsetNote, SideChannelNote};
-use super::metrics_panel::MetricsPanel;
-use super::replay_view::ReplayView;
-use super::tab_limit_notice::TabLimitNotice;
-use super::teacher_message::TeacherMessageBanner;
-use super::theme::ThemeChoice;
-use super::time_axis::TimeAxis;
-use super::trace_loader::LoadedTrace;
-use super::view_controls::{ViewBar, ViewControl};
 use crate::client::{
     use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_tab_share, use_websocket, use_wire_feed,
     LaneOptions, LaneStart,
 };
+use crate::components::common::theme::ThemeChoice;
+use crate::components::context::FaultScope;
+use crate::components::context::HighlightedEvent;
+use crate::components::context::Inspection;
+use crate::components::context::LaneToggles;
+use crate::components::context::LessonFocus;
+use crate::components::diagram::diagram_clock::{use_view_clock, utc_offset_minutes};
+use crate::components::diagram::diagram_legend::DiagramLegend;
+use crate::components::diagram::inspector::Inspector;
+use crate::components::diagram::time_axis::TimeAxis;
+use crate::components::export::diagram_toolbar::DiagramToolbar;
+use crate::components::export::live_export::{live_diagram, live_trace};
+use crate::components::export::trace_loader::LoadedTrace;
+use crate::components::lab::controls::Controls;
+use crate::components::lab::explainer::Explainer;
+use crate::components::lab::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
+use crate::components::lab::lane::Lane;
+use crate::components::lab::measurement_notes::{ClockOffsetNote, SideChannelNote};
+use crate::components::lab::metrics_panel::MetricsPanel;
+use crate::components::lab::tab_limit_notice::TabLimitNotice;
+use crate::components::lab::teacher_message::TeacherMessageBanner;
+use crate::components::lab::view_controls::{ViewBar, ViewControl};
+use crate::components::lessons::lesson_panel::{LessonNavigation, LessonPanel};
+use crate::components::replay::replay_view::ReplayView;
 use crate::diagram::DiagramLayout;
-use protocol::LabSnapshot;
 use crate::page_snapshot;
+use protocol::LabSnapshot;
 
 /// Whether the pointer is over a lane's sequence diagram (rather than its header or figures).
 fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {

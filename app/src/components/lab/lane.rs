@@ -1,33 +1,14 @@
 use leptos::prelude::*;
 
-use super::lane_audio::LaneAudio;
-use super::lane_metrics::LaneMetricsView;
-use super::sequence_diagram::{live_placement, SequenceDiagram};
+use crate::components::diagram::sequence_diagram::{live_placement, SequenceDiagram};
+use crate::components::lab::lane_audio::LaneAudio;
+use crate::components::lab::lane_metrics::LaneMetricsView;
 use leptos::task::spawn_local;
 
-use super::fault_controls::FaultScope;
 use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
+use crate::components::context::FaultScope;
 use crate::diagram::{DiagramLayout, Millis};
 use protocol::{FaultReport, FaultTarget, OfflineRequest, Transport};
-
-/// The event a learner points at or pinned, highlighted in every lane at once.
-#[derive(Clone, Copy)]
-pub struct HighlightedEvent {
-    pub hovered: RwSignal<Option<u64>>,
-    pub pinned: RwSignal<Option<u64>>,
-}
-
-impl Default for HighlightedEvent {
-    fn default() -> Self {
-        Self { hovered: RwSignal::new(None), pinned: RwSignal::new(None) }
-    }
-}
-
-impl HighlightedEvent {
-    pub fn is(&self, seq: u64) -> bool {
-        self.pinned.get().or(self.hovered.get()) == Some(seq)
-    }
-}
 
 #[component]
 pub fn Lane(

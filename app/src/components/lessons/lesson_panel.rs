@@ -3,34 +3,15 @@
 //! question answered from the lanes' own figures.
 
 use leptos::prelude::*;
+
+use crate::components::context::LessonFocus;
 use leptos::task::spawn_local;
 
-use super::controls::LaneToggles;
-use super::lesson_answer::LessonAnswer;
 use crate::client::{lesson, lesson_list, LaneHandle};
+use crate::components::context::LaneToggles;
+use crate::components::lessons::lesson_answer::LessonAnswer;
 use crate::lesson::paragraphs;
-use protocol::{Answer, Highlight, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
-
-/// The arrows the current lesson step talks about; the lanes dim every other arrow while it is set.
-#[derive(Clone, Copy)]
-pub struct LessonFocus(pub RwSignal<Option<Highlight>>);
-
-impl Default for LessonFocus {
-    fn default() -> Self {
-        Self(RwSignal::new(None))
-    }
-}
-
-impl LessonFocus {
-    /// Whether an arrow of `kind` in `lane` is one the lesson points at (false when no step highlights anything).
-    pub fn covers(&self, lane: Transport, kind: &str) -> bool {
-        self.0.with(|focus| focus.as_ref().is_some_and(|highlight| highlight.covers(lane, kind)))
-    }
-
-    pub fn is_active(&self) -> bool {
-        self.0.with(Option::is_some)
-    }
-}
+use protocol::{Answer, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
 
 /// Which step of the lesson is shown, shared with the keyboard shortcuts (`n`, `b`). `last` is the question's
 /// step, 0 until a lesson is loaded (and on the lab without one), so the keys do nothing there.

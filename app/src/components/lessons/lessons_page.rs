@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
-use super::fetched::fetched;
 use crate::client::lesson_list;
+use crate::components::common::fetched::fetched;
 
 /// The guided lessons, in order, each opening the live lab with its panel. Fetched from `/api/lessons`, which reads
 /// the lesson files on every request.

@@ -8,11 +8,9 @@ use gloo_timers::future::sleep;
 use leptos::prelude::*;
 use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
-use super::message_draft::MessageDraft;
 use crate::client::{broadcast_message, class_presence, update_generator};
-use protocol::{
-    ClassPresence, GeneratorUpdate, JoinUrlSource, Transport, MAX_MESSAGE_BYTES, PRESENCE_WINDOW_SECONDS,
-};
+use crate::components::common::message_draft::MessageDraft;
+use protocol::{ClassPresence, GeneratorUpdate, JoinUrlSource, Transport, MAX_MESSAGE_BYTES, PRESENCE_WINDOW_SECONDS};
 
 /// How often the counts are asked for.
 const POLL_EVERY: Duration = Duration::from_secs(1);

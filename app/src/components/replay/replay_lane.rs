@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::sequence_diagram::SequenceDiagram;
+use crate::components::diagram::sequence_diagram::SequenceDiagram;
 use crate::diagram::replay::arrived_by;
 use crate::diagram::{DiagramLayout, Millis, RecordKind, TraceLog};
 use protocol::Transport;

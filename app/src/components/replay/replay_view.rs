@@ -1,14 +1,15 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::diagram_clock::{use_diagram_clock, utc_offset_minutes};
-use super::diagram_toolbar::{DiagramToolbar, ShownDiagram};
-use super::inspector::{Inspection, Inspector};
-use super::lane::HighlightedEvent;
-use super::replay_bar::ReplayBar;
-use super::replay_lane::ReplayLane;
-use super::time_axis::TimeAxis;
-use super::trace_loader::LoadedTrace;
+use crate::components::context::HighlightedEvent;
+use crate::components::context::Inspection;
+use crate::components::diagram::diagram_clock::{use_diagram_clock, utc_offset_minutes};
+use crate::components::diagram::inspector::Inspector;
+use crate::components::diagram::time_axis::TimeAxis;
+use crate::components::export::diagram_toolbar::{DiagramToolbar, ShownDiagram};
+use crate::components::export::trace_loader::LoadedTrace;
+use crate::components::replay::replay_bar::ReplayBar;
+use crate::components::replay::replay_lane::ReplayLane;
 use crate::diagram::replay::{arrived_by, ReplayClock};
 use crate::diagram::{DiagramLayout, Millis, TraceLog};
 use protocol::Transport;

@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 
-use super::fetched::fetched;
 use crate::client::latest_scale_report;
-use protocol::{ScaleReport, ScaleRun};
+use crate::components::common::fetched::fetched;
 use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarGroup, PeerRatio, ScaleMetric};
+use protocol::{ScaleReport, ScaleRun};
 
 /// The scale suite's latest results: every transport at 1,000 and 10,000 clients, the lab beside the Node.js
 /// servers people would pick. Fetched from `/api/scale`, which reads what `./lab bench` last wrote.

@@ -1,0 +1,125 @@
+//! What the page's parts share through Leptos context, in one place: each type is provided once by the page that
+//! owns it and read by any part below it, so no component has to import another component to reach it.
+
+use leptos::prelude::*;
+
+use protocol::{ClientId, FaultTarget, Highlight, Transport};
+
+/// The event a learner points at or pinned, highlighted in every lane at once.
+#[derive(Clone, Copy)]
+pub struct HighlightedEvent {
+    pub hovered: RwSignal<Option<u64>>,
+    pub pinned: RwSignal<Option<u64>>,
+}
+
+impl Default for HighlightedEvent {
+    fn default() -> Self {
+        Self { hovered: RwSignal::new(None), pinned: RwSignal::new(None) }
+    }
+}
+
+impl HighlightedEvent {
+    pub fn is(&self, seq: u64) -> bool {
+        self.pinned.get().or(self.hovered.get()) == Some(seq)
+    }
+}
+
+/// The arrows the current lesson step talks about; the lanes dim every other arrow while it is set.
+#[derive(Clone, Copy)]
+pub struct LessonFocus(pub RwSignal<Option<Highlight>>);
+
+impl Default for LessonFocus {
+    fn default() -> Self {
+        Self(RwSignal::new(None))
+    }
+}
+
+impl LessonFocus {
+    /// Whether an arrow of `kind` in `lane` is one the lesson points at (false when no step highlights anything).
+    pub fn covers(&self, lane: Transport, kind: &str) -> bool {
+        self.0.with(|focus| focus.as_ref().is_some_and(|highlight| highlight.covers(lane, kind)))
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.0.with(Option::is_some)
+    }
+}
+
+/// Which arrow is open in the inspector: its lane and its record id.
+#[derive(Clone, Copy)]
+pub struct Inspection(pub RwSignal<Option<(Transport, u64)>>);
+
+/// Whose connections the fault buttons hit: this page's (the default, so one student cannot cut the whole class)
+/// or everyone's (a teacher demonstrating on the projector). Provided as context by the lab page.
+#[derive(Clone, Copy)]
+pub struct FaultScope {
+    client: StoredValue<ClientId>,
+    pub everyone: RwSignal<bool>,
+    /// How long the per-lane "offline" button cuts the lane off.
+    pub offline_seconds: RwSignal<u32>,
+}
+
+impl FaultScope {
+    pub fn new(client: ClientId) -> Self {
+        Self { client: StoredValue::new(client), everyone: RwSignal::new(false), offline_seconds: RwSignal::new(5) }
+    }
+
+    pub fn target(&self, transport: Option<Transport>) -> FaultTarget {
+        let client = (!self.everyone.get_untracked()).then(|| self.client.get_value());
+        FaultTarget { transport, client }
+    }
+
+    /// "this page" or "everyone", for outcome messages.
+    pub fn whose(&self) -> &'static str {
+        if self.everyone.get_untracked() {
+            "everyone's"
+        } else {
+            "this page's"
+        }
+    }
+}
+
+/// One switch per lane, all on at start.
+#[derive(Clone, Copy)]
+pub struct LaneToggles {
+    pub short_poll: RwSignal<bool>,
+    pub long_poll: RwSignal<bool>,
+    pub sse: RwSignal<bool>,
+    pub web_socket: RwSignal<bool>,
+}
+
+impl LaneToggles {
+    pub fn all_on() -> Self {
+        Self {
+            short_poll: RwSignal::new(true),
+            long_poll: RwSignal::new(true),
+            sse: RwSignal::new(true),
+            web_socket: RwSignal::new(true),
+        }
+    }
+
+    /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.
+    pub fn states(&self) -> [bool; 4] {
+        Transport::ALL.map(|transport| self.of(transport).get_untracked())
+    }
+
+    pub fn set_states(&self, states: [bool; 4]) {
+        for (transport, on) in Transport::ALL.into_iter().zip(states) {
+            // Setting a lane to what it already is would still wake its task, which takes any wake while running
+            // for a client-side drop and reconnects.
+            let toggle = self.of(transport);
+            if toggle.get_untracked() != on {
+                toggle.set(on);
+            }
+        }
+    }
+
+    pub fn of(&self, transport: Transport) -> RwSignal<bool> {
+        match transport {
+            Transport::ShortPoll => self.short_poll,
+            Transport::LongPoll => self.long_poll,
+            Transport::Sse => self.sse,
+            Transport::WebSocket => self.web_socket,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The live lab page: the controls on top, then one lane per transport with its diagram and figures.
+
+pub mod audio_button;
+pub mod controls;
+pub mod explainer;
+pub mod fault_controls;
+pub mod keyboard_shortcuts;
+pub mod lab_page;
+pub mod lane;
+pub mod lane_audio;
+pub mod lane_metrics;
+pub mod measurement_notes;
+pub mod metrics_panel;
+pub mod round_trip_button;
+pub mod tab_limit_notice;
+pub mod teacher_message;
+pub mod view_controls;

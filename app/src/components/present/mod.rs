@@ -1,0 +1,3 @@
+//! The presenter view for the projector.
+
+pub mod present_page;

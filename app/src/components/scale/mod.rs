@@ -1,0 +1,3 @@
+//! The Scale page: the scale suite's results.
+
+pub mod scale_page;
