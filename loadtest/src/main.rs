@@ -32,7 +32,7 @@ async fn run(args: &RunArgs) -> Result<(), LoadError> {
         Err(error) => eprintln!("warning: could not raise the open-files limit: {error}"),
     }
     let outcome = transport_load::run(&options).await?;
-    println!("{}", report::summary_line(&outcome.run));
+    println!("{}; {}", report::summary_line(&outcome.run), outcome.order_line());
     if let Some(path) = &args.json {
         report::write(path, &serde_json::to_vec_pretty(&outcome.run)?)?;
     }

@@ -54,6 +54,16 @@ pub struct RunOutcome {
     pub restarts: u64,
 }
 
+impl RunOutcome {
+    /// The order figures a [`ScaleRun`] has no field for, as one line for the terminal.
+    pub fn order_line(&self) -> String {
+        format!(
+            "duplicates {}, out of order {}, server restarts seen {}",
+            self.duplicates, self.out_of_order, self.restarts
+        )
+    }
+}
+
 pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     let target = Target::resolve(&options.url).await?;
     let server = ServerProcess { pid: options.server_pid };

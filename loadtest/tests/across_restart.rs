@@ -1,0 +1,131 @@
+//! The load tool across a restart of the lab's stream (`POST /api/faults/restart`): a new server run numbers its
+//! events from 1 again, so a client that kept its old cursor would resume in the middle of the new run (losing its
+//! first events without noticing) or call the new events duplicates. Every client of every transport must see the
+//! new run once, start again from its #1, and count neither phantom losses nor duplicates.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use protocol::{routes, LabStats, LoadTransport, RestartReport, ScaleServer};
+use server::{leptos_options, serve, AppState, Config};
+use transport_load::{RunOptions, RunOutcome};
+
+const CLIENTS: u32 = 10;
+const RATE: f64 = 20.0;
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+const MEASURE: Duration = Duration::from_secs(3);
+/// The old run's head when the stream is restarted: half a second into the window (the generator starts half a
+/// second before it), and far more than the slack below, so resuming after the old cursor would show.
+const RESTART_AT_SEQ: u64 = 20;
+
+/// One lab per transport, so the runs can go at once without sharing one generator or one restart.
+async fn start_lab() -> SocketAddr {
+    let config = Config::parse_from(["transport-lab", "--paused", "--max-requests-per-second", "0"]);
+    let state = AppState::new(&config, leptos_options());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    addr
+}
+
+/// One request on its own connection; panics unless the answer is a 2xx.
+async fn request(lab: SocketAddr, method: Method, path: &str, body: Bytes) -> Bytes {
+    let stream = tokio::net::TcpStream::connect(lab).await.expect("connect to the lab");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, lab.to_string())
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
+        .expect("a valid request");
+    let response = sender.send_request(request).await.unwrap_or_else(|error| panic!("{path}: {error}"));
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("the whole body").to_bytes();
+    assert!(status.is_success(), "{path} answered {status}: {body:?}");
+    body
+}
+
+async fn stats(lab: SocketAddr) -> LabStats {
+    serde_json::from_slice(&request(lab, Method::GET, routes::STATS, Bytes::new()).await).expect("LabStats JSON")
+}
+
+/// Restarts the stream once the run's generator has emitted [`RESTART_AT_SEQ`] events.
+async fn restart_midway(lab: SocketAddr) -> RestartReport {
+    let waiting = async {
+        while stats(lab).await.head_seq < RESTART_AT_SEQ {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("the generator never got going");
+    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({})).expect("JSON"));
+    serde_json::from_slice(&request(lab, Method::POST, routes::FAULTS_RESTART, body).await).expect("RestartReport")
+}
+
+/// A run of one transport against its own lab, restarted in the middle of the window; with the lab's state
+/// after the run (its generator paused again by then).
+async fn load_across_restart(transport: LoadTransport) -> (RunOutcome, RestartReport, LabStats) {
+    let lab = start_lab().await;
+    let options = RunOptions {
+        url: format!("http://{lab}"),
+        server: ScaleServer::Lab,
+        transport,
+        clients: CLIENTS,
+        rate: RATE,
+        payload_bytes: 64,
+        poll_interval: POLL_INTERVAL,
+        connect_rate: 2000.0,
+        warmup: Duration::from_millis(500),
+        measure: MEASURE,
+        server_pid: None,
+    };
+    let (outcome, restart) = tokio::join!(transport_load::run(&options), restart_midway(lab));
+    let outcome = outcome.unwrap_or_else(|error| panic!("{transport:?}: {error}"));
+    (outcome, restart, stats(lab).await)
+}
+
+/// Events of the new run a client may still not have at the window's end: a short poll collects up to an
+/// interval's worth late; any client may miss the one emitted between the window's end and the pause.
+fn slack_per_client(transport: LoadTransport) -> u64 {
+    match transport {
+        LoadTransport::ShortPoll => (RATE * POLL_INTERVAL.as_secs_f64()).ceil() as u64 + 2,
+        _ => 2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_stream_costs_no_phantom_losses_or_duplicates_on_any_transport() {
+    let transports = [LoadTransport::ShortPoll, LoadTransport::LongPoll, LoadTransport::Sse, LoadTransport::WebSocket];
+    let results = futures::future::join_all(transports.map(load_across_restart)).await;
+    for (transport, (outcome, restart, after)) in transports.into_iter().zip(results) {
+        let run = &outcome.run;
+        println!("{}; {}", transport_load::report::summary_line(run), outcome.order_line());
+        let why = format!("{transport:?}: {outcome:#?}\n{restart:?}\nnew run's head {}", after.head_seq);
+        assert_eq!(after.epoch, restart.epoch, "one restart, and the run ended in it: {why}");
+        assert_eq!(run.connected, CLIENTS, "{why}");
+        assert_eq!((run.missed, outcome.duplicates, outcome.out_of_order), (0, 0, 0), "{why}");
+        // Seen once per client: each saw the new run, none mistook a hello or an answer of it for another restart.
+        assert_eq!(outcome.restarts, u64::from(CLIENTS), "{why}");
+        // The restart ends every stream once (counted as that client's error); a poll is answered, not dropped.
+        let dropped_at_most = match transport {
+            LoadTransport::ShortPoll | LoadTransport::LongPoll => 0,
+            _ => u64::from(CLIENTS),
+        };
+        assert!(run.errors <= dropped_at_most, "{why}");
+
+        // Deliveries went on after the restart, from the new run's #1: the whole new run fell in the window, so
+        // every client received (nearly) all of it, besides the old run's part of the window.
+        assert!(after.head_seq >= 20, "the new run had too few events to tell: {why}");
+        assert_eq!(outcome.seq_span.map(|(first, _)| first), Some(1), "the new run's #1 was delivered: {why}");
+        let least = u64::from(CLIENTS) * (after.head_seq - slack_per_client(transport));
+        assert!(run.deliveries >= least, "{} deliveries, expected at least {least}: {why}", run.deliveries);
+    }
+}
