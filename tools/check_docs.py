@@ -221,6 +221,22 @@ def code_path_warnings(root, files):
     return warnings
 
 
+def check_lesson_sources(root, problems):
+    """A lesson's source that is a repository file (not a page of the lab, not a web address) must exist."""
+    import tomllib
+
+    folder = os.path.join(root, "lessons")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".toml"):
+            continue
+        with open(os.path.join(folder, name), "rb") as file:
+            lesson = tomllib.load(file)
+        for source in lesson.get("references", []):
+            url = source.get("url", "")
+            if url and not url.startswith(("/", "http://", "https://")) and not os.path.exists(os.path.join(root, url)):
+                problems.append(f"lessons/{name}: source `{url}` is not a file of the repository")
+
+
 def main(argv):
     root = os.getcwd()
     if not os.path.isfile(os.path.join(root, "lab")) or not os.path.isdir(os.path.join(root, "docs")):
@@ -231,6 +247,7 @@ def main(argv):
     check_readme(root, problems)
     check_summary(root, problems)
     check_links(root, files, problems)
+    check_lesson_sources(root, problems)
     if "--code-paths" in argv:
         for warning in code_path_warnings(root, files):
             print(f"warning: {warning}", file=sys.stderr)

@@ -1,5 +1,5 @@
 // The peer people would write in Node.js: an Express app for polling, long polling and SSE, and the `ws` package's
-// WebSocketServer on the same HTTP server. Same endpoints and message shapes as the lab (see the lab's README,
+// WebSocketServer on the same HTTP server. Same endpoints and message shapes as the lab (see the lab's docs/src/api/index.md,
 // "HTTP and WebSocket API"), so the same load tool drives both. Express and ws keep their defaults.
 //
 //   NODE_ENV=production node bench/peers/node-express-ws.mjs --port 3201 [--paused] [--rate 1] [--payload-bytes 0]

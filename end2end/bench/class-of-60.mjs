@@ -115,7 +115,7 @@ function rawStudent(index, startAfter, stop) {
     const socket = new WebSocket(`${url.replace(/^http/, "ws")}/api/ws?after=${startAfter}&client=${client}`);
     socket.binaryType = "arraybuffer";
     socket.onmessage = (message) => {
-      // An audio event is one binary frame whose first 16 bytes are seq and emitted_at, big-endian (README).
+      // An audio event is one binary frame whose first 16 bytes are seq and emitted_at, big-endian (docs/src/api/audio.md).
       if (typeof message.data !== "string") {
         const header = new DataView(message.data);
         lanes.web_socket.event({ seq: Number(header.getBigUint64(0)), emitted_at: Number(header.getBigUint64(8)) });

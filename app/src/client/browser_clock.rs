@@ -2,7 +2,7 @@
 //!
 //! `Date.now()` is the system clock the server's `emitted_at` is compared with, but it ticks in whole
 //! milliseconds. `performance.now()` has ~0.1 ms resolution, yet `performance.timeOrigin + performance.now()` was
-//! measured here 1–2 ms ahead of `Date.now()` (checked against a loopback packet capture; see the README). So the
+//! measured here 1–2 ms ahead of `Date.now()` (checked against a loopback packet capture; see docs/src/measurements.md). So the
 //! fine clock is anchored to the instant `Date.now()` steps to a new millisecond, where both agree, and re-anchored
 //! every minute so drift (or a laptop's sleep) cannot accumulate.
 

@@ -45,7 +45,7 @@ pub struct KeyPress<'a> {
     pub target: KeyTarget,
 }
 
-/// The keys, as the help panel and the README list them.
+/// The keys, as the help panel and docs/src/guide/keyboard-and-display.md list them.
 pub const SHORTCUTS: [(&str, &str); 10] = [
     ("p or Space", "pause or resume the view (traffic keeps being recorded)"),
     (". or →", "step: show the next arrival in any lane (pauses first)"),
