@@ -4,10 +4,10 @@
 
 use std::hint::black_box;
 
-use protocol::{Epoch, EventBody};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use protocol::sse::encode_event;
+use protocol::{Epoch, EventBody};
 use server::hub::EventHub;
-use server::transports::sse::encode_event;
 use tokio::sync::broadcast::Receiver;
 
 fn tick(n: u64) -> EventBody {

@@ -3,9 +3,9 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use protocol::{Epoch, Event, EventBody, PollResponse, WsServerMessage};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use server::transports::sse::encode_event;
+use protocol::sse::encode_event;
+use protocol::{Epoch, Event, EventBody, PollResponse, WireLabel, WsServerMessage};
 use server::wire::{Annotation, ConnectionWire, WireLedger};
 
 fn event(payload_bytes: usize) -> Event {
@@ -44,7 +44,7 @@ fn tap(criterion: &mut Criterion) {
     frame.extend_from_slice(&payload);
     criterion.bench_function("tap: annotate + account one WebSocket frame", |bench| {
         bench.iter(|| {
-            wire.annotate(Annotation { event: "tick", seq: Some(42), payload_len: None });
+            wire.annotate(Annotation { event: WireLabel::Tick, seq: Some(42), payload_len: None });
             wire.written(black_box(&frame));
         })
     });

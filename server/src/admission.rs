@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use protocol::Transport;
 use axum::http::{header, HeaderMap};
+use protocol::Transport;
 
 use crate::error::ApiError;
 use crate::stats::LabCounters;

@@ -4,16 +4,16 @@
 use std::f64::consts::TAU;
 use std::io::Cursor;
 
-use protocol::{
-    AudioClip, AudioRequest, EventBody, PublishAck, AUDIO_SAMPLE_RATE_HZ, DEFAULT_TONE_DURATION_MS,
-    DEFAULT_TONE_FREQUENCY_HZ, MAX_TONE_DURATION_MS, MAX_TONE_FREQUENCY_HZ, MIN_TONE_DURATION_MS,
-    MIN_TONE_FREQUENCY_HZ, WAV_MIME_TYPE,
-};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use hound::{SampleFormat, WavSpec, WavWriter};
+use protocol::{
+    AudioClip, AudioRequest, EventBody, PublishAck, AUDIO_SAMPLE_RATE_HZ, DEFAULT_TONE_DURATION_MS,
+    DEFAULT_TONE_FREQUENCY_HZ, MAX_TONE_DURATION_MS, MAX_TONE_FREQUENCY_HZ, MIN_TONE_DURATION_MS,
+    MIN_TONE_FREQUENCY_HZ, WAV_MIME_TYPE,
+};
 
 use crate::error::ApiError;
 use crate::extract::ValidJson;

@@ -2,12 +2,12 @@
 //! /api/class/qr.svg` (the join link as a QR code) and `POST /api/class/broadcast` (the teacher's message to every
 //! student's lanes).
 
-use protocol::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_WINDOW_SECONDS};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use protocol::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_WINDOW_SECONDS};
 use serde::Deserialize;
 
 use crate::error::ApiError;

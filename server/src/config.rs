@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use protocol::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
 use clap::Parser;
+use protocol::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "transport-lab", about = "Transport Lab: one event stream, delivered over every real-time transport")]

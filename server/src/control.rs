@@ -1,9 +1,9 @@
 //! The lab's own knobs and readings: generator settings and per-transport statistics.
 
-use protocol::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use protocol::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
 
 use crate::error::ApiError;
 use crate::extract::ValidJson;

@@ -1,9 +1,10 @@
 //! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong.
 
-use protocol::ApiErrorBody;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::routes::ParamError;
+use protocol::ApiErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -117,6 +118,13 @@ impl ApiError {
             field: self.field().map(str::to_owned),
             message: self.to_string(),
         }
+    }
+}
+
+/// A query parameter `protocol::routes` refuses: a 400 naming it, like any other bad parameter.
+impl From<ParamError> for ApiError {
+    fn from(ParamError { parameter, problem }: ParamError) -> Self {
+        Self::InvalidParameter { field: parameter, message: problem }
     }
 }
 

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use protocol::{
-    ClientId, DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS,
-    MAX_OFFLINE_SECONDS,
-};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use protocol::{
+    ClientId, DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS,
+    MAX_OFFLINE_SECONDS,
+};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 

@@ -7,21 +7,10 @@ use std::sync::Arc;
 use protocol::Gap;
 use tokio::sync::broadcast::error::RecvError;
 
-use protocol::ClientId;
-
 use crate::faults::{FaultSwitches, Peer};
 use crate::hub::{EventHub, Subscription};
 use crate::hub_event::HubEvent;
 use crate::stats::TransportCounters;
-
-/// The query of both streaming transports: `?after=N` resumes after sequence number N; without it, start live.
-/// `client` is the page's id, so faults can target one learner's connections.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResumeParams {
-    pub after: Option<u64>,
-    pub client: Option<ClientId>,
-}
 
 #[derive(Debug, Clone)]
 pub enum FeedItem {

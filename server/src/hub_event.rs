@@ -7,16 +7,37 @@
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-use protocol::{encode_audio_frame, Event, EventBody, WsServerMessage};
-use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
+use protocol::sse::{encode_event, SseText};
+use protocol::{encode_audio_frame, Event, EventBody, WsServerMessage};
 
-use crate::transports::sse::{encode_event, SseChunk};
+/// An SSE chunk as a response body writes it: [`SseText`] in a buffer every stream can share.
+#[derive(Clone, Debug)]
+pub struct SseBytes {
+    pub text: Bytes,
+    /// How much of `text` is the JSON in its `data:` line; the rest is field syntax.
+    pub json_len: usize,
+}
+
+impl From<SseText> for SseBytes {
+    fn from(SseText { text, json_len }: SseText) -> Self {
+        Self { text: Bytes::from(text), json_len }
+    }
+}
+
+/// One event's WebSocket frame, before the socket layer wraps it in its own message type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebSocketFrame {
+    /// JSON text: always valid UTF-8.
+    Text(Bytes),
+    Binary(Bytes),
+}
 
 pub struct HubEvent {
     event: Arc<Event>,
-    sse: OnceLock<SseChunk>,
-    web_socket: OnceLock<Utf8Bytes>,
+    sse: OnceLock<SseBytes>,
+    /// The JSON text frame, as bytes so this module needs no WebSocket library (see [`WebSocketFrame`]).
+    web_socket: OnceLock<Bytes>,
     /// An audio event's binary frame; `None` inside for every other event, which goes as text.
     web_socket_binary: OnceLock<Option<Bytes>>,
 }
@@ -37,27 +58,22 @@ impl HubEvent {
     }
 
     /// The `id:`/`event:`/`data:` text of this event on an SSE stream.
-    pub fn sse_chunk(&self) -> SseChunk {
-        self.sse.get_or_init(|| encode_event(&self.event)).clone()
+    pub fn sse_chunk(&self) -> SseBytes {
+        self.sse.get_or_init(|| encode_event(&self.event).into()).clone()
     }
 
     /// The text of this event's WebSocket frame: `{"type":"event", ...the event's fields}`.
-    pub fn web_socket_text(&self) -> Utf8Bytes {
-        self.web_socket
-            .get_or_init(|| {
-                let message = WsServerMessage::Event(self.event.clone());
-                Utf8Bytes::from(serde_json::to_string(&message).unwrap_or_default())
-            })
-            .clone()
+    pub fn web_socket_text(&self) -> Bytes {
+        self.web_socket.get_or_init(|| Bytes::from(WsServerMessage::Event(self.event.clone()).encode())).clone()
     }
 
     /// This event's WebSocket frame: one binary frame for an audio clip (see [`protocol::encode_audio_frame`]),
     /// the JSON text frame for everything else.
-    pub fn web_socket_message(&self) -> Message {
+    pub fn web_socket_frame(&self) -> WebSocketFrame {
         let binary = self.web_socket_binary.get_or_init(|| encode_audio_frame(&self.event).map(Bytes::from));
         match binary {
-            Some(frame) => Message::Binary(frame.clone()),
-            None => Message::Text(self.web_socket_text()),
+            Some(frame) => WebSocketFrame::Binary(frame.clone()),
+            None => WebSocketFrame::Text(self.web_socket_text()),
         }
     }
 
@@ -99,7 +115,7 @@ mod tests {
         let shared = hub_event();
         assert_eq!(shared.sse_chunk().text, encode_event(shared.event()).text);
         let expected = serde_json::to_string(&WsServerMessage::Event(shared.event().clone())).unwrap();
-        assert_eq!(shared.web_socket_text().as_str(), expected);
+        assert_eq!(shared.web_socket_text(), expected);
     }
 
     #[test]
@@ -111,15 +127,15 @@ mod tests {
             data: b"RIFF....WAVE".to_vec(),
         };
         let audio = HubEvent::new(Event { seq: 9, emitted_at: 2, body: EventBody::Audio(clip) });
-        let (Message::Binary(first), Message::Binary(second)) =
-            (audio.web_socket_message(), audio.web_socket_message())
+        let (WebSocketFrame::Binary(first), WebSocketFrame::Binary(second)) =
+            (audio.web_socket_frame(), audio.web_socket_frame())
         else {
             panic!("an audio event goes as a binary frame");
         };
         assert_eq!(first.as_ptr(), second.as_ptr());
         assert_eq!(protocol::decode_audio_frame(&first).unwrap(), *audio.event().as_ref());
         assert_eq!(audio.clip_bytes(), 12);
-        assert!(matches!(hub_event().web_socket_message(), Message::Text(_)));
+        assert!(matches!(hub_event().web_socket_frame(), WebSocketFrame::Text(_)));
         assert_eq!(hub_event().clip_bytes(), 0);
     }
 
@@ -129,6 +145,6 @@ mod tests {
         let (first, second) = (shared.sse_chunk(), shared.sse_chunk());
         assert_eq!(first.text.as_ptr(), second.text.as_ptr());
         let (first, second) = (shared.web_socket_text(), shared.web_socket_text());
-        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
+        assert_eq!(first.as_ptr(), second.as_ptr());
     }
 }

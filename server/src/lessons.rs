@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use protocol::{is_lesson_id, Lesson, LessonSummary};
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use protocol::{is_lesson_id, Lesson, LessonSummary};
 
 use crate::error::ApiError;
 use crate::state::AppState;

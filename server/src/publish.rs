@@ -1,37 +1,27 @@
 //! The upstream path for transports that have none of their own: `POST /api/publish`.
 
-use protocol::{ClientId, EventBody, PublishAck, PublishRequest, Transport, MAX_MESSAGE_BYTES};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
+use protocol::routes::{self, PublishQuery};
+use protocol::{EventBody, PublishAck, PublishRequest, MAX_MESSAGE_BYTES};
 
 use crate::error::ApiError;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/publish", post(publish))
+    Router::new().route(routes::PUBLISH, post(publish))
 }
 
-/// What the address may say: a lane's round trip names its lane (so its bytes are filed as that lane's, see
-/// `wire::connection`) and its page. Read here only to be checked: a misspelt lane is a 400, not quietly a message
-/// from no lane.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PublishParameters {
-    #[serde(default)]
-    #[allow(dead_code)]
-    lane: Option<Transport>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    client: Option<ClientId>,
-}
-
+/// The address is checked here, so a misspelt lane or a malformed client is a 400 naming it and nothing is
+/// published. What it says is for the socket tap, which has already filed this request's bytes as the named lane's
+/// (see `wire::connection`) by the same [`PublishQuery`]; the handler itself has no use for it. Spelt out field by
+/// field so that a new parameter must be placed: used here, or only filed.
 async fn publish(
     State(state): State<AppState>,
-    ValidQuery(_): ValidQuery<PublishParameters>,
+    ValidQuery(PublishQuery { lane: _, client: _ }): ValidQuery<PublishQuery>,
     ValidJson(request): ValidJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let body = validated_message(request.text)?;

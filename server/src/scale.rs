@@ -1,10 +1,10 @@
 //! `GET /api/scale`: the scale suite's latest report, read from disk on every request (a few KB), so rerunning
 //! `./lab bench` updates the Scale page without restarting the lab.
 
-use protocol::ScaleReport;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use protocol::ScaleReport;
 
 use crate::error::ApiError;
 use crate::state::AppState;

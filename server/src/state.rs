@@ -3,9 +3,9 @@ use std::time::{Duration, Instant};
 
 use std::net::IpAddr;
 
-use protocol::{ClientId, LabSnapshot, LabStats, Transport, TransportStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use protocol::{ClientId, LabSnapshot, LabStats, Transport, TransportStats};
 
 use crate::admission::{AddressPermit, Admission, ConnectionCaps};
 use crate::config::Config;

@@ -7,15 +7,15 @@ mod common;
 use std::io::Cursor;
 use std::time::Duration;
 
-use protocol::{
-    decode_audio_frame, ApiErrorBody, Event, PublishAck, WireBytes, WirePage, WireRecord, WireUnit,
-    AUDIO_FRAME_HEADER_BYTES,
-};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use protocol::{
+    decode_audio_frame, ApiErrorBody, Event, PublishAck, WireBytes, WirePage, WireRecord, WireUnit,
+    AUDIO_FRAME_HEADER_BYTES,
+};
 use serde_json::{json, Value};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
@@ -146,7 +146,7 @@ async fn sse_carries_the_same_json_and_the_websocket_one_binary_frame_of_the_sam
         .find(|record| matches!(&record.unit, WireUnit::Frame { seq: Some(s), .. } if *s == seq))
         .expect("the binary frame is attributed to its seq");
     let WireUnit::Frame { opcode, event, .. } = &audio_frame.unit else { unreachable!() };
-    assert_eq!((opcode.as_ref(), event.as_deref()), ("binary", Some("audio")));
+    assert_eq!((opcode.as_ref(), *event), ("binary", Some(protocol::WireLabel::Audio)));
     assert_eq!(audio_frame.bytes, WireBytes { head: 0, framing: 4, payload: frame.len() as u64 });
     let sse_records = wire_records(&server, "audio-sse").await;
     let chunk = sse_records

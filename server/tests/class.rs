@@ -4,10 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use protocol::{ApiErrorBody, ClassPresence, Event, EventBody, JoinUrlSource, PollResponse, PublishAck, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use protocol::{ApiErrorBody, ClassPresence, Event, EventBody, JoinUrlSource, PollResponse, PublishAck, Transport};
 use tokio::time::timeout;
 
 const PATIENCE: Duration = Duration::from_secs(10);

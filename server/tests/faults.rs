@@ -4,10 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use protocol::{ApiErrorBody, DelayRule, FaultReport, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use protocol::{ApiErrorBody, DelayRule, FaultReport, Transport};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 

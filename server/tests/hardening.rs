@@ -7,10 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use protocol::{close_code, ApiErrorBody, Transport};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use protocol::{close_code, ApiErrorBody, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

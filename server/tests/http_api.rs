@@ -4,8 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use protocol::{ApiErrorBody, EventBody, GeneratorSettings, PollResponse, Transport, MAX_MESSAGE_BYTES};
 use common::TestServer;
+use protocol::{ApiErrorBody, EventBody, GeneratorSettings, PollResponse, Transport, MAX_MESSAGE_BYTES};
 use reqwest::StatusCode;
 
 async fn poll(server: &TestServer, query: &str) -> PollResponse {

@@ -3,8 +3,8 @@
 
 mod common;
 
-use protocol::{ApiErrorBody, Lesson, LessonSummary, Transport};
 use common::TestServer;
+use protocol::{ApiErrorBody, Lesson, LessonSummary, Transport};
 
 /// The repository's own lessons folder (tests run from `server/`).
 fn committed_lessons() -> std::path::PathBuf {

@@ -2,8 +2,8 @@
 
 mod common;
 
-use protocol::{ApiErrorBody, LoadTransport, ScaleReport, ScaleRun, ScaleServer};
 use common::TestServer;
+use protocol::{ApiErrorBody, LoadTransport, ScaleReport, ScaleRun, ScaleServer};
 
 fn results_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("transport-lab-scale-{}-{name}", std::process::id()));

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::{Event, FaultReport, PollResponse, Transport, WsServerMessage};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use protocol::{Event, FaultReport, PollResponse, Transport, WsServerMessage};
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use protocol::{close_code, Event, StreamHello, Transport, WsServerMessage};
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::{SinkExt, Stream, StreamExt};
+use protocol::{close_code, Event, StreamHello, Transport, WsServerMessage};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;

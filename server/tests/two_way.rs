@@ -5,9 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use protocol::{PublishAck, Transport, WireDirection, WirePage, WireRecord, WireUnit, WsServerMessage};
 use common::TestServer;
 use futures::{SinkExt, StreamExt};
+use protocol::{PublishAck, Transport, WireDirection, WireLabel, WirePage, WireRecord, WireUnit, WsServerMessage};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -106,12 +106,12 @@ async fn the_ack_frame_is_told_apart_from_the_event_frame_on_the_wire() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let records = wire_records(&server, "acker").await;
-        let named = |wanted: &str| {
+        let named = |wanted: WireLabel| {
             records.iter().any(|record| {
-                matches!(&record.unit, WireUnit::Frame { seq: Some(1), event: Some(kind), .. } if kind == wanted)
+                matches!(&record.unit, WireUnit::Frame { seq: Some(1), event: Some(kind), .. } if *kind == wanted)
             })
         };
-        if named("ack") && named("message") {
+        if named(WireLabel::Ack) && named(WireLabel::Message) {
             break;
         }
         assert!(Instant::now() < deadline, "ack and event frames not both recorded: {records:#?}");

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use protocol::{Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals, WireUnit};
 use common::TestServer;
 use futures::{SinkExt, StreamExt};
+use protocol::{Transport, WireBytes, WireDirection, WireLabel, WirePage, WireRecord, WireTotals, WireUnit};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -86,12 +86,13 @@ async fn an_sse_stream_is_counted_to_the_byte_with_each_event_in_its_own_chunk()
     let chunks: Vec<_> = records
         .iter()
         .filter_map(|record| match &record.unit {
-            WireUnit::Chunk { event, seq } => Some((event.clone().unwrap_or_default(), *seq, record)),
+            WireUnit::Chunk { event, seq } => Some((*event, *seq, record)),
             _ => None,
         })
         .collect();
-    let names: Vec<_> = chunks.iter().map(|(event, seq, _)| (event.as_ref(), *seq)).collect();
-    assert_eq!(names, [("hello", None), ("message", Some(1)), ("message", Some(2)), ("message", Some(3))]);
+    let names: Vec<_> = chunks.iter().map(|(event, seq, _)| (event.map(WireLabel::as_str), *seq)).collect();
+    let message = Some("message");
+    assert_eq!(names, [(Some("hello"), None), (message, Some(1)), (message, Some(2)), (message, Some(3))]);
     for (_, seq, record) in &chunks[1..] {
         // The payload is exactly the JSON of the event's `data:` line; the rest of the chunk is framing.
         let data = record.raw.lines().find_map(|line| line.strip_prefix("data: ")).unwrap();
@@ -176,7 +177,7 @@ async fn a_websocket_is_counted_to_the_byte_both_ways_with_frame_headers_as_fram
     }
     let event = frames
         .iter()
-        .find(|record| matches!(&record.unit, WireUnit::Frame { seq: Some(1), event: Some(kind), .. } if kind == "message"))
+        .find(|record| matches!(&record.unit, WireUnit::Frame { seq: Some(1), event: Some(WireLabel::Message), .. }))
         .expect("the event frame, named");
     assert_eq!((event.bytes.framing, event.bytes.payload > 200), (4, true));
     assert!(frames.iter().any(|record| matches!(&record.unit, WireUnit::Frame { opcode, .. } if opcode == "close")));

@@ -12,10 +12,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use protocol::Transport;
 use common::TestServer;
 use eventsource_stream::Eventsource;
 use futures::{SinkExt, StreamExt};
+use protocol::Transport;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -1,18 +1,13 @@
 //! Long polling: `GET /api/long-poll?after=N&timeout=S` is held until an event after N exists (200), or S seconds
 //! pass with none (204).
 
-use std::time::Duration;
-
-use protocol::{
-    ClientId, Transport, DEFAULT_LONG_POLL_TIMEOUT_SECONDS, DEFAULT_POLL_LIMIT, MAX_LONG_POLL_TIMEOUT_SECONDS,
-    MIN_LONG_POLL_TIMEOUT_SECONDS,
-};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use protocol::routes::{self, LongPollQuery};
+use protocol::{Transport, DEFAULT_POLL_LIMIT};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::poll::{json_counted, poll_response};
@@ -21,36 +16,13 @@ use crate::extract::{ClientAddress, ValidQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/long-poll", get(long_poll))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LongPollParams {
-    #[serde(default)]
-    pub after: u64,
-    pub timeout: Option<u64>,
-    pub client: Option<ClientId>,
-}
-
-impl LongPollParams {
-    pub fn timeout(&self) -> Result<Duration, ApiError> {
-        let seconds = self.timeout.unwrap_or(DEFAULT_LONG_POLL_TIMEOUT_SECONDS);
-        if (MIN_LONG_POLL_TIMEOUT_SECONDS..=MAX_LONG_POLL_TIMEOUT_SECONDS).contains(&seconds) {
-            Ok(Duration::from_secs(seconds))
-        } else {
-            Err(ApiError::invalid_parameter(
-                "timeout",
-                format!("must be between {MIN_LONG_POLL_TIMEOUT_SECONDS} and {MAX_LONG_POLL_TIMEOUT_SECONDS} seconds"),
-            ))
-        }
-    }
+    Router::new().route(routes::LONG_POLL, get(long_poll))
 }
 
 async fn long_poll(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    ValidQuery(params): ValidQuery<LongPollParams>,
+    ValidQuery(params): ValidQuery<LongPollQuery>,
 ) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
     let (peer, _permit) = state.admit_long_lived(Transport::LongPoll, params.client, address)?;

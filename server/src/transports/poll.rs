@@ -1,12 +1,12 @@
 //! Short polling: `GET /api/poll?after=N` answers at once with whatever exists after N, often nothing.
 
-use protocol::{ClientId, PollResponse, Transport, DEFAULT_POLL_LIMIT, MAX_POLL_LIMIT};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use protocol::routes::{self, PollQuery};
+use protocol::{PollResponse, Transport};
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
@@ -16,29 +16,10 @@ use crate::state::AppState;
 use crate::stats::TransportCounters;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/poll", get(poll))
+    Router::new().route(routes::POLL, get(poll))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PollParams {
-    #[serde(default)]
-    pub after: u64,
-    pub limit: Option<usize>,
-    pub client: Option<ClientId>,
-}
-
-impl PollParams {
-    pub fn limit(&self) -> Result<usize, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_POLL_LIMIT),
-            Some(limit) if (1..=MAX_POLL_LIMIT).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::invalid_parameter("limit", format!("must be between 1 and {MAX_POLL_LIMIT}"))),
-        }
-    }
-}
-
-async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollParams>) -> Result<Response, ApiError> {
+async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollQuery>) -> Result<Response, ApiError> {
     let limit = params.limit()?;
     let peer = Peer::new(Transport::ShortPoll, params.client);
     state.faults.check_online(&peer)?;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use protocol::{close_code, EventBody, StreamHello, Transport, WsClientMessage, WsServerMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -13,13 +12,16 @@ use axum::routing::get;
 use axum::Router;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
+use protocol::routes::{self, StreamQuery};
+use protocol::{close_code, EventBody, StreamHello, Transport, WireLabel, WsClientMessage, WsServerMessage};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::admission::AddressPermit;
 use crate::error::ApiError;
 use crate::extract::{parse_json, ClientAddress, ValidQuery};
 use crate::faults::Peer;
-use crate::feed::{Feed, FeedItem, ResumeParams};
+use crate::feed::{Feed, FeedItem};
+use crate::hub_event::WebSocketFrame;
 use crate::publish::validated_message;
 use crate::state::AppState;
 use crate::wire::{Annotation, Wire};
@@ -29,7 +31,7 @@ use crate::wire::{Annotation, Wire};
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 8 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/ws", get(upgrade))
+    Router::new().route(routes::WEB_SOCKET, get(upgrade))
 }
 
 async fn upgrade(
@@ -37,7 +39,7 @@ async fn upgrade(
     ClientAddress(address): ClientAddress,
     wire: Wire,
     headers: HeaderMap,
-    ValidQuery(params): ValidQuery<ResumeParams>,
+    ValidQuery(params): ValidQuery<StreamQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|rejection| ApiError::NotAWebSocketHandshake {
@@ -100,8 +102,9 @@ async fn session(
                 };
                 let (frame, is_event) = match item {
                     FeedItem::Event(event) => {
-                        wire.annotate(Annotation { event: event.body.kind_name(), seq: Some(event.seq), payload_len: None });
-                        (event.web_socket_message(), true)
+                        let event_label = WireLabel::of_event(&event.body);
+                        wire.annotate(Annotation { event: event_label, seq: Some(event.seq), payload_len: None });
+                        (message_of(event.web_socket_frame()), true)
                     }
                     FeedItem::Gap(gap) => (annotated_frame(&wire, &WsServerMessage::Gap(gap)), false),
                 };
@@ -193,15 +196,18 @@ fn closing_for(error: axum::Error) -> Option<Closing> {
 
 /// The text frame for `message`, with the wire accounting told what the frame carries.
 fn annotated_frame(wire: &Wire, message: &WsServerMessage) -> Message {
-    let (event, seq) = match message {
-        WsServerMessage::Hello(_) => ("hello", None),
-        WsServerMessage::Event(event) => (event.body.kind_name(), Some(event.seq)),
-        WsServerMessage::Gap(_) => ("gap", None),
-        WsServerMessage::Ack { seq } => ("ack", Some(*seq)),
-        WsServerMessage::Error { .. } => ("error", None),
-    };
+    let (event, seq) = message.label();
     wire.annotate(Annotation { event, seq, payload_len: None });
-    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
+    Message::Text(message.encode().into())
+}
+
+/// The socket's message for an event's shared frame. axum has no unchecked way to make text from bytes, so the
+/// JSON is checked as UTF-8 once more (it always is: serde wrote it); the buffer itself is shared, not copied.
+fn message_of(frame: WebSocketFrame) -> Message {
+    match frame {
+        WebSocketFrame::Text(text) => Message::Text(Utf8Bytes::try_from(text).unwrap_or_default()),
+        WebSocketFrame::Binary(bytes) => Message::Binary(bytes),
+    }
 }
 
 fn frame_len(message: &Message) -> usize {

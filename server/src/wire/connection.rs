@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use protocol::{ClientId, Transport, WireBytes, WireDirection, WireRecord, WireUnit};
+use protocol::routes::{self, PublishQuery};
+use protocol::{ClientId, Transport, WireBytes, WireDirection, WireLabel, WireRecord, WireUnit};
 
 use super::ledger::WireLedger;
 use super::parse::{Side, StartLine, StreamParser, Unit};
@@ -14,8 +15,7 @@ use crate::hub::unix_micros_now;
 /// What a handler says the next SSE chunk or outgoing WebSocket data frame carries, queued before it is written.
 #[derive(Clone, Debug)]
 pub struct Annotation {
-    /// `hello`, `tick`, `message`, `gap`, `keep-alive`, `ack`, `error`.
-    pub event: &'static str,
+    pub event: WireLabel,
     pub seq: Option<u64>,
     /// Bytes of the unit that are payload (the event JSON inside an SSE chunk); the rest is framing. `None`: all
     /// of the chunk's data or frame's payload is payload.
@@ -187,7 +187,7 @@ fn text(bytes: &[u8], keep: bool) -> String {
 
 /// Bodies, chunks, frames: the same on either side.
 fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireUnit, WireBytes, String) {
-    let event = annotation.as_ref().map(|annotation| Cow::Borrowed(annotation.event));
+    let event = annotation.as_ref().map(|annotation| annotation.event);
     let seq = annotation.as_ref().and_then(|annotation| annotation.seq);
     let payload_len = annotation.and_then(|annotation| annotation.payload_len);
     match unit {
@@ -225,23 +225,36 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
 }
 
 /// Which transport a request target belongs to, and the page that sent it. Only lane traffic is kept per page:
-/// the page's own reads of `/api/wire` must not become records it then reads. A lane's own publish (its round trip,
-/// `POST /api/publish?lane=sse&client=…`) is that lane's upstream, so it counts as the named lane's traffic.
+/// the page's own reads of `/api/wire` must not become records it then reads.
 fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let param = |wanted: &str| {
-        form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == wanted).map(|(_, value)| value.into_owned())
+    let lane = match path {
+        routes::POLL => Transport::ShortPoll,
+        routes::LONG_POLL => Transport::LongPoll,
+        routes::SSE => Transport::Sse,
+        routes::WEB_SOCKET => Transport::WebSocket,
+        routes::PUBLISH => return publish_filing(query),
+        _ => return (None, None),
     };
-    let transport = match path {
-        "/api/poll" => Some(Transport::ShortPoll),
-        "/api/long-poll" => Some(Transport::LongPoll),
-        "/api/sse" => Some(Transport::Sse),
-        "/api/ws" => Some(Transport::WebSocket),
-        "/api/publish" => param("lane").and_then(|lane| Transport::ALL.into_iter().find(|t| t.id() == lane)),
-        _ => None,
-    };
-    let client = transport.and(param("client").and_then(|value| ClientId::try_from(value).ok()));
-    (transport, client)
+    (Some(lane), client_of(query))
+}
+
+/// The page a lane's request names. Read leniently, not with the lane's whole query type: a page's malformed
+/// request is still its own, and its inspector shows the 400 it got.
+fn client_of(query: &str) -> Option<ClientId> {
+    let (_, value) = form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "client")?;
+    ClientId::try_from(value.into_owned()).ok()
+}
+
+/// A lane's own publish (its round trip, `POST /api/publish?client=…&lane=sse`) is that lane's upstream, so it is
+/// filed as the named lane's traffic. Read with the [`PublishQuery`] the handler checks: an address the handler
+/// refuses (an unknown lane, a malformed client) is nobody's lane traffic, and neither is the message box's
+/// publish, which names no lane.
+fn publish_filing(query: &str) -> (Option<Transport>, Option<ClientId>) {
+    match serde_urlencoded::from_str::<PublishQuery>(query) {
+        Ok(PublishQuery { lane: Some(lane), client }) => (Some(lane), client),
+        _ => (None, None),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -263,6 +276,7 @@ mod tests {
         assert_eq!((transport, client.as_ref().map(ClientId::as_str)), (Some(Transport::LongPoll), Some("abc")));
         assert_eq!(classify("/api/publish?client=abc"), (None, None), "the message box is not a lane's");
         assert_eq!(classify("/api/publish?client=abc&lane=carrier_pigeon"), (None, None));
+        assert_eq!(classify("/api/publish?client=%3Cb%3E&lane=sse"), (None, None), "refused, so nobody's");
     }
 
     #[test]
@@ -271,12 +285,12 @@ mod tests {
         let wire = ConnectionWire::new(ledger.clone());
         wire.read(b"GET /api/sse?client=me HTTP/1.1\r\nhost: lab\r\n\r\n");
         let text = "id: 7\nevent: tick\ndata: {\"seq\":7}\n\n";
-        wire.annotate(Annotation { event: "tick", seq: Some(7), payload_len: Some(9) });
+        wire.annotate(Annotation { event: WireLabel::Tick, seq: Some(7), payload_len: Some(9) });
         let response = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{text}\r\n", text.len());
         wire.written(response.as_bytes());
         let page = ledger.page(&ClientId::try_from("me".to_owned()).unwrap(), 0, 100);
         let chunk = page.records.iter().find(|record| matches!(record.unit, WireUnit::Chunk { .. })).unwrap();
-        assert_eq!(chunk.unit, WireUnit::Chunk { event: Some("tick".into()), seq: Some(7) });
+        assert_eq!(chunk.unit, WireUnit::Chunk { event: Some(WireLabel::Tick), seq: Some(7) });
         // 9 bytes of JSON; the rest of the 35-byte chunk text and the chunk's "23\r\n" + "\r\n" are framing.
         assert_eq!(chunk.bytes, WireBytes { head: 0, framing: 35 - 9 + 6, payload: 9 });
         assert_eq!(chunk.transport, Some(Transport::Sse));

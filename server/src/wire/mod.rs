@@ -10,7 +10,6 @@ mod tap;
 
 use std::sync::Arc;
 
-use protocol::{ClientId, WirePage};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
@@ -18,7 +17,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use protocol::routes::{self, WireQuery};
+use protocol::WirePage;
 
 pub use connection::{Annotation, ConnectionWire};
 pub use ledger::WireLedger;
@@ -67,15 +67,7 @@ pub async fn stamp_exchange(wire: Wire, request: Request, next: Next) -> Respons
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/wire", get(wire_records))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireQuery {
-    client: ClientId,
-    #[serde(default)]
-    after: u64,
+    Router::new().route(routes::WIRE, get(wire_records))
 }
 
 /// A page's measured records after `after`: what its lanes' requests, responses, chunks and frames cost.

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use std::time::Duration;
 
-use protocol::{LabStats, PublishAck, Transport};
 use clap::Parser;
+use protocol::{LabStats, PublishAck, Transport};
 use server::{leptos_options, serve, AppState, Config};
 
 pub struct TestServer {
