@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod components;
 pub mod diagram;
 pub mod inspect;
+pub mod lane_text;
 pub mod lesson;
 pub mod metrics;
 

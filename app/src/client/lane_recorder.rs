@@ -13,6 +13,7 @@ use super::audio_clip::ReceivedClip;
 use super::browser_clock::now;
 use super::{LaneOptions, TeacherMessage};
 use crate::clock_offset::ClockOffset;
+use crate::lane_text;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LinkStatus {
@@ -100,9 +101,6 @@ pub struct LaneRecorder {
     pub(super) round_trips: StoredValue<PendingRoundTrips>,
     clip: RwSignal<Option<ReceivedClip>>,
 }
-
-/// Longest piece of a broadcast drawn on its arrow; the whole text is in the arrow's tooltip.
-const BROADCAST_LABEL_CHARS: usize = 18;
 
 impl LaneRecorder {
     pub fn new(transport: Transport, options: &LaneOptions) -> Self {
@@ -221,7 +219,7 @@ impl LaneRecorder {
     /// One hub event arrived now, `received` as the browser got it (the SSE data, the WebSocket message), on the
     /// stream opened by `exchange`. `bytes` is what it adds to the lane's body bytes (0 inside a poll response,
     /// whose body is counted whole).
-    pub fn event(&self, event: &Event, mut label: String, received: &str, bytes: usize, exchange: Option<u64>) {
+    pub fn event(&self, event: &Event, label: String, received: &str, bytes: usize, exchange: Option<u64>) {
         let at = now();
         // `emitted_at` is on the server's clock; on this browser's clock the event was born `offset` earlier.
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
@@ -233,47 +231,19 @@ impl LaneRecorder {
             metrics.body_bytes_received += bytes as u64;
             metrics.record_arrival(arrival, latency);
         });
-        let kind = event.body.kind_name();
-        let mut detail = format!(
-            "event #{} ({kind}), {bytes} B; latency {latency:.1} ms (receive time − emitted_at, clock-corrected)",
-            event.seq
-        );
-        // Shown as text: Leptos escapes it, so a message cannot inject markup into the page.
+        let size = if bytes > 0 { bytes } else { received.len() };
+        let (label, detail) = lane_text::event_text(event, label, bytes, size, latency);
         match &event.body {
-            EventBody::Message { text } => detail.push_str(&format!("\nmessage: “{text}”")),
-            EventBody::Broadcast { text } => {
-                detail.push_str(&format!("\nfrom the teacher: “{text}”"));
-                label.push_str(&format!(" · “{}”", shortened(text, BROADCAST_LABEL_CHARS)));
-                self.show_teacher_message(event.seq, text);
-            }
-            EventBody::Audio(clip) => {
-                // As this lane received it: a stream's own bytes for the event, or its JSON inside a poll body.
-                let size = if bytes > 0 { bytes } else { received.len() };
-                label.push_str(&format!(" · {:.1} kB", size as f64 / 1000.0));
-                detail.push_str(&format!(
-                    "\naudio: {} Hz for {} ms; the {} file is {} B, {size} B as this lane received it",
-                    clip.frequency_hz,
-                    clip.duration_ms,
-                    clip.mime_type,
-                    clip.data.len()
-                ));
-                self.keep_clip(event.seq, clip, size);
-            }
-            EventBody::Tick { .. } => {}
+            EventBody::Broadcast { text } => self.show_teacher_message(event.seq, text),
+            EventBody::Audio(clip) => self.keep_clip(event.seq, clip, size),
+            EventBody::Message { .. } | EventBody::Tick { .. } => {}
         }
-        match arrival {
-            Arrival::Duplicate => {
-                self.note(NoteTone::Warning, format!("duplicate #{}", event.seq), detail);
-            }
-            Arrival::Late => {
-                self.note(NoteTone::Warning, format!("#{} out of order", event.seq), detail.clone());
-                self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
-            }
-            Arrival::AfterLoss { missing } => {
-                self.note(NoteTone::Error, format!("{missing} events missing before #{}", event.seq), String::new());
-                self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
-            }
-            Arrival::InOrder => self.push_event(event.seq, label, detail, (emitted, at), received, exchange),
+        if let Some((tone, note)) = lane_text::arrival_note(arrival, event.seq) {
+            let note_detail = if matches!(arrival, Arrival::AfterLoss { .. }) { String::new() } else { detail.clone() };
+            self.note(tone, note, note_detail);
+        }
+        if arrival != Arrival::Duplicate {
+            self.push_event(event.seq, label, detail, (emitted, at), received, exchange);
         }
         self.round_trip_event(event.seq, at);
     }
@@ -417,23 +387,4 @@ impl LaneRecorder {
 pub struct Sent {
     pub at: Millis,
     pub id: u64,
-}
-
-/// At most `limit` characters of `text`, with an ellipsis when cut.
-fn shortened(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shortened;
-
-    #[test]
-    fn long_text_is_cut_on_a_character_boundary() {
-        assert_eq!(shortened("hello", 18), "hello");
-        assert_eq!(shortened("ééééé", 3), "ééé…");
-    }
 }
