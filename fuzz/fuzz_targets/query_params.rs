@@ -4,18 +4,20 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use server::extract::parse_query;
-use server::feed::ResumeParams;
-use server::transports::{long_poll::LongPollParams, poll::PollParams, sse::last_event_id};
+use protocol::routes::{LongPollQuery, PollQuery, PublishQuery, StreamQuery, WireQuery};
+use server::api::extract::parse_query;
+use server::transports::sse::last_event_id;
 
 fuzz_target!(|query: &str| {
-    if let Ok(params) = parse_query::<PollParams>(query) {
+    if let Ok(params) = parse_query::<PollQuery>(query) {
         let _ = params.limit();
     }
-    if let Ok(params) = parse_query::<LongPollParams>(query) {
+    if let Ok(params) = parse_query::<LongPollQuery>(query) {
         let _ = params.timeout();
     }
-    let _ = parse_query::<ResumeParams>(query);
+    let _ = parse_query::<StreamQuery>(query);
+    let _ = parse_query::<PublishQuery>(query);
+    let _ = parse_query::<WireQuery>(query);
     if let Ok(value) = HeaderValue::from_str(query) {
         let mut headers = HeaderMap::new();
         headers.insert("last-event-id", value);

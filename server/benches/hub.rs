@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use protocol::sse::encode_event;
 use protocol::{Epoch, EventBody};
-use server::hub::EventHub;
+use server::core::hub::EventHub;
 use tokio::sync::broadcast::Receiver;
 
 fn tick(n: u64) -> EventBody {
@@ -34,7 +34,7 @@ fn fan_out(criterion: &mut Criterion) {
         let hub = EventHub::new(Epoch("bench".into()), 10_000);
         let mut receivers: Vec<Receiver<_>> = (0..subscribers).map(|_| hub.subscribe(None, 0).live).collect();
         let mut n = 0;
-        let mut deliver = |encode: &dyn Fn(&server::hub_event::HubEvent) -> usize| {
+        let mut deliver = |encode: &dyn Fn(&server::core::hub_event::HubEvent) -> usize| {
             n += 1;
             hub.publish(tick(n));
             let mut bytes = 0;

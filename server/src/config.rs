@@ -1,6 +1,7 @@
 //! The server's configuration: command-line flags, each also settable by an environment variable.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
 use protocol::{GeneratorSettings, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
@@ -83,12 +84,30 @@ pub struct Config {
     pub lessons: std::path::PathBuf,
 }
 
+/// Heartbeat intervals and timeouts, taken from [`Config`] once.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub ws_ping_interval: Duration,
+    pub sse_keep_alive: Duration,
+    pub handshake_timeout: Duration,
+    pub write_stall_timeout: Duration,
+}
+
 impl Config {
     pub fn generator(&self) -> GeneratorSettings {
         GeneratorSettings {
             rate_per_second: self.rate,
             payload_bytes: self.payload_bytes as usize,
             paused: self.paused,
+        }
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            ws_ping_interval: Duration::from_secs(self.ws_ping_seconds),
+            sse_keep_alive: Duration::from_secs(self.sse_keep_alive_seconds),
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_seconds),
+            write_stall_timeout: Duration::from_secs(self.write_stall_timeout_seconds),
         }
     }
 }

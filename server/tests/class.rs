@@ -137,8 +137,8 @@ async fn the_join_qr_code_is_an_svg_of_the_configured_url() {
     assert!(svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
     assert!(svg.trim_end().ends_with("</svg>"));
     // The same URL encodes to the same picture, so the code shows this URL and no other.
-    assert_eq!(svg, server::join_link::qr_svg("http://192.168.1.20:3000/").unwrap());
-    assert_ne!(svg, server::join_link::qr_svg("http://192.168.1.21:3000/").unwrap());
+    assert_eq!(svg, server::core::join_link::qr_svg("http://192.168.1.20:3000/").unwrap());
+    assert_ne!(svg, server::core::join_link::qr_svg("http://192.168.1.21:3000/").unwrap());
 }
 
 #[tokio::test]

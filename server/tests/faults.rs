@@ -181,12 +181,12 @@ async fn injected_delay_holds_every_transport_and_bad_values_are_refused() {
             _ => continue,
         }
     };
-    let ws_received = server::hub::unix_micros_now();
+    let ws_received = server::core::clock::unix_micros_now();
     let emitted =
         serde_json::from_str::<protocol::Event>(&ws_event.replace(r#""type":"event","#, "")).unwrap().emitted_at;
     assert!(ws_received - emitted >= 300_000, "WebSocket event after {} µs", ws_received - emitted);
     let sse_event = timeout(Duration::from_secs(5), sse.next()).await.unwrap().unwrap().unwrap();
-    let sse_received = server::hub::unix_micros_now();
+    let sse_received = server::core::clock::unix_micros_now();
     let emitted = serde_json::from_str::<protocol::Event>(&sse_event.data).unwrap().emitted_at;
     assert!(sse_received - emitted >= 300_000, "SSE event after {} µs", sse_received - emitted);
 

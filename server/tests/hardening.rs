@@ -230,7 +230,7 @@ async fn an_sse_client_that_stops_reading_is_disconnected_while_a_reading_one_ke
     server.http.post(server.url("/api/generator")).json(&serde_json::json!({"paused": true})).send().await.unwrap();
     let head = server.stats().await.head_seq;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    server.state.hub_slot.restart(server::hub::random_epoch()); // ends the reading stream
+    server.state.hub_slot.restart(server::core::hub::random_epoch()); // ends the reading stream
     let seqs = timeout(Duration::from_secs(10), reader).await.unwrap().unwrap();
     assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "the reading client missed nothing while the other stalled");
     drop(stalled);

@@ -240,9 +240,9 @@ async fn the_page_is_compressed_but_api_bytes_are_sent_as_they_are() {
 #[tokio::test]
 async fn the_server_tells_its_time_for_the_clock_offset_estimate() {
     let server = TestServer::start().await;
-    let before = server::hub::unix_micros_now();
+    let before = server::core::clock::unix_micros_now();
     let time: protocol::ServerTime =
         server.http.get(server.url("/api/time")).send().await.unwrap().json().await.unwrap();
-    let after = server::hub::unix_micros_now();
+    let after = server::core::clock::unix_micros_now();
     assert!((before..=after).contains(&time.server_time));
 }

@@ -46,7 +46,7 @@ answer = { type = "lane_with_most", metric = "requests" }
 
 #[tokio::test]
 async fn every_committed_lesson_loads_in_order_and_covers_the_issue() {
-    let lessons = server::lessons::read_all(&committed_lessons()).await.unwrap_or_else(|error| panic!("{error}"));
+    let lessons = server::core::lessons::read_all(&committed_lessons()).await.unwrap_or_else(|error| panic!("{error}"));
     let ids: Vec<&str> = lessons.iter().map(|lesson| lesson.id.as_str()).collect();
     // The sequence the issue asks for, in order; more may follow.
     let required = [

@@ -10,27 +10,28 @@ use protocol::routes::{self, LongPollQuery};
 use protocol::{Transport, DEFAULT_POLL_LIMIT};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::poll::{json_counted, poll_response};
-use crate::error::ApiError;
-use crate::extract::{ClientAddress, ValidQuery};
-use crate::state::AppState;
+use crate::api::error::ApiError;
+use crate::api::extract::{ClientAddress, ValidQuery};
+use crate::api::lanes::Lanes;
+use crate::api::state::AppState;
+use crate::transports::poll::{json_counted, poll_response};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::LONG_POLL, get(long_poll))
+    Router::new().route(routes::LONG_POLL, get(get_long_poll))
 }
 
-async fn long_poll(
-    State(state): State<AppState>,
+async fn get_long_poll(
+    State(lanes): State<Lanes>,
     ClientAddress(address): ClientAddress,
     ValidQuery(params): ValidQuery<LongPollQuery>,
 ) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
-    let (peer, _permit) = state.admit_long_lived(Transport::LongPoll, params.client, address)?;
-    let counters = state.counters.of(Transport::LongPoll);
+    let (peer, _permit) = lanes.admit_long_lived(Transport::LongPoll, params.client, address)?;
+    let counters = lanes.counters.of(Transport::LongPoll);
     let _held = counters.open();
-    let hub = state.hub();
+    let hub = lanes.hub();
     let mut subscription = hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
-    let mut dropped = state.faults.watch(peer);
+    let mut dropped = lanes.faults.watch(peer);
     let has_news = !subscription.backlog.events.is_empty() || subscription.backlog.gap.is_some();
     // A cursor ahead of the log comes from an earlier server run: answer at once (with this run's epoch and head)
     // rather than hold the client until this run happens to catch up with a number that means nothing here.
@@ -56,7 +57,7 @@ async fn long_poll(
     }
     match woken {
         Some(false) => {
-            state.faults.hold_response(dropped.peer()).await;
+            lanes.faults.hold_response(dropped.peer()).await;
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
@@ -66,6 +67,6 @@ async fn long_poll(
     // The answer is fixed before an injected delay holds it, as a slow network delivers what was sent: holding
     // first and then reading the log would slip fresh events into the late answer and hide the delay.
     let response = poll_response(&hub, params.after, subscription.backlog);
-    state.faults.hold_response(dropped.peer()).await;
+    lanes.faults.hold_response(dropped.peer()).await;
     Ok(json_counted(&response, counters))
 }

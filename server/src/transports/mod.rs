@@ -1,4 +1,5 @@
-//! One module per transport, each a small router over the same [`EventHub`](crate::hub::EventHub).
+//! One module per transport, each a small router over the same [`EventHub`](crate::core::hub::EventHub), all
+//! taking the one [`Lanes`](crate::api::lanes::Lanes) sub-state.
 
 pub mod long_poll;
 pub mod poll;
@@ -7,7 +8,7 @@ pub mod ws;
 
 use axum::Router;
 
-use crate::state::AppState;
+use crate::api::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().merge(poll::router()).merge(long_poll::router()).merge(sse::router()).merge(ws::router())

@@ -8,28 +8,29 @@ use axum::Router;
 use protocol::routes::{self, PollQuery};
 use protocol::{PollResponse, Transport};
 
-use crate::error::ApiError;
-use crate::extract::ValidQuery;
-use crate::faults::Peer;
-use crate::hub::{Backlog, EventHub};
-use crate::state::AppState;
-use crate::stats::TransportCounters;
+use crate::api::error::ApiError;
+use crate::api::extract::ValidQuery;
+use crate::api::lanes::Lanes;
+use crate::api::state::AppState;
+use crate::core::hub::{Backlog, EventHub};
+use crate::core::peer::Peer;
+use crate::core::stats::TransportCounters;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::POLL, get(poll))
+    Router::new().route(routes::POLL, get(get_poll))
 }
 
-async fn poll(State(state): State<AppState>, ValidQuery(params): ValidQuery<PollQuery>) -> Result<Response, ApiError> {
-    let limit = params.limit()?;
-    let peer = Peer::new(Transport::ShortPoll, params.client);
-    state.faults.check_online(&peer)?;
-    state.presence.seen(peer.client.as_ref(), Some(Transport::ShortPoll));
-    let counters = state.counters.of(Transport::ShortPoll);
+async fn get_poll(State(lanes): State<Lanes>, ValidQuery(query): ValidQuery<PollQuery>) -> Result<Response, ApiError> {
+    let limit = query.limit()?;
+    let peer = Peer::new(Transport::ShortPoll, query.client);
+    lanes.faults.check_online(&peer)?;
+    lanes.presence.seen(peer.client.as_ref(), Some(Transport::ShortPoll));
+    let counters = lanes.counters.of(Transport::ShortPoll);
     let _open = counters.open();
-    let hub = state.hub();
+    let hub = lanes.hub();
     // Fixed before the injected delay holds it (see long polling).
-    let response = poll_response(&hub, params.after, hub.events_after(params.after, limit));
-    state.faults.hold_response(&peer).await;
+    let response = poll_response(&hub, query.after, hub.events_after(query.after, limit));
+    lanes.faults.hold_response(&peer).await;
     Ok(json_counted(&response, counters))
 }
 

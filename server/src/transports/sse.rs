@@ -18,22 +18,24 @@ use protocol::sse::{encode_gap, encode_hello, parse_last_event_id, KEEP_ALIVE};
 use protocol::{StreamHello, Transport, WireLabel};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use crate::admission::AddressPermit;
-use crate::error::ApiError;
-use crate::extract::{ClientAddress, ValidQuery};
-use crate::faults::FaultWatch;
-use crate::feed::{Feed, FeedItem};
-use crate::hub_event::SseBytes;
-use crate::state::AppState;
-use crate::stats::OpenConnection;
-use crate::wire::{Annotation, Wire};
+use crate::api::admission::AddressPermit;
+use crate::api::error::ApiError;
+use crate::api::extract::{ClientAddress, ValidQuery};
+use crate::api::lanes::Lanes;
+use crate::api::state::AppState;
+use crate::api::wire::Wire;
+use crate::core::faults::FaultWatch;
+use crate::core::feed::{Feed, FeedItem};
+use crate::core::hub_event::SseBytes;
+use crate::core::stats::OpenConnection;
+use crate::wire::connection::Annotation;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::SSE, get(sse))
+    Router::new().route(routes::SSE, get(get_sse))
 }
 
-async fn sse(
-    State(state): State<AppState>,
+async fn get_sse(
+    State(lanes): State<Lanes>,
     ClientAddress(address): ClientAddress,
     wire: Wire,
     headers: HeaderMap,
@@ -42,15 +44,15 @@ async fn sse(
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
-    let (peer, permit) = state.admit_long_lived(Transport::Sse, params.client, address)?;
-    let counters = state.counters.of(Transport::Sse).clone();
+    let (peer, permit) = lanes.admit_long_lived(Transport::Sse, params.client, address)?;
+    let counters = lanes.counters.of(Transport::Sse).clone();
     let open = counters.open();
-    let hub = state.hub();
+    let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange: wire.exchange() };
-    let dropped = state.faults.watch(peer.clone());
-    let feed = Feed::new(hub, counters, state.faults.clone(), peer, subscription, after);
-    let keep_alive = keep_alive(state.timing.sse_keep_alive);
+    let dropped = lanes.faults.watch(peer.clone());
+    let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
+    let keep_alive = keep_alive(lanes.timing.sse_keep_alive);
     let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, wire, _open: open, _permit: permit };
     let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;

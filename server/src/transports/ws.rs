@@ -16,26 +16,28 @@ use protocol::routes::{self, StreamQuery};
 use protocol::{close_code, EventBody, StreamHello, Transport, WireLabel, WsClientMessage, WsServerMessage};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use crate::admission::AddressPermit;
-use crate::error::ApiError;
-use crate::extract::{parse_json, ClientAddress, ValidQuery};
-use crate::faults::Peer;
-use crate::feed::{Feed, FeedItem};
-use crate::hub_event::WebSocketFrame;
-use crate::publish::validated_message;
-use crate::state::AppState;
-use crate::wire::{Annotation, Wire};
+use crate::api::admission::AddressPermit;
+use crate::api::error::ApiError;
+use crate::api::extract::{parse_json, ClientAddress, ValidQuery};
+use crate::api::lanes::Lanes;
+use crate::api::state::AppState;
+use crate::api::wire::Wire;
+use crate::core::feed::{Feed, FeedItem};
+use crate::core::hub_event::WebSocketFrame;
+use crate::core::message::validated_message;
+use crate::core::peer::Peer;
+use crate::wire::connection::Annotation;
 
 /// Largest frame or message a client may send. A `publish` of 1 KiB of text fits with room to spare; anything
 /// bigger is not a message this protocol has.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 8 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::WEB_SOCKET, get(upgrade))
+    Router::new().route(routes::WEB_SOCKET, get(get_ws))
 }
 
-async fn upgrade(
-    State(state): State<AppState>,
+async fn get_ws(
+    State(lanes): State<Lanes>,
     ClientAddress(address): ClientAddress,
     wire: Wire,
     headers: HeaderMap,
@@ -46,8 +48,8 @@ async fn upgrade(
         status: rejection.status(),
         message: rejection.body_text(),
     })?;
-    state.admission.check_origin(&headers)?;
-    let (peer, permit) = state.admit_long_lived(Transport::WebSocket, params.client, address)?;
+    lanes.admission.check_origin(&headers)?;
+    let (peer, permit) = lanes.admit_long_lived(Transport::WebSocket, params.client, address)?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -57,7 +59,7 @@ async fn upgrade(
         .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| session(socket, state, peer, wire, params.after, permit))
+        .on_upgrade(move |socket| session(socket, lanes, peer, wire, params.after, permit))
         .into_response())
 }
 
@@ -68,25 +70,18 @@ struct Closing {
 }
 
 /// `_permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(
-    socket: WebSocket,
-    state: AppState,
-    peer: Peer,
-    wire: Wire,
-    after: Option<u64>,
-    _permit: AddressPermit,
-) {
-    let counters = state.counters.of(Transport::WebSocket).clone();
+async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after: Option<u64>, _permit: AddressPermit) {
+    let counters = lanes.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
-    let hub = state.hub();
+    let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let exchange = wire.exchange();
     let hello =
         WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange });
-    let mut dropped = state.faults.watch(peer.clone());
-    let mut feed = Feed::new(hub, counters.clone(), state.faults.clone(), peer, subscription, after);
+    let mut dropped = lanes.faults.watch(peer.clone());
+    let mut feed = Feed::new(hub, counters.clone(), lanes.faults.clone(), peer, subscription, after);
     let (mut sink, mut incoming) = socket.split();
-    let ping_interval = state.timing.ws_ping_interval;
+    let ping_interval = lanes.timing.ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
@@ -120,7 +115,7 @@ async fn session(
                 heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_text(&state, &text);
+                        let reply = handle_text(&lanes, &text);
                         if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
                             break None;
                         }
@@ -162,14 +157,16 @@ async fn send_within(sink: &mut SplitSink<WebSocket, Message>, message: Message,
 
 /// What a client's text frame asks for: the one parser of the client protocol (fuzzed by `fuzz/`).
 pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
-    parse_json::<WsClientMessage>(text.as_bytes()).and_then(|message| match message {
-        WsClientMessage::Publish { text } => validated_message(text),
-    })
+    match parse_json::<WsClientMessage>(text.as_bytes())? {
+        WsClientMessage::Publish { text } => Ok(validated_message(text)?),
+    }
 }
 
-fn handle_text(state: &AppState, text: &str) -> WsServerMessage {
+/// The answer to a client's text frame: the `ack` of what it published, or an `error` frame with the same code and
+/// message an HTTP client would get.
+fn handle_text(lanes: &Lanes, text: &str) -> WsServerMessage {
     match parse_client_message(text) {
-        Ok(body) => WsServerMessage::Ack { seq: state.hub().publish(body).seq },
+        Ok(body) => WsServerMessage::Ack { seq: lanes.hub().publish(body).seq },
         Err(error) => {
             let body = error.body();
             WsServerMessage::Error { error: body.error, message: body.message }

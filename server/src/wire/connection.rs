@@ -1,5 +1,5 @@
 //! One connection's wire accounting: both directions' parsers, the exchange in progress, and what the handlers
-//! said the next chunks and frames carry. Fed by [`super::WireTap`] on every read and write.
+//! said the next chunks and frames carry. Fed by [`super::tap::WireTap`] on every read and write.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -10,7 +10,7 @@ use protocol::{ClientId, Transport, WireBytes, WireDirection, WireLabel, WireRec
 
 use super::ledger::WireLedger;
 use super::parse::{Side, StartLine, StreamParser, Unit};
-use crate::hub::unix_micros_now;
+use crate::core::clock::unix_micros_now;
 
 /// What a handler says the next SSE chunk or outgoing WebSocket data frame carries, queued before it is written.
 #[derive(Clone, Debug)]

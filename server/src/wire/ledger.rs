@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use protocol::{ClientId, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
+use protocol::{ClientId, PerTransport, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
 
 /// Records kept per page: a few minutes of four busy lanes.
 const RECORDS_PER_CLIENT: usize = 4000;
@@ -38,6 +38,26 @@ impl Counter {
     }
 }
 
+/// Both directions of one kind of traffic.
+#[derive(Default)]
+struct Counters {
+    to_server: Counter,
+    to_client: Counter,
+}
+
+impl Counters {
+    fn add(&self, direction: WireDirection, bytes: WireBytes) {
+        match direction {
+            WireDirection::ToServer => self.to_server.add(bytes),
+            WireDirection::ToClient => self.to_client.add(bytes),
+        }
+    }
+
+    fn read(&self) -> WireTotals {
+        WireTotals { to_server: self.to_server.read(), to_client: self.to_client.read() }
+    }
+}
+
 struct ClientLog {
     records: VecDeque<WireRecord>,
     next_id: u64,
@@ -49,14 +69,10 @@ struct ClientLog {
 pub struct WireLedger {
     next_exchange: AtomicU64,
     next_connection: AtomicU64,
-    /// Index: the four transports in [`Transport::ALL`] order, then everything else (page, control API).
-    to_server: [Counter; 5],
-    to_client: [Counter; 5],
+    lanes: PerTransport<Counters>,
+    /// Everything that is no lane's: the page, its assets, the control API.
+    other: Counters,
     clients: Mutex<HashMap<ClientId, ClientLog>>,
-}
-
-fn slot(transport: Option<Transport>) -> usize {
-    transport.and_then(|transport| Transport::ALL.iter().position(|t| *t == transport)).unwrap_or(4)
 }
 
 impl WireLedger {
@@ -68,11 +84,12 @@ impl WireLedger {
         self.next_connection.fetch_add(1, Relaxed) + 1
     }
 
+    fn counters(&self, transport: Option<Transport>) -> &Counters {
+        transport.map_or(&self.other, |transport| &self.lanes[transport])
+    }
+
     pub fn count(&self, transport: Option<Transport>, direction: WireDirection, bytes: WireBytes) {
-        match direction {
-            WireDirection::ToServer => self.to_server[slot(transport)].add(bytes),
-            WireDirection::ToClient => self.to_client[slot(transport)].add(bytes),
-        }
+        self.counters(transport).add(direction, bytes);
     }
 
     /// Counts a record and, if a page sent it, keeps it for that page.
@@ -103,10 +120,7 @@ impl WireLedger {
     }
 
     pub fn totals(&self, transport: Option<Transport>) -> WireTotals {
-        WireTotals {
-            to_server: self.to_server[slot(transport)].read(),
-            to_client: self.to_client[slot(transport)].read(),
-        }
+        self.counters(transport).read()
     }
 
     /// Up to `limit` of a page's records after `after`.

@@ -1,10 +1,9 @@
 //! Per-transport counters, updated lock-free on the hot path and read by `GET /api/stats`.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use protocol::{Transport, TransportStats};
+use protocol::{PerTransport, Transport, TransportStats};
 
 #[derive(Default)]
 pub struct TransportCounters {
@@ -54,22 +53,16 @@ impl Drop for OpenConnection {
 }
 
 /// One set of counters per transport.
-#[derive(Clone)]
-pub struct LabCounters(Arc<BTreeMap<Transport, Arc<TransportCounters>>>);
-
-impl Default for LabCounters {
-    fn default() -> Self {
-        Self(Arc::new(Transport::ALL.into_iter().map(|transport| (transport, Arc::default())).collect()))
-    }
-}
+#[derive(Clone, Default)]
+pub struct LabCounters(Arc<PerTransport<Arc<TransportCounters>>>);
 
 impl LabCounters {
     pub fn of(&self, transport: Transport) -> &Arc<TransportCounters> {
-        &self.0[&transport]
+        &self.0[transport]
     }
 
-    pub fn snapshot(&self) -> BTreeMap<Transport, TransportStats> {
-        self.0.iter().map(|(transport, counters)| (*transport, counters.snapshot())).collect()
+    pub fn snapshot(&self) -> PerTransport<TransportStats> {
+        self.0.map(|_, counters| counters.snapshot())
     }
 }
 
@@ -81,9 +74,9 @@ mod tests {
     fn open_connection_is_released_on_drop() {
         let counters = LabCounters::default();
         let guard = counters.of(Transport::Sse).open();
-        assert_eq!(counters.snapshot()[&Transport::Sse].open_connections, 1);
+        assert_eq!(counters.snapshot()[Transport::Sse].open_connections, 1);
         drop(guard);
-        let stats = counters.snapshot()[&Transport::Sse];
+        let stats = counters.snapshot()[Transport::Sse];
         assert_eq!((stats.open_connections, stats.requests), (0, 1));
     }
 }

@@ -1,10 +1,13 @@
-//! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong.
+//! The one error type of the HTTP API: every 4xx carries an [`ApiErrorBody`] naming what was wrong. What the lab
+//! itself refuses arrives as a [`Refusal`] and becomes one of these at the boundary, with its status code.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::routes::ParamError;
 use protocol::ApiErrorBody;
+
+use crate::core::refusal::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -117,6 +120,23 @@ impl ApiError {
             error: self.code().to_owned(),
             field: self.field().map(str::to_owned),
             message: self.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidField { field, message } => Self::InvalidField { field: field.into(), message },
+            Refusal::InvalidParameter { parameter, message } => {
+                Self::InvalidParameter { field: parameter.into(), message }
+            }
+            Refusal::Offline { retry_after_seconds } => Self::Offline { retry_after_seconds },
+            Refusal::NoScaleResults { path } => Self::NoScaleResults { path },
+            Refusal::ScaleResultsUnreadable { path, reason } => Self::ScaleResultsUnreadable { path, reason },
+            Refusal::AudioUnavailable { reason } => Self::AudioUnavailable { reason },
+            Refusal::NoSuchLesson { id } => Self::NoSuchLesson { id },
+            Refusal::LessonUnusable { path, reason } => Self::LessonUnusable { path, reason },
         }
     }
 }

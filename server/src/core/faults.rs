@@ -9,41 +9,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use protocol::{
-    ClientId, DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport, Transport, MAX_INJECTED_DELAY_MS,
-    MAX_OFFLINE_SECONDS,
-};
+use protocol::{DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
-use crate::error::ApiError;
-use crate::extract::ValidJson;
-use crate::hub::{random_epoch, unix_micros_now};
-use crate::state::AppState;
+use crate::core::clock::unix_micros_now;
+use crate::core::peer::Peer;
+use crate::core::refusal::Refusal;
 
 /// Drop orders not yet read by a connection; one that falls further behind drops itself to be safe.
 const DROP_ORDER_BACKLOG: usize = 64;
-
-/// Whose a connection or request is: what a fault target is matched against.
-#[derive(Clone, Debug)]
-pub struct Peer {
-    pub transport: Transport,
-    pub client: Option<ClientId>,
-}
-
-impl Peer {
-    pub fn new(transport: Transport, client: Option<ClientId>) -> Self {
-        Self { transport, client }
-    }
-
-    fn is_hit_by(&self, target: &FaultTarget) -> bool {
-        target.covers(self.transport, self.client.as_ref())
-    }
-}
 
 #[derive(Clone)]
 pub struct FaultSwitches {
@@ -95,6 +70,15 @@ impl FaultSwitches {
         hit as u64
     }
 
+    /// Takes the request's target offline for its `seconds`, once they are checked; returns how many open
+    /// connections that dropped.
+    pub fn take_offline(&self, request: &OfflineRequest) -> Result<u64, Refusal> {
+        if !(1..=MAX_OFFLINE_SECONDS).contains(&request.seconds) {
+            return Err(Refusal::invalid_field("seconds", format!("must be between 1 and {MAX_OFFLINE_SECONDS}")));
+        }
+        Ok(self.go_offline(request.target(), Duration::from_secs(request.seconds.into())))
+    }
+
     /// Refuses the target's requests for `duration`, after dropping what it holds open.
     pub fn go_offline(&self, target: FaultTarget, duration: Duration) -> u64 {
         let until = Instant::now() + duration;
@@ -106,7 +90,7 @@ impl FaultSwitches {
     }
 
     /// `Err` while an offline fault covers `peer`, with how long it has left.
-    pub fn check_online(&self, peer: &Peer) -> Result<(), ApiError> {
+    pub fn check_online(&self, peer: &Peer) -> Result<(), Refusal> {
         if !self.inner.any_offline.load(Relaxed) {
             return Ok(());
         }
@@ -118,7 +102,7 @@ impl FaultSwitches {
             offline.iter().filter(|(target, _)| peer.is_hit_by(target)).map(|(_, until)| *until - now).max();
         match remaining {
             None => Ok(()),
-            Some(remaining) => Err(ApiError::Offline { retry_after_seconds: remaining.as_secs_f64().ceil() as u64 }),
+            Some(remaining) => Err(Refusal::Offline { retry_after_seconds: remaining.as_secs_f64().ceil() as u64 }),
         }
     }
 
@@ -134,16 +118,24 @@ impl FaultSwitches {
         self.inner.any_offline.store(false, Relaxed);
     }
 
-    fn set_delay(&self, rule: DelayRule) {
+    /// Sets the delay for the rule's target (a zero delay removes it), once its figures are checked.
+    pub fn set_delay(&self, rule: DelayRule) -> Result<DelayRule, Refusal> {
+        for (field, value) in [("delay_ms", rule.delay_ms), ("jitter_ms", rule.jitter_ms)] {
+            if value > MAX_INJECTED_DELAY_MS {
+                return Err(Refusal::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
+            }
+        }
         let mut delays = locked(&self.inner.delays);
         delays.retain(|existing| existing.target() != rule.target());
         if !rule.is_zero() {
-            delays.push(rule);
+            delays.push(rule.clone());
         }
         self.inner.any_delay.store(!delays.is_empty(), Relaxed);
+        Ok(rule)
     }
 
-    fn delays(&self) -> Vec<DelayRule> {
+    /// The delay rules in force.
+    pub fn delays(&self) -> Vec<DelayRule> {
         locked(&self.inner.delays).clone()
     }
 
@@ -213,68 +205,10 @@ impl Drop for FaultWatch {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/faults", delete(clear_faults))
-        .route("/api/faults/drop", post(drop_connections))
-        .route("/api/faults/offline", post(go_offline))
-        .route("/api/faults/restart", post(restart_stream))
-        .route("/api/faults/delay", get(delivery_delays).post(set_delivery_delay))
-}
-
-/// Back to a healthy network for everyone: no delays, nobody offline.
-async fn clear_faults(State(state): State<AppState>) -> StatusCode {
-    state.faults.clear();
-    StatusCode::NO_CONTENT
-}
-
-/// Drops the target's open connections, as a network failure or server crash would.
-async fn drop_connections(
-    State(state): State<AppState>,
-    ValidJson(target): ValidJson<FaultTarget>,
-) -> Json<FaultReport> {
-    Json(FaultReport { dropped_connections: state.faults.drop_connections(target) })
-}
-
-async fn go_offline(
-    State(state): State<AppState>,
-    ValidJson(request): ValidJson<OfflineRequest>,
-) -> Result<Json<FaultReport>, ApiError> {
-    if !(1..=MAX_OFFLINE_SECONDS).contains(&request.seconds) {
-        return Err(ApiError::invalid_field("seconds", format!("must be between 1 and {MAX_OFFLINE_SECONDS}")));
-    }
-    let dropped = state.faults.go_offline(request.target(), Duration::from_secs(request.seconds.into()));
-    Ok(Json(FaultReport { dropped_connections: dropped }))
-}
-
-/// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
-/// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204).
-async fn restart_stream(State(state): State<AppState>) -> Json<RestartReport> {
-    let previous_epoch = state.hub().epoch().clone();
-    let hub = state.hub_slot.restart(random_epoch());
-    Json(RestartReport { previous_epoch, epoch: hub.epoch().clone() })
-}
-
-async fn delivery_delays(State(state): State<AppState>) -> Json<Vec<DelayRule>> {
-    Json(state.faults.delays())
-}
-
-async fn set_delivery_delay(
-    State(state): State<AppState>,
-    ValidJson(rule): ValidJson<DelayRule>,
-) -> Result<Json<DelayRule>, ApiError> {
-    for (field, value) in [("delay_ms", rule.delay_ms), ("jitter_ms", rule.jitter_ms)] {
-        if value > MAX_INJECTED_DELAY_MS {
-            return Err(ApiError::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
-        }
-    }
-    state.faults.set_delay(rule.clone());
-    Ok(Json(rule))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::{ClientId, Transport};
 
     fn client(text: &str) -> Option<ClientId> {
         Some(ClientId::try_from(text.to_owned()).unwrap())
@@ -297,15 +231,18 @@ mod tests {
     fn the_most_specific_delay_rule_wins_and_zero_removes_it() {
         let faults = FaultSwitches::default();
         let mine = Peer::new(Transport::Sse, client("me"));
-        faults.set_delay(DelayRule { delay_ms: 100, ..DelayRule::default() });
-        faults.set_delay(DelayRule { delay_ms: 700, client: client("me"), ..DelayRule::default() });
-        faults.set_delay(DelayRule { delay_ms: 300, transport: Some(Transport::Sse), ..DelayRule::default() });
+        faults.set_delay(DelayRule { delay_ms: 100, ..DelayRule::default() }).unwrap();
+        faults.set_delay(DelayRule { delay_ms: 700, client: client("me"), ..DelayRule::default() }).unwrap();
+        faults.set_delay(DelayRule { delay_ms: 300, transport: Some(Transport::Sse), ..DelayRule::default() }).unwrap();
         assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(700));
         assert_eq!(faults.sampled_delay(&Peer::new(Transport::Sse, None)), Duration::from_millis(300));
         assert_eq!(faults.sampled_delay(&Peer::new(Transport::LongPoll, None)), Duration::from_millis(100));
-        faults.set_delay(DelayRule { client: client("me"), ..DelayRule::default() });
+        faults.set_delay(DelayRule { client: client("me"), ..DelayRule::default() }).unwrap();
         assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(300));
         assert_eq!(faults.delays().len(), 2);
+        let too_long = DelayRule { jitter_ms: MAX_INJECTED_DELAY_MS + 1, ..DelayRule::default() };
+        assert_eq!(faults.set_delay(too_long).unwrap_err().field(), Some("jitter_ms"));
+        assert_eq!(faults.delays().len(), 2, "a refused rule changes nothing");
     }
 
     #[tokio::test]
@@ -313,7 +250,7 @@ mod tests {
         let faults = FaultSwitches::default();
         let mine = Peer::new(Transport::LongPoll, client("me"));
         faults.go_offline(FaultTarget { transport: None, client: client("me") }, Duration::from_millis(200));
-        assert!(matches!(faults.check_online(&mine), Err(ApiError::Offline { retry_after_seconds: 1 })));
+        assert!(matches!(faults.check_online(&mine), Err(Refusal::Offline { retry_after_seconds: 1 })));
         assert!(faults.check_online(&Peer::new(Transport::LongPoll, client("you"))).is_ok());
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(faults.check_online(&mine).is_ok());

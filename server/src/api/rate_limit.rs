@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::error::ApiError;
-use crate::extract::ClientAddress;
-use crate::state::AppState;
+use crate::api::error::ApiError;
+use crate::api::extract::ClientAddress;
 
 /// Addresses remembered before forgetting the ones whose allowance is full again.
 const ADDRESSES_BEFORE_PRUNING: usize = 4096;
@@ -58,13 +57,13 @@ impl RequestRateLimit {
 /// Middleware: counts every `/api/` request against its address's allowance. The page and its assets are not
 /// limited: a page load fetches several at once, and they are served from memory.
 pub async fn limit_api_requests(
-    State(state): State<AppState>,
+    State(rate_limit): State<RequestRateLimit>,
     ClientAddress(address): ClientAddress,
     request: Request,
     next: Next,
 ) -> Response {
     if request.uri().path().starts_with("/api/") {
-        if let Err(refusal) = state.rate_limit.check(address) {
+        if let Err(refusal) = rate_limit.check(address) {
             return refusal.into_response();
         }
     }

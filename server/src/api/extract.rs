@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// Query parameters, deserialized with the path of the offending parameter kept for the error.
 pub struct ValidQuery<T>(pub T);
@@ -31,7 +31,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
-/// The client's IP address, from the connection (see [`crate::serve`]). Behind a reverse proxy every client would
+/// The client's IP address, from the connection (see [`crate::serve()`]). Behind a reverse proxy every client would
 /// share the proxy's address; the lab is meant to be reached directly.
 pub struct ClientAddress(pub IpAddr);
 

@@ -2,25 +2,32 @@
 //! /api/class/qr.svg` (the join link as a QR code) and `POST /api/class/broadcast` (the teacher's message to every
 //! student's lanes).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use protocol::routes;
 use protocol::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_WINDOW_SECONDS};
 use serde::Deserialize;
 
-use crate::error::ApiError;
-use crate::extract::{ValidJson, ValidQuery};
-use crate::join_link::qr_svg;
-use crate::publish::validated_text;
-use crate::state::AppState;
+use crate::api::error::ApiError;
+use crate::api::extract::{ValidJson, ValidQuery};
+use crate::api::state::AppState;
+use crate::core::faults::FaultSwitches;
+use crate::core::generator::Generator;
+use crate::core::hub::HubSlot;
+use crate::core::join_link::{qr_svg, JoinLinks};
+use crate::core::message::validated_text;
+use crate::core::presence::Presence;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/class", get(presence))
-        .route("/api/class/qr.svg", get(join_qr_code))
-        .route("/api/class/broadcast", post(broadcast))
+        .route(routes::CLASS, get(get_class))
+        .route(routes::CLASS_QR, get(get_class_qr))
+        .route(routes::CLASS_BROADCAST, post(post_broadcast))
 }
 
 /// These endpoints take no parameters; one sent anyway is a mistake worth naming (a 400), not ignoring.
@@ -28,36 +35,41 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct NoParameters {}
 
-async fn presence(
-    State(state): State<AppState>,
+/// Long-lived connections are counted from the fault switches' registry of open connections (one registry, not
+/// two); recent polls from the presence log.
+async fn get_class(
+    State(presence): State<Presence>,
+    State(faults): State<FaultSwitches>,
+    State(join): State<Arc<JoinLinks>>,
+    State(generator): State<Generator>,
     ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
 ) -> Json<ClassPresence> {
-    let count = state.presence.count(&state.faults.open_peers());
+    let count = presence.count(&faults.open_peers());
     Json(ClassPresence {
         pages: count.pages,
-        transports: count.transports,
-        join: state.join.current(),
+        transports: count.transports.iter().map(|(transport, presence)| (transport, *presence)).collect(),
+        join: join.current(),
         window_seconds: PRESENCE_WINDOW_SECONDS,
-        generator: state.generator.settings(),
+        generator: generator.settings(),
     })
 }
 
-async fn join_qr_code(
-    State(state): State<AppState>,
+async fn get_class_qr(
+    State(join): State<Arc<JoinLinks>>,
     ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let url = state.join.current().url;
+    let url = join.current().url;
     let svg = qr_svg(&url).map_err(|error| ApiError::JoinCodeUnavailable { reason: error.to_string() })?;
     // The address can change (another network), so the image is asked for again rather than cached.
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-cache")], svg))
 }
 
 /// The teacher's message: a `broadcast` event in the one stream, so every lane of every student receives it.
-async fn broadcast(
-    State(state): State<AppState>,
+async fn post_broadcast(
+    State(hub_slot): State<Arc<HubSlot>>,
     ValidJson(request): ValidJson<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let text = validated_text(request.text)?;
-    let event = state.hub().publish(EventBody::Broadcast { text });
+    let event = hub_slot.current().publish(EventBody::Broadcast { text });
     Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
 }

@@ -1,44 +1,24 @@
-//! The binary lesson: `POST /api/audio` makes a short tone as a WAV file and publishes it as an `audio` event, which
-//! polling and SSE carry as base64 inside JSON and the WebSocket as one binary frame.
+//! The binary lesson's tone: a short sine as a WAV file, which `POST /api/audio` publishes as an `audio` event and
+//! which polling and SSE carry as base64 inside JSON and the WebSocket as one binary frame.
 
 use std::f64::consts::TAU;
 use std::io::Cursor;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use hound::{SampleFormat, WavSpec, WavWriter};
 use protocol::{
-    AudioClip, AudioRequest, EventBody, PublishAck, AUDIO_SAMPLE_RATE_HZ, DEFAULT_TONE_DURATION_MS,
-    DEFAULT_TONE_FREQUENCY_HZ, MAX_TONE_DURATION_MS, MAX_TONE_FREQUENCY_HZ, MIN_TONE_DURATION_MS,
-    MIN_TONE_FREQUENCY_HZ, WAV_MIME_TYPE,
+    AudioClip, AudioRequest, AUDIO_SAMPLE_RATE_HZ, DEFAULT_TONE_DURATION_MS, DEFAULT_TONE_FREQUENCY_HZ,
+    MAX_TONE_DURATION_MS, MAX_TONE_FREQUENCY_HZ, MIN_TONE_DURATION_MS, MIN_TONE_FREQUENCY_HZ, WAV_MIME_TYPE,
 };
 
-use crate::error::ApiError;
-use crate::extract::ValidJson;
-use crate::state::AppState;
+use crate::core::refusal::Refusal;
 
 /// A sine that starts or stops at full amplitude clicks; 10 ms ramps at each end are too short to hear as a fade.
 const FADE_MS: u32 = 10;
 /// Half of full scale: audible on any speaker without being loud.
 const AMPLITUDE: f64 = 0.5;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/audio", post(send_tone))
-}
-
-async fn send_tone(
-    State(state): State<AppState>,
-    ValidJson(request): ValidJson<AudioRequest>,
-) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
-    let clip = tone(&request)?;
-    let event = state.hub().publish(EventBody::Audio(clip));
-    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
-}
-
 /// The clip a request asks for, its fields checked.
-pub fn tone(request: &AudioRequest) -> Result<AudioClip, ApiError> {
+pub fn tone(request: &AudioRequest) -> Result<AudioClip, Refusal> {
     let frequency_hz = within(
         "frequency_hz",
         request.frequency_hz.unwrap_or(DEFAULT_TONE_FREQUENCY_HZ),
@@ -51,16 +31,16 @@ pub fn tone(request: &AudioRequest) -> Result<AudioClip, ApiError> {
         MIN_TONE_DURATION_MS..=MAX_TONE_DURATION_MS,
         "ms",
     )?;
-    let data = tone_wav(frequency_hz, duration_ms)
-        .map_err(|error| ApiError::AudioUnavailable { reason: error.to_string() })?;
+    let data =
+        tone_wav(frequency_hz, duration_ms).map_err(|error| Refusal::AudioUnavailable { reason: error.to_string() })?;
     Ok(AudioClip { mime_type: WAV_MIME_TYPE.into(), frequency_hz, duration_ms, data })
 }
 
-fn within(field: &str, value: u32, range: std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, ApiError> {
+fn within(field: &'static str, value: u32, range: std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, Refusal> {
     if range.contains(&value) {
         return Ok(value);
     }
-    Err(ApiError::invalid_field(
+    Err(Refusal::invalid_field(
         field,
         format!("is {value}; must be between {} and {} {unit}", range.start(), range.end()),
     ))

@@ -6,12 +6,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::{Epoch, Event, EventBody, Gap};
-
-use crate::hub_event::HubEvent;
 use tokio::sync::broadcast;
+
+use crate::core::clock::unix_micros_now;
+use crate::core::hub_event::HubEvent;
 
 /// How many live events a subscriber may fall behind before it is caught up from the history instead.
 const LIVE_QUEUE_CAPACITY: usize = 1024;
@@ -180,10 +180,6 @@ impl HubSlot {
 /// A fresh random epoch id.
 pub fn random_epoch() -> Epoch {
     Epoch(format!("{:016x}", rand::random::<u64>()))
-}
-
-pub fn unix_micros_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_micros() as u64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! that timeout (`--handshake-timeout-seconds`) and turn off Nagle's algorithm, which would otherwise hold small
 //! event writes back for up to 40 ms and show up as latency that no transport caused.
 
+mod stall_guard;
+
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -20,10 +22,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::stall_guard::StallGuard;
-use crate::state::Timing;
-use crate::wire::{ConnectionWire, WireTap};
-use crate::{app, AppState};
+use crate::api::state::AppState;
+use crate::config::Timing;
+use crate::router::app;
+use crate::wire::connection::ConnectionWire;
+use crate::wire::tap::WireTap;
+use stall_guard::StallGuard;
 
 /// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
 /// answered and streams ended by the hub closing; see `main.rs`). Each request knows its client's address.

@@ -6,14 +6,14 @@
 //! [`MAX_TRACKED_PAGES`] are kept (the oldest is forgotten first), so a script inventing client ids costs a
 //! bounded amount of memory.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use protocol::{ClientId, Transport, TransportPresence, PRESENCE_WINDOW_SECONDS};
+use protocol::{ClientId, PerTransport, Transport, TransportPresence, PRESENCE_WINDOW_SECONDS};
 use tokio::time::Instant;
 
-use crate::faults::Peer;
+use crate::core::peer::Peer;
 
 /// Most pages remembered at once; about 100 B each.
 pub const MAX_TRACKED_PAGES: usize = 10_000;
@@ -29,28 +29,19 @@ pub struct Presence {
 #[derive(Clone, Copy, Debug)]
 struct LastSeen {
     page: Instant,
-    transports: [Option<Instant>; 4],
+    transports: PerTransport<Option<Instant>>,
 }
 
 /// The presence count at one moment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PresenceCount {
     pub pages: u64,
-    pub transports: BTreeMap<Transport, TransportPresence>,
+    pub transports: PerTransport<TransportPresence>,
 }
 
 impl Default for Presence {
     fn default() -> Self {
         Self::new(Duration::from_secs(PRESENCE_WINDOW_SECONDS), MAX_TRACKED_PAGES)
-    }
-}
-
-fn slot(transport: Transport) -> usize {
-    match transport {
-        Transport::ShortPoll => 0,
-        Transport::LongPoll => 1,
-        Transport::Sse => 2,
-        Transport::WebSocket => 3,
     }
 }
 
@@ -89,10 +80,10 @@ impl Presence {
                 }
             }
         }
-        let last = seen.entry(client.clone()).or_insert(LastSeen { page: now, transports: [None; 4] });
+        let last = seen.entry(client.clone()).or_insert(LastSeen { page: now, transports: PerTransport::default() });
         last.page = now;
         if let Some(transport) = transport {
-            last.transports[slot(transport)] = Some(now);
+            last.transports[transport] = Some(now);
         }
     }
 
@@ -107,31 +98,26 @@ impl Presence {
         let mut seen = self.locked();
         seen.retain(|_, last| recent(last.page));
         let mut pages: HashSet<&ClientId> = seen.keys().collect();
-        let mut per_transport: BTreeMap<Transport, (HashSet<&ClientId>, u64)> =
-            Transport::ALL.into_iter().map(|transport| (transport, (HashSet::new(), 0))).collect();
-        for (transport, (clients, _)) in per_transport.iter_mut() {
-            if counts_recent_requests(*transport) {
-                let on_it = seen.iter().filter(|(_, last)| last.transports[slot(*transport)].is_some_and(recent));
-                clients.extend(on_it.map(|(client, _)| client));
-            }
+        // Per transport: the pages on it, and its open connections (a page may hold several).
+        let mut per_transport = PerTransport::<(HashSet<&ClientId>, u64)>::default();
+        for transport in Transport::ALL.into_iter().filter(|transport| counts_recent_requests(*transport)) {
+            let on_it = seen.iter().filter(|(_, last)| last.transports[transport].is_some_and(recent));
+            per_transport[transport].0.extend(on_it.map(|(client, _)| client));
         }
         for peer in open {
-            if let Some((clients, open_connections)) = per_transport.get_mut(&peer.transport) {
-                *open_connections += 1;
-                if let Some(client) = &peer.client {
-                    clients.insert(client);
-                    pages.insert(client);
-                }
+            let (clients, open_connections) = &mut per_transport[peer.transport];
+            *open_connections += 1;
+            if let Some(client) = &peer.client {
+                clients.insert(client);
+                pages.insert(client);
             }
         }
         PresenceCount {
             pages: pages.len() as u64,
-            transports: per_transport
-                .into_iter()
-                .map(|(transport, (clients, open_connections))| {
-                    (transport, TransportPresence { pages: clients.len() as u64, open_connections })
-                })
-                .collect(),
+            transports: per_transport.map(|_, (clients, open_connections)| TransportPresence {
+                pages: clients.len() as u64,
+                open_connections: *open_connections,
+            }),
         }
     }
 
@@ -150,7 +136,7 @@ mod tests {
     }
 
     fn pages_on(count: &PresenceCount, transport: Transport) -> u64 {
-        count.transports[&transport].pages
+        count.transports[transport].pages
     }
 
     #[test]
@@ -171,9 +157,9 @@ mod tests {
         assert_eq!(pages_on(&count, Transport::ShortPoll), 1);
         assert_eq!(pages_on(&count, Transport::LongPoll), 1);
         assert_eq!(pages_on(&count, Transport::Sse), 1, "two streams of one page are one page");
-        assert_eq!(count.transports[&Transport::Sse].open_connections, 2);
+        assert_eq!(count.transports[Transport::Sse].open_connections, 2);
         assert_eq!(pages_on(&count, Transport::WebSocket), 1, "a connection without a client id is no page");
-        assert_eq!(count.transports[&Transport::WebSocket].open_connections, 2);
+        assert_eq!(count.transports[Transport::WebSocket].open_connections, 2);
     }
 
     #[test]

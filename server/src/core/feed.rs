@@ -7,10 +7,11 @@ use std::sync::Arc;
 use protocol::Gap;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::faults::{FaultSwitches, Peer};
-use crate::hub::{EventHub, Subscription};
-use crate::hub_event::HubEvent;
-use crate::stats::TransportCounters;
+use crate::core::faults::FaultSwitches;
+use crate::core::hub::{EventHub, Subscription};
+use crate::core::hub_event::HubEvent;
+use crate::core::peer::Peer;
+use crate::core::stats::TransportCounters;
 
 #[derive(Debug, Clone)]
 pub enum FeedItem {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use axum::http::{header, HeaderMap};
 use protocol::Transport;
 
-use crate::error::ApiError;
-use crate::stats::LabCounters;
+use crate::api::error::ApiError;
+use crate::core::stats::LabCounters;
 
 /// Seconds a refused client is told to wait (`Retry-After`).
 const RETRY_AFTER_SECONDS: u64 = 5;

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{EventBody, GeneratorSettings, GeneratorUpdate};
+use protocol::{
+    EventBody, GeneratorSettings, GeneratorUpdate, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
+};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
-use crate::error::ApiError;
-use crate::hub::HubSlot;
-use protocol::{MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
+use crate::core::hub::HubSlot;
+use crate::core::refusal::Refusal;
 
 /// Handle to the running generator: read and change its settings.
 #[derive(Clone)]
@@ -30,11 +31,11 @@ impl Generator {
     }
 
     /// Applies the fields present in `update` after checking all of them, so a bad field changes nothing.
-    pub fn update(&self, update: GeneratorUpdate) -> Result<GeneratorSettings, ApiError> {
+    pub fn update(&self, update: GeneratorUpdate) -> Result<GeneratorSettings, Refusal> {
         let mut next = self.settings();
         if let Some(rate) = update.rate_per_second {
             if !(MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&rate) {
-                return Err(ApiError::invalid_field(
+                return Err(Refusal::invalid_field(
                     "rate_per_second",
                     format!("must be between {MIN_RATE_PER_SECOND} and {MAX_RATE_PER_SECOND} events per second"),
                 ));
@@ -43,7 +44,7 @@ impl Generator {
         }
         if let Some(payload_bytes) = update.payload_bytes {
             if payload_bytes > MAX_PAYLOAD_BYTES {
-                return Err(ApiError::invalid_field(
+                return Err(Refusal::invalid_field(
                     "payload_bytes",
                     format!("must be at most {MAX_PAYLOAD_BYTES} bytes"),
                 ));
@@ -106,7 +107,7 @@ mod tests {
     use protocol::Epoch;
 
     fn hub() -> Arc<HubSlot> {
-        Arc::new(HubSlot::new(crate::hub::EventHub::new(Epoch("t".into()), 100)))
+        Arc::new(HubSlot::new(crate::core::hub::EventHub::new(Epoch("t".into()), 100)))
     }
 
     #[test]

@@ -1,0 +1,42 @@
+//! The lab's own knobs and readings: `GET`/`POST /api/generator`, `GET /api/stats` and `GET /api/time`.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use protocol::routes;
+use protocol::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
+
+use crate::api::error::ApiError;
+use crate::api::extract::ValidJson;
+use crate::api::readings::Readings;
+use crate::api::state::AppState;
+use crate::core::clock::unix_micros_now;
+use crate::core::generator::Generator;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::GENERATOR, get(get_generator).post(post_generator))
+        .route(routes::STATS, get(get_stats))
+        .route(routes::TIME, get(get_time))
+}
+
+async fn get_generator(State(generator): State<Generator>) -> Json<GeneratorSettings> {
+    Json(generator.settings())
+}
+
+async fn post_generator(
+    State(generator): State<Generator>,
+    ValidJson(update): ValidJson<GeneratorUpdate>,
+) -> Result<Json<GeneratorSettings>, ApiError> {
+    Ok(Json(generator.update(update)?))
+}
+
+/// The server's wall clock, for the page's NTP-style clock-offset estimate. Read as late as possible: just before
+/// the answer is written.
+async fn get_time() -> Json<ServerTime> {
+    Json(ServerTime { server_time: unix_micros_now() })
+}
+
+async fn get_stats(State(readings): State<Readings>) -> Json<LabStats> {
+    Json(readings.stats())
+}

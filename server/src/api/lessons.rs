@@ -1,0 +1,24 @@
+//! `GET /api/lessons` and `GET /api/lessons/{id}`: the guided lessons (see [`crate::core::lessons`]).
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use protocol::routes;
+use protocol::{Lesson, LessonSummary};
+
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::core::lessons::LessonFolder;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(routes::LESSONS, get(get_lessons)).route(routes::LESSON_PATTERN, get(get_lesson))
+}
+
+async fn get_lessons(State(folder): State<LessonFolder>) -> Result<Json<Vec<LessonSummary>>, ApiError> {
+    let lessons = folder.all().await?;
+    Ok(Json(lessons.iter().map(LessonSummary::from).collect()))
+}
+
+async fn get_lesson(State(folder): State<LessonFolder>, Path(id): Path<String>) -> Result<Json<Lesson>, ApiError> {
+    Ok(Json(folder.one(id).await?))
+}

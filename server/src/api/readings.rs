@@ -1,0 +1,64 @@
+//! What the lab reads out about itself: the snapshot a page is rendered with, and `GET /api/stats`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use protocol::{ClientId, LabSnapshot, LabStats, TransportStats};
+
+use crate::core::clock::unix_micros_now;
+use crate::core::generator::Generator;
+use crate::core::hub::HubSlot;
+use crate::core::stats::LabCounters;
+use crate::wire::ledger::WireLedger;
+
+#[derive(Clone)]
+pub struct Readings {
+    pub hub_slot: Arc<HubSlot>,
+    pub generator: Generator,
+    pub counters: LabCounters,
+    pub wire: Arc<WireLedger>,
+    pub started: Instant,
+}
+
+impl Readings {
+    /// What a page is rendered with, including the fresh id it will name itself by.
+    pub fn snapshot(&self) -> LabSnapshot {
+        let hub = self.hub_slot.current();
+        LabSnapshot {
+            epoch: hub.epoch().clone(),
+            head_seq: hub.head_seq(),
+            history_capacity: hub.capacity(),
+            generator: self.generator.settings(),
+            server_time: unix_micros_now(),
+            client: new_client_id(),
+        }
+    }
+
+    pub fn stats(&self) -> LabStats {
+        let hub = self.hub_slot.current();
+        LabStats {
+            epoch: hub.epoch().clone(),
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            head_seq: hub.head_seq(),
+            history_len: hub.history_len(),
+            history_capacity: hub.capacity(),
+            generator: self.generator.settings(),
+            transports: self
+                .counters
+                .snapshot()
+                .iter()
+                .map(|(transport, stats)| {
+                    (transport, TransportStats { wire: self.wire.totals(Some(transport)), ..*stats })
+                })
+                .collect(),
+            other_wire: self.wire.totals(None),
+        }
+    }
+}
+
+/// A fresh page id: 10 random letters and digits, short enough to read in a URL, long enough never to collide in
+/// a class.
+fn new_client_id() -> ClientId {
+    let text: String = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 10);
+    ClientId::try_from(text).expect("alphanumeric text is a valid client id")
+}

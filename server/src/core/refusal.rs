@@ -1,0 +1,39 @@
+//! What the lab refuses to do, and why, in the lab's own terms. `api::error` gives each a status code and the JSON
+//! body every client reads; the WebSocket gives the same reasons in an `error` frame.
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    /// A field of a request body is out of range or malformed.
+    #[error("invalid JSON field `{field}`: {message}")]
+    InvalidField { field: &'static str, message: String },
+    /// A parameter of the address (a path segment) is malformed.
+    #[error("invalid parameter `{parameter}`: {message}")]
+    InvalidParameter { parameter: &'static str, message: String },
+    #[error("offline (fault injection): requests are refused for {retry_after_seconds} more s")]
+    Offline { retry_after_seconds: u64 },
+    #[error("no scale results at {path} yet; `./lab bench` measures them")]
+    NoScaleResults { path: String },
+    #[error("the scale results at {path} cannot be read: {reason}")]
+    ScaleResultsUnreadable { path: String, reason: String },
+    #[error("the tone could not be written as a WAV file: {reason}")]
+    AudioUnavailable { reason: String },
+    #[error("no lesson `{id}`; GET /api/lessons lists them")]
+    NoSuchLesson { id: String },
+    #[error("the lesson file {path} cannot be used: {reason}")]
+    LessonUnusable { path: String, reason: String },
+}
+
+impl Refusal {
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidField { field, message: message.into() }
+    }
+
+    /// The field or parameter at fault, if the refusal is about one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            Self::InvalidParameter { parameter, .. } => Some(parameter),
+            _ => None,
+        }
+    }
+}
