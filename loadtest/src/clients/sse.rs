@@ -23,7 +23,8 @@ pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
         let item = item.map_err(|error| LoadError::Protocol(format!("SSE stream: {error}")))?;
         match item.event.as_str() {
             name if name == WireLabel::Hello.as_str() => {
-                if client.hello(&serde_json::from_str::<StreamHello>(&item.data)?) == RunCheck::Restarted {
+                let hello = serde_json::from_str::<StreamHello>(&item.data)?;
+                if client.hello(&hello) == RunCheck::Restarted {
                     return Ok(SessionEnd::Restarted);
                 }
             }
