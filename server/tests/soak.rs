@@ -94,7 +94,7 @@ async fn hundreds_of_random_drops_lose_duplicate_and_reorder_nothing() {
 
     let logs: BTreeMap<Transport, Log> =
         [Transport::LongPoll, Transport::Sse, Transport::WebSocket].into_iter().map(|t| (t, Log::default())).collect();
-    let clients = vec![
+    let clients = [
         tokio::spawn(long_poll_client(server.clone(), logs[&Transport::LongPoll].clone())),
         tokio::spawn(sse_client(server.clone(), logs[&Transport::Sse].clone())),
         tokio::spawn(websocket_client(server.clone(), logs[&Transport::WebSocket].clone())),
