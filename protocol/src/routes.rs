@@ -185,7 +185,10 @@ mod tests {
         let long_poll = LongPollQuery { after: 3, timeout: Some(25), client: None };
         assert_eq!(long_poll.url(), "/api/long-poll?after=3&timeout=25");
         assert_eq!(StreamQuery::default().sse_url(), "/api/sse");
-        assert_eq!(StreamQuery { after: Some(9), client: Some(client()) }.web_socket_path(), "/api/ws?after=9&client=abc");
+        assert_eq!(
+            StreamQuery { after: Some(9), client: Some(client()) }.web_socket_path(),
+            "/api/ws?after=9&client=abc"
+        );
         let publish = PublishQuery { client: Some(client()), lane: Some(Transport::LongPoll) };
         assert_eq!(publish.url(), "/api/publish?client=abc&lane=long_poll");
         assert_eq!(WireQuery { client: client(), after: 7 }.url(), "/api/wire?client=abc&after=7");

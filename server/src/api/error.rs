@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::parse::InputError;
 use protocol::routes::ParamError;
 use protocol::ApiErrorBody;
 
@@ -145,6 +146,16 @@ impl From<Refusal> for ApiError {
 impl From<ParamError> for ApiError {
     fn from(ParamError { parameter, problem }: ParamError) -> Self {
         Self::InvalidParameter { field: parameter, message: problem }
+    }
+}
+
+/// A body or frame `protocol::parse` refuses: malformed JSON, or a 400 naming the field.
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        match error {
+            InputError::Malformed(message) => Self::MalformedJson(message),
+            InputError::Field { field, problem } => Self::InvalidField { field, message: problem },
+        }
     }
 }
 

@@ -24,11 +24,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
 }
 
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let field = field_name(error.path(), error.inner());
-        ApiError::invalid_parameter(field, error.inner().to_string())
-    })
+    Ok(protocol::parse::parse_query(query)?)
 }
 
 /// The client's IP address, from the connection (see [`crate::serve()`]). Behind a reverse proxy every client would
@@ -68,30 +64,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        if error.inner().is_syntax() || error.inner().is_eof() {
-            ApiError::MalformedJson(error.inner().to_string())
-        } else {
-            let field = field_name(error.path(), error.inner());
-            ApiError::invalid_field(field, error.inner().to_string())
-        }
-    })
-}
-
-/// The path serde reached, or for an unknown field the field's own name (the path stops at its parent).
-fn field_name(path: &serde_path_to_error::Path, error: &impl std::fmt::Display) -> String {
-    let path = path.to_string();
-    if path != "." {
-        return path;
-    }
-    let message = error.to_string();
-    message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
-        .unwrap_or("(body)")
-        .to_owned()
+    Ok(protocol::parse::parse_json(body)?)
 }
 
 #[cfg(test)]

@@ -13,18 +13,17 @@ use axum::Router;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use protocol::routes::{self, StreamQuery};
-use protocol::{close_code, EventBody, StreamHello, Transport, WireLabel, WsClientMessage, WsServerMessage};
+use protocol::{close_code, EventBody, StreamHello, Transport, WireLabel, WsServerMessage};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::extract::{parse_json, ClientAddress, ValidQuery};
+use crate::api::extract::{ClientAddress, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::hub_event::WebSocketFrame;
-use crate::core::message::validated_message;
 use crate::core::peer::Peer;
 use crate::wire::connection::Annotation;
 
@@ -157,9 +156,7 @@ async fn send_within(sink: &mut SplitSink<WebSocket, Message>, message: Message,
 
 /// What a client's text frame asks for: the one parser of the client protocol (fuzzed by `fuzz/`).
 pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
-    match parse_json::<WsClientMessage>(text.as_bytes())? {
-        WsClientMessage::Publish { text } => Ok(validated_message(text)?),
-    }
+    Ok(protocol::parse::parse_client_message(text)?)
 }
 
 /// The answer to a client's text frame: the `ack` of what it published, or an `error` frame with the same code and

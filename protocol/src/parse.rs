@@ -1,0 +1,122 @@
+//! Reading what a client sends: query strings, JSON bodies and WebSocket text frames, each refused with the name of
+//! the parameter or field at fault. The server answers with these errors; the fuzzers drive these functions
+//! directly, with no server around them.
+
+use serde::de::DeserializeOwned;
+
+use super::routes::ParamError;
+use super::{EventBody, WsClientMessage, MAX_MESSAGE_BYTES};
+
+/// Why a JSON body or frame was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Not JSON at all (a syntax error, or cut short).
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// JSON, but a field is missing, unknown, of the wrong type or out of range.
+    #[error("invalid JSON field `{field}`: {problem}")]
+    Field { field: String, problem: String },
+}
+
+/// A query string as the typed parameters `T`, or the parameter at fault.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ParamError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| ParamError {
+        parameter: field_name(error.path(), error.inner()),
+        problem: error.inner().to_string(),
+    })
+}
+
+/// A JSON document as `T`, or what is wrong with it and where.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, InputError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        if error.inner().is_syntax() || error.inner().is_eof() {
+            InputError::Malformed(error.inner().to_string())
+        } else {
+            InputError::Field { field: field_name(error.path(), error.inner()), problem: error.inner().to_string() }
+        }
+    })
+}
+
+/// A person's message text, checked the same way on every path that brings one up (a POST, a WebSocket
+/// `publish`, the teacher's broadcast): not blank, and at most [`MAX_MESSAGE_BYTES`] of UTF-8.
+pub fn check_message_text(text: String) -> Result<String, InputError> {
+    let problem = if text.trim().is_empty() {
+        "must not be empty".to_owned()
+    } else if text.len() > MAX_MESSAGE_BYTES {
+        format!("is {} bytes; at most {MAX_MESSAGE_BYTES} bytes (UTF-8) are allowed", text.len())
+    } else {
+        return Ok(text);
+    };
+    Err(InputError::Field { field: "text".into(), problem })
+}
+
+/// What a WebSocket client's text frame asks for: the one parser of the client protocol.
+pub fn parse_client_message(text: &str) -> Result<EventBody, InputError> {
+    match parse_json::<WsClientMessage>(text.as_bytes())? {
+        WsClientMessage::Publish { text } => check_message_text(text).map(|text| EventBody::Message { text }),
+    }
+}
+
+/// The path serde reached, or for an unknown or missing field the field's own name (the path stops at its parent).
+fn field_name(path: &serde_path_to_error::Path, error: &impl std::fmt::Display) -> String {
+    let path = path.to_string();
+    if path != "." {
+        return path;
+    }
+    let message = error.to_string();
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .unwrap_or("(body)")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::PollQuery;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        text: String,
+    }
+
+    fn field<T: std::fmt::Debug>(result: Result<T, InputError>) -> String {
+        match result {
+            Err(InputError::Field { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert_eq!(parse_query::<PollQuery>("after=abc").unwrap_err().parameter, "after");
+        assert_eq!(parse_query::<PollQuery>("aftr=1").unwrap_err().parameter, "aftr");
+        assert_eq!(parse_query::<PollQuery>("after=5").unwrap().after, 5);
+        assert!(parse_query::<PollQuery>("").is_ok());
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(field(parse_json::<Body>(br#"{"text": 5}"#)), "text");
+        assert_eq!(field(parse_json::<Body>(br#"{}"#)), "text");
+        assert_eq!(field(parse_json::<Body>(br#"{"text":"a","x":1}"#)), "x");
+        assert!(matches!(parse_json::<Body>(b"{\"text\""), Err(InputError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_client_frame_is_a_checked_message_or_a_named_refusal() {
+        let ok = parse_client_message(r#"{"type":"publish","text":"hi"}"#).unwrap();
+        assert_eq!(ok, EventBody::Message { text: "hi".into() });
+        assert_eq!(field(parse_client_message(r#"{"type":"publish","text":"  "}"#)), "text");
+        let long = format!(r#"{{"type":"publish","text":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES + 1));
+        assert_eq!(field(parse_client_message(&long)), "text");
+        assert!(matches!(parse_client_message("publish hi"), Err(InputError::Malformed(_))));
+        assert_eq!(field(parse_client_message(r#"{"type":"subscribe"}"#)), "type");
+    }
+}
