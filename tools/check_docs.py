@@ -8,8 +8,8 @@
   leaves the repository rots where nobody runs this check; one to a localhost example is not a reference, so it
   is allowed.
 
-`--code-paths` also lists repository paths written in `code` spans that do not exist. Those are warnings, not
-failures: while code moves, the prose may name a file by its old place, and only a reader can tell which to fix.
+Repository paths written in `code` spans must exist too: the docs are where a newcomer finds the code, and a file
+named by its old place sends them nowhere.
 
 Standard library only, so it runs wherever Python 3 does.
 """
@@ -248,9 +248,8 @@ def main(argv):
     check_summary(root, problems)
     check_links(root, files, problems)
     check_lesson_sources(root, problems)
-    if "--code-paths" in argv:
-        for warning in code_path_warnings(root, files):
-            print(f"warning: {warning}", file=sys.stderr)
+    # A file path the docs name in backticks must exist: the docs are where a newcomer finds the code.
+    problems.extend(code_path_warnings(root, files))
     if problems:
         for problem in problems:
             print(f"check_docs: {problem}", file=sys.stderr)

@@ -1,6 +1,6 @@
 //! What the hub costs per delivered event before any socket is written: publish, fan-out through the broadcast
 //! channel, and each streaming transport's encoding, shared (what the server does) against per client (what it
-//! did before). `cargo bench -p server --bench hub`; results in docs/scale.md.
+//! did before). `cargo bench -p server --bench hub`; results in docs/src/scale.md.
 
 use std::hint::black_box;
 

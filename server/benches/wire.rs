@@ -1,4 +1,4 @@
-//! The wire encoders and the byte tap, per event: `cargo bench -p server --bench wire`; results in docs/scale.md.
+//! The wire encoders and the byte tap, per event: `cargo bench -p server --bench wire`; results in docs/src/scale.md.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Soak: the generator runs at its top rate while the server drops connections at random, hundreds of times per
 //! transport, and a resuming client of each long-lived transport must end up with every event exactly once, in
 //! order. `SOAK_SECONDS` sets the length (20 s in the test command; e.g. `SOAK_SECONDS=600` for a long run, see
-//! the README).
+//! docs/src/testing.md).
 
 mod common;
 

@@ -42,7 +42,7 @@ async fn unknown_api_route(uri: axum::http::Uri) -> impl IntoResponse {
     let body = protocol::ApiErrorBody {
         error: "not_found".into(),
         field: None,
-        message: format!("no API route at {}; see the README for the list", uri.path()),
+        message: format!("no API route at {}; the API reference (docs/src/api/index.md) lists them", uri.path()),
     };
     (StatusCode::NOT_FOUND, axum::Json(body))
 }

@@ -54,7 +54,7 @@ async fn get_ws(
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         // Small buffers: a class or a load test opens thousands of sockets and each reads little (pongs and the
         // odd publish); the buffer grows for a bigger frame. Measured over 5,000 idle sockets: 9,244 B of server
-        // RSS each with 4 KiB here, 5,623 B with 512 B (target: 8 KiB; see docs/scale.md).
+        // RSS each with 4 KiB here, 5,623 B with 512 B (target: 8 KiB; see docs/src/scale.md).
         .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
