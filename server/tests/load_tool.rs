@@ -1,11 +1,12 @@
 //! The load tool against real lab servers started in this process: 20 clients of each transport at 20 events/s,
 //! and every client must get every event of the window, in order, once.
 
+mod common;
+
 use std::time::Duration;
 
-use clap::Parser;
+use common::TestServer;
 use protocol::{LoadTransport, ScaleServer};
-use server::{leptos_options, serve, AppState, Config};
 use transport_load::{RunOptions, RunOutcome};
 
 const CLIENTS: u32 = 20;
@@ -14,12 +15,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// One lab per transport, so the four runs can go at once without sharing (and pausing) one generator.
 async fn start_lab() -> String {
-    let config = Config::parse_from(["transport-lab", "--paused", "--max-requests-per-second", "0"]);
-    let state = AppState::new(&config, leptos_options());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(serve(listener, state, std::future::pending()));
-    format!("http://{addr}")
+    format!("http://{}", TestServer::start().await.addr)
 }
 
 async fn load(transport: LoadTransport) -> RunOutcome {

@@ -3,17 +3,12 @@
 //! first events without noticing) or call the new events duplicates. Every client of every transport must see the
 //! new run once, start again from its #1, and count neither phantom losses nor duplicates.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use clap::Parser;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use common::TestServer;
 use protocol::{routes, LabStats, LoadTransport, RestartReport, ScaleServer};
-use server::{leptos_options, serve, AppState, Config};
 use transport_load::{RunOptions, RunOutcome};
 
 const CLIENTS: u32 = 10;
@@ -25,49 +20,25 @@ const MEASURE: Duration = Duration::from_secs(3);
 const RESTART_AT_SEQ: u64 = 20;
 
 /// One lab per transport, so the runs can go at once without sharing one generator or one restart.
-async fn start_lab() -> SocketAddr {
-    let config = Config::parse_from(["transport-lab", "--paused", "--max-requests-per-second", "0"]);
-    let state = AppState::new(&config, leptos_options());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(serve(listener, state, std::future::pending()));
-    addr
-}
-
-/// One request on its own connection; panics unless the answer is a 2xx.
-async fn request(lab: SocketAddr, method: Method, path: &str, body: Bytes) -> Bytes {
-    let stream = tokio::net::TcpStream::connect(lab).await.expect("connect to the lab");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(connection);
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(HOST, lab.to_string())
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-        .expect("a valid request");
-    let response = sender.send_request(request).await.unwrap_or_else(|error| panic!("{path}: {error}"));
-    let status = response.status();
-    let body = response.into_body().collect().await.expect("the whole body").to_bytes();
-    assert!(status.is_success(), "{path} answered {status}: {body:?}");
-    body
-}
-
-async fn stats(lab: SocketAddr) -> LabStats {
-    serde_json::from_slice(&request(lab, Method::GET, routes::STATS, Bytes::new()).await).expect("LabStats JSON")
+async fn start_lab() -> TestServer {
+    TestServer::start().await
 }
 
 /// Restarts the stream once the run's generator has emitted [`RESTART_AT_SEQ`] events.
-async fn restart_midway(lab: SocketAddr) -> RestartReport {
+async fn restart_midway(lab: &TestServer) -> RestartReport {
     let waiting = async {
-        while stats(lab).await.head_seq < RESTART_AT_SEQ {
+        while lab.stats().await.head_seq < RESTART_AT_SEQ {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("the generator never got going");
-    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({})).expect("JSON"));
-    serde_json::from_slice(&request(lab, Method::POST, routes::FAULTS_RESTART, body).await).expect("RestartReport")
+    let response = lab.http.post(lab.url(routes::FAULTS_RESTART)).json(&serde_json::json!({})).send().await;
+    response
+        .and_then(|response| response.error_for_status())
+        .expect("restart answered")
+        .json()
+        .await
+        .expect("RestartReport")
 }
 
 /// A run of one transport against its own lab, restarted in the middle of the window; with the lab's state
@@ -75,7 +46,7 @@ async fn restart_midway(lab: SocketAddr) -> RestartReport {
 async fn load_across_restart(transport: LoadTransport) -> (RunOutcome, RestartReport, LabStats) {
     let lab = start_lab().await;
     let options = RunOptions {
-        url: format!("http://{lab}"),
+        url: format!("http://{}", lab.addr),
         server: ScaleServer::Lab,
         transport,
         clients: CLIENTS,
@@ -87,9 +58,9 @@ async fn load_across_restart(transport: LoadTransport) -> (RunOutcome, RestartRe
         measure: MEASURE,
         server_pid: None,
     };
-    let (outcome, restart) = tokio::join!(transport_load::run(&options), restart_midway(lab));
+    let (outcome, restart) = tokio::join!(transport_load::run(&options), restart_midway(&lab));
     let outcome = outcome.unwrap_or_else(|error| panic!("{transport:?}: {error}"));
-    (outcome, restart, stats(lab).await)
+    (outcome, restart, lab.stats().await)
 }
 
 /// Events of the new run a client may still not have at the window's end: a short poll collects up to an
