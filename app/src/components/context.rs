@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use protocol::{ClientId, FaultTarget, Highlight, Transport};
+use protocol::{ClientId, FaultTarget, Highlight, PerTransport, Transport};
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
 #[derive(Clone, Copy)]
@@ -81,30 +81,20 @@ impl FaultScope {
 
 /// One switch per lane, all on at start.
 #[derive(Clone, Copy)]
-pub struct LaneToggles {
-    pub short_poll: RwSignal<bool>,
-    pub long_poll: RwSignal<bool>,
-    pub sse: RwSignal<bool>,
-    pub web_socket: RwSignal<bool>,
-}
+pub struct LaneToggles(PerTransport<RwSignal<bool>>);
 
 impl LaneToggles {
     pub fn all_on() -> Self {
-        Self {
-            short_poll: RwSignal::new(true),
-            long_poll: RwSignal::new(true),
-            sse: RwSignal::new(true),
-            web_socket: RwSignal::new(true),
-        }
+        Self(PerTransport::from_fn(|_| RwSignal::new(true)))
     }
 
     /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.
-    pub fn states(&self) -> [bool; 4] {
-        Transport::ALL.map(|transport| self.of(transport).get_untracked())
+    pub fn states(&self) -> PerTransport<bool> {
+        self.0.map(|_, toggle| toggle.get_untracked())
     }
 
-    pub fn set_states(&self, states: [bool; 4]) {
-        for (transport, on) in Transport::ALL.into_iter().zip(states) {
+    pub fn set_states(&self, states: PerTransport<bool>) {
+        for (transport, &on) in states.iter() {
             // Setting a lane to what it already is would still wake its task, which takes any wake while running
             // for a client-side drop and reconnects.
             let toggle = self.of(transport);
@@ -115,11 +105,6 @@ impl LaneToggles {
     }
 
     pub fn of(&self, transport: Transport) -> RwSignal<bool> {
-        match transport {
-            Transport::ShortPoll => self.short_poll,
-            Transport::LongPoll => self.long_poll,
-            Transport::Sse => self.sse,
-            Transport::WebSocket => self.web_socket,
-        }
+        self.0[transport]
     }
 }

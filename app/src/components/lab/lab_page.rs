@@ -31,7 +31,7 @@ use crate::components::lessons::lesson_panel::{LessonNavigation, LessonPanel};
 use crate::components::replay::replay_view::ReplayView;
 use crate::diagram::DiagramLayout;
 use crate::page_snapshot;
-use protocol::LabSnapshot;
+use protocol::{LabSnapshot, PerTransport, Transport};
 
 /// Whether the pointer is over a lane's sequence diagram (rather than its header or figures).
 fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {
@@ -83,10 +83,10 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         teacher_message,
     };
     let lanes = [
-        (use_short_poll(options(toggles.short_poll, never_held_back)), toggles.short_poll),
-        (use_long_poll(options(toggles.long_poll, tab_share.held_back)), toggles.long_poll),
-        (use_event_source(options(toggles.sse, tab_share.held_back)), toggles.sse),
-        (use_websocket(options(toggles.web_socket, never_held_back)), toggles.web_socket),
+        (use_short_poll(options(toggles.of(Transport::ShortPoll), never_held_back)), toggles.of(Transport::ShortPoll)),
+        (use_long_poll(options(toggles.of(Transport::LongPoll), tab_share.held_back)), toggles.of(Transport::LongPoll)),
+        (use_event_source(options(toggles.of(Transport::Sse), tab_share.held_back)), toggles.of(Transport::Sse)),
+        (use_websocket(options(toggles.of(Transport::WebSocket), never_held_back)), toggles.of(Transport::WebSocket)),
     ];
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let round_trip = Callback::new(move |()| {
@@ -128,7 +128,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let on_load = Callback::new(move |loaded: LoadedTrace| {
         if !replaying.get_untracked() {
             lanes_before_replay.set_value(toggles.states());
-            toggles.set_states([false; 4]);
+            toggles.set_states(PerTransport::default());
             inspection.0.set(None);
         }
         replay.set(Some(loaded));

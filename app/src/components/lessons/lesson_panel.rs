@@ -11,7 +11,7 @@ use crate::client::{lesson, lesson_list, LaneHandle};
 use crate::components::context::LaneToggles;
 use crate::components::lessons::lesson_answer::LessonAnswer;
 use crate::lesson::paragraphs;
-use protocol::{Answer, Lesson, LessonStep, LessonSummary, Reference, ScreenTarget, Transport};
+use protocol::{Answer, Lesson, LessonStep, LessonSummary, PerTransport, Reference, ScreenTarget, Transport};
 
 /// Which step of the lesson is shown, shared with the keyboard shortcuts (`n`, `b`). `last` is the question's
 /// step, 0 until a lesson is loaded (and on the lab without one), so the keys do nothing there.
@@ -60,7 +60,7 @@ pub fn LessonPanel(
         spawn_local(async move {
             let result = lesson(&id).await.map_err(|error| error.to_string());
             if let Ok(lesson) = &result {
-                toggles.set_states(Transport::ALL.map(|transport| lesson.setup.lanes.contains(&transport)));
+                toggles.set_states(PerTransport::from_fn(|transport| lesson.setup.lanes.contains(&transport)));
                 navigation.last.set(lesson.steps.len());
                 if let Some(interval) = lesson.setup.poll_interval_ms {
                     poll_interval_ms.set(interval);
