@@ -142,16 +142,15 @@ impl LaneRecorder {
 
     /// The `after` to resume from: the last sequence number this lane accounted for.
     pub fn cursor(&self) -> u64 {
-        self.session.with_value(ClientSession::resume_after)
+        self.session.try_with_value(ClientSession::resume_after).unwrap_or_default()
     }
 
-    /// Runs `change` on the session, then shows its cursor in the lane's figures.
-    fn in_session<T>(&self, change: impl FnOnce(&mut ClientSession) -> T) -> T {
-        let mut result = None;
-        self.session.update_value(|session| result = Some(change(session)));
-        let cursor = self.session.with_value(ClientSession::cursor);
-        self.metrics.update(|metrics| metrics.last_seq = cursor);
-        result.expect("update_value runs its closure")
+    /// Runs `change` on the session, then shows its cursor in the lane's figures. `None` once the lane is gone
+    /// (its page left while a task was finishing): there is nothing left to record into.
+    fn in_session<T>(&self, change: impl FnOnce(&mut ClientSession) -> T) -> Option<T> {
+        let (result, cursor) = self.session.try_update_value(|session| (change(session), session.cursor()))?;
+        self.metrics.try_update(|metrics| metrics.last_seq = cursor);
+        Some(result)
     }
 
     /// A connection opened or a request was answered: the back-off starts again from its first step.
@@ -162,8 +161,8 @@ impl LaneRecorder {
     /// A connection or request failed: how long the session's back-off says to wait, and the how-many-th failure
     /// in a row this was.
     pub fn failed(&self) -> (u32, u32) {
-        let delay_ms = self.in_session(|session| session.failed(js_sys::Math::random()));
-        (delay_ms, self.session.with_value(ClientSession::failures))
+        self.in_session(|session| (session.failed(js_sys::Math::random()), session.failures()))
+            .unwrap_or((protocol::BackOff::STANDARD.max_ms, 0))
     }
 
     pub fn set_status(&self, status: LinkStatus) {
@@ -225,7 +224,7 @@ impl LaneRecorder {
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
         let emitted = event.emitted_at as f64 / 1000.0 - offset;
         let latency = at - emitted;
-        let arrival = self.in_session(|session| session.event(event.seq));
+        let Some(arrival) = self.in_session(|session| session.event(event.seq)) else { return };
         self.metrics.update(|metrics| {
             metrics.event_arrived_at(at);
             metrics.body_bytes_received += bytes as u64;
@@ -277,7 +276,7 @@ impl LaneRecorder {
 
     /// Every lane receives the same broadcast; the page shows it once, the newest of this server run.
     fn show_teacher_message(&self, seq: u64, text: &str) {
-        let Some(epoch) = self.session.with_value(|session| session.epoch().cloned()) else { return };
+        let Some(epoch) = self.session.try_with_value(|session| session.epoch().cloned()).flatten() else { return };
         let newer = self
             .teacher_message
             .with_untracked(|shown| shown.as_ref().is_none_or(|shown| shown.epoch != epoch || shown.seq < seq));
@@ -287,7 +286,7 @@ impl LaneRecorder {
     }
 
     pub fn gap(&self, gap: Gap) {
-        let lost = self.in_session(|session| session.gap(gap));
+        let Some(lost) = self.in_session(|session| session.gap(gap)) else { return };
         self.metrics.update(|metrics| metrics.record_gap(lost));
         let at = now();
         let label = format!("gap: #{}–#{} lost", gap.from, gap.to);
@@ -315,7 +314,7 @@ impl LaneRecorder {
     /// is reset, since the new run numbers its events from 1 again, and `true` is returned so the caller can
     /// re-request from there.
     pub fn observe_epoch(&self, epoch: &Epoch) -> bool {
-        if self.in_session(|session| session.observe_epoch(epoch)) == RunCheck::Same {
+        if self.in_session(|session| session.observe_epoch(epoch)) != Some(RunCheck::Restarted) {
             return false;
         }
         self.note(NoteTone::Warning, "server restarted: new epoch".into(), format!("epoch {epoch}; resyncing from #1"));
@@ -356,13 +355,13 @@ impl LaneRecorder {
             self.event(event, format!("#{} {}", event.seq, event.body.kind_name()), &json, 0, None);
         }
         match self.in_session(|session| session.poll_next(response.next)) {
-            CursorCheck::Consistent => {}
-            CursorCheck::Skipped(missing) => {
+            None | Some(CursorCheck::Consistent) => {}
+            Some(CursorCheck::Skipped(missing)) => {
                 self.metrics.update(|metrics| metrics.silently_missed += missing);
                 let label = format!("{missing} events missing before next={}", response.next);
                 self.note(NoteTone::Error, label, "the answer's cursor is past the events it carried".into());
             }
-            CursorCheck::WentBack { from } => self.note(
+            Some(CursorCheck::WentBack { from }) => self.note(
                 NoteTone::Warning,
                 format!("cursor went back to {}", response.next),
                 format!("this lane had #{from}; the server's answer says next={} in the same run", response.next),
