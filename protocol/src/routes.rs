@@ -15,6 +15,7 @@ pub const POLL: &str = "/api/poll";
 pub const LONG_POLL: &str = "/api/long-poll";
 pub const SSE: &str = "/api/sse";
 pub const WEB_SOCKET: &str = "/api/ws";
+pub const HTTP_STREAM: &str = "/api/stream";
 pub const PUBLISH: &str = "/api/publish";
 pub const AUDIO: &str = "/api/audio";
 pub const CLASS: &str = "/api/class";
@@ -116,7 +117,7 @@ impl LongPollQuery {
     }
 }
 
-/// `GET /api/sse` and `GET /api/ws`, each `[?after=N][&client=ID]`: a stream starting live, or resuming after N.
+/// `GET /api/sse`, `GET /api/ws` and `GET /api/stream`, each `[?after=N][&client=ID]`: a stream starting live, or resuming after N.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
@@ -134,6 +135,10 @@ impl StreamQuery {
     /// The path and query of the WebSocket endpoint; the caller puts `ws://host` (or `wss://`) in front.
     pub fn web_socket_path(&self) -> String {
         with_query(WEB_SOCKET, self)
+    }
+
+    pub fn http_stream_url(&self) -> String {
+        with_query(HTTP_STREAM, self)
     }
 }
 
@@ -189,6 +194,7 @@ mod tests {
             StreamQuery { after: Some(9), client: Some(client()) }.web_socket_path(),
             "/api/ws?after=9&client=abc"
         );
+        assert_eq!(StreamQuery { after: Some(0), client: None }.http_stream_url(), "/api/stream?after=0");
         let publish = PublishQuery { client: Some(client()), lane: Some(Transport::LongPoll) };
         assert_eq!(publish.url(), "/api/publish?client=abc&lane=long_poll");
         assert_eq!(WireQuery { client: client(), after: 7 }.url(), "/api/wire?client=abc&after=7");
