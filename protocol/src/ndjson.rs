@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Event, Gap, StreamHello, WireLabel};
 
+/// The response's `Content-Type`, and what a client sends as `Accept`.
+pub const CONTENT_TYPE: &str = "application/x-ndjson";
+
 /// One line of `/api/stream`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -200,8 +203,8 @@ mod tests {
     /// every pair of positions: the same lines come out.
     #[test]
     fn a_stream_cut_anywhere_gives_the_same_lines() {
-        let text = [encode_event(&event(1, "a\nb")).text, encode_event(&event(2, "é€")).text, KEEP_ALIVE.to_owned()]
-            .concat();
+        let text =
+            [encode_event(&event(1, "a\nb")).text, encode_event(&event(2, "é€")).text, KEEP_ALIVE.to_owned()].concat();
         let bytes = text.as_bytes();
         let expected: Vec<_> = text.lines().map(|line| Ok(line.to_owned())).collect();
         for first in 0..=bytes.len() {

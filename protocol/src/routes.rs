@@ -35,6 +35,17 @@ pub const LESSONS: &str = "/api/lessons";
 /// The route pattern of one lesson (axum's syntax); [`lesson`] builds an address of it.
 pub const LESSON_PATTERN: &str = "/api/lessons/{id}";
 
+/// The address each lane reads from, so the byte tap can tell whose a request is.
+pub fn of_lane(transport: Transport) -> &'static str {
+    match transport {
+        Transport::ShortPoll => POLL,
+        Transport::LongPoll => LONG_POLL,
+        Transport::Sse => SSE,
+        Transport::WebSocket => WEB_SOCKET,
+        Transport::HttpStream => HTTP_STREAM,
+    }
+}
+
 pub fn lesson(id: &str) -> String {
     format!("{LESSONS}/{id}")
 }
