@@ -19,7 +19,7 @@ test("the page hydrates and every lane draws arrows", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
-test("one sequence number shows up in all four lanes, and highlights in all of them", async ({ page }) => {
+test("one sequence number shows up in every lane, and highlights in all of them", async ({ page }) => {
   await openLab(page);
   let common: number | undefined;
   await expect
@@ -87,7 +87,7 @@ test("a lane turned off stops its traffic, and on again resumes with no gap", as
 });
 
 const DROPS = [
-  ...(["long_poll", "sse", "web_socket"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
+  ...(["long_poll", "sse", "web_socket", "http_stream"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
   ...TRANSPORTS.map((transport) => ({ transport, button: "browser-drop", by: "the browser" })),
 ];
 

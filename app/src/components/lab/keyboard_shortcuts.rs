@@ -51,7 +51,7 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     (". or →", "step: show the next arrival in any lane (pauses first)"),
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
-    ("1 2 3 4", "turn a lane off or on, in page order"),
+    ("1 2 3 4 5", "turn a lane off or on, in page order"),
     ("t", "dark or light theme"),
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),

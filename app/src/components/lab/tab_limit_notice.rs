@@ -42,7 +42,7 @@ pub fn TabLimitNotice(tab_share: TabShareHandle) -> impl IntoView {
             <p class="tab-share" data-testid="tab-share">
                 {format!(
                     "{} {other_holders} other lab tab{} of this browser run{} theirs too; a further tab will pause its \
-                     long polling and SSE and say so.",
+                     long polling, SSE and HTTP streaming and say so.",
                     limit.clone(),
                     if other_holders == 1 { "" } else { "s" },
                     if other_holders == 1 { "s" } else { "" },
