@@ -58,7 +58,12 @@ struct Reader(ReadableStreamDefaultReader);
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        let _ = self.0.cancel();
+        // A stream the lane's abort already ended refuses to be cancelled; that refusal is expected, and must not
+        // surface as an unhandled rejection.
+        let cancelled = JsFuture::from(self.0.cancel());
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = cancelled.await;
+        });
     }
 }
 
