@@ -232,7 +232,8 @@ mod tests {
     fn bad_lines_are_refused_in_their_place_and_the_next_line_is_read() {
         let too_long = LineError::TooLong { max: 8 };
         // (chunks, what comes out)
-        let cases: [(&[&[u8]], Vec<Result<&str, LineError>>); 6] = [
+        type Case = (&'static [&'static [u8]], Vec<Result<&'static str, LineError>>);
+        let cases: [Case; 6] = [
             (&[b"12345678\n"], vec![Ok("12345678")]),
             (&[b"123456789\nok\n"], vec![Err(too_long.clone()), Ok("ok")]),
             // Refused as soon as it outgrows the bound, once, and not held while the rest of it arrives.

@@ -155,7 +155,7 @@ async fn a_dropped_stream_resumes_with_after_missing_nothing_and_repeating_nothi
     server.publish("live").await;
     received.extend(resumed.seqs(3).await);
     assert_eq!(received, [1, 2, 3, 4, 5], "no event missed, none twice");
-    let stats = server.stats().await.transports[&Transport::HttpStream].clone();
+    let stats = server.stats().await.transports[&Transport::HttpStream];
     assert_eq!((stats.requests, stats.open_connections), (2, 1));
 }
 
