@@ -19,7 +19,7 @@ test("the page hydrates and every lane draws arrows", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
-test("one sequence number shows up in every lane, and highlights in all of them", async ({ page }) => {
+test("one sequence number shows up in all four lanes, and highlights in all of them", async ({ page }) => {
   await openLab(page);
   let common: number | undefined;
   await expect
@@ -87,7 +87,7 @@ test("a lane turned off stops its traffic, and on again resumes with no gap", as
 });
 
 const DROPS = [
-  ...(["long_poll", "sse", "web_socket", "http_stream"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
+  ...(["long_poll", "sse", "web_socket"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
   ...TRANSPORTS.map((transport) => ({ transport, button: "browser-drop", by: "the browser" })),
 ];
 
@@ -206,29 +206,22 @@ test("every lane's arrows carry bytes measured at the server, and bigger payload
 });
 
 test("the clock offset is measured, and on one machine it is about zero", async ({ page }) => {
-  test.setTimeout(90_000);
   await openLab(page);
   // After the first burst of exchanges (the very first, during hydration, can be slow and lopsided).
   await expect
     .poll(async () => Number(((await page.getByTestId("clock-offset").textContent()) ?? "").match(/of (\d+) exchanges/)?.[1] ?? 0))
     .toBeGreaterThanOrEqual(8);
-  const reading = async () => {
-    const text = (await page.getByTestId("clock-offset").textContent()) ?? "";
-    const [, offset, uncertainty] = text.match(/([+-]\d+\.\d) ms ± (\d+\.\d) ms/) ?? [];
-    return { text, offset: Math.abs(parseFloat(offset)), uncertainty: parseFloat(uncertainty) };
-  };
-  // The estimate rests on the quickest exchanges: on a busy machine the first burst may have none quick enough,
-  // and the exchange every 5 s adds more. Wait for a tight estimate, then it must say the clocks agree.
-  await expect.poll(async () => (await reading()).uncertainty, { timeout: 40_000 }).toBeLessThan(5);
-  const { text, offset } = await reading();
-  expect(offset, text).toBeLessThan(5);
+  const text = (await page.getByTestId("clock-offset").textContent()) ?? "";
+  const [, offset, uncertainty] = text.match(/([+-]\d+\.\d) ms ± (\d+\.\d) ms/) ?? [];
+  expect(Math.abs(parseFloat(offset)), text).toBeLessThan(5);
+  expect(parseFloat(uncertainty), text).toBeLessThan(5);
   await expect(page.getByTestId("clock-offset")).toContainText("not corrected");
 });
 
 test("the metrics panel compares the lanes, moves with the knobs, resets and exports CSV", async ({ page, request }) => {
   await openLab(page);
   const cell = (row: string, column: number) => page.locator(`[data-testid="row-${row}"] td`).nth(column);
-  // Columns in lane order: short polling, long polling, SSE, WebSocket, HTTP streaming.
+  // Columns in lane order: short polling, long polling, SSE, WebSocket.
   await expect.poll(async () => Number(await cell("events", 3).textContent())).toBeGreaterThan(2);
   await expect.poll(async () => parseFloat((await cell("bytes_per_event", 3).textContent()) ?? "")).toBeGreaterThan(0);
   await expect(page.getByTestId("latency-chart-sse").locator("rect")).toHaveCount(11);
@@ -240,7 +233,7 @@ test("the metrics panel compares the lanes, moves with the knobs, resets and exp
   await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(4000);
   const href = (await page.getByTestId("metrics-csv").getAttribute("href")) ?? "";
   const text = decodeURIComponent(href.replace("data:text/csv;charset=utf-8,", ""));
-  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket,http_stream");
+  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket");
   expect(text).toContain("\nlatency_p99,");
 });
 

@@ -10,7 +10,6 @@ mod faults;
 mod label;
 mod lesson;
 mod limits;
-pub mod ndjson;
 pub mod parse;
 mod per_transport;
 pub mod routes;
