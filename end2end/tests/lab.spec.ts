@@ -206,15 +206,22 @@ test("every lane's arrows carry bytes measured at the server, and bigger payload
 });
 
 test("the clock offset is measured, and on one machine it is about zero", async ({ page }) => {
+  test.setTimeout(90_000);
   await openLab(page);
   // After the first burst of exchanges (the very first, during hydration, can be slow and lopsided).
   await expect
     .poll(async () => Number(((await page.getByTestId("clock-offset").textContent()) ?? "").match(/of (\d+) exchanges/)?.[1] ?? 0))
     .toBeGreaterThanOrEqual(8);
-  const text = (await page.getByTestId("clock-offset").textContent()) ?? "";
-  const [, offset, uncertainty] = text.match(/([+-]\d+\.\d) ms ± (\d+\.\d) ms/) ?? [];
-  expect(Math.abs(parseFloat(offset)), text).toBeLessThan(5);
-  expect(parseFloat(uncertainty), text).toBeLessThan(5);
+  const reading = async () => {
+    const text = (await page.getByTestId("clock-offset").textContent()) ?? "";
+    const [, offset, uncertainty] = text.match(/([+-]\d+\.\d) ms ± (\d+\.\d) ms/) ?? [];
+    return { text, offset: Math.abs(parseFloat(offset)), uncertainty: parseFloat(uncertainty) };
+  };
+  // The estimate rests on the quickest exchanges: on a busy machine the first burst may have none quick enough,
+  // and the exchange every 5 s adds more. Wait for a tight estimate, then it must say the clocks agree.
+  await expect.poll(async () => (await reading()).uncertainty, { timeout: 40_000 }).toBeLessThan(5);
+  const { text, offset } = await reading();
+  expect(offset, text).toBeLessThan(5);
   await expect(page.getByTestId("clock-offset")).toContainText("not corrected");
 });
 
