@@ -5,34 +5,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
-use protocol::{LoadTransport, ScaleServer};
-use transport_load::{RunOptions, RunOutcome};
+use common::{TestServer, LOAD_POLL_INTERVAL as POLL_INTERVAL, LOAD_RATE as RATE};
+use protocol::LoadTransport;
+use transport_load::RunOutcome;
 
 const CLIENTS: u32 = 20;
-const RATE: f64 = 20.0;
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// One lab per transport, so the four runs can go at once without sharing (and pausing) one generator.
-async fn start_lab() -> String {
-    format!("http://{}", TestServer::start().await.addr)
-}
-
 async fn load(transport: LoadTransport) -> RunOutcome {
-    let options = RunOptions {
-        url: start_lab().await,
-        server: ScaleServer::Lab,
-        transport,
-        clients: CLIENTS,
-        rate: RATE,
-        payload_bytes: 64,
-        poll_interval: POLL_INTERVAL,
-        connect_rate: 2000.0,
-        warmup: Duration::from_millis(500),
-        measure: Duration::from_secs(2),
-        // The lab runs in this process, so this is whose CPU and memory get read.
-        server_pid: Some(std::process::id()),
-    };
+    let options = TestServer::start().await.load_options(transport, CLIENTS, Duration::from_secs(2));
     transport_load::run(&options).await.unwrap_or_else(|error| panic!("{transport:?}: {error}"))
 }
 

@@ -7,13 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
-use protocol::{routes, LabStats, LoadTransport, RestartReport, ScaleServer};
-use transport_load::{RunOptions, RunOutcome};
+use common::{TestServer, LOAD_POLL_INTERVAL as POLL_INTERVAL, LOAD_RATE as RATE};
+use protocol::{routes, LabStats, LoadTransport, RestartReport};
+use transport_load::RunOutcome;
 
 const CLIENTS: u32 = 10;
-const RATE: f64 = 20.0;
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const MEASURE: Duration = Duration::from_secs(3);
 /// The old run's head when the stream is restarted: half a second into the window (the generator starts half a
 /// second before it), and far more than the slack below, so resuming after the old cursor would show.
@@ -45,19 +43,7 @@ async fn restart_midway(lab: &TestServer) -> RestartReport {
 /// after the run (its generator paused again by then).
 async fn load_across_restart(transport: LoadTransport) -> (RunOutcome, RestartReport, LabStats) {
     let lab = start_lab().await;
-    let options = RunOptions {
-        url: format!("http://{}", lab.addr),
-        server: ScaleServer::Lab,
-        transport,
-        clients: CLIENTS,
-        rate: RATE,
-        payload_bytes: 64,
-        poll_interval: POLL_INTERVAL,
-        connect_rate: 2000.0,
-        warmup: Duration::from_millis(500),
-        measure: MEASURE,
-        server_pid: None,
-    };
+    let options = lab.load_options(transport, CLIENTS, MEASURE);
     let (outcome, restart) = tokio::join!(transport_load::run(&options), restart_midway(&lab));
     let outcome = outcome.unwrap_or_else(|error| panic!("{transport:?}: {error}"));
     (outcome, restart, lab.stats().await)

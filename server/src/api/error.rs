@@ -32,20 +32,12 @@ pub enum ApiError {
     ServerBusy { message: String, retry_after_seconds: u64 },
     #[error("the server dropped this held request (fault injection); ask again")]
     DroppedByFault,
-    #[error("offline (fault injection): requests are refused for {retry_after_seconds} more s")]
-    Offline { retry_after_seconds: u64 },
-    #[error("no scale results at {path} yet; `./lab bench` measures them")]
-    NoScaleResults { path: String },
-    #[error("the scale results at {path} cannot be read: {reason}")]
-    ScaleResultsUnreadable { path: String, reason: String },
     #[error("the join link cannot be drawn as a QR code: {reason}")]
     JoinCodeUnavailable { reason: String },
-    #[error("the tone could not be written as a WAV file: {reason}")]
-    AudioUnavailable { reason: String },
-    #[error("no lesson `{id}`; GET /api/lessons lists them")]
-    NoSuchLesson { id: String },
-    #[error("the lesson file {path} cannot be used: {reason}")]
-    LessonUnusable { path: String, reason: String },
+    /// What the lab itself refused (other than a bad field or parameter, which have their own variants above),
+    /// with its own message.
+    #[error(transparent)]
+    Refused(Refusal),
 }
 
 impl ApiError {
@@ -68,13 +60,8 @@ impl ApiError {
             | Self::RateLimited { .. }
             | Self::ServerBusy { .. }
             | Self::DroppedByFault
-            | Self::Offline { .. }
-            | Self::NoScaleResults { .. }
-            | Self::ScaleResultsUnreadable { .. }
-            | Self::JoinCodeUnavailable { .. }
-            | Self::AudioUnavailable { .. }
-            | Self::NoSuchLesson { .. }
-            | Self::LessonUnusable { .. } => None,
+            | Self::JoinCodeUnavailable { .. } => None,
+            Self::Refused(refusal) => refusal.field(),
         }
     }
 
@@ -84,12 +71,16 @@ impl ApiError {
             Self::NotAWebSocketHandshake { status, .. } => *status,
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServerBusy { .. } | Self::DroppedByFault | Self::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NoScaleResults { .. } | Self::NoSuchLesson { .. } => StatusCode::NOT_FOUND,
-            Self::ScaleResultsUnreadable { .. }
-            | Self::JoinCodeUnavailable { .. }
-            | Self::AudioUnavailable { .. }
-            | Self::LessonUnusable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
+            Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Refused(refusal) => match refusal {
+                Refusal::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::NoScaleResults { .. } | Refusal::NoSuchLesson { .. } => StatusCode::NOT_FOUND,
+                Refusal::ScaleResultsUnreadable { .. }
+                | Refusal::AudioUnavailable { .. }
+                | Refusal::LessonUnusable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                Refusal::InvalidField { .. } | Refusal::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            },
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -106,13 +97,17 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::ServerBusy { .. } => "server_busy",
             Self::DroppedByFault => "dropped_by_fault",
-            Self::Offline { .. } => "offline",
-            Self::NoScaleResults { .. } => "no_scale_results",
-            Self::ScaleResultsUnreadable { .. } => "scale_results_unreadable",
             Self::JoinCodeUnavailable { .. } => "join_code_unavailable",
-            Self::AudioUnavailable { .. } => "audio_unavailable",
-            Self::NoSuchLesson { .. } => "no_such_lesson",
-            Self::LessonUnusable { .. } => "lesson_unusable",
+            Self::Refused(refusal) => match refusal {
+                Refusal::InvalidField { .. } => "invalid_field",
+                Refusal::InvalidParameter { .. } => "invalid_parameter",
+                Refusal::Offline { .. } => "offline",
+                Refusal::NoScaleResults { .. } => "no_scale_results",
+                Refusal::ScaleResultsUnreadable { .. } => "scale_results_unreadable",
+                Refusal::AudioUnavailable { .. } => "audio_unavailable",
+                Refusal::NoSuchLesson { .. } => "no_such_lesson",
+                Refusal::LessonUnusable { .. } => "lesson_unusable",
+            },
         }
     }
 
@@ -132,12 +127,7 @@ impl From<Refusal> for ApiError {
             Refusal::InvalidParameter { parameter, message } => {
                 Self::InvalidParameter { field: parameter.into(), message }
             }
-            Refusal::Offline { retry_after_seconds } => Self::Offline { retry_after_seconds },
-            Refusal::NoScaleResults { path } => Self::NoScaleResults { path },
-            Refusal::ScaleResultsUnreadable { path, reason } => Self::ScaleResultsUnreadable { path, reason },
-            Refusal::AudioUnavailable { reason } => Self::AudioUnavailable { reason },
-            Refusal::NoSuchLesson { id } => Self::NoSuchLesson { id },
-            Refusal::LessonUnusable { path, reason } => Self::LessonUnusable { path, reason },
+            other => Self::Refused(other),
         }
     }
 }
@@ -165,7 +155,7 @@ impl IntoResponse for ApiError {
         if let Self::TooManyConnections { retry_after_seconds, .. }
         | Self::RateLimited { retry_after_seconds, .. }
         | Self::ServerBusy { retry_after_seconds, .. }
-        | Self::Offline { retry_after_seconds } = self
+        | Self::Refused(Refusal::Offline { retry_after_seconds }) = self
         {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }

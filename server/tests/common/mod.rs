@@ -6,8 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use protocol::{LabStats, PublishAck, Transport};
+use protocol::{LabStats, LoadTransport, PublishAck, ScaleServer, Transport};
 use server::{leptos_options, serve, AppState, Config};
+use transport_load::RunOptions;
+
+/// The load tool's event rate and poll interval in [`TestServer::load_options`], for tests that reason about them.
+pub const LOAD_RATE: f64 = 20.0;
+pub const LOAD_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -31,6 +36,25 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(serve(listener, state.clone(), std::future::pending()));
         Self { addr, state, http: reqwest::Client::new() }
+    }
+
+    /// The load tool's run of `clients` clients of `transport` against this lab: 20 events/s of 64-byte payloads,
+    /// polls every 200 ms, half a second of warm-up, then `measure`. The lab runs in this process, so that is whose
+    /// CPU and memory the run reads.
+    pub fn load_options(&self, transport: LoadTransport, clients: u32, measure: Duration) -> RunOptions {
+        RunOptions {
+            url: format!("http://{}", self.addr),
+            server: ScaleServer::Lab,
+            transport,
+            clients,
+            rate: LOAD_RATE,
+            payload_bytes: 64,
+            poll_interval: LOAD_POLL_INTERVAL,
+            connect_rate: 2000.0,
+            warmup: Duration::from_millis(500),
+            measure,
+            server_pid: Some(std::process::id()),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
