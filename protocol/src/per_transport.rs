@@ -21,10 +21,6 @@ impl<T> PerTransport<T> {
         Transport::ALL.into_iter().zip(self.0.iter())
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.0.iter()
-    }
-
     pub fn map<U>(&self, mut f: impl FnMut(Transport, &T) -> U) -> PerTransport<U> {
         PerTransport::from_fn(|transport| f(transport, &self[transport]))
     }

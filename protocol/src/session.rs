@@ -84,7 +84,6 @@ pub struct ClientSession {
     /// Sequence numbers counted missing, so a late arrival can be told from a duplicate.
     missing: BTreeSet<u64>,
     failures: u32,
-    back_off: BackOff,
 }
 
 impl Default for ClientSession {
@@ -96,17 +95,12 @@ impl Default for ClientSession {
 impl ClientSession {
     /// A client that knows nothing yet: it takes the run and the head from the first hello or poll answer.
     pub fn new() -> Self {
-        Self { epoch: None, cursor: None, missing: BTreeSet::new(), failures: 0, back_off: BackOff::STANDARD }
+        Self { epoch: None, cursor: None, missing: BTreeSet::new(), failures: 0 }
     }
 
     /// A client that starts after `after` in run `epoch` (a page knows both from the page it loaded).
     pub fn starting_after(after: u64, epoch: Epoch) -> Self {
         Self { epoch: Some(epoch), cursor: Some(after), ..Self::new() }
-    }
-
-    /// A client that starts after `after`, learning the run from the first answer.
-    pub fn starting_after_head(after: u64) -> Self {
-        Self { cursor: Some(after), ..Self::new() }
     }
 
     pub fn cursor(&self) -> Option<u64> {
@@ -124,10 +118,6 @@ impl ClientSession {
 
     pub fn failures(&self) -> u32 {
         self.failures
-    }
-
-    pub fn back_off(&self) -> BackOff {
-        self.back_off
     }
 
     /// The server run named by a hello or a poll answer. A different one than before means a restart: the new run
@@ -210,7 +200,7 @@ impl ClientSession {
 
     /// A connection or request failed: how long to wait before the next attempt (`jitter` in 0..1).
     pub fn failed(&mut self, jitter: f64) -> u32 {
-        let delay = self.back_off.delay_ms(self.failures, jitter);
+        let delay = BackOff::STANDARD.delay_ms(self.failures, jitter);
         self.failures += 1;
         delay
     }

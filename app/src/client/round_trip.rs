@@ -64,7 +64,7 @@ pub fn socket_round_trip(recorder: LaneRecorder, socket: SocketSlot) -> Callback
             return;
         };
         let Some((ticket, text)) = recorder.begin_round_trip() else { return };
-        let frame = serde_json::to_string(&WsClientMessage::Publish { text }).unwrap_or_default();
+        let frame = WsClientMessage::Publish { text }.encode();
         recorder.upstream_frame(
             "WS text publish".into(),
             format!("{frame}\n{} B of payload in one masked text frame, on the socket already open", frame.len()),
