@@ -1,11 +1,11 @@
 //! Lab tabs of one browser share its connections to the server.
 //!
 //! A browser opens at most [`CONNECTIONS_PER_SERVER`] HTTP/1.1 connections to one server, shared by all its tabs,
-//! and a lab tab keeps [`CONNECTIONS_HELD_PER_TAB`] of them open for as long as it runs: its long poll and its SSE
-//! stream (a WebSocket is not counted among the six). With three lab tabs all six are held, and every short poll,
-//! side-channel request and page load then waits inside the browser, without an error, until a long poll happens
-//! to return. So at most [`MAX_HOLDING_TABS`] tabs run their held lanes; another tab pauses its own, says why, and
-//! can take over from one of the others.
+//! and a lab tab keeps [`CONNECTIONS_HELD_PER_TAB`] of them open for as long as it runs: one per lane in
+//! [`HELD_LANES`], its long poll, its SSE stream and its HTTP stream (a WebSocket is not counted among the six).
+//! With two lab tabs all six are held, and every short poll, side-channel request and page load then waits inside
+//! the browser, without an error, until a long poll happens to return. So at most [`MAX_HOLDING_TABS`] tab runs its
+//! held lanes; another tab pauses its own, says why, and can take over.
 //!
 //! The tabs find each other over a `BroadcastChannel` (same origin, same browser profile: exactly the tabs that
 //! share a connection pool). This file is the decision logic, as plain Rust with tests; `client::tab_share` only
@@ -14,14 +14,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use protocol::{TabId, TabMessage, TabRole};
+use protocol::{TabId, TabMessage, TabRole, Transport};
 
 /// What Chromium, Firefox and Safari allow per server over HTTP/1.1.
 pub const CONNECTIONS_PER_SERVER: usize = 6;
-/// A running lab tab's long poll and SSE stream.
-pub const CONNECTIONS_HELD_PER_TAB: usize = 2;
-/// Two tabs hold four connections and leave two for everything that comes and goes.
-pub const MAX_HOLDING_TABS: usize = 2;
+/// The lanes that keep an HTTP connection open for as long as they run, and so are paused in a tab that may not
+/// hold. Short polls come and go; a WebSocket is not among the six.
+pub const HELD_LANES: [Transport; 3] = [Transport::LongPoll, Transport::Sse, Transport::HttpStream];
+/// A running lab tab's long poll, SSE stream and HTTP stream.
+pub const CONNECTIONS_HELD_PER_TAB: usize = HELD_LANES.len();
+/// One tab holds three connections and leaves three for everything that comes and goes; a second would take all
+/// six.
+pub const MAX_HOLDING_TABS: usize = 1;
 
 const _: () = assert!(MAX_HOLDING_TABS * CONNECTIONS_HELD_PER_TAB < CONNECTIONS_PER_SERVER);
 
@@ -287,20 +291,35 @@ mod tests {
         assert_eq!(browser.tab(tab).status(), TabShareStatus::Holding { other_holders: 0 });
     }
 
-    #[test]
-    fn the_third_tab_pauses_and_knows_who_holds() {
-        let mut browser = Browser::default();
-        for _ in 0..3 {
-            let tab = browser.open();
-            browser.count(tab);
-        }
-        assert_eq!(browser.roles(), [Some(Holding), Some(Holding), Some(Paused)]);
-        assert_eq!(browser.tab(2).status(), TabShareStatus::Paused { holders: 2, reason: PauseReason::Crowded });
-        assert_eq!(browser.tab(0).status(), TabShareStatus::Holding { other_holders: 1 });
+    /// The oldest [`MAX_HOLDING_TABS`] of `open` tabs hold, the rest are paused.
+    fn oldest_hold(open: usize) -> Vec<Option<TabRole>> {
+        (0..open).map(|index| Some(if index < MAX_HOLDING_TABS { Holding } else { Paused })).collect()
     }
 
     #[test]
-    fn tabs_opened_at_the_same_moment_agree_that_the_oldest_two_hold() {
+    fn held_connections_leave_some_free_and_one_more_tab_would_not() {
+        assert_eq!(CONNECTIONS_HELD_PER_TAB, 3, "long poll, SSE and HTTP stream");
+        assert!(MAX_HOLDING_TABS * CONNECTIONS_HELD_PER_TAB < CONNECTIONS_PER_SERVER);
+        assert!((MAX_HOLDING_TABS + 1) * CONNECTIONS_HELD_PER_TAB >= CONNECTIONS_PER_SERVER);
+    }
+
+    #[test]
+    fn the_tab_past_the_limit_pauses_and_knows_who_holds() {
+        let mut browser = Browser::default();
+        for _ in 0..=MAX_HOLDING_TABS {
+            let tab = browser.open();
+            browser.count(tab);
+        }
+        assert_eq!(browser.roles(), oldest_hold(MAX_HOLDING_TABS + 1));
+        assert_eq!(
+            browser.tab(MAX_HOLDING_TABS).status(),
+            TabShareStatus::Paused { holders: MAX_HOLDING_TABS, reason: PauseReason::Crowded }
+        );
+        assert_eq!(browser.tab(0).status(), TabShareStatus::Holding { other_holders: MAX_HOLDING_TABS - 1 });
+    }
+
+    #[test]
+    fn tabs_opened_at_the_same_moment_agree_that_the_oldest_hold() {
         let mut browser = Browser::default();
         let tabs: Vec<usize> = (0..4).map(|_| browser.open()).collect();
         for &tab in &tabs {
@@ -313,7 +332,7 @@ mod tests {
             browser.send(tab, decision);
         }
         browser.deliver();
-        assert_eq!(browser.roles(), [Some(Holding), Some(Holding), Some(Paused), Some(Paused)]);
+        assert_eq!(browser.roles(), oldest_hold(4));
     }
 
     #[test]
@@ -323,16 +342,17 @@ mod tests {
             let tab = browser.open();
             browser.count(tab);
         }
+        assert_eq!(browser.roles(), [Some(Holding), Some(Paused), Some(Paused)]);
         let take_over = browser.tab(2).take_over();
         browser.send(2, take_over);
         browser.deliver();
-        assert_eq!(browser.roles(), [Some(Paused), Some(Holding), Some(Holding)]);
-        assert_eq!(browser.tab(0).status(), TabShareStatus::Paused { holders: 2, reason: PauseReason::TakenOver });
+        assert_eq!(browser.roles(), [Some(Paused), Some(Paused), Some(Holding)]);
+        assert_eq!(browser.tab(0).status(), TabShareStatus::Paused { holders: 1, reason: PauseReason::TakenOver });
         // And back: each click moves one share, never more.
         let take_back = browser.tab(0).take_over();
         browser.send(0, take_back);
         browser.deliver();
-        assert_eq!(browser.roles(), [Some(Holding), Some(Paused), Some(Holding)]);
+        assert_eq!(browser.roles(), [Some(Holding), Some(Paused), Some(Paused)]);
     }
 
     #[test]
@@ -346,7 +366,7 @@ mod tests {
         browser.tabs[0] = None;
         browser.send(0, vec![gone]);
         browser.deliver();
-        assert_eq!(browser.roles(), [None, Some(Holding), Some(Holding), Some(Paused)]);
+        assert_eq!(browser.roles(), [None, Some(Holding), Some(Paused), Some(Paused)]);
     }
 
     #[test]
@@ -356,9 +376,9 @@ mod tests {
             let tab = browser.open();
             browser.count(tab);
         }
-        browser.tabs[1] = None; // crashed: no goodbye
-        browser.count(2);
-        assert_eq!(browser.roles(), [Some(Holding), None, Some(Holding)]);
+        browser.tabs[0] = None; // crashed: no goodbye
+        browser.count(1);
+        assert_eq!(browser.roles(), [None, Some(Holding), Some(Paused)]);
     }
 
     #[test]
@@ -379,6 +399,6 @@ mod tests {
             browser.send(tab, settled);
             browser.deliver();
         }
-        assert_eq!(browser.roles(), [Some(Holding), Some(Holding), Some(Paused)]);
+        assert_eq!(browser.roles(), oldest_hold(3));
     }
 }

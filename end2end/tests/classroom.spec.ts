@@ -1,5 +1,5 @@
 import { expect, test, Page, APIRequestContext } from "@playwright/test";
-import { lane, metric, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
+import { HELD, lane, metric, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
 
 // Classroom mode. Each browser context is one student's browser (its own connection pool, its own tabs); the
 // presenter view is another. Everything runs against the one shared server, so each test first waits for the
@@ -107,7 +107,7 @@ test("several browsers join a class, the presenter counts them per transport, an
   await presenterContext.close();
 });
 
-test("lab tabs of one browser share its 6 connections: a third tab pauses its held lanes, says why, and can take over", async ({ browser, request }) => {
+test("lab tabs of one browser share its 6 connections: a second tab pauses its held lanes, says why, and can take over", async ({ browser, request }) => {
   await emptyClass(request);
   // One context is one browser: its tabs share one pool of connections to the server.
   const context = await browser.newContext();
@@ -118,20 +118,19 @@ test("lab tabs of one browser share its 6 connections: a third tab pauses its he
     tabs.push(page);
   }
   const [first, second, third] = tabs;
-  // The first two hold their long poll and SSE stream (4 of the 6); the third explains why it does not.
-  for (const page of [first, second]) {
-    await expect(lane(page, "sse").getByTestId("lane-status")).toHaveText("open");
-    await expect(page.getByTestId("tab-share")).toContainText("1 other lab tab");
-    await expect(page.getByTestId("tab-limit")).toHaveCount(0);
+  // The first holds its long poll, SSE stream and HTTP stream (3 of the 6); the others explain why they do not.
+  await expect(lane(first, "sse").getByTestId("lane-status")).toHaveText("open");
+  await expect(first.getByTestId("tab-limit")).toHaveCount(0);
+  for (const page of [second, third]) {
+    await expect(page.getByTestId("tab-limit")).toContainText("at most 6 HTTP/1.1 connections to one server");
+    await expect(page.getByTestId("tab-limit")).toContainText("1 other lab tab of this browser already holds theirs");
+    for (const transport of HELD) {
+      await expect(lane(page, transport).getByTestId("lane-status")).toContainText("paused");
+    }
   }
-  await expect(third.getByTestId("tab-limit")).toContainText("at most 6 HTTP/1.1 connections to one server");
-  await expect(third.getByTestId("tab-limit")).toContainText("2 other lab tabs of this browser already hold theirs");
-  for (const transport of ["long_poll", "sse"] as const) {
-    await expect(lane(third, transport).getByTestId("lane-status")).toContainText("paused");
-  }
-  await expect.poll(async () => (await presence(request)).transports.sse.pages).toBe(2);
+  await expect.poll(async () => (await presence(request)).transports.sse.pages).toBe(1);
 
-  // Nothing stalls: every tab's short polls keep being answered, and the paused tab's other lanes keep drawing.
+  // Nothing stalls: every tab's short polls keep being answered, and the paused tabs' other lanes keep drawing.
   const requestsBefore = await Promise.all(tabs.map((page) => metric(page, "short_poll", "requests")));
   const thirdWebSocket = Number(await metric(third, "web_socket", "last-seq"));
   for (const [index, page] of tabs.entries()) {
@@ -140,21 +139,23 @@ test("lab tabs of one browser share its 6 connections: a third tab pauses its he
   }
   await expect.poll(async () => Number(await metric(third, "web_socket", "last-seq"))).toBeGreaterThan(thirdWebSocket);
 
-  // Taking over: the third tab runs its held lanes; the tab that held longest pauses and says who took them.
+  // Taking over: the third tab runs its held lanes; the tab that held them pauses and says who took them.
   await third.getByTestId("tab-take-over").click();
   await expect(third.getByTestId("tab-limit")).toHaveCount(0);
   await expect(lane(third, "sse").getByTestId("lane-status")).toHaveText("open");
+  await expect(lane(third, "http_stream").getByTestId("lane-status")).toHaveText("open");
   await expect(first.getByTestId("tab-limit")).toContainText("Another lab tab of this browser took over");
   await expect(lane(first, "sse").getByTestId("lane-status")).toContainText("paused");
-  await expect(lane(second, "sse").getByTestId("lane-status")).toHaveText("open");
-  await expect.poll(async () => (await presence(request)).transports.sse.pages).toBe(2);
+  await expect(lane(second, "sse").getByTestId("lane-status")).toContainText("paused");
+  await expect.poll(async () => (await presence(request)).transports.sse.pages).toBe(1);
 
-  // A holding tab closes: the paused one resumes by itself, and catches up with nothing missed.
-  await second.close();
+  // The holding tab closes: the tab waiting longest resumes by itself, and catches up with nothing missed.
+  await third.close();
   await expect(first.getByTestId("tab-limit")).toHaveCount(0, { timeout: 15_000 });
   await expect(lane(first, "sse").getByTestId("lane-status")).toHaveText("open");
+  await expect(lane(second, "sse").getByTestId("lane-status")).toContainText("paused");
   const head = (await (await request.get("/api/stats")).json()).head_seq;
-  for (const transport of ["long_poll", "sse"] as const) {
+  for (const transport of HELD) {
     await expect.poll(async () => Number(await metric(first, transport, "last-seq"))).toBeGreaterThanOrEqual(head);
     expect(await metric(first, transport, "missed")).toBe("0");
   }
@@ -169,11 +170,12 @@ test("a request queued behind the browser's connection limit says so instead of 
   await openLab(lab);
   await expect(lane(lab, "sse").getByTestId("lane-status")).toHaveText("open");
   await expect(lane(lab, "long_poll").getByTestId("lane-status")).toHaveText("open");
-  // Another page of this browser that is not a lab tab (so it does not take part in sharing) holds the other 4.
+  await expect(lane(lab, "http_stream").getByTestId("lane-status")).toHaveText("open");
+  // Another page of this browser that is not a lab tab (so it does not take part in sharing) holds the other 3.
   const hog = await context.newPage();
   await hog.goto("/scale");
   await hog.evaluate(() => {
-    (window as unknown as { sources: EventSource[] }).sources = Array.from({ length: 4 }, () => new EventSource("/api/sse"));
+    (window as unknown as { sources: EventSource[] }).sources = Array.from({ length: 3 }, () => new EventSource("/api/sse"));
   });
   await expect(lane(lab, "short_poll").getByTestId("lane-status")).toContainText("waiting for a free connection?", { timeout: 20_000 });
   await expect(lane(lab, "short_poll").getByTestId("lane-status")).toHaveAttribute("title", /browsers allow 6 connections per server/);

@@ -64,7 +64,7 @@ test("the theme toggle changes the colours, and the choice survives a reload", a
   expect(errors).toEqual([]);
 });
 
-test("keys 1 to 4 toggle the lanes in page order, but not while typing", async ({ page }) => {
+test("keys 1 to 5 toggle the lanes in page order, but not while typing", async ({ page }) => {
   const errors = await openLab(page);
   const checkbox = (index: number) => page.getByTestId(`toggle-${TRANSPORTS[index]}`);
   for (const [index, transport] of TRANSPORTS.entries()) {
@@ -185,7 +185,7 @@ test("every lane's diagram has a title and a live description, and a legend expl
 });
 
 for (const theme of ["light", "dark"]) {
-  test(`at 1280×720 (${theme}) the four lanes fit side by side and start on screen`, async ({ page, context, baseURL }) => {
+  test(`at 1280×720 (${theme}) the five lanes fit side by side and start on screen`, async ({ page, context, baseURL }) => {
     await context.addCookies([{ name: "lab_theme", value: theme, url: baseURL! }]);
     const errors = await openLab(page);
     await expect(page.locator("html")).toHaveAttribute("data-theme", theme);

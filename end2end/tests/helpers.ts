@@ -1,6 +1,8 @@
 import { expect, Page, APIRequestContext } from "@playwright/test";
 
-export const TRANSPORTS = ["short_poll", "long_poll", "sse", "web_socket"] as const;
+export const TRANSPORTS = ["short_poll", "long_poll", "sse", "web_socket", "http_stream"] as const;
+/** The lanes that keep one of the browser's 6 connections open, paused in a tab that may not hold them. */
+export const HELD = ["long_poll", "sse", "http_stream"] as const;
 export type TransportId = (typeof TRANSPORTS)[number];
 
 export type TransportStats = {

@@ -19,7 +19,7 @@ test("the page hydrates and every lane draws arrows", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
-test("one sequence number shows up in all four lanes, and highlights in all of them", async ({ page }) => {
+test("one sequence number shows up in every lane, and highlights in all of them", async ({ page }) => {
   await openLab(page);
   let common: number | undefined;
   await expect
@@ -87,7 +87,7 @@ test("a lane turned off stops its traffic, and on again resumes with no gap", as
 });
 
 const DROPS = [
-  ...(["long_poll", "sse", "web_socket"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
+  ...(["long_poll", "sse", "web_socket", "http_stream"] as const).map((transport) => ({ transport, button: "drop", by: "the server" })),
   ...TRANSPORTS.map((transport) => ({ transport, button: "browser-drop", by: "the browser" })),
 ];
 
@@ -228,7 +228,7 @@ test("the clock offset is measured, and on one machine it is about zero", async 
 test("the metrics panel compares the lanes, moves with the knobs, resets and exports CSV", async ({ page, request }) => {
   await openLab(page);
   const cell = (row: string, column: number) => page.locator(`[data-testid="row-${row}"] td`).nth(column);
-  // Columns in lane order: short polling, long polling, SSE, WebSocket.
+  // Columns in lane order: short polling, long polling, SSE, WebSocket, HTTP streaming.
   await expect.poll(async () => Number(await cell("events", 3).textContent())).toBeGreaterThan(2);
   await expect.poll(async () => parseFloat((await cell("bytes_per_event", 3).textContent()) ?? "")).toBeGreaterThan(0);
   await expect(page.getByTestId("latency-chart-sse").locator("rect")).toHaveCount(11);
@@ -240,7 +240,7 @@ test("the metrics panel compares the lanes, moves with the knobs, resets and exp
   await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(4000);
   const href = (await page.getByTestId("metrics-csv").getAttribute("href")) ?? "";
   const text = decodeURIComponent(href.replace("data:text/csv;charset=utf-8,", ""));
-  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket");
+  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket,http_stream");
   expect(text).toContain("\nlatency_p99,");
 });
 

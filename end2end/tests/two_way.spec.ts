@@ -51,9 +51,10 @@ test("a round trip per lane: up the lane's own way, back down the same lane, tim
     await expect(lane(page, transport).getByTestId("metric-round-trip-p50")).toHaveText(/^\d+\.\d ms$/);
   }
 
-  // Polling and SSE have no way up of their own: a POST each, whose arrow gets its measured bytes like any request.
-  expect(upstream.posts.sort()).toEqual(["long_poll", "short_poll", "sse"]);
-  for (const transport of ["short_poll", "long_poll", "sse"] as const) {
+  // Polling, SSE and HTTP streaming have no way up of their own: a POST each, whose arrow gets its measured bytes
+  // like any request.
+  expect(upstream.posts.sort()).toEqual(["http_stream", "long_poll", "short_poll", "sse"]);
+  for (const transport of ["short_poll", "long_poll", "sse", "http_stream"] as const) {
     const post = lane(page, transport).locator('[data-testid="record"][data-kind="request"]', { hasText: "POST /api/publish" });
     await expect(post).toHaveCount(1);
     // Its label may give way to a neighbour's; the tooltip always carries the bytes once the side channel has them.

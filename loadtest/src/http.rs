@@ -82,8 +82,9 @@ impl HttpClient {
         self.send(Method::GET, path, None, Full::default()).await
     }
 
-    pub async fn get_stream(&mut self, path: &str) -> Result<Response<Incoming>, LoadError> {
-        self.send(Method::GET, path, Some((ACCEPT, "text/event-stream")), Full::default()).await
+    /// A request for a response that never ends, accepting `media_type` (`text/event-stream`, NDJSON).
+    pub async fn get_stream(&mut self, path: &str, media_type: &'static str) -> Result<Response<Incoming>, LoadError> {
+        self.send(Method::GET, path, Some((ACCEPT, media_type)), Full::default()).await
     }
 
     pub async fn post_json(&mut self, path: &str, body: &impl Serialize) -> Result<Bytes, LoadError> {

@@ -10,6 +10,7 @@ mod faults;
 mod label;
 mod lesson;
 mod limits;
+pub mod ndjson;
 pub mod parse;
 mod per_transport;
 pub mod routes;

@@ -17,6 +17,7 @@ pub const POLL: &str = "/api/poll";
 pub const LONG_POLL: &str = "/api/long-poll";
 pub const SSE: &str = "/api/sse";
 pub const WEB_SOCKET: &str = "/api/ws";
+pub const HTTP_STREAM: &str = "/api/stream";
 pub const PUBLISH: &str = "/api/publish";
 pub const AUDIO: &str = "/api/audio";
 pub const CLASS: &str = "/api/class";
@@ -35,6 +36,17 @@ pub const WIRE: &str = "/api/wire";
 pub const LESSONS: &str = "/api/lessons";
 /// The route pattern of one lesson (axum's syntax); [`lesson`] builds an address of it.
 pub const LESSON_PATTERN: &str = "/api/lessons/{id}";
+
+/// The address each lane reads from, so the byte tap can tell whose a request is.
+pub fn of_lane(transport: Transport) -> &'static str {
+    match transport {
+        Transport::ShortPoll => POLL,
+        Transport::LongPoll => LONG_POLL,
+        Transport::Sse => SSE,
+        Transport::WebSocket => WEB_SOCKET,
+        Transport::HttpStream => HTTP_STREAM,
+    }
+}
 
 pub fn lesson(id: &str) -> String {
     format!("{LESSONS}/{id}")
@@ -137,7 +149,8 @@ impl LongPollQuery {
     }
 }
 
-/// `GET /api/sse` and `GET /api/ws`, each `[?after=N][&client=ID]`: a stream starting live, or resuming after N.
+/// `GET /api/sse`, `GET /api/ws` and `GET /api/stream`, each `[?after=N][&client=ID]`: a stream starting live, or
+/// resuming after N.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
@@ -159,6 +172,10 @@ impl StreamQuery {
     /// The path and query of the WebSocket endpoint; the caller puts `ws://host` (or `wss://`) in front.
     pub fn web_socket_path(&self) -> String {
         self.address(WEB_SOCKET)
+    }
+
+    pub fn http_stream_url(&self) -> String {
+        self.address(HTTP_STREAM)
     }
 }
 
@@ -214,6 +231,7 @@ mod tests {
             StreamQuery { after: Some(9), client: Some(client()) }.web_socket_path(),
             "/api/ws?after=9&client=abc"
         );
+        assert_eq!(StreamQuery { after: Some(0), client: None }.http_stream_url(), "/api/stream?after=0");
         let publish = PublishQuery { client: Some(client()), lane: Some(Transport::LongPoll) };
         assert_eq!(publish.url(), "/api/publish?client=abc&lane=long_poll");
         assert_eq!(WireQuery { client: client(), after: 7 }.url(), "/api/wire?client=abc&after=7");

@@ -67,6 +67,8 @@ pub enum LoadTransport {
     LongPoll,
     Sse,
     WebSocket,
+    /// One `GET /api/stream` read line by line.
+    HttpStream,
     /// Engine.IO v4 over a WebSocket, as a socket.io client uses it once upgraded.
     SocketIo,
 }
@@ -78,6 +80,7 @@ impl LoadTransport {
             LoadTransport::LongPoll => "Long polling",
             LoadTransport::Sse => "Server-Sent Events",
             LoadTransport::WebSocket => "WebSocket",
+            LoadTransport::HttpStream => "HTTP streaming",
             LoadTransport::SocketIo => "socket.io",
         }
     }

@@ -8,12 +8,13 @@ pub enum Transport {
     LongPoll,
     Sse,
     WebSocket,
+    HttpStream,
 }
 
 impl Transport {
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
     pub const ALL: [Transport; Self::COUNT] =
-        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket];
+        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket, Transport::HttpStream];
 
     /// Its place in [`Transport::ALL`] (the lane order).
     pub fn index(self) -> usize {
@@ -27,6 +28,7 @@ impl Transport {
             Transport::LongPoll => "long_poll",
             Transport::Sse => "sse",
             Transport::WebSocket => "web_socket",
+            Transport::HttpStream => "http_stream",
         }
     }
 
@@ -36,6 +38,7 @@ impl Transport {
             Transport::LongPoll => "Long polling",
             Transport::Sse => "Server-Sent Events",
             Transport::WebSocket => "WebSocket",
+            Transport::HttpStream => "HTTP streaming",
         }
     }
 
@@ -46,6 +49,7 @@ impl Transport {
             Transport::LongPoll => "asks once; the server holds the answer until an event exists",
             Transport::Sse => "one long HTTP response; the server writes each event as text",
             Transport::WebSocket => "one upgraded TCP connection; a frame per event, both ways",
+            Transport::HttpStream => "one fetch whose response never ends; a JSON line per event",
         }
     }
 }

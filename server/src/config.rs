@@ -70,7 +70,7 @@ pub struct Config {
     #[arg(long, env = "LAB_WRITE_STALL_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub write_stall_timeout_seconds: u64,
 
-    /// How often an idle SSE stream gets a keep-alive comment, in seconds.
+    /// How often an idle SSE stream gets a keep-alive comment (and an idle HTTP stream a keep-alive line), in seconds.
     #[arg(long, env = "LAB_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_seconds: u64,
 

@@ -56,8 +56,8 @@ async fn an_empty_class_has_no_pages_and_a_join_link_on_the_bound_port() {
 #[tokio::test]
 async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on() {
     let server = TestServer::start().await;
-    // Page "alice" streams over SSE and holds a long poll; "bob" has a WebSocket; "carol" short-polls; a client
-    // that names no page holds an SSE stream too.
+    // Page "alice" streams over SSE and holds a long poll; "bob" has a WebSocket; "carol" short-polls; "dave"
+    // reads an HTTP stream; a client that names no page holds an SSE stream too.
     let alice_sse = server.http.get(server.url("/api/sse?client=alice")).send().await.unwrap();
     let _anonymous_sse = server.http.get(server.url("/api/sse")).send().await.unwrap();
     server.wait_for_open(Transport::Sse, 2, "both SSE streams are held").await;
@@ -70,9 +70,11 @@ async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on
     server.wait_for_open(Transport::WebSocket, 1, "the WebSocket is open").await;
     let poll = server.http.get(server.url("/api/poll?after=0&client=carol")).send().await.unwrap();
     assert_eq!(poll.status(), 200);
+    let dave = server.http.get(server.url("/api/stream?client=dave")).send().await.unwrap();
+    server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
 
     let class = presence(&server).await;
-    assert_eq!(class.pages, 3, "{class:?}");
+    assert_eq!(class.pages, 4, "{class:?}");
     for transport in Transport::ALL {
         assert_eq!(pages_on(&class, transport), 1, "{transport:?}: {class:?}");
     }
@@ -83,6 +85,8 @@ async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on
     wait_for_presence(&server, "bob's WebSocket closed", |class| pages_on(class, Transport::WebSocket) == 0).await;
     drop(alice_sse);
     wait_for_presence(&server, "alice's SSE stream closed", |class| pages_on(class, Transport::Sse) == 0).await;
+    drop(dave);
+    wait_for_presence(&server, "dave's HTTP stream closed", |class| pages_on(class, Transport::HttpStream) == 0).await;
 
     // Answering the long poll does not end alice's presence on it: the next one follows at once.
     server.publish("wake").await;

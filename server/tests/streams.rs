@@ -247,6 +247,27 @@ async fn ws_client_that_never_answers_pings_is_closed_with_1008() {
     assert_eq!(close_of(&mut stream).await.0, close_code::POLICY_VIOLATION);
 }
 
+type Lines = futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>;
+
+async fn open_lines(server: &TestServer) -> Lines {
+    server.http.get(server.url("/api/stream")).send().await.unwrap().bytes_stream().boxed()
+}
+
+/// The next event's seq on an HTTP stream (its hello and keep-alives skipped), or `None` once it ends.
+async fn next_line_seq(lines: &mut Lines) -> Option<u64> {
+    let mut splitter = protocol::ndjson::LineSplitter::default();
+    loop {
+        let chunk = timeout(PATIENCE, lines.next()).await.expect("a line in time")?.ok()?;
+        for line in splitter.push(&chunk) {
+            if let protocol::ndjson::StreamLine::Event(event) =
+                protocol::ndjson::StreamLine::decode(&line.unwrap()).unwrap()
+            {
+                return Some(event.seq);
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_published_message_reaches_every_transport() {
     let server = TestServer::start().await;
@@ -260,11 +281,14 @@ async fn a_published_message_reaches_every_transport() {
         async move { http.get(url).send().await.unwrap().json::<protocol::PollResponse>().await.unwrap() }
     });
     server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
+    let mut lines = open_lines(&server).await;
+    server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
 
     let seq = server.publish("hello, every lane").await;
 
     assert_eq!(sse_seqs(&mut sse, 1).await, [seq]);
     assert_eq!(ws_seqs(&mut socket, 1).await, [seq]);
+    assert_eq!(next_line_seq(&mut lines).await, Some(seq));
     assert_eq!(long_poll.await.unwrap().events[0].seq, seq);
     let polled: protocol::PollResponse =
         server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
@@ -285,7 +309,10 @@ async fn closing_the_hub_ends_streams_and_closes_sockets_with_1001() {
     next_ws(&mut socket).await;
     let mut sse = open_sse(&server, "", None).await;
     next_sse(&mut sse).await;
+    let mut lines = open_lines(&server).await;
+    server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
     server.state.hub().close();
     assert_eq!(close_of(&mut socket).await.0, close_code::GOING_AWAY);
     assert!(timeout(PATIENCE, sse.next()).await.expect("stream ends in time").is_none());
+    assert_eq!(next_line_seq(&mut lines).await, None, "the HTTP stream ends too");
 }

@@ -31,6 +31,8 @@ async fn traffic(server: &TestServer) {
 
     let sse = reqwest::Client::new().get(server.url("/api/sse?after=0&client=cap")).send().await.unwrap();
     let mut sse = sse.bytes_stream().eventsource();
+    let lines = reqwest::Client::new().get(server.url("/api/stream?after=0&client=cap")).send().await.unwrap();
+    let mut lines = lines.bytes_stream();
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws?after=0&client=cap")).await.unwrap();
     let long_poller = reqwest::Client::new();
     let poller = reqwest::Client::new();
@@ -57,12 +59,21 @@ async fn traffic(server: &TestServer) {
             events += usize::from(text.contains(r#""type":"event""#));
         }
     }
+    let mut splitter = protocol::ndjson::LineSplitter::default();
+    let mut lines_seen = 0;
+    while lines_seen < 6 {
+        let chunk = timeout(Duration::from_secs(5), lines.next()).await.unwrap().unwrap().unwrap();
+        let events =
+            splitter.push(&chunk).into_iter().filter(|line| line.as_ref().unwrap().contains(r#""type":"event""#));
+        lines_seen += events.count();
+    }
     socket.close(None).await.unwrap();
     while let Ok(Some(Ok(_))) = timeout(Duration::from_secs(5), socket.next()).await {}
-    drop(sse);
+    drop((sse, lines));
     drop((poller, long_poller));
     server.wait_for_open(Transport::Sse, 0, "the SSE stream is still open").await;
     server.wait_for_open(Transport::WebSocket, 0, "the socket is still open").await;
+    server.wait_for_open(Transport::HttpStream, 0, "the HTTP stream is still open").await;
 }
 
 #[tokio::test]
@@ -124,6 +135,7 @@ async fn byte_counts_agree_with_a_packet_capture_within_one_percent() {
                 Transport::LongPoll => path == "/api/long-poll",
                 Transport::Sse => path == "/api/sse",
                 Transport::WebSocket => path == "/api/ws",
+                Transport::HttpStream => path == "/api/stream",
             });
             stream_transport.entry(stream).or_insert(transport);
         }

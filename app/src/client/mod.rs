@@ -1,4 +1,5 @@
-//! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`), each in its
+//! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`,
+//! `use_http_stream`), each in its
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
 //! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
@@ -10,6 +11,7 @@ mod clock_sync;
 mod diagram_picture;
 mod files;
 mod http;
+mod http_stream;
 mod lane_recorder;
 mod lane_task;
 mod long_poll;
@@ -31,6 +33,7 @@ pub use http::{
     latest_scale_report, lesson, lesson_list, publish_message, restart_stream, send_audio, set_delivery_delay,
     update_generator, ClientError,
 };
+pub use http_stream::use_http_stream;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;
@@ -51,6 +54,18 @@ use crate::clock_offset::ClockOffset;
 use crate::diagram::NoteTone;
 use protocol::{ClientId, Epoch};
 
+/// The hook of each transport's lane: the one place that maps a transport to the code that drives it.
+pub fn use_lane(transport: protocol::Transport) -> fn(LaneOptions) -> LaneHandle {
+    use protocol::Transport;
+    match transport {
+        Transport::ShortPoll => use_short_poll,
+        Transport::LongPoll => use_long_poll,
+        Transport::Sse => use_event_source,
+        Transport::WebSocket => use_websocket,
+        Transport::HttpStream => use_http_stream,
+    }
+}
+
 /// Where every lane starts: after the newest event at page load, in that server run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaneStart {
@@ -69,7 +84,7 @@ pub struct LaneOptions {
     pub enabled: Signal<bool>,
     /// True while the lane must not hold its connection open although it is on: other lab tabs of this browser
     /// hold the connections it allows per server (see [`crate::tab_share`]). Only the lanes that keep an HTTP
-    /// connection open (long polling, SSE) are ever held back.
+    /// connection open ([`crate::tab_share::HELD_LANES`]) are ever held back.
     pub held_back: Signal<bool>,
     pub poll_interval_ms: Signal<u32>,
     /// Where a lane puts the teacher's newest broadcast, for the page to show once.
@@ -116,7 +131,9 @@ pub(crate) fn note_no_answer(recorder: LaneRecorder, what: &str, patience: Durat
         format!(
             "{what} is normally answered at once, so the request is most likely queued inside this browser: it \
              opens at most 6 HTTP/1.1 connections to one server, shared by all its tabs, and every other lab tab \
-             keeps 2 of them open (long poll and SSE). Close other tabs of this lab, or a delay fault is on."
+             keeps {} of them open (long poll, SSE and HTTP stream). Close other tabs of this lab, or a delay fault \
+             is on.",
+            crate::tab_share::CONNECTIONS_HELD_PER_TAB
         ),
     );
 }

@@ -82,6 +82,7 @@ fn lane_tint(transport: Transport) -> &'static str {
         Transport::LongPoll => "rgb(230, 244, 234)",
         Transport::Sse => "rgb(254, 247, 224)",
         Transport::WebSocket => "rgb(243, 232, 253)",
+        Transport::HttpStream => "rgb(252, 232, 236)",
     }
 }
 

@@ -2,6 +2,7 @@
 //! drives the protocol's [`ClientSession`] (the order check, restarts, the back-off the lab's page uses too) and
 //! records what it says; [`drive`] reconnects a dropped session when that back-off says so.
 
+mod http_stream;
 mod long_poll;
 mod short_poll;
 mod socket_io;
@@ -156,6 +157,7 @@ pub async fn drive(mut client: Client, mut stop: watch::Receiver<bool>) {
                 LoadTransport::LongPoll => long_poll::session(&mut client).await,
                 LoadTransport::Sse => sse::session(&mut client).await,
                 LoadTransport::WebSocket => web_socket::session(&mut client).await,
+                LoadTransport::HttpStream => http_stream::session(&mut client).await,
                 LoadTransport::SocketIo => socket_io::session(&mut client).await,
             }
         };

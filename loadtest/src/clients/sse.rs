@@ -16,7 +16,7 @@ pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
     let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
     // The first stream starts live; a reconnect resumes after the last event received, as `Last-Event-ID` would.
     let path = StreamQuery { after: client.stream_after(), client: None }.sse_url();
-    let response = http.get_stream(&path).await?;
+    let response = http.get_stream(&path, "text/event-stream").await?;
     expect_status(&response, &path, StatusCode::OK)?;
     let mut events = response.into_body().into_data_stream().eventsource();
     while let Some(item) = events.next().await {

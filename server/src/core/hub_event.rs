@@ -8,18 +8,31 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use protocol::ndjson::{self, LineText};
 use protocol::sse::{encode_event, SseText};
 use protocol::{encode_audio_frame, Event, EventBody, WsServerMessage};
 
-/// An SSE chunk as a response body writes it: [`SseText`] in a buffer every stream can share.
+/// A chunk of a streamed response body (an SSE event, an NDJSON line) in a buffer every stream can share.
 #[derive(Clone, Debug)]
-pub struct SseBytes {
+pub struct TextChunk {
     pub text: Bytes,
-    /// How much of `text` is the JSON in its `data:` line; the rest is field syntax.
+    /// How much of `text` is the event's JSON; the rest is framing (SSE field syntax, a line's newline).
     pub json_len: usize,
 }
 
-impl From<SseText> for SseBytes {
+impl TextChunk {
+    pub fn from_static(text: &'static str) -> Self {
+        Self { text: Bytes::from_static(text.as_bytes()), json_len: 0 }
+    }
+}
+
+impl From<LineText> for TextChunk {
+    fn from(LineText { text, json_len }: LineText) -> Self {
+        Self { text: Bytes::from(text), json_len }
+    }
+}
+
+impl From<SseText> for TextChunk {
     fn from(SseText { text, json_len }: SseText) -> Self {
         Self { text: Bytes::from(text), json_len }
     }
@@ -35,7 +48,9 @@ pub enum WebSocketFrame {
 
 pub struct HubEvent {
     event: Arc<Event>,
-    sse: OnceLock<SseBytes>,
+    sse: OnceLock<TextChunk>,
+    /// The NDJSON line of `/api/stream`.
+    http_stream: OnceLock<TextChunk>,
     /// The JSON text frame, as bytes so this module needs no WebSocket library (see [`WebSocketFrame`]).
     web_socket: OnceLock<Bytes>,
     /// An audio event's binary frame; `None` inside for every other event, which goes as text.
@@ -47,6 +62,7 @@ impl HubEvent {
         Self {
             event: Arc::new(event),
             sse: OnceLock::new(),
+            http_stream: OnceLock::new(),
             web_socket: OnceLock::new(),
             web_socket_binary: OnceLock::new(),
         }
@@ -58,8 +74,13 @@ impl HubEvent {
     }
 
     /// The `id:`/`event:`/`data:` text of this event on an SSE stream.
-    pub fn sse_chunk(&self) -> SseBytes {
+    pub fn sse_chunk(&self) -> TextChunk {
         self.sse.get_or_init(|| encode_event(&self.event).into()).clone()
+    }
+
+    /// This event's line on an HTTP stream: `{"type":"event", ...the event's fields}` and a newline.
+    pub fn http_stream_line(&self) -> TextChunk {
+        self.http_stream.get_or_init(|| ndjson::encode_event(&self.event).into()).clone()
     }
 
     /// The text of this event's WebSocket frame: `{"type":"event", ...the event's fields}`.
@@ -116,6 +137,7 @@ mod tests {
         assert_eq!(shared.sse_chunk().text, encode_event(shared.event()).text);
         let expected = serde_json::to_string(&WsServerMessage::Event(shared.event().clone())).unwrap();
         assert_eq!(shared.web_socket_text(), expected);
+        assert_eq!(shared.http_stream_line().text, format!("{expected}\n"), "the same JSON as the WebSocket's");
     }
 
     #[test]
@@ -146,5 +168,7 @@ mod tests {
         assert_eq!(first.text.as_ptr(), second.text.as_ptr());
         let (first, second) = (shared.web_socket_text(), shared.web_socket_text());
         assert_eq!(first.as_ptr(), second.as_ptr());
+        let (first, second) = (shared.http_stream_line(), shared.http_stream_line());
+        assert_eq!(first.text.as_ptr(), second.text.as_ptr());
     }
 }

@@ -1,6 +1,7 @@
 //! One module per transport, each a small router over the same [`EventHub`](crate::core::hub::EventHub), all
 //! taking the one [`Lanes`](crate::api::lanes::Lanes) sub-state.
 
+pub mod http_stream;
 pub mod long_poll;
 pub mod poll;
 pub mod sse;
@@ -11,5 +12,10 @@ use axum::Router;
 use crate::api::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(poll::router()).merge(long_poll::router()).merge(sse::router()).merge(ws::router())
+    Router::new()
+        .merge(poll::router())
+        .merge(long_poll::router())
+        .merge(sse::router())
+        .merge(ws::router())
+        .merge(http_stream::router())
 }

@@ -26,7 +26,7 @@ use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
-use crate::core::hub_event::SseBytes;
+use crate::core::hub_event::TextChunk;
 use crate::core::stats::OpenConnection;
 use crate::wire::connection::Annotation;
 
@@ -115,15 +115,14 @@ impl SseStream {
                 Some(chunk)
             }
             _ = self.keep_alive.tick() => {
-                let keep_alive = SseBytes { text: Bytes::from_static(KEEP_ALIVE.as_bytes()), json_len: 0 };
-                Some(self.annotated(WireLabel::KeepAlive, None, keep_alive))
+                Some(self.annotated(WireLabel::KeepAlive, None, TextChunk::from_static(KEEP_ALIVE)))
             }
             // Ending the body closes the response; the browser's EventSource reconnects with Last-Event-ID.
             _ = self.dropped.until_dropped() => None,
         }
     }
 
-    fn annotated(&self, event: WireLabel, seq: Option<u64>, chunk: SseBytes) -> Bytes {
+    fn annotated(&self, event: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Bytes {
         self.wire.annotate(Annotation { event, seq, payload_len: Some(chunk.json_len) });
         chunk.text
     }

@@ -133,7 +133,8 @@ impl ConnectionWire {
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 (WireUnit::ResponseHead { status }, bytes, text(&raw, state.keeps_text()))
             }
-            Unit::Chunk { .. } if state.exchange.transport == Some(Transport::Sse) => {
+            // The streams (SSE, HTTP streaming) say what each chunk carries; a poll's body is one plain answer.
+            Unit::Chunk { .. } if state.exchange.transport.is_some() => {
                 let annotation = state.annotations.pop_front();
                 common_unit(unit, annotation, state.keeps_text())
             }
@@ -228,15 +229,13 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
 /// the page's own reads of `/api/wire` must not become records it then reads.
 fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let lane = match path {
-        routes::POLL => Transport::ShortPoll,
-        routes::LONG_POLL => Transport::LongPoll,
-        routes::SSE => Transport::Sse,
-        routes::WEB_SOCKET => Transport::WebSocket,
-        routes::PUBLISH => return publish_filing(query),
-        _ => return (None, None),
-    };
-    (Some(lane), client_of(query))
+    if path == routes::PUBLISH {
+        return publish_filing(query);
+    }
+    match Transport::ALL.into_iter().find(|lane| routes::of_lane(*lane) == path) {
+        Some(lane) => (Some(lane), client_of(query)),
+        None => (None, None),
+    }
 }
 
 /// The page a lane's request names. Read leniently, not with the lane's whole query type: a page's malformed

@@ -51,7 +51,7 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     (". or →", "step: show the next arrival in any lane (pauses first)"),
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
-    ("1 2 3 4", "turn a lane off or on, in page order"),
+    ("1 2 3 4 5", "turn a lane off or on, in page order"),
     ("t", "dark or light theme"),
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),
@@ -73,6 +73,7 @@ pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
         "2" => Shortcut::ToggleLane(1),
         "3" => Shortcut::ToggleLane(2),
         "4" => Shortcut::ToggleLane(3),
+        "5" => Shortcut::ToggleLane(4),
         "t" | "T" => Shortcut::Theme,
         "n" | "N" => Shortcut::LessonNext,
         "b" | "B" => Shortcut::LessonBack,
@@ -203,7 +204,8 @@ mod tests {
         assert_eq!(press("l"), Some(Shortcut::Live));
         assert_eq!(press("1"), Some(Shortcut::ToggleLane(0)));
         assert_eq!(press("4"), Some(Shortcut::ToggleLane(3)));
-        assert_eq!(press("5"), None);
+        assert_eq!(press("5"), Some(Shortcut::ToggleLane(4)));
+        assert_eq!(press("6"), None);
         assert_eq!(press("t"), Some(Shortcut::Theme));
         assert_eq!(press("n"), Some(Shortcut::LessonNext));
         assert_eq!(press("b"), Some(Shortcut::LessonBack));

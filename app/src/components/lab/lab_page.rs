@@ -1,10 +1,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::client::{
-    use_clock_offset, use_event_source, use_long_poll, use_short_poll, use_tab_share, use_websocket, use_wire_feed,
-    LaneOptions, LaneStart,
-};
+use crate::client::{use_clock_offset, use_lane, use_tab_share, use_wire_feed, LaneOptions, LaneStart};
 use crate::components::common::theme::ThemeChoice;
 use crate::components::context::FaultScope;
 use crate::components::context::HighlightedEvent;
@@ -31,6 +28,7 @@ use crate::components::lessons::lesson_panel::{LessonNavigation, LessonPanel};
 use crate::components::replay::replay_view::ReplayView;
 use crate::diagram::DiagramLayout;
 use crate::page_snapshot;
+use crate::tab_share::HELD_LANES;
 use protocol::{LabSnapshot, PerTransport, Transport};
 
 /// Whether the pointer is over a lane's sequence diagram (rather than its header or figures).
@@ -68,8 +66,9 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let fault_scope = FaultScope::new(snapshot.client.clone());
     provide_context(fault_scope);
     let clock_offset = use_clock_offset();
-    // Long polling and SSE each keep one of the browser's 6 connections to this server open; this browser's lab
-    // tabs agree which of them may (see `tab_share`). Short polls come and go; a WebSocket is not among the 6.
+    // Long polling, SSE and HTTP streaming each keep one of the browser's 6 connections to this server open; this
+    // browser's lab tabs agree which of them may (see `tab_share`). Short polls come and go; a WebSocket is not
+    // among the 6.
     let tab_share = use_tab_share(snapshot.client.clone());
     let never_held_back = Signal::derive(|| false);
     let teacher_message = RwSignal::new(None);
@@ -82,12 +81,10 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         poll_interval_ms: poll_interval_ms.into(),
         teacher_message,
     };
-    let lanes = [
-        (use_short_poll(options(toggles.of(Transport::ShortPoll), never_held_back)), toggles.of(Transport::ShortPoll)),
-        (use_long_poll(options(toggles.of(Transport::LongPoll), tab_share.held_back)), toggles.of(Transport::LongPoll)),
-        (use_event_source(options(toggles.of(Transport::Sse), tab_share.held_back)), toggles.of(Transport::Sse)),
-        (use_websocket(options(toggles.of(Transport::WebSocket), never_held_back)), toggles.of(Transport::WebSocket)),
-    ];
+    let lanes = Transport::ALL.map(|transport| {
+        let held_back = if HELD_LANES.contains(&transport) { tab_share.held_back } else { never_held_back };
+        (use_lane(transport)(options(toggles.of(transport), held_back)), toggles.of(transport))
+    });
     let handles: Vec<_> = lanes.iter().map(|(handle, _)| *handle).collect();
     let round_trip = Callback::new(move |()| {
         for (handle, enabled) in lanes {
