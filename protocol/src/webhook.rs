@@ -223,7 +223,7 @@ pub enum ReceiverMode {
     /// 200 at once.
     #[default]
     Healthy,
-    /// Waits `slow_secs`, then 200.
+    /// Processes, then answers 200 only after `slow_secs`: beyond the sender's timeout, a redelivery follows.
     Slow,
     /// 500, so the sender retries.
     Error500,

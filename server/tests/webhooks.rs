@@ -251,6 +251,52 @@ async fn dedupe_decides_what_a_redelivery_costs() {
     assert_eq!(body.field.as_deref(), Some("webhook-signature"), "{}", body.message);
 }
 
+#[tokio::test]
+async fn a_late_acknowledgement_is_redelivered_and_a_silent_receiver_times_out() {
+    let server = TestServer::start_with(&["--webhook-class-clock", "1000", "--webhook-timeout-seconds", "1"]).await;
+    let endpoint = register(&server, "lab").await;
+    set_receiver(&server, &endpoint.id, serde_json::json!({"mode": "slow", "slow_secs": 1.5})).await;
+    server.publish("processed, acknowledged too late").await;
+    wait_for(&server, &endpoint.id, "two timed-out attempts", |attempts| attempts.len() >= 2).await;
+    let deadline = Instant::now() + DEADLINE;
+    while receiver(&server, &endpoint.id).await.counts.duplicates_processed == 0 {
+        assert!(Instant::now() < deadline, "no redelivery was processed again");
+        sleep(Duration::from_millis(50)).await;
+    }
+    set_receiver(&server, &endpoint.id, serde_json::json!({"mode": "slow", "slow_secs": 0.1, "dedupe": true})).await;
+    let page =
+        wait_for(&server, &endpoint.id, "a success", |attempts| attempts.iter().any(|a| status(a) == Some(200))).await;
+    assert!(page
+        .attempts
+        .iter()
+        .filter(|attempt| status(attempt).is_none())
+        .all(|attempt| error(attempt) == "timeout"));
+    let counts = receiver(&server, &endpoint.id).await.counts;
+    assert!(counts.duplicates_skipped >= 1, "the last delivery was a duplicate, acknowledged: {counts:?}");
+
+    set_receiver(&server, &endpoint.id, serde_json::json!({"mode": "timeout"})).await;
+    let seq = server.publish("never answered").await;
+    let page = wait_for(&server, &endpoint.id, "a timeout", |attempts| !of_seq(attempts, seq).is_empty()).await;
+    assert_eq!(error(of_seq(&page.attempts, seq)[0]), "timeout");
+}
+
+#[tokio::test]
+async fn deliveries_follow_a_restart_into_the_new_run() {
+    let server = TestServer::start_with(FAST).await;
+    let endpoint = register(&server, "lab").await;
+    server.publish("old run").await;
+    wait_for(&server, &endpoint.id, "the old run's event", |attempts| attempts.len() == 1).await;
+    let restart = server.http.post(server.url("/api/faults/restart")).send().await.unwrap();
+    assert!(restart.status().is_success());
+    server.publish("new run").await;
+    let page = wait_for(&server, &endpoint.id, "the new run's event", |attempts| attempts.len() == 2).await;
+    let ids: Vec<_> = page.attempts.iter().map(|attempt| attempt.webhook_id.as_str()).collect();
+    let epoch = server.state.hub().epoch().0.clone();
+    assert_eq!(ids[1], format!("msg_{epoch}_1"), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "the same seq in a new run is a new webhook");
+    assert!(page.attempts.iter().all(|attempt| status(attempt) == Some(200)));
+}
+
 async fn refused(server: &TestServer, body: serde_json::Value) -> (u16, ApiErrorBody) {
     let response = server.http.post(server.url(routes::WEBHOOK_ENDPOINTS)).json(&body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
