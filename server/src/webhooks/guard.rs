@@ -11,6 +11,8 @@ use crate::config::WebhookAllow;
 use crate::core::refusal::Refusal;
 
 const MAX_URL_BYTES: usize = 2048;
+/// A registration waits this long for the name to resolve (a lab without DNS must still answer promptly).
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where one endpoint's deliveries go: the vetted address, and what the request says (`Host`, path and query).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,9 +51,10 @@ pub async fn vet(raw: &str, allow: &[WebhookAllow]) -> Result<Target, Refusal> {
         Some(Host::Ipv4(ip)) => (None, vec![IpAddr::V4(ip)]),
         Some(Host::Ipv6(ip)) => (None, vec![IpAddr::V6(ip)]),
         Some(Host::Domain(name)) => {
-            let resolved = tokio::net::lookup_host((name, port))
+            let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)))
                 .await
-                .map_err(|error| refuse(format!("`{name}` cannot be resolved: {error}")))?;
+                .map_err(|_| refuse(format!("`{name}` cannot be resolved: no answer in {RESOLVE_TIMEOUT:?}")))?;
+            let resolved = lookup.map_err(|error| refuse(format!("`{name}` cannot be resolved: {error}")))?;
             (Some(name), resolved.map(|addr| addr.ip()).collect())
         }
         None => return Err(refuse("the URL has no host")),
