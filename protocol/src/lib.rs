@@ -20,6 +20,7 @@ pub mod sse;
 mod tabs;
 mod theme;
 mod transport;
+pub mod webhook;
 mod wire;
 mod ws;
 

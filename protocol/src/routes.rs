@@ -36,6 +36,12 @@ pub const WIRE: &str = "/api/wire";
 pub const LESSONS: &str = "/api/lessons";
 /// The route pattern of one lesson (axum's syntax); [`lesson`] builds an address of it.
 pub const LESSON_PATTERN: &str = "/api/lessons/{id}";
+/// Webhooks (`docs/src/api/webhooks.md`): register endpoints, read their delivery attempts, and the lab's own
+/// receiver with its knobs. The patterns are axum's syntax; the functions below build addresses of them.
+pub const WEBHOOK_ENDPOINTS: &str = "/api/webhooks/endpoints";
+pub const WEBHOOK_ENDPOINT_PATTERN: &str = "/api/webhooks/endpoints/{id}";
+pub const WEBHOOK_DELIVERIES_PATTERN: &str = "/api/webhooks/endpoints/{id}/deliveries";
+pub const WEBHOOK_RECEIVER_PATTERN: &str = "/api/webhooks/receiver/{id}";
 
 /// The address each lane reads from, so the byte tap can tell whose a request is.
 pub fn of_lane(transport: Transport) -> &'static str {
@@ -50,6 +56,21 @@ pub fn of_lane(transport: Transport) -> &'static str {
 
 pub fn lesson(id: &str) -> String {
     format!("{LESSONS}/{id}")
+}
+
+/// `DELETE /api/webhooks/endpoints/{id}`.
+pub fn webhook_endpoint(id: &str) -> String {
+    format!("{WEBHOOK_ENDPOINTS}/{id}")
+}
+
+/// `GET /api/webhooks/endpoints/{id}/deliveries?after=N`.
+pub fn webhook_deliveries(id: &str, after: u64) -> String {
+    Address::new(&format!("{WEBHOOK_ENDPOINTS}/{id}/deliveries")).param("after", Some(after)).0
+}
+
+/// The lab's own receiver for endpoint `id`: `POST` delivers to it, `GET`/`PUT` read and set its knobs.
+pub fn webhook_receiver(id: &str) -> String {
+    format!("/api/webhooks/receiver/{id}")
 }
 
 /// A query parameter the server refuses, and why: every transport's 400 names it.
@@ -236,6 +257,9 @@ mod tests {
         assert_eq!(publish.url(), "/api/publish?client=abc&lane=long_poll");
         assert_eq!(WireQuery { client: client(), after: 7 }.url(), "/api/wire?client=abc&after=7");
         assert_eq!(lesson("sse"), "/api/lessons/sse");
+        assert_eq!(webhook_endpoint("ep_1"), "/api/webhooks/endpoints/ep_1");
+        assert_eq!(webhook_deliveries("ep_1", 4), "/api/webhooks/endpoints/ep_1/deliveries?after=4");
+        assert_eq!(webhook_receiver("ep_1"), "/api/webhooks/receiver/ep_1");
     }
 
     fn query_of(url: &str) -> &str {

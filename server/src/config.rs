@@ -82,6 +82,59 @@ pub struct Config {
     /// teacher can add or edit a lesson and reload the page.
     #[arg(long, env = "LAB_LESSONS", default_value = "lessons")]
     pub lessons: std::path::PathBuf,
+
+    /// Webhooks: how many times faster than real providers the retry schedule runs (at once, 5 s, 5 min, 30 min,
+    /// 2 h, 5 h, 10 h, 10 h, each ±20 %). At 20, a failing delivery's first three attempts fall within ~15 s.
+    #[arg(long, env = "LAB_WEBHOOK_CLASS_CLOCK", default_value_t = protocol::webhook::DEFAULT_CLASS_CLOCK, value_parser = parse_class_clock)]
+    pub webhook_class_clock: f64,
+
+    /// Webhooks: a host name, IP address or network (CIDR, e.g. 192.168.1.0/24) that endpoint URLs may point at,
+    /// besides loopback. Repeat the flag for several. Everything else is refused (SSRF guard).
+    #[arg(long = "webhook-allow", env = "LAB_WEBHOOK_ALLOW", value_delimiter = ',', value_parser = parse_webhook_allow)]
+    pub webhook_allow: Vec<WebhookAllow>,
+
+    /// Webhooks: seconds each delivery attempt may take (connect, request, whole response) before it fails as
+    /// `timeout`.
+    #[arg(long, env = "LAB_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout_seconds: u64,
+}
+
+/// One `--webhook-allow` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebhookAllow {
+    /// Any address this host name resolves to (lower case, as the URL parser writes it).
+    Host(String),
+    Network(ipnet::IpNet),
+}
+
+/// The largest class clock: the whole eight-attempt schedule (about 42 h) then takes about 1.5 s, for tests.
+const MAX_CLASS_CLOCK: f64 = 100_000.0;
+
+fn parse_class_clock(text: &str) -> Result<f64, String> {
+    let factor: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if (1.0..=MAX_CLASS_CLOCK).contains(&factor) {
+        Ok(factor)
+    } else {
+        Err(format!("must be between 1 (real time) and {MAX_CLASS_CLOCK}"))
+    }
+}
+
+fn parse_webhook_allow(text: &str) -> Result<WebhookAllow, String> {
+    let text = text.trim();
+    if let Ok(network) = text.parse::<ipnet::IpNet>() {
+        return Ok(WebhookAllow::Network(network));
+    }
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(WebhookAllow::Network(ip.into()));
+    }
+    let valid = !text.is_empty()
+        && text.len() <= 253
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid {
+        Ok(WebhookAllow::Host(text.to_ascii_lowercase()))
+    } else {
+        Err(format!("`{text}` is neither a host name, an IP address nor a network such as 10.0.0.0/8"))
+    }
 }
 
 /// Heartbeat intervals and timeouts, taken from [`Config`] once.
@@ -158,6 +211,28 @@ mod tests {
         assert!(Config::try_parse_from(["lab", "--rate", "51"]).is_err());
         assert!(Config::try_parse_from(["lab", "--payload-bytes", "70000"]).is_err());
         assert!(Config::try_parse_from(["lab", "--history", "0"]).is_err());
+    }
+
+    #[test]
+    fn webhook_flags_take_hosts_addresses_and_networks() {
+        let config = Config::try_parse_from([
+            "lab",
+            "--webhook-allow",
+            "Hooks.Example",
+            "--webhook-allow",
+            "10.0.0.0/8,192.168.1.7",
+            "--webhook-class-clock",
+            "1000",
+        ])
+        .unwrap();
+        assert_eq!(config.webhook_allow.len(), 3);
+        assert_eq!(config.webhook_allow[0], WebhookAllow::Host("hooks.example".into()));
+        assert_eq!(config.webhook_allow[2], WebhookAllow::Network("192.168.1.7/32".parse().unwrap()));
+        assert_eq!(config.webhook_class_clock, 1000.0);
+        assert_eq!(Config::default().webhook_class_clock, 20.0);
+        for bad in [["--webhook-allow", "http://x/"], ["--webhook-class-clock", "0.5"], ["--webhook-allow", ""]] {
+            assert!(Config::try_parse_from(["lab", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - [`crate::core`]: the lab itself, no HTTP in it: the hub and what feeds it, faults, presence, counters, lessons.
 //! - [`wire`]: the socket tap that measures every byte, and its parser.
 //! - [`api`]: the HTTP API around the core: its state, errors, extractors and one small router per concern.
-//! - [`transports`]: one router per transport (`poll`, `long_poll`, `sse`, `ws`), all reading the one hub.
+//! - [`webhooks`]: the webhook sender (an HTTP client) and the lab receiver's state, held by the app's state.
+//! - [`transports`]: one router per transport (`poll`, `long_poll`, `sse`, `ws`, `http_stream`, `webhooks`), all
+//!   reading the one hub.
 //! - [`app()`] puts the routers together with the Leptos pages; [`serve()`] accepts connections through the tap,
 //!   with a timeout on request heads and on stalled writes.
 
@@ -17,6 +19,7 @@ mod pages;
 mod router;
 mod serve;
 pub mod transports;
+pub mod webhooks;
 pub mod wire;
 
 pub use api::state::AppState;

@@ -75,7 +75,12 @@ impl ApiError {
             Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Refused(refusal) => match refusal {
                 Refusal::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                Refusal::NoScaleResults { .. } | Refusal::NoSuchLesson { .. } => StatusCode::NOT_FOUND,
+                Refusal::NoScaleResults { .. }
+                | Refusal::NoSuchLesson { .. }
+                | Refusal::NoSuchWebhookEndpoint { .. } => StatusCode::NOT_FOUND,
+                Refusal::WebhookUrlRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                Refusal::TooManyWebhookEndpoints { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Refusal::WebhookSignatureRejected { .. } => StatusCode::UNAUTHORIZED,
                 Refusal::ScaleResultsUnreadable { .. }
                 | Refusal::AudioUnavailable { .. }
                 | Refusal::LessonUnusable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,6 +112,10 @@ impl ApiError {
                 Refusal::AudioUnavailable { .. } => "audio_unavailable",
                 Refusal::NoSuchLesson { .. } => "no_such_lesson",
                 Refusal::LessonUnusable { .. } => "lesson_unusable",
+                Refusal::NoSuchWebhookEndpoint { .. } => "no_such_webhook_endpoint",
+                Refusal::WebhookUrlRefused { .. } => "webhook_url_refused",
+                Refusal::TooManyWebhookEndpoints { .. } => "too_many_webhook_endpoints",
+                Refusal::WebhookSignatureRejected { .. } => "webhook_signature_rejected",
             },
         }
     }

@@ -20,6 +20,7 @@ use crate::core::lessons::LessonFolder;
 use crate::core::presence::Presence;
 use crate::core::scale_results::ScaleResults;
 use crate::core::stats::LabCounters;
+use crate::webhooks::{WebhookSettings, Webhooks};
 use crate::wire::ledger::WireLedger;
 
 /// The whole of the app's state, cheap to clone.
@@ -43,6 +44,8 @@ pub struct AppState {
     pub presence: Presence,
     /// The URL students open (`--public-url`, or derived from where the server listens).
     pub join: Arc<JoinLinks>,
+    /// Registered webhook endpoints, their senders' logs and the lab's receivers.
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -50,6 +53,8 @@ impl AppState {
     pub fn new(config: &Config, leptos_options: LeptosOptions) -> Self {
         let hub_slot = Arc::new(HubSlot::new(EventHub::new(random_epoch(), config.history as usize)));
         let generator = Generator::spawn(hub_slot.clone(), config.generator());
+        let join = Arc::new(JoinLinks::new(config.public_url.clone(), config.addr));
+        let webhooks = Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone());
         Self {
             hub_slot,
             generator,
@@ -70,7 +75,8 @@ impl AppState {
             scale_results: ScaleResults::new(config.scale_results.clone()),
             lessons: LessonFolder::new(config.lessons.clone()),
             presence: Presence::default(),
-            join: Arc::new(JoinLinks::new(config.public_url.clone(), config.addr)),
+            join,
+            webhooks,
         }
     }
 
@@ -102,6 +108,7 @@ sub_states! {
     lessons: LessonFolder,
     presence: Presence,
     join: Arc<JoinLinks>,
+    webhooks: Webhooks,
 }
 
 impl FromRef<AppState> for Lanes {

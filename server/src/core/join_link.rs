@@ -30,6 +30,12 @@ impl JoinLinks {
         *self.listening.lock().unwrap_or_else(PoisonError::into_inner) = addr;
     }
 
+    /// The address the server is bound to (once bound), which the webhook sender uses to reach the lab's own
+    /// receiver.
+    pub fn listening(&self) -> SocketAddr {
+        *self.listening.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn current(&self) -> JoinLink {
         if let Some(url) = &self.configured {
             return JoinLink { url: url.clone(), source: JoinUrlSource::Configured };

@@ -21,6 +21,16 @@ pub enum Refusal {
     NoSuchLesson { id: String },
     #[error("the lesson file {path} cannot be used: {reason}")]
     LessonUnusable { path: String, reason: String },
+    #[error("no webhook endpoint `{id}` (deleted, or never registered on this server run)")]
+    NoSuchWebhookEndpoint { id: String },
+    /// The SSRF guard refused a webhook URL.
+    #[error("webhook URL refused: {reason}")]
+    WebhookUrlRefused { reason: String },
+    #[error("{message}")]
+    TooManyWebhookEndpoints { message: String },
+    /// The lab's receiver refused a delivery's signature (or was told to refuse them all).
+    #[error("webhook signature rejected: {reason}")]
+    WebhookSignatureRejected { reason: String },
 }
 
 impl Refusal {
@@ -33,6 +43,8 @@ impl Refusal {
         match self {
             Self::InvalidField { field, .. } => Some(field),
             Self::InvalidParameter { parameter, .. } => Some(parameter),
+            Self::WebhookUrlRefused { .. } => Some("url"),
+            Self::WebhookSignatureRejected { .. } => Some(protocol::webhook::HEADER_SIGNATURE),
             _ => None,
         }
     }

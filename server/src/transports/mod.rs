@@ -5,6 +5,7 @@ pub mod http_stream;
 pub mod long_poll;
 pub mod poll;
 pub mod sse;
+pub mod webhooks;
 pub mod ws;
 
 use axum::Router;
@@ -18,4 +19,5 @@ pub fn router() -> Router<AppState> {
         .merge(sse::router())
         .merge(ws::router())
         .merge(http_stream::router())
+        .merge(webhooks::router())
 }
