@@ -48,6 +48,16 @@ pub fn arrival_note(arrival: Arrival, seq: u64) -> Option<(NoteTone, String)> {
     }
 }
 
+/// A webhook receiver's view of an acknowledged delivery. An event delivered after a later one is a retry that
+/// was overtaken, which a receiver must expect; later events delivered first do not mean anything was lost yet.
+pub fn delivery_note(arrival: Arrival, seq: u64) -> Option<(NoteTone, String)> {
+    match arrival {
+        Arrival::InOrder | Arrival::AfterLoss { .. } => None,
+        Arrival::Duplicate => Some((NoteTone::Warning, format!("#{seq} delivered again (a redelivery)"))),
+        Arrival::Late => Some((NoteTone::Warning, format!("#{seq} arrived after later events: a retry overtaken"))),
+    }
+}
+
 /// At most `limit` characters of `text`, with an ellipsis when cut.
 fn shortened(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {

@@ -7,6 +7,7 @@ pub mod client;
 pub mod clock_offset;
 pub mod comparison;
 pub mod components;
+pub mod delivery_text;
 pub mod diagram;
 pub mod inspect;
 pub mod lane_text;

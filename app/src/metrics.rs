@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use protocol::{Arrival, WireDirection, WireRecord, WireTotals, WireUnit};
+use protocol::{Arrival, WireBytes, WireDirection, WireRecord, WireTotals, WireUnit};
 
 /// Latency samples in milliseconds, bounded to the most recent ones; the maximum covers the whole session.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -140,6 +140,14 @@ impl LaneMetrics {
             WireDirection::ToServer => self.wire.to_server.add(record.bytes),
             WireDirection::ToClient => self.wire.to_client.add(record.bytes),
         }
+    }
+
+    /// One webhook attempt, counted on the sender's socket: a request made, and its bytes each way (the sender
+    /// stands where the server does in the other lanes, the receiver where the browser does).
+    pub fn delivery_measured(&mut self, to_receiver: WireBytes, to_sender: WireBytes) {
+        self.requests += 1;
+        self.wire.to_client.add(to_receiver);
+        self.wire.to_server.add(to_sender);
     }
 
     /// Payload as a share of every byte both ways: how much of the traffic was the events themselves.

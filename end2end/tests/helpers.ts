@@ -4,6 +4,8 @@ export const TRANSPORTS = ["short_poll", "long_poll", "sse", "web_socket", "http
 /** The lanes that keep one of the browser's 6 connections open, paused in a tab that may not hold them. */
 export const HELD = ["long_poll", "sse", "http_stream"] as const;
 export type TransportId = (typeof TRANSPORTS)[number];
+/** Every lane on the page: the browser's transports, and the webhook lane (off until switched on). */
+export type LaneId = TransportId | "webhook";
 
 export type TransportStats = {
   open_connections: number;
@@ -24,7 +26,7 @@ export async function setGenerator(request: APIRequestContext, update: object) {
   expect(response.status(), await response.text()).toBe(200);
 }
 
-export function lane(page: Page, transport: TransportId) {
+export function lane(page: Page, transport: LaneId) {
   return page.getByTestId(`lane-${transport}`);
 }
 
@@ -51,6 +53,6 @@ export async function drawnSeqs(page: Page, transport: TransportId): Promise<num
   return values;
 }
 
-export async function metric(page: Page, transport: TransportId, name: string): Promise<string> {
+export async function metric(page: Page, transport: LaneId, name: string): Promise<string> {
   return (await lane(page, transport).getByTestId(`metric-${name}`).textContent()) ?? "";
 }

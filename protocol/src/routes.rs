@@ -43,14 +43,16 @@ pub const WEBHOOK_ENDPOINT_PATTERN: &str = "/api/webhooks/endpoints/{id}";
 pub const WEBHOOK_DELIVERIES_PATTERN: &str = "/api/webhooks/endpoints/{id}/deliveries";
 pub const WEBHOOK_RECEIVER_PATTERN: &str = "/api/webhooks/receiver/{id}";
 
-/// The address each lane reads from, so the byte tap can tell whose a request is.
-pub fn of_lane(transport: Transport) -> &'static str {
+/// The address each lane's browser reads from, so the byte tap can tell whose a request is. The webhook lane has
+/// none: its bytes are counted on the sender's own socket.
+pub fn of_lane(transport: Transport) -> Option<&'static str> {
     match transport {
-        Transport::ShortPoll => POLL,
-        Transport::LongPoll => LONG_POLL,
-        Transport::Sse => SSE,
-        Transport::WebSocket => WEB_SOCKET,
-        Transport::HttpStream => HTTP_STREAM,
+        Transport::ShortPoll => Some(POLL),
+        Transport::LongPoll => Some(LONG_POLL),
+        Transport::Sse => Some(SSE),
+        Transport::WebSocket => Some(WEB_SOCKET),
+        Transport::HttpStream => Some(HTTP_STREAM),
+        Transport::Webhook => None,
     }
 }
 

@@ -9,12 +9,19 @@ pub enum Transport {
     Sse,
     WebSocket,
     HttpStream,
+    Webhook,
 }
 
 impl Transport {
-    pub const COUNT: usize = 5;
-    pub const ALL: [Transport; Self::COUNT] =
-        [Transport::ShortPoll, Transport::LongPoll, Transport::Sse, Transport::WebSocket, Transport::HttpStream];
+    pub const COUNT: usize = 6;
+    pub const ALL: [Transport; Self::COUNT] = [
+        Transport::ShortPoll,
+        Transport::LongPoll,
+        Transport::Sse,
+        Transport::WebSocket,
+        Transport::HttpStream,
+        Transport::Webhook,
+    ];
 
     /// Its place in [`Transport::ALL`] (the lane order).
     pub fn index(self) -> usize {
@@ -29,6 +36,7 @@ impl Transport {
             Transport::Sse => "sse",
             Transport::WebSocket => "web_socket",
             Transport::HttpStream => "http_stream",
+            Transport::Webhook => "webhook",
         }
     }
 
@@ -39,6 +47,7 @@ impl Transport {
             Transport::Sse => "Server-Sent Events",
             Transport::WebSocket => "WebSocket",
             Transport::HttpStream => "HTTP streaming",
+            Transport::Webhook => "Webhooks",
         }
     }
 
@@ -50,7 +59,23 @@ impl Transport {
             Transport::Sse => "one long HTTP response; the server writes each event as text",
             Transport::WebSocket => "one upgraded TCP connection; a frame per event, both ways",
             Transport::HttpStream => "one fetch whose response never ends; a JSON line per event",
+            Transport::Webhook => "server to server: a signed POST per event, retried until the receiver answers 2xx",
         }
+    }
+
+    /// The two parties the lane's diagram draws, left then right. Every lane but one is a browser and this server;
+    /// a webhook goes from the lab's sender to a receiver, both servers, and the browser only watches.
+    pub fn lifelines(self) -> (&'static str, &'static str) {
+        match self {
+            Transport::Webhook => ("Receiver", "Sender"),
+            _ => ("Browser", "Server"),
+        }
+    }
+
+    /// Whether the browser is one of the parties. For a webhook it is not: the page learns of each delivery over
+    /// a side channel, after the fact.
+    pub fn browser_takes_part(self) -> bool {
+        self != Transport::Webhook
     }
 }
 

@@ -150,6 +150,8 @@ pub struct EndpointCreated {
     pub secret: String,
     /// Where deliveries go (for [`LAB_RECEIVER`], the receiver's full URL).
     pub url: String,
+    /// The log's head at registration: every event after this one is delivered, none before.
+    pub after: u64,
 }
 
 /// `GET /api/webhooks/endpoints/{id}/deliveries?after=N`.

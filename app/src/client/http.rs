@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use protocol::routes::{self, PublishQuery};
+use protocol::webhook::{self, DeliveryPage, EndpointCreated, EndpointRequest, ReceiverKnobs, ReceiverState};
 use protocol::{
     ApiErrorBody, AudioRequest, BroadcastRequest, ClassPresence, ClientId, DelayRule, FaultReport, FaultTarget,
     GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
@@ -155,4 +156,38 @@ pub async fn lesson(id: &str) -> Result<protocol::Lesson, ClientError> {
 /// Sets the delay (and jitter) the server adds to deliveries to the rule's target.
 pub async fn set_delivery_delay(rule: &DelayRule) -> Result<DelayRule, ClientError> {
     post_json(routes::FAULTS_DELAY, rule).await
+}
+
+/// Registers the lab's own receiver as a webhook endpoint for this page.
+pub async fn register_webhook_endpoint(client: &ClientId) -> Result<EndpointCreated, ClientError> {
+    let request = EndpointRequest { url: webhook::LAB_RECEIVER.into(), client: Some(client.clone()) };
+    post_json(routes::WEBHOOK_ENDPOINTS, &request).await
+}
+
+/// Stops deliveries to endpoint `id`.
+pub async fn delete_webhook_endpoint(id: &str) -> Result<(), ClientError> {
+    let response = Request::delete(&routes::webhook_endpoint(id)).send().await.map_err(network)?;
+    read(response).await.map(drop)
+}
+
+/// The sender's delivery log for endpoint `id`, after attempt `after`.
+pub async fn webhook_deliveries(
+    id: &str,
+    after: u64,
+    abort: Option<&AbortSignal>,
+) -> Result<DeliveryPage, ClientError> {
+    get(&routes::webhook_deliveries(id, after), abort).await?.json()
+}
+
+/// The lab receiver's knobs and counts for endpoint `id`.
+pub async fn webhook_receiver(id: &str, abort: Option<&AbortSignal>) -> Result<ReceiverState, ClientError> {
+    get(&routes::webhook_receiver(id), abort).await?.json()
+}
+
+/// Turns the lab receiver's knobs for endpoint `id`.
+pub async fn set_webhook_receiver(id: &str, knobs: &ReceiverKnobs) -> Result<ReceiverState, ClientError> {
+    let request = Request::put(&routes::webhook_receiver(id))
+        .json(knobs)
+        .map_err(|error| ClientError::Decode(error.to_string()))?;
+    read(request.send().await.map_err(network)?).await?.json()
 }

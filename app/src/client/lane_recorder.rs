@@ -285,6 +285,43 @@ impl LaneRecorder {
         }
     }
 
+    /// Server clock − browser clock as far as it is known, to move a server-measured instant onto this page's axis.
+    pub fn clock_correction_ms(&self) -> f64 {
+        self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms())
+    }
+
+    /// Starts the lane's account afresh after event `after`: a source that only delivers what comes after it
+    /// (a webhook endpoint registered just now) has missed nothing before.
+    pub fn start_after(&self, after: u64) {
+        self.in_session(|session| {
+            if let Some(epoch) = session.epoch().cloned() {
+                *session = ClientSession::starting_after(after, epoch);
+            }
+        });
+    }
+
+    /// A webhook receiver acknowledged event `event` at `at` (this page's clock, from the sender's log): the
+    /// event's arrival, judged like any other, without an arrow of its own (the delivery is drawn already).
+    pub fn delivered(&self, event: &Event, at: Millis) {
+        let emitted = event.emitted_at as f64 / 1000.0 - self.clock_correction_ms();
+        let Some(arrival) = self.in_session(|session| session.event(event.seq)) else { return };
+        self.metrics.update(|metrics| {
+            metrics.event_arrived_at(at);
+            metrics.record_arrival(arrival, at - emitted);
+        });
+        if let Some((tone, note)) = lane_text::delivery_note(arrival, event.seq) {
+            self.push(RecordKind::Note { tone }, note, String::new(), at, at);
+        }
+        if let EventBody::Broadcast { text } = &event.body {
+            self.show_teacher_message(event.seq, text);
+        }
+    }
+
+    /// The event's JSON as it was carried, for the inspector.
+    pub(super) fn set_body(&self, id: u64, body: &str) {
+        self.trace.update(|trace| trace.set_body(id, body));
+    }
+
     pub fn gap(&self, gap: Gap) {
         let Some(lost) = self.in_session(|session| session.gap(gap)) else { return };
         self.metrics.update(|metrics| metrics.record_gap(lost));

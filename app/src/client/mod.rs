@@ -1,5 +1,5 @@
 //! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`,
-//! `use_http_stream`), each in its
+//! `use_http_stream`, `use_webhooks`), each in its
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
 //! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
@@ -19,6 +19,7 @@ mod round_trip;
 mod short_poll;
 mod sse;
 mod tab_share;
+mod webhooks;
 mod websocket;
 mod websocket_accept;
 mod wire_feed;
@@ -31,7 +32,7 @@ pub use files::{copy_text, download_blob, download_text, export_file_name, read_
 pub use http::{
     broadcast_message, class_presence, clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline,
     latest_scale_report, lesson, lesson_list, publish_message, restart_stream, send_audio, set_delivery_delay,
-    update_generator, ClientError,
+    set_webhook_receiver, update_generator, ClientError,
 };
 pub use http_stream::use_http_stream;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
@@ -39,6 +40,7 @@ pub use long_poll::use_long_poll;
 pub use short_poll::use_short_poll;
 pub use sse::use_event_source;
 pub use tab_share::{use_tab_share, TabShareHandle};
+pub use webhooks::{use_webhooks, WebhookWatch};
 pub use websocket::use_websocket;
 pub use websocket_accept::expected_accept;
 pub use wire_feed::{use_wire_feed, SideChannelCost};
@@ -63,6 +65,7 @@ pub fn use_lane(transport: protocol::Transport) -> fn(LaneOptions) -> LaneHandle
         Transport::Sse => use_event_source,
         Transport::WebSocket => use_websocket,
         Transport::HttpStream => use_http_stream,
+        Transport::Webhook => use_webhooks,
     }
 }
 

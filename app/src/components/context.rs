@@ -84,8 +84,10 @@ impl FaultScope {
 pub struct LaneToggles(PerTransport<RwSignal<bool>>);
 
 impl LaneToggles {
-    pub fn all_on() -> Self {
-        Self(PerTransport::from_fn(|_| RwSignal::new(true)))
+    /// Every lane on but the webhook lane: it registers an endpoint with the lab's sender, which a page should do
+    /// only when someone wants to watch webhooks.
+    pub fn default_on() -> Self {
+        Self(PerTransport::from_fn(|transport| RwSignal::new(transport.browser_takes_part())))
     }
 
     /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.

@@ -214,7 +214,7 @@ impl DiagramLayout {
         // Browser → server labels sit above their arrow and server → browser labels below it, so a request and
         // its immediate answer (the same instant on one machine) both stay readable.
         let label_y = match record.kind {
-            RecordKind::Request => arrived - 3.0,
+            RecordKind::Request | RecordKind::Answer { .. } => arrived - 3.0,
             // Below the label of the event that completed it, which arrived at the same instant.
             RecordKind::RoundTrip { .. } => arrived + 10.0 + self.min_label_gap,
             _ => arrived + 10.0,
@@ -237,8 +237,22 @@ impl DiagramLayout {
             RecordKind::Response { held_from: None } => {
                 (Shape::Arrow { x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived }, "browser")
             }
-            RecordKind::Event { .. } => {
+            RecordKind::Event { .. } | RecordKind::Delivery { waited_from: None, .. } => {
                 (Shape::EventArrow { x1: self.server_x, y1: sent, x2: self.browser_x, y2: arrived }, "browser")
+            }
+            // The wait before a retry is the sender's, so it is drawn as a held answer is: a bar on its lifeline.
+            RecordKind::Delivery { waited_from: Some(waited_from), .. } => (
+                Shape::HeldArrow {
+                    bar_top: self.y(waited_from),
+                    x1: self.server_x,
+                    y1: sent,
+                    x2: self.browser_x,
+                    y2: arrived,
+                },
+                "browser",
+            ),
+            RecordKind::Answer { .. } => {
+                (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
             }
             RecordKind::Gap { .. } | RecordKind::Note { .. } => (Shape::Note { y: arrived }, "across"),
             RecordKind::RoundTrip { .. } => {
@@ -248,7 +262,9 @@ impl DiagramLayout {
         let class = match record.kind {
             RecordKind::Request => "request",
             RecordKind::Response { .. } => "response",
-            RecordKind::Event { .. } => "event",
+            RecordKind::Event { .. } | RecordKind::Delivery { .. } => "event",
+            RecordKind::Answer { accepted: true } => "response",
+            RecordKind::Answer { accepted: false } => "error",
             RecordKind::Gap { .. } => "gap",
             RecordKind::Note { tone: NoteTone::Info } => "info",
             RecordKind::Note { tone: NoteTone::Warning } => "warning",

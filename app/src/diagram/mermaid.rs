@@ -25,8 +25,9 @@ pub fn sequence_diagram(title: &str, lanes: &[(Transport, Vec<TraceRecord>)]) ->
     for (transport, _) in lanes {
         let (browser, server) = participants(*transport);
         let _ = writeln!(out, "    box {} {}", lane_tint(*transport), escape_text(transport.title()));
-        let _ = writeln!(out, "        participant {browser} as Browser");
-        let _ = writeln!(out, "        participant {server} as Server");
+        let (left, right) = transport.lifelines();
+        let _ = writeln!(out, "        participant {browser} as {left}");
+        let _ = writeln!(out, "        participant {server} as {right}");
         out.push_str("    end\n");
     }
     let mut messages: Vec<(Transport, &TraceRecord)> =
@@ -83,6 +84,7 @@ fn lane_tint(transport: Transport) -> &'static str {
         Transport::Sse => "rgb(254, 247, 224)",
         Transport::WebSocket => "rgb(243, 232, 253)",
         Transport::HttpStream => "rgb(252, 232, 236)",
+        Transport::Webhook => "rgb(236, 239, 241)",
     }
 }
 
@@ -113,6 +115,13 @@ fn statement(transport: Transport, record: &TraceRecord) -> String {
             text.push_str(&format!(" · latency {}", millis(record.arrived_at - record.sent_at)));
             message("-)", &server, &browser, &text)
         }
+        RecordKind::Delivery { waited_from, .. } => {
+            if let Some(waited_from) = waited_from {
+                text.push_str(&format!(" · after waiting {:.1} s", (record.sent_at - waited_from) / 1000.0));
+            }
+            message("->>", &server, &browser, &text)
+        }
+        RecordKind::Answer { .. } => message("-->>", &browser, &server, &text),
         RecordKind::Gap { .. } | RecordKind::Note { tone: NoteTone::Warning } => note(Some(WARNING_TINT), &text),
         RecordKind::Note { tone: NoteTone::Error } => note(Some(ERROR_TINT), &text),
         RecordKind::Note { tone: NoteTone::Info } => note(None, &text),

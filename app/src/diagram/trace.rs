@@ -30,6 +30,17 @@ pub enum RecordKind {
     /// A message this lane sent upstream came back to it as event `seq`: from `sent_at` (sent) to `arrived_at`
     /// (received), both on the browser's clock.
     RoundTrip { seq: u64 },
+    /// Sender → receiver (the webhook lane): attempt `attempt` at delivering event `seq`, a `POST` made at
+    /// `sent_at`. A retry's `waited_from` is when the attempt before it failed, drawn as the sender waiting.
+    Delivery {
+        seq: u64,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waited_from: Option<Millis>,
+    },
+    /// Receiver → sender (the webhook lane): the receiver's answer, or its absence, at `arrived_at`; `accepted`
+    /// when it was a 2xx.
+    Answer { accepted: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +118,7 @@ impl TraceRecord {
 
     pub fn seq(&self) -> Option<u64> {
         match self.kind {
-            RecordKind::Event { seq } | RecordKind::RoundTrip { seq } => Some(seq),
+            RecordKind::Event { seq } | RecordKind::RoundTrip { seq } | RecordKind::Delivery { seq, .. } => Some(seq),
             _ => None,
         }
     }

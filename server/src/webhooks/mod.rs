@@ -143,8 +143,8 @@ impl Webhooks {
             Self::check_caps(&endpoints, &endpoint.owner)?;
             endpoints.insert(id.clone(), endpoint.clone());
         }
-        sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
-        Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone() })
+        let after = sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
+        Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone(), after })
     }
 
     /// The lab's own receiver for endpoint `id`, at the address the server is bound to (loopback when it listens

@@ -37,10 +37,12 @@ struct Sender {
     outstanding: Arc<Semaphore>,
 }
 
-/// Subscribes now, so the endpoint gets exactly the events published after registration.
-pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<WebhookSettings>) {
+/// Subscribes now, so the endpoint gets exactly the events published after registration: those after the
+/// sequence number returned.
+pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<WebhookSettings>) -> u64 {
     let hub = hub_slot.current();
     let subscription = hub.subscribe(None, 0);
+    let after = subscription.head_seq;
     let sender = Arc::new(Sender {
         endpoint,
         settings,
@@ -88,6 +90,7 @@ pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<Webh
             }
         }
     });
+    after
 }
 
 impl Sender {

@@ -232,7 +232,7 @@ fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
     if path == routes::PUBLISH {
         return publish_filing(query);
     }
-    match Transport::ALL.into_iter().find(|lane| routes::of_lane(*lane) == path) {
+    match Transport::ALL.into_iter().find(|lane| routes::of_lane(*lane) == Some(path)) {
         Some(lane) => (Some(lane), client_of(query)),
         None => (None, None),
     }

@@ -75,8 +75,8 @@ pub fn SequenceDiagram(
             </g>
             <g class="lifeline-names">
                 <rect x="0" y="0" width=geometry.width height="16" />
-                <text x=geometry.browser_x y="12" text-anchor="middle">"Browser"</text>
-                <text x=geometry.server_x y="12" text-anchor="middle">"Server"</text>
+                <text x=geometry.browser_x y="12" text-anchor="middle">{transport.lifelines().0}</text>
+                <text x=geometry.server_x y="12" text-anchor="middle">{transport.lifelines().1}</text>
             </g>
         </svg>
     }

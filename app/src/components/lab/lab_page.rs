@@ -61,7 +61,7 @@ pub fn LabPage(#[prop(optional)] with_lesson: bool) -> impl IntoView {
 #[component]
 fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
-    let toggles = LaneToggles::all_on();
+    let toggles = LaneToggles::default_on();
     let poll_interval_ms = RwSignal::new(1000u32);
     let fault_scope = FaultScope::new(snapshot.client.clone());
     provide_context(fault_scope);

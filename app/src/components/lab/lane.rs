@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use crate::components::diagram::sequence_diagram::{live_placement, SequenceDiagram};
 use crate::components::lab::lane_audio::LaneAudio;
 use crate::components::lab::lane_metrics::LaneMetricsView;
+use crate::components::lab::webhook_receiver::WebhookReceiver;
 use leptos::task::spawn_local;
 
 use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
@@ -32,7 +33,12 @@ pub fn Lane(
                     {move || handle.status.get().text()}
                 </span>
                 <p class="summary">{transport.summary()}</p>
-                <LaneFaults transport browser_drop=handle.browser_drop />
+                {if transport.browser_takes_part() {
+                    view! { <LaneFaults transport browser_drop=handle.browser_drop /> }.into_any()
+                } else {
+                    // A webhook's faults are the receiver's answers, set here; the browser holds no connection.
+                    view! { <WebhookReceiver /> }.into_any()
+                }}
             </header>
             <SequenceDiagram transport placed layout clock />
             <LaneMetricsView metrics=handle.metrics />

@@ -15,3 +15,4 @@ pub mod round_trip_button;
 pub mod tab_limit_notice;
 pub mod teacher_message;
 pub mod view_controls;
+pub mod webhook_receiver;

@@ -1,0 +1,149 @@
+//! The webhook lane's header: the endpoint's secret, the knobs of the lab's own receiver (the lane's faults), what
+//! the receiver did, and the signatures this page re-checked.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::client::{set_webhook_receiver, WebhookWatch};
+use protocol::webhook::{ReceiverKnobs, ReceiverMode, DEFAULT_SLOW_SECS};
+
+const MODES: [(ReceiverMode, &str, &str); 6] = [
+    (ReceiverMode::Healthy, "healthy", "200 at once"),
+    (ReceiverMode::Slow, "slow", "processes, then answers 200 after the seconds set"),
+    (ReceiverMode::Error500, "error500", "answers 500: the sender retries"),
+    (ReceiverMode::Timeout, "timeout", "answers only after the sender gave up waiting"),
+    (ReceiverMode::Gone, "gone", "answers 410 Gone: the sender stops delivering here"),
+    (ReceiverMode::RejectSignatures, "reject_signatures", "answers 401 as if every signature were wrong"),
+];
+
+#[component]
+pub fn WebhookReceiver() -> impl IntoView {
+    let Some(watch) = use_context::<WebhookWatch>() else { return ().into_any() };
+    let knobs = RwSignal::new(ReceiverKnobs::default());
+    let problem = RwSignal::new(String::new());
+    // The server's view wins once known: another tab or a test may have turned the knobs.
+    Effect::new(move |_| {
+        if let Some(state) = watch.receiver.get() {
+            if state.knobs != knobs.get_untracked() {
+                knobs.set(state.knobs);
+            }
+        }
+    });
+    let apply = move |change: Box<dyn FnOnce(&mut ReceiverKnobs)>| {
+        let Some(endpoint) = watch.endpoint.get_untracked() else { return };
+        let mut wanted = knobs.get_untracked();
+        change(&mut wanted);
+        knobs.set(wanted);
+        spawn_local(async move {
+            match set_webhook_receiver(&endpoint.id, &wanted).await {
+                Ok(state) => {
+                    problem.set(String::new());
+                    watch.receiver.set(Some(state));
+                }
+                Err(error) => problem.set(error.to_string()),
+            }
+        });
+    };
+    let on_mode = move |event| {
+        let chosen = event_target_value(&event);
+        if let Some((mode, _, _)) = MODES.iter().find(|(_, id, _)| *id == chosen) {
+            let mode = *mode;
+            apply(Box::new(move |knobs| knobs.mode = mode));
+        }
+    };
+    let on_slow = move |event| {
+        if let Ok(secs) = event_target_value(&event).parse::<f64>() {
+            apply(Box::new(move |knobs| knobs.slow_secs = Some(secs)));
+        }
+    };
+    let on_dedupe = move |event| {
+        let on = event_target_checked(&event);
+        apply(Box::new(move |knobs| knobs.dedupe = on));
+    };
+    let counts = move || {
+        watch.receiver.get().map(|state| {
+            let counts = state.counts;
+            format!(
+                "processed {} · duplicates processed {} · duplicates skipped {} · out of order {} · signatures refused {}",
+                counts.processed,
+                counts.duplicates_processed,
+                counts.duplicates_skipped,
+                counts.out_of_order,
+                counts.rejected_signatures
+            )
+        })
+    };
+    let tally = move || {
+        let tally = watch.signatures.get();
+        let mut text = format!("{} valid, {} invalid", tally.valid, tally.invalid);
+        if tally.not_checked > 0 {
+            text.push_str(&format!(", {} not checked (see an arrow's tooltip)", tally.not_checked));
+        }
+        text
+    };
+    view! {
+        <div class="webhook-receiver" data-testid="webhook-receiver">
+            <p class="side-channel-note">
+                "The browser is neither party: the lab's sender POSTs every event to the lab's own receiver over a \
+                 real TCP connection, and this page reads the sender's delivery log twice a second over a side \
+                 channel. Arrows are drawn when the sender measured them."
+            </p>
+            <p>
+                "secret "
+                <code data-testid="webhook-secret">
+                    {move || watch.endpoint.get().map(|endpoint| endpoint.secret).unwrap_or_else(|| "(not registered)".into())}
+                </code>
+            </p>
+            <div class="receiver-knobs">
+                <label>
+                    "receiver "
+                    <select data-testid="receiver-mode" on:change=on_mode prop:disabled=move || watch.endpoint.get().is_none()>
+                        {MODES
+                            .iter()
+                            .map(|(mode, id, help)| {
+                                let mode = *mode;
+                                view! {
+                                    <option value=*id title=*help selected=move || knobs.get().mode == mode>
+                                        {id.replace('_', " ")}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label hidden=move || knobs.get().mode != ReceiverMode::Slow>
+                    " by "
+                    <input
+                        type="number"
+                        min="0"
+                        max="60"
+                        step="0.5"
+                        data-testid="receiver-slow-secs"
+                        prop:value=move || knobs.get().slow_secs.unwrap_or(DEFAULT_SLOW_SECS).to_string()
+                        on:change=on_slow
+                    />
+                    " s"
+                </label>
+                <label title="Acknowledge a webhook-id seen before without processing it again">
+                    <input
+                        type="checkbox"
+                        data-testid="receiver-dedupe"
+                        prop:checked=move || knobs.get().dedupe
+                        prop:disabled=move || watch.endpoint.get().is_none()
+                        on:change=on_dedupe
+                    />
+                    " dedupe by webhook-id"
+                </label>
+            </div>
+            <p data-testid="receiver-counts">{counts}</p>
+            <p data-testid="signature-tally" title="Each delivery's HMAC-SHA256 recomputed in this browser with WebCrypto, from the secret above">
+                "signatures re-checked in this browser: " {tally}
+            </p>
+            <p class="error" data-testid="webhook-disabled" hidden=move || watch.disabled.get().is_none()>
+                {move || watch.disabled.get().map(|why| format!("deliveries stopped: {why}. Turn the lane off and on to register again."))}
+            </p>
+            <p class="error" hidden=move || problem.get().is_empty()>{move || problem.get()}</p>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,129 @@
+import { expect, Page, test } from "@playwright/test";
+import { lane, metric, openLab, setGenerator } from "./helpers";
+
+// The webhook lane: the lab's sender POSTs each event to the lab's own receiver; the page registers the endpoint,
+// reads the sender's log, draws every attempt and re-checks every signature with WebCrypto.
+
+const webhookLane = (page: Page) => lane(page, "webhook");
+
+/** Every drawn record's tooltip in the webhook lane, and its kind. */
+async function records(page: Page): Promise<{ kind: string; seq: number | null; title: string }[]> {
+  return webhookLane(page)
+    .locator('[data-testid="record"]')
+    .evaluateAll((nodes) =>
+      nodes.map((node) => ({
+        kind: node.getAttribute("data-kind") ?? "",
+        seq: node.hasAttribute("data-seq") ? Number(node.getAttribute("data-seq")) : null,
+        title: node.querySelector("title")?.textContent ?? "",
+      })),
+    );
+}
+
+async function turnOnWebhooks(page: Page): Promise<string> {
+  await page.getByTestId("toggle-webhook").check();
+  await expect(webhookLane(page).getByTestId("webhook-secret")).toHaveText(/^whsec_[A-Za-z0-9+/=]+$/);
+  // The endpoint's id, from the note that says it was registered.
+  let id = "";
+  await expect
+    .poll(async () => {
+      const note = (await records(page)).find((record) => record.title.includes("registered"));
+      id = note?.title.match(/endpoint (ep_[0-9a-f]+) registered/)?.[1] ?? "";
+      return id;
+    })
+    .not.toBe("");
+  return id;
+}
+
+async function setReceiver(page: Page, mode: string) {
+  await webhookLane(page).getByTestId("receiver-mode").selectOption(mode);
+}
+
+test.beforeEach(async ({ request }) => {
+  expect((await request.delete("/api/faults")).status()).toBe(204);
+  await setGenerator(request, { rate_per_second: 4, payload_bytes: 0, paused: false });
+});
+
+test("off by default; switched on it draws signed deliveries from Sender to Receiver, each re-checked in the browser", async ({ page, request }) => {
+  const errors = await openLab(page);
+  await expect(webhookLane(page).getByTestId("lane-status")).toHaveText("off");
+  const id = await turnOnWebhooks(page);
+  await expect(webhookLane(page).locator("svg text", { hasText: "Sender" }).first()).toBeAttached();
+  await expect(webhookLane(page).locator("svg text", { hasText: "Receiver" }).first()).toBeAttached();
+
+  await expect.poll(async () => (await records(page)).filter((record) => record.title.includes("signature ✓")).length).toBeGreaterThanOrEqual(4);
+  await expect(webhookLane(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
+  const drawn = await records(page);
+  const post = drawn.find((record) => record.kind === "event" && record.title.startsWith("POST #"))!;
+  expect(post.title).toMatch(/webhook-id msg_\w+_\d+, webhook-timestamp \d+, webhook-signature v1,/);
+  expect(drawn.some((record) => record.kind === "response" && record.title.startsWith("200"))).toBe(true);
+  // Counted as events arriving at the receiver, bytes measured at the sender's socket.
+  await expect.poll(async () => Number(await metric(page, "webhook", "events"))).toBeGreaterThan(0);
+  expect(await metric(page, "webhook", "missed")).toBe("0");
+  expect(parseFloat(await metric(page, "webhook", "bytes-per-event"))).toBeGreaterThan(100);
+  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/processed [1-9]/);
+
+  // The log the page reads is the API's; the arrows' byte counts are its figures.
+  const log = await (await request.get(`/api/webhooks/endpoints/${id}/deliveries`)).json();
+  const first = log.attempts[0];
+  expect(drawn.some((record) => record.title.startsWith(`POST #${first.seq} · ${first.request_bytes} B`))).toBe(true);
+
+  // Off: the page deletes its endpoint, and the sender stops.
+  await page.getByTestId("toggle-webhook").uncheck();
+  await expect.poll(async () => (await request.get(`/api/webhooks/endpoints/${id}/deliveries`)).status()).toBe(404);
+  expect(errors).toEqual([]);
+});
+
+test("a failing receiver: retries are separate arrows under one webhook-id, and a retry is overtaken", async ({ page }) => {
+  await openLab(page);
+  await turnOnWebhooks(page);
+  await setReceiver(page, "error500");
+  // Three attempts at one event within the class clock's first 30 s; the wait before each is drawn as a bar.
+  let retried: { seq: number; ids: string[] } | undefined;
+  await expect
+    .poll(
+      async () => {
+        const posts = (await records(page)).filter((record) => record.kind === "event" && record.title.startsWith("POST #"));
+        const bySeq = new Map<number, string[]>();
+        for (const post of posts) {
+          const id = post.title.match(/webhook-id (msg_\w+)/)?.[1] ?? "";
+          bySeq.set(post.seq!, [...(bySeq.get(post.seq!) ?? []), id]);
+        }
+        retried = [...bySeq.entries()].map(([seq, ids]) => ({ seq, ids })).find(({ ids }) => ids.length >= 3);
+        return retried !== undefined;
+      },
+      { timeout: 40_000 },
+    )
+    .toBe(true);
+  expect(new Set(retried!.ids).size).toBe(1);
+  expect((await records(page)).some((record) => record.kind === "error" && /^500 · retry in \d+\.\d s/.test(record.title))).toBe(true);
+  await expect(webhookLane(page).locator("rect.held").first()).toBeAttached();
+
+  // Healthy again: the retried event is delivered after later ones, which the lane and the receiver both count.
+  await setReceiver(page, "healthy");
+  await expect.poll(async () => Number(await metric(page, "webhook", "out-of-order")), { timeout: 40_000 }).toBeGreaterThan(0);
+  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/out of order [1-9]/);
+});
+
+test("the dedupe switch: a redelivery after a late answer is acknowledged and not processed twice", async ({ page }) => {
+  test.setTimeout(90_000);
+  await openLab(page);
+  await turnOnWebhooks(page);
+  await webhookLane(page).getByTestId("receiver-dedupe").check();
+  await setReceiver(page, "slow");
+  // Slower than the sender's 5 s timeout: it processes, answers late, and the sender delivers the same id again.
+  await webhookLane(page).getByTestId("receiver-slow-secs").fill("6");
+  await webhookLane(page).getByTestId("receiver-slow-secs").press("Enter");
+  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/duplicates skipped [1-9]/, { timeout: 60_000 });
+  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText("duplicates processed 0");
+  expect((await records(page)).some((record) => record.title.startsWith("no answer: timeout"))).toBe(true);
+});
+
+test("410 Gone stops the deliveries, and the lane says so", async ({ page }) => {
+  await openLab(page);
+  await turnOnWebhooks(page);
+  await setReceiver(page, "gone");
+  await expect(webhookLane(page).getByTestId("webhook-disabled")).toContainText("410", { timeout: 20_000 });
+  const count = (await records(page)).filter((record) => record.title.startsWith("POST #")).length;
+  await page.waitForTimeout(2_000);
+  expect((await records(page)).filter((record) => record.title.startsWith("POST #")).length).toBe(count);
+});
