@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn a_retry_waits_from_when_the_attempt_before_it_failed() {
         let mut tracker = DeliveryTracker::default();
-        let first = tracker.attempt(&attempt(1, 3, 1, FAILED, Some(1_270)), SignatureCheck::Valid);
+        let first = tracker.attempt(&attempt(1, 3, 1, FAILED, Some(1_320)), SignatureCheck::Valid);
         assert_eq!(first.waited_from_ms, None);
         assert_eq!(first.answer_label, "500 · retry in 0.3 s");
         assert!(!first.accepted);

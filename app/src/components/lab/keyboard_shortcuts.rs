@@ -206,7 +206,8 @@ mod tests {
         assert_eq!(press("1"), Some(Shortcut::ToggleLane(0)));
         assert_eq!(press("4"), Some(Shortcut::ToggleLane(3)));
         assert_eq!(press("5"), Some(Shortcut::ToggleLane(4)));
-        assert_eq!(press("6"), None);
+        assert_eq!(press("6"), Some(Shortcut::ToggleLane(5)));
+        assert_eq!(press("7"), None);
         assert_eq!(press("t"), Some(Shortcut::Theme));
         assert_eq!(press("n"), Some(Shortcut::LessonNext));
         assert_eq!(press("b"), Some(Shortcut::LessonBack));
