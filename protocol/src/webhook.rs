@@ -57,6 +57,12 @@ pub fn webhook_id(epoch: &str, seq: u64) -> String {
     format!("msg_{epoch}_{seq}")
 }
 
+/// The server run and sequence number a [`webhook_id`] names, so a watcher can tell a restart from a redelivery.
+pub fn parse_webhook_id(id: &str) -> Option<(&str, u64)> {
+    let (epoch, seq) = id.strip_prefix("msg_")?.rsplit_once('_')?;
+    Some((epoch, seq.parse().ok()?))
+}
+
 /// An endpoint's signing key, shown once as `whsec_` + base64 of the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret {
@@ -299,6 +305,14 @@ pub struct ReceiverState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_webhook_id_names_its_run_and_event() {
+        let id = super::webhook_id("063a0675c4219321", 42);
+        assert_eq!(super::parse_webhook_id(&id), Some(("063a0675c4219321", 42)));
+        assert_eq!(super::parse_webhook_id("evt_1"), None);
+        assert_eq!(super::parse_webhook_id("msg_x_y"), None);
+    }
+
     use super::*;
 
     /// The example in the Standard Webhooks reference libraries' tests (and Python's `standardwebhooks` 1.1.0's

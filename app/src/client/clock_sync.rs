@@ -10,12 +10,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
 
 use super::browser_clock::now;
-use crate::diagram::Millis;
-use wasm_bindgen::JsCast;
-use web_sys::PerformanceResourceTiming;
 use super::http::get;
 use crate::clock_offset::{estimate, ClockOffset, ClockSample};
+use crate::diagram::Millis;
 use protocol::ServerTime;
+use wasm_bindgen::JsCast;
+use web_sys::PerformanceResourceTiming;
 
 const SAMPLES_KEPT: usize = 32;
 const FIRST_BURST: usize = 8;

@@ -22,7 +22,7 @@ use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::delivery_text::{DeliveryTracker, DrawnAttempt, SignatureCheck, SignatureTally};
 use crate::diagram::{NoteTone, RecordKind};
 use protocol::webhook::{self, DeliveryAttempt, EndpointCreated, ReceiverState, WebhookSecret};
-use protocol::{ClientId, Event, Transport};
+use protocol::{ClientId, Epoch, Event, Transport};
 
 /// How often the page reads the delivery log: often enough that an arrow appears within a second of its attempt.
 const PERIOD: Duration = Duration::from_millis(500);
@@ -183,6 +183,10 @@ fn draw(recorder: LaneRecorder, drawn: DrawnAttempt, attempt: &DeliveryAttempt) 
     recorder.push(answer, drawn.answer_label, drawn.answer_detail, answered, answered);
     recorder.metrics.update(|metrics| metrics.delivery_measured(drawn.to_receiver, drawn.to_sender));
     if drawn.accepted {
+        // A restarted server numbers its events from 1 again, under a new run in the webhook-id.
+        if let Some((epoch, _)) = webhook::parse_webhook_id(&attempt.webhook_id) {
+            recorder.observe_epoch(&Epoch(epoch.to_owned()));
+        }
         match serde_json::from_str::<Event>(&attempt.body) {
             Ok(event) => recorder.delivered(&event, answered),
             Err(error) => recorder.note(NoteTone::Error, "undecodable delivery".into(), error.to_string()),
