@@ -54,14 +54,14 @@ async fn deliveries(
     Path(id): Path<String>,
     ValidQuery(query): ValidQuery<DeliveriesQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    Ok(Json(webhooks.endpoint(&id)?.deliveries(query.after)))
+    Ok(Json(webhooks.watch(&id)?.deliveries(query.after)))
 }
 
 async fn receiver_state(
     State(webhooks): State<Webhooks>,
     Path(id): Path<String>,
 ) -> Result<Json<ReceiverState>, ApiError> {
-    Ok(Json(webhooks.endpoint(&id)?.receiver.state()))
+    Ok(Json(webhooks.watch(&id)?.receiver.state()))
 }
 
 async fn set_receiver(
@@ -70,7 +70,7 @@ async fn set_receiver(
     ValidJson(knobs): ValidJson<ReceiverKnobs>,
 ) -> Result<Json<ReceiverState>, ApiError> {
     knobs.check().map_err(|problem| ApiError::invalid_field("slow_secs", problem))?;
-    Ok(Json(webhooks.endpoint(&id)?.receiver.set_knobs(knobs)))
+    Ok(Json(webhooks.watch(&id)?.receiver.set_knobs(knobs)))
 }
 
 /// Only the sequence number matters to the receiver's order count; the rest of the event is not read.
