@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # ---------------------------------------------------------------------------------------------------------------
 # Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]
 #   server:    lab | node_express_ws | socket_io
-#   transport: short_poll | long_poll | sse | web_socket | socket_io
+#   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io
 # Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
 # ---------------------------------------------------------------------------------------------------------------
 SCENARIOS_FULL="
@@ -17,36 +17,44 @@ SCENARIOS_FULL="
 lab              short_poll  1000   1   0  5000
 lab              long_poll   1000   1   0
 lab              sse         1000   1   0
+lab              http_stream 1000   1   0
 lab              web_socket  1000   1   0
 node_express_ws  short_poll  1000   1   0  5000
 node_express_ws  long_poll   1000   1   0
 node_express_ws  sse         1000   1   0
+node_express_ws  http_stream 1000   1   0
 node_express_ws  web_socket  1000   1   0
 socket_io        socket_io   1000   1   0
 # 1,000 users, 1 event/s, 100-byte payload
 lab              short_poll  1000   1 100  5000
 lab              long_poll   1000   1 100
 lab              sse         1000   1 100
+lab              http_stream 1000   1 100
 lab              web_socket  1000   1 100
 node_express_ws  short_poll  1000   1 100  5000
 node_express_ws  long_poll   1000   1 100
 node_express_ws  sse         1000   1 100
+node_express_ws  http_stream 1000   1 100
 node_express_ws  web_socket  1000   1 100
 socket_io        socket_io   1000   1 100
 # 10,000 users, 1 event/s, 100-byte payload (short polling every 5 s is 2,000 requests/s)
 lab              short_poll 10000   1 100  5000
 lab              long_poll  10000   1 100
 lab              sse        10000   1 100
+lab              http_stream 10000   1 100
 lab              web_socket 10000   1 100
 node_express_ws  short_poll 10000   1 100  5000
 node_express_ws  long_poll  10000   1 100
 node_express_ws  sse        10000   1 100
+node_express_ws  http_stream 10000   1 100
 node_express_ws  web_socket 10000   1 100
 socket_io        socket_io  10000   1 100
 # throughput: 10,000 users, 10 events/s (100,000 deliveries/s), 100-byte payload
 lab              sse        10000  10 100
+lab              http_stream 10000  10 100
 lab              web_socket 10000  10 100
 node_express_ws  sse        10000  10 100
+node_express_ws  http_stream 10000  10 100
 node_express_ws  web_socket 10000  10 100
 socket_io        socket_io  10000  10 100
 "
@@ -56,10 +64,12 @@ SCENARIOS_QUICK="
 lab              short_poll   100   1   0  5000
 lab              long_poll    100   1   0
 lab              sse          100   1   0
+lab              http_stream  100   1   0
 lab              web_socket   100   1   0
 node_express_ws  short_poll   100   1   0  5000
 node_express_ws  long_poll    100   1   0
 node_express_ws  sse          100   1   0
+node_express_ws  http_stream  100   1   0
 node_express_ws  web_socket   100   1   0
 socket_io        socket_io    100   1   0
 "

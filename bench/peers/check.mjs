@@ -1,8 +1,8 @@
 // Checks that a server speaks the protocol the load tool expects, with a few clients of each transport.
-// Works against the lab and the Express + ws peer (--transports poll,long_poll,sse,ws) and the socket.io peer
-// (--transports socket_io). Exits 1 on the first mismatch. It starts and pauses the server's generator.
+// Works against the lab and the Express + ws peer (--transports poll,long_poll,sse,http_stream,ws) and the socket.io
+// peer (--transports socket_io). Exits 1 on the first mismatch. It starts and pauses the server's generator.
 //
-//   node bench/peers/check.mjs --url http://127.0.0.1:3201 [--transports poll,long_poll,sse,ws] [--rate 5]
+//   node bench/peers/check.mjs --url http://127.0.0.1:3201 [--transports poll,long_poll,sse,http_stream,ws] [--rate 5]
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
@@ -10,7 +10,7 @@ import { WebSocket } from "ws";
 const { values } = parseArgs({
   options: {
     url: { type: "string", default: "http://127.0.0.1:3201" },
-    transports: { type: "string", default: "poll,long_poll,sse,ws" },
+    transports: { type: "string", default: "poll,long_poll,sse,http_stream,ws" },
     rate: { type: "string", default: "5" },
     seconds: { type: "string", default: "2" },
   },
@@ -151,6 +151,51 @@ async function checkSse() {
   console.log(`sse resume: Last-Event-ID ${resumeFrom} -> ${resumed.length - 1} events, ?after -> ${byQuery.length - 1}`);
 }
 
+// Reads an NDJSON stream (`/api/stream`) for `ms` and returns its lines, parsed, keep-alive lines left out.
+function ndjson(path, ms) {
+  return new Promise((resolve, reject) => {
+    const lines = [];
+    const req = http.get(new URL(path, base), (res) => {
+      check(res.statusCode === 200 && res.headers["content-type"].startsWith("application/x-ndjson"), "http_stream head");
+      let buffer = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + 1);
+          const parsed = JSON.parse(line);
+          if (parsed.type !== "keep_alive") lines.push({ ...parsed, received: nowMicros() });
+        }
+      });
+    });
+    req.on("error", reject);
+    setTimeout(() => {
+      req.destroy();
+      resolve(lines);
+    }, ms);
+  });
+}
+
+async function checkHttpStream() {
+  const lines = await ndjson("/api/stream", values.seconds * 1000);
+  const hello = lines[0];
+  check(hello?.type === "hello" && typeof hello.epoch === "string" && Number.isInteger(hello.exchange), "http_stream: hello first");
+  const events = lines.slice(1);
+  check(events.length >= 1 && events.every((l) => l.type === "event"), "http_stream: event lines");
+  events.forEach((l) => checkEvent(l, "http_stream"));
+  checkSequence(events.map((l) => l.seq), hello.head_seq, "http_stream live");
+  console.log(`http_stream: hello head ${hello.head_seq}, ${events.length} events, latency max ${Math.max(...events.map((l) => l.received - l.emitted_at))} µs`);
+  const resumeFrom = Math.max(0, hello.head_seq - 2);
+  const resumed = await ndjson(`/api/stream?after=${resumeFrom}`, 300);
+  checkSequence(resumed.slice(1).map((l) => l.seq), resumeFrom, "http_stream ?after replay");
+  check(resumed.length >= 3, "http_stream: ?after replays the history");
+  const bad = await request("GET", "/api/stream?after=soon");
+  check(bad.status === 400 && JSON.parse(bad.text).field === "after", `http_stream: a bad after is 400 naming it (got ${bad.status})`);
+  console.log(`http_stream resume: after ${resumeFrom} -> ${resumed.length - 1} events`);
+}
+
 function wsFrames(path, ms, onOpen) {
   return new Promise((resolve, reject) => {
     const frames = [];
@@ -213,6 +258,7 @@ const steps = {
   poll: checkPoll,
   long_poll: async () => (await checkLongPoll(), await checkLongPollTimeout()),
   sse: checkSse,
+  http_stream: checkHttpStream,
   ws: checkWs,
   socket_io: checkSocketIo,
 };

@@ -1,4 +1,4 @@
-// The peer people would write in Node.js: an Express app for polling, long polling and SSE, and the `ws` package's
+// The peer people would write in Node.js: an Express app for polling, long polling, SSE and an NDJSON stream, and the `ws` package's
 // WebSocketServer on the same HTTP server. Same endpoints and message shapes as the lab (see the lab's docs/src/api/index.md,
 // "HTTP and WebSocket API"), so the same load tool drives both. Express and ws keep their defaults.
 //
@@ -13,6 +13,7 @@ const app = express();
 const server = http.createServer(app);
 const wss = new WebSocketServer({ server, path: "/api/ws" });
 const sseClients = new Set();
+const streamClients = new Set();
 const longPolls = new Set();
 
 const generator = new Generator(opts, (event) => {
@@ -24,6 +25,10 @@ const generator = new Generator(opts, (event) => {
   wss.clients.forEach((client) => {
     if (client.readyState === WebSocket.OPEN) client.send(frame);
   });
+
+  // The NDJSON stream's line is the WebSocket frame and a newline.
+  const line = frame + "\n";
+  for (const res of streamClients) res.write(line);
 
   for (const waiter of longPolls) waiter.answer();
 });
@@ -108,9 +113,30 @@ app.get("/api/sse", (req, res) => {
   res.on("close", () => sseClients.delete(res));
 });
 
-// An idle stream gets a comment every 15 s so proxies keep it open.
+// HTTP streaming: one response that never ends, a JSON line per event (`application/x-ndjson`), tagged by "type"
+// as the WebSocket's frames are. No ids, no retry: the client resumes itself with ?after=.
+app.get("/api/stream", (req, res) => {
+  const after = intParam(req.query.after, undefined);
+  if (Number.isNaN(after)) return badRequest(res, "after", "must be a sequence number");
+  res.writeHead(200, {
+    "Content-Type": "application/x-ndjson",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+  });
+  res.write(JSON.stringify({ type: "hello", epoch: generator.epoch, head_seq: generator.headSeq, exchange: 0 }) + "\n");
+  if (after !== undefined) {
+    const { events, gap } = generator.after(after, Infinity);
+    if (gap) res.write(JSON.stringify({ type: "gap", ...gap }) + "\n");
+    for (const event of events) res.write(JSON.stringify({ type: "event", ...event }) + "\n");
+  }
+  streamClients.add(res);
+  res.on("close", () => streamClients.delete(res));
+});
+
+// An idle stream gets a comment (SSE) or a keep-alive line (NDJSON) every 15 s so proxies keep it open.
 setInterval(() => {
   for (const res of sseClients) res.write(": keep-alive\n\n");
+  for (const res of streamClients) res.write('{"type":"keep_alive"}\n');
 }, 15_000);
 
 wss.on("connection", (ws, req) => {

@@ -31,7 +31,7 @@ pub struct RunArgs {
     /// Which server answers: lab, node_express_ws or socket_io.
     #[arg(long, value_parser = snake_case::<ScaleServer>)]
     pub server: ScaleServer,
-    /// What the clients speak: short_poll, long_poll, sse, web_socket or socket_io.
+    /// What the clients speak: short_poll, long_poll, sse, http_stream, web_socket or socket_io.
     #[arg(long, value_parser = snake_case::<LoadTransport>)]
     pub transport: LoadTransport,
     #[arg(long)]
@@ -150,6 +150,21 @@ mod tests {
         assert_eq!(options.poll_interval, Duration::from_secs(5));
         assert_eq!(options.measure, Duration::from_secs(20));
         assert!(Cli::try_parse_from(["transport-load", "run", "--transport", "carrier_pigeon"]).is_err());
+    }
+
+    /// Every transport name `bench/suite.sh` writes in its scenario lines.
+    #[test]
+    fn the_suites_transport_names_parse() {
+        for (name, transport) in [
+            ("short_poll", LoadTransport::ShortPoll),
+            ("long_poll", LoadTransport::LongPoll),
+            ("sse", LoadTransport::Sse),
+            ("http_stream", LoadTransport::HttpStream),
+            ("web_socket", LoadTransport::WebSocket),
+            ("socket_io", LoadTransport::SocketIo),
+        ] {
+            assert_eq!(snake_case::<LoadTransport>(name), Ok(transport), "{name}");
+        }
     }
 
     #[test]

@@ -97,6 +97,11 @@ pub struct Config {
     /// `timeout`.
     #[arg(long, env = "LAB_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub webhook_timeout_seconds: u64,
+
+    /// Webhooks: seconds an endpoint may go unwatched (nobody reads its deliveries or its receiver's knobs) before
+    /// it is removed, its sender stopped and its place under the caps freed. A page polls about once a second.
+    #[arg(long, env = "LAB_WEBHOOK_IDLE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub webhook_idle_seconds: u64,
 }
 
 /// One `--webhook-allow` entry.
@@ -230,7 +235,13 @@ mod tests {
         assert_eq!(config.webhook_allow[2], WebhookAllow::Network("192.168.1.7/32".parse().unwrap()));
         assert_eq!(config.webhook_class_clock, 1000.0);
         assert_eq!(Config::default().webhook_class_clock, 20.0);
-        for bad in [["--webhook-allow", "http://x/"], ["--webhook-class-clock", "0.5"], ["--webhook-allow", ""]] {
+        assert_eq!(Config::default().webhook_idle_seconds, 30);
+        for bad in [
+            ["--webhook-allow", "http://x/"],
+            ["--webhook-class-clock", "0.5"],
+            ["--webhook-allow", ""],
+            ["--webhook-idle-seconds", "0"],
+        ] {
             assert!(Config::try_parse_from(["lab", bad[0], bad[1]]).is_err(), "{bad:?}");
         }
     }

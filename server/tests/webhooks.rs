@@ -569,3 +569,54 @@ async fn a_python_standardwebhooks_receiver_verifies_every_delivery_and_its_410_
     assert!(more.is_err(), "a request after the 410: {more:?}");
     assert!(of_seq(&deliveries(&server, &endpoint.id).await.attempts, four + 1).is_empty());
 }
+
+/// A page that was closed or reloaded never deletes its endpoint: one nobody watches goes by itself, sender and all,
+/// and frees its place under the caps. Reading deliveries or the receiver's knobs is what watching means.
+#[tokio::test]
+async fn an_unwatched_endpoint_is_removed_and_its_place_freed() {
+    let server = TestServer::start_with(&["--webhook-class-clock", "1000", "--webhook-idle-seconds", "1"]).await;
+    let read = register(&server, "lab").await;
+    let knobs = register(&server, "lab").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let external = register(&server, &format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port())).await;
+    // Watched for twice the idle period: deliveries read on one, the receiver's knobs on the other.
+    for round in 0..8 {
+        deliveries(&server, &read.id).await;
+        if round % 2 == 0 {
+            receiver(&server, &knobs.id).await;
+        } else {
+            set_receiver(&server, &knobs.id, serde_json::json!({"mode": "healthy"})).await;
+        }
+        sleep(Duration::from_millis(250)).await;
+    }
+    sleep(Duration::from_millis(1500)).await;
+    for (id, path) in [
+        (&read.id, routes::webhook_deliveries(&read.id, 0)),
+        (&knobs.id, routes::webhook_receiver(&knobs.id)),
+        (&external.id, routes::webhook_deliveries(&external.id, 0)),
+    ] {
+        let response = server.http.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.error, "no_such_webhook_endpoint");
+        assert!(body.message.contains(id.as_str()) && body.message.contains("removed after 1 s unwatched"), "{body:?}");
+    }
+    let delete = server.http.delete(server.url(&routes::webhook_endpoint(&read.id))).send().await.unwrap();
+    assert_eq!(delete.status(), 404, "already gone");
+    // Its sender stopped with it: a new event reaches nobody.
+    server.publish("after removal").await;
+    let connected = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+    assert!(connected.is_err(), "an idle endpoint's sender still delivered");
+
+    // Reload a page four times over without deleting: its four places come back once they go unwatched.
+    let register_as = || {
+        let body = serde_json::json!({"url": "lab", "client": "reloading"});
+        server.http.post(server.url(routes::WEBHOOK_ENDPOINTS)).json(&body).send()
+    };
+    for _ in 0..4 {
+        assert_eq!(register_as().await.unwrap().status(), 201);
+    }
+    assert_eq!(register_as().await.unwrap().status(), 429);
+    sleep(Duration::from_millis(1500)).await;
+    assert_eq!(register_as().await.unwrap().status(), 201, "the unwatched four were removed");
+}

@@ -45,10 +45,11 @@ impl Default for Presence {
     }
 }
 
-/// Whether a recent request counts as being connected on `transport`. Polls hold nothing open between requests;
-/// SSE and WebSocket are connected exactly while their connection is open, which the registry knows.
+/// Whether a recent request counts as being connected on `transport`. Polls hold nothing open between requests,
+/// nor does a page watching its webhook endpoint's log; SSE, WebSocket and HTTP streams are connected exactly while
+/// their connection is open, which the registry knows.
 fn counts_recent_requests(transport: Transport) -> bool {
-    matches!(transport, Transport::ShortPoll | Transport::LongPoll)
+    matches!(transport, Transport::ShortPoll | Transport::LongPoll | Transport::Webhook)
 }
 
 impl Presence {

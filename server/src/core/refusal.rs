@@ -21,8 +21,11 @@ pub enum Refusal {
     NoSuchLesson { id: String },
     #[error("the lesson file {path} cannot be used: {reason}")]
     LessonUnusable { path: String, reason: String },
-    #[error("no webhook endpoint `{id}` (deleted, or never registered on this server run)")]
-    NoSuchWebhookEndpoint { id: String },
+    #[error(
+        "no webhook endpoint `{id}`: deleted, removed after {idle_seconds} s unwatched (nobody read its deliveries \
+         or its receiver), or never registered on this server run"
+    )]
+    NoSuchWebhookEndpoint { id: String, idle_seconds: u64 },
     /// The SSRF guard refused a webhook URL.
     #[error("webhook URL refused: {reason}")]
     WebhookUrlRefused { reason: String },

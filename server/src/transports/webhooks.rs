@@ -11,15 +11,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use protocol::routes;
 use protocol::webhook::{
     DeliveriesQuery, DeliveryPage, EndpointRequest, ReceiverKnobs, ReceiverMode, ReceiverState, HEADER_ID,
     HEADER_SIGNATURE, HEADER_TIMESTAMP, TIMESTAMP_TOLERANCE_SECONDS,
 };
+use protocol::{routes, Transport};
 use serde::Deserialize;
 
 use crate::api::error::ApiError;
 use crate::api::extract::{ClientAddress, ValidJson, ValidQuery};
+use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::core::refusal::Refusal;
 use crate::webhooks::{sign, Webhooks};
@@ -51,17 +52,21 @@ async fn remove(State(webhooks): State<Webhooks>, Path(id): Path<String>) -> Res
 
 async fn deliveries(
     State(webhooks): State<Webhooks>,
+    State(lanes): State<Lanes>,
     Path(id): Path<String>,
     ValidQuery(query): ValidQuery<DeliveriesQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    Ok(Json(webhooks.endpoint(&id)?.deliveries(query.after)))
+    let endpoint = webhooks.watch(&id)?;
+    // A page watching its endpoint's log is on the webhook lane, for the presenter's counts.
+    lanes.presence.seen(endpoint.client.as_ref(), Some(Transport::Webhook));
+    Ok(Json(endpoint.deliveries(query.after)))
 }
 
 async fn receiver_state(
     State(webhooks): State<Webhooks>,
     Path(id): Path<String>,
 ) -> Result<Json<ReceiverState>, ApiError> {
-    Ok(Json(webhooks.endpoint(&id)?.receiver.state()))
+    Ok(Json(webhooks.watch(&id)?.receiver.state()))
 }
 
 async fn set_receiver(
@@ -70,7 +75,7 @@ async fn set_receiver(
     ValidJson(knobs): ValidJson<ReceiverKnobs>,
 ) -> Result<Json<ReceiverState>, ApiError> {
     knobs.check().map_err(|problem| ApiError::invalid_field("slow_secs", problem))?;
-    Ok(Json(webhooks.endpoint(&id)?.receiver.set_knobs(knobs)))
+    Ok(Json(webhooks.watch(&id)?.receiver.set_knobs(knobs)))
 }
 
 /// Only the sequence number matters to the receiver's order count; the rest of the event is not read.

@@ -8,6 +8,7 @@
 mod client;
 mod counting;
 pub mod guard;
+mod idle;
 mod log;
 pub mod receiver;
 mod sender;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use protocol::webhook::{DeliveryPage, EndpointCreated, EndpointRequest, WebhookSecret, KEY_BYTES, LAB_RECEIVER};
 use protocol::{routes, ClientId};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::config::{Config, WebhookAllow};
 use crate::core::hub::HubSlot;
@@ -40,6 +42,8 @@ pub struct WebhookSettings {
     pub class_clock: f64,
     pub allow: Vec<WebhookAllow>,
     pub attempt_timeout: Duration,
+    /// An endpoint whose deliveries and receiver nobody has read for this long is removed.
+    pub idle: Duration,
 }
 
 impl WebhookSettings {
@@ -48,6 +52,7 @@ impl WebhookSettings {
             class_clock: config.webhook_class_clock,
             allow: config.webhook_allow.clone(),
             attempt_timeout: Duration::from_secs(config.webhook_timeout_seconds),
+            idle: Duration::from_secs(config.webhook_idle_seconds),
         }
     }
 }
@@ -59,18 +64,44 @@ pub struct Endpoint {
     target: Target,
     /// Whose it is, for the per-client cap.
     owner: String,
+    /// The page that registered it, if one did: that page is on the webhook lane while it watches.
+    pub client: Option<ClientId>,
     log: DeliveryLog,
     pub receiver: LabReceiver,
     /// Set once deliveries stop for good, with the reason (`"410 Gone from receiver"`).
     disabled: Mutex<Option<String>>,
-    /// `true` stops the endpoint's reader and every pending delivery.
-    stop: watch::Sender<bool>,
+    /// Anything but `Delivering` stops the endpoint's reader and every pending delivery; `Removed` also ends its
+    /// idle timer (a disabled endpoint still counts against the caps, so it must still go when unwatched).
+    phase: watch::Sender<Phase>,
+    /// When its deliveries or its receiver were last read (registration counts).
+    watched: Mutex<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Delivering,
+    Disabled,
+    Removed,
 }
 
 impl Endpoint {
     fn disable(&self, reason: &str) {
         self.disabled.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| reason.to_owned());
-        self.stop.send_replace(true);
+        self.phase.send_if_modified(|phase| {
+            let delivering = *phase == Phase::Delivering;
+            if delivering {
+                *phase = Phase::Disabled;
+            }
+            delivering
+        });
+    }
+
+    fn last_watched(&self) -> Instant {
+        *self.watched.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn touch(&self) {
+        *self.watched.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
     pub fn deliveries(&self, after: u64) -> DeliveryPage {
@@ -132,10 +163,12 @@ impl Webhooks {
             secret,
             target,
             owner,
+            client: request.client.clone(),
             log: DeliveryLog::default(),
             receiver: LabReceiver::default(),
             disabled: Mutex::new(None),
-            stop: watch::Sender::new(false),
+            phase: watch::Sender::new(Phase::Delivering),
+            watched: Mutex::new(Instant::now()),
         });
         {
             let mut endpoints = self.lock();
@@ -144,6 +177,7 @@ impl Webhooks {
             endpoints.insert(id.clone(), endpoint.clone());
         }
         let after = sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
+        idle::spawn(endpoint.clone(), Arc::downgrade(&self.endpoints), self.settings.idle);
         Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone(), after })
     }
 
@@ -161,14 +195,26 @@ impl Webhooks {
         Target { addr, host: addr.to_string(), url: format!("http://{addr}{path}"), path }
     }
 
+    fn no_such(&self, id: &str) -> Refusal {
+        Refusal::NoSuchWebhookEndpoint { id: id.to_owned(), idle_seconds: self.settings.idle.as_secs() }
+    }
+
+    /// Endpoint `id`, for its sender's side (the receiver being delivered to): this does not count as watching it.
     pub fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, Refusal> {
-        self.lock().get(id).cloned().ok_or_else(|| Refusal::NoSuchWebhookEndpoint { id: id.to_owned() })
+        self.lock().get(id).cloned().ok_or_else(|| self.no_such(id))
+    }
+
+    /// Endpoint `id`, for someone reading its deliveries or its receiver: that keeps it from going idle.
+    pub fn watch(&self, id: &str) -> Result<Arc<Endpoint>, Refusal> {
+        let endpoint = self.endpoint(id)?;
+        endpoint.touch();
+        Ok(endpoint)
     }
 
     /// Stops deliveries to `id` and forgets it.
     pub fn remove(&self, id: &str) -> Result<(), Refusal> {
-        let endpoint = self.lock().remove(id).ok_or_else(|| Refusal::NoSuchWebhookEndpoint { id: id.to_owned() })?;
-        endpoint.stop.send_replace(true);
+        let endpoint = self.lock().remove(id).ok_or_else(|| self.no_such(id))?;
+        endpoint.phase.send_replace(Phase::Removed);
         Ok(())
     }
 }

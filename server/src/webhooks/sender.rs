@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::client::{self, Signed};
-use super::{sign, Endpoint, WebhookSettings};
+use super::{sign, Endpoint, Phase, WebhookSettings};
 use crate::core::hub::HubSlot;
 use crate::core::hub_event::HubEvent;
 
@@ -25,9 +25,9 @@ fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
 }
 
-/// Resolves once the endpoint is stopped (deleted or disabled) or gone.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
+/// Resolves once the endpoint is stopped (deleted, disabled or idle) or gone.
+async fn stopped(stop: &mut watch::Receiver<Phase>) {
+    let _ = stop.wait_for(|phase| *phase != Phase::Delivering).await;
 }
 
 struct Sender {
@@ -50,7 +50,7 @@ pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<Webh
         outstanding: Arc::new(Semaphore::new(MAX_OUTSTANDING)),
     });
     tokio::spawn(async move {
-        let mut stop = sender.endpoint.stop.subscribe();
+        let mut stop = sender.endpoint.phase.subscribe();
         let mut hub = hub;
         let mut live = subscription.live;
         let mut last = subscription.head_seq;
@@ -137,14 +137,14 @@ impl Sender {
     /// Every attempt at one event, until one succeeds, the receiver says 410, the schedule ends or the endpoint
     /// stops. Holds its `outstanding` permit throughout, an `in_flight` one only while an attempt is on the wire.
     async fn deliver(self: Arc<Self>, webhook_id: String, seq: u64, body: Bytes, _outstanding: OwnedSemaphorePermit) {
-        let mut stop = self.endpoint.stop.subscribe();
+        let mut stop = self.endpoint.phase.subscribe();
         let text = String::from_utf8_lossy(&body).into_owned();
         for attempt in 1..=MAX_ATTEMPTS {
             let permit = tokio::select! {
                 permit = self.in_flight.clone().acquire_owned() => permit,
                 () = stopped(&mut stop) => return,
             };
-            if *stop.borrow() {
+            if *stop.borrow() != Phase::Delivering {
                 return;
             }
             // A fresh timestamp, so a fresh signature, on every attempt; the id stays.
