@@ -39,7 +39,7 @@ pub struct DeliveryTracker {
 impl DeliveryTracker {
     pub fn attempt(&mut self, attempt: &DeliveryAttempt, signature: SignatureCheck) -> DrawnAttempt {
         let accepted = attempt.outcome.is_success();
-        let waited_from_ms = if attempt.attempt > 1 { self.failed_at.remove(&attempt.webhook_id) } else { None };
+        let waited_from_ms = if attempt.attempt > 1 { self.forget(&attempt.webhook_id) } else { None };
         if !accepted && !attempt.gave_up && attempt.next_attempt_at_ms.is_some() {
             self.remember_failure(&attempt.webhook_id, attempt.finished_at_ms);
         }
@@ -74,6 +74,12 @@ impl DeliveryTracker {
         }
     }
 
+    fn forget(&mut self, webhook_id: &str) -> Option<u64> {
+        let at = self.failed_at.remove(webhook_id)?;
+        self.order.retain(|id| id != webhook_id);
+        Some(at)
+    }
+
     fn remember_failure(&mut self, webhook_id: &str, at_ms: u64) {
         if self.failed_at.insert(webhook_id.to_owned(), at_ms).is_none() {
             self.order.push_back(webhook_id.to_owned());
@@ -92,6 +98,7 @@ fn answer_label(attempt: &DeliveryAttempt) -> String {
         AttemptOutcome::Error { error } => format!("no answer: {error}"),
     };
     let next = match (attempt.gave_up, attempt.next_attempt_at_ms) {
+        _ if attempt.outcome == AttemptOutcome::Status { status: 410 } => " · deliveries stopped".into(),
         (true, _) if !attempt.outcome.is_success() => format!(" · gave up after {} tries", attempt.attempt),
         (_, Some(next)) => {
             format!(" · retry in {:.1} s", next.saturating_sub(attempt.finished_at_ms) as f64 / 1000.0)
@@ -228,6 +235,19 @@ mod tests {
         let drawn = DeliveryTracker::default().attempt(&last, SignatureCheck::NotChecked("no WebCrypto".into()));
         assert_eq!(drawn.answer_label, "no answer: timeout · gave up after 8 tries");
         assert!(drawn.post_detail.ends_with("Not re-checked in this browser: no WebCrypto."));
+    }
+
+    #[test]
+    fn an_event_failing_again_and_again_is_remembered_once() {
+        let mut tracker = DeliveryTracker::default();
+        for try_number in 1..=3 {
+            tracker.attempt(&attempt(try_number.into(), 7, try_number, FAILED, Some(9_000)), SignatureCheck::Valid);
+        }
+        assert_eq!(tracker.order.len(), 1);
+        let gone = AttemptOutcome::Status { status: 410 };
+        let drawn = tracker.attempt(&attempt(4, 7, 4, gone, None), SignatureCheck::Valid);
+        assert_eq!(drawn.answer_label, "410 · deliveries stopped");
+        assert!(tracker.order.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::ClientId;
+use super::{ClientId, Epoch};
 
 pub const HEADER_ID: &str = "webhook-id";
 pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
@@ -158,6 +158,8 @@ pub struct EndpointCreated {
     pub url: String,
     /// The log's head at registration: every event after this one is delivered, none before.
     pub after: u64,
+    /// The server run `after` belongs to.
+    pub epoch: Epoch,
 }
 
 /// `GET /api/webhooks/endpoints/{id}/deliveries?after=N`.

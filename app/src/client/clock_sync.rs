@@ -60,11 +60,11 @@ fn network_times(sent: Millis) -> Option<(Millis, Millis)> {
     let window = web_sys::window()?;
     let performance = window.performance()?;
     let url = format!("{}{}", window.location().origin().ok()?, protocol::routes::TIME);
-    let entry: PerformanceResourceTiming =
-        performance.get_entries_by_name_with_entry_type(&url, "resource").pop().dyn_into().ok()?;
-    // Cleared after every exchange, so the browser's buffer (250 entries by default, filled by every request the
-    // page makes) never fills up and stops recording, and the next exchange cannot find this one's entry.
+    let entries = performance.get_entries_by_name_with_entry_type(&url, "resource");
+    // Cleared after every exchange, found or not, so the browser's buffer (250 entries by default, filled by every
+    // request the page makes) never fills up and stops recording, and the next exchange cannot find this one's.
     performance.clear_resource_timings();
+    let entry: PerformanceResourceTiming = entries.pop().dyn_into().ok()?;
     let to_wall_clock = now() - performance.now();
     let (request, response) = (to_wall_clock + entry.request_start(), to_wall_clock + entry.response_start());
     // A zero `requestStart` (not exposed) or an entry older than this exchange is no measurement of it.

@@ -290,14 +290,10 @@ impl LaneRecorder {
         self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms())
     }
 
-    /// Starts the lane's account afresh after event `after`: a source that only delivers what comes after it
-    /// (a webhook endpoint registered just now) has missed nothing before.
-    pub fn start_after(&self, after: u64) {
-        self.in_session(|session| {
-            if let Some(epoch) = session.epoch().cloned() {
-                *session = ClientSession::starting_after(after, epoch);
-            }
-        });
+    /// Starts the lane's account afresh after event `after` of run `epoch`: a source that only delivers what
+    /// comes after it (a webhook endpoint registered just now) has missed nothing before.
+    pub fn start_after(&self, after: u64, epoch: Epoch) {
+        self.in_session(|session| *session = ClientSession::starting_after(after, epoch));
     }
 
     /// A webhook receiver acknowledged event `event` at `at` (this page's clock, from the sender's log): the

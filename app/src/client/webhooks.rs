@@ -36,6 +36,8 @@ pub struct WebhookWatch {
     pub signatures: RwSignal<SignatureTally>,
     /// Why the sender stopped delivering (a 410 from the receiver).
     pub disabled: RwSignal<Option<String>>,
+    /// Knob changes started: a receiver state read before the latest one is stale and must not undo it.
+    pub knob_writes: RwSignal<u64>,
 }
 
 pub fn use_webhooks(options: LaneOptions) -> LaneHandle {
@@ -45,6 +47,7 @@ pub fn use_webhooks(options: LaneOptions) -> LaneHandle {
         receiver: RwSignal::new(None),
         signatures: RwSignal::new(SignatureTally::default()),
         disabled: RwSignal::new(None),
+        knob_writes: RwSignal::new(0),
     };
     provide_context(watch);
     let client = options.client.clone();
@@ -71,6 +74,7 @@ struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let _ = self.watch.endpoint.try_set(None);
+        let _ = self.watch.receiver.try_set(None);
         let id = std::mem::take(&mut self.id);
         spawn_local(async move {
             let _ = delete_webhook_endpoint(&id).await;
@@ -84,7 +88,7 @@ async fn watch_deliveries(recorder: LaneRecorder, watch: WebhookWatch, client: C
         let registration = Registration { id: endpoint.id.clone(), watch };
         watch.endpoint.set(Some(endpoint.clone()));
         watch.disabled.set(None);
-        recorder.start_after(endpoint.after);
+        recorder.start_after(endpoint.after, endpoint.epoch.clone());
         recorder.note(
             NoteTone::Info,
             format!("endpoint {} registered", endpoint.id),
@@ -95,8 +99,10 @@ async fn watch_deliveries(recorder: LaneRecorder, watch: WebhookWatch, client: C
         );
         recorder.set_status(LinkStatus::Open);
         let verifier = verifier(&endpoint.secret).await;
-        follow_log(recorder, watch, &endpoint.id, verifier, abort.as_ref()).await;
+        follow_log(recorder, watch, &endpoint, verifier, abort.as_ref()).await;
         drop(registration);
+        // Gone at once again (another server behind the same address?) must not become a tight loop.
+        back_off(recorder).await;
     }
 }
 
@@ -121,21 +127,29 @@ async fn register(recorder: LaneRecorder, client: &ClientId) -> EndpointCreated 
 async fn follow_log(
     recorder: LaneRecorder,
     watch: WebhookWatch,
-    id: &str,
+    endpoint: &EndpointCreated,
     verifier: Result<Verifier, String>,
     abort: Option<&AbortSignal>,
 ) {
+    let id = endpoint.id.as_str();
     let mut tracker = DeliveryTracker::default();
+    let mut runs = Runs::starting(endpoint.epoch.clone());
     let (mut after, mut dropped) = (0, 0);
     loop {
         match webhook_deliveries(id, after, abort).await {
             Ok(page) => {
                 recorder.connected();
+                recorder.set_status(if page.disabled.is_some() { LinkStatus::Off } else { LinkStatus::Open });
                 after = page.next;
                 for attempt in &page.attempts {
                     let check = check_signature(&verifier, attempt).await;
                     watch.signatures.update(|tally| tally.count(&check));
-                    draw(recorder, tracker.attempt(attempt, check), attempt);
+                    let drawn = tracker.attempt(attempt, check);
+                    if attempt.signature.is_empty() {
+                        never_sent(recorder, attempt);
+                    } else {
+                        draw(recorder, drawn, attempt, &mut runs);
+                    }
                 }
                 if page.dropped > dropped {
                     recorder.note(
@@ -147,7 +161,6 @@ async fn follow_log(
                     dropped = page.dropped;
                 }
                 if page.disabled.is_some() && watch.disabled.get_untracked().is_none() {
-                    recorder.set_status(LinkStatus::Off);
                     let why = page.disabled.clone().unwrap_or_default();
                     recorder.note(NoteTone::Error, "deliveries stopped".into(), why);
                 }
@@ -158,20 +171,70 @@ async fn follow_log(
                 return;
             }
             Err(error) => {
-                recorder.connection_lost("delivery log unreadable".into(), error.to_string());
+                // The side channel failed, not a delivery: a note, not an outage of the lane.
+                recorder.note(NoteTone::Warning, "delivery log unreadable".into(), error.to_string());
                 back_off(recorder).await;
                 continue;
             }
         }
+        let writes_before = watch.knob_writes.get_untracked();
         if let Ok(state) = webhook_receiver(id, abort).await {
-            watch.receiver.set(Some(state));
+            if watch.knob_writes.get_untracked() == writes_before {
+                watch.receiver.set(Some(state));
+            }
         }
         sleep(PERIOD).await;
     }
 }
 
+/// The server runs this lane has seen deliveries of, newest last: a retry from an older run, accepted after a
+/// restart, is drawn but is no news about the current run's order.
+struct Runs(Vec<String>);
+
+impl Runs {
+    const REMEMBERED: usize = 16;
+
+    fn starting(epoch: Epoch) -> Self {
+        Self(vec![epoch.0])
+    }
+
+    /// Whether a delivery of run `epoch` belongs to the current run; a run not seen before becomes the current one
+    /// (the server restarted), which the lane's session is told.
+    fn is_current(&mut self, recorder: LaneRecorder, epoch: &str) -> bool {
+        if self.0.last().is_some_and(|current| current == epoch) {
+            return true;
+        }
+        if self.0.iter().any(|seen| seen == epoch) {
+            return false;
+        }
+        self.0.push(epoch.to_owned());
+        if self.0.len() > Self::REMEMBERED {
+            self.0.remove(0);
+        }
+        recorder.observe_epoch(&Epoch(epoch.to_owned()));
+        true
+    }
+}
+
+/// An event the sender could not even send (its queue was full, or the history had lost it): a note, not a
+/// `POST`, and no request counted.
+fn never_sent(recorder: LaneRecorder, attempt: &DeliveryAttempt) {
+    let why = match &attempt.outcome {
+        protocol::webhook::AttemptOutcome::Error { error } => error.clone(),
+        protocol::webhook::AttemptOutcome::Status { status } => status.to_string(),
+    };
+    let at = attempt.finished_at_ms as f64 - recorder.clock_correction_ms();
+    recorder.push(
+        RecordKind::Note { tone: NoteTone::Error },
+        format!("#{} not sent: {why}", attempt.seq),
+        "the sender never made this POST; the event is not delivered".into(),
+        at,
+        at,
+    );
+}
+
 /// Draws one attempt at the instants the sender measured them, moved onto this page's clock.
-fn draw(recorder: LaneRecorder, drawn: DrawnAttempt, attempt: &DeliveryAttempt) {
+fn draw(recorder: LaneRecorder, drawn: DrawnAttempt, attempt: &DeliveryAttempt, runs: &mut Runs) {
     let correction = recorder.clock_correction_ms();
     let on_page = |server_ms: u64| server_ms as f64 - correction;
     let (sent, answered) = (on_page(attempt.sent_at_ms), on_page(attempt.finished_at_ms));
@@ -182,11 +245,10 @@ fn draw(recorder: LaneRecorder, drawn: DrawnAttempt, attempt: &DeliveryAttempt) 
     let answer = RecordKind::Answer { accepted: drawn.accepted };
     recorder.push(answer, drawn.answer_label, drawn.answer_detail, answered, answered);
     recorder.metrics.update(|metrics| metrics.delivery_measured(drawn.to_receiver, drawn.to_sender));
-    if drawn.accepted {
-        // A restarted server numbers its events from 1 again, under a new run in the webhook-id.
-        if let Some((epoch, _)) = webhook::parse_webhook_id(&attempt.webhook_id) {
-            recorder.observe_epoch(&Epoch(epoch.to_owned()));
-        }
+    // A restarted server numbers its events from 1 again, under a new run in the webhook-id.
+    let current =
+        webhook::parse_webhook_id(&attempt.webhook_id).is_none_or(|(epoch, _)| runs.is_current(recorder, epoch));
+    if drawn.accepted && current {
         match serde_json::from_str::<Event>(&attempt.body) {
             Ok(event) => recorder.delivered(&event, answered),
             Err(error) => recorder.note(NoteTone::Error, "undecodable delivery".into(), error.to_string()),

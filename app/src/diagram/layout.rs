@@ -214,7 +214,8 @@ impl DiagramLayout {
         // Browser → server labels sit above their arrow and server → browser labels below it, so a request and
         // its immediate answer (the same instant on one machine) both stay readable.
         let label_y = match record.kind {
-            RecordKind::Request | RecordKind::Answer { .. } => arrived - 3.0,
+            // A delivery and its answer often share an instant: the POST's label above, the answer's below.
+            RecordKind::Request | RecordKind::Delivery { .. } => arrived - 3.0,
             // Below the label of the event that completed it, which arrived at the same instant.
             RecordKind::RoundTrip { .. } => arrived + 10.0 + self.min_label_gap,
             _ => arrived + 10.0,

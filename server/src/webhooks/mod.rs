@@ -176,9 +176,9 @@ impl Webhooks {
             Self::check_caps(&endpoints, &endpoint.owner)?;
             endpoints.insert(id.clone(), endpoint.clone());
         }
-        let after = sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
+        let (after, epoch) = sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
         idle::spawn(endpoint.clone(), Arc::downgrade(&self.endpoints), self.settings.idle);
-        Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone(), after })
+        Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone(), after, epoch })
     }
 
     /// The lab's own receiver for endpoint `id`, at the address the server is bound to (loopback when it listens

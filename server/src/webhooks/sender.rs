@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use protocol::webhook::{retry_delay, webhook_id, AttemptOutcome, DeliveryAttempt, MAX_ATTEMPTS};
-use protocol::Gap;
+use protocol::{Epoch, Gap};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -37,12 +37,12 @@ struct Sender {
     outstanding: Arc<Semaphore>,
 }
 
-/// Subscribes now, so the endpoint gets exactly the events published after registration: those after the
-/// sequence number returned.
-pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<WebhookSettings>) -> u64 {
+/// Subscribes now, so the endpoint gets exactly the events published after registration: those of the run
+/// returned after the sequence number returned.
+pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<WebhookSettings>) -> (u64, Epoch) {
     let hub = hub_slot.current();
     let subscription = hub.subscribe(None, 0);
-    let after = subscription.head_seq;
+    let start = (subscription.head_seq, hub.epoch().clone());
     let sender = Arc::new(Sender {
         endpoint,
         settings,
@@ -90,7 +90,7 @@ pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<Webh
             }
         }
     });
-    after
+    start
 }
 
 impl Sender {

@@ -37,7 +37,9 @@ pub fn SequenceDiagram(
     let description = move || {
         let in_view = layout.with(|layout| placed.with(|placed| InView::count(layout, placed, second.get())));
         format!(
-            "Time flows down; the browser's lifeline is on the left, the server's on the right. {}",
+            "Time flows down; the {}'s lifeline is on the left, the {}'s on the right. {}",
+            transport.lifelines().0.to_lowercase(),
+            transport.lifelines().1.to_lowercase(),
             in_view.sentence()
         )
     };

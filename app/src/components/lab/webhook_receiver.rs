@@ -16,15 +16,22 @@ const MODES: [(ReceiverMode, &str, &str); 6] = [
     (ReceiverMode::RejectSignatures, "reject_signatures", "answers 401 as if every signature were wrong"),
 ];
 
+fn mode_id(mode: ReceiverMode) -> &'static str {
+    MODES.iter().find(|(known, _, _)| *known == mode).map_or("healthy", |(_, id, _)| id)
+}
+
 #[component]
 pub fn WebhookReceiver() -> impl IntoView {
     let Some(watch) = use_context::<WebhookWatch>() else { return ().into_any() };
     let knobs = RwSignal::new(ReceiverKnobs::default());
     let problem = RwSignal::new(String::new());
+    // One write at a time, always of the latest knobs: two PUTs in flight could be applied in either order, and
+    // each sends every knob.
+    let writing = StoredValue::new(false);
     // The server's view wins once known: another tab or a test may have turned the knobs.
     Effect::new(move |_| {
         if let Some(state) = watch.receiver.get() {
-            if state.knobs != knobs.get_untracked() {
+            if state.knobs != knobs.get_untracked() && !writing.get_value() {
                 knobs.set(state.knobs);
             }
         }
@@ -34,14 +41,31 @@ pub fn WebhookReceiver() -> impl IntoView {
         let mut wanted = knobs.get_untracked();
         change(&mut wanted);
         knobs.set(wanted);
+        watch.knob_writes.update(|writes| *writes += 1);
+        if writing.get_value() {
+            return; // the running writer sends these when its PUT is answered
+        }
+        writing.set_value(true);
         spawn_local(async move {
-            match set_webhook_receiver(&endpoint.id, &wanted).await {
-                Ok(state) => {
-                    problem.set(String::new());
-                    watch.receiver.set(Some(state));
+            loop {
+                let sent = knobs.get_untracked();
+                let result = set_webhook_receiver(&endpoint.id, &sent).await;
+                let latest = knobs.get_untracked() == sent;
+                match result {
+                    Ok(state) if latest => {
+                        problem.set(String::new());
+                        watch.receiver.set(Some(state));
+                    }
+                    Ok(_) => {}
+                    Err(error) => problem.set(error.to_string()),
                 }
-                Err(error) => problem.set(error.to_string()),
+                if latest {
+                    break;
+                }
             }
+            // A state read while these were being written is older than them.
+            watch.knob_writes.update(|writes| *writes += 1);
+            writing.set_value(false);
         });
     };
     let on_mode = move |event| {
@@ -97,13 +121,18 @@ pub fn WebhookReceiver() -> impl IntoView {
             <div class="receiver-knobs">
                 <label>
                     "receiver "
-                    <select data-testid="receiver-mode" on:change=on_mode prop:disabled=move || watch.endpoint.get().is_none()>
+                    <select
+                        data-testid="receiver-mode"
+                        on:change=on_mode
+                        prop:value=move || mode_id(knobs.get().mode)
+                        prop:disabled=move || watch.endpoint.get().is_none()
+                    >
                         {MODES
                             .iter()
                             .map(|(mode, id, help)| {
                                 let mode = *mode;
                                 view! {
-                                    <option value=*id title=*help selected=move || knobs.get().mode == mode>
+                                    <option value=*id title=*help selected=mode == ReceiverMode::Healthy>
                                         {id.replace('_', " ")}
                                     </option>
                                 }
