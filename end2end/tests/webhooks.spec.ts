@@ -89,7 +89,12 @@ test("a failing receiver: retries are separate arrows under one webhook-id, and 
   const tries = log.attempts.filter((attempt: { seq: number }) => attempt.seq === seq);
   expect(tries.slice(0, 3).map((attempt: { attempt: number }) => attempt.attempt)).toEqual([1, 2, 3]);
   expect(new Set(tries.map((attempt: { webhook_id: string }) => attempt.webhook_id)).size).toBe(1);
-  expect(new Set(tries.map((attempt: { signature: string }) => attempt.signature)).size).toBe(tries.length);
+  // Each try is signed afresh: a new timestamp (whole seconds, so two tries within one second share it) and so a
+  // new signature whenever the timestamp moved.
+  const timestamps = tries.map((attempt: { timestamp: number }) => attempt.timestamp);
+  expect(timestamps).toEqual([...timestamps].sort((a: number, b: number) => a - b));
+  expect(new Set(tries.map((attempt: { signature: string }) => attempt.signature)).size).toBe(new Set(timestamps).size);
+  expect(timestamps[2]).toBeGreaterThan(timestamps[0]);
 
   // Healthy again: the retried event is delivered after later ones, which the lane and the receiver both count.
   await setReceiver(page, "healthy");
