@@ -1,3 +1,6 @@
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import { AddressInfo } from "node:net";
 import { expect, Page, test } from "@playwright/test";
 import { lane, metric, openLab, setGenerator } from "./helpers";
 
@@ -124,4 +127,53 @@ test("410 Gone stops the deliveries, and the lane says so", async ({ page }) => 
   const count = (await records(page)).filter((record) => record.title.startsWith("POST #")).length;
   await page.waitForTimeout(2_000);
   expect((await records(page)).filter((record) => record.title.startsWith("POST #")).length).toBe(count);
+});
+
+test("your own receiver: a local HTTP server gets the signed POSTs, verifiable with the secret shown; a refused host is explained", async ({ page }) => {
+  // A receiver nobody here wrote beyond these lines: Node's http server, checking each signature with node:crypto.
+  const received: { id: string; timestamp: string; body: string; signatures: string[] }[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      const [id, timestamp] = [String(request.headers["webhook-id"]), String(request.headers["webhook-timestamp"])];
+      received.push({ id, timestamp, body, signatures: String(request.headers["webhook-signature"]).split(" ") });
+      response.writeHead(204).end();
+    });
+  });
+  const verified = (secret: string) =>
+    received.map(({ id, timestamp, body, signatures }) => {
+      const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+      const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
+      return signatures.includes(`v1,${expected}`);
+    });
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await openLab(page);
+    await turnOnWebhooks(page);
+    // Not a host the lab may send to by default: refused with the reason, and the lab's receiver stays.
+    await webhookLane(page).getByTestId("own-receiver-url").fill("http://10.1.2.3:9000/hook");
+    await webhookLane(page).getByTestId("own-receiver-use").click();
+    await expect(webhookLane(page).getByTestId("own-receiver-refused")).toContainText(/10\.1\.2\.3/);
+    await expect(webhookLane(page).getByTestId("own-receiver-url")).toBeVisible();
+
+    await webhookLane(page).getByTestId("own-receiver-url").fill(`http://127.0.0.1:${port}/hook`);
+    await webhookLane(page).getByTestId("own-receiver-use").click();
+    await expect(webhookLane(page).getByTestId("own-receiver-target")).toContainText(`127.0.0.1:${port}`);
+    await expect(webhookLane(page).getByTestId("own-receiver-refused")).toBeHidden();
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    // Checked with the secret the page shows for this endpoint.
+    const secret = (await webhookLane(page).getByTestId("webhook-secret").textContent()) ?? "";
+    expect(verified(secret), JSON.stringify(received)).toEqual(received.map(() => true));
+    expect(verified("whsec_" + Buffer.alloc(24).toString("base64"))).toEqual(received.map(() => false));
+    await expect(webhookLane(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
+    // Its 204s are drawn as the answers.
+    await expect.poll(async () => (await records(page)).some((record) => record.kind === "response" && record.title.startsWith("204"))).toBe(true);
+
+    await webhookLane(page).getByTestId("own-receiver-back").click();
+    await expect(webhookLane(page).getByTestId("receiver-mode")).toBeVisible();
+  } finally {
+    server.close();
+  }
 });

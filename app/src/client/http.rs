@@ -158,9 +158,10 @@ pub async fn set_delivery_delay(rule: &DelayRule) -> Result<DelayRule, ClientErr
     post_json(routes::FAULTS_DELAY, rule).await
 }
 
-/// Registers the lab's own receiver as a webhook endpoint for this page.
-pub async fn register_webhook_endpoint(client: &ClientId) -> Result<EndpointCreated, ClientError> {
-    let request = EndpointRequest { url: webhook::LAB_RECEIVER.into(), client: Some(client.clone()) };
+/// Registers a webhook endpoint for this page: `url`, or the lab's own receiver when `None`.
+pub async fn register_webhook_endpoint(client: &ClientId, url: Option<&str>) -> Result<EndpointCreated, ClientError> {
+    let url = url.unwrap_or(webhook::LAB_RECEIVER).to_owned();
+    let request = EndpointRequest { url, client: Some(client.clone()) };
     post_json(routes::WEBHOOK_ENDPOINTS, &request).await
 }
 

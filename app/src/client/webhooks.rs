@@ -38,6 +38,11 @@ pub struct WebhookWatch {
     pub disabled: RwSignal<Option<String>>,
     /// Knob changes started: a receiver state read before the latest one is stale and must not undo it.
     pub knob_writes: RwSignal<u64>,
+    /// Where deliveries go: a receiver of the user's own (a student's laptop), or the lab's own when `None`.
+    /// Changing it registers a new endpoint.
+    pub target: RwSignal<Option<String>>,
+    /// Why the lab refused the last URL the user gave (the sender only sends where it is allowed to).
+    pub target_refused: RwSignal<Option<String>>,
 }
 
 pub fn use_webhooks(options: LaneOptions) -> LaneHandle {
@@ -48,6 +53,8 @@ pub fn use_webhooks(options: LaneOptions) -> LaneHandle {
         signatures: RwSignal::new(SignatureTally::default()),
         disabled: RwSignal::new(None),
         knob_writes: RwSignal::new(0),
+        target: RwSignal::new(None),
+        target_refused: RwSignal::new(None),
     };
     provide_context(watch);
     let client = options.client.clone();
@@ -84,7 +91,8 @@ impl Drop for Registration {
 
 async fn watch_deliveries(recorder: LaneRecorder, watch: WebhookWatch, client: ClientId, abort: Option<AbortSignal>) {
     loop {
-        let endpoint = register(recorder, &client).await;
+        let target = watch.target.get_untracked();
+        let Some(endpoint) = register(recorder, watch, &client, target.as_deref()).await else { continue };
         let registration = Registration { id: endpoint.id.clone(), watch };
         watch.endpoint.set(Some(endpoint.clone()));
         watch.disabled.set(None);
@@ -99,21 +107,46 @@ async fn watch_deliveries(recorder: LaneRecorder, watch: WebhookWatch, client: C
         );
         recorder.set_status(LinkStatus::Open);
         let verifier = verifier(&endpoint.secret).await;
-        follow_log(recorder, watch, &endpoint, verifier, abort.as_ref()).await;
+        let ended = follow_log(recorder, watch, &endpoint, target, verifier, abort.as_ref()).await;
         drop(registration);
-        // Gone at once again (another server behind the same address?) must not become a tight loop.
-        back_off(recorder).await;
+        if ended == LogEnd::EndpointGone {
+            // Gone at once again (another server behind the same address?) must not become a tight loop.
+            back_off(recorder).await;
+        }
     }
 }
 
+/// Why the page stopped reading an endpoint's log.
+#[derive(PartialEq)]
+enum LogEnd {
+    /// The server forgot it (deleted, or unwatched for too long): register again.
+    EndpointGone,
+    /// The user chose another receiver: register that one.
+    TargetChanged,
+}
+
 /// Registers, retrying through the session's back-off: the lab may be full of endpoints, or briefly unreachable.
-async fn register(recorder: LaneRecorder, client: &ClientId) -> EndpointCreated {
+/// A URL of the user's that the lab refuses (`422`: not a host it may send to) is not retried: the page says why
+/// and goes back to the lab's own receiver, and `None` is returned.
+async fn register(
+    recorder: LaneRecorder,
+    watch: WebhookWatch,
+    client: &ClientId,
+    target: Option<&str>,
+) -> Option<EndpointCreated> {
     loop {
         recorder.set_status(LinkStatus::Connecting);
-        match register_webhook_endpoint(client).await {
+        match register_webhook_endpoint(client, target).await {
             Ok(endpoint) => {
                 recorder.connected();
-                return endpoint;
+                watch.target_refused.set(None);
+                return Some(endpoint);
+            }
+            Err(ClientError::Api { status: 422, body }) if target.is_some() => {
+                recorder.note(NoteTone::Error, "receiver refused by the lab".into(), body.message.clone());
+                watch.target_refused.set(Some(body.message));
+                watch.target.set(None);
+                return None;
             }
             Err(error) => {
                 recorder.connection_lost("registering failed".into(), error.to_string());
@@ -128,14 +161,18 @@ async fn follow_log(
     recorder: LaneRecorder,
     watch: WebhookWatch,
     endpoint: &EndpointCreated,
+    target: Option<String>,
     verifier: Result<Verifier, String>,
     abort: Option<&AbortSignal>,
-) {
+) -> LogEnd {
     let id = endpoint.id.as_str();
     let mut tracker = DeliveryTracker::default();
     let mut runs = Runs::starting(endpoint.epoch.clone());
     let (mut after, mut dropped) = (0, 0);
     loop {
+        if watch.target.get_untracked() != target {
+            return LogEnd::TargetChanged;
+        }
         match webhook_deliveries(id, after, abort).await {
             Ok(page) => {
                 recorder.connected();
@@ -168,7 +205,7 @@ async fn follow_log(
             }
             Err(ClientError::Api { status: 404, body }) => {
                 recorder.connection_lost("endpoint gone".into(), body.message);
-                return;
+                return LogEnd::EndpointGone;
             }
             Err(error) => {
                 // The side channel failed, not a delivery: a note, not an outage of the lane.
@@ -177,10 +214,13 @@ async fn follow_log(
                 continue;
             }
         }
-        let writes_before = watch.knob_writes.get_untracked();
-        if let Ok(state) = webhook_receiver(id, abort).await {
-            if watch.knob_writes.get_untracked() == writes_before {
-                watch.receiver.set(Some(state));
+        // The knobs are the lab receiver's; a receiver of the user's has none the lab can read.
+        if target.is_none() {
+            let writes_before = watch.knob_writes.get_untracked();
+            if let Ok(state) = webhook_receiver(id, abort).await {
+                if watch.knob_writes.get_untracked() == writes_before {
+                    watch.receiver.set(Some(state));
+                }
             }
         }
         sleep(PERIOD).await;

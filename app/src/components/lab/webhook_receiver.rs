@@ -118,7 +118,8 @@ pub fn WebhookReceiver() -> impl IntoView {
                     {move || watch.endpoint.get().map(|endpoint| endpoint.secret).unwrap_or_else(|| "(not registered)".into())}
                 </code>
             </p>
-            <div class="receiver-knobs">
+            <OwnReceiver watch />
+            <div class="receiver-knobs" hidden=move || watch.target.get().is_some()>
                 <label>
                     "receiver "
                     <select
@@ -164,7 +165,7 @@ pub fn WebhookReceiver() -> impl IntoView {
                     " dedupe by webhook-id"
                 </label>
             </div>
-            <p data-testid="receiver-counts">{counts}</p>
+            <p data-testid="receiver-counts" hidden=move || watch.target.get().is_some()>{counts}</p>
             <p data-testid="signature-tally" title="Each delivery's HMAC-SHA256 recomputed in this browser with WebCrypto, from the secret above">
                 "signatures re-checked in this browser: " {tally}
             </p>
@@ -175,4 +176,48 @@ pub fn WebhookReceiver() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Deliveries to a receiver of the user's own, such as a student's laptop: its answers then decide the retries.
+/// The lab sends only where its allow-list lets it (loopback unless the teacher named more), and says why not.
+#[component]
+fn OwnReceiver(watch: WebhookWatch) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let url = draft.get_untracked().trim().to_owned();
+        if !url.is_empty() {
+            watch.target.set(Some(url));
+        }
+    };
+    view! {
+        <form class="own-receiver" data-testid="own-receiver" on:submit=submit>
+            <Show
+                when=move || watch.target.get().is_some()
+                fallback=move || view! {
+                    <label>
+                        "or send to your own receiver "
+                        <input
+                            type="url"
+                            placeholder="http://127.0.0.1:9000/hook"
+                            data-testid="own-receiver-url"
+                            prop:value=move || draft.get()
+                            on:input=move |event| draft.set(event_target_value(&event))
+                        />
+                    </label>
+                    <button type="submit" data-testid="own-receiver-use">"use it"</button>
+                }
+            >
+                <span data-testid="own-receiver-target">
+                    {move || format!("deliveries go to {}; its answers decide the retries ", watch.target.get().unwrap_or_default())}
+                </span>
+                <button type="button" data-testid="own-receiver-back" on:click=move |_| watch.target.set(None)>
+                    "back to the lab's receiver"
+                </button>
+            </Show>
+            <p class="error" data-testid="own-receiver-refused" hidden=move || watch.target_refused.get().is_none()>
+                {move || watch.target_refused.get()}
+            </p>
+        </form>
+    }
 }
