@@ -72,9 +72,22 @@ async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on
     assert_eq!(poll.status(), 200);
     let dave = server.http.get(server.url("/api/stream?client=dave")).send().await.unwrap();
     server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
+    // Erin watches a webhook endpoint of her page: reading its delivery log is her presence on that lane.
+    let endpoint: serde_json::Value = server
+        .http
+        .post(server.url("/api/webhooks/endpoints"))
+        .json(&serde_json::json!({"url": "lab", "client": "erin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deliveries = format!("/api/webhooks/endpoints/{}/deliveries", endpoint["id"].as_str().unwrap());
+    assert_eq!(server.http.get(server.url(&deliveries)).send().await.unwrap().status(), 200);
 
     let class = presence(&server).await;
-    assert_eq!(class.pages, 4, "{class:?}");
+    assert_eq!(class.pages, 5, "{class:?}");
     for transport in Transport::ALL {
         assert_eq!(pages_on(&class, transport), 1, "{transport:?}: {class:?}");
     }

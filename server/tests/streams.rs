@@ -283,6 +283,15 @@ async fn a_published_message_reaches_every_transport() {
     server.wait_for_open(Transport::LongPoll, 1, "the long poll is held").await;
     let mut lines = open_lines(&server).await;
     server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
+    // And the lab's own webhook receiver, registered as an endpoint.
+    let endpoint = server
+        .http
+        .post(server.url("/api/webhooks/endpoints"))
+        .json(&serde_json::json!({"url": "lab"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), 201);
 
     let seq = server.publish("hello, every lane").await;
 
@@ -294,10 +303,19 @@ async fn a_published_message_reaches_every_transport() {
         server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.events[0].seq, seq);
 
-    let stats = server.stats().await;
+    // The webhook is acknowledged by the receiver a moment after the POST; the other lanes have theirs already.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let stats = loop {
+        let stats = server.stats().await;
+        if stats.transports[&Transport::Webhook].events_delivered > 0 || tokio::time::Instant::now() > deadline {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     for transport in Transport::ALL {
         assert_eq!(stats.transports[&transport].events_delivered, 1, "{transport:?}");
     }
+    assert_eq!(stats.transports[&Transport::Webhook].requests, 1, "one POST, acknowledged at once");
     assert_eq!(stats.transports[&Transport::Sse].open_connections, 1);
     assert_eq!(stats.transports[&Transport::WebSocket].open_connections, 1);
 }

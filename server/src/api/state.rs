@@ -54,11 +54,14 @@ impl AppState {
         let hub_slot = Arc::new(HubSlot::new(EventHub::new(random_epoch(), config.history as usize)));
         let generator = Generator::spawn(hub_slot.clone(), config.generator());
         let join = Arc::new(JoinLinks::new(config.public_url.clone(), config.addr));
-        let webhooks = Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone());
+        let counters = LabCounters::default();
+        let webhook_counters = counters.of(protocol::Transport::Webhook).clone();
+        let webhooks =
+            Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone(), webhook_counters);
         Self {
             hub_slot,
             generator,
-            counters: LabCounters::default(),
+            counters,
             admission: Admission::new(
                 ConnectionCaps {
                     per_transport: config.max_connections_per_transport,

@@ -23,6 +23,11 @@ impl TransportCounters {
         OpenConnection(self.clone())
     }
 
+    /// A request made without holding a connection in the stats: a webhook delivery attempt, made by the lab.
+    pub fn requested(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+
     pub fn delivered(&self, events: usize, body_bytes: usize) {
         self.events_delivered.fetch_add(events as u64, Relaxed);
         self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);

@@ -52,6 +52,7 @@ mod tests {
             secret: WebhookSecret::from_key(vec![7; KEY_BYTES]).unwrap(),
             target: Target { addr, host: "127.0.0.1:9".into(), path: "/".into(), url: "http://127.0.0.1:9/".into() },
             owner: "test".into(),
+            client: None,
             log: Default::default(),
             receiver: Default::default(),
             disabled: Mutex::new(None),

@@ -28,6 +28,7 @@ use crate::config::{Config, WebhookAllow};
 use crate::core::hub::HubSlot;
 use crate::core::join_link::JoinLinks;
 use crate::core::refusal::Refusal;
+use crate::core::stats::TransportCounters;
 use guard::Target;
 use log::{DeliveryLog, MAX_ATTEMPTS_PER_PAGE};
 use receiver::LabReceiver;
@@ -117,11 +118,18 @@ pub struct Webhooks {
     /// Where the lab listens, for endpoints registered as [`LAB_RECEIVER`].
     join: Arc<JoinLinks>,
     endpoints: Arc<Mutex<HashMap<String, Arc<Endpoint>>>>,
+    /// The webhook lane's figures in `/api/stats`: attempts as requests, acknowledged deliveries as events.
+    counters: Arc<TransportCounters>,
 }
 
 impl Webhooks {
-    pub fn new(settings: WebhookSettings, hub_slot: Arc<HubSlot>, join: Arc<JoinLinks>) -> Self {
-        Self { settings: Arc::new(settings), hub_slot, join, endpoints: Arc::default() }
+    pub fn new(
+        settings: WebhookSettings,
+        hub_slot: Arc<HubSlot>,
+        join: Arc<JoinLinks>,
+        counters: Arc<TransportCounters>,
+    ) -> Self {
+        Self { settings: Arc::new(settings), hub_slot, join, endpoints: Arc::default(), counters }
     }
 
     pub fn attempt_timeout(&self) -> Duration {
@@ -176,7 +184,8 @@ impl Webhooks {
             Self::check_caps(&endpoints, &endpoint.owner)?;
             endpoints.insert(id.clone(), endpoint.clone());
         }
-        let (after, epoch) = sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone());
+        let (after, epoch) =
+            sender::spawn(endpoint.clone(), self.hub_slot.clone(), self.settings.clone(), self.counters.clone());
         idle::spawn(endpoint.clone(), Arc::downgrade(&self.endpoints), self.settings.idle);
         Ok(EndpointCreated { id, secret: endpoint.secret.to_string(), url: endpoint.target.url.clone(), after, epoch })
     }

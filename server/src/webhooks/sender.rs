@@ -16,6 +16,7 @@ use super::client::{self, Signed};
 use super::{sign, Endpoint, Phase, WebhookSettings};
 use crate::core::hub::HubSlot;
 use crate::core::hub_event::HubEvent;
+use crate::core::stats::TransportCounters;
 
 pub const MAX_IN_FLIGHT: usize = 4;
 pub const MAX_OUTSTANDING: usize = 256;
@@ -35,11 +36,17 @@ struct Sender {
     settings: Arc<WebhookSettings>,
     in_flight: Arc<Semaphore>,
     outstanding: Arc<Semaphore>,
+    counters: Arc<TransportCounters>,
 }
 
 /// Subscribes now, so the endpoint gets exactly the events published after registration: those of the run
 /// returned after the sequence number returned.
-pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<WebhookSettings>) -> (u64, Epoch) {
+pub fn spawn(
+    endpoint: Arc<Endpoint>,
+    hub_slot: Arc<HubSlot>,
+    settings: Arc<WebhookSettings>,
+    counters: Arc<TransportCounters>,
+) -> (u64, Epoch) {
     let hub = hub_slot.current();
     let subscription = hub.subscribe(None, 0);
     let start = (subscription.head_seq, hub.epoch().clone());
@@ -48,6 +55,7 @@ pub fn spawn(endpoint: Arc<Endpoint>, hub_slot: Arc<HubSlot>, settings: Arc<Webh
         settings,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         outstanding: Arc::new(Semaphore::new(MAX_OUTSTANDING)),
+        counters,
     });
     tokio::spawn(async move {
         let mut stop = sender.endpoint.phase.subscribe();
@@ -157,6 +165,10 @@ impl Sender {
             let exchange = client::post(&self.endpoint.target, &signed, self.settings.attempt_timeout).await;
             drop(permit);
             let finished_at_ms = unix_ms();
+            self.counters.requested();
+            if exchange.outcome.is_success() {
+                self.counters.delivered(1, body.len());
+            }
             let gone = exchange.outcome == AttemptOutcome::Status { status: 410 };
             let done = exchange.outcome.is_success() || gone;
             let delay = if done { None } else { self.retry_delay(attempt) };
