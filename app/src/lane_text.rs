@@ -58,6 +58,21 @@ pub fn delivery_note(arrival: Arrival, seq: u64) -> Option<(NoteTone, String)> {
     }
 }
 
+/// Where a line of an HTTP stream fell among the reads of its `ReadableStream`: read `read` (of `read_bytes`)
+/// completed `completed` lines, this one the `index`-th; the first of them began in an earlier read when `carried`
+/// bytes of it were held over. The server writes a line per chunk, but the browser's reads need not follow them.
+pub fn line_in_read(read: u64, read_bytes: usize, completed: usize, index: usize, carried: usize) -> String {
+    let mut text = format!(
+        "read #{read} of the response body ({read_bytes} B) completed {completed} line{}; this was line {} of them",
+        if completed == 1 { "" } else { "s" },
+        index + 1
+    );
+    if index == 0 && carried > 0 {
+        text.push_str(&format!(", begun in an earlier read ({carried} B held over)"));
+    }
+    text
+}
+
 /// At most `limit` characters of `text`, with an ellipsis when cut.
 fn shortened(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
@@ -72,6 +87,19 @@ mod tests {
 
     fn event(body: EventBody) -> Event {
         Event { seq: 7, emitted_at: 0, body }
+    }
+
+    #[test]
+    fn a_line_says_which_read_completed_it_and_whether_it_began_earlier() {
+        assert_eq!(
+            line_in_read(3, 210, 2, 0, 40),
+            "read #3 of the response body (210 B) completed 2 lines; this was line 1 of them, begun in an earlier \
+             read (40 B held over)"
+        );
+        assert_eq!(
+            line_in_read(4, 102, 1, 0, 0),
+            "read #4 of the response body (102 B) completed 1 line; this was line 1 of them"
+        );
     }
 
     #[test]

@@ -113,6 +113,11 @@ impl LineSplitter {
         Self { partial: Vec::new(), max_line_bytes, discarding: false }
     }
 
+    /// Bytes of an unfinished line held from the chunks pushed so far: where the next chunk's first line began.
+    pub fn held(&self) -> usize {
+        self.partial.len()
+    }
+
     /// The lines this chunk completed, in order; a refused line is an `Err` in its place.
     pub fn push(&mut self, mut chunk: &[u8]) -> Vec<Result<String, LineError>> {
         let mut lines = Vec::new();
@@ -179,6 +184,15 @@ mod tests {
             // The newline is the only framing.
             assert_eq!(line.json_len, line.text.len() - 1);
         }
+    }
+
+    #[test]
+    fn the_splitter_says_how_much_of_a_line_it_holds() {
+        let mut splitter = LineSplitter::default();
+        assert_eq!(splitter.push(b"{\"a\":1}\n{\"b\""), vec![Ok("{\"a\":1}".to_string())]);
+        assert_eq!(splitter.held(), 4);
+        assert_eq!(splitter.push(b":2}\n"), vec![Ok("{\"b\":2}".to_string())]);
+        assert_eq!(splitter.held(), 0);
     }
 
     #[test]

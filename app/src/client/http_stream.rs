@@ -15,6 +15,7 @@ use super::{
     back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
 };
 use crate::diagram::NoteTone;
+use crate::lane_text;
 use protocol::ndjson::{self, LineSplitter, StreamLine};
 use protocol::routes::StreamQuery;
 use protocol::{ClientId, Transport};
@@ -118,13 +119,18 @@ async fn read_stream(recorder: LaneRecorder, client: &ClientId, abort: Option<&A
     let mut splitter = LineSplitter::default();
     let mut request = Some(sent.id);
     let mut exchange = None;
+    let mut reads = 0u64;
     loop {
         let chunk = match reader.next().await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => return lost("stream ended", "the server closed the response; fetching again with after="),
             Err(error) => return lost("stream failed", error),
         };
-        for line in splitter.push(&chunk) {
+        reads += 1;
+        let carried = splitter.held();
+        let lines = splitter.push(&chunk);
+        let completed = lines.len();
+        for (index, line) in lines.into_iter().enumerate() {
             let line = match line {
                 Ok(line) => line,
                 Err(error) => return lost("unreadable stream", error.to_string()),
@@ -139,7 +145,8 @@ async fn read_stream(recorder: LaneRecorder, client: &ClientId, abort: Option<&A
                 }
                 Ok(StreamLine::Event(event)) => {
                     let label = format!("line #{} · {}", event.seq, event.body.kind_name());
-                    recorder.event(&event, label, &line, line.len(), exchange);
+                    let how = lane_text::line_in_read(reads, chunk.len(), completed, index, carried);
+                    recorder.event_noting(&event, label, &line, line.len(), exchange, Some(how));
                 }
                 Ok(StreamLine::Gap(gap)) => recorder.gap(gap),
                 Ok(StreamLine::KeepAlive) => {}

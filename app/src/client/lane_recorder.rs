@@ -219,6 +219,20 @@ impl LaneRecorder {
     /// stream opened by `exchange`. `bytes` is what it adds to the lane's body bytes (0 inside a poll response,
     /// whose body is counted whole).
     pub fn event(&self, event: &Event, label: String, received: &str, bytes: usize, exchange: Option<u64>) {
+        self.event_noting(event, label, received, bytes, exchange, None);
+    }
+
+    /// [`event`](Self::event), with a line about how it arrived added to the arrow's detail (for a stream read in
+    /// chunks: which read completed it).
+    pub fn event_noting(
+        &self,
+        event: &Event,
+        label: String,
+        received: &str,
+        bytes: usize,
+        exchange: Option<u64>,
+        how: Option<String>,
+    ) {
         let at = now();
         // `emitted_at` is on the server's clock; on this browser's clock the event was born `offset` earlier.
         let offset = self.clock_offset.get_untracked().map_or(0.0, |clock| clock.correction_ms());
@@ -231,7 +245,11 @@ impl LaneRecorder {
             metrics.record_arrival(arrival, latency);
         });
         let size = if bytes > 0 { bytes } else { received.len() };
-        let (label, detail) = lane_text::event_text(event, label, bytes, size, latency);
+        let (label, mut detail) = lane_text::event_text(event, label, bytes, size, latency);
+        if let Some(how) = how {
+            detail.push('\n');
+            detail.push_str(&how);
+        }
         match &event.body {
             EventBody::Broadcast { text } => self.show_teacher_message(event.seq, text),
             EventBody::Audio(clip) => self.keep_clip(event.seq, clip, size),

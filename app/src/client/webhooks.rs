@@ -139,7 +139,10 @@ async fn register(
         match register_webhook_endpoint(client, target).await {
             Ok(endpoint) => {
                 recorder.connected();
-                watch.target_refused.set(None);
+                // The refusal stays on the page while the lab's own receiver takes over; a URL accepted ends it.
+                if target.is_some() {
+                    watch.target_refused.set(None);
+                }
                 return Some(endpoint);
             }
             Err(ClientError::Api { status: 422, body }) if target.is_some() => {

@@ -187,6 +187,7 @@ fn OwnReceiver(watch: WebhookWatch) -> impl IntoView {
         event.prevent_default();
         let url = draft.get_untracked().trim().to_owned();
         if !url.is_empty() {
+            watch.target_refused.set(None);
             watch.target.set(Some(url));
         }
     };
