@@ -559,6 +559,8 @@ async fn a_python_standardwebhooks_receiver_verifies_every_delivery_and_its_410_
 
     // Gone: the next delivery gets 410, the endpoint is disabled, and nothing more is sent.
     python.tell("gone").await;
+    // Only once Python says so: its main thread reads the command while other threads answer requests.
+    assert_eq!(python.next().await["gone"], true);
     let four = server.publish("four").await;
     let gone = python.next().await;
     assert_eq!((gone["seq"].as_u64(), gone["status"].as_u64()), (Some(four), Some(410)));

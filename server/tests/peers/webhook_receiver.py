@@ -8,8 +8,8 @@ Listens on 127.0.0.1, port 0, and prints `{"port": N}`. Then reads the endpoint'
 once the endpoint is registered with this port) as the first line on stdin and prints `{"ready": true}`. From then
 on, one JSON line per request: {"id", "seq", "attempt" (how many times this id has arrived), "verified", "status"}.
 Event FAIL_SEQ is answered 500 the first two times it arrives, so its third attempt succeeds. A request whose
-signature does not verify gets 400. The line `gone` on stdin makes every later request get 410 Gone. Ends when
-stdin closes.
+signature does not verify gets 400. The line `gone` on stdin makes every later request get 410 Gone, and is
+acknowledged with `{"gone": true}` once it holds. Ends when stdin closes.
 """
 
 import json
@@ -67,4 +67,5 @@ for command in sys.stdin:
     if command.strip() == "gone":
         with lock:
             gone = True
+            print(json.dumps({"gone": True}), flush=True)
 server.shutdown()
