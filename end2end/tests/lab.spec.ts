@@ -228,7 +228,7 @@ test("the clock offset is measured, and on one machine it is about zero", async 
 test("the metrics panel compares the lanes, moves with the knobs, resets and exports CSV", async ({ page, request }) => {
   await openLab(page);
   const cell = (row: string, column: number) => page.locator(`[data-testid="row-${row}"] td`).nth(column);
-  // Columns in lane order: short polling, long polling, SSE, WebSocket, HTTP streaming.
+  // Columns in lane order: short polling, long polling, SSE, WebSocket, HTTP streaming, webhooks.
   await expect.poll(async () => Number(await cell("events", 3).textContent())).toBeGreaterThan(2);
   await expect.poll(async () => parseFloat((await cell("bytes_per_event", 3).textContent()) ?? "")).toBeGreaterThan(0);
   await expect(page.getByTestId("latency-chart-sse").locator("rect")).toHaveCount(11);
