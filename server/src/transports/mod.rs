@@ -5,6 +5,7 @@ pub mod http_stream;
 pub mod long_poll;
 pub mod poll;
 pub mod sse;
+mod text_stream;
 pub mod webhooks;
 pub mod ws;
 

@@ -4,31 +4,22 @@
 //! which bytes it wrote for each event (to count them, and later to show them); the format is tested against an
 //! independent parser in `tests/streams.rs` and against the browser's own `EventSource` end to end.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use protocol::routes::{self, StreamQuery};
-use protocol::sse::{encode_gap, encode_hello, parse_last_event_id, KEEP_ALIVE};
-use protocol::{StreamHello, Transport, WireLabel};
-use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
+use protocol::sse::{self, parse_last_event_id};
+use protocol::{Gap, StreamHello, Transport};
 
-use crate::api::admission::AddressPermit;
+use super::text_stream::{self, StreamCodec};
 use crate::api::error::ApiError;
 use crate::api::extract::{ClientAddress, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
-use crate::core::faults::FaultWatch;
-use crate::core::feed::{Feed, FeedItem};
-use crate::core::hub_event::TextChunk;
-use crate::core::stats::OpenConnection;
-use crate::wire::connection::Annotation;
+use crate::core::hub_event::{HubEvent, TextChunk};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::SSE, get(get_sse))
@@ -44,30 +35,7 @@ async fn get_sse(
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
-    let (peer, permit) = lanes.admit_long_lived(Transport::Sse, params.client, address)?;
-    let counters = lanes.counters.of(Transport::Sse).clone();
-    let open = counters.open();
-    let hub = lanes.hub();
-    let subscription = hub.subscribe(after, usize::MAX);
-    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange: wire.exchange() };
-    let dropped = lanes.faults.watch(peer.clone());
-    let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
-    let keep_alive = keep_alive(lanes.timing.sse_keep_alive);
-    let stream = SseStream { hello: Some(hello), feed, keep_alive, dropped, wire, _open: open, _permit: permit };
-    let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
-        let chunk = stream.next_chunk().await?;
-        Some((Ok::<_, Infallible>(chunk), stream))
-    }));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-            // Tells reverse proxies such as nginx not to buffer the stream.
-            (header::HeaderName::from_static("x-accel-buffering"), "no"),
-        ],
-        body,
-    )
-        .into_response())
+    text_stream::open::<EventStream>(&lanes, Transport::Sse, params.client, address, wire, after)
 }
 
 /// The cursor a reconnecting `EventSource` sends. A value that is not visible ASCII reads as blank, as no browser
@@ -77,53 +45,22 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     Ok(parse_last_event_id(value.to_str().unwrap_or_default())?)
 }
 
-fn keep_alive(period: Duration) -> Interval {
-    let mut interval = interval_at(Instant::now() + period, period);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    interval
-}
+/// `text/event-stream`: `id:`, `event:` and `data:` lines and a blank line per message, `:` comments to keep alive.
+struct EventStream;
 
-struct SseStream {
-    hello: Option<StreamHello>,
-    feed: Feed,
-    keep_alive: Interval,
-    /// Tells when a fault drops this stream.
-    dropped: FaultWatch,
-    /// Told what each chunk carries, so its bytes can be attributed to the right arrow.
-    wire: Wire,
-    /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
-    _open: OpenConnection,
-    _permit: AddressPermit,
-}
+impl StreamCodec for EventStream {
+    const CONTENT_TYPE: &'static str = "text/event-stream";
+    const KEEP_ALIVE: &'static str = sse::KEEP_ALIVE;
 
-impl SseStream {
-    async fn next_chunk(&mut self) -> Option<Bytes> {
-        if let Some(hello) = self.hello.take() {
-            return Some(self.annotated(WireLabel::Hello, None, encode_hello(&hello).into()));
-        }
-        tokio::select! {
-            item = self.feed.next() => {
-                self.keep_alive.reset();
-                let chunk = match item? {
-                    FeedItem::Event(event) => {
-                        let chunk = event.sse_chunk();
-                        self.feed.counters().delivered(1, chunk.text.len());
-                        self.annotated(WireLabel::of_event(&event.body), Some(event.seq), chunk)
-                    }
-                    FeedItem::Gap(gap) => self.annotated(WireLabel::Gap, None, encode_gap(gap).into()),
-                };
-                Some(chunk)
-            }
-            _ = self.keep_alive.tick() => {
-                Some(self.annotated(WireLabel::KeepAlive, None, TextChunk::from_static(KEEP_ALIVE)))
-            }
-            // Ending the body closes the response; the browser's EventSource reconnects with Last-Event-ID.
-            _ = self.dropped.until_dropped() => None,
-        }
+    fn hello(hello: &StreamHello) -> TextChunk {
+        sse::encode_hello(hello).into()
     }
 
-    fn annotated(&self, event: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Bytes {
-        self.wire.annotate(Annotation { event, seq, payload_len: Some(chunk.json_len) });
-        chunk.text
+    fn event(event: &HubEvent) -> TextChunk {
+        event.sse_chunk()
+    }
+
+    fn gap(gap: Gap) -> TextChunk {
+        sse::encode_gap(gap).into()
     }
 }

@@ -1,0 +1,133 @@
+//! What SSE and the HTTP stream share: one response that never ends, a hello first, then a chunk per hub event, a
+//! gap chunk for history that is gone, and a keep-alive while idle, each chunk labelled for the wire tap. They
+//! differ only in how each chunk is written (their [`StreamCodec`]), their content type, and who reconnects.
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use protocol::{ClientId, Gap, StreamHello, Transport, WireLabel};
+use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
+
+use crate::api::admission::AddressPermit;
+use crate::api::error::ApiError;
+use crate::api::lanes::Lanes;
+use crate::api::wire::Wire;
+use crate::core::faults::FaultWatch;
+use crate::core::feed::{Feed, FeedItem};
+use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::core::stats::OpenConnection;
+use crate::wire::connection::Annotation;
+
+/// How one text stream writes what it carries.
+pub trait StreamCodec: Send + 'static {
+    const CONTENT_TYPE: &'static str;
+    /// Written after this long without anything else.
+    const KEEP_ALIVE: &'static str;
+    fn hello(hello: &StreamHello) -> TextChunk;
+    /// The event as this stream writes it, encoded once per event for every client (see `HubEvent`).
+    fn event(event: &HubEvent) -> TextChunk;
+    fn gap(gap: Gap) -> TextChunk;
+}
+
+/// The whole answer to a stream request: admitted like every held connection, subscribed after `after`, and
+/// written with `C` until the client goes or a fault drops it.
+pub fn open<C: StreamCodec>(
+    lanes: &Lanes,
+    transport: Transport,
+    client: Option<ClientId>,
+    address: IpAddr,
+    wire: Wire,
+    after: Option<u64>,
+) -> Result<Response, ApiError> {
+    let (peer, permit) = lanes.admit_long_lived(transport, client, address)?;
+    let counters = lanes.counters.of(transport).clone();
+    let open = counters.open();
+    let hub = lanes.hub();
+    let subscription = hub.subscribe(after, usize::MAX);
+    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange: wire.exchange() };
+    let dropped = lanes.faults.watch(peer.clone());
+    let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
+    let stream = TextStream::<C> {
+        hello: Some(hello),
+        feed,
+        keep_alive: keep_alive(lanes.timing.sse_keep_alive),
+        dropped,
+        wire,
+        _open: open,
+        _permit: permit,
+        _codec: std::marker::PhantomData,
+    };
+    let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), stream))
+    }));
+    Ok((
+        [
+            // Not compressible (see `router::is_page_or_asset`): a compressor would hold chunks back.
+            (header::CONTENT_TYPE, C::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Tells reverse proxies such as nginx not to buffer the stream.
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn keep_alive(period: Duration) -> Interval {
+    let mut interval = interval_at(Instant::now() + period, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+struct TextStream<C> {
+    hello: Option<StreamHello>,
+    feed: Feed,
+    keep_alive: Interval,
+    /// Tells when a fault drops this stream.
+    dropped: FaultWatch,
+    /// Told what each chunk carries, so its bytes can be attributed to the right arrow.
+    wire: Wire,
+    /// Keeps the stream counted as open until the client disconnects and hyper drops the body.
+    _open: OpenConnection,
+    _permit: AddressPermit,
+    _codec: std::marker::PhantomData<C>,
+}
+
+impl<C: StreamCodec> TextStream<C> {
+    /// One message per chunk, so each chunk on the wire is one labelled record.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(hello) = self.hello.take() {
+            return Some(self.annotated(WireLabel::Hello, None, C::hello(&hello)));
+        }
+        tokio::select! {
+            item = self.feed.next() => {
+                self.keep_alive.reset();
+                let chunk = match item? {
+                    FeedItem::Event(event) => {
+                        let chunk = C::event(&event);
+                        self.feed.counters().delivered(1, chunk.text.len());
+                        self.annotated(WireLabel::of_event(&event.body), Some(event.seq), chunk)
+                    }
+                    FeedItem::Gap(gap) => self.annotated(WireLabel::Gap, None, C::gap(gap)),
+                };
+                Some(chunk)
+            }
+            _ = self.keep_alive.tick() => {
+                Some(self.annotated(WireLabel::KeepAlive, None, TextChunk::from_static(C::KEEP_ALIVE)))
+            }
+            // Ending the body closes the response; the client reconnects (EventSource by itself, a fetch reader
+            // by its own code).
+            _ = self.dropped.until_dropped() => None,
+        }
+    }
+
+    fn annotated(&self, event: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Bytes {
+        self.wire.annotate(Annotation { event, seq, payload_len: Some(chunk.json_len) });
+        chunk.text
+    }
+}
