@@ -13,7 +13,7 @@ use protocol::webhook::{self, AttemptOutcome};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::counting::{ByteCounts, Counted};
+use super::counting::{ByteCounts, WireTap};
 use super::guard::Target;
 
 /// A receiver's answer body is read (an acknowledgement needs none) up to this; more fails the attempt.
@@ -84,7 +84,7 @@ pub async fn post(target: &Target, signed: &Signed, timeout: Duration) -> Exchan
         Ok(Err(failure)) => AttemptOutcome::Error { error: failure.to_string() },
         Err(_) => AttemptOutcome::Error { error: "timeout".into() },
     };
-    Exchange { outcome, request_bytes: counts.written(), response_bytes: counts.read() }
+    Exchange { outcome, request_bytes: counts.bytes_written(), response_bytes: counts.bytes_read() }
 }
 
 async fn attempt(target: &Target, signed: &Signed, counts: Arc<ByteCounts>) -> Result<u16, Failure> {
@@ -94,7 +94,7 @@ async fn attempt(target: &Target, signed: &Signed, counts: Arc<ByteCounts>) -> R
     })?;
     // Small requests: Nagle would hold the body back behind the head.
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(Counted::new(stream, counts));
+    let io = TokioIo::new(WireTap::new(stream, counts));
     let (mut sender, connection) =
         hyper::client::conn::http1::Builder::new().max_buf_size(MAX_RESPONSE_HEAD_BYTES).handshake(io).await?;
     let _connection = AbortOnDrop(tokio::spawn(async move {

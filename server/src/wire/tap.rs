@@ -1,5 +1,6 @@
-//! The socket wrapper that shows every byte read and written to the connection's [`ConnectionWire`]: the lab's
-//! byte counts are taken here, where the bytes really cross, not estimated from what the handlers meant to send.
+//! The socket wrapper that shows every byte read and written to an observer: the connection's [`ConnectionWire`]
+//! on accepted connections, a webhook delivery's counts on the sender's own. The lab's byte counts are taken here,
+//! where the bytes really cross, not estimated from what the handlers meant to send.
 
 use std::io;
 use std::pin::Pin;
@@ -10,18 +11,34 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::connection::ConnectionWire;
 
-pub struct WireTap<S> {
-    inner: S,
-    wire: Arc<ConnectionWire>,
+/// Told of every byte as it crosses, in order.
+pub trait TapObserver {
+    fn read(&self, bytes: &[u8]);
+    fn written(&self, bytes: &[u8]);
 }
 
-impl<S> WireTap<S> {
-    pub fn new(inner: S, wire: Arc<ConnectionWire>) -> Self {
+impl TapObserver for ConnectionWire {
+    fn read(&self, bytes: &[u8]) {
+        ConnectionWire::read(self, bytes);
+    }
+
+    fn written(&self, bytes: &[u8]) {
+        ConnectionWire::written(self, bytes);
+    }
+}
+
+pub struct WireTap<S, O = ConnectionWire> {
+    inner: S,
+    wire: Arc<O>,
+}
+
+impl<S, O> WireTap<S, O> {
+    pub fn new(inner: S, wire: Arc<O>) -> Self {
         Self { inner, wire }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WireTap<S> {
+impl<S: AsyncRead + Unpin, O: TapObserver> AsyncRead for WireTap<S, O> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
@@ -32,7 +49,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireTap<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WireTap<S> {
+impl<S: AsyncWrite + Unpin, O: TapObserver> AsyncWrite for WireTap<S, O> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(written)) = result {
