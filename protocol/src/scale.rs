@@ -74,6 +74,15 @@ pub enum LoadTransport {
 }
 
 impl LoadTransport {
+    /// The ones the lab itself serves (socket.io is a peer's).
+    pub const LAB: [LoadTransport; 5] = [
+        LoadTransport::ShortPoll,
+        LoadTransport::LongPoll,
+        LoadTransport::Sse,
+        LoadTransport::WebSocket,
+        LoadTransport::HttpStream,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             LoadTransport::ShortPoll => "Short polling",

@@ -31,13 +31,7 @@ fn slack_per_client(transport: LoadTransport) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_gets_every_event_in_order_on_every_transport() {
-    let transports = [
-        LoadTransport::ShortPoll,
-        LoadTransport::LongPoll,
-        LoadTransport::Sse,
-        LoadTransport::WebSocket,
-        LoadTransport::HttpStream,
-    ];
+    let transports = LoadTransport::LAB;
     let mut outcomes = Vec::new();
     for batch in transports.chunks(RUNS_AT_ONCE) {
         outcomes.extend(futures::future::join_all(batch.iter().copied().map(load)).await);

@@ -60,13 +60,7 @@ fn slack_per_client(transport: LoadTransport) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_stream_costs_no_phantom_losses_or_duplicates_on_any_transport() {
-    let transports = [
-        LoadTransport::ShortPoll,
-        LoadTransport::LongPoll,
-        LoadTransport::Sse,
-        LoadTransport::WebSocket,
-        LoadTransport::HttpStream,
-    ];
+    let transports = LoadTransport::LAB;
     let results = futures::future::join_all(transports.map(load_across_restart)).await;
     for (transport, (outcome, restart, after)) in transports.into_iter().zip(results) {
         let run = &outcome.run;

@@ -21,7 +21,7 @@ use super::lane_task::run_while_enabled;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::delivery_text::{DeliveryTracker, DrawnAttempt, SignatureCheck, SignatureTally};
 use crate::diagram::{NoteTone, RecordKind};
-use protocol::webhook::{self, DeliveryAttempt, EndpointCreated, ReceiverState, WebhookSecret};
+use protocol::webhook::{self, AttemptOutcome, DeliveryAttempt, EndpointCreated, ReceiverState, WebhookSecret};
 use protocol::{ClientId, Epoch, Event, Transport};
 
 /// How often the page reads the delivery log: often enough that an arrow appears within a second of its attempt.
@@ -184,11 +184,10 @@ async fn follow_log(
                 for attempt in &page.attempts {
                     let check = check_signature(&verifier, attempt).await;
                     watch.signatures.update(|tally| tally.count(&check));
-                    let drawn = tracker.attempt(attempt, check);
                     if attempt.signature.is_empty() {
                         never_sent(recorder, attempt);
                     } else {
-                        draw(recorder, drawn, attempt, &mut runs);
+                        draw(recorder, tracker.attempt(attempt, check), attempt, &mut runs);
                     }
                 }
                 if page.dropped > dropped {
@@ -263,8 +262,8 @@ impl Runs {
 /// `POST`, and no request counted.
 fn never_sent(recorder: LaneRecorder, attempt: &DeliveryAttempt) {
     let why = match &attempt.outcome {
-        protocol::webhook::AttemptOutcome::Error { error } => error.clone(),
-        protocol::webhook::AttemptOutcome::Status { status } => status.to_string(),
+        AttemptOutcome::Error { error } => error.clone(),
+        AttemptOutcome::Status { status } => status.to_string(),
     };
     let at = attempt.finished_at_ms as f64 - recorder.clock_correction_ms();
     recorder.push(
