@@ -14,12 +14,12 @@ pub enum BrowserError {
 
 /// A JavaScript exception as a sentence: its message when it has one.
 pub(crate) fn js_error(value: JsValue) -> BrowserError {
-    let message = value
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"));
-    BrowserError::Js(message)
+    BrowserError::Js(js_message(&value).unwrap_or_else(|| format!("{value:?}")))
+}
+
+/// What a thrown JavaScript value says: an `Error`'s message, or the value itself if it is a string.
+pub(crate) fn js_message(value: &JsValue) -> Option<String> {
+    value.dyn_ref::<js_sys::Error>().map(|error| String::from(error.message())).or_else(|| value.as_string())
 }
 
 pub(crate) fn missing(what: &str) -> BrowserError {

@@ -9,6 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader};
 
+use super::files::js_message;
 use super::lane_task::run_while_enabled;
 use super::round_trip::post_round_trip;
 use super::{
@@ -82,11 +83,7 @@ impl Reader {
 }
 
 fn describe(error: JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "the read failed".into())
+    js_message(&error).unwrap_or_else(|| "the read failed".into())
 }
 
 async fn read_stream(recorder: LaneRecorder, client: &ClientId, abort: Option<&AbortSignal>) -> StreamEnd {

@@ -14,6 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey, SubtleCrypto};
 
+use super::files::js_message;
 use super::http::{
     delete_webhook_endpoint, register_webhook_endpoint, webhook_deliveries, webhook_receiver, ClientError,
 };
@@ -353,9 +354,5 @@ async fn check_signature(verifier: &Result<Verifier, String>, attempt: &Delivery
 }
 
 fn describe(error: JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "WebCrypto failed".into())
+    js_message(&error).unwrap_or_else(|| "WebCrypto failed".into())
 }
