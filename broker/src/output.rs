@@ -1,0 +1,56 @@
+use bytes::Bytes;
+use mqtt5_protocol::QoS;
+
+/// One socket as the I/O layer knows it; the broker never reuses an id.
+pub type ConnectionId = u64;
+
+/// A message the lab itself publishes into the broker (every hub event), as if from a client connected at QoS 2.
+#[derive(Clone, Debug)]
+pub struct Publication {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    /// MQTT 5 user properties (the lab sends `seq` and `epoch`); v3.1.1 subscribers get the payload alone.
+    pub user_properties: Vec<(String, String)>,
+    /// MQTT 5 Payload Format Indicator: `true` for UTF-8 (the event JSON), `false` for bytes (a WAV clip).
+    pub utf8: bool,
+}
+
+/// What one written packet was, for the wire tap's labels and the lane's arrows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketSummary {
+    /// "CONNACK", "PUBLISH", "PUBREL"…
+    pub kind: &'static str,
+    pub packet_id: Option<u16>,
+    pub topic: Option<String>,
+    pub qos: Option<u8>,
+    pub dup: bool,
+    pub retain: bool,
+    /// The `seq` user property of a PUBLISH, when the lab set one.
+    pub seq: Option<u64>,
+    /// Bytes of the application payload inside this packet (0 for packets without one).
+    pub payload_len: usize,
+}
+
+/// A client's message the lab must act on: a publish to a topic the lab listens to (`lab/chat` becomes a hub event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabPublish {
+    pub client_id: String,
+    pub topic: String,
+    pub payload: Bytes,
+}
+
+/// What the I/O layer must do, in order.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Write these bytes (one whole packet) to this socket.
+    Send { connection: ConnectionId, bytes: Bytes, packet: PacketSummary },
+    /// Close this socket once everything sent before has been written. `reason` is for logs and the lane.
+    Close { connection: ConnectionId, reason: String },
+    /// A whole packet arrived from this socket and was decoded (the wire tap labels inbound bytes with it, and a
+    /// fault such as "drop after PUBREC" keys on it). Emitted before the broker's answers to it.
+    Received { connection: ConnectionId, packet: PacketSummary },
+    /// A client published where the lab listens.
+    Lab(LabPublish),
+}
