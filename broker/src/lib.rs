@@ -3,13 +3,31 @@
 //! clock of its own, so every state machine here (QoS 1 and 2 both ways, sessions, wills, keep-alive) is tested
 //! with tables and fuzzed with raw bytes.
 //!
-//! Layout: `config` (limits), `broker` (the one `Broker` value), `session` (what outlives a connection),
-//! `connection` (framing and per-socket state), `topics` (subscriptions and retained messages), `output` (what the
-//! I/O layer acts on).
+//! Layout: `config` (limits), `broker` (the one `Broker` value and its API), `connect` (CONNECT and sessions
+//! starting), `inbound` (the other client packets), `outbound` (routing and delivery), `lifecycle` (connections
+//! and sessions ending, wills), `session` (what outlives a connection), `connection` (per-socket state),
+//! `framing` and `decode` (bytes to packets), `wire` (packets to bytes), `topics` (subscriptions and retained
+//! messages), `timers`, `output` (what the I/O layer acts on).
 
 mod broker;
 mod config;
+mod connect;
+mod connection;
+mod decode;
+mod error;
+mod framing;
+mod inbound;
+mod lifecycle;
+mod message;
+mod outbound;
 mod output;
+mod session;
+mod timers;
+mod topics;
+mod wire;
+
+#[cfg(test)]
+mod tests;
 
 pub use broker::{Broker, BrokerStats};
 pub use config::BrokerConfig;

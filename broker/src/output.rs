@@ -33,6 +33,13 @@ pub struct PacketSummary {
     pub payload_len: usize,
 }
 
+impl PacketSummary {
+    /// A packet without topic or payload (acks, CONNACK, PINGRESP, DISCONNECT…).
+    pub(crate) fn control(kind: &'static str, packet_id: Option<u16>) -> Self {
+        Self { kind, packet_id, topic: None, qos: None, dup: false, retain: false, seq: None, payload_len: 0 }
+    }
+}
+
 /// A client's message the lab must act on: a publish to a topic the lab listens to (`lab/chat` becomes a hub event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabPublish {

@@ -22,6 +22,8 @@ pub enum WireLabel {
     Ack,
     /// A WebSocket frame the server could not act on.
     Error,
+    /// An MQTT control packet (CONNACK, SUBACK, PUBREL…); a PUBLISH of a hub event carries the event's label.
+    Mqtt,
     /// A label this build does not know (a trace from a newer lab): kept readable, never an error.
     #[serde(other)]
     Other,
@@ -50,6 +52,7 @@ impl WireLabel {
             WireLabel::KeepAlive => "keep-alive",
             WireLabel::Ack => "ack",
             WireLabel::Error => "error",
+            WireLabel::Mqtt => "mqtt",
             WireLabel::Other => "other",
         }
     }
@@ -68,7 +71,7 @@ mod tests {
     #[test]
     fn serde_name_is_the_wire_name() {
         use WireLabel::*;
-        for label in [Hello, Tick, Message, Broadcast, Audio, Gap, KeepAlive, Ack, Error, Other] {
+        for label in [Hello, Tick, Message, Broadcast, Audio, Gap, KeepAlive, Ack, Error, Mqtt, Other] {
             assert_eq!(serde_json::to_value(label).unwrap(), label.as_str());
         }
         assert_eq!(serde_json::from_str::<WireLabel>(r#""publish-ack-v9""#).unwrap(), Other);

@@ -10,6 +10,7 @@ mod faults;
 mod label;
 mod lesson;
 mod limits;
+pub mod mqtt;
 pub mod ndjson;
 pub mod parse;
 mod per_transport;

@@ -18,6 +18,8 @@ pub const LONG_POLL: &str = "/api/long-poll";
 pub const SSE: &str = "/api/sse";
 pub const WEB_SOCKET: &str = "/api/ws";
 pub const HTTP_STREAM: &str = "/api/stream";
+/// MQTT over WebSocket (subprotocol `mqtt`): the lab's broker (`docs/src/api/mqtt.md`).
+pub const MQTT: &str = "/api/mqtt";
 pub const PUBLISH: &str = "/api/publish";
 pub const AUDIO: &str = "/api/audio";
 pub const CLASS: &str = "/api/class";
@@ -53,6 +55,7 @@ pub fn of_lane(transport: Transport) -> Option<&'static str> {
         Transport::WebSocket => Some(WEB_SOCKET),
         Transport::HttpStream => Some(HTTP_STREAM),
         Transport::Webhook => None,
+        Transport::Mqtt => Some(MQTT),
     }
 }
 
@@ -181,6 +184,22 @@ pub struct StreamQuery {
     pub after: Option<u64>,
     #[serde(default)]
     pub client: Option<ClientId>,
+}
+
+/// `GET /api/mqtt?client=…`: whose page the MQTT connection is, for its lane's byte records. Where to resume is
+/// MQTT's own business (a kept session), not the query's.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttQuery {
+    #[serde(default)]
+    pub client: Option<ClientId>,
+}
+
+impl MqttQuery {
+    /// The path and query of the broker's WebSocket; the caller puts `ws://host` (or `wss://`) in front.
+    pub fn web_socket_path(&self) -> String {
+        Address::new(MQTT).param("client", self.client.as_ref()).0
+    }
 }
 
 impl StreamQuery {

@@ -10,10 +10,11 @@ pub enum Transport {
     WebSocket,
     HttpStream,
     Webhook,
+    Mqtt,
 }
 
 impl Transport {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     pub const ALL: [Transport; Self::COUNT] = [
         Transport::ShortPoll,
         Transport::LongPoll,
@@ -21,6 +22,7 @@ impl Transport {
         Transport::WebSocket,
         Transport::HttpStream,
         Transport::Webhook,
+        Transport::Mqtt,
     ];
 
     /// Its place in [`Transport::ALL`] (the lane order).
@@ -37,6 +39,7 @@ impl Transport {
             Transport::WebSocket => "web_socket",
             Transport::HttpStream => "http_stream",
             Transport::Webhook => "webhook",
+            Transport::Mqtt => "mqtt",
         }
     }
 
@@ -48,6 +51,7 @@ impl Transport {
             Transport::WebSocket => "WebSocket",
             Transport::HttpStream => "HTTP streaming",
             Transport::Webhook => "Webhooks",
+            Transport::Mqtt => "MQTT",
         }
     }
 
@@ -60,6 +64,7 @@ impl Transport {
             Transport::WebSocket => "one upgraded TCP connection; a frame per event, both ways",
             Transport::HttpStream => "one fetch whose response never ends; a JSON line per event",
             Transport::Webhook => "server to server: a signed POST per event, retried until the receiver answers 2xx",
+            Transport::Mqtt => "a broker between publishers and subscribers; MQTT packets inside one WebSocket",
         }
     }
 
@@ -68,8 +73,17 @@ impl Transport {
     pub fn lifelines(self) -> (&'static str, &'static str) {
         match self {
             Transport::Webhook => ("Receiver", "Sender"),
+            Transport::Mqtt => ("Browser", "Broker"),
             _ => ("Browser", "Server"),
         }
+    }
+
+    /// Whether a page turns this lane on when it opens. The webhook lane registers an endpoint with the lab's
+    /// sender, which a page should do only when someone wants to watch webhooks; the MQTT lane is a broker's
+    /// protocol on top of a WebSocket, so the first view compares the browser's own transports and a lesson (or
+    /// key 7) brings MQTT in.
+    pub fn on_at_start(self) -> bool {
+        !matches!(self, Transport::Webhook | Transport::Mqtt)
     }
 
     /// Whether the browser is one of the parties. For a webhook it is not: the page learns of each delivery over

@@ -53,6 +53,8 @@ impl WsClientMessage {
 
 /// Close codes this server uses, from RFC 6455 section 7.4.1.
 pub mod close_code {
+    /// The connection did what it was for (the MQTT broker's DISCONNECT, say).
+    pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
     /// A binary frame: this protocol speaks JSON text only.

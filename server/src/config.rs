@@ -102,6 +102,15 @@ pub struct Config {
     /// it is removed, its sender stopped and its place under the caps freed. A page polls about once a second.
     #[arg(long, env = "LAB_WEBHOOK_IDLE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub webhook_idle_seconds: u64,
+
+    /// MQTT: also listen for plain MQTT over TCP here (e.g. 127.0.0.1:1883, or 0.0.0.0:1883 for a class), so
+    /// `mosquitto_sub`, MQTT Explorer or a microcontroller can join. Pages always use `GET /api/mqtt` (WebSocket).
+    #[arg(long, env = "LAB_MQTT_ADDR")]
+    pub mqtt_addr: Option<std::net::SocketAddr>,
+
+    /// MQTT: longest session expiry (seconds) the broker grants a client that asks to keep its session.
+    #[arg(long, env = "LAB_MQTT_MAX_SESSION_EXPIRY_SECONDS", default_value_t = 3600)]
+    pub mqtt_max_session_expiry_seconds: u32,
 }
 
 /// One `--webhook-allow` entry.
@@ -157,6 +166,15 @@ impl Config {
             rate_per_second: self.rate,
             payload_bytes: self.payload_bytes as usize,
             paused: self.paused,
+        }
+    }
+
+    /// The broker's limits: the library's defaults, with what the command line sets.
+    pub fn broker(&self) -> broker::BrokerConfig {
+        broker::BrokerConfig {
+            max_session_expiry: Duration::from_secs(self.mqtt_max_session_expiry_seconds.into()),
+            max_sessions: self.max_connections_per_transport as usize * 2,
+            ..broker::BrokerConfig::default()
         }
     }
 

@@ -16,6 +16,11 @@ async fn main() -> std::io::Result<()> {
     let state = AppState::new(&config, leptos_options());
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("Transport Lab listening on http://{}", listener.local_addr()?);
+    if let Some(mqtt_addr) = config.mqtt_addr {
+        let mqtt_listener = tokio::net::TcpListener::bind(mqtt_addr).await?;
+        tracing::info!("MQTT over TCP on mqtt://{}", mqtt_listener.local_addr()?);
+        tokio::spawn(state.serve_mqtt_tcp(mqtt_listener));
+    }
 
     let hub = state.hub_slot.clone();
     let shutdown = async move {

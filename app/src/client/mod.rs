@@ -1,5 +1,5 @@
 //! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`,
-//! `use_http_stream`, `use_webhooks`), each in its
+//! `use_http_stream`, `use_webhooks`, `use_mqtt`), each in its
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
 //! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
@@ -15,6 +15,7 @@ mod http_stream;
 mod lane_recorder;
 mod lane_task;
 mod long_poll;
+mod mqtt;
 mod round_trip;
 mod short_poll;
 mod sse;
@@ -37,6 +38,7 @@ pub use http::{
 pub use http_stream::use_http_stream;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;
+pub use mqtt::use_mqtt;
 pub use short_poll::use_short_poll;
 pub use sse::use_event_source;
 pub use tab_share::{use_tab_share, TabShareHandle};
@@ -66,6 +68,7 @@ pub fn use_lane(transport: protocol::Transport) -> fn(LaneOptions) -> LaneHandle
         Transport::WebSocket => use_websocket,
         Transport::HttpStream => use_http_stream,
         Transport::Webhook => use_webhooks,
+        Transport::Mqtt => use_mqtt,
     }
 }
 

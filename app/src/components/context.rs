@@ -84,10 +84,9 @@ impl FaultScope {
 pub struct LaneToggles(PerTransport<RwSignal<bool>>);
 
 impl LaneToggles {
-    /// Every lane on but the webhook lane: it registers an endpoint with the lab's sender, which a page should do
-    /// only when someone wants to watch webhooks.
+    /// The lanes a page opens with (see [`Transport::on_at_start`]).
     pub fn default_on() -> Self {
-        Self(PerTransport::from_fn(|transport| RwSignal::new(transport.browser_takes_part())))
+        Self(PerTransport::from_fn(|transport| RwSignal::new(transport.on_at_start())))
     }
 
     /// Which lanes are on, in page order: kept while a replay has them all off, to turn them back on after.

@@ -85,6 +85,7 @@ fn lane_tint(transport: Transport) -> &'static str {
         Transport::WebSocket => "rgb(243, 232, 253)",
         Transport::HttpStream => "rgb(252, 232, 236)",
         Transport::Webhook => "rgb(236, 239, 241)",
+        Transport::Mqtt => "rgb(232, 245, 233)",
     }
 }
 

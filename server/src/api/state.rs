@@ -20,6 +20,7 @@ use crate::core::lessons::LessonFolder;
 use crate::core::presence::Presence;
 use crate::core::scale_results::ScaleResults;
 use crate::core::stats::LabCounters;
+use crate::transports::mqtt::MqttHost;
 use crate::webhooks::{WebhookSettings, Webhooks};
 use crate::wire::ledger::WireLedger;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub join: Arc<JoinLinks>,
     /// Registered webhook endpoints, their senders' logs and the lab's receivers.
     pub webhooks: Webhooks,
+    /// The MQTT broker, fed by the hub; its sockets are `GET /api/mqtt` and `--mqtt-addr`.
+    pub mqtt: MqttHost,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
         let webhook_counters = counters.of(protocol::Transport::Webhook).clone();
         let webhooks =
             Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone(), webhook_counters);
+        let mqtt = MqttHost::spawn(config.broker(), hub_slot.clone(), counters.of(protocol::Transport::Mqtt).clone());
         Self {
             hub_slot,
             generator,
@@ -80,12 +84,18 @@ impl AppState {
             presence: Presence::default(),
             join,
             webhooks,
+            mqtt,
         }
     }
 
     /// The hub in service now.
     pub fn hub(&self) -> Arc<EventHub> {
         self.hub_slot.current()
+    }
+
+    /// Serves MQTT over plain TCP on `listener` (`--mqtt-addr`), until the process ends.
+    pub fn serve_mqtt_tcp(&self, listener: tokio::net::TcpListener) -> impl std::future::Future<Output = ()> {
+        crate::transports::mqtt::serve_tcp(listener, self.mqtt.clone(), self.admission.clone(), self.counters.clone())
     }
 }
 
@@ -112,6 +122,7 @@ sub_states! {
     presence: Presence,
     join: Arc<JoinLinks>,
     webhooks: Webhooks,
+    mqtt: MqttHost,
 }
 
 impl FromRef<AppState> for Lanes {

@@ -3,6 +3,7 @@
 
 pub mod http_stream;
 pub mod long_poll;
+pub mod mqtt;
 pub mod poll;
 pub mod sse;
 mod text_stream;
@@ -21,4 +22,5 @@ pub fn router() -> Router<AppState> {
         .merge(ws::router())
         .merge(http_stream::router())
         .merge(webhooks::router())
+        .merge(mqtt::router())
 }

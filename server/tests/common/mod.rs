@@ -57,6 +57,14 @@ impl TestServer {
         }
     }
 
+    /// Opens the lab's MQTT over TCP on a port of its own (as `--mqtt-addr` does) and returns where.
+    pub async fn start_mqtt_tcp(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(self.state.serve_mqtt_tcp(listener));
+        addr
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

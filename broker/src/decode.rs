@@ -1,0 +1,108 @@
+//! From a whole frame to a typed packet, with the checks mqtt5-protocol leaves to the receiver: nothing may follow
+//! the packet's fields, a v3.1.1 SUBSCRIBE's reserved option bits, and the protocol level of a CONNECT (read
+//! before decoding it, so an unsupported version is answered rather than called malformed).
+
+use bytes::Buf;
+use mqtt5_protocol::packet::PacketType;
+use mqtt5_protocol::{FixedHeader, Packet};
+
+use crate::error::Fault;
+use crate::framing::Frame;
+use crate::output::PacketSummary;
+
+pub(crate) const MQTT_V311: u8 = 4;
+pub(crate) const MQTT_V5: u8 = 5;
+
+/// What a CONNECT's variable header says about the protocol, before anything else of it is trusted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProtocolLevel {
+    Supported(u8),
+    /// "MQTT" (or MQTT 3.1's "MQIsdp") with a level this broker does not speak.
+    Unsupported(u8),
+    NotMqtt,
+}
+
+pub(crate) fn protocol_level(body: &[u8]) -> ProtocolLevel {
+    let Some((name_len, rest)) = body.split_first_chunk::<2>() else {
+        return ProtocolLevel::NotMqtt;
+    };
+    let name_len = usize::from(u16::from_be_bytes(*name_len));
+    let (Some(name), Some(&level)) = (rest.get(..name_len), rest.get(name_len)) else {
+        return ProtocolLevel::NotMqtt;
+    };
+    match (name, level) {
+        (b"MQTT", MQTT_V311 | MQTT_V5) => ProtocolLevel::Supported(level),
+        (b"MQTT" | b"MQIsdp", _) => ProtocolLevel::Unsupported(level),
+        _ => ProtocolLevel::NotMqtt,
+    }
+}
+
+/// Decodes a frame for a client speaking `version`.
+pub(crate) fn decode(frame: &Frame, version: u8) -> Result<Packet, Fault> {
+    let packet_type = PacketType::from_u8(frame.packet_type)
+        .ok_or_else(|| Fault::Malformed(format!("reserved packet type {}", frame.packet_type)))?;
+    let remaining_len = u32::try_from(frame.body.len()).unwrap_or(u32::MAX);
+    let header = FixedHeader::new(packet_type, frame.flags, remaining_len);
+    if !header.validate_flags() {
+        return Err(Fault::Malformed(format!("reserved flags 0x{:X} set on {packet_type:?}", frame.flags)));
+    }
+    if version == MQTT_V311 && packet_type == PacketType::Subscribe {
+        check_v311_subscription_options(&frame.body)?;
+    }
+    let mut body = frame.body.clone();
+    let packet = Packet::decode_from_body_with_version(packet_type, &header, &mut body, version)?;
+    if body.has_remaining() {
+        return Err(Fault::Malformed(format!("{} bytes after the end of {packet_type:?}", body.remaining())));
+    }
+    Ok(packet)
+}
+
+/// mqtt5-protocol keeps only the two QoS bits of a v3.1.1 subscription; the other six must be zero and QoS 3 is
+/// not a QoS [MQTT-3.8.3-4].
+fn check_v311_subscription_options(body: &[u8]) -> Result<(), Fault> {
+    let mut rest = body.get(2..).unwrap_or_default();
+    while let Some((len, after_len)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        let Some(&options) = after_len.get(len) else {
+            // A truncated filter is the decoder's to report.
+            return Ok(());
+        };
+        if options & 0xFC != 0 || options & 0x03 == 0x03 {
+            return Err(Fault::Malformed(format!("subscription options 0x{options:02X}")));
+        }
+        rest = &after_len[len + 1..];
+    }
+    Ok(())
+}
+
+/// The wire tap's label for a packet a client sent.
+pub(crate) fn summary(packet: &Packet) -> PacketSummary {
+    let kind = packet.packet_type_name();
+    match packet {
+        Packet::Publish(publish) => PacketSummary {
+            kind,
+            packet_id: publish.packet_id,
+            topic: Some(publish.topic_name.clone()),
+            qos: Some(publish.qos as u8),
+            dup: publish.dup,
+            retain: publish.retain,
+            seq: publish.properties.get_user_property_value("seq").and_then(|seq| seq.parse().ok()),
+            payload_len: publish.payload.len(),
+        },
+        Packet::PubAck(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        Packet::PubRec(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        Packet::PubRel(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        Packet::PubComp(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        Packet::Subscribe(subscribe) => PacketSummary {
+            topic: subscribe.filters.first().map(|filter| filter.filter.clone()),
+            ..PacketSummary::control(kind, Some(subscribe.packet_id))
+        },
+        Packet::Unsubscribe(unsubscribe) => PacketSummary {
+            topic: unsubscribe.filters.first().cloned(),
+            ..PacketSummary::control(kind, Some(unsubscribe.packet_id))
+        },
+        Packet::SubAck(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        Packet::UnsubAck(ack) => PacketSummary::control(kind, Some(ack.packet_id)),
+        _ => PacketSummary::control(kind, None),
+    }
+}

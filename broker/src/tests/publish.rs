@@ -1,0 +1,261 @@
+use std::time::Duration;
+
+use mqtt5_protocol::packet::connect::ConnectPacket;
+use mqtt5_protocol::packet::puback::PubAckPacket;
+use mqtt5_protocol::packet::pubcomp::PubCompPacket;
+use mqtt5_protocol::packet::pubrec::PubRecPacket;
+use mqtt5_protocol::packet::pubrel::PubRelPacket;
+use mqtt5_protocol::{ConnectOptions, Packet, PropertyId, PropertyValue, QoS};
+
+use super::*;
+use crate::{BrokerConfig, Output, Publication};
+
+/// A publisher (connection 1) and a subscriber to `t` at `qos` (connection 2).
+fn pair(qos: QoS) -> (Harness, ConnectionId, ConnectionId) {
+    let mut harness = Harness::new();
+    let publisher = harness.connect("pub");
+    let subscriber = harness.connect("sub");
+    harness.subscribe(subscriber, "t", qos);
+    (harness, publisher, subscriber)
+}
+
+#[test]
+fn qos0_and_qos1_end_to_end() {
+    let (mut harness, publisher, subscriber) = pair(QoS::ExactlyOnce);
+    harness.send(publisher, &publish("t", QoS::AtMostOnce, 0, "zero"));
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 9, "one"));
+    harness.send(subscriber, &PubAckPacket::new(1));
+    assert_eq!(
+        harness.trace(),
+        vec![
+            "1 -> PUBLISH",
+            "2 <- PUBLISH t q0 \"zero\"",
+            "1 -> PUBLISH",
+            "2 <- PUBLISH t q1 id=1 \"one\"",
+            "1 <- PUBACK id=9",
+            "2 -> PUBACK",
+        ]
+    );
+    assert_eq!(harness.broker.stats().in_flight_qos1, 0);
+}
+
+#[test]
+fn qos2_both_ways() {
+    let (mut harness, publisher, subscriber) = pair(QoS::ExactlyOnce);
+    harness.send(publisher, &publish("t", QoS::ExactlyOnce, 7, "two"));
+    // A resent PUBLISH before PUBREL is acknowledged again, not delivered again.
+    harness.send(publisher, &publish("t", QoS::ExactlyOnce, 7, "two").with_dup(true));
+    harness.send(publisher, &PubRelPacket::new(7));
+    harness.send(subscriber, &PubRecPacket::new(1));
+    assert_eq!(harness.broker.stats().in_flight_qos2, 1);
+    harness.send(subscriber, &PubCompPacket::new(1));
+    assert_eq!(
+        harness.trace(),
+        vec![
+            "1 -> PUBLISH",
+            "1 <- PUBREC id=7",
+            "1 -> PUBLISH",
+            "1 <- PUBREC id=7",
+            "1 -> PUBREL",
+            "2 <- PUBLISH t q2 id=1 \"two\"",
+            "1 <- PUBCOMP id=7",
+            "2 -> PUBREC",
+            "2 <- PUBREL id=1",
+            "2 -> PUBCOMP",
+        ]
+    );
+    assert_eq!(harness.broker.stats().in_flight_qos2, 0);
+}
+
+#[test]
+fn unknown_packet_ids_in_acks() {
+    let (mut harness, publisher, _) = pair(QoS::AtMostOnce);
+    harness.send(publisher, &PubRelPacket::new(4));
+    harness.send(publisher, &PubRecPacket::new(5));
+    harness.send(publisher, &PubAckPacket::new(6));
+    harness.send(publisher, &PubCompPacket::new(7));
+    assert_eq!(
+        harness.trace(),
+        vec![
+            "1 -> PUBREL",
+            "1 <- PUBCOMP id=4 rc=0x92",
+            "1 -> PUBREC",
+            "1 <- PUBREL id=5 rc=0x92",
+            "1 -> PUBACK",
+            "1 -> PUBCOMP",
+        ]
+    );
+}
+
+#[test]
+fn effective_qos_is_the_lower_and_overlaps_deliver_once() {
+    let (mut harness, publisher, subscriber) = pair(QoS::AtLeastOnce);
+    harness.subscribe(subscriber, "#", QoS::AtMostOnce);
+    harness.send(publisher, &publish("t", QoS::ExactlyOnce, 1, "x"));
+    harness.send(publisher, &PubRelPacket::new(1));
+    harness.send(publisher, &publish("t", QoS::AtMostOnce, 0, "y"));
+    let trace = harness.trace();
+    let delivered: Vec<&String> = trace.iter().filter(|line| line.starts_with("2 <- PUBLISH")).collect();
+    assert_eq!(delivered, vec!["2 <- PUBLISH t q1 id=1 \"x\"", "2 <- PUBLISH t q0 \"y\""]);
+}
+
+#[test]
+fn bad_publishes_end_the_connection_with_their_reason_code() {
+    // (case, bytes after CONNECT, v5 reason code)
+    let cases: [(&str, Vec<u8>, u8); 6] = [
+        ("wildcard in topic", vec![0x30, 0x06, 0x00, 0x03, b'a', b'/', b'+', 0x00], 0x90),
+        ("empty topic", vec![0x30, 0x03, 0x00, 0x00, 0x00], 0x90),
+        ("invalid UTF-8", vec![0x30, 0x05, 0x00, 0x02, 0xC3, 0x28, 0x00], 0x81),
+        ("QoS 3", vec![0x36, 0x06, 0x00, 0x01, b'a', 0x00, 0x01, 0x00], 0x81),
+        ("QoS 0 with DUP", vec![0x38, 0x04, 0x00, 0x01, b'a', 0x00], 0x81),
+        ("topic alias", vec![0x30, 0x07, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x01], 0x94),
+    ];
+    for (case, bytes, reason) in cases {
+        let mut harness = Harness::new();
+        let connection = harness.connect("a");
+        harness.raw(connection, &bytes);
+        let trace = harness.trace();
+        let tail: Vec<&str> = trace.iter().rev().take(2).rev().map(String::as_str).collect();
+        assert_eq!(tail, vec![format!("1 <- DISCONNECT rc=0x{reason:02X}").as_str(), "1 closed"], "{case}");
+        assert_eq!(harness.broker.stats().protocol_errors, 1);
+    }
+    let mut harness = Harness::new();
+    let connection = harness.connect_with(v311("a", true));
+    harness.send(connection, &publish_v311("a/#", QoS::AtMostOnce, 0, "x"));
+    assert_eq!(harness.trace(), vec!["1 -> PUBLISH", "1 closed"]);
+}
+
+#[test]
+fn too_many_unreleased_qos2_messages() {
+    let config = BrokerConfig { receive_maximum: 2, ..BrokerConfig::default() };
+    let mut harness = Harness::config(config);
+    let connection = harness.connect("a");
+    for id in 1..=3 {
+        harness.send(connection, &publish("t", QoS::ExactlyOnce, id, "x"));
+    }
+    let trace = harness.trace();
+    assert_eq!(trace[trace.len() - 2..], ["1 <- DISCONNECT rc=0x93", "1 closed"]);
+}
+
+#[test]
+fn clients_may_not_publish_to_lab_events() {
+    let (mut harness, publisher, _) = pair(QoS::ExactlyOnce);
+    let watcher = harness.connect("watch");
+    harness.subscribe(watcher, "lab/#", QoS::ExactlyOnce);
+    harness.send(publisher, &publish("lab/events/chat", QoS::AtMostOnce, 0, "x"));
+    harness.send(publisher, &publish("lab/events/chat", QoS::AtLeastOnce, 1, "x"));
+    harness.send(publisher, &publish("lab/events/chat", QoS::ExactlyOnce, 2, "x"));
+    assert_eq!(
+        harness.trace(),
+        vec!["1 -> PUBLISH", "1 -> PUBLISH", "1 <- PUBACK id=1 rc=0x87", "1 -> PUBLISH", "1 <- PUBREC id=2 rc=0x87",]
+    );
+    assert_eq!(harness.broker.stats().refused, 3);
+    let v3 = harness.connect_with(v311("old", true));
+    harness.send(v3, &publish_v311("lab/events/chat", QoS::AtLeastOnce, 1, "x"));
+    assert_eq!(harness.trace(), vec!["4 -> PUBLISH", "4 closed"]);
+}
+
+#[test]
+fn lab_topics_reach_the_lab_once() {
+    let mut harness = Harness::new();
+    let connection = harness.connect("alice");
+    harness.send(connection, &publish("lab/chat", QoS::ExactlyOnce, 3, "hi"));
+    harness.send(connection, &publish("lab/chat", QoS::ExactlyOnce, 3, "hi").with_dup(true));
+    harness.send(connection, &PubRelPacket::new(3));
+    harness.send(connection, &publish("lab/other", QoS::AtMostOnce, 0, "no"));
+    let labs: Vec<_> = harness.outputs().into_iter().filter(|output| matches!(output, Output::Lab(_))).collect();
+    assert_eq!(labs.len(), 1);
+    let Output::Lab(lab) = &labs[0] else { unreachable!() };
+    assert_eq!((lab.client_id.as_str(), lab.topic.as_str(), &lab.payload[..]), ("alice", "lab/chat", &b"hi"[..]));
+}
+
+#[test]
+fn lab_publications_are_encoded_once_and_carry_their_properties() {
+    let mut harness = Harness::new();
+    let v5_subscriber = harness.connect("new");
+    let v3_subscriber = harness.connect_with(v311("old", true));
+    harness.subscribe(v5_subscriber, "lab/events/#", QoS::AtMostOnce);
+    harness.subscribe(v3_subscriber, "lab/events/#", QoS::AtMostOnce);
+    let publication = Publication {
+        topic: "lab/events/chat".into(),
+        payload: bytes::Bytes::from_static(b"{}"),
+        qos: QoS::ExactlyOnce,
+        retain: false,
+        user_properties: vec![("seq".into(), "42".into()), ("epoch".into(), "7".into())],
+        utf8: true,
+    };
+    harness.broker.publish(publication, harness.now);
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 2);
+    for output in &outputs {
+        let Output::Send { connection, bytes, packet } = output else { panic!("{output:?}") };
+        assert_eq!(packet.seq, Some(42));
+        let version = if *connection == v5_subscriber { 5 } else { 4 };
+        let Packet::Publish(publish) = decode(bytes, version) else { panic!() };
+        if version == 5 {
+            assert_eq!(publish.properties.get_user_property_value("epoch"), Some("7"));
+            assert_eq!(publish.properties.get(PropertyId::PayloadFormatIndicator), Some(&PropertyValue::Byte(1)));
+        } else {
+            assert_eq!(
+                &bytes[..],
+                &[
+                    0x30, 19, 0, 15, b'l', b'a', b'b', b'/', b'e', b'v', b'e', b'n', b't', b's', b'/', b'c', b'h',
+                    b'a', b't', b'{', b'}'
+                ][..]
+            );
+        }
+    }
+}
+
+#[test]
+fn forwarded_properties_and_remaining_expiry() {
+    let (mut harness, publisher, subscriber) = pair(QoS::AtLeastOnce);
+    let message = publish("t", QoS::AtLeastOnce, 1, "x")
+        .with_message_expiry_interval(100)
+        .with_content_type("text/plain".into())
+        .with_response_topic("reply".into())
+        .with_correlation_data(b"id".to_vec())
+        .with_user_property("k".into(), "v".into());
+    harness.send(publisher, &message);
+    let packets = harness.packets(subscriber);
+    let Some(Packet::Publish(forwarded)) = packets.first() else { panic!("{packets:?}") };
+    let properties = &forwarded.properties;
+    assert_eq!(properties.get_message_expiry_interval(), Some(100));
+    assert_eq!(properties.get_content_type().as_deref(), Some("text/plain"));
+    assert_eq!(properties.get(PropertyId::ResponseTopic), Some(&PropertyValue::Utf8String("reply".into())));
+    assert_eq!(properties.get_user_property_value("k"), Some("v"));
+    assert!(properties.contains(PropertyId::CorrelationData));
+
+    // Queued while the subscriber's window is full, it is sent later with what is left of its life.
+    let mut harness = Harness::new();
+    let publisher = harness.connect("pub");
+    let options = ConnectOptions::new("sub").with_receive_maximum(1);
+    let subscriber = harness.connect_with(ConnectPacket::new(options));
+    harness.subscribe(subscriber, "t", QoS::AtLeastOnce);
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 1, "first"));
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 2, "late").with_message_expiry_interval(100));
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 3, "gone").with_message_expiry_interval(10));
+    harness.trace();
+    harness.now += Duration::from_secs(30);
+    harness.send(subscriber, &PubAckPacket::new(1));
+    let packets = harness.packets(subscriber);
+    assert_eq!(packets.len(), 1, "the 10 s message expired in the queue");
+    let Packet::Publish(late) = &packets[0] else { panic!() };
+    assert_eq!((&late.payload[..], late.properties.get_message_expiry_interval()), (&b"late"[..], Some(70)));
+}
+
+#[test]
+fn messages_too_big_for_the_subscriber_are_discarded() {
+    let mut harness = Harness::new();
+    let publisher = harness.connect("pub");
+    let options = ConnectOptions::new("sub").with_receive_maximum(5);
+    let mut connect = ConnectPacket::new(options);
+    connect.properties.set_maximum_packet_size(20);
+    let subscriber = harness.connect_with(connect);
+    harness.subscribe(subscriber, "t", QoS::AtLeastOnce);
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 1, "this payload is too long"));
+    harness.send(publisher, &publish("t", QoS::AtLeastOnce, 2, "fits"));
+    let delivered: Vec<String> = harness.trace().into_iter().filter(|line| line.starts_with("2 <-")).collect();
+    assert_eq!(delivered, vec!["2 <- PUBLISH t q1 id=1 \"fits\""]);
+    assert_eq!(harness.broker.stats().discarded, 1);
+}
