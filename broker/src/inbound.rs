@@ -113,8 +113,10 @@ impl Broker {
                 if !retain_fits && peer.is_v5 {
                     return self.refuse_publish(peer, &publish, ReasonCode::QuotaExceeded);
                 }
+                let reason = self.publish_reason(peer, &publish);
                 self.accept_publish(peer, &publish, now);
-                self.send(peer.id, &PubAckPacket::new(packet_id), PacketSummary::control("PUBACK", Some(packet_id)));
+                let ack = PubAckPacket::new_with_reason(packet_id, reason);
+                self.send(peer.id, &ack, PacketSummary::control("PUBACK", Some(packet_id)));
             }
             (QoS::ExactlyOnce, Some(packet_id)) => {
                 let Some(session) = self.sessions.get_mut(&peer.session) else {
@@ -131,10 +133,28 @@ impl Broker {
                     let message = Message::from_publish(&publish, peer.session, now);
                     session.awaiting_release.insert(packet_id, Arc::new(message));
                 }
-                self.send(peer.id, &PubRecPacket::new(packet_id), PacketSummary::control("PUBREC", Some(packet_id)));
+                let reason = self.publish_reason(peer, &publish);
+                let ack = PubRecPacket::new_with_reason(packet_id, reason);
+                self.send(peer.id, &ack, PacketSummary::control("PUBREC", Some(packet_id)));
             }
         }
         Ok(())
+    }
+
+    /// What an accepted PUBLISH's acknowledgement says: v5 lets the broker tell a publisher that nobody (no
+    /// subscriber, and not the lab) will receive it, 0x10 No matching subscribers, as Mosquitto does.
+    fn publish_reason(&self, peer: Peer, publish: &PublishPacket) -> ReasonCode {
+        let heard = self.lab_topics.contains(&publish.topic_name)
+            || self
+                .subscriptions
+                .matches(&publish.topic_name)
+                .iter()
+                .any(|(session, options)| !(options.no_local && *session == peer.session));
+        if peer.is_v5 && !heard {
+            ReasonCode::NoMatchingSubscribers
+        } else {
+            ReasonCode::Success
+        }
     }
 
     /// v5 says no with a reason code; v3.1.1 cannot, so its connection is closed [MQTT-3.3.5-2].

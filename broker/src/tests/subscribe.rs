@@ -183,12 +183,28 @@ fn retained_store_is_bounded() {
         harness.trace(),
         vec![
             "1 -> PUBLISH",
-            "1 <- PUBACK id=1",
+            "1 <- PUBACK id=1 rc=0x10",
             "1 -> PUBLISH",
             "1 <- PUBACK id=2 rc=0x97",
             "1 -> PUBLISH",
-            "1 <- PUBACK id=3"
+            "1 <- PUBACK id=3 rc=0x10"
         ]
     );
     assert_eq!(harness.broker.stats().retained, 1);
+}
+
+/// With nobody subscribed, a v5 publisher hears 0x10 No matching subscribers (as from Mosquitto); once someone is,
+/// plain success. The lab's own topics always have a listener: the hub.
+#[test]
+fn a_v5_publisher_hears_when_nobody_is_subscribed() {
+    let mut harness = Harness::config(BrokerConfig::default());
+    let publisher = harness.connect("p");
+    harness.send(publisher, &publish("news", QoS::AtLeastOnce, 1, "x"));
+    assert_eq!(harness.trace(), vec!["1 -> PUBLISH", "1 <- PUBACK id=1 rc=0x10"]);
+    let subscriber = harness.connect("s");
+    harness.send(subscriber, &SubscribePacket::new(1).add_filter("news", QoS::AtMostOnce));
+    harness.trace();
+    harness.send(publisher, &publish("news", QoS::AtLeastOnce, 2, "x"));
+    // Subscribers get the message before the publisher's PUBACK, as with Mosquitto.
+    assert_eq!(harness.trace(), vec!["1 -> PUBLISH", "2 <- PUBLISH news q0 \"x\"", "1 <- PUBACK id=2"]);
 }

@@ -597,6 +597,9 @@ class RawConnection:
                 if not until_closed:
                     return got
             if not self._read_more(deadline):
+                # The last read may have brought packets together with the close frame: keep those too.
+                while (parsed := self._parse()) is not None:
+                    got.append(parsed)
                 break
         got.append("closed" if self.closed else "still open")
         return got
