@@ -105,9 +105,16 @@ impl Broker {
 
     /// A socket was accepted. It must send CONNECT within `connect_timeout`.
     pub fn open(&mut self, now: Instant) -> ConnectionId {
+        self.open_with(now, Vec::new())
+    }
+
+    /// [`Broker::open`], with user properties for this connection's CONNACK (MQTT 5 only): the lab names the HTTP
+    /// exchange that upgraded the socket, so a page can find the bytes measured for it.
+    pub fn open_with(&mut self, now: Instant, connack_properties: Vec<(String, String)>) -> ConnectionId {
         let id = self.next_connection_id;
         self.next_connection_id += 1;
-        let connection = Connection::new(now);
+        let mut connection = Connection::new(now);
+        connection.connack_properties = connack_properties;
         if let Some(deadline) = connection.deadline(self.config.connect_timeout) {
             self.timers.push(deadline, Timer::Connection(id));
         }

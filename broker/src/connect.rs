@@ -184,6 +184,10 @@ impl Broker {
             if granted_expiry != requested_expiry {
                 connack = connack.with_session_expiry_interval(granted_expiry);
             }
+            let extra = self.connections.get(&id).map(|connection| connection.connack_properties.clone());
+            for (key, value) in extra.unwrap_or_default() {
+                connack = connack.with_user_property(key, value);
+            }
             connack
         } else {
             ConnAckPacket::new_v311(session_present, ReasonCode::Success)

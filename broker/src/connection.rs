@@ -12,6 +12,8 @@ pub(crate) struct Connection {
     pub opened_at: Instant,
     pub last_packet_at: Instant,
     pub client: Option<Client>,
+    /// User properties the socket's owner asked to add to this connection's CONNACK (v5).
+    pub connack_properties: Vec<(String, String)>,
 }
 
 /// What the client's CONNECT settled.
@@ -37,7 +39,13 @@ impl Client {
 
 impl Connection {
     pub(crate) fn new(now: Instant) -> Self {
-        Self { frames: FrameReader::default(), opened_at: now, last_packet_at: now, client: None }
+        Self {
+            frames: FrameReader::default(),
+            opened_at: now,
+            last_packet_at: now,
+            client: None,
+            connack_properties: Vec::new(),
+        }
     }
 
     pub(crate) fn is_v5(&self) -> bool {

@@ -21,6 +21,9 @@ pub const PRESENCE_TOPIC_PREFIX: &str = "lab/presence/";
 /// order and loss exactly as the other lanes do (an audio clip's payload is bare WAV bytes with no JSON to read).
 pub const SEQ_PROPERTY: &str = "seq";
 pub const EPOCH_PROPERTY: &str = "epoch";
+/// MQTT 5 user property on the CONNACK of a page's WebSocket: the HTTP exchange that upgraded it, whose measured
+/// bytes (`GET /api/wire`) are the lane's.
+pub const EXCHANGE_PROPERTY: &str = "exchange";
 
 /// The topic an event of this kind is published to.
 pub fn event_topic(body: &EventBody) -> String {

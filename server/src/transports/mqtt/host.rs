@@ -96,11 +96,11 @@ impl MqttHost {
         self.lock().broker.config().max_packet_size as usize
     }
 
-    /// A socket was accepted.
-    pub fn connect(&self) -> Link {
+    /// A socket was accepted. `connack_properties`: MQTT 5 user properties its CONNACK should carry.
+    pub fn connect(&self, connack_properties: Vec<(String, String)>) -> Link {
         let (sender, outgoing) = mpsc::channel(MAX_PACKETS_WAITING_PER_SOCKET);
         let id = self.run(|core, now| {
-            let id = core.broker.open(now);
+            let id = core.broker.open_with(now, connack_properties);
             core.sockets.insert(id, sender);
             id
         });

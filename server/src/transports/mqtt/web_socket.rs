@@ -64,7 +64,9 @@ async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wi
     let counters = host.counters().clone();
     let _open = counters.open();
     let mut dropped = lanes.faults.watch(peer);
-    let mut link = host.connect();
+    // The page cannot read the upgrade response's headers, so the CONNACK tells it which exchange's measured
+    // bytes are its own (as the WebSocket lane's `hello` does).
+    let mut link = host.connect(vec![(mqtt::EXCHANGE_PROPERTY.to_owned(), wire.exchange().to_string())]);
     let (mut sink, mut incoming) = socket.split();
     let closing = loop {
         tokio::select! {
