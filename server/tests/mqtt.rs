@@ -1,0 +1,249 @@
+//! The lab's broker over its WebSocket door (`GET /api/mqtt`), packet by packet, with tungstenite as the socket and
+//! mqtt5-protocol as the codec: what a page's MQTT lane does, and what it must not be able to do. Clients nobody
+//! here wrote (paho-mqtt, mosquitto_pub/sub) and Mosquitto itself are in `mqtt_peers.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use common::TestServer;
+use futures::{SinkExt, StreamExt};
+use mqtt5_protocol::packet::connect::ConnectPacket;
+use mqtt5_protocol::packet::pubcomp::PubCompPacket;
+use mqtt5_protocol::packet::pubrec::PubRecPacket;
+use mqtt5_protocol::packet::subscribe::SubscribePacket;
+use mqtt5_protocol::packet::MqttPacket;
+use mqtt5_protocol::{ConnectOptions, FixedHeader, Packet, QoS};
+use protocol::{mqtt, routes, ApiErrorBody, Transport};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct MqttSocket {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Bytes received and not yet a whole packet.
+    pending: BytesMut,
+}
+
+impl MqttSocket {
+    async fn open(server: &TestServer) -> Self {
+        let mut request = server.ws_url(routes::MQTT).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", mqtt::SUBPROTOCOL.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], mqtt::SUBPROTOCOL);
+        Self { socket, pending: BytesMut::new() }
+    }
+
+    async fn send(&mut self, packet: &impl MqttPacket) {
+        let mut bytes = BytesMut::new();
+        packet.encode(&mut bytes).unwrap();
+        self.socket.send(Message::binary(bytes.freeze())).await.unwrap();
+    }
+
+    /// The next whole packet, or `None` once the broker has closed the socket.
+    async fn next(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(packet) = self.take_packet() {
+                return Some(packet);
+            }
+            match timeout(WAIT, self.socket.next()).await.expect("the broker said nothing for 10 s") {
+                Some(Ok(Message::Binary(bytes))) => self.pending.extend_from_slice(&bytes),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    fn take_packet(&mut self) -> Option<Packet> {
+        let mut peek = &self.pending[..];
+        let header = FixedHeader::decode(&mut peek).ok()?;
+        let header_len = self.pending.len() - peek.len();
+        let total = header_len + header.remaining_length as usize;
+        if self.pending.len() < total {
+            return None;
+        }
+        let mut body = self.pending.split_to(total);
+        body.advance(header_len);
+        Some(Packet::decode_from_body_with_version(header.packet_type, &header, &mut body, 5).unwrap())
+    }
+
+    async fn connect(&mut self, options: ConnectOptions) -> mqtt5_protocol::packet::connack::ConnAckPacket {
+        self.send(&ConnectPacket::new(options)).await;
+        match self.next().await {
+            Some(Packet::ConnAck(connack)) => connack,
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    async fn subscribe(&mut self, filter: &str, qos: QoS) {
+        self.send(&SubscribePacket::new(1).add_filter(filter, qos)).await;
+        assert!(matches!(self.next().await, Some(Packet::SubAck(_))));
+    }
+
+    /// The next PUBLISH, skipping nothing else: any other packet here is a failure.
+    async fn publish(&mut self) -> mqtt5_protocol::packet::publish::PublishPacket {
+        match self.next().await {
+            Some(Packet::Publish(publish)) => publish,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+}
+
+fn seq_of(publish: &mqtt5_protocol::packet::publish::PublishPacket) -> u64 {
+    publish.properties.get_user_property_value(mqtt::SEQ_PROPERTY).unwrap().parse().unwrap()
+}
+
+/// A session the broker keeps for a minute after its socket goes.
+fn kept_session(client_id: &str) -> ConnectOptions {
+    ConnectOptions::new(client_id)
+        .with_keep_alive(Duration::from_secs(60))
+        .with_clean_start(false)
+        .with_session_expiry_interval(60)
+}
+
+#[tokio::test]
+async fn without_the_mqtt_subprotocol_the_handshake_is_refused_with_a_400_naming_it() {
+    let server = TestServer::start().await;
+    let error = tokio_tungstenite::connect_async(server.ws_url(routes::MQTT)).await.unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(response) = error else { panic!("{error}") };
+    assert_eq!(response.status(), 400);
+    let body: ApiErrorBody = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert!(body.message.contains("mqtt"), "{}", body.message);
+}
+
+#[tokio::test]
+async fn a_text_frame_is_not_mqtt_and_closes_with_1003() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    client.socket.send(Message::text("CONNECT please")).await.unwrap();
+    let close = loop {
+        match timeout(WAIT, client.socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1003);
+}
+
+#[tokio::test]
+async fn each_hub_event_arrives_as_a_qos2_publish_with_its_seq_and_the_connack_names_the_exchange() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    let connack = client.connect(ConnectOptions::new("page").with_keep_alive(Duration::from_secs(60))).await;
+    let exchange = connack.properties.get_user_property_value(mqtt::EXCHANGE_PROPERTY).unwrap();
+    assert!(exchange.parse::<u64>().unwrap() > 0);
+    client.subscribe(mqtt::EVENTS_FILTER, QoS::ExactlyOnce).await;
+
+    let seq = server.publish("over MQTT").await;
+    let publish = client.publish().await;
+    assert_eq!((publish.topic_name.as_str(), publish.qos), ("lab/events/message", QoS::ExactlyOnce));
+    assert_eq!(seq_of(&publish), seq);
+    let event: serde_json::Value = serde_json::from_slice(&publish.payload).unwrap();
+    assert_eq!((event["seq"].as_u64(), event["payload"]["text"].as_str()), (Some(seq), Some("over MQTT")), "{event}");
+
+    // The rest of the QoS 2 exchange: PUBREC from us, PUBREL from the broker, PUBCOMP from us.
+    let id = publish.packet_id.unwrap();
+    client.send(&PubRecPacket::new(id)).await;
+    assert!(matches!(client.next().await, Some(Packet::PubRel(rel)) if rel.packet_id == id));
+    client.send(&PubCompPacket::new(id)).await;
+    assert_eq!(server.stats().await.transports[&Transport::Mqtt].events_delivered, 1);
+}
+
+/// The lesson's fault: the connection dies right after the page's PUBREC. The kept session remembers that the
+/// message was received, so on return the broker sends PUBREL (not the PUBLISH again), and the message counts once.
+#[tokio::test]
+async fn dropped_after_pubrec_the_session_resumes_with_pubrel_and_the_message_arrives_once() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    client.connect(kept_session("resumer")).await;
+    client.subscribe(mqtt::EVENTS_FILTER, QoS::ExactlyOnce).await;
+    let first = server.publish("once").await;
+    let publish = client.publish().await;
+    assert_eq!(seq_of(&publish), first);
+    let id = publish.packet_id.unwrap();
+    client.send(&PubRecPacket::new(id)).await;
+    // Gone without DISCONNECT, before the PUBREL could arrive (or be answered).
+    drop(client);
+    server.wait_for_open(Transport::Mqtt, 0, "the dropped socket is still open").await;
+
+    let mut client = MqttSocket::open(&server).await;
+    let connack = client.connect(kept_session("resumer")).await;
+    assert!(connack.session_present);
+    assert!(matches!(client.next().await, Some(Packet::PubRel(rel)) if rel.packet_id == id));
+    client.send(&PubCompPacket::new(id)).await;
+    // The next thing on the socket is the next event, not the first one again.
+    let second = server.publish("after").await;
+    let next = client.publish().await;
+    assert_eq!(seq_of(&next), second);
+    assert!(!next.dup);
+}
+
+#[tokio::test]
+async fn qos1_events_published_while_away_are_delivered_on_return_in_order() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    client.connect(kept_session("away")).await;
+    client.subscribe("lab/events/message", QoS::AtLeastOnce).await;
+    drop(client);
+    server.wait_for_open(Transport::Mqtt, 0, "the socket is still open").await;
+    let mut published = Vec::new();
+    for text in ["one", "two", "three"] {
+        published.push(server.publish(text).await);
+    }
+    let mut client = MqttSocket::open(&server).await;
+    assert!(client.connect(kept_session("away")).await.session_present);
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        let publish = client.publish().await;
+        assert_eq!(publish.qos, QoS::AtLeastOnce);
+        received.push(seq_of(&publish));
+    }
+    assert_eq!(received, published);
+}
+
+#[tokio::test]
+async fn a_drop_fault_cuts_the_socket_without_a_close_frame_and_the_will_is_published() {
+    let server = TestServer::start().await;
+    let mut watcher = MqttSocket::open(&server).await;
+    watcher.connect(ConnectOptions::new("watcher").with_keep_alive(Duration::from_secs(60))).await;
+    watcher.subscribe("lab/presence/#", QoS::AtLeastOnce).await;
+
+    let mut request = server.ws_url(&format!("{}?client=victim", routes::MQTT)).into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", mqtt::SUBPROTOCOL.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut victim = MqttSocket { socket, pending: BytesMut::new() };
+    let will = mqtt5_protocol::WillMessage::new("lab/presence/victim", b"gone".to_vec());
+    victim.connect(ConnectOptions::new("victim").with_keep_alive(Duration::from_secs(60)).with_will(will)).await;
+
+    let dropped = server.http.post(server.url("/api/faults/drop")).json(&serde_json::json!({"client": "victim"}));
+    assert_eq!(dropped.send().await.unwrap().status(), 200);
+    assert!(victim.next().await.is_none(), "the dropped socket should end");
+    let will = watcher.publish().await;
+    assert_eq!((will.topic_name.as_str(), &will.payload[..]), ("lab/presence/victim", &b"gone"[..]));
+}
+
+#[tokio::test]
+async fn after_a_restart_the_broker_publishes_the_new_runs_events() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    client.connect(ConnectOptions::new("through-restart").with_keep_alive(Duration::from_secs(60))).await;
+    client.subscribe(mqtt::EVENTS_FILTER, QoS::AtMostOnce).await;
+    let before = client_epoch_after_publish(&server, &mut client).await;
+    let restarted = server.http.post(server.url(routes::FAULTS_RESTART)).send().await.unwrap();
+    assert_eq!(restarted.status(), 200);
+    let after = client_epoch_after_publish(&server, &mut client).await;
+    assert_ne!(before, after, "events after the restart carry the new run's epoch");
+}
+
+async fn client_epoch_after_publish(server: &TestServer, client: &mut MqttSocket) -> String {
+    let seq = server.publish("which run?").await;
+    let publish = client.publish().await;
+    assert_eq!(seq_of(&publish), seq);
+    publish.properties.get_user_property_value(mqtt::EPOCH_PROPERTY).unwrap().to_owned()
+}
