@@ -6,97 +6,15 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use common::mqtt_socket::{seq_of, MqttSocket, WAIT};
 use common::TestServer;
 use futures::{SinkExt, StreamExt};
-use mqtt5_protocol::packet::connect::ConnectPacket;
 use mqtt5_protocol::packet::pubcomp::PubCompPacket;
 use mqtt5_protocol::packet::pubrec::PubRecPacket;
-use mqtt5_protocol::packet::subscribe::SubscribePacket;
-use mqtt5_protocol::packet::MqttPacket;
-use mqtt5_protocol::{ConnectOptions, FixedHeader, Packet, QoS};
+use mqtt5_protocol::{ConnectOptions, Packet, QoS};
 use protocol::{mqtt, routes, ApiErrorBody, Transport};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct MqttSocket {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    /// Bytes received and not yet a whole packet.
-    pending: BytesMut,
-}
-
-impl MqttSocket {
-    async fn open(server: &TestServer) -> Self {
-        let mut request = server.ws_url(routes::MQTT).into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", mqtt::SUBPROTOCOL.parse().unwrap());
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.headers()["sec-websocket-protocol"], mqtt::SUBPROTOCOL);
-        Self { socket, pending: BytesMut::new() }
-    }
-
-    async fn send(&mut self, packet: &impl MqttPacket) {
-        let mut bytes = BytesMut::new();
-        packet.encode(&mut bytes).unwrap();
-        self.socket.send(Message::binary(bytes.freeze())).await.unwrap();
-    }
-
-    /// The next whole packet, or `None` once the broker has closed the socket.
-    async fn next(&mut self) -> Option<Packet> {
-        loop {
-            if let Some(packet) = self.take_packet() {
-                return Some(packet);
-            }
-            match timeout(WAIT, self.socket.next()).await.expect("the broker said nothing for 10 s") {
-                Some(Ok(Message::Binary(bytes))) => self.pending.extend_from_slice(&bytes),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    fn take_packet(&mut self) -> Option<Packet> {
-        let mut peek = &self.pending[..];
-        let header = FixedHeader::decode(&mut peek).ok()?;
-        let header_len = self.pending.len() - peek.len();
-        let total = header_len + header.remaining_length as usize;
-        if self.pending.len() < total {
-            return None;
-        }
-        let mut body = self.pending.split_to(total);
-        body.advance(header_len);
-        Some(Packet::decode_from_body_with_version(header.packet_type, &header, &mut body, 5).unwrap())
-    }
-
-    async fn connect(&mut self, options: ConnectOptions) -> mqtt5_protocol::packet::connack::ConnAckPacket {
-        self.send(&ConnectPacket::new(options)).await;
-        match self.next().await {
-            Some(Packet::ConnAck(connack)) => connack,
-            other => panic!("expected CONNACK, got {other:?}"),
-        }
-    }
-
-    async fn subscribe(&mut self, filter: &str, qos: QoS) {
-        self.send(&SubscribePacket::new(1).add_filter(filter, qos)).await;
-        assert!(matches!(self.next().await, Some(Packet::SubAck(_))));
-    }
-
-    /// The next PUBLISH, skipping nothing else: any other packet here is a failure.
-    async fn publish(&mut self) -> mqtt5_protocol::packet::publish::PublishPacket {
-        match self.next().await {
-            Some(Packet::Publish(publish)) => publish,
-            other => panic!("expected PUBLISH, got {other:?}"),
-        }
-    }
-}
-
-fn seq_of(publish: &mqtt5_protocol::packet::publish::PublishPacket) -> u64 {
-    publish.properties.get_user_property_value(mqtt::SEQ_PROPERTY).unwrap().parse().unwrap()
-}
 
 /// A session the broker keeps for a minute after its socket goes.
 fn kept_session(client_id: &str) -> ConnectOptions {
@@ -214,10 +132,7 @@ async fn a_drop_fault_cuts_the_socket_without_a_close_frame_and_the_will_is_publ
     watcher.connect(ConnectOptions::new("watcher").with_keep_alive(Duration::from_secs(60))).await;
     watcher.subscribe("lab/presence/#", QoS::AtLeastOnce).await;
 
-    let mut request = server.ws_url(&format!("{}?client=victim", routes::MQTT)).into_client_request().unwrap();
-    request.headers_mut().insert("sec-websocket-protocol", mqtt::SUBPROTOCOL.parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let mut victim = MqttSocket { socket, pending: BytesMut::new() };
+    let mut victim = MqttSocket::open_as(&server, "victim").await;
     let will = mqtt5_protocol::WillMessage::new("lab/presence/victim", b"gone".to_vec());
     victim.connect(ConnectOptions::new("victim").with_keep_alive(Duration::from_secs(60)).with_will(will)).await;
 

@@ -77,7 +77,7 @@ pub fn socket_round_trip(recorder: LaneRecorder, socket: SocketSlot) -> Callback
 
 impl LaneRecorder {
     /// Starts timing a round trip sent now and gives its message text, or says on the lane why it cannot start.
-    fn begin_round_trip(&self) -> Option<(Ticket, String)> {
+    pub(super) fn begin_round_trip(&self) -> Option<(Ticket, String)> {
         match self.round_trips.try_update_value(|trips| trips.start(now()))? {
             Ok(ticket) => {
                 let recorder = *self;
@@ -95,7 +95,7 @@ impl LaneRecorder {
     }
 
     /// The server answered `ticket`'s send: its message is event `seq`.
-    fn round_trip_answered(&self, ticket: Ticket, seq: u64) {
+    pub(super) fn round_trip_answered(&self, ticket: Ticket, seq: u64) {
         if let Some(Some(done)) = self.round_trips.try_update_value(|trips| trips.acknowledged(ticket, seq)) {
             self.round_trip_done(done);
         }
@@ -141,7 +141,7 @@ impl LaneRecorder {
         self.push(RecordKind::RoundTrip { seq: done.seq }, label, detail, done.sent_at, done.arrived_at);
     }
 
-    fn round_trip_failed(&self, ticket: Ticket, reason: String) {
+    pub(super) fn round_trip_failed(&self, ticket: Ticket, reason: String) {
         if let Some(Some(_)) = self.round_trips.try_update_value(|trips| trips.abandon(ticket)) {
             self.note(NoteTone::Error, format!("round trip #{} failed", ticket.0), reason);
         }

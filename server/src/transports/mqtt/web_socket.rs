@@ -107,5 +107,15 @@ async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wi
         let reason: String = reason.chars().take(100).collect();
         let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }));
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+        // RFC 6455 7.1.1: the side that closes waits for the other's Close before ending the TCP connection, so
+        // the peer's answer is read (and measured) rather than lost to a reset.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = incoming.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }

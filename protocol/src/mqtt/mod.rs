@@ -1,6 +1,20 @@
 //! MQTT as the lab speaks it: where the hub's events are published, where a page may publish, and what the lab
 //! adds to each message. The broker (`broker/`), the server and the browser's MQTT lane all read these, so a topic
 //! cannot be renamed on one side only.
+//!
+//! Beside them, the page's side of MQTT with no I/O: [`MqttClient`] (the packets a page sends and what each packet
+//! it receives means) and [`anatomy`] (one packet taken apart for the inspector).
+
+pub mod anatomy;
+mod client;
+mod framing;
+
+pub use client::{
+    ClientError, ClientSettings, DeliveredEvent, Delivery, DeliveryError, InFlight, Incoming, MqttClient, Outgoing,
+    PacketInfo, PacketKind, Qos, Received, SettingsError, DEFAULT_KEEP_ALIVE_SECS, KEEP_ALIVE_SECS, MAX_PACKET_BYTES,
+    SESSION_EXPIRY_SECS,
+};
+pub use framing::FrameError;
 
 use super::{EventBody, WireLabel};
 
