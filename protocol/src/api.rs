@@ -101,6 +101,33 @@ pub struct LabStats {
     /// Bytes of everything else: the page and its assets, the control API, and `/api/wire` itself.
     #[serde(default)]
     pub other_wire: WireTotals,
+    /// The MQTT broker's own state: what its clients, pages or not, have it hold.
+    #[serde(default)]
+    pub mqtt: BrokerFigures,
+}
+
+/// What the lab's MQTT broker holds now, and what it has had to refuse or drop since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerFigures {
+    /// Connections whose CONNECT was accepted.
+    pub connections: u64,
+    /// Sessions kept for clients that are away (clean start = 0 with a session expiry).
+    pub sessions_away: u64,
+    pub subscriptions: u64,
+    pub retained: u64,
+    /// Outgoing QoS 1 and QoS 2 messages sent and not yet acknowledged.
+    pub in_flight_qos1: u64,
+    pub in_flight_qos2: u64,
+    /// Messages waiting in sessions' queues (client away, or its Receive Maximum reached).
+    pub queued: u64,
+    /// Messages a full queue, or a client's Maximum Packet Size, made the broker drop.
+    pub discarded: u64,
+    /// Publishes refused as not authorized (to `lab/events/…`).
+    pub refused: u64,
+    /// Connections closed for breaking the protocol.
+    pub protocol_errors: u64,
+    /// Connections cut for falling too far behind.
+    pub slow_sockets_closed: u64,
 }
 
 /// Server-side counters for one transport, summed over every client.

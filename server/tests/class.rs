@@ -86,8 +86,12 @@ async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on
     let deliveries = format!("/api/webhooks/endpoints/{}/deliveries", endpoint["id"].as_str().unwrap());
     assert_eq!(server.http.get(server.url(&deliveries)).send().await.unwrap().status(), 200);
 
+    // Frank's page has its MQTT lane on: its broker connection is its presence there.
+    let _frank = common::mqtt_socket::MqttSocket::open_as(&server, "frank").await;
+    server.wait_for_open(Transport::Mqtt, 1, "the MQTT socket is open").await;
+
     let class = presence(&server).await;
-    assert_eq!(class.pages, 5, "{class:?}");
+    assert_eq!(class.pages, 6, "{class:?}");
     for transport in Transport::ALL {
         assert_eq!(pages_on(&class, transport), 1, "{transport:?}: {class:?}");
     }

@@ -114,6 +114,9 @@ async fn qos1_events_published_while_away_are_delivered_on_return_in_order() {
     for text in ["one", "two", "three"] {
         published.push(server.publish(text).await);
     }
+    // The broker holds them for the absent client, and says so in /api/stats.
+    let held = server.stats().await.mqtt;
+    assert_eq!((held.sessions_away, held.queued, held.connections), (1, 3, 0), "{held:?}");
     let mut client = MqttSocket::open(&server).await;
     assert!(client.connect(kept_session("away")).await.session_present);
     let mut received = Vec::new();

@@ -9,6 +9,7 @@ use crate::core::clock::unix_micros_now;
 use crate::core::generator::Generator;
 use crate::core::hub::HubSlot;
 use crate::core::stats::LabCounters;
+use crate::transports::mqtt::MqttHost;
 use crate::wire::ledger::WireLedger;
 
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct Readings {
     pub counters: LabCounters,
     pub wire: Arc<WireLedger>,
     pub started: Instant,
+    pub mqtt: MqttHost,
 }
 
 impl Readings {
@@ -52,6 +54,7 @@ impl Readings {
                 })
                 .collect(),
             other_wire: self.wire.totals(None),
+            mqtt: self.mqtt.figures(),
         }
     }
 }

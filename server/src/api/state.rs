@@ -146,6 +146,7 @@ impl FromRef<AppState> for Readings {
             counters: state.counters.clone(),
             wire: state.wire.clone(),
             started: state.started,
+            mqtt: state.mqtt.clone(),
         }
     }
 }

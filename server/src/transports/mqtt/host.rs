@@ -10,7 +10,7 @@ use broker::{Broker, BrokerConfig, BrokerStats, ConnectionId, LabPublish, Output
 use bytes::Bytes;
 use mqtt5_protocol::QoS;
 use protocol::mqtt::{self, EPOCH_PROPERTY, SEQ_PROPERTY};
-use protocol::EventBody;
+use protocol::{BrokerFigures, EventBody};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -69,13 +69,6 @@ impl Drop for Link {
     }
 }
 
-/// Counts beside the broker's own: what the lab's side of it did.
-#[derive(Clone, Debug, Default)]
-pub struct HostStats {
-    pub broker: BrokerStats,
-    pub slow_sockets_closed: u64,
-}
-
 impl MqttHost {
     /// The broker, fed every event of whichever hub is in service and ticked by its own clock.
     pub fn spawn(config: BrokerConfig, hub_slot: Arc<HubSlot>, counters: Arc<TransportCounters>) -> Self {
@@ -119,9 +112,35 @@ impl MqttHost {
         });
     }
 
-    pub fn stats(&self) -> HostStats {
+    /// The broker's figures for `GET /api/stats`.
+    pub fn figures(&self) -> BrokerFigures {
         let core = self.lock();
-        HostStats { broker: core.broker.stats(), slow_sockets_closed: core.slow_sockets_closed }
+        let BrokerStats {
+            connections,
+            sessions_away,
+            subscriptions,
+            retained,
+            in_flight_qos1,
+            in_flight_qos2,
+            queued,
+            discarded,
+            refused,
+            protocol_errors,
+        } = core.broker.stats();
+        let count = |value: usize| value as u64;
+        BrokerFigures {
+            connections: count(connections),
+            sessions_away: count(sessions_away),
+            subscriptions: count(subscriptions),
+            retained: count(retained),
+            in_flight_qos1: count(in_flight_qos1),
+            in_flight_qos2: count(in_flight_qos2),
+            queued: count(queued),
+            discarded,
+            refused,
+            protocol_errors,
+            slow_sockets_closed: core.slow_sockets_closed,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Core> {

@@ -11,7 +11,7 @@ use axum::Router;
 
 use crate::api::state::AppState;
 
-pub use host::{HostStats, MqttHost};
+pub use host::MqttHost;
 pub use tcp::serve_tcp;
 
 pub fn router() -> Router<AppState> {
