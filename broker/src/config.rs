@@ -23,6 +23,14 @@ pub struct BrokerConfig {
     pub max_keep_alive: Duration,
     /// How long a socket may stay open without sending CONNECT.
     pub connect_timeout: Duration,
+    /// What a message to one of the lab's topics must be (the lab's own rules for a chat message, say). A payload
+    /// it refuses gets `0x99 Payload format invalid` (v5) before anyone receives it, rather than an
+    /// acknowledgement followed by silence.
+    pub lab_payload_check: fn(&[u8]) -> Result<(), String>,
+}
+
+fn accept_any_payload(_: &[u8]) -> Result<(), String> {
+    Ok(())
 }
 
 impl Default for BrokerConfig {
@@ -37,6 +45,7 @@ impl Default for BrokerConfig {
             max_retained: 1000,
             max_keep_alive: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(10),
+            lab_payload_check: accept_any_payload,
         }
     }
 }

@@ -20,8 +20,8 @@ pub(crate) enum Fault {
     #[error("subscription identifiers are not supported")]
     SubscriptionIdentifiersNotSupported,
     /// Only a v3.1.1 client ends up here: it has no reason code to be refused with.
-    #[error("not authorized to publish to {0}")]
-    NotAuthorized(String),
+    #[error("publish to {topic} refused: {reason:?}")]
+    Refused { topic: String, reason: ReasonCode },
 }
 
 impl Fault {
@@ -34,13 +34,13 @@ impl Fault {
             Self::TopicAliasInvalid => ReasonCode::TopicAliasInvalid,
             Self::PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             Self::SubscriptionIdentifiersNotSupported => ReasonCode::SubscriptionIdentifiersNotSupported,
-            Self::NotAuthorized(_) => ReasonCode::NotAuthorized,
+            Self::Refused { reason, .. } => *reason,
         }
     }
 
     /// A refused publish is the client asking for something it may not have, not a broken client.
     pub(crate) fn is_protocol_error(&self) -> bool {
-        !matches!(self, Self::NotAuthorized(_))
+        !matches!(self, Self::Refused { .. })
     }
 }
 

@@ -105,6 +105,9 @@ impl Broker {
         if is_lab_event_topic(&publish.topic_name) {
             return self.refuse_publish(peer, &publish, ReasonCode::NotAuthorized);
         }
+        if self.lab_topics.contains(&publish.topic_name) && (self.config.lab_payload_check)(&publish.payload).is_err() {
+            return self.refuse_publish(peer, &publish, ReasonCode::PayloadFormatInvalid);
+        }
         let retain_fits = !publish.retain
             || self.retained.has_room(&publish.topic_name, publish.payload.is_empty(), self.config.max_retained);
         match (publish.qos, publish.packet_id) {
@@ -160,7 +163,7 @@ impl Broker {
     /// v5 says no with a reason code; v3.1.1 cannot, so its connection is closed [MQTT-3.3.5-2].
     fn refuse_publish(&mut self, peer: Peer, publish: &PublishPacket, reason: ReasonCode) -> Result<(), Fault> {
         if !peer.is_v5 {
-            return Err(Fault::NotAuthorized(publish.topic_name.clone()));
+            return Err(Fault::Refused { topic: publish.topic_name.clone(), reason });
         }
         self.counters.refused += 1;
         match (publish.qos, publish.packet_id) {

@@ -165,3 +165,39 @@ async fn client_epoch_after_publish(server: &TestServer, client: &mut MqttSocket
     assert_eq!(seq_of(&publish), seq);
     publish.properties.get_user_property_value(mqtt::EPOCH_PROPERTY).unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn a_chat_message_the_lab_refuses_is_answered_0x99_and_a_good_one_reaches_every_lane() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    client.connect(ConnectOptions::new("talker").with_keep_alive(Duration::from_secs(60))).await;
+    let too_long = "x".repeat(protocol::MAX_MESSAGE_BYTES + 1);
+    let refused = mqtt5_protocol::packet::publish::PublishPacket::new(mqtt::CHAT_TOPIC, too_long, QoS::AtLeastOnce);
+    client.send(&refused.with_packet_id(1)).await;
+    match client.next().await {
+        Some(Packet::PubAck(ack)) => assert_eq!(ack.reason_code, mqtt5_protocol::ReasonCode::PayloadFormatInvalid),
+        other => panic!("expected PUBACK 0x99, got {other:?}"),
+    }
+    let accepted = mqtt5_protocol::packet::publish::PublishPacket::new(mqtt::CHAT_TOPIC, "hello", QoS::AtLeastOnce);
+    client.send(&accepted.with_packet_id(2)).await;
+    assert!(
+        matches!(client.next().await, Some(Packet::PubAck(ack)) if ack.reason_code == mqtt5_protocol::ReasonCode::Success)
+    );
+    // The PUBACK can overtake the hub's append (the lab publishes once the broker's lock is released): wait for it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let texts = loop {
+        let events: serde_json::Value =
+            server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
+        let texts: Vec<String> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|event| event["payload"]["text"].as_str().map(str::to_owned))
+            .collect();
+        if !texts.is_empty() || tokio::time::Instant::now() > deadline {
+            break texts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(texts, ["hello"]);
+}

@@ -169,6 +169,34 @@ fn lab_topics_reach_the_lab_once() {
     assert_eq!((lab.client_id.as_str(), lab.topic.as_str(), &lab.payload[..]), ("alice", "lab/chat", &b"hi"[..]));
 }
 
+/// The lab's own rule for what may be said on its topics: a refused payload is answered 0x99 and goes nowhere.
+#[test]
+fn a_payload_the_lab_refuses_is_answered_0x99_and_reaches_nobody() {
+    fn short_text(payload: &[u8]) -> Result<(), String> {
+        match std::str::from_utf8(payload) {
+            Ok(text) if !text.is_empty() && text.len() <= 4 => Ok(()),
+            _ => Err("1 to 4 bytes of UTF-8".into()),
+        }
+    }
+    let config = BrokerConfig { lab_payload_check: short_text, ..BrokerConfig::default() };
+    let mut harness = Harness::with(config, vec!["lab/chat".into()]);
+    let watcher = harness.connect("watch");
+    harness.subscribe(watcher, "lab/chat", QoS::AtLeastOnce);
+    let talker = harness.connect("talk");
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 1, "far too long"));
+    harness.send(talker, &PublishPacket::new("lab/chat", vec![0xff, 0xfe], QoS::ExactlyOnce).with_packet_id(2));
+    assert_eq!(
+        harness.trace(),
+        vec!["2 -> PUBLISH", "2 <- PUBACK id=1 rc=0x99", "2 -> PUBLISH", "2 <- PUBREC id=2 rc=0x99"]
+    );
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 3, "ok"));
+    let delivered = harness.trace();
+    assert!(delivered.contains(&"1 <- PUBLISH lab/chat q1 id=1 \"ok\"".to_owned()), "{delivered:?}");
+    let v3 = harness.connect_with(v311("old", true));
+    harness.send(v3, &publish_v311("lab/chat", QoS::AtLeastOnce, 1, "far too long"));
+    assert_eq!(harness.trace(), vec!["3 -> PUBLISH", "3 closed"]);
+}
+
 #[test]
 fn lab_publications_are_encoded_once_and_carry_their_properties() {
     let mut harness = Harness::new();

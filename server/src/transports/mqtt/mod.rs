@@ -11,7 +11,7 @@ use axum::Router;
 
 use crate::api::state::AppState;
 
-pub use host::MqttHost;
+pub use host::{chat_payload, MqttHost};
 pub use tcp::serve_tcp;
 
 pub fn router() -> Router<AppState> {
