@@ -292,6 +292,10 @@ async fn a_published_message_reaches_every_transport() {
         .await
         .unwrap();
     assert_eq!(endpoint.status(), 201);
+    // And a subscriber of the broker's event topics.
+    let mut mqtt = common::mqtt_socket::MqttSocket::open(&server).await;
+    mqtt.connect(mqtt5_protocol::ConnectOptions::new("every-lane").with_keep_alive(Duration::from_secs(60))).await;
+    mqtt.subscribe(protocol::mqtt::EVENTS_FILTER, mqtt5_protocol::QoS::AtMostOnce).await;
 
     let seq = server.publish("hello, every lane").await;
 
@@ -302,6 +306,7 @@ async fn a_published_message_reaches_every_transport() {
     let polled: protocol::PollResponse =
         server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.events[0].seq, seq);
+    assert_eq!(common::mqtt_socket::seq_of(&mqtt.publish().await), seq);
 
     // The webhook is acknowledged by the receiver a moment after the POST; the other lanes have theirs already.
     let deadline = tokio::time::Instant::now() + PATIENCE;

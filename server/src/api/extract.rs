@@ -27,6 +27,20 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     Ok(protocol::parse::parse_query(query)?)
 }
 
+/// A WebSocket handshake, or the `ApiError` saying why the request is not one (a plain GET, a wrong version…),
+/// with a JSON body like every other refusal instead of axum's plain text.
+pub struct Upgrade(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await.map(Upgrade).map_err(|rejection| {
+            ApiError::NotAWebSocketHandshake { status: rejection.status(), message: rejection.body_text() }
+        })
+    }
+}
+
 /// The client's IP address, from the connection (see [`crate::serve()`]). Behind a reverse proxy every client would
 /// share the proxy's address; the lab is meant to be reached directly.
 pub struct ClientAddress(pub IpAddr);

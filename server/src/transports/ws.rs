@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::extract::{ClientAddress, ValidQuery};
+use crate::api::extract::{ClientAddress, Upgrade, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
@@ -41,12 +41,8 @@ async fn get_ws(
     wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<StreamQuery>,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|rejection| ApiError::NotAWebSocketHandshake {
-        status: rejection.status(),
-        message: rejection.body_text(),
-    })?;
     lanes.admission.check_origin(&headers)?;
     let (peer, permit) = lanes.admit_long_lived(Transport::WebSocket, params.client, address)?;
     Ok(upgrade

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ use protocol::{close_code, mqtt, Transport, WireLabel};
 use super::host::{MqttHost, ToSocket};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::extract::{ClientAddress, ValidQuery};
+use crate::api::extract::{ClientAddress, Upgrade, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::wire::Wire;
 use crate::core::peer::Peer;
@@ -31,12 +31,8 @@ pub async fn get_mqtt(
     wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<MqttQuery>,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|rejection| ApiError::NotAWebSocketHandshake {
-        status: rejection.status(),
-        message: rejection.body_text(),
-    })?;
     let upgrade = upgrade.protocols([mqtt::SUBPROTOCOL]);
     if upgrade.selected_protocol().is_none() {
         return Err(ApiError::NotAWebSocketHandshake {
