@@ -16,6 +16,7 @@ mod connection;
 mod decode;
 mod error;
 mod framing;
+mod ids;
 mod inbound;
 mod lifecycle;
 mod message;

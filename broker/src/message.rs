@@ -8,8 +8,8 @@ use bytes::Bytes;
 use mqtt5_protocol::packet::publish::PublishPacket;
 use mqtt5_protocol::{Properties, PropertyId, PropertyValue, QoS, WillMessage};
 
+use crate::ids::SessionId;
 use crate::output::Publication;
-use crate::session::SessionId;
 
 /// The MQTT 5 properties a broker forwards unchanged [MQTT-3.3.2-4, -3.3.2-15, -3.3.2-16, -3.3.2-17, -3.3.2-20].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

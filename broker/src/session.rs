@@ -11,7 +11,7 @@ use mqtt5_protocol::QoS;
 use crate::message::{Message, Will};
 use crate::output::ConnectionId;
 
-pub(crate) type SessionId = u64;
+pub(crate) use crate::ids::SessionId;
 
 #[derive(Debug)]
 pub(crate) struct Session {

@@ -174,7 +174,7 @@ impl Config {
         broker::BrokerConfig {
             max_session_expiry: Duration::from_secs(self.mqtt_max_session_expiry_seconds.into()),
             max_sessions: self.max_connections_per_transport as usize * 2,
-            lab_payload_check: crate::transports::mqtt::chat_payload,
+            lab_payload_check: crate::core::message::chat_payload,
             ..broker::BrokerConfig::default()
         }
     }

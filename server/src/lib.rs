@@ -7,7 +7,9 @@
 //! - [`wire`]: the socket tap that measures every byte, and its parser.
 //! - [`api`]: the HTTP API around the core: its state, errors, extractors and one small router per concern.
 //! - [`webhooks`]: the webhook sender (an HTTP client) and the lab receiver's state, held by the app's state.
-//! - [`transports`]: one router per transport (`poll`, `long_poll`, `sse`, `ws`, `http_stream`, `webhooks`), all
+//! - [`mqtt`]: the MQTT broker in service (the sans-IO `broker` crate behind a lock, fed by the hub) and its TCP
+//!   door, held by the app's state.
+//! - [`transports`]: one router per transport (`poll`, `long_poll`, `sse`, `ws`, `http_stream`, `webhooks`, `mqtt`), all
 //!   reading the one hub.
 //! - [`app()`] puts the routers together with the Leptos pages; [`serve()`] accepts connections through the tap,
 //!   with a timeout on request heads and on stalled writes.
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod config;
 pub mod core;
+pub mod mqtt;
 mod pages;
 mod router;
 mod serve;

@@ -9,7 +9,7 @@ use crate::core::clock::unix_micros_now;
 use crate::core::generator::Generator;
 use crate::core::hub::HubSlot;
 use crate::core::stats::LabCounters;
-use crate::transports::mqtt::MqttHost;
+use crate::mqtt::MqttHost;
 use crate::wire::ledger::WireLedger;
 
 #[derive(Clone)]

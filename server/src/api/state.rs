@@ -20,7 +20,7 @@ use crate::core::lessons::LessonFolder;
 use crate::core::presence::Presence;
 use crate::core::scale_results::ScaleResults;
 use crate::core::stats::LabCounters;
-use crate::transports::mqtt::MqttHost;
+use crate::mqtt::MqttHost;
 use crate::webhooks::{WebhookSettings, Webhooks};
 use crate::wire::ledger::WireLedger;
 
@@ -95,7 +95,7 @@ impl AppState {
 
     /// Serves MQTT over plain TCP on `listener` (`--mqtt-addr`), until the process ends.
     pub fn serve_mqtt_tcp(&self, listener: tokio::net::TcpListener) -> impl std::future::Future<Output = ()> {
-        crate::transports::mqtt::serve_tcp(listener, self.mqtt.clone(), self.admission.clone(), self.counters.clone())
+        crate::mqtt::serve_tcp(listener, self.mqtt.clone(), self.admission.clone(), self.counters.clone())
     }
 }
 

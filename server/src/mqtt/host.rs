@@ -225,13 +225,6 @@ impl Core {
     }
 }
 
-/// What a message on `lab/chat` must be: the rule `POST /api/publish` applies, on UTF-8 text. The broker checks it
-/// before acknowledging, so a refused message is answered `0x99` rather than acknowledged and then dropped.
-pub fn chat_payload(payload: &[u8]) -> Result<(), String> {
-    let text = std::str::from_utf8(payload).map_err(|_| "a chat message is UTF-8 text".to_owned())?;
-    protocol::parse::check_message_text(text.to_owned()).map(drop).map_err(|error| error.to_string())
-}
-
 /// The hub's events, each published to `lab/events/<kind>` at QoS 2 (every subscriber gets the QoS it asked for,
 /// up to that). Follows the hub across restarts; catches up from the history if it ever falls behind.
 async fn feed_hub_events(host: MqttHost) {

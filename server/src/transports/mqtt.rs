@@ -1,4 +1,5 @@
-//! MQTT over WebSocket (`GET /api/mqtt`, subprotocol `mqtt`): each MQTT packet the broker writes goes as one binary
+//! MQTT over WebSocket (`GET /api/mqtt`, subprotocol `mqtt`), the page's door to the lab's broker
+//! ([`crate::mqtt`]): each MQTT packet the broker writes goes as one binary
 //! frame, and whatever binary frames the client sends are the broker's input, however the client split its packets
 //! (MQTT 5.0 section 6 allows any split). This is how a browser speaks MQTT: it has no raw TCP.
 
@@ -8,23 +9,30 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use futures::{SinkExt, StreamExt};
 use protocol::routes::MqttQuery;
 use protocol::{close_code, mqtt, Transport, WireLabel};
 
-use super::host::{MqttHost, ToSocket};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
 use crate::api::extract::{ClientAddress, Upgrade, ValidQuery};
 use crate::api::lanes::Lanes;
+use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::peer::Peer;
+use crate::mqtt::{MqttHost, ToSocket};
 use crate::wire::connection::Annotation;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(protocol::routes::MQTT, get(get_mqtt))
+}
 
 /// How long a write may wait for a client that has stopped reading before the connection is given up.
 const WRITE_PATIENCE: Duration = Duration::from_secs(10);
 
-pub async fn get_mqtt(
+async fn get_mqtt(
     State(lanes): State<Lanes>,
     State(host): State<MqttHost>,
     ClientAddress(address): ClientAddress,
