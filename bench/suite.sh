@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The scale suite: the lab and two Node.js peers under the same loads, measured by the same load tool.
-# Run from the repository root as `./lab bench` (BENCH_QUICK=1 ./lab bench for a two-minute smoke run;
-# BENCH_NO_BUILD=1 reuses the binaries already built).
+# The scale suite: the lab, two Node.js peers and Mosquitto under the same loads, measured by the same load tool.
+# Run from the repository root as `./lab bench` (BENCH_QUICK=1 ./lab bench for a smoke run of a few minutes;
+# BENCH_NO_BUILD=1 reuses the binaries already built; BENCH_ONLY=REGEX runs only the scenario lines it matches and
+# leaves docs/scale alone).
 # See bench/README.md for what it measures and how to read the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ---------------------------------------------------------------------------------------------------------------
-# Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]
-#   server:    lab | node_express_ws | socket_io
-#   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io
+# Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]  [qos=N]
+#   server:    lab | node_express_ws | socket_io | mosquitto
+#   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io | mqtt | mqtt_tcp
+#   qos=N:     MQTT only, the QoS every client subscribes with (0 or 1; 0 when not given)
 # Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
+# MQTT: `mqtt` is MQTT 5 over the server's WebSocket, `mqtt_tcp` over its TCP listener (the lab's --mqtt-addr).
+# Mosquitto has no event generator: against it the load tool publishes the same events itself (QoS 1).
 # ---------------------------------------------------------------------------------------------------------------
 SCENARIOS_FULL="
 # 1,000 users, 1 event/s each, bare events
@@ -57,6 +61,20 @@ node_express_ws  sse        10000  10 100
 node_express_ws  http_stream 10000  10 100
 node_express_ws  web_socket 10000  10 100
 socket_io        socket_io  10000  10 100
+# MQTT, 1 event/s, 100-byte payload: the lab's broker and Mosquitto, over WebSocket and over TCP; QoS 0, and QoS 1
+# (a PUBACK back for every delivery) at 1,000
+lab              mqtt        1000   1 100  qos=0
+lab              mqtt_tcp    1000   1 100  qos=0
+mosquitto        mqtt        1000   1 100  qos=0
+mosquitto        mqtt_tcp    1000   1 100  qos=0
+lab              mqtt        1000   1 100  qos=1
+lab              mqtt_tcp    1000   1 100  qos=1
+mosquitto        mqtt        1000   1 100  qos=1
+mosquitto        mqtt_tcp    1000   1 100  qos=1
+lab              mqtt       10000   1 100  qos=0
+lab              mqtt_tcp   10000   1 100  qos=0
+mosquitto        mqtt       10000   1 100  qos=0
+mosquitto        mqtt_tcp   10000   1 100  qos=0
 "
 
 # The smoke version: every server and transport once, 100 clients, 5 s measured.
@@ -72,6 +90,12 @@ node_express_ws  sse          100   1   0
 node_express_ws  http_stream  100   1   0
 node_express_ws  web_socket   100   1   0
 socket_io        socket_io    100   1   0
+lab              mqtt         100   1   0  qos=0
+lab              mqtt_tcp     100   1   0  qos=0
+mosquitto        mqtt         100   1   0  qos=0
+mosquitto        mqtt_tcp     100   1   0  qos=0
+lab              mqtt_tcp     100   1   0  qos=1
+mosquitto        mqtt_tcp     100   1   0  qos=1
 "
 
 SECONDS_MEASURED=20
@@ -83,6 +107,12 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
   SECONDS_WARMUP=2
 else
   SCENARIOS=$SCENARIOS_FULL
+fi
+# Some scenarios only (e.g. BENCH_ONLY=mqtt): their report goes next to their logs, not into docs/scale, whose
+# report stays the one of a whole suite.
+if [ -n "${BENCH_ONLY:-}" ]; then
+  SCENARIOS=$(grep -E -- "$BENCH_ONLY" <<<"$SCENARIOS" | grep -vE '^\s*#' || true)
+  [ -n "$SCENARIOS" ] || { echo "BENCH_ONLY=$BENCH_ONLY matches no scenario line" >&2; exit 1; }
 fi
 
 # Ports: this suite keeps to 3200-3299. Each server gets the first port from FIRST_PORT up that nothing listens on,
@@ -96,6 +126,8 @@ RUN_TIMEOUT_SECONDS=600
 
 export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
 LOAD=target/release/transport-load
+# Debian puts the broker in /usr/sbin, which is not on every user's PATH.
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 warn() { printf '\033[1;33m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -106,6 +138,11 @@ install_bench_tools() {
     [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
     say "installing the peers' npm packages (express, ws, socket.io) in bench/peers"
     (cd bench/peers && npm ci --no-audit --no-fund)
+  fi
+  if [ ! -x "$MOSQUITTO" ]; then
+    say "installing mosquitto (the MQTT peer)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mosquitto
   fi
   if ! command -v sockperf >/dev/null; then
     say "installing sockperf (the loopback floor)"
@@ -130,10 +167,10 @@ install_bench_tools() {
 
 # --- servers ---------------------------------------------------------------------------------------------------
 SERVER_PID=
-free_port() {
+free_port() { # [a port not to take: the other one asked for before either is bound]
   local port
   for port in $(seq "$FIRST_PORT" "$LAST_PORT"); do
-    if [ -z "$(ss -Hltn "sport = :$port")" ]; then
+    if [ "$port" != "${1:-}" ] && [ -z "$(ss -Hltn "sport = :$port")" ]; then
       echo "$port"
       return 0
     fi
@@ -147,14 +184,41 @@ listening_on() {
   ss -Hltnp "sport = :$1" | grep -q "pid=$SERVER_PID,"
 }
 
-start_server() { # server log
-  local server=$1 log=$2 port attempt i
+# Mosquitto the way its documentation shows, nothing tuned: one TCP listener, one WebSocket listener, anyone may
+# connect, nothing written to disk, no cap on connections.
+mosquitto_config() { # tcp_port ws_port file
+  cat >"$3" <<EOF
+listener $1 $HOST
+allow_anonymous true
+persistence false
+max_connections -1
+listener $2 $HOST
+protocol websockets
+EOF
+}
+
+# Starts $server for $transport; sets SERVER_PID, SERVER_URL and (MQTT over TCP, Mosquitto) MQTT_ADDR.
+start_server() { # server transport log
+  local server=$1 transport=$2 log=$3 port mqtt_port attempt i
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
+    mqtt_port=
+    MQTT_ADDR=
+    if [ "$server" = mosquitto ] || [ "$transport" = mqtt_tcp ]; then
+      mqtt_port=$(free_port "$port") || return 1
+      MQTT_ADDR="$HOST:$mqtt_port"
+    fi
     case $server in
       lab)
+        # MQTT over TCP only where it is measured; the lab's WebSocket door (/api/mqtt) is always there.
         target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
-          --max-connections-per-address 40000 --max-requests-per-second 0 --paused >"$log" 2>&1 &
+          --max-connections-per-address 40000 --max-requests-per-second 0 --paused \
+          ${mqtt_port:+--mqtt-addr "$MQTT_ADDR"} >"$log" 2>&1 &
+        ;;
+      mosquitto)
+        # The WebSocket listener is SERVER_URL's port, the TCP listener MQTT_ADDR's.
+        mosquitto_config "$mqtt_port" "$port" "${log%.server.log}.mosquitto.conf"
+        "$MOSQUITTO" -c "${log%.server.log}.mosquitto.conf" >"$log" 2>&1 &
         ;;
       node_express_ws)
         NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &
@@ -167,8 +231,10 @@ start_server() { # server log
     SERVER_PID=$!
     SERVER_URL="http://$HOST:$port"
     for i in $(seq 1 150); do
-      if listening_on "$port" && curl -sf -o /dev/null "$SERVER_URL/api/generator"; then
-        echo "    $server pid $SERVER_PID on $SERVER_URL"
+      # Mosquitto has no HTTP API: its own listening sockets are the sign it is up.
+      if listening_on "$port" && { [ -z "$mqtt_port" ] || listening_on "$mqtt_port"; } &&
+        { [ "$server" = mosquitto ] || curl -sf -o /dev/null "$SERVER_URL/api/generator"; }; then
+        echo "    $server pid $SERVER_PID on $SERVER_URL${MQTT_ADDR:+ and MQTT over TCP on $MQTT_ADDR}"
         return 0
       fi
       kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -251,6 +317,7 @@ BUSY="$RUN_DIR/busy-machine.txt"
 {
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "node: $(node --version)  peers: $(cd bench/peers && node -p 'Object.entries(require("./package.json").dependencies).map(([k, v]) => k + "@" + v).join(" ")')"
+  echo "mosquitto: $("$MOSQUITTO" -h 2>/dev/null | head -n 1)"
   echo "quick: ${BENCH_QUICK:-0}  measured: ${SECONDS_MEASURED}s  warmup: ${SECONDS_WARMUP}s  connect rate: ${CONNECT_RATE}/s"
   echo "ulimit -n: $(ulimit -n)  ephemeral ports: $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -)  somaxconn: $(cat /proc/sys/net/core/somaxconn)"
 } >"$RUN_DIR/environment.txt"
@@ -261,11 +328,21 @@ loopback_floor "$SOCKPERF_OUT"
 total=$(grep -cvE '^\s*(#|$)' <<<"$SCENARIOS")
 index=0
 exec 3<<<"$SCENARIOS"
-while read -r -u 3 server transport clients rate payload interval; do
+while read -r -u 3 server transport clients rate payload options; do
   [[ -z "${server:-}" || "$server" == \#* ]] && continue
+  # What follows the payload: a bare number is short polling's interval, qos=N an MQTT run's QoS.
+  interval=
+  qos=
+  for option in ${options:-}; do
+    case $option in
+      qos=*) qos=${option#qos=} ;;
+      *) interval=$option ;;
+    esac
+  done
+  case $transport in mqtt | mqtt_tcp) qos=${qos:-0} ;; esac
   index=$((index + 1))
-  name=$(printf '%02d-%s-%s-%sc-r%s-p%s' "$index" "$server" "$transport" "$clients" "$rate" "$payload")
-  say "[$index/$total] $server $transport: $clients clients, $rate event/s, $payload B${interval:+, polling every $interval ms}"
+  name=$(printf '%02d-%s-%s-%sc-r%s-p%s%s' "$index" "$server" "$transport" "$clients" "$rate" "$payload" "${qos:+-q$qos}")
+  say "[$index/$total] $server $transport: $clients clients, $rate event/s, $payload B${interval:+, polling every $interval ms}${qos:+, QoS $qos}"
   settle
   # Other work on this machine takes CPU from both the server and the clients: say so next to the numbers.
   busy=$(cpu_busy_percent)
@@ -273,7 +350,7 @@ while read -r -u 3 server transport clients rate payload interval; do
     warn "the machine is busy before this run: ${busy}% of its CPU in use by other processes"
     echo "$name: ${busy}% of the CPU busy with other work just before the run" >>"$BUSY"
   fi
-  if ! start_server "$server" "$RUN_DIR/$name.server.log"; then
+  if ! start_server "$server" "$transport" "$RUN_DIR/$name.server.log"; then
     warn "FAILED to start $server (see $RUN_DIR/$name.server.log)"
     echo "$name: server did not start" >>"$FAILED"
     stop_server
@@ -283,6 +360,8 @@ while read -r -u 3 server transport clients rate payload interval; do
     --payload-bytes "$payload" --connect-rate "$CONNECT_RATE" --warmup-seconds "$SECONDS_WARMUP"
     --seconds "$SECONDS_MEASURED" --server-pid "$SERVER_PID" --json "$RUN_DIR/$name.json")
   [ -n "${interval:-}" ] && args+=(--poll-interval-ms "$interval")
+  [ -n "${qos:-}" ] && args+=(--qos "$qos")
+  [ -n "${MQTT_ADDR:-}" ] && args+=(--mqtt-addr "$MQTT_ADDR")
   set +e
   timeout --signal=INT --kill-after=30 "$RUN_TIMEOUT_SECONDS" "$LOAD" "${args[@]}" </dev/null 2>&1 |
     tee "$RUN_DIR/$name.log"
@@ -302,7 +381,9 @@ done
 exec 3<&-
 
 # --- merge -----------------------------------------------------------------------------------------------------
-mkdir -p docs/scale
+REPORT_DIR=docs/scale
+[ -n "${BENCH_ONLY:-}" ] && REPORT_DIR=$RUN_DIR
+mkdir -p "$REPORT_DIR"
 shopt -s nullglob
 results=("$RUN_DIR"/*.json)
 if [ ${#results[@]} = 0 ]; then
@@ -312,11 +393,12 @@ fi
 command="./lab bench"
 [ "${BENCH_NO_BUILD:-0}" = 1 ] && command="BENCH_NO_BUILD=1 $command"
 [ "${BENCH_QUICK:-0}" = 1 ] && command="BENCH_QUICK=1 $command"
+[ -n "${BENCH_ONLY:-}" ] && command="BENCH_ONLY='$BENCH_ONLY' $command"
 sockperf_args=()
 [ -s "$SOCKPERF_OUT" ] && sockperf_args=(--sockperf "$SOCKPERF_OUT")
 say "merging ${#results[@]} runs"
 "$LOAD" report --command "$command" "${sockperf_args[@]}" \
-  --out-json docs/scale/results.json --out-markdown docs/scale/results.md "${results[@]}"
+  --out-json "$REPORT_DIR/results.json" --out-markdown "$REPORT_DIR/results.md" "${results[@]}"
 if [ -s "$FAILED" ]; then
   {
     echo
@@ -325,7 +407,7 @@ if [ -s "$FAILED" ]; then
     echo "These scenarios produced no result (kept here so a missing row is explained, not hidden):"
     echo
     sed 's/^/- /' "$FAILED"
-  } >>docs/scale/results.md
+  } >>"$REPORT_DIR/results.md"
 fi
 if [ -s "$BUSY" ]; then
   {
@@ -336,10 +418,10 @@ if [ -s "$BUSY" ]; then
     echo "started; their CPU and latency figures may be worse than the servers alone would give:"
     echo
     sed 's/^/- /' "$BUSY"
-  } >>docs/scale/results.md
+  } >>"$REPORT_DIR/results.md"
 fi
-say "results: docs/scale/results.md and docs/scale/results.json; every run's JSON and logs in $RUN_DIR"
+say "results: $REPORT_DIR/results.md and $REPORT_DIR/results.json; every run's JSON and logs in $RUN_DIR"
 if [ -s "$FAILED" ]; then
-  warn "$(wc -l <"$FAILED") run(s) failed (listed at the end of docs/scale/results.md and in $FAILED)"
+  warn "$(wc -l <"$FAILED") run(s) failed (listed at the end of $REPORT_DIR/results.md and in $FAILED)"
   exit 1
 fi

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use protocol::mqtt::Qos;
 use protocol::{LoadTransport, ScaleServer};
 
-use crate::run::RunOptions;
+use crate::run::{MqttOptions, RunOptions};
 
 #[derive(Debug, Parser)]
 #[command(name = "transport-load", about = "N clients of one transport against a server, measured")]
@@ -25,15 +26,22 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The server's base URL (http only).
+    /// The server's base URL (http only). For Mosquitto, its WebSocket listener (read only by `--transport mqtt`).
     #[arg(long)]
     pub url: String,
-    /// Which server answers: lab, node_express_ws or socket_io.
+    /// Which server answers: lab, node_express_ws, socket_io or mosquitto.
     #[arg(long, value_parser = snake_case::<ScaleServer>)]
     pub server: ScaleServer,
-    /// What the clients speak: short_poll, long_poll, sse, http_stream, web_socket or socket_io.
+    /// What the clients speak: short_poll, long_poll, sse, http_stream, web_socket, socket_io, mqtt (MQTT 5 over
+    /// WebSocket) or mqtt_tcp (MQTT 5 over TCP, at --mqtt-addr).
     #[arg(long, value_parser = snake_case::<LoadTransport>)]
     pub transport: LoadTransport,
+    /// MQTT: the QoS each client subscribes with, 0 or 1.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// MQTT over TCP: the broker's listener, HOST:PORT (the lab's own `--mqtt-addr`, Mosquitto's `listener`).
+    #[arg(long)]
+    pub mqtt_addr: Option<String>,
     #[arg(long)]
     pub clients: u32,
     /// Generator events per second.
@@ -80,7 +88,8 @@ impl RunArgs {
         if self.clients == 0 {
             return Err("--clients must be at least 1".into());
         }
-        Ok(RunOptions {
+        let qos = Qos::from_level(self.qos).ok_or("--qos must be 0 or 1")?;
+        let options = RunOptions {
             url: self.url.trim_end_matches('/').to_string(),
             server: self.server,
             transport: self.transport,
@@ -92,7 +101,10 @@ impl RunArgs {
             warmup: seconds("warmup-seconds", self.warmup_seconds)?,
             measure: seconds("seconds", positive("seconds", self.seconds)?)?,
             server_pid: self.server_pid,
-        })
+            mqtt: MqttOptions { qos, tcp_addr: self.mqtt_addr.clone() },
+        };
+        options.check()?;
+        Ok(options)
     }
 }
 
@@ -162,8 +174,39 @@ mod tests {
             ("http_stream", LoadTransport::HttpStream),
             ("web_socket", LoadTransport::WebSocket),
             ("socket_io", LoadTransport::SocketIo),
+            ("mqtt", LoadTransport::Mqtt),
+            ("mqtt_tcp", LoadTransport::MqttTcp),
         ] {
             assert_eq!(snake_case::<LoadTransport>(name), Ok(transport), "{name}");
+        }
+        assert_eq!(snake_case::<ScaleServer>("mosquitto"), Ok(ScaleServer::Mosquitto));
+    }
+
+    fn run_args(extra: &[&str]) -> Result<RunOptions, String> {
+        let base = ["transport-load", "run", "--url", "http://127.0.0.1:3241", "--clients", "10", "--rate", "1"];
+        let cli = Cli::try_parse_from(base.iter().chain(["--payload-bytes", "0"].iter()).chain(extra))
+            .map_err(|error| error.to_string())?;
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        args.options()
+    }
+
+    #[test]
+    fn mqtt_flags_parse_and_impossible_combinations_are_refused() {
+        let tcp = ["--server", "mosquitto", "--transport", "mqtt_tcp", "--mqtt-addr", "127.0.0.1:3242", "--qos", "1"];
+        let options = run_args(&tcp).unwrap();
+        assert_eq!((options.server, options.transport), (ScaleServer::Mosquitto, LoadTransport::MqttTcp));
+        assert_eq!(options.mqtt.qos, Qos::AtLeastOnce);
+        assert_eq!(options.mqtt.tcp_addr.as_deref(), Some("127.0.0.1:3242"));
+        let web_socket = run_args(&["--server", "lab", "--transport", "mqtt"]).unwrap();
+        assert_eq!(web_socket.mqtt.qos, Qos::AtMostOnce, "QoS 0 unless asked");
+        for (refused, why) in [
+            (&["--server", "lab", "--transport", "mqtt", "--qos", "2"][..], "QoS 2"),
+            (&["--server", "lab", "--transport", "mqtt_tcp"], "TCP without --mqtt-addr"),
+            (&["--server", "mosquitto", "--transport", "web_socket"], "Mosquitto speaks only MQTT"),
+            (&["--server", "node_express_ws", "--transport", "mqtt"], "the Node peer has no MQTT"),
+            (&["--server", "socket_io", "--transport", "sse"], "socket.io speaks only socket.io"),
+        ] {
+            assert!(run_args(refused).is_err(), "{why}");
         }
     }
 

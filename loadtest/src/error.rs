@@ -19,6 +19,13 @@ pub enum LoadError {
     Status { path: String, status: StatusCode },
     #[error("unexpected JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("mqtt: {0}")]
+    Mqtt(#[from] protocol::mqtt::ClientError),
+    #[error("mqtt delivery: {0}")]
+    MqttDelivery(#[from] protocol::mqtt::DeliveryError),
+    /// A CONNACK, SUBACK or PUBACK with a reason code of 0x80 or more, or the broker's DISCONNECT.
+    #[error("mqtt: the broker refused ({packet}, reason code 0x{reason_code:02x})")]
+    MqttRefused { packet: &'static str, reason_code: u8 },
     #[error("protocol: {0}")]
     Protocol(String),
     #[error("the server closed the stream")]

@@ -45,6 +45,22 @@ impl Target {
         Ok(Self { addr, authority: format!("{}:{port}", authority.host()) })
     }
 
+    /// A bare `host:port` (MQTT over TCP has no URL scheme the tools agree on).
+    pub async fn resolve_host_port(host_port: &str) -> Result<Self, LoadError> {
+        let bad = |reason: &str| LoadError::Url { url: host_port.to_string(), reason: reason.to_string() };
+        if host_port.contains("://") {
+            return Err(bad("host:port, without a scheme"));
+        }
+        let (host, port) = host_port.rsplit_once(':').ok_or_else(|| bad("not host:port"))?;
+        let port: u16 = port.parse().map_err(|_| bad("the port is not a number"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .ok_or_else(|| bad("the host name resolves to no address"))?;
+        Ok(Self { addr, authority: host_port.to_string() })
+    }
+
     /// A new TCP connection whose bytes are counted into `recorder`.
     pub async fn connect(&self, recorder: Recorder) -> Result<CountingStream<TcpStream>, LoadError> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
@@ -128,5 +144,26 @@ pub fn expect_status(response: &Response<Incoming>, path: &str, expected: Status
         Ok(())
     } else {
         Err(LoadError::Status { path: path.to_string(), status: response.status() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn host_port_resolves_and_bad_ones_say_why() {
+        let target = Target::resolve_host_port("127.0.0.1:1883").await.unwrap();
+        assert_eq!(target.addr, ([127, 0, 0, 1], 1883).into());
+        assert_eq!(target.authority, "127.0.0.1:1883");
+        let v6 = Target::resolve_host_port("[::1]:1883").await.unwrap();
+        assert_eq!(v6.addr.port(), 1883);
+        assert!(v6.addr.is_ipv6());
+        for bad in ["127.0.0.1", "127.0.0.1:port", "127.0.0.1:70000", "mqtt://127.0.0.1:1883"] {
+            assert!(
+                matches!(Target::resolve_host_port(bad).await, Err(LoadError::Url { .. })),
+                "{bad} should be refused"
+            );
+        }
     }
 }

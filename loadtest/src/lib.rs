@@ -9,9 +9,10 @@ pub mod engine_io;
 pub mod error;
 mod http;
 pub mod proc;
+mod publisher;
 pub mod report;
 pub mod run;
 mod stats;
 
 pub use error::LoadError;
-pub use run::{run, RunOptions, RunOutcome};
+pub use run::{run, MqttOptions, RunOptions, RunOutcome};

@@ -3,16 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::mqtt::Qos;
 use protocol::routes::{self, PollQuery};
 use protocol::{ClientSession, GeneratorUpdate, LoadTransport, PollResponse, ScaleRun, ScaleServer};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
+use crate::clients::mqtt::MqttPlan;
 use crate::clients::{drive, Client, Plan};
 use crate::error::LoadError;
 use crate::http::{ok_body, HttpClient, Target};
 use crate::proc;
+use crate::publisher::{Publisher, Schedule};
 use crate::stats::{Metrics, Totals};
 
 /// Clients in the middle of connecting at once: enough to keep the connect rate, few enough that a server that
@@ -39,6 +42,47 @@ pub struct RunOptions {
     pub warmup: Duration,
     pub measure: Duration,
     pub server_pid: Option<u32>,
+    pub mqtt: MqttOptions,
+}
+
+/// What the MQTT transports need besides the URL.
+#[derive(Clone, Debug)]
+pub struct MqttOptions {
+    /// The QoS every client subscribes with. 0 or 1: the Mosquitto publisher publishes at QoS 1, so a QoS 2
+    /// subscription would get QoS 1 from Mosquitto and QoS 2 from the lab, and the two would not be the same load.
+    pub qos: Qos,
+    /// `host:port` of the broker's MQTT-over-TCP listener (the lab's `--mqtt-addr`, Mosquitto's `listener`).
+    pub tcp_addr: Option<String>,
+}
+
+impl Default for MqttOptions {
+    fn default() -> Self {
+        Self { qos: Qos::AtMostOnce, tcp_addr: None }
+    }
+}
+
+impl RunOptions {
+    /// Combinations that cannot run: Mosquitto speaks only MQTT, socket.io only itself, and MQTT over TCP needs
+    /// the listener's address.
+    pub fn check(&self) -> Result<(), String> {
+        let transport = self.transport;
+        let fits = match self.server {
+            ScaleServer::Lab => transport != LoadTransport::SocketIo,
+            ScaleServer::NodeExpressWs => !transport.is_mqtt() && transport != LoadTransport::SocketIo,
+            ScaleServer::SocketIo => transport == LoadTransport::SocketIo,
+            ScaleServer::Mosquitto => transport.is_mqtt(),
+        };
+        if !fits {
+            return Err(format!("{} does not serve {}", self.server.title(), transport.title()));
+        }
+        if transport == LoadTransport::MqttTcp && self.mqtt.tcp_addr.is_none() {
+            return Err("MQTT over TCP needs --mqtt-addr HOST:PORT".into());
+        }
+        if transport.is_mqtt() && self.mqtt.qos == Qos::ExactlyOnce {
+            return Err("--qos must be 0 or 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// The run's figures, plus what a test needs to check them against the log itself.
@@ -65,26 +109,40 @@ impl RunOutcome {
 }
 
 pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
+    options.check().map_err(LoadError::Protocol)?;
     let target = Target::resolve(&options.url).await?;
     let server = ServerProcess { pid: options.server_pid };
     let rss_baseline = server.rss()?;
     let metrics = Metrics::new();
-    let control = Control { target: target.clone(), metrics: Metrics::new() };
-    control
-        .set_generator(GeneratorUpdate {
-            rate_per_second: Some(options.rate),
-            payload_bytes: Some(options.payload_bytes as usize),
-            paused: Some(true),
-        })
-        .await?;
-    let polls = matches!(options.transport, LoadTransport::ShortPoll | LoadTransport::LongPoll);
-    let start = if polls { control.start_at_head().await? } else { ClientSession::new() };
+    let mqtt = match options.transport {
+        LoadTransport::Mqtt => Some(MqttPlan::new(options.server, &target, None, options.mqtt.qos)),
+        LoadTransport::MqttTcp => {
+            let addr = options.mqtt.tcp_addr.as_deref().unwrap_or_default();
+            let tcp = Target::resolve_host_port(addr).await?;
+            Some(MqttPlan::new(options.server, &target, Some(tcp), options.mqtt.qos))
+        }
+        _ => None,
+    };
+    let mut events = match (options.server, &mqtt) {
+        (ScaleServer::Mosquitto, Some(plan)) => Events::Publisher { plan: plan.clone(), running: None },
+        _ => Events::Generator(Control { target: target.clone(), metrics: Metrics::new() }),
+    };
+    events.prepare(options).await?;
+    let start = match &events {
+        Events::Generator(control)
+            if matches!(options.transport, LoadTransport::ShortPoll | LoadTransport::LongPoll) =>
+        {
+            control.start_at_head().await?
+        }
+        _ => ClientSession::new(),
+    };
     let plan = Arc::new(Plan {
         transport: options.transport,
         target: target.clone(),
         start,
         poll_interval: options.poll_interval,
         long_poll_timeout_seconds: LONG_POLL_TIMEOUT_SECONDS,
+        mqtt,
     });
 
     let (stop, stopped) = watch::channel(false);
@@ -98,7 +156,7 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     let connected = metrics.connected();
     let rss_connected = server.rss_or_zero(&metrics);
 
-    control.set_generator(GeneratorUpdate { paused: Some(false), ..Default::default() }).await?;
+    events.start(options, &metrics).await?;
     // The generator ticks from the moment it is unpaused, so a window of whole seconds starting a whole number of
     // seconds later would open and close just as an event is being delivered, and count it at both edges for some
     // clients and neither for others. Half a period later, the edges fall between events.
@@ -112,7 +170,7 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     let cpu_seconds = (server.cpu_or_zero(&metrics) - cpu_start).max(0.0);
 
     // Pause first, so what the clients still receive while closing cannot be mistaken for a loss.
-    let paused = control.set_generator(GeneratorUpdate { paused: Some(true), ..Default::default() }).await;
+    let paused = events.pause().await;
     let rss_end = server.rss_or_zero(&metrics);
     let _ = stop.send(true);
     close_clients(spawner, &metrics).await;
@@ -128,6 +186,56 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
         out_of_order: totals.out_of_order,
         restarts: totals.restarts,
     })
+}
+
+/// Where a run's events come from: the server's own generator, set through its API (the lab, the Node peers), or
+/// the load tool's publisher (Mosquitto has no generator).
+enum Events {
+    Generator(Control),
+    Publisher { plan: MqttPlan, running: Option<Publisher> },
+}
+
+impl Events {
+    /// The generator set to the run's rate and payload, paused; the publisher has nothing to set before it starts.
+    async fn prepare(&self, options: &RunOptions) -> Result<(), LoadError> {
+        match self {
+            Events::Generator(control) => {
+                control
+                    .set_generator(GeneratorUpdate {
+                        rate_per_second: Some(options.rate),
+                        payload_bytes: Some(options.payload_bytes as usize),
+                        paused: Some(true),
+                    })
+                    .await
+            }
+            Events::Publisher { .. } => Ok(()),
+        }
+    }
+
+    async fn start(&mut self, options: &RunOptions, metrics: &Arc<Metrics>) -> Result<(), LoadError> {
+        match self {
+            Events::Generator(control) => {
+                control.set_generator(GeneratorUpdate { paused: Some(false), ..Default::default() }).await
+            }
+            Events::Publisher { plan, running } => {
+                let schedule = Schedule { rate: options.rate, payload_bytes: options.payload_bytes };
+                *running = Some(Publisher::start(plan, schedule, metrics.clone()).await?);
+                Ok(())
+            }
+        }
+    }
+
+    async fn pause(&mut self) -> Result<(), LoadError> {
+        match self {
+            Events::Generator(control) => {
+                control.set_generator(GeneratorUpdate { paused: Some(true), ..Default::default() }).await
+            }
+            Events::Publisher { running, .. } => match running.take() {
+                Some(publisher) => publisher.stop().await.map(drop),
+                None => Ok(()),
+            },
+        }
+    }
 }
 
 /// Starts a task per client at `connect_rate` per second, at most [`CONNECTS_IN_FLIGHT`] connecting at once.
@@ -246,6 +354,7 @@ fn scale_run(
         payload_bytes: options.payload_bytes,
         poll_interval_ms: (options.transport == LoadTransport::ShortPoll)
             .then_some(options.poll_interval.as_millis() as u32),
+        mqtt_qos: options.transport.is_mqtt().then_some(options.mqtt.qos.level()),
         measured_seconds,
         deliveries: totals.deliveries,
         deliveries_per_second: per_second(totals.deliveries),

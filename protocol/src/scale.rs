@@ -46,6 +46,9 @@ pub enum ScaleServer {
     NodeExpressWs,
     /// Node.js: socket.io (its WebSocket transport).
     SocketIo,
+    /// Debian's Mosquitto 2, the MQTT broker people run. It has no event generator: the load tool publishes the
+    /// events to it (one extra client), and every subscriber checks them as it checks the lab's.
+    Mosquitto,
 }
 
 impl ScaleServer {
@@ -54,6 +57,7 @@ impl ScaleServer {
             ScaleServer::Lab => "Transport Lab (Rust, axum)",
             ScaleServer::NodeExpressWs => "Node.js (Express + ws)",
             ScaleServer::SocketIo => "Node.js (socket.io)",
+            ScaleServer::Mosquitto => "Mosquitto (C)",
         }
     }
 }
@@ -71,6 +75,11 @@ pub enum LoadTransport {
     HttpStream,
     /// Engine.IO v4 over a WebSocket, as a socket.io client uses it once upgraded.
     SocketIo,
+    /// MQTT 5 over a WebSocket (subprotocol `mqtt`), as the lab's page speaks it: `lab/events/#` subscribed.
+    Mqtt,
+    /// MQTT 5 over plain TCP, as devices and desktop tools speak it (the lab's `--mqtt-addr`, Mosquitto's
+    /// `listener`).
+    MqttTcp,
 }
 
 impl LoadTransport {
@@ -83,6 +92,14 @@ impl LoadTransport {
         LoadTransport::HttpStream,
     ];
 
+    /// The two ways to speak MQTT. Not in [`LoadTransport::LAB`]: they are served by the lab's broker (and by
+    /// Mosquitto), need an MQTT client rather than the lab's HTTP API, and have no `hello` to resume from.
+    pub const MQTT: [LoadTransport; 2] = [LoadTransport::Mqtt, LoadTransport::MqttTcp];
+
+    pub fn is_mqtt(self) -> bool {
+        Self::MQTT.contains(&self)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             LoadTransport::ShortPoll => "Short polling",
@@ -91,6 +108,8 @@ impl LoadTransport {
             LoadTransport::WebSocket => "WebSocket",
             LoadTransport::HttpStream => "HTTP streaming",
             LoadTransport::SocketIo => "socket.io",
+            LoadTransport::Mqtt => "MQTT over WebSocket",
+            LoadTransport::MqttTcp => "MQTT over TCP",
         }
     }
 }
@@ -109,6 +128,10 @@ pub struct ScaleRun {
     /// Short polling only: how often each client asks.
     #[serde(default)]
     pub poll_interval_ms: Option<u32>,
+    /// MQTT only: the QoS each client subscribed with (0 or 1). QoS 1 adds a PUBACK per delivery, so runs at
+    /// different QoS are different loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mqtt_qos: Option<u8>,
     /// Length of the measured window (after connecting and warming up), in seconds.
     pub measured_seconds: f64,
     /// Events received by all clients over the window, and per second.
@@ -166,6 +189,23 @@ mod tests {
         };
         let json = serde_json::to_string(&report).unwrap();
         assert!(json.contains(r#""server":"socket_io""#));
+        assert!(!json.contains("mqtt_qos"), "absent for the transports without QoS, as in older reports");
         assert_eq!(serde_json::from_str::<ScaleReport>(&json).unwrap(), report);
+    }
+
+    #[test]
+    fn mqtt_runs_name_their_transport_server_and_qos() {
+        let run = ScaleRun {
+            server: ScaleServer::Mosquitto,
+            transport: LoadTransport::MqttTcp,
+            mqtt_qos: Some(1),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&run).unwrap();
+        assert!(json.contains(r#""server":"mosquitto","transport":"mqtt_tcp""#), "{json}");
+        assert!(json.contains(r#""mqtt_qos":1"#), "{json}");
+        assert_eq!(serde_json::from_str::<ScaleRun>(&json).unwrap(), run);
+        assert!(LoadTransport::MQTT.iter().all(|transport| !LoadTransport::LAB.contains(transport)));
+        assert!(LoadTransport::Mqtt.is_mqtt() && !LoadTransport::WebSocket.is_mqtt());
     }
 }

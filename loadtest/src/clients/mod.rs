@@ -4,6 +4,7 @@
 
 mod http_stream;
 mod long_poll;
+pub(crate) mod mqtt;
 mod short_poll;
 mod socket_io;
 mod sse;
@@ -13,9 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::session::{CursorCheck, RunCheck};
-use protocol::{Arrival, ClientSession, Event, Gap, LoadTransport, PollResponse, StreamHello};
+use protocol::{Arrival, ClientSession, Epoch, Event, Gap, LoadTransport, PollResponse, StreamHello};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{client_async_with_config, WebSocketStream};
 
@@ -37,6 +40,8 @@ pub struct Plan {
     pub start: ClientSession,
     pub poll_interval: Duration,
     pub long_poll_timeout_seconds: u64,
+    /// The MQTT transports only: where the broker is and the QoS to subscribe with.
+    pub mqtt: Option<mqtt::MqttPlan>,
 }
 
 pub struct Client {
@@ -102,6 +107,27 @@ impl Client {
         check
     }
 
+    /// The run a message names itself (MQTT's `epoch` user property; MQTT has no `hello`). A new one means the
+    /// server restarted: the cursor goes back to 0, so the new run's events this client never got (it subscribed
+    /// with a clean start, live) count as missed, as they do for socket.io.
+    pub fn message_run(&mut self, epoch: &Epoch) -> RunCheck {
+        let check = self.session.observe_epoch(epoch);
+        if check == RunCheck::Restarted {
+            self.recorder.restarted();
+        }
+        check
+    }
+
+    /// An event that carries no emission time (an audio clip over MQTT is bare WAV bytes): its order and loss are
+    /// checked, but it is neither a delivery nor a latency sample, which would be measured from 1970.
+    pub fn untimed_event(&mut self, seq: u64) {
+        match self.session.event(seq) {
+            Arrival::AfterLoss { missing } => self.recorder.missed(missing),
+            Arrival::Duplicate => self.recorder.duplicate(seq),
+            Arrival::InOrder | Arrival::Late => {}
+        }
+    }
+
     /// A poll answer: its run, its gap, its events, and the cursor it hands back. An answer from a new run was
     /// computed against a cursor of the old one, so it is not counted at all; the session's cursor is back at 0
     /// and the next poll asks for the new run from #1.
@@ -159,6 +185,7 @@ pub async fn drive(mut client: Client, mut stop: watch::Receiver<bool>) {
                 LoadTransport::WebSocket => web_socket::session(&mut client).await,
                 LoadTransport::HttpStream => http_stream::session(&mut client).await,
                 LoadTransport::SocketIo => socket_io::session(&mut client).await,
+                LoadTransport::Mqtt | LoadTransport::MqttTcp => mqtt::session(&mut client).await,
             }
         };
         let error: LoadError = tokio::select! {
@@ -192,12 +219,26 @@ type Socket = WebSocketStream<CountingStream<TcpStream>>;
 
 /// A WebSocket on the client's own counted TCP connection; the upgrade request counts as a request.
 async fn open_web_socket(client: &Client, url: &str) -> Result<Socket, LoadError> {
-    let stream = client.plan.target.connect(client.recorder.clone()).await?;
-    client.recorder.request();
+    open_web_socket_to(&client.plan.target, &client.recorder, url, None).await
+}
+
+/// The same, to any target, asking for `subprotocol` (tungstenite refuses an answer that does not choose it).
+async fn open_web_socket_to(
+    target: &Target,
+    recorder: &Recorder,
+    url: &str,
+    subprotocol: Option<&'static str>,
+) -> Result<Socket, LoadError> {
+    let stream = target.connect(recorder.clone()).await?;
+    recorder.request();
+    let mut request = url.into_client_request()?;
+    if let Some(subprotocol) = subprotocol {
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(subprotocol));
+    }
     // tungstenite's defaults are 128 KiB read and write buffers per socket: 2.5 GB for 10,000 clients that each
     // receive a few hundred bytes a second.
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0);
-    let (socket, _response) = client_async_with_config(url, stream, Some(config)).await?;
+    let (socket, _response) = client_async_with_config(request, stream, Some(config)).await?;
     Ok(socket)
 }
 
@@ -221,6 +262,7 @@ mod tests {
             start,
             poll_interval: Duration::from_secs(1),
             long_poll_timeout_seconds: 25,
+            mqtt: None,
         };
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().expect("a free permit");
         (Client::new(0, Arc::new(plan), metrics.recorder(0), permit), metrics)

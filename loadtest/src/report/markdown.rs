@@ -73,8 +73,8 @@ pub fn markdown(report: &ScaleReport) -> String {
 fn ratios(report: &ScaleReport, out: &mut String) {
     out.push_str("## Ratios vs lab\n\n");
     out.push_str(
-        "Each peer's figure, the lab's, and peer ÷ lab, at the same transport, clients, rate and payload. socket.io \
-         is set against the lab's plain WebSocket, which it runs over.\n\n",
+        "Each peer's figure, the lab's, and peer ÷ lab, at the same transport, clients, rate and payload (and QoS, for \
+         MQTT). socket.io is set against the lab's plain WebSocket, which it runs over.\n\n",
     );
     out.push_str("| transport | clients | peer | deliveries per CPU-second | RSS per connection KiB | p99 ms |\n");
     out.push_str("|---|--:|---|--:|--:|--:|\n");
@@ -107,6 +107,7 @@ fn comparable(lab: &ScaleRun, peer: &ScaleRun) -> bool {
         && lab.rate_per_second == peer.rate_per_second
         && lab.payload_bytes == peer.payload_bytes
         && lab.poll_interval_ms == peer.poll_interval_ms
+        && lab.mqtt_qos == peer.mqtt_qos
 }
 
 fn compare(peer: f64, lab: f64, decimals: usize) -> String {
@@ -131,9 +132,10 @@ fn cpu_percent(run: &ScaleRun) -> f64 {
 }
 
 fn transport_label(run: &ScaleRun) -> String {
-    match run.poll_interval_ms {
-        Some(interval) => format!("{} (every {} s)", run.transport.title(), trim_float(interval as f64 / 1000.0)),
-        None => run.transport.title().to_string(),
+    match (run.poll_interval_ms, run.mqtt_qos) {
+        (Some(interval), _) => format!("{} (every {} s)", run.transport.title(), trim_float(interval as f64 / 1000.0)),
+        (None, Some(qos)) => format!("{} (QoS {qos})", run.transport.title()),
+        (None, None) => run.transport.title().to_string(),
     }
 }
 
@@ -257,6 +259,29 @@ mod tests {
         assert!(text.contains("| socket.io | 1000 | Node.js (socket.io) | 20000 vs 100000 (0.20×)"), "{text}");
         // The SSE peer run has no lab run to compare with, so it gets no ratio row.
         assert_eq!(text.matches("| Server-Sent Events | 1000 | Node.js").count(), 0);
+    }
+
+    #[test]
+    fn mosquitto_is_set_against_the_lab_at_the_same_mqtt_transport_and_qos() {
+        let mqtt = |server, transport, qos, cpu_seconds| ScaleRun {
+            mqtt_qos: Some(qos),
+            ..run(server, transport, cpu_seconds, 2000)
+        };
+        let report = ScaleReport {
+            runs: vec![
+                mqtt(ScaleServer::Lab, LoadTransport::MqttTcp, 0, 1.0),
+                mqtt(ScaleServer::Lab, LoadTransport::MqttTcp, 1, 2.0),
+                mqtt(ScaleServer::Mosquitto, LoadTransport::MqttTcp, 1, 1.0),
+                mqtt(ScaleServer::Mosquitto, LoadTransport::Mqtt, 0, 1.0),
+            ],
+            ..Default::default()
+        };
+        let text = markdown(&report);
+        assert!(text.contains("| Mosquitto (C) | MQTT over TCP (QoS 1) | 1000 (1000) |"), "{text}");
+        // Against the lab's QoS 1 run (2 CPU-seconds), not its QoS 0 one.
+        assert!(text.contains("| MQTT over TCP (QoS 1) | 1000 | Mosquitto (C) | 100000 vs 50000 (2.00×) |"), "{text}");
+        // No lab run over WebSocket: no ratio for that one.
+        assert_eq!(text.matches("| MQTT over WebSocket (QoS 0) | 1000 | Mosquitto").count(), 0, "{text}");
     }
 
     #[test]

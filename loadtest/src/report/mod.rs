@@ -21,8 +21,8 @@ pub fn report(args: &ReportArgs) -> Result<ScaleReport, LoadError> {
     }
     // Grouped for reading: a transport's servers and client counts side by side.
     runs.sort_by(|a, b| {
-        (a.transport, a.clients, a.poll_interval_ms, a.server)
-            .cmp(&(b.transport, b.clients, b.poll_interval_ms, b.server))
+        (a.transport, a.clients, a.poll_interval_ms, a.mqtt_qos, a.server)
+            .cmp(&(b.transport, b.clients, b.poll_interval_ms, b.mqtt_qos, b.server))
             .then(a.rate_per_second.total_cmp(&b.rate_per_second))
     });
     let loopback_floor = match &args.sockperf {

@@ -56,6 +56,7 @@ impl TestServer {
             warmup: Duration::from_millis(500),
             measure,
             server_pid: Some(std::process::id()),
+            mqtt: Default::default(),
         }
     }
 
