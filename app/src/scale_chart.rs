@@ -147,6 +147,8 @@ struct GroupKey {
     clients: u32,
     rate_millis: u64,
     payload_bytes: u32,
+    /// MQTT runs at QoS 0 and QoS 1 cost different packets per event: never one group.
+    mqtt_qos: Option<u8>,
 }
 
 impl GroupKey {
@@ -156,6 +158,7 @@ impl GroupKey {
             clients: run.clients,
             rate_millis: (run.rate_per_second * 1000.0).round() as u64,
             payload_bytes: run.payload_bytes,
+            mqtt_qos: run.mqtt_qos,
         }
     }
 }
@@ -180,6 +183,9 @@ fn group_label(run: &ScaleRun) -> String {
     }
     if run.payload_bytes > 0 {
         label.push_str(&format!(" · {} B payload", run.payload_bytes));
+    }
+    if let Some(qos) = run.mqtt_qos {
+        label.push_str(&format!(" · QoS {qos}"));
     }
     label
 }
@@ -248,6 +254,15 @@ mod tests {
         );
         let servers: Vec<_> = groups[0].bars.iter().map(|bar| bar.server).collect();
         assert_eq!(servers, [ScaleServer::Lab, ScaleServer::NodeExpressWs, ScaleServer::SocketIo]);
+    }
+
+    #[test]
+    fn mqtt_at_each_qos_is_its_own_group_with_mosquitto_beside_the_lab() {
+        let at = |server, qos| ScaleRun { mqtt_qos: Some(qos), ..run(server, LoadTransport::MqttTcp, 1000, 0.5, 900) };
+        let runs = [at(ScaleServer::Lab, 0), at(ScaleServer::Mosquitto, 0), at(ScaleServer::Lab, 1)];
+        let groups = bar_groups(&runs, ScaleMetric::DeliveriesPerCpuSecond);
+        let sizes: Vec<_> = groups.iter().map(|group| (group.label.ends_with("QoS 0"), group.bars.len())).collect();
+        assert_eq!(sizes, [(true, 2), (false, 1)], "{:?}", groups.iter().map(|g| &g.label).collect::<Vec<_>>());
     }
 
     #[test]
