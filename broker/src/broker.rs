@@ -10,13 +10,13 @@ use crate::config::BrokerConfig;
 use crate::connection::Connection;
 use crate::decode;
 use crate::error::Fault;
-use crate::framing::{Frame, FrameError};
 use crate::message::Message;
 use crate::output::{ConnectionId, Output, PacketSummary, Publication};
 use crate::session::{Session, SessionId};
 use crate::timers::{Timer, Timers};
 use crate::topics::{RetainedStore, SubscriptionTree};
 use crate::wire;
+use protocol::mqtt::framing::{Frame, FrameError};
 
 /// CONNECT's packet type.
 const CONNECT: u8 = 1;

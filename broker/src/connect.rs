@@ -11,12 +11,12 @@ use crate::broker::{Broker, Ending};
 use crate::connection::Client;
 use crate::decode::{self, ProtocolLevel, MQTT_V311, MQTT_V5};
 use crate::error::Fault;
-use crate::framing::Frame;
 use crate::inbound::is_lab_event_topic;
 use crate::message::Will;
 use crate::output::{ConnectionId, Output, PacketSummary};
 use crate::session::{Session, SessionId};
 use crate::timers::Timer;
+use protocol::mqtt::framing::Frame;
 
 /// Why a CONNECT is answered with a refusing CONNACK.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use crate::decode::MQTT_V5;
-use crate::framing::FrameReader;
 use crate::session::SessionId;
+use protocol::mqtt::framing::FrameReader;
 
 #[derive(Debug)]
 pub(crate) struct Connection {

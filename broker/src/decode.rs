@@ -7,8 +7,8 @@ use mqtt5_protocol::packet::PacketType;
 use mqtt5_protocol::{FixedHeader, Packet};
 
 use crate::error::Fault;
-use crate::framing::Frame;
 use crate::output::PacketSummary;
+use protocol::mqtt::framing::Frame;
 
 pub(crate) const MQTT_V311: u8 = 4;
 pub(crate) const MQTT_V5: u8 = 5;

@@ -27,10 +27,8 @@ use crate::session::{Delivery, PubrecOutcome, SessionId};
 use crate::wire::PublishCache;
 
 /// The lab's own topics: clients may subscribe, never publish.
-const LAB_EVENTS_PREFIX: &str = "lab/events/";
-
 pub(crate) fn is_lab_event_topic(topic: &str) -> bool {
-    topic.starts_with(LAB_EVENTS_PREFIX)
+    topic.starts_with(protocol::mqtt::EVENTS_TOPIC_PREFIX)
 }
 
 /// The connected client's settings the handlers need, copied so the broker can be borrowed again.

@@ -15,7 +15,6 @@ mod connect;
 mod connection;
 mod decode;
 mod error;
-mod framing;
 mod ids;
 mod inbound;
 mod lifecycle;

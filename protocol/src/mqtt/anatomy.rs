@@ -369,10 +369,13 @@ fn subscription_options(options: u8) -> String {
 /// `SessionExpiryInterval` → `session expiry interval`.
 fn words(camel: &str) -> String {
     let mut out = String::new();
-    for (index, ch) in camel.chars().enumerate() {
-        if ch.is_ascii_uppercase() && index > 0 && !camel[..index].ends_with(|c: char| c.is_ascii_uppercase()) {
+    // A capital after a capital (or at the start) starts no new word.
+    let mut after_capital = true;
+    for ch in camel.chars() {
+        if ch.is_ascii_uppercase() && !after_capital {
             out.push(' ');
         }
+        after_capital = ch.is_ascii_uppercase();
         out.push(ch.to_ascii_lowercase());
     }
     out

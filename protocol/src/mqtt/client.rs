@@ -20,7 +20,7 @@ use mqtt5_protocol::packet::unsubscribe::UnsubscribePacket;
 use mqtt5_protocol::packet::{MqttPacket, PacketType};
 use mqtt5_protocol::{FixedHeader, Packet, Properties, QoS, ReasonCode, WillMessage};
 
-use super::framing::{FrameError, FrameReader};
+use super::framing::{Frame, FrameError, FrameReader};
 use super::{CHAT_TOPIC, EPOCH_PROPERTY, EVENTS_FILTER, EXCHANGE_PROPERTY, PRESENCE_TOPIC_PREFIX, SEQ_PROPERTY};
 use crate::{AudioClip, Epoch, Event, EventBody, WireLabel, WsServerMessage, WAV_MIME_TYPE};
 
@@ -398,7 +398,7 @@ impl MqttClient {
     pub fn new(client_id: impl Into<String>) -> Self {
         Self {
             client_id: client_id.into(),
-            reader: FrameReader::new(MAX_PACKET_BYTES),
+            reader: FrameReader::default(),
             awaiting_release: BTreeMap::new(),
             unacked: BTreeMap::new(),
             next_packet_id: 1,
@@ -500,8 +500,9 @@ impl MqttClient {
     /// connection (the caller closes it): MQTT has no way to skip one.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Incoming>, ClientError> {
         let mut incoming = Vec::new();
-        for raw in self.reader.packets(bytes)? {
-            let packet = decode(&raw)?;
+        for frame in self.reader.frames(bytes, MAX_PACKET_BYTES as u32)? {
+            let packet = decode(&frame)?;
+            let raw = frame.packet.to_vec();
             let info = PacketInfo::of(&packet, raw.len());
             let (received, answer) = self.interpret(packet)?;
             incoming.push(Incoming { packet: info, received, answer, bytes: raw });
@@ -599,19 +600,12 @@ fn outgoing<P: MqttPacket>(packet: &Packet, encodable: &P) -> Result<Outgoing, C
     Ok(Outgoing { bytes, packet: info })
 }
 
-/// One whole packet (fixed header included) to a typed packet.
-fn decode(raw: &[u8]) -> Result<Packet, ClientError> {
-    let malformed = |message: String| {
-        let kind = raw.first().map_or(0, |first| first >> 4);
-        ClientError::Malformed { kind: format!("type {kind}"), message }
-    };
-    let first = *raw.first().ok_or_else(|| malformed("empty".into()))?;
-    let (header_len, remaining) = super::framing::parse_header(raw)
-        .map_err(|error| malformed(error.to_string()))?
-        .ok_or_else(|| malformed("incomplete fixed header".into()))?;
-    let packet_type = PacketType::from_u8(first >> 4).ok_or_else(|| malformed("reserved packet type".into()))?;
-    let header = FixedHeader::new(packet_type, first & 0x0F, u32::try_from(remaining).unwrap_or(u32::MAX));
-    let mut body = raw.get(header_len..).unwrap_or_default();
+/// One whole packet to a typed packet.
+fn decode(frame: &Frame) -> Result<Packet, ClientError> {
+    let malformed = |message: String| ClientError::Malformed { kind: format!("type {}", frame.packet_type), message };
+    let packet_type = PacketType::from_u8(frame.packet_type).ok_or_else(|| malformed("reserved packet type".into()))?;
+    let header = FixedHeader::new(packet_type, frame.flags, u32::try_from(frame.body.len()).unwrap_or(u32::MAX));
+    let mut body = &frame.body[..];
     let packet = Packet::decode_from_body_with_version(packet_type, &header, &mut body, MQTT_V5)
         .map_err(|error| malformed(error.to_string()))?;
     if !body.is_empty() {

@@ -10,6 +10,13 @@ use mqtt5_protocol::packet::pubrel::PubRelPacket;
 use super::*;
 use crate::{Event, EventBody, WsServerMessage};
 
+/// One whole packet's bytes to a typed packet, through the same framer and decoder as `receive`.
+fn decode(raw: &[u8]) -> Result<Packet, ClientError> {
+    let mut frames = FrameReader::default().frames(raw, u32::MAX)?;
+    assert_eq!(frames.len(), 1, "one whole packet");
+    super::decode(&frames.remove(0))
+}
+
 fn encode<P: MqttPacket>(packet: &P) -> Vec<u8> {
     let mut bytes = Vec::new();
     packet.encode(&mut bytes).expect("test packets encode");

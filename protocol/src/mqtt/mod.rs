@@ -7,7 +7,7 @@
 
 pub mod anatomy;
 mod client;
-mod framing;
+pub mod framing;
 
 pub use client::{
     ClientError, ClientSettings, DeliveredEvent, Delivery, DeliveryError, InFlight, Incoming, MqttClient, Outgoing,
