@@ -4,8 +4,8 @@ export const TRANSPORTS = ["short_poll", "long_poll", "sse", "web_socket", "http
 /** The lanes that keep one of the browser's 6 connections open, paused in a tab that may not hold them. */
 export const HELD = ["long_poll", "sse", "http_stream"] as const;
 export type TransportId = (typeof TRANSPORTS)[number];
-/** Every lane on the page: the browser's transports, and the webhook lane (off until switched on). */
-export type LaneId = TransportId | "webhook";
+/** Every lane on the page: the browser's transports, and the webhook and MQTT lanes (off until switched on). */
+export type LaneId = TransportId | "webhook" | "mqtt";
 
 export type TransportStats = {
   open_connections: number;
@@ -46,7 +46,7 @@ export async function openLab(page: Page) {
 }
 
 /** Sequence numbers of the events a lane has drawn. */
-export async function drawnSeqs(page: Page, transport: TransportId): Promise<number[]> {
+export async function drawnSeqs(page: Page, transport: LaneId): Promise<number[]> {
   const values = await lane(page, transport)
     .locator('[data-testid="record"][data-kind="event"]')
     .evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute("data-seq"))));

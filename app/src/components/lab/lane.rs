@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use crate::components::diagram::sequence_diagram::{live_placement, SequenceDiagram};
 use crate::components::lab::lane_audio::LaneAudio;
 use crate::components::lab::lane_metrics::LaneMetricsView;
+use crate::components::lab::mqtt_knobs::MqttKnobs;
 use crate::components::lab::webhook_receiver::WebhookReceiver;
 use leptos::task::spawn_local;
 
@@ -39,6 +40,7 @@ pub fn Lane(
                     // A webhook's faults are the receiver's answers, set here; the browser holds no connection.
                     view! { <WebhookReceiver /> }.into_any()
                 }}
+                {(transport == Transport::Mqtt).then(|| view! { <MqttKnobs /> })}
             </header>
             <SequenceDiagram transport placed layout clock />
             <LaneMetricsView metrics=handle.metrics />
