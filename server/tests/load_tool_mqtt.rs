@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::mosquitto::{find_program, Mosquitto};
 use common::{TestServer, LOAD_POLL_INTERVAL, LOAD_RATE};
 use protocol::mqtt::Qos;
 use protocol::{LoadTransport, ScaleServer};
@@ -69,107 +67,27 @@ async fn every_mqtt_client_of_the_lab_gets_every_event_over_web_socket_and_tcp()
     }
 }
 
-/// Debian's Mosquitto (in /usr/sbin, not on every user's PATH), if installed.
-fn mosquitto_binary() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("mosquitto")).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path.into_iter().chain([PathBuf::from("/usr/sbin/mosquitto")]).find(|candidate| candidate.is_file())
-}
-
-/// Mosquitto as the suite starts it (`bench/suite.sh`): a TCP and a WebSocket listener on free ports, anonymous,
-/// nothing persisted, no connection cap, in a directory of its own. Killed, and the directory removed, on drop.
-struct Mosquitto {
-    child: Child,
-    dir: PathBuf,
-    tcp: SocketAddr,
-    ws: SocketAddr,
-}
-
-impl Mosquitto {
-    fn start(binary: &Path) -> Self {
-        let mut last_log = String::new();
-        // A port found free by binding port 0 may be taken before Mosquitto binds it: try again on new ones.
-        for attempt in 0..3 {
-            let dir = std::env::temp_dir().join(format!("load-tool-mosquitto-{}-{attempt}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let (tcp, ws) = (free_port(), free_port());
-            let config = dir.join("mosquitto.conf");
-            std::fs::write(
-                &config,
-                format!(
-                    "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n\
-                     listener {} 127.0.0.1\nprotocol websockets\n",
-                    tcp.port(),
-                    ws.port()
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
-            let child = Command::new(binary)
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let mut mosquitto = Mosquitto { child, dir, tcp, ws };
-            if mosquitto.wait_until_listening() {
-                return mosquitto;
-            }
-            last_log = std::fs::read_to_string(mosquitto.dir.join("mosquitto.log")).unwrap_or_default();
-        }
-        panic!("Mosquitto did not start:\n{last_log}");
+/// The load tool's run against `mosquitto`: the same load as against the lab.
+fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: Qos) -> RunOptions {
+    RunOptions {
+        url: format!("http://{}", mosquitto.ws),
+        server: ScaleServer::Mosquitto,
+        transport,
+        clients: CLIENTS,
+        rate: LOAD_RATE,
+        payload_bytes: 64,
+        poll_interval: LOAD_POLL_INTERVAL,
+        connect_rate: 2000.0,
+        warmup: Duration::from_millis(500),
+        measure: MEASURE,
+        server_pid: Some(mosquitto.pid()),
+        mqtt: MqttOptions { qos, tcp_addr: Some(mosquitto.tcp.to_string()) },
     }
-
-    fn wait_until_listening(&mut self) -> bool {
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return false;
-            }
-            if TcpStream::connect(self.tcp).is_ok() && TcpStream::connect(self.ws).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// The load tool's run against this Mosquitto: the same load as against the lab.
-    fn load_options(&self, transport: LoadTransport, qos: Qos) -> RunOptions {
-        RunOptions {
-            url: format!("http://{}", self.ws),
-            server: ScaleServer::Mosquitto,
-            transport,
-            clients: CLIENTS,
-            rate: LOAD_RATE,
-            payload_bytes: 64,
-            poll_interval: LOAD_POLL_INTERVAL,
-            connect_rate: 2000.0,
-            warmup: Duration::from_millis(500),
-            measure: MEASURE,
-            server_pid: Some(self.child.id()),
-            mqtt: MqttOptions { qos, tcp_addr: Some(self.tcp.to_string()) },
-        }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_of_mosquitto_gets_every_event_the_load_tool_publishes() {
-    let Some(binary) = mosquitto_binary() else {
+    let Some(binary) = find_program("mosquitto") else {
         eprintln!(
             "SKIPPED: mosquitto is not installed (./lab setup installs it), so the load tool was not run against it"
         );
@@ -177,7 +95,7 @@ async fn every_client_of_mosquitto_gets_every_event_the_load_tool_publishes() {
     };
     for (transport, qos) in [(LoadTransport::MqttTcp, Qos::AtLeastOnce), (LoadTransport::Mqtt, Qos::AtMostOnce)] {
         let mosquitto = Mosquitto::start(&binary);
-        let options = mosquitto.load_options(transport, qos);
+        let options = mosquitto_load_options(&mosquitto, transport, qos);
         let outcome = transport_load::run(&options)
             .await
             .unwrap_or_else(|error| panic!("Mosquitto, {transport:?} QoS {}: {error}", qos.level()));

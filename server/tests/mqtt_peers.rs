@@ -7,11 +7,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::mosquitto::{find_program, Mosquitto};
 use common::TestServer;
 use protocol::{routes, Event, EventBody, PollResponse};
 use tokio::time::{sleep, timeout, Instant};
@@ -24,94 +25,10 @@ fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A program from Debian's `mosquitto` or `mosquitto-clients`; `mosquitto` itself lives in /usr/sbin, which is not
-/// on every user's PATH.
 fn program(name: &str) -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join(name)).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain([Path::new("/usr/sbin").join(name), Path::new("/usr/bin").join(name)])
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is missing: run ./lab setup (it installs Debian's mosquitto and mosquitto-clients)")
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Debian's Mosquitto with a TCP listener and a WebSocket listener (which answers on any path), anonymous, nothing
-/// persisted, in a directory of its own. Killed, and its directory removed, on drop.
-struct Mosquitto {
-    child: std::process::Child,
-    dir: PathBuf,
-    tcp: u16,
-    ws: u16,
-}
-
-impl Mosquitto {
-    fn start() -> Self {
-        let binary = program("mosquitto");
-        let mut last_log = String::new();
-        // Free ports are found by binding port 0 and letting go: another process may take one in between, so a
-        // start that fails is tried again on new ports.
-        for attempt in 0..3 {
-            let (tcp, ws) = (free_port(), free_port());
-            let dir = std::env::temp_dir().join(format!("lab-mosquitto-{}-{tcp}-{attempt}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let config = dir.join("mosquitto.conf");
-            std::fs::write(
-                &config,
-                format!(
-                    "listener {tcp} 127.0.0.1\nlistener {ws} 127.0.0.1\nprotocol websockets\n\
-                     allow_anonymous true\npersistence false\nlog_dest stderr\n"
-                ),
-            )
-            .unwrap();
-            let log_path = dir.join("mosquitto.log");
-            let log = std::fs::File::create(&log_path).unwrap();
-            let child = std::process::Command::new(&binary)
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|error| panic!("starting {}: {error}", binary.display()));
-            let mut mosquitto = Self { child, dir, tcp, ws };
-            if mosquitto.wait_until_listening() {
-                return mosquitto;
-            }
-            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        }
-        panic!("Mosquitto did not start listening; its log:\n{last_log}");
-    }
-
-    fn wait_until_listening(&mut self) -> bool {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up(self.tcp) && up(self.ws) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    find_program(name).unwrap_or_else(|| {
+        panic!("{name} is missing: run ./lab setup (it installs Debian's mosquitto and mosquitto-clients)")
+    })
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -232,15 +149,10 @@ fn spec_answers_to_bad_input(protocol: &str) -> Vec<String> {
 /// The differential test: every scenario against Mosquitto and against the lab, over `over` with MQTT `protocol`
 /// (`5` or `311`); the normalized packets must be equal scenario by scenario. All differences are reported at once.
 async fn lab_matches_mosquitto(over: Over, protocol: &str) {
-    let mosquitto = Mosquitto::start();
+    let mosquitto = Mosquitto::start(&program("mosquitto"));
     let server = TestServer::start().await;
     let lab_tcp = server.start_mqtt_tcp().await;
-    let reference = Target {
-        name: "Mosquitto",
-        tcp: SocketAddr::from(([127, 0, 0, 1], mosquitto.tcp)),
-        ws: SocketAddr::from(([127, 0, 0, 1], mosquitto.ws)),
-        ws_path: "/mqtt",
-    };
+    let reference = Target { name: "Mosquitto", tcp: mosquitto.tcp, ws: mosquitto.ws, ws_path: "/mqtt" };
     // `server.ws_url(routes::MQTT)`, taken apart for the script's --host, --port and --ws-path.
     let lab = Target { name: "the lab", tcp: lab_tcp, ws: server.addr, ws_path: routes::MQTT };
     let (want, got) = tokio::join!(run_scenarios(&reference, over, protocol), run_scenarios(&lab, over, protocol));

@@ -1,6 +1,7 @@
 //! A real server on port 0 for each test, with the generator paused so the test decides what is published.
 #![allow(dead_code)]
 
+pub mod mosquitto;
 pub mod mqtt_socket;
 
 use std::net::SocketAddr;
