@@ -27,6 +27,9 @@ pub struct StreamHello {
     /// The HTTP exchange that opened this stream (0 if unknown): the key to its records at `/api/wire`.
     #[serde(default)]
     pub exchange: u64,
+    /// Which lab instance holds this stream, when several share one log (`--backplane`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Body of `POST /api/publish`.
@@ -104,6 +107,23 @@ pub struct LabStats {
     /// The MQTT broker's own state: what its clients, pages or not, have it hold.
     #[serde(default)]
     pub mqtt: BrokerFigures,
+    /// Present when several instances share one log (`--backplane`): this instance's place among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterFigures>,
+}
+
+/// One instance of a lab that runs as several, sharing one event log on an engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterFigures {
+    /// This instance's name (`--instance`), also in every response's `x-lab-instance` header.
+    pub instance: String,
+    /// The engine and where it is, e.g. `NATS JetStream at nats://127.0.0.1:4222`.
+    pub engine: String,
+    /// Whether this instance runs the generator now (exactly one does).
+    pub generator: bool,
+    /// Why the log cannot be reached now, if it cannot: publishing answers 503 meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_problem: Option<String>,
 }
 
 /// What the lab's MQTT broker holds now, and what it has had to refuse or drop since it started.

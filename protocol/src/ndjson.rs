@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn each_line_is_tagged_json_and_a_newline() {
-        let hello = StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9 };
+        let hello = StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9, instance: None };
         let cases: [(LineText, &str); 4] = [
             (encode_hello(&hello), "{\"type\":\"hello\",\"epoch\":\"e\",\"head_seq\":3,\"exchange\":9}\n"),
             (
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn every_line_reads_back_with_its_label() {
-        let hello = StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9 };
+        let hello = StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9, instance: None };
         let cases = [
             (StreamLine::Hello(hello), (WireLabel::Hello, None)),
             (StreamLine::Event(event(4, "hi")), (WireLabel::Message, Some(4))),

@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn hello_starts_with_retry() {
-        let chunk = encode_hello(&StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9 });
+        let chunk = encode_hello(&StreamHello { epoch: Epoch("e".into()), head_seq: 3, exchange: 9, instance: None });
         assert_eq!(chunk.text, "retry: 2000\nevent: hello\ndata: {\"epoch\":\"e\",\"head_seq\":3,\"exchange\":9}\n\n");
     }
 

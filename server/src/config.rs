@@ -111,6 +111,35 @@ pub struct Config {
     /// MQTT: longest session expiry (seconds) the broker grants a client that asks to keep its session.
     #[arg(long, env = "LAB_MQTT_MAX_SESSION_EXPIRY_SECONDS", default_value_t = 3600)]
     pub mqtt_max_session_expiry_seconds: u32,
+
+    /// Run as one of several instances sharing one event log on an engine: `nats://HOST:PORT` (NATS JetStream)
+    /// or `redis://HOST:PORT` (Redis Streams). The engine numbers the events, one instance runs the generator, and
+    /// a client may resume on any instance. Default: the log is this process's memory.
+    #[arg(long, env = "LAB_BACKPLANE", value_parser = parse_backplane)]
+    pub backplane: Option<backplane::BackplaneUrl>,
+
+    /// This instance's name among several (`--backplane`), in every response's `x-lab-instance` header. Default:
+    /// this host's name and the port it listens on.
+    #[arg(long, env = "LAB_INSTANCE", value_parser = parse_instance)]
+    pub instance: Option<String>,
+}
+
+fn parse_backplane(text: &str) -> Result<backplane::BackplaneUrl, String> {
+    text.parse().map_err(|error: backplane::BackplaneError| error.to_string())
+}
+
+/// Longest `--instance`: it is shown on every lane and sent on every response.
+const MAX_INSTANCE_BYTES: usize = 64;
+
+fn parse_instance(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= MAX_INSTANCE_BYTES
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("must be 1 to {MAX_INSTANCE_BYTES} letters, digits, `-`, `_`, `.` or `:`"))
+    }
 }
 
 /// One `--webhook-allow` entry.
@@ -177,6 +206,19 @@ impl Config {
             lab_payload_check: crate::core::message::chat_payload,
             ..broker::BrokerConfig::default()
         }
+    }
+
+    /// This instance's name: `--instance`, or this host's name and the port it listens on (`listening_port`, which
+    /// differs from `--addr`'s when that asks for port 0).
+    pub fn instance_name(&self, listening_port: u16) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| parse_instance(name).is_ok())
+                .unwrap_or_else(|| "lab".to_owned());
+            format!("{host}:{listening_port}")
+        })
     }
 
     pub fn timing(&self) -> Timing {

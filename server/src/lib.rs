@@ -28,5 +28,5 @@ pub mod wire;
 pub use api::state::AppState;
 pub use config::Config;
 pub use pages::leptos_options;
-pub use router::{app, EPOCH_HEADER};
+pub use router::{app, EPOCH_HEADER, INSTANCE_HEADER};
 pub use serve::serve;

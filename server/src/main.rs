@@ -13,8 +13,17 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let config = Config::parse();
-    let state = AppState::new(&config, leptos_options());
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let state = match AppState::connect(&config, leptos_options(), listener.local_addr()?.port()).await {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::error!("{error}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(cluster) = &state.cluster {
+        tracing::info!("instance {} on the shared log: {}", cluster.instance, cluster.engine);
+    }
     tracing::info!("Transport Lab listening on http://{}", listener.local_addr()?);
     if let Some(mqtt_addr) = config.mqtt_addr {
         let mqtt_listener = tokio::net::TcpListener::bind(mqtt_addr).await?;

@@ -18,6 +18,8 @@ use crate::pages::pages;
 
 /// Response header naming the server run on every response, streams included.
 pub const EPOCH_HEADER: &str = "x-lab-epoch";
+/// Response header naming the instance that answered, when several share one log (`--backplane`).
+pub const INSTANCE_HEADER: &str = "x-lab-instance";
 
 /// The whole application as a router, so tests can serve it on port 0.
 pub fn app(state: AppState) -> Router {
@@ -30,7 +32,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
         .layer(axum::middleware::from_fn_with_state(state.rate_limit.clone(), limit_api_requests))
         .layer(axum::middleware::from_fn(stamp_exchange))
-        .layer(axum::middleware::map_response_with_state(state.hub_slot.clone(), stamp_epoch))
+        .layer(axum::middleware::map_response_with_state(Stamps::of(&state), stamp_run_and_instance))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -46,10 +48,28 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Names the server run on every response. Read per response, since a restart fault changes it.
-async fn stamp_epoch(State(hub_slot): State<Arc<HubSlot>>, mut response: Response) -> Response {
-    if let Ok(epoch) = HeaderValue::from_str(&hub_slot.current().epoch().0) {
+/// What every response is stamped with.
+#[derive(Clone)]
+struct Stamps {
+    hub_slot: Arc<HubSlot>,
+    instance: Option<HeaderValue>,
+}
+
+impl Stamps {
+    fn of(state: &AppState) -> Self {
+        let instance = state.cluster.as_ref().and_then(|cluster| HeaderValue::from_str(&cluster.instance).ok());
+        Self { hub_slot: state.hub_slot.clone(), instance }
+    }
+}
+
+/// Names the server run on every response (read per response, since a restart changes it) and, with several
+/// instances, the one that answered.
+async fn stamp_run_and_instance(State(stamps): State<Stamps>, mut response: Response) -> Response {
+    if let Ok(epoch) = HeaderValue::from_str(&stamps.hub_slot.current().epoch().0) {
         response.headers_mut().insert(HeaderName::from_static(EPOCH_HEADER), epoch);
+    }
+    if let Some(instance) = &stamps.instance {
+        response.headers_mut().insert(HeaderName::from_static(INSTANCE_HEADER), instance.clone());
     }
     response
 }

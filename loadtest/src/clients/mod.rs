@@ -277,7 +277,7 @@ mod tests {
     }
 
     fn hello(epoch: &str, head_seq: u64) -> StreamHello {
-        StreamHello { epoch: Epoch(epoch.into()), head_seq, exchange: 0 }
+        StreamHello { epoch: Epoch(epoch.into()), head_seq, exchange: 0, instance: None }
     }
 
     /// (deliveries, missed, duplicates, out of order, restarts)

@@ -18,8 +18,8 @@ use crate::api::extract::{ValidJson, ValidQuery};
 use crate::api::state::AppState;
 use crate::core::faults::FaultSwitches;
 use crate::core::generator::Generator;
-use crate::core::hub::HubSlot;
 use crate::core::join_link::{qr_svg, JoinLinks};
+use crate::core::log::EventLog;
 use crate::core::message::validated_text;
 use crate::core::presence::Presence;
 
@@ -66,10 +66,10 @@ async fn get_class_qr(
 
 /// The teacher's message: a `broadcast` event in the one stream, so every lane of every student receives it.
 async fn post_broadcast(
-    State(hub_slot): State<Arc<HubSlot>>,
+    State(log): State<EventLog>,
     ValidJson(request): ValidJson<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let text = validated_text(request.text)?;
-    let event = hub_slot.current().publish(EventBody::Broadcast { text });
-    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
+    let seq = log.append(EventBody::Broadcast { text }).await?;
+    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq })))
 }

@@ -28,7 +28,7 @@ async fn post_generator(
     State(generator): State<Generator>,
     ValidJson(update): ValidJson<GeneratorUpdate>,
 ) -> Result<Json<GeneratorSettings>, ApiError> {
-    Ok(Json(generator.update(update)?))
+    Ok(Json(generator.update(update).await?))
 }
 
 /// The server's wall clock, for the page's NTP-style clock-offset estimate. Read as late as possible: just before

@@ -74,7 +74,7 @@ impl ApiError {
             Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
             Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Refused(refusal) => match refusal {
-                Refusal::Offline { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::Offline { .. } | Refusal::LogUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Refusal::NoScaleResults { .. }
                 | Refusal::NoSuchLesson { .. }
                 | Refusal::NoSuchWebhookEndpoint { .. } => StatusCode::NOT_FOUND,
@@ -116,6 +116,7 @@ impl ApiError {
                 Refusal::WebhookUrlRefused { .. } => "webhook_url_refused",
                 Refusal::TooManyWebhookEndpoints { .. } => "too_many_webhook_endpoints",
                 Refusal::WebhookSignatureRejected { .. } => "webhook_signature_rejected",
+                Refusal::LogUnavailable { .. } => "log_unavailable",
             },
         }
     }

@@ -1,7 +1,5 @@
 //! `/api/faults/*`: the switches of [`crate::core::faults`], and the restart fault, which replaces the hub.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -13,7 +11,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
 use crate::api::state::AppState;
 use crate::core::faults::FaultSwitches;
-use crate::core::hub::{random_epoch, HubSlot};
+use crate::core::log::EventLog;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,11 +44,10 @@ async fn post_offline(
 }
 
 /// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
-/// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204).
-async fn post_restart(State(hub_slot): State<Arc<HubSlot>>) -> Json<RestartReport> {
-    let previous_epoch = hub_slot.current().epoch().clone();
-    let hub = hub_slot.restart(random_epoch());
-    Json(RestartReport { previous_epoch, epoch: hub.epoch().clone() })
+/// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204). With
+/// a shared log, every instance starts the new run.
+async fn post_restart(State(log): State<EventLog>) -> Result<Json<RestartReport>, ApiError> {
+    Ok(Json(log.restart().await?))
 }
 
 async fn get_delay(State(faults): State<FaultSwitches>) -> Json<Vec<DelayRule>> {

@@ -11,6 +11,7 @@ use crate::api::error::ApiError;
 use crate::config::Timing;
 use crate::core::faults::FaultSwitches;
 use crate::core::hub::{EventHub, HubSlot};
+use crate::core::log::EventLog;
 use crate::core::peer::Peer;
 use crate::core::presence::Presence;
 use crate::core::stats::LabCounters;
@@ -18,17 +19,26 @@ use crate::core::stats::LabCounters;
 #[derive(Clone)]
 pub struct Lanes {
     pub hub_slot: Arc<HubSlot>,
+    /// Where a WebSocket client's messages are appended.
+    pub log: EventLog,
     pub counters: LabCounters,
     pub faults: FaultSwitches,
     pub presence: Presence,
     pub admission: Admission,
     pub timing: Timing,
+    /// This instance's name, when several share one log.
+    pub instance: Option<Arc<str>>,
 }
 
 impl Lanes {
     /// The hub in service now: a restart fault can replace it between two requests.
     pub fn hub(&self) -> Arc<EventHub> {
         self.hub_slot.current()
+    }
+
+    /// This instance's name for a stream's `hello`, when several share one log.
+    pub fn instance(&self) -> Option<String> {
+        self.instance.as_deref().map(str::to_owned)
     }
 
     /// Lets in one more long-lived connection (held long poll, SSE stream, WebSocket) of `transport` from `client`

@@ -1,7 +1,5 @@
 //! The upstream path for transports that have none of their own: `POST /api/publish`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -12,7 +10,7 @@ use protocol::{PublishAck, PublishRequest};
 use crate::api::error::ApiError;
 use crate::api::extract::{ValidJson, ValidQuery};
 use crate::api::state::AppState;
-use crate::core::hub::HubSlot;
+use crate::core::log::EventLog;
 use crate::core::message::validated_message;
 
 pub fn router() -> Router<AppState> {
@@ -24,11 +22,11 @@ pub fn router() -> Router<AppState> {
 /// by the same [`PublishQuery`] (see `wire::connection`); publishing itself has no use for it. Spelt out field by
 /// field so that a new parameter has to be placed: used here, or only filed.
 async fn post_publish(
-    State(hub_slot): State<Arc<HubSlot>>,
+    State(log): State<EventLog>,
     ValidQuery(PublishQuery { lane: _, client: _ }): ValidQuery<PublishQuery>,
     ValidJson(request): ValidJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
     let body = validated_message(request.text)?;
-    let event = hub_slot.current().publish(body);
-    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq: event.seq })))
+    let seq = log.append(body).await?;
+    Ok((StatusCode::ACCEPTED, Json(PublishAck { seq })))
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use protocol::{ClientId, LabSnapshot, LabStats, TransportStats};
 
 use crate::core::clock::unix_micros_now;
+use crate::core::cluster::Membership;
 use crate::core::generator::Generator;
 use crate::core::hub::HubSlot;
 use crate::core::stats::LabCounters;
@@ -20,6 +21,7 @@ pub struct Readings {
     pub wire: Arc<WireLedger>,
     pub started: Instant,
     pub mqtt: MqttHost,
+    pub cluster: Option<Membership>,
 }
 
 impl Readings {
@@ -55,6 +57,7 @@ impl Readings {
                 .collect(),
             other_wire: self.wire.totals(None),
             mqtt: self.mqtt.figures(),
+            cluster: self.cluster.as_ref().map(Membership::figures),
         }
     }
 }

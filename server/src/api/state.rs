@@ -12,12 +12,16 @@ use crate::api::lanes::Lanes;
 use crate::api::rate_limit::RequestRateLimit;
 use crate::api::readings::Readings;
 use crate::config::{Config, Timing};
+use crate::core::cluster::Membership;
 use crate::core::faults::FaultSwitches;
 use crate::core::generator::Generator;
 use crate::core::hub::{random_epoch, EventHub, HubSlot};
 use crate::core::join_link::JoinLinks;
+use crate::core::leadership::Leadership;
 use crate::core::lessons::LessonFolder;
+use crate::core::log::EventLog;
 use crate::core::presence::Presence;
+use crate::core::replica;
 use crate::core::scale_results::ScaleResults;
 use crate::core::stats::LabCounters;
 use crate::mqtt::MqttHost;
@@ -29,6 +33,10 @@ use crate::wire::ledger::WireLedger;
 pub struct AppState {
     /// Read it through [`AppState::hub`]: the hub in service can be replaced by a restart.
     pub hub_slot: Arc<HubSlot>,
+    /// Where every event is appended: the hub, or the shared log it replicates.
+    pub log: EventLog,
+    /// Set when this is one of several instances on a shared log (`--backplane`).
+    pub cluster: Option<Membership>,
     pub generator: Generator,
     pub counters: LabCounters,
     pub admission: Admission,
@@ -52,18 +60,59 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A fresh hub with a new random epoch, and its generator running.
+    /// A fresh hub with a new random epoch, and its generator running: the log is this process's memory, whatever
+    /// `--backplane` says (see [`AppState::connect`]).
     pub fn new(config: &Config, leptos_options: LeptosOptions) -> Self {
         let hub_slot = Arc::new(HubSlot::new(EventHub::new(random_epoch(), config.history as usize)));
-        let generator = Generator::spawn(hub_slot.clone(), config.generator());
+        Self::around(config, leptos_options, EventLog::in_memory(hub_slot), Leadership::sole(), None)
+    }
+
+    /// As [`AppState::new`], or with `--backplane` one instance of several: connects to the engine (an error names
+    /// its URL), replicates its log into the hub and contends for the generator. `listening_port` names the
+    /// instance when `--instance` does not.
+    pub async fn connect(
+        config: &Config,
+        leptos_options: LeptosOptions,
+        listening_port: u16,
+    ) -> Result<Self, backplane::BackplaneError> {
+        let Some(url) = &config.backplane else {
+            return Ok(Self::new(config, leptos_options));
+        };
+        let instance = config.instance_name(listening_port);
+        let backplane = backplane::Backplane::connect(url, config.history).await?;
+        let epoch = backplane.epoch().await?;
+        let hub_slot = Arc::new(HubSlot::new(EventHub::new(epoch, config.history as usize)));
+        let health = replica::spawn(backplane.clone(), hub_slot.clone());
+        let leadership = Leadership::contend(backplane.clone(), instance.clone());
+        let membership = Membership {
+            instance: instance.into(),
+            engine: backplane.to_string(),
+            health,
+            leadership: leadership.clone(),
+        };
+        let log = EventLog::shared(hub_slot, backplane);
+        Ok(Self::around(config, leptos_options, log, leadership, Some(membership)))
+    }
+
+    fn around(
+        config: &Config,
+        leptos_options: LeptosOptions,
+        log: EventLog,
+        leadership: Leadership,
+        cluster: Option<Membership>,
+    ) -> Self {
+        let hub_slot = log.hub_slot().clone();
+        let generator = Generator::spawn(log.clone(), &leadership, config.generator());
         let join = Arc::new(JoinLinks::new(config.public_url.clone(), config.addr));
         let counters = LabCounters::default();
         let webhook_counters = counters.of(protocol::Transport::Webhook).clone();
         let webhooks =
             Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone(), webhook_counters);
-        let mqtt = MqttHost::spawn(config.broker(), hub_slot.clone(), counters.of(protocol::Transport::Mqtt).clone());
+        let mqtt = MqttHost::spawn(config.broker(), log.clone(), counters.of(protocol::Transport::Mqtt).clone());
         Self {
             hub_slot,
+            log,
+            cluster,
             generator,
             counters,
             admission: Admission::new(
@@ -112,6 +161,7 @@ macro_rules! sub_states {
 
 sub_states! {
     hub_slot: Arc<HubSlot>,
+    log: EventLog,
     generator: Generator,
     faults: FaultSwitches,
     rate_limit: RequestRateLimit,
@@ -129,11 +179,13 @@ impl FromRef<AppState> for Lanes {
     fn from_ref(state: &AppState) -> Self {
         Lanes {
             hub_slot: state.hub_slot.clone(),
+            log: state.log.clone(),
             counters: state.counters.clone(),
             faults: state.faults.clone(),
             presence: state.presence.clone(),
             admission: state.admission.clone(),
             timing: state.timing,
+            instance: state.cluster.as_ref().map(|cluster| cluster.instance.clone()),
         }
     }
 }
@@ -147,6 +199,7 @@ impl FromRef<AppState> for Readings {
             wire: state.wire.clone(),
             started: state.started,
             mqtt: state.mqtt.clone(),
+            cluster: state.cluster.clone(),
         }
     }
 }

@@ -65,22 +65,25 @@ impl EventHub {
     /// Stamps the next sequence number and the server clock on `body`, stores it, and wakes every subscriber.
     pub fn publish(&self, body: EventBody) -> Arc<HubEvent> {
         let mut state = self.lock();
-        state.last_seq += 1;
-        let event = Arc::new(HubEvent::new(Event { seq: state.last_seq, emitted_at: unix_micros_now(), body }));
-        if state.history.len() == state.capacity {
-            state.evict_oldest();
+        let event = Event { seq: state.last_seq + 1, emitted_at: unix_micros_now(), body };
+        state.push(event)
+    }
+
+    /// Adds an event numbered elsewhere: by the engine of a shared log (`--backplane`), which this hub replicates.
+    ///
+    /// A number already held is a replay (the replica reconnected a little early) and is ignored: `None`. A number
+    /// past the next one means the engine no longer holds the events in between: the history starts again there,
+    /// so a client that asks for them gets the usual gap rather than a history with a hole in it.
+    pub fn append_numbered(&self, event: Event) -> Option<Arc<HubEvent>> {
+        let mut state = self.lock();
+        if event.seq <= state.last_seq {
+            return None;
         }
-        state.clip_bytes += event.clip_bytes();
-        state.history.push_back(event.clone());
-        while state.clip_bytes > MAX_CLIP_BYTES_IN_HISTORY && state.history.len() > 1 {
-            state.evict_oldest();
+        if event.seq > state.last_seq + 1 {
+            state.history.clear();
+            state.clip_bytes = 0;
         }
-        // Sent while still holding the lock so the broadcast order is the sequence order. An error only means
-        // nobody is listening right now, which is fine: the history keeps the event.
-        if let Some(live) = &state.live {
-            let _ = live.send(event.clone());
-        }
-        event
+        Some(state.push(event))
     }
 
     /// Ends every live subscription (streams finish, WebSockets close, held long polls return), for shutdown.
@@ -129,6 +132,25 @@ impl EventHub {
 }
 
 impl HubState {
+    fn push(&mut self, event: Event) -> Arc<HubEvent> {
+        let event = Arc::new(HubEvent::new(event));
+        self.last_seq = event.seq;
+        if self.history.len() == self.capacity {
+            self.evict_oldest();
+        }
+        self.clip_bytes += event.clip_bytes();
+        self.history.push_back(event.clone());
+        while self.clip_bytes > MAX_CLIP_BYTES_IN_HISTORY && self.history.len() > 1 {
+            self.evict_oldest();
+        }
+        // Sent while still holding the lock so the broadcast order is the sequence order. An error only means
+        // nobody is listening right now, which is fine: the history keeps the event.
+        if let Some(live) = &self.live {
+            let _ = live.send(event.clone());
+        }
+        event
+    }
+
     fn evict_oldest(&mut self) {
         if let Some(oldest) = self.history.pop_front() {
             self.clip_bytes -= oldest.clip_bytes();
@@ -162,9 +184,14 @@ impl HubSlot {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    /// Replaces the hub with an empty one under `epoch` and closes the old one. Returns the new hub.
+    /// Replaces the hub with an empty one under `epoch` and closes the old one, unless the hub in service already
+    /// belongs to `epoch` (a shared log's restart is seen by the instance that asked for it and again by its
+    /// replica). Returns the hub in service.
     pub fn restart(&self, epoch: Epoch) -> Arc<EventHub> {
         let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.epoch == epoch {
+            return current.clone();
+        }
         let fresh = Arc::new(EventHub::new(epoch, current.capacity()));
         let old = std::mem::replace(&mut *current, fresh.clone());
         old.close();
@@ -255,6 +282,44 @@ mod tests {
         assert_eq!(seqs(&backlog.events), vec![3, 4, 5, 6]);
         hub.publish(message("after"));
         assert_eq!(hub.history_len(), 5, "events without audio do not count against it");
+    }
+
+    fn numbered(seq: u64) -> Event {
+        Event { seq, emitted_at: 0, body: message("x") }
+    }
+
+    #[test]
+    fn numbered_events_keep_their_numbers_and_replays_are_ignored() {
+        let hub = hub(10);
+        assert_eq!(hub.append_numbered(numbered(1)).map(|event| event.seq), Some(1));
+        assert_eq!(hub.append_numbered(numbered(2)).map(|event| event.seq), Some(2));
+        assert!(hub.append_numbered(numbered(2)).is_none());
+        assert!(hub.append_numbered(numbered(1)).is_none());
+        assert_eq!(seqs(&hub.events_after(0, 100).events), vec![1, 2]);
+        assert_eq!(hub.head_seq(), 2);
+    }
+
+    #[test]
+    fn a_jump_in_numbering_restarts_the_history_so_the_hole_is_a_gap() {
+        let hub = hub(10);
+        hub.append_numbered(numbered(1));
+        hub.append_numbered(numbered(2));
+        hub.append_numbered(numbered(7));
+        hub.append_numbered(numbered(8));
+        let backlog = hub.events_after(0, 100);
+        assert_eq!(backlog.gap, Some(Gap { from: 1, to: 6 }));
+        assert_eq!(seqs(&backlog.events), vec![7, 8]);
+        assert_eq!(hub.events_after(7, 100).gap, None);
+    }
+
+    #[test]
+    fn a_replica_may_start_in_the_middle_of_the_log() {
+        let hub = hub(10);
+        hub.append_numbered(numbered(5000));
+        assert_eq!(hub.events_after(0, 100).gap, Some(Gap { from: 1, to: 4999 }));
+        assert_eq!(hub.head_seq(), 5000);
+        // Publishing locally goes on from the engine's numbers (the in-memory log never mixes the two).
+        assert_eq!(hub.publish(message("y")).seq, 5001);
     }
 
     #[tokio::test]

@@ -7,16 +7,20 @@
 
 pub mod audio;
 pub mod clock;
+pub mod cluster;
 pub mod faults;
 pub mod feed;
 pub mod generator;
 pub mod hub;
 pub mod hub_event;
 pub mod join_link;
+pub mod leadership;
 pub mod lessons;
+pub mod log;
 pub mod message;
 pub mod peer;
 pub mod presence;
 pub mod refusal;
+pub mod replica;
 pub mod scale_results;
 pub mod stats;

@@ -34,6 +34,9 @@ pub enum Refusal {
     /// The lab's receiver refused a delivery's signature (or was told to refuse them all).
     #[error("webhook signature rejected: {reason}")]
     WebhookSignatureRejected { reason: String },
+    /// The shared event log's engine (`--backplane`) cannot take the event: nothing was published.
+    #[error("the shared event log is unavailable: {reason}")]
+    LogUnavailable { reason: String },
 }
 
 impl Refusal {

@@ -16,12 +16,16 @@ use tokio::sync::mpsc;
 
 use crate::core::hub::{EventHub, HubSlot};
 use crate::core::hub_event::HubEvent;
+use crate::core::log::EventLog;
 use crate::core::message::validated_message;
 use crate::core::stats::TransportCounters;
 
 /// Packets one socket may have waiting to be written. A client that falls this far behind is disconnected (its
 /// kept session, if any, holds its QoS 1 and 2 messages for its return) rather than buffered without end.
 pub const MAX_PACKETS_WAITING_PER_SOCKET: usize = 1024;
+/// Chat messages waiting to be appended to the log (at once in one process; a round trip to the engine with a
+/// shared log). Past this a message is refused, and said so in the log, rather than queued without end.
+const MAX_CHAT_WAITING: usize = 256;
 /// How often the broker's clocks (keep-alive, will delay, expiry) are looked at.
 const TICK_EVERY: Duration = Duration::from_millis(100);
 
@@ -47,6 +51,13 @@ struct Shared {
     core: Mutex<Core>,
     hub_slot: Arc<HubSlot>,
     counters: Arc<TransportCounters>,
+    /// Clients' `lab/chat` messages, in the order they arrived, on their way to the log.
+    chat: mpsc::Sender<ChatMessage>,
+}
+
+struct ChatMessage {
+    client_id: String,
+    body: EventBody,
 }
 
 struct Core {
@@ -71,10 +82,13 @@ impl Drop for Link {
 
 impl MqttHost {
     /// The broker, fed every event of whichever hub is in service and ticked by its own clock.
-    pub fn spawn(config: BrokerConfig, hub_slot: Arc<HubSlot>, counters: Arc<TransportCounters>) -> Self {
+    pub fn spawn(config: BrokerConfig, log: EventLog, counters: Arc<TransportCounters>) -> Self {
         let broker = Broker::new(config, vec![mqtt::CHAT_TOPIC.to_owned()]);
         let core = Core { broker, sockets: HashMap::new(), slow_sockets_closed: 0 };
-        let host = Self { shared: Arc::new(Shared { core: Mutex::new(core), hub_slot, counters }) };
+        let (chat, chat_waiting) = mpsc::channel(MAX_CHAT_WAITING);
+        let hub_slot = log.hub_slot().clone();
+        let host = Self { shared: Arc::new(Shared { core: Mutex::new(core), hub_slot, counters, chat }) };
+        tokio::spawn(append_chat(log, chat_waiting));
         tokio::spawn(feed_hub_events(host.clone()));
         tokio::spawn(tick(host.clone()));
         host
@@ -187,9 +201,22 @@ impl MqttHost {
         };
         match validated_message(text) {
             Ok(body) => {
-                self.shared.hub_slot.current().publish(body);
+                let client_id = publish.client_id.to_string();
+                if let Err(full) = self.shared.chat.try_send(ChatMessage { client_id, body }) {
+                    let ChatMessage { client_id, .. } = full.into_inner();
+                    tracing::warn!(client = %client_id, "MQTT chat message not published: {MAX_CHAT_WAITING} are already waiting for the log");
+                }
             }
             Err(refusal) => tracing::info!(client = %publish.client_id, "MQTT chat message refused: {refusal}"),
+        }
+    }
+}
+
+/// Appends the clients' chat messages one at a time, so they keep the order they arrived in.
+async fn append_chat(log: EventLog, mut waiting: mpsc::Receiver<ChatMessage>) {
+    while let Some(ChatMessage { client_id, body }) = waiting.recv().await {
+        if let Err(refusal) = log.append(body).await {
+            tracing::warn!(client = %client_id, "MQTT chat message not published: {refusal}");
         }
     }
 }

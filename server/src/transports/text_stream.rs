@@ -48,7 +48,12 @@ pub fn open<C: StreamCodec>(
     let open = counters.open();
     let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
-    let hello = StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange: wire.exchange() };
+    let hello = StreamHello {
+        epoch: hub.epoch().clone(),
+        head_seq: subscription.head_seq,
+        exchange: wire.exchange(),
+        instance: lanes.instance(),
+    };
     let dropped = lanes.faults.watch(peer.clone());
     let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
     let stream = TextStream::<C> {

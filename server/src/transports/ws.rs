@@ -71,8 +71,12 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
     let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
     let exchange = wire.exchange();
-    let hello =
-        WsServerMessage::Hello(StreamHello { epoch: hub.epoch().clone(), head_seq: subscription.head_seq, exchange });
+    let hello = WsServerMessage::Hello(StreamHello {
+        epoch: hub.epoch().clone(),
+        head_seq: subscription.head_seq,
+        exchange,
+        instance: lanes.instance(),
+    });
     let mut dropped = lanes.faults.watch(peer.clone());
     let mut feed = Feed::new(hub, counters.clone(), lanes.faults.clone(), peer, subscription, after);
     let (mut sink, mut incoming) = socket.split();
@@ -110,7 +114,7 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
                 heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_text(&lanes, &text);
+                        let reply = handle_text(&lanes, &text).await;
                         if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
                             break None;
                         }
@@ -157,9 +161,13 @@ pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
 
 /// The answer to a client's text frame: the `ack` of what it published, or an `error` frame with the same code and
 /// message an HTTP client would get.
-fn handle_text(lanes: &Lanes, text: &str) -> WsServerMessage {
-    match parse_client_message(text) {
-        Ok(body) => WsServerMessage::Ack { seq: lanes.hub().publish(body).seq },
+async fn handle_text(lanes: &Lanes, text: &str) -> WsServerMessage {
+    let appended = match parse_client_message(text) {
+        Ok(body) => lanes.log.append(body).await.map_err(ApiError::from),
+        Err(error) => Err(error),
+    };
+    match appended {
+        Ok(seq) => WsServerMessage::Ack { seq },
         Err(error) => {
             let body = error.body();
             WsServerMessage::Error { error: body.error, message: body.message }

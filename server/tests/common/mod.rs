@@ -1,6 +1,8 @@
 //! A real server on port 0 for each test, with the generator paused so the test decides what is published.
 #![allow(dead_code)]
 
+pub mod daemon;
+pub mod engines;
 pub mod mosquitto;
 pub mod mqtt_socket;
 

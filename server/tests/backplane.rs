@@ -1,0 +1,185 @@
+//! The shared event log (`backplane` crate) on the real engines, each started by the test on a free port:
+//! nats-server with JetStream and redis-server, from Debian's packages. Two connections stand for two lab
+//! instances. Every wait has a generous deadline; nothing is timed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use backplane::{Backplane, BackplaneUrl, Followed};
+use common::engines::{Engine, EngineKind};
+use protocol::{Epoch, EventBody};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const ENGINES: [EngineKind; 2] = [EngineKind::Nats, EngineKind::Redis];
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn connect(engine: &Engine) -> Backplane {
+    let url: BackplaneUrl = engine.url().parse().unwrap();
+    Backplane::connect(&url, 1000).await.unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn message(text: &str) -> EventBody {
+    EventBody::Message { text: text.into() }
+}
+
+/// The next event the follower yields, skipping reports of the engine's health.
+async fn next_event(followed: &mut mpsc::Receiver<Followed>) -> (Epoch, u64, EventBody) {
+    loop {
+        match timeout(PATIENCE, followed.recv()).await.expect("an event in time").expect("following") {
+            Followed::Event { epoch, event } => return (epoch, event.seq, event.body),
+            Followed::Lost { .. } | Followed::Restored => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn appends_from_two_instances_are_numbered_once_in_one_order_that_every_follower_sees() {
+    for kind in ENGINES {
+        let engine = Engine::start(kind);
+        let (first, second) = (connect(&engine).await, connect(&engine).await);
+        let mut followed = [first.follow(), second.follow()];
+        let appends = |log: Backplane, name: &'static str| async move {
+            let mut seqs = Vec::new();
+            for n in 0..50 {
+                seqs.push(log.append(n, &message(&format!("{name} {n}"))).await.unwrap());
+            }
+            seqs
+        };
+        let (from_first, from_second) = tokio::join!(appends(first.clone(), "a"), appends(second.clone(), "b"));
+        let numbers: BTreeSet<u64> = from_first.iter().chain(&from_second).copied().collect();
+        assert_eq!(numbers, (1..=100).collect(), "{kind:?}: each append its own number, none skipped");
+        assert!(from_first.windows(2).all(|pair| pair[0] < pair[1]), "{kind:?}: one appender's numbers increase");
+        let epoch = first.epoch().await.unwrap();
+        assert_eq!(second.epoch().await.unwrap(), epoch);
+        for follower in &mut followed {
+            let mut seen = Vec::new();
+            while seen.len() < 100 {
+                let (run, seq, body) = next_event(follower).await;
+                assert_eq!(run, epoch);
+                seen.push((seq, body));
+            }
+            assert_eq!(seen.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+            let first_text = match &seen[(from_first[7] - 1) as usize].1 {
+                EventBody::Message { text } => text.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(first_text, "a 7", "{kind:?}: the number an appender got names its event");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reset_is_a_new_run_numbered_from_1_for_every_instance() {
+    for kind in ENGINES {
+        let engine = Engine::start(kind);
+        let (first, second) = (connect(&engine).await, connect(&engine).await);
+        let mut followed = second.follow();
+        for n in 0..3 {
+            first.append(n, &message("old")).await.unwrap();
+        }
+        let old = first.epoch().await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(next_event(&mut followed).await.0, old);
+        }
+        let new = second.reset().await.unwrap();
+        assert_ne!(new, old, "{kind:?}");
+        assert_eq!(first.epoch().await.unwrap(), new, "{kind:?}: every instance sees the new run");
+        assert_eq!(first.append(9, &message("new")).await.unwrap(), 1, "{kind:?}");
+        let (run, seq, body) = next_event(&mut followed).await;
+        assert_eq!((run, seq, body), (new, 1, message("new")), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_instance_holds_the_lease_until_it_stops_renewing_and_then_another_takes_it() {
+    const TTL: Duration = Duration::from_millis(600);
+    for kind in ENGINES {
+        let engine = Engine::start(kind);
+        let (first, second) = (connect(&engine).await, connect(&engine).await);
+        assert!(first.hold_lease("lab-1", TTL).await.unwrap(), "{kind:?}");
+        for _ in 0..4 {
+            tokio::time::sleep(TTL / 4).await;
+            assert!(!second.hold_lease("lab-2", TTL).await.unwrap(), "{kind:?}: held by lab-1");
+            assert!(first.hold_lease("lab-1", TTL).await.unwrap(), "{kind:?}: lab-1 renews");
+        }
+        // lab-1 stops renewing, as a dead instance does: lab-2 gets it once the time to live has passed.
+        let taken = async {
+            while !second.hold_lease("lab-2", TTL).await.unwrap() {
+                tokio::time::sleep(TTL / 6).await;
+            }
+        };
+        timeout(PATIENCE, taken).await.unwrap_or_else(|_| panic!("{kind:?}: the lease never passed on"));
+        assert!(!first.hold_lease("lab-1", TTL).await.unwrap(), "{kind:?}: lab-1 lost it");
+    }
+}
+
+#[tokio::test]
+async fn shared_settings_written_by_one_instance_are_read_by_another() {
+    for kind in ENGINES {
+        let engine = Engine::start(kind);
+        let (first, second) = (connect(&engine).await, connect(&engine).await);
+        assert_eq!(second.setting("generator").await.unwrap(), None, "{kind:?}");
+        first.put_setting("generator", b"{\"paused\":true}".to_vec()).await.unwrap();
+        assert_eq!(second.setting("generator").await.unwrap().as_deref(), Some(&b"{\"paused\":true}"[..]));
+    }
+}
+
+#[tokio::test]
+async fn an_engine_that_cannot_be_reached_is_an_error_naming_its_url() {
+    let nobody = common::daemon::free_address();
+    for url in [format!("nats://{nobody}"), format!("redis://{nobody}")] {
+        let error = match Backplane::connect(&url.parse().unwrap(), 10).await {
+            Ok(_) => panic!("connected to nothing at {url}"),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains(&url), "{error}");
+    }
+    let error = "kafka://x".parse::<BackplaneUrl>().unwrap_err().to_string();
+    assert!(error.contains("nats://HOST:PORT") && error.contains("redis://HOST:PORT"), "{error}");
+}
+
+/// NATS keeps its file store across a crash, so the run goes on from the next number; this Redis keeps nothing,
+/// so its log starts a new run, which the follower reports as a new epoch numbered from 1. Either way the follower
+/// reports the outage and its end, and nothing is repeated.
+#[tokio::test]
+async fn following_goes_on_after_the_engine_crashes_and_comes_back() {
+    for kind in ENGINES {
+        let mut engine = Engine::start(kind);
+        let log = connect(&engine).await;
+        let mut followed = log.follow();
+        for n in 0..5 {
+            log.append(n, &message("before")).await.unwrap();
+        }
+        let before = log.epoch().await.unwrap();
+        for seq in 1..=5 {
+            assert_eq!(next_event(&mut followed).await.1, seq);
+        }
+        engine.kill();
+        let reported = timeout(PATIENCE, followed.recv()).await;
+        let reason = match reported.unwrap_or_else(|_| panic!("{kind:?}: the outage was never reported")) {
+            Some(Followed::Lost { reason }) => reason,
+            other => panic!("{kind:?}: expected the outage, got {other:?}"),
+        };
+        assert!(log.append(0, &message("while down")).await.is_err(), "{kind:?}: nothing is appended meanwhile");
+        engine.restart_after_kill();
+        // The appender's connection comes back by itself too; the first tries may still fail.
+        let appended = timeout(PATIENCE, async {
+            loop {
+                match log.append(6, &message("after")).await {
+                    Ok(seq) => return seq,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        let seq = appended.await.unwrap_or_else(|_| panic!("{kind:?}: appending never worked again"));
+        let (run, followed_seq, body) = next_event(&mut followed).await;
+        assert_eq!((followed_seq, body), (seq, message("after")), "{kind:?} (outage: {reason})");
+        match kind {
+            EngineKind::Nats => assert_eq!((run, seq), (before, 6)),
+            EngineKind::Redis => assert_eq!(seq, 1, "a new run: {run} after {before}"),
+        }
+    }
+}
