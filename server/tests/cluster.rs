@@ -149,3 +149,77 @@ async fn on_nats_every_client_stays_whole_while_the_generator_s_instance_dies() 
 async fn on_redis_every_client_stays_whole_while_the_generator_s_instance_dies() {
     every_client_stays_whole_while_the_generator_s_instance_dies(EngineKind::Redis).await;
 }
+
+/// The engine lost while instances run: they keep their connections, refuse publishing with 503 and the reason,
+/// say so in their stats, and go on from the right number when it is back (NATS keeps its store, so the run too).
+#[tokio::test]
+async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut engine = Engine::start(EngineKind::Nats);
+    let engine_url = engine.url();
+    let instance = LabInstance::start("lab-1", &engine.url(), &["--paused"]);
+    let http = reqwest::Client::new();
+    let publish = |text: &'static str| {
+        http.post(instance.url(&format!("{}?lane=sse", routes::PUBLISH)))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+    };
+    let ws_url = format!("ws://{}{}", instance.addr(), routes::WEB_SOCKET);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let mut next_frame = async move || -> protocol::WsServerMessage {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), socket.next()).await;
+            match frame.expect("a frame in time").expect("the socket stays open").unwrap() {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    assert!(matches!(next_frame().await, protocol::WsServerMessage::Hello(_)));
+    let before: protocol::PublishAck = publish("before").await.unwrap().json().await.unwrap();
+
+    engine.kill();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refusal = loop {
+        let response = publish("while gone").await.unwrap();
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            break response.json::<protocol::ApiErrorBody>().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "publishing never refused: {}", response.status());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refusal.error, "log_unavailable");
+    assert!(refusal.message.contains(&engine_url), "names the engine: {}", refusal.message);
+    // The stats hear of it from the instance's follower, a moment after the publishing path does.
+    let problem = loop {
+        let stats: LabStats = http.get(instance.url(routes::STATS)).send().await.unwrap().json().await.unwrap();
+        if let Some(problem) = stats.cluster.unwrap().log_problem {
+            break problem;
+        }
+        assert!(Instant::now() < deadline, "the stats never said the log is unavailable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(problem.contains(&engine_url), "{problem}");
+
+    engine.restart_after_kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after: protocol::PublishAck = loop {
+        let response = publish("after").await.unwrap();
+        if response.status().is_success() {
+            break response.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "publishing never came back: {}", response.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(after.seq, before.seq + 1, "nothing refused was appended after all, and the numbering went on");
+    let mut seen = Vec::new();
+    while seen.last() != Some(&after.seq) {
+        if let protocol::WsServerMessage::Event(event) = next_frame().await {
+            seen.push(event.seq);
+        }
+    }
+    assert_eq!(seen, vec![before.seq, after.seq], "the same socket, every event once");
+}
