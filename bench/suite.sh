@@ -9,12 +9,16 @@ cd "$(dirname "$0")/.."
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]  [qos=N]
-#   server:    lab | node_express_ws | socket_io | mosquitto
+#   server:    lab | node_express_ws | socket_io | mosquitto | lab_nats | lab_redis | lab_cluster_nats
 #   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io | mqtt | mqtt_tcp
 #   qos=N:     MQTT only, the QoS every client subscribes with (0 or 1; 0 when not given)
 # Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
 # MQTT: `mqtt` is MQTT 5 over the server's WebSocket, `mqtt_tcp` over its TCP listener (the lab's --mqtt-addr).
 # Mosquitto has no event generator: against it the load tool publishes the same events itself (QoS 1).
+# lab_nats, lab_redis: one lab instance whose log is on nats-server (JetStream) or redis-server, started for the
+# run; their CPU and memory are counted with the lab's. lab_cluster_nats: three instances on one nats-server, the
+# clients spread over them one each in turn (HAProxy in front would need 2 descriptors per client, past this
+# machine's open-files limit at 10,000), all four processes counted.
 # ---------------------------------------------------------------------------------------------------------------
 SCENARIOS_FULL="
 # 1,000 users, 1 event/s each, bare events
@@ -75,6 +79,19 @@ lab              mqtt       10000   1 100  qos=0
 lab              mqtt_tcp   10000   1 100  qos=0
 mosquitto        mqtt       10000   1 100  qos=0
 mosquitto        mqtt_tcp   10000   1 100  qos=0
+# Several instances on one shared log: what an engine adds beside the in-memory log (the lab rows above, same
+# loads), and 10,000 clients over three instances
+lab_nats         long_poll   1000   1 100
+lab_redis        long_poll   1000   1 100
+lab_nats         sse         1000   1 100
+lab_redis        sse         1000   1 100
+lab_nats         web_socket  1000   1 100
+lab_redis        web_socket  1000   1 100
+lab_nats         sse        10000   1 100
+lab_redis        sse        10000   1 100
+lab_cluster_nats sse        10000   1 100
+lab_cluster_nats web_socket 10000   1 100
+lab_cluster_nats short_poll 10000   1 100  5000
 "
 
 # The smoke version: every server and transport once, 100 clients, 5 s measured.
@@ -96,6 +113,9 @@ mosquitto        mqtt         100   1   0  qos=0
 mosquitto        mqtt_tcp     100   1   0  qos=0
 lab              mqtt_tcp     100   1   0  qos=1
 mosquitto        mqtt_tcp     100   1   0  qos=1
+lab_nats         sse          100   1   0
+lab_redis        sse          100   1   0
+lab_cluster_nats sse          100   1   0
 "
 
 SECONDS_MEASURED=20
@@ -128,6 +148,8 @@ export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
 LOAD=target/release/transport-load
 # Debian puts the broker in /usr/sbin, which is not on every user's PATH.
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
+REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 warn() { printf '\033[1;33m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -143,6 +165,11 @@ install_bench_tools() {
     say "installing mosquitto (the MQTT peer)"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mosquitto
+  fi
+  if [ ! -x "$NATS_SERVER" ] || [ ! -x "$REDIS_SERVER" ]; then
+    say "installing nats-server and redis-server (the shared log's engines)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nats-server redis-server
   fi
   if ! command -v sockperf >/dev/null; then
     say "installing sockperf (the loopback floor)"
@@ -167,6 +194,10 @@ install_bench_tools() {
 
 # --- servers ---------------------------------------------------------------------------------------------------
 SERVER_PID=
+# The server's other processes (an engine, more instances): measured with it, stopped with it.
+EXTRA_PIDS=()
+# More instances to spread the clients over (lab_cluster_nats).
+SPREAD_URLS=()
 free_port() { # [a port not to take: the other one asked for before either is bound]
   local port
   for port in $(seq "$FIRST_PORT" "$LAST_PORT"); do
@@ -179,9 +210,50 @@ free_port() { # [a port not to take: the other one asked for before either is bo
   return 1
 }
 
-# Whether $SERVER_PID itself listens on $1 (another process may hold the same port on another socket).
+# Whether $SERVER_PID (or $2) itself listens on $1 (another process may hold the same port on another socket).
 listening_on() {
-  ss -Hltnp "sport = :$1" | grep -q "pid=$SERVER_PID,"
+  ss -Hltnp "sport = :$1" | grep -q "pid=${2:-$SERVER_PID},"
+}
+
+# $1 distinct ports from FIRST_PORT up that nothing listens on.
+free_ports() {
+  local port found=()
+  for port in $(seq "$FIRST_PORT" "$LAST_PORT"); do
+    [ -z "$(ss -Hltn "sport = :$port")" ] && found+=("$port")
+    if [ ${#found[@]} = "$1" ]; then
+      echo "${found[*]}"
+      return 0
+    fi
+  done
+  echo "fewer than $1 free ports in $FIRST_PORT-$LAST_PORT" >&2
+  return 1
+}
+
+# Starts nats-server (JetStream, its store in $3) or redis-server (nothing kept) on port $2 for the run; sets
+# ENGINE_URL and adds its pid to EXTRA_PIDS.
+start_engine() { # nats|redis port dir log
+  mkdir -p "$3"
+  case $1 in
+    nats) "$NATS_SERVER" -js -sd "$3" -a "$HOST" -p "$2" >"$4" 2>&1 & ENGINE_URL="nats://$HOST:$2" ;;
+    redis) "$REDIS_SERVER" --port "$2" --bind "$HOST" --save "" --appendonly no --dir "$3" >"$4" 2>&1 &
+      ENGINE_URL="redis://$HOST:$2" ;;
+  esac
+  local pid=$! i
+  EXTRA_PIDS+=("$pid")
+  for i in $(seq 1 100); do
+    listening_on "$2" "$pid" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# A lab instance on the shared log at ENGINE_URL, on port $1; sets LAB_INSTANCE_PID.
+start_lab_instance() { # port log name
+  target/release/server --addr "$HOST:$1" --max-connections-per-transport 20000 \
+    --max-connections-per-address 40000 --max-requests-per-second 0 --paused --backplane "$ENGINE_URL" \
+    --instance "$3" >"$2" 2>&1 &
+  LAB_INSTANCE_PID=$!
 }
 
 # Mosquitto the way its documentation shows, nothing tuned: one TCP listener, one WebSocket listener, anyone may
@@ -199,7 +271,8 @@ EOF
 
 # Starts $server for $transport; sets SERVER_PID, SERVER_URL and (MQTT over TCP, Mosquitto) MQTT_ADDR.
 start_server() { # server transport log
-  local server=$1 transport=$2 log=$3 port mqtt_port attempt i
+  local server=$1 transport=$2 log=$3 port mqtt_port attempt i ports n
+  local base=${log%.server.log}
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
     mqtt_port=
@@ -214,27 +287,52 @@ start_server() { # server transport log
         target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
           --max-connections-per-address 40000 --max-requests-per-second 0 --paused \
           ${mqtt_port:+--mqtt-addr "$MQTT_ADDR"} >"$log" 2>&1 &
+        SERVER_PID=$!
         ;;
       mosquitto)
         # The WebSocket listener is SERVER_URL's port, the TCP listener MQTT_ADDR's.
-        mosquitto_config "$mqtt_port" "$port" "${log%.server.log}.mosquitto.conf"
-        "$MOSQUITTO" -c "${log%.server.log}.mosquitto.conf" >"$log" 2>&1 &
+        mosquitto_config "$mqtt_port" "$port" "$base.mosquitto.conf"
+        "$MOSQUITTO" -c "$base.mosquitto.conf" >"$log" 2>&1 &
+        SERVER_PID=$!
+        ;;
+      lab_nats | lab_redis | lab_cluster_nats)
+        # The instances' ports first (the first one is SERVER_URL's), then the engine's.
+        n=1
+        [ "$server" = lab_cluster_nats ] && n=3
+        read -r -a ports <<<"$(free_ports $((n + 1)))" || return 1
+        port=${ports[0]}
+        local engine=${server#lab_}
+        engine=${engine#cluster_}
+        if ! start_engine "$engine" "${ports[$n]}" "$base.$engine" "$base.engine.log"; then
+          echo "    $engine did not start: $(tail -n 1 "$base.engine.log")" >&2
+          stop_server
+          continue
+        fi
+        for i in $(seq 2 "$n"); do
+          start_lab_instance "${ports[$((i - 1))]}" "$base.lab-$i.log" "lab-$i"
+          EXTRA_PIDS+=("$LAB_INSTANCE_PID")
+          SPREAD_URLS+=("http://$HOST:${ports[$((i - 1))]}")
+        done
+        start_lab_instance "$port" "$log" lab-1
+        SERVER_PID=$LAB_INSTANCE_PID
         ;;
       node_express_ws)
         NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &
+        SERVER_PID=$!
         ;;
       socket_io)
         NODE_ENV=production node bench/peers/socketio.mjs --port "$port" --paused >"$log" 2>&1 &
+        SERVER_PID=$!
         ;;
       *) echo "unknown server $server" >&2; return 1 ;;
     esac
-    SERVER_PID=$!
     SERVER_URL="http://$HOST:$port"
     for i in $(seq 1 150); do
-      # Mosquitto has no HTTP API: its own listening sockets are the sign it is up.
+      # Mosquitto has no HTTP API: its own listening sockets are the sign it is up. Every instance must be up.
       if listening_on "$port" && { [ -z "$mqtt_port" ] || listening_on "$mqtt_port"; } &&
-        { [ "$server" = mosquitto ] || curl -sf -o /dev/null "$SERVER_URL/api/generator"; }; then
-        echo "    $server pid $SERVER_PID on $SERVER_URL${MQTT_ADDR:+ and MQTT over TCP on $MQTT_ADDR}"
+        { [ "$server" = mosquitto ] || curl -sf -o /dev/null "$SERVER_URL/api/generator"; } &&
+        all_answer "${SPREAD_URLS[@]}"; then
+        echo "    $server pid $SERVER_PID on $SERVER_URL${MQTT_ADDR:+ and MQTT over TCP on $MQTT_ADDR}${EXTRA_PIDS[*]:+ (with pids ${EXTRA_PIDS[*]})}"
         return 0
       fi
       kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -247,17 +345,39 @@ start_server() { # server transport log
   return 1
 }
 
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
+# Whether every pid given is still running.
+all_alive() {
+  local pid
+  for pid in "$@"; do
+    kill -0 "$pid" 2>/dev/null || return 1
   done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# Whether every URL given answers /api/generator.
+all_answer() {
+  local url
+  for url in "$@"; do
+    curl -sf -o /dev/null "$url/api/generator" || return 1
+  done
+}
+
+stop_server() {
+  # The instances before their engine (EXTRA_PIDS lists the engine first).
+  local pid pids=() i
+  [ -n "$SERVER_PID" ] && pids+=("$SERVER_PID")
+  for ((i = ${#EXTRA_PIDS[@]} - 1; i >= 0; i--)); do pids+=("${EXTRA_PIDS[$i]}"); done
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   SERVER_PID=
+  EXTRA_PIDS=()
+  SPREAD_URLS=()
 }
 trap 'stop_server; [ -z "${SOCKPERF_PID:-}" ] || kill "$SOCKPERF_PID" 2>/dev/null || true' EXIT
 
@@ -359,6 +479,8 @@ while read -r -u 3 server transport clients rate payload options; do
   args=(run --url "$SERVER_URL" --server "$server" --transport "$transport" --clients "$clients" --rate "$rate"
     --payload-bytes "$payload" --connect-rate "$CONNECT_RATE" --warmup-seconds "$SECONDS_WARMUP"
     --seconds "$SECONDS_MEASURED" --server-pid "$SERVER_PID" --json "$RUN_DIR/$name.json")
+  for pid in "${EXTRA_PIDS[@]}"; do args+=(--server-pid "$pid"); done
+  for url in "${SPREAD_URLS[@]}"; do args+=(--spread-url "$url"); done
   [ -n "${interval:-}" ] && args+=(--poll-interval-ms "$interval")
   [ -n "${qos:-}" ] && args+=(--qos "$qos")
   [ -n "${MQTT_ADDR:-}" ] && args+=(--mqtt-addr "$MQTT_ADDR")
@@ -367,7 +489,7 @@ while read -r -u 3 server transport clients rate payload options; do
     tee "$RUN_DIR/$name.log"
   status=${PIPESTATUS[0]}
   set -e
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+  if ! all_alive "$SERVER_PID" "${EXTRA_PIDS[@]}"; then
     warn "the server died during the run"
     echo "$name: server process exited during the run (see $name.server.log)" >>"$FAILED"
     # Whatever was measured after it died was not this server: keep it out of the report.

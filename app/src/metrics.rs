@@ -82,6 +82,9 @@ pub struct LaneMetrics {
     pub at_last_fault: Option<FaultScore>,
     /// Every byte the server measured on this lane's connections, both ways (from `/api/wire`).
     pub wire: WireTotals,
+    /// The instance that answered this lane last, when several share one log (`x-lab-instance`, or a stream's
+    /// `hello`): a polling lane's moves at each request behind a round-robin balancer, a stream's when it resumes.
+    pub served_by: Option<String>,
     /// The TCP connections this lane's requests travelled on, as the server numbered them. A browser pools its
     /// connections to an origin, so a polling lane may share them with other lanes and the page's own requests.
     pub connections: BTreeSet<u64>,

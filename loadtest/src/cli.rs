@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// The server's base URL (http only). For Mosquitto, its WebSocket listener (read only by `--transport mqtt`).
     #[arg(long)]
     pub url: String,
+    /// More instances of the same server, sharing its log: the clients are spread over `--url` and these, one
+    /// each in turn. The generator is set through `--url`.
+    #[arg(long)]
+    pub spread_url: Vec<String>,
     /// Which server answers: lab, node_express_ws, socket_io or mosquitto.
     #[arg(long, value_parser = snake_case::<ScaleServer>)]
     pub server: ScaleServer,
@@ -61,9 +65,10 @@ pub struct RunArgs {
     /// Length of the measured window.
     #[arg(long, default_value_t = 20.0)]
     pub seconds: f64,
-    /// The server's process id, for its CPU time and memory from /proc (all 0 without it).
+    /// The server's process id, for its CPU time and memory from /proc (all 0 without it). Repeat it for a server
+    /// made of several processes (instances, their engine, a balancer): their figures are summed.
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
     /// Where to write the run's JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -91,6 +96,7 @@ impl RunArgs {
         let qos = Qos::from_level(self.qos).ok_or("--qos must be 0 or 1")?;
         let options = RunOptions {
             url: self.url.trim_end_matches('/').to_string(),
+            spread_urls: self.spread_url.iter().map(|url| url.trim_end_matches('/').to_string()).collect(),
             server: self.server,
             transport: self.transport,
             clients: self.clients,
@@ -100,7 +106,7 @@ impl RunArgs {
             connect_rate: positive("connect-rate", self.connect_rate)?,
             warmup: seconds("warmup-seconds", self.warmup_seconds)?,
             measure: seconds("seconds", positive("seconds", self.seconds)?)?,
-            server_pid: self.server_pid,
+            server_pids: self.server_pid.clone(),
             mqtt: MqttOptions { qos, tcp_addr: self.mqtt_addr.clone() },
         };
         options.check()?;

@@ -32,6 +32,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub url: String,
+    /// More instances sharing the server's log: clients are spread over `url` and these, one each in turn.
+    pub spread_urls: Vec<String>,
     pub server: ScaleServer,
     pub transport: LoadTransport,
     pub clients: u32,
@@ -41,7 +43,8 @@ pub struct RunOptions {
     pub connect_rate: f64,
     pub warmup: Duration,
     pub measure: Duration,
-    pub server_pid: Option<u32>,
+    /// The server's processes (one, or its instances, engine and balancer), whose CPU and memory are summed.
+    pub server_pids: Vec<u32>,
     pub mqtt: MqttOptions,
 }
 
@@ -67,7 +70,9 @@ impl RunOptions {
     pub fn check(&self) -> Result<(), String> {
         let transport = self.transport;
         let fits = match self.server {
-            ScaleServer::Lab => transport != LoadTransport::SocketIo,
+            ScaleServer::Lab | ScaleServer::LabNats | ScaleServer::LabRedis | ScaleServer::LabClusterNats => {
+                transport != LoadTransport::SocketIo
+            }
             ScaleServer::NodeExpressWs => !transport.is_mqtt() && transport != LoadTransport::SocketIo,
             ScaleServer::SocketIo => transport == LoadTransport::SocketIo,
             ScaleServer::Mosquitto => transport.is_mqtt(),
@@ -111,7 +116,11 @@ impl RunOutcome {
 pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     options.check().map_err(LoadError::Protocol)?;
     let target = Target::resolve(&options.url).await?;
-    let server = ServerProcess { pid: options.server_pid };
+    let mut targets = vec![target.clone()];
+    for url in &options.spread_urls {
+        targets.push(Target::resolve(url).await?);
+    }
+    let server = ServerProcesses { pids: options.server_pids.clone() };
     let rss_baseline = server.rss()?;
     let metrics = Metrics::new();
     let mqtt = match options.transport {
@@ -138,7 +147,7 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     };
     let plan = Arc::new(Plan {
         transport: options.transport,
-        target: target.clone(),
+        targets,
         start,
         poll_interval: options.poll_interval,
         long_poll_timeout_seconds: LONG_POLL_TIMEOUT_SECONDS,
@@ -306,33 +315,36 @@ impl Control {
     }
 }
 
-/// The server's process, when its pid is known; every reading is 0 otherwise.
-struct ServerProcess {
-    pid: Option<u32>,
+/// The server's processes, when their pids are known (every reading is 0 otherwise), read as one: a server made
+/// of instances, an engine and a balancer costs what they all cost.
+struct ServerProcesses {
+    pids: Vec<u32>,
 }
 
-impl ServerProcess {
+impl ServerProcesses {
     /// The first reading: a wrong pid should stop the run before it starts, not yield a report of zeros.
     fn rss(&self) -> Result<u64, LoadError> {
-        self.pid.map_or(Ok(0), |pid| Ok(proc::rss_bytes(pid)?))
+        self.pids.iter().try_fold(0, |sum, pid| Ok(sum + proc::rss_bytes(*pid)?))
     }
 
     fn rss_or_zero(&self, metrics: &Metrics) -> u64 {
-        self.pid.map_or(0, |pid| {
-            proc::rss_bytes(pid).unwrap_or_else(|error| {
-                metrics.error(format!("reading the server's memory: {error}"));
+        let read = |pid: &u32| {
+            proc::rss_bytes(*pid).unwrap_or_else(|error| {
+                metrics.error(format!("reading the memory of server process {pid}: {error}"));
                 0
             })
-        })
+        };
+        self.pids.iter().map(read).sum()
     }
 
     fn cpu_or_zero(&self, metrics: &Metrics) -> f64 {
-        self.pid.map_or(0.0, |pid| {
-            proc::cpu_seconds(pid).unwrap_or_else(|error| {
-                metrics.error(format!("reading the server's CPU time: {error}"));
+        let read = |pid: &u32| {
+            proc::cpu_seconds(*pid).unwrap_or_else(|error| {
+                metrics.error(format!("reading the CPU time of server process {pid}: {error}"));
                 0.0
             })
-        })
+        };
+        self.pids.iter().map(read).sum()
     }
 }
 

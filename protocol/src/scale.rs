@@ -49,6 +49,14 @@ pub enum ScaleServer {
     /// Debian's Mosquitto 2, the MQTT broker people run. It has no event generator: the load tool publishes the
     /// events to it (one extra client), and every subscriber checks them as it checks the lab's.
     Mosquitto,
+    /// One lab instance whose event log is NATS JetStream (`--backplane nats://…`): beside [`ScaleServer::Lab`],
+    /// what the engine adds. CPU and memory are the instance's and nats-server's together.
+    LabNats,
+    /// The same on Redis Streams (`--backplane redis://…`), with redis-server's CPU and memory counted.
+    LabRedis,
+    /// Three lab instances on NATS JetStream behind HAProxy round robin, as `./lab cluster` runs them; CPU and
+    /// memory are all five processes' together.
+    LabClusterNats,
 }
 
 impl ScaleServer {
@@ -58,6 +66,9 @@ impl ScaleServer {
             ScaleServer::NodeExpressWs => "Node.js (Express + ws)",
             ScaleServer::SocketIo => "Node.js (socket.io)",
             ScaleServer::Mosquitto => "Mosquitto (C)",
+            ScaleServer::LabNats => "Transport Lab on NATS JetStream",
+            ScaleServer::LabRedis => "Transport Lab on Redis Streams",
+            ScaleServer::LabClusterNats => "Transport Lab ×3 on NATS, behind HAProxy",
         }
     }
 }

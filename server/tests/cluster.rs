@@ -64,6 +64,7 @@ impl Cluster {
     fn load_options(&self, transport: LoadTransport) -> RunOptions {
         RunOptions {
             url: self.balancer.url(""),
+            spread_urls: Vec::new(),
             server: ScaleServer::Lab,
             transport,
             clients: CLIENTS,
@@ -74,7 +75,7 @@ impl Cluster {
             warmup: Duration::from_millis(500),
             measure: MEASURE,
             // Three processes, none of them this one: no CPU or memory figures.
-            server_pid: None,
+            server_pids: Vec::new(),
             mqtt: Default::default(),
         }
     }

@@ -71,6 +71,7 @@ async fn every_mqtt_client_of_the_lab_gets_every_event_over_web_socket_and_tcp()
 fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: Qos) -> RunOptions {
     RunOptions {
         url: format!("http://{}", mosquitto.ws),
+        spread_urls: Vec::new(),
         server: ScaleServer::Mosquitto,
         transport,
         clients: CLIENTS,
@@ -80,7 +81,7 @@ fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: 
         connect_rate: 2000.0,
         warmup: Duration::from_millis(500),
         measure: MEASURE,
-        server_pid: Some(mosquitto.pid()),
+        server_pids: vec![mosquitto.pid()],
         mqtt: MqttOptions { qos, tcp_addr: Some(mosquitto.tcp.to_string()) },
     }
 }

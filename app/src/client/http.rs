@@ -30,6 +30,8 @@ pub struct RawResponse {
     pub text: String,
     /// The server's `x-lab-exchange`: the key to this request's measured bytes.
     pub exchange: Option<u64>,
+    /// The server's `x-lab-instance`: which of several instances answered (none when the lab is one process).
+    pub instance: Option<String>,
 }
 
 impl RawResponse {
@@ -62,8 +64,9 @@ async fn post_json<T: serde::Serialize, R: DeserializeOwned>(url: &str, body: &T
 async fn read(response: gloo_net::http::Response) -> Result<RawResponse, ClientError> {
     let status = response.status();
     let exchange = response.headers().get("x-lab-exchange").and_then(|value| value.parse().ok());
+    let instance = response.headers().get("x-lab-instance");
     let text = response.text().await.map_err(network)?;
-    RawResponse { status, text, exchange }.into_result()
+    RawResponse { status, text, exchange, instance }.into_result()
 }
 
 fn network(error: gloo_net::Error) -> ClientError {

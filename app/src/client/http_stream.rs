@@ -137,6 +137,7 @@ async fn read_stream(recorder: LaneRecorder, client: &ClientId, abort: Option<&A
                     if recorder.observe_epoch(&hello.epoch) {
                         return StreamEnd::Restarted; // `after=` would point into the old run
                     }
+                    recorder.served_by(hello.instance.as_deref());
                     recorder.bind_exchange(request.take(), Some(answer), hello.exchange);
                     exchange = Some(hello.exchange);
                 }

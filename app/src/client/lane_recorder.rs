@@ -374,6 +374,26 @@ impl LaneRecorder {
 
     /// Records a poll answer (short or long): the response arrow, then each event it carried. `held` draws the
     /// server holding the request since it was sent; `exchange` is the response's `x-lab-exchange`.
+    /// Which instance answered (`None`: the lab is one process). A stream that resumes on another instance says so
+    /// in the lane's log; a poll's answer carries it on its arrow.
+    pub fn served_by(&self, instance: Option<&str>) {
+        let Some(instance) = instance else { return };
+        let previous = self.metrics.with_untracked(|metrics| metrics.served_by.clone());
+        if previous.as_deref() == Some(instance) {
+            return;
+        }
+        self.metrics.update(|metrics| metrics.served_by = Some(instance.to_owned()));
+        // A stream stays on its instance until it resumes; a poll moves at every request, so only its arrows say.
+        if matches!(self.transport, Transport::Sse | Transport::WebSocket | Transport::HttpStream) {
+            let label = format!("served by {instance}");
+            let detail = match previous {
+                Some(previous) => format!("this stream resumed on instance {instance} (it was on {previous})"),
+                None => format!("instance {instance} holds this stream"),
+            };
+            self.note(NoteTone::Info, label, detail);
+        }
+    }
+
     pub fn poll_answer(
         &self,
         response: &PollResponse,
@@ -386,7 +406,10 @@ impl LaneRecorder {
             return;
         }
         let count = response.events.len();
-        let label = format!("200 · {count} event{}", if count == 1 { "" } else { "s" });
+        let mut label = format!("200 · {count} event{}", if count == 1 { "" } else { "s" });
+        if let Some(instance) = self.metrics.with_untracked(|metrics| metrics.served_by.clone()) {
+            label = format!("{label} · {instance}");
+        }
         let detail = format!("{body_bytes} B of JSON; next after={}", response.next);
         let answer = self.response(label, detail, held.then_some(sent.at));
         if let Some(exchange) = exchange {

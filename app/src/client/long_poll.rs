@@ -32,6 +32,7 @@ async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<
         match get(&url, abort.as_ref()).await {
             Ok(raw) if raw.status == 204 => {
                 recorder.connected();
+                recorder.served_by(raw.instance.as_deref());
                 let answer =
                     recorder.response("204 · timeout".into(), "no event within the hold time".into(), Some(sent.at));
                 if let Some(exchange) = raw.exchange {
@@ -42,6 +43,7 @@ async fn long_poll_loop(recorder: LaneRecorder, client: ClientId, abort: Option<
             Ok(raw) => match raw.json::<PollResponse>() {
                 Ok(response) => {
                     recorder.connected();
+                    recorder.served_by(raw.instance.as_deref());
                     recorder.poll_answer(&response, raw.text.len(), &sent, true, raw.exchange);
                 }
                 Err(error) => retry_later(recorder, error.to_string()).await,

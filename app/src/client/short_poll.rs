@@ -38,6 +38,7 @@ async fn poll_loop(recorder: LaneRecorder, client: ClientId, interval_ms: Signal
         let wait = match answer.and_then(|raw| Ok((raw.json::<PollResponse>()?, raw))) {
             Ok((response, raw)) => {
                 recorder.connected();
+                recorder.served_by(raw.instance.as_deref());
                 recorder.poll_answer(&response, raw.text.len(), &sent, false, raw.exchange);
                 recorder.set_status(LinkStatus::Idle);
                 interval_ms.get_untracked()

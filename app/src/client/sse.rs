@@ -100,6 +100,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                         if recorder.observe_epoch(&hello.epoch) {
                             break; // reopen from #1 of the new run; Last-Event-ID would point into the old one
                         }
+                        recorder.served_by(hello.instance.as_deref());
                         recorder.bind_exchange(request.take(), response, hello.exchange);
                         exchange = Some(hello.exchange);
                     }

@@ -100,6 +100,7 @@ async fn websocket_loop(recorder: LaneRecorder, client: ClientId, socket_slot: S
                         if recorder.observe_epoch(&hello.epoch) {
                             break;
                         }
+                        recorder.served_by(hello.instance.as_deref());
                         recorder.bind_exchange(Some(sent.id), response, hello.exchange);
                         exchange = Some(hello.exchange);
                     }

@@ -12,7 +12,7 @@ use crate::error::LoadError;
 use crate::http::{expect_status, HttpClient};
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
-    let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
+    let mut http = HttpClient::connect(client.target(), client.recorder.clone()).await?;
     // Nothing reconnects for this client but [`super::drive`]: the first stream starts live, a reconnect resumes
     // after the last event received.
     let path = StreamQuery { after: client.stream_after(), client: None }.http_stream_url();

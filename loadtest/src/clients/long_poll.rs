@@ -9,7 +9,7 @@ use crate::error::LoadError;
 use crate::http::{ok_body, HttpClient};
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
-    let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
+    let mut http = HttpClient::connect(client.target(), client.recorder.clone()).await?;
     // A held request gives no sign that the server holds it, so an open connection is what "connected" means
     // here; a refusal (429, 503) still shows up as this session's error.
     client.mark_connected();

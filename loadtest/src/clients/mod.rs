@@ -34,7 +34,9 @@ const CONNECT_ATTEMPTS: u32 = 5;
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub transport: LoadTransport,
-    pub target: Target,
+    /// The server's instances (one, unless the run spreads its clients over several): client `id` uses
+    /// `targets[id % len]`.
+    pub targets: Vec<Target>,
     /// Where each client's session starts: after the log's head and in its run for the polling transports (read
     /// while the generator is paused), knowing nothing for the streams (they learn both from their `hello`).
     pub start: ClientSession,
@@ -58,6 +60,11 @@ impl Client {
     pub fn new(id: usize, plan: Arc<Plan>, recorder: Recorder, connecting: OwnedSemaphorePermit) -> Self {
         let session = plan.start.clone();
         Self { id, plan, recorder, session, connecting: Some(connecting), ever_connected: false }
+    }
+
+    /// The instance this client talks to.
+    pub fn target(&self) -> &Target {
+        &self.plan.targets[self.id % self.plan.targets.len()]
     }
 
     pub fn ever_connected(&self) -> bool {
@@ -219,7 +226,7 @@ type Socket = WebSocketStream<CountingStream<TcpStream>>;
 
 /// A WebSocket on the client's own counted TCP connection; the upgrade request counts as a request.
 async fn open_web_socket(client: &Client, url: &str) -> Result<Socket, LoadError> {
-    open_web_socket_to(&client.plan.target, &client.recorder, url, None).await
+    open_web_socket_to(client.target(), &client.recorder, url, None).await
 }
 
 /// The same, to any target, asking for `subprotocol` (tungstenite refuses an answer that does not choose it).
@@ -258,7 +265,7 @@ mod tests {
         let target = Target { addr: ([127, 0, 0, 1], 9).into(), authority: "127.0.0.1:9".into() };
         let plan = Plan {
             transport: LoadTransport::ShortPoll,
-            target,
+            targets: vec![target],
             start,
             poll_interval: Duration::from_secs(1),
             long_poll_timeout_seconds: 25,

@@ -9,7 +9,7 @@ use crate::error::LoadError;
 use crate::http::{ok_body, HttpClient};
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
-    let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
+    let mut http = HttpClient::connect(client.target(), client.recorder.clone()).await?;
     let first_session = !client.ever_connected();
     // One poll at once proves the connection works before the client counts as connected.
     poll(&mut http, client).await?;
@@ -23,7 +23,7 @@ pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
         ticks.tick().await;
         // A browser quietly opens a new connection when the server has closed an idle one; so does this client.
         if http.is_closed() {
-            http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
+            http = HttpClient::connect(client.target(), client.recorder.clone()).await?;
         }
         poll(&mut http, client).await?;
     }

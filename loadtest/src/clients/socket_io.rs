@@ -11,7 +11,7 @@ use crate::engine_io::{self, EnginePacket, SocketPacket, CONNECT_DEFAULT_NAMESPA
 use crate::error::LoadError;
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", client.plan.target.authority);
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", client.target().authority);
     let mut socket = super::open_web_socket(client, &url).await?;
     while let Some(message) = socket.next().await {
         let text = match message? {

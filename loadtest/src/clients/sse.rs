@@ -13,7 +13,7 @@ use crate::error::LoadError;
 use crate::http::{expect_status, HttpClient};
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
-    let mut http = HttpClient::connect(&client.plan.target, client.recorder.clone()).await?;
+    let mut http = HttpClient::connect(client.target(), client.recorder.clone()).await?;
     // The first stream starts live; a reconnect resumes after the last event received, as `Last-Event-ID` would.
     let path = StreamQuery { after: client.stream_after(), client: None }.sse_url();
     let response = http.get_stream(&path, "text/event-stream").await?;

@@ -11,7 +11,7 @@ use crate::error::LoadError;
 
 pub async fn session(client: &mut Client) -> Result<SessionEnd, LoadError> {
     let query = StreamQuery { after: client.stream_after(), client: None };
-    let url = format!("ws://{}{}", client.plan.target.authority, query.web_socket_path());
+    let url = format!("ws://{}{}", client.target().authority, query.web_socket_path());
     let mut socket = super::open_web_socket(client, &url).await?;
     // Reading is also what answers the server's pings: tungstenite queues the pong and sends it on the next read.
     while let Some(message) = socket.next().await {

@@ -49,6 +49,7 @@ impl TestServer {
     pub fn load_options(&self, transport: LoadTransport, clients: u32, measure: Duration) -> RunOptions {
         RunOptions {
             url: format!("http://{}", self.addr),
+            spread_urls: Vec::new(),
             server: ScaleServer::Lab,
             transport,
             clients,
@@ -58,7 +59,7 @@ impl TestServer {
             connect_rate: 2000.0,
             warmup: Duration::from_millis(500),
             measure,
-            server_pid: Some(std::process::id()),
+            server_pids: vec![std::process::id()],
             mqtt: Default::default(),
         }
     }

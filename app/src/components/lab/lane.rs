@@ -29,6 +29,20 @@ pub fn Lane(
             aria-label=transport.title()
         >
             <header class="lane-header">
+                // Only when several instances share one log (`./lab cluster`): which one answered last.
+                {move || {
+                    handle.metrics.with(|metrics| metrics.served_by.clone()).map(|instance| {
+                        view! {
+                            <span
+                                class="instance"
+                                data-testid="lane-instance"
+                                title="the lab instance that answered this lane last (x-lab-instance)"
+                            >
+                                {instance}
+                            </span>
+                        }
+                    })
+                }}
                 <h2>{transport.title()}</h2>
                 <span class="status" data-testid="lane-status" title=move || handle.status.get().detail()>
                     {move || handle.status.get().text()}

@@ -1,0 +1,144 @@
+import { expect, Page, test } from "@playwright/test";
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { drawnSeqs, lane, metric, TRANSPORTS } from "./helpers";
+
+// The lab as `./lab cluster` runs it: nats-server with JetStream, three instances of the release build sharing
+// their log on it, and HAProxy round-robin in front, all started here on free ports (Debian's packages, installed
+// by ./lab setup). A page behind HAProxy must keep every lane at 0 missed while the instance holding its SSE
+// stream is killed with SIGKILL, and each lane must say which instance served it.
+
+const ROOT = join(__dirname, "..", "..");
+const processes: ChildProcess[] = [];
+const instances = new Map<string, ChildProcess>();
+let dir = "";
+let front = "";
+
+function program(name: string): string {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin"];
+  const found = dirs.map((d) => join(d, name)).find((candidate) => existsSync(candidate));
+  if (!found) throw new Error(`${name} is not installed; ./lab setup installs it`);
+  return found;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+async function start(command: string, args: string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: "ignore" });
+  processes.push(child);
+  const deadline = Date.now() + 20_000;
+  while (!(await listening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${command} did not start on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(90_000);
+  dir = mkdtempSync(join(tmpdir(), "lab-cluster-"));
+  const natsPort = await freePort();
+  await start(program("nats-server"), ["-js", "-sd", join(dir, "nats"), "-a", "127.0.0.1", "-p", String(natsPort)], natsPort);
+  const servers: string[] = [];
+  for (const name of ["lab-1", "lab-2", "lab-3"]) {
+    const port = await freePort();
+    const args = ["--addr", `127.0.0.1:${port}`, "--backplane", `nats://127.0.0.1:${natsPort}`, "--instance", name];
+    const env = { LEPTOS_OUTPUT_NAME: "transport-lab", LEPTOS_SITE_ROOT: "target/site", LEPTOS_SITE_PKG_DIR: "pkg" };
+    instances.set(name, await start(join(ROOT, "target", "release", "server"), args, port, env));
+    servers.push(`    server ${name} 127.0.0.1:${port} check inter 200 fall 2 rise 1`);
+  }
+  const frontPort = await freePort();
+  // The configuration ./lab cluster writes (tools/cluster.sh).
+  const config = [
+    "global",
+    "    maxconn 2000",
+    "defaults",
+    "    mode http",
+    "    timeout connect 1s",
+    "    timeout client 1h",
+    "    timeout server 1h",
+    "    timeout tunnel 1h",
+    "    timeout http-request 10s",
+    "    option redispatch",
+    "    retries 3",
+    "    option http-no-delay",
+    "frontend lab",
+    `    bind 127.0.0.1:${frontPort}`,
+    "    default_backend instances",
+    "backend instances",
+    "    balance roundrobin",
+    "    option httpchk GET /api/time",
+    ...servers,
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "haproxy.cfg"), config);
+  await start(program("haproxy"), ["-f", join(dir, "haproxy.cfg"), "-db"], frontPort);
+  front = `http://127.0.0.1:${frontPort}`;
+});
+
+test.afterAll(() => {
+  for (const child of processes) child.kill("SIGKILL");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function instanceOf(page: Page, transport: (typeof TRANSPORTS)[number]): Promise<string> {
+  return (await lane(page, transport).getByTestId("lane-instance").textContent()) ?? "";
+}
+
+test("behind HAProxy every lane says which instance served it and misses nothing while one is killed", async ({ page, request }) => {
+  test.slow();
+  await request.post(`${front}/api/generator`, { data: { rate_per_second: 5, paused: false } });
+  await page.goto(`${front}/`);
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).getByTestId("lane-instance")).toHaveText(/^lab-[123]$/, { timeout: 20_000 });
+  }
+  // Round robin: the short polls' answers come from more than one instance, each arrow naming its own.
+  await expect
+    .poll(
+      async () => {
+        const titles = await lane(page, "short_poll")
+          .locator('[data-testid="record"] title')
+          .allTextContents();
+        return new Set(titles.flatMap((title) => title.match(/lab-[123]/g) ?? [])).size;
+      },
+      { timeout: 20_000 },
+    )
+    .toBeGreaterThan(1);
+
+  const victim = await instanceOf(page, "sse");
+  const seqBefore = Math.max(...(await drawnSeqs(page, "sse")));
+  instances.get(victim)!.kill("SIGKILL");
+
+  // The stream resumes on another instance, and the events go on past the kill on every lane.
+  await expect(lane(page, "sse").getByTestId("lane-instance")).not.toHaveText(victim, { timeout: 30_000 });
+  for (const transport of TRANSPORTS) {
+    await expect
+      .poll(async () => Math.max(0, ...(await drawnSeqs(page, transport))), { timeout: 30_000 })
+      .toBeGreaterThan(seqBefore + 10);
+  }
+  for (const transport of TRANSPORTS) {
+    expect(await metric(page, transport, "missed"), `${transport} missed nothing`).toBe("0");
+    expect(await instanceOf(page, transport)).not.toBe(victim);
+  }
+});

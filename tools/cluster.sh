@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `./lab cluster [nats|redis]`: the lab as several instances sharing one event log, as a school or a MOOC would run
+# it. Starts the engine (nats-server with JetStream, or redis-server), LAB_INSTANCES instances of the lab (3), and
+# HAProxy round-robin in front on LAB_ADDR (127.0.0.1:3000), then stops them all on Ctrl-C. Everything lives in
+# target/cluster/ (the engine's data, HAProxy's configuration, each process's log). docs/src/cluster.md explains it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+engine=${1:-nats}
+instances=${LAB_INSTANCES:-3}
+listen=${LAB_ADDR:-127.0.0.1:3000}
+# The engine and the instances use ports next to each other from here (3100: engine, 3101…: instances).
+base_port=${LAB_CLUSTER_BASE_PORT:-3100}
+dir=target/cluster
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+program() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || { echo "$1 is missing: ./lab setup installs it" >&2; exit 1; }; }
+
+case "$engine" in
+  nats) engine_url="nats://127.0.0.1:$base_port" ;;
+  redis) engine_url="redis://127.0.0.1:$base_port" ;;
+  *) echo "usage: ./lab cluster [nats|redis]" >&2; exit 2 ;;
+esac
+[[ "$instances" =~ ^[1-9][0-9]?$ ]] || { echo "LAB_INSTANCES must be 1 to 99" >&2; exit 2; }
+
+say "building the lab (release)"
+cargo leptos build --release
+
+mkdir -p "$dir"
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  say "stopping the instances, HAProxy and the engine"
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+say "starting $engine on ${engine_url#*://} (data in $dir/$engine)"
+case "$engine" in
+  nats)
+    mkdir -p "$dir/nats"
+    "$(program nats-server)" -js -sd "$dir/nats" -a 127.0.0.1 -p "$base_port" >"$dir/nats.log" 2>&1 &
+    ;;
+  redis)
+    mkdir -p "$dir/redis"
+    "$(program redis-server)" --port "$base_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir/redis" \
+      >"$dir/redis.log" 2>&1 &
+    ;;
+esac
+pids+=($!)
+
+host=${listen%:*}
+port=${listen##*:}
+# Students open the balancer's address, not an instance's: the join link says so.
+if [ -z "${LAB_PUBLIC_URL:-}" ]; then
+  if [ "$host" = 0.0.0.0 ]; then
+    LAB_PUBLIC_URL="http://$(hostname -I | awk '{print $1}'):$port/"
+  else
+    LAB_PUBLIC_URL="http://$listen/"
+  fi
+fi
+
+servers=""
+for n in $(seq 1 "$instances"); do
+  instance_port=$((base_port + n))
+  # One script per instance, so a teacher who killed one (the lesson "Scaling out") can bring it back.
+  cat >"$dir/lab-$n.sh" <<SCRIPT
+#!/usr/bin/env bash
+# Written by ./lab cluster: starts instance lab-$n again (run from the repository's root).
+LEPTOS_OUTPUT_NAME=transport-lab LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \\
+  exec target/release/server --addr 127.0.0.1:$instance_port --backplane $engine_url \\
+  --public-url $LAB_PUBLIC_URL --instance lab-$n >>$dir/lab-$n.log 2>&1
+SCRIPT
+  chmod +x "$dir/lab-$n.sh"
+  say "starting instance lab-$n on 127.0.0.1:$instance_port"
+  "$dir/lab-$n.sh" &
+  pids+=($!)
+  servers+="    server lab-$n 127.0.0.1:$instance_port check inter 200 fall 2 rise 1"$'\n'
+done
+
+# Two descriptors per proxied connection, and some to spare.
+maxconn=$(( ($(ulimit -n) - 100) / 2 ))
+cat >"$dir/haproxy.cfg" <<CONFIG
+# Written by ./lab cluster. Round robin per request; an instance that fails its health check (every 200 ms) is taken
+# out; a connection it refuses is retried on another. http-no-delay: without it HAProxy holds small writes back to
+# merge them, which delays a stream's events by up to 200 ms each.
+global
+    maxconn $maxconn
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+    timeout http-request 10s
+    option redispatch
+    retries 3
+    option http-no-delay
+frontend lab
+    bind $listen
+    default_backend instances
+backend instances
+    balance roundrobin
+    option httpchk GET /api/time
+$servers
+CONFIG
+say "starting HAProxy on http://$listen (configuration: $dir/haproxy.cfg)"
+"$(program haproxy)" -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+pids+=($!)
+
+haproxy_pid=$!
+engine_pid=${pids[0]}
+
+say "the lab is at http://$listen ($instances instances on $engine; logs in $dir/). Ctrl-C stops everything."
+say "try: pkill -9 -f -- '--instance lab-1\$' kills one; every lane resumes on another. $dir/lab-1.sh brings it back."
+# Instances may die (that is the lesson); the cluster stops when the engine or HAProxy does, or on Ctrl-C.
+while kill -0 "$engine_pid" 2>/dev/null && kill -0 "$haproxy_pid" 2>/dev/null; do
+  sleep 1
+done
+say "the engine or HAProxy stopped; see $dir/*.log"
