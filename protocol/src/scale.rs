@@ -54,8 +54,8 @@ pub enum ScaleServer {
     LabNats,
     /// The same on Redis Streams (`--backplane redis://…`), with redis-server's CPU and memory counted.
     LabRedis,
-    /// Three lab instances on NATS JetStream behind HAProxy round robin, as `./lab cluster` runs them; CPU and
-    /// memory are all five processes' together.
+    /// Three lab instances on one NATS JetStream, the load tool's clients spread over them (HAProxy in front would
+    /// need more open files than the bench machine allows at 10,000); CPU and memory are all four processes'.
     LabClusterNats,
 }
 
@@ -68,7 +68,7 @@ impl ScaleServer {
             ScaleServer::Mosquitto => "Mosquitto (C)",
             ScaleServer::LabNats => "Transport Lab on NATS JetStream",
             ScaleServer::LabRedis => "Transport Lab on Redis Streams",
-            ScaleServer::LabClusterNats => "Transport Lab ×3 on NATS, behind HAProxy",
+            ScaleServer::LabClusterNats => "Transport Lab ×3 on NATS JetStream",
         }
     }
 }
