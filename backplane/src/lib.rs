@@ -9,79 +9,24 @@
 //! appends through [`Backplane::append`] and copies what [`Backplane::follow`] yields into its hub.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use protocol::{Epoch, Event, EventBody};
+use protocol::{Epoch, EventBody};
 use tokio::sync::mpsc;
 
+mod address;
+mod call;
+mod follow;
 mod nats;
 mod record;
 mod redis;
 
+pub use address::{BackplaneError, BackplaneUrl};
+pub use call::ENGINE_TIMEOUT;
+pub use follow::Followed;
 pub use record::Record;
 
-/// How long one call to the engine may take before it counts as unavailable.
-pub const ENGINE_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long to wait before trying a lost engine again.
-const RETRY_EVERY: Duration = Duration::from_millis(500);
-/// What the follower may hold for a replica that has not taken it yet; the follower waits (the engine keeps the
-/// events) rather than buffer more.
-const FOLLOW_BUFFER: usize = 1024;
-
-/// `--backplane`: which engine, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackplaneUrl {
-    Nats(String),
-    Redis(String),
-}
-
-impl FromStr for BackplaneUrl {
-    type Err = BackplaneError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let scheme = text.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("nats") => Ok(Self::Nats(text.to_owned())),
-            Some("redis") => Ok(Self::Redis(text.to_owned())),
-            _ => Err(BackplaneError::UnknownEngine { url: text.to_owned() }),
-        }
-    }
-}
-
-impl fmt::Display for BackplaneUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Nats(url) => write!(f, "NATS JetStream at {url}"),
-            Self::Redis(url) => write!(f, "Redis Streams at {url}"),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BackplaneError {
-    #[error("`{url}` names no engine the lab knows: use nats://HOST:PORT (NATS JetStream) or redis://HOST:PORT (Redis Streams)")]
-    UnknownEngine { url: String },
-    #[error("cannot reach {engine}: {reason}")]
-    Unreachable { engine: String, reason: String },
-    #[error("{engine} did not answer within {} s (what was asked may still be done)", ENGINE_TIMEOUT.as_secs())]
-    TimedOut { engine: String },
-    #[error("{engine} refused: {reason}")]
-    Refused { engine: String, reason: String },
-    #[error("an event in {engine} cannot be read: {reason}")]
-    Unreadable { engine: String, reason: String },
-}
-
-/// What following the log yields, in order.
-#[derive(Debug)]
-pub enum Followed {
-    /// The next event of run `epoch`. A new epoch means the log was recreated: a new run, numbered from its start.
-    Event { epoch: Epoch, event: Event },
-    /// The engine cannot be reached; the follower keeps trying and resumes where it was.
-    Lost { reason: String },
-    /// Reached again after [`Followed::Lost`].
-    Restored,
-}
+use call::FOLLOW_BUFFER;
 
 /// A connection to the shared log. Cheap to clone: clones share the engine's connection.
 #[derive(Clone)]
@@ -160,6 +105,14 @@ impl Backplane {
         }
     }
 
+    /// Every shared setting whose name starts with `prefix`, with its name.
+    pub async fn settings_starting(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, BackplaneError> {
+        match &self.engine {
+            Engine::Nats(log) => log.settings_starting(prefix).await,
+            Engine::Redis(log) => log.settings_starting(prefix).await,
+        }
+    }
+
     /// Every event of the log from the newest `retention` on, then each new one as it is appended, across lost
     /// connections and new runs, until the receiver is dropped.
     pub fn follow(&self) -> mpsc::Receiver<Followed> {
@@ -179,38 +132,5 @@ impl Backplane {
 impl fmt::Display for Backplane {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.url.fmt(f)
-    }
-}
-
-/// Runs `call` within [`ENGINE_TIMEOUT`].
-async fn within<T>(
-    engine: &BackplaneUrl,
-    call: impl std::future::Future<Output = Result<T, BackplaneError>>,
-) -> Result<T, BackplaneError> {
-    tokio::time::timeout(ENGINE_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| Err(BackplaneError::TimedOut { engine: engine.to_string() }))
-}
-
-/// A fresh random epoch: 16 hex digits, as the in-memory log's.
-fn random_epoch() -> Epoch {
-    Epoch(format!("{:016x}", rand::random::<u64>()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_scheme_picks_the_engine() {
-        assert_eq!(
-            "nats://127.0.0.1:4222".parse::<BackplaneUrl>().unwrap(),
-            BackplaneUrl::Nats("nats://127.0.0.1:4222".into())
-        );
-        assert_eq!("REDIS://h:6379".parse::<BackplaneUrl>().unwrap(), BackplaneUrl::Redis("REDIS://h:6379".into()));
-        for bad in ["127.0.0.1:4222", "http://x", "", "kafka://x"] {
-            let error = bad.parse::<BackplaneUrl>().unwrap_err();
-            assert!(error.to_string().contains("nats://HOST:PORT"), "{error}");
-        }
     }
 }

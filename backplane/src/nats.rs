@@ -18,7 +18,10 @@ use futures::StreamExt;
 use protocol::Epoch;
 use tokio::sync::{mpsc, watch, Mutex, OnceCell};
 
-use crate::{within, BackplaneError, BackplaneUrl, Followed, Record, RETRY_EVERY};
+use crate::address::{BackplaneError, BackplaneUrl};
+use crate::call::{within, RETRY_EVERY};
+use crate::follow::{Followed, Outage};
+use crate::record::Record;
 
 const STREAM: &str = "LAB_EVENTS";
 const SUBJECT: &str = "lab.events";
@@ -62,12 +65,12 @@ impl NatsLog {
                     };
                 }
             })
-            .connection_timeout(crate::ENGINE_TIMEOUT)
+            .connection_timeout(crate::call::ENGINE_TIMEOUT)
             .ping_interval(PING_EVERY)
             .connect(address)
             .await
             .map_err(|error| BackplaneError::Unreachable { engine: url.to_string(), reason: error.to_string() })?;
-        let jetstream = jetstream::ContextBuilder::new().timeout(crate::ENGINE_TIMEOUT).build(client);
+        let jetstream = jetstream::ContextBuilder::new().timeout(crate::call::ENGINE_TIMEOUT).build(client);
         let log = Self {
             url: url.clone(),
             jetstream,
@@ -225,6 +228,25 @@ impl NatsLog {
             .map(drop)
     }
 
+    pub async fn settings_starting(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, BackplaneError> {
+        let store = self.settings_store().await?;
+        within(&self.url, async {
+            let mut keys = store.keys().await.map_err(|error| self.failed(error))?;
+            let mut named = Vec::new();
+            while let Some(key) = keys.next().await {
+                let key = key.map_err(|error| self.failed(error))?;
+                if !key.starts_with(prefix) {
+                    continue;
+                }
+                if let Some(value) = store.get(&key).await.map_err(|error| self.failed(error))? {
+                    named.push((key, value.to_vec()));
+                }
+            }
+            Ok(named)
+        })
+        .await
+    }
+
     pub async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, BackplaneError> {
         let store = self.settings_store().await?;
         within(&self.url, async { store.get(name).await.map_err(|error| self.failed(error)) })
@@ -237,29 +259,20 @@ impl NatsLog {
     pub async fn follow(self, out: mpsc::Sender<Followed>) {
         let mut epoch: Option<Epoch> = None;
         let mut next_seq: Option<u64> = None;
-        let mut lost = false;
+        let mut outage = Outage::default();
         let mut connected = self.connected.clone();
         loop {
             if !*connected.borrow_and_update() {
-                if !lost {
-                    lost = true;
-                    let reason = format!("the connection to {} is lost; reconnecting", self.url);
-                    if out.send(Followed::Lost { reason }).await.is_err() {
-                        return;
-                    }
-                }
-                if connected.wait_for(|up| *up).await.is_err() {
+                let reason = format!("the connection to {} is lost; reconnecting", self.url);
+                if outage.begin(&out, reason).await.is_err() || connected.wait_for(|up| *up).await.is_err() {
                     return;
                 }
             }
             let consumer = match self.consumer_from(&mut epoch, &mut next_seq).await {
                 Ok(consumer) => consumer,
                 Err(error) => {
-                    if !lost {
-                        lost = true;
-                        if out.send(Followed::Lost { reason: error.to_string() }).await.is_err() {
-                            return;
-                        }
+                    if outage.begin(&out, error.to_string()).await.is_err() {
+                        return;
                     }
                     tokio::time::sleep(RETRY_EVERY).await;
                     continue;
@@ -273,11 +286,8 @@ impl NatsLog {
                     continue;
                 }
             };
-            if lost {
-                lost = false;
-                if out.send(Followed::Restored).await.is_err() {
-                    return;
-                }
+            if outage.end(&out).await.is_err() {
+                return;
             }
             let Some(run) = epoch.clone() else { continue };
             // Ends when the stream goes (a reset: the consumer is deleted with it) or the connection does; either

@@ -11,7 +11,10 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadRe
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, Script};
 use tokio::sync::mpsc;
 
-use crate::{random_epoch, within, BackplaneError, BackplaneUrl, Followed, Record, RETRY_EVERY};
+use crate::address::{BackplaneError, BackplaneUrl};
+use crate::call::{random_epoch, timed_out, within, RETRY_EVERY};
+use crate::follow::{Followed, Outage, ReplicaGone};
+use crate::record::Record;
 
 const SEQ_KEY: &str = "lab:log:seq";
 const STREAM_KEY: &str = "lab:log:events";
@@ -83,8 +86,8 @@ impl RedisLog {
         let unreachable = |reason: String| BackplaneError::Unreachable { engine: url.to_string(), reason };
         let client = Client::open(address).map_err(|error| unreachable(error.to_string()))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(crate::ENGINE_TIMEOUT))
-            .set_response_timeout(Some(crate::ENGINE_TIMEOUT))
+            .set_connection_timeout(Some(crate::call::ENGINE_TIMEOUT))
+            .set_response_timeout(Some(crate::call::ENGINE_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(RETRY_EVERY);
         let commands = within(url, async {
@@ -98,7 +101,7 @@ impl RedisLog {
 
     fn failed(&self, error: redis::RedisError) -> BackplaneError {
         if error.is_timeout() {
-            BackplaneError::TimedOut { engine: self.url.to_string() }
+            timed_out(&self.url)
         } else if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
             BackplaneError::Unreachable { engine: self.url.to_string(), reason: error.to_string() }
         } else {
@@ -184,48 +187,62 @@ impl RedisLog {
         .await
     }
 
+    pub async fn settings_starting(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, BackplaneError> {
+        let mut commands = self.commands.clone();
+        within(&self.url, async {
+            let pattern = format!("{SETTING_PREFIX}{prefix}*");
+            let keys: Vec<String> = {
+                let mut scan = commands.scan_match::<_, String>(pattern).await.map_err(|error| self.failed(error))?;
+                let mut keys = Vec::new();
+                while let Some(key) = scan.next_item().await {
+                    keys.push(key.map_err(|error| self.failed(error))?);
+                }
+                keys
+            };
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let values: Vec<Option<Vec<u8>>> = commands.mget(&keys).await.map_err(|error| self.failed(error))?;
+            let named = keys
+                .into_iter()
+                .zip(values)
+                .filter_map(|(key, value)| Some((key.strip_prefix(SETTING_PREFIX)?.to_owned(), value?)));
+            Ok(named.collect())
+        })
+        .await
+    }
+
     /// See [`crate::Backplane::follow`]. Entries carry their run's epoch, so a recreated log is noticed at its
     /// first entry; while nothing comes, the epoch key is looked at after each blocking read, which also catches a
     /// log recreated by a server whose clock went back (its entries' ids would sort before ours).
     pub async fn follow(self, out: mpsc::Sender<Followed>) {
         let mut position = Position { epoch: None, last_id: None };
-        let mut lost = false;
+        let mut outage = Outage::default();
         loop {
-            let reader = match self.reader().await {
-                Ok(reader) => reader,
-                Err(error) => {
-                    if !lost {
-                        lost = true;
-                        if out.send(Followed::Lost { reason: error.to_string() }).await.is_err() {
-                            return;
-                        }
-                    }
-                    tokio::time::sleep(RETRY_EVERY).await;
-                    continue;
-                }
-            };
-            if std::mem::take(&mut lost) && out.send(Followed::Restored).await.is_err() {
-                return;
-            }
-            match self.read_until_error(reader, &mut position, &out).await {
-                // The replica is gone: nobody to follow for.
-                Ok(()) => return,
-                Err(error) => {
-                    lost = true;
-                    if out.send(Followed::Lost { reason: error.to_string() }).await.is_err() {
+            let failed = match self.reader().await {
+                Ok(reader) => {
+                    if outage.end(&out).await.is_err() {
                         return;
                     }
-                    tokio::time::sleep(RETRY_EVERY).await;
+                    match self.read_until_error(reader, &mut position, &out).await {
+                        Ok(ReplicaGone) => return,
+                        Err(error) => error,
+                    }
                 }
+                Err(error) => error,
+            };
+            if outage.begin(&out, failed.to_string()).await.is_err() {
+                return;
             }
+            tokio::time::sleep(RETRY_EVERY).await;
         }
     }
 
     /// A connection of the follower's own, whose reads may block longer than the others' calls may take.
     async fn reader(&self) -> Result<MultiplexedConnection, BackplaneError> {
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(crate::ENGINE_TIMEOUT))
-            .set_response_timeout(Some(BLOCK_FOR + crate::ENGINE_TIMEOUT));
+            .set_connection_timeout(Some(crate::call::ENGINE_TIMEOUT))
+            .set_response_timeout(Some(BLOCK_FOR + crate::call::ENGINE_TIMEOUT));
         within(&self.url, async {
             self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|error| self.failed(error))
         })
@@ -238,7 +255,7 @@ impl RedisLog {
         mut reader: MultiplexedConnection,
         position: &mut Position,
         out: &mpsc::Sender<Followed>,
-    ) -> Result<(), BackplaneError> {
+    ) -> Result<ReplicaGone, BackplaneError> {
         loop {
             let entries = match &position.last_id {
                 None => {
@@ -282,7 +299,7 @@ impl RedisLog {
                 };
                 position.epoch = Some(epoch.clone());
                 if out.send(Followed::Event { epoch, event }).await.is_err() {
-                    return Ok(());
+                    return Ok(ReplicaGone);
                 }
             }
         }

@@ -224,3 +224,99 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
     }
     assert_eq!(seen, vec![before.seq, after.seq], "the same socket, every event once");
 }
+
+/// A restart asked of one instance is a new run on all of them: a new epoch everywhere, numbered from 1, and the
+/// old run's stragglers never bring it back.
+#[tokio::test]
+async fn a_restart_on_one_instance_is_a_new_run_on_every_instance() {
+    for kind in [EngineKind::Nats, EngineKind::Redis] {
+        let engine = Engine::start(kind);
+        let instances: Vec<LabInstance> =
+            (1..=2).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--rate", "20"])).collect();
+        let http = reqwest::Client::new();
+        let stats = |instance: &LabInstance| {
+            let request = http.get(instance.url(routes::STATS)).send();
+            async move { request.await.unwrap().json::<LabStats>().await.unwrap() }
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while stats(&instances[1]).await.head_seq < 10 {
+            assert!(Instant::now() < deadline, "{kind:?}: the generator never got going");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let restarted: protocol::RestartReport = http
+            .post(instances[0].url(routes::FAULTS_RESTART))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(restarted.epoch, restarted.previous_epoch);
+        // Both instances end up in the new run, and stay there while it goes on.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (first, second) = (stats(&instances[0]).await, stats(&instances[1]).await);
+            if first.epoch == restarted.epoch && second.epoch == restarted.epoch && second.head_seq >= 10 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: {:?} / {:?} never both in {}",
+                first.epoch,
+                second.epoch,
+                restarted.epoch
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let events: PollResponse = http
+            .get(instances[1].url(&format!("{}?after=0", routes::POLL)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(events.epoch, restarted.epoch, "{kind:?}");
+        assert_eq!(events.events.first().map(|event| event.seq), Some(1), "{kind:?}: the new run starts at 1");
+        let seqs: Vec<u64> = events.events.iter().map(|event| event.seq).collect();
+        assert!(seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{kind:?}: contiguous: {seqs:?}");
+    }
+}
+
+/// The presenter counts the whole class whichever instance answers: each instance shares its view of who is
+/// connected through the engine, and a page whose requests reached both instances counts once.
+#[tokio::test]
+async fn the_presenter_counts_every_page_on_every_instance_once() {
+    let engine = Engine::start(EngineKind::Redis);
+    let instances: Vec<LabInstance> =
+        (1..=2).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--paused"])).collect();
+    let http = reqwest::Client::new();
+    let poll = |instance: &LabInstance, client: &str| {
+        let request = http.get(instance.url(&format!("{}?after=0&client={client}", routes::POLL))).send();
+        async move { assert!(request.await.unwrap().status().is_success()) }
+    };
+    // Page "both" polls each instance; "first" and "second" one each.
+    poll(&instances[0], "both").await;
+    poll(&instances[1], "both").await;
+    poll(&instances[0], "first").await;
+    poll(&instances[1], "second").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for instance in &instances {
+        loop {
+            let class: protocol::ClassPresence =
+                http.get(instance.url(routes::CLASS)).send().await.unwrap().json().await.unwrap();
+            let on_short_poll = class.transports[&protocol::Transport::ShortPoll].pages;
+            if class.pages == 3 && on_short_poll == 3 {
+                break;
+            }
+            assert!(class.pages <= 3, "{}: a page counted twice: {class:?}", instance.name);
+            assert!(Instant::now() < deadline, "{}: never the whole class: {class:?}", instance.name);
+            // Polls stay counted for the presence window (6 s): keep the pages present while waiting.
+            poll(&instances[0], "both").await;
+            poll(&instances[1], "second").await;
+            poll(&instances[0], "first").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::api::error::ApiError;
 use crate::api::extract::{ValidJson, ValidQuery};
 use crate::api::state::AppState;
+use crate::core::cluster::Membership;
 use crate::core::faults::FaultSwitches;
 use crate::core::generator::Generator;
 use crate::core::join_link::{qr_svg, JoinLinks};
@@ -38,13 +39,19 @@ struct NoParameters {}
 /// Long-lived connections are counted from the fault switches' registry of open connections (one registry, not
 /// two); recent polls from the presence log.
 async fn get_class(
+    State(cluster): State<Option<Membership>>,
     State(presence): State<Presence>,
     State(faults): State<FaultSwitches>,
     State(join): State<Arc<JoinLinks>>,
     State(generator): State<Generator>,
     ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
 ) -> Json<ClassPresence> {
-    let count = presence.count(&faults.open_peers());
+    let mut view = presence.snapshot(&faults.open_peers());
+    // With several instances, the class is everyone's, whichever instance the presenter's request reached.
+    if let Some(cluster) = &cluster {
+        view = cluster.whole_class(view).await;
+    }
+    let count = view.count();
     Json(ClassPresence {
         pages: count.pages,
         transports: count.transports.iter().map(|(transport, presence)| (transport, *presence)).collect(),

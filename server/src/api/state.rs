@@ -89,9 +89,12 @@ impl AppState {
             engine: backplane.to_string(),
             health,
             leadership: leadership.clone(),
+            backplane: backplane.clone(),
         };
         let log = EventLog::shared(hub_slot, backplane);
-        Ok(Self::around(config, leptos_options, log, leadership, Some(membership)))
+        let state = Self::around(config, leptos_options, log, leadership, Some(membership.clone()));
+        membership.share_presence(state.presence.clone(), state.faults.clone());
+        Ok(state)
     }
 
     fn around(
@@ -160,6 +163,7 @@ macro_rules! sub_states {
 }
 
 sub_states! {
+    cluster: Option<Membership>,
     hub_slot: Arc<HubSlot>,
     log: EventLog,
     generator: Generator,

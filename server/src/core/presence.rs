@@ -6,11 +6,12 @@
 //! [`MAX_TRACKED_PAGES`] are kept (the oldest is forgotten first), so a script inventing client ids costs a
 //! bounded amount of memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use protocol::{ClientId, PerTransport, Transport, TransportPresence, PRESENCE_WINDOW_SECONDS};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::core::peer::Peer;
@@ -90,41 +91,86 @@ impl Presence {
 
     /// Distinct pages connected now, overall and per transport, given the long-lived connections open now.
     pub fn count(&self, open: &[Peer]) -> PresenceCount {
-        self.count_at(open, Instant::now())
+        self.snapshot(open).count()
+    }
+
+    /// Who this instance sees now, by page id, so that several instances' views can be merged without counting a
+    /// page twice (its lanes may well be on different instances).
+    pub fn snapshot(&self, open: &[Peer]) -> PresenceSnapshot {
+        self.snapshot_at(open, Instant::now())
     }
 
     fn count_at(&self, open: &[Peer], now: Instant) -> PresenceCount {
+        self.snapshot_at(open, now).count()
+    }
+
+    fn snapshot_at(&self, open: &[Peer], now: Instant) -> PresenceSnapshot {
         let window = self.window;
         let recent = |at: Instant| now.saturating_duration_since(at) < window;
         let mut seen = self.locked();
         seen.retain(|_, last| recent(last.page));
-        let mut pages: HashSet<&ClientId> = seen.keys().collect();
+        let mut snapshot = PresenceSnapshot { pages: seen.keys().cloned().collect(), transports: BTreeMap::new() };
         // Per transport: the pages on it, and its open connections (a page may hold several).
-        let mut per_transport = PerTransport::<(HashSet<&ClientId>, u64)>::default();
         for transport in Transport::ALL.into_iter().filter(|transport| counts_recent_requests(*transport)) {
             let on_it = seen.iter().filter(|(_, last)| last.transports[transport].is_some_and(recent));
-            per_transport[transport].0.extend(on_it.map(|(client, _)| client));
+            snapshot.on(transport).pages.extend(on_it.map(|(client, _)| client.clone()));
         }
         for peer in open {
-            let (clients, open_connections) = &mut per_transport[peer.transport];
-            *open_connections += 1;
+            let on_it = snapshot.on(peer.transport);
+            on_it.open_connections += 1;
             if let Some(client) = &peer.client {
-                clients.insert(client);
-                pages.insert(client);
+                on_it.pages.insert(client.clone());
+                snapshot.pages.insert(client.clone());
             }
         }
-        PresenceCount {
-            pages: pages.len() as u64,
-            transports: per_transport.map(|_, (clients, open_connections)| TransportPresence {
-                pages: clients.len() as u64,
-                open_connections: *open_connections,
-            }),
-        }
+        snapshot
     }
 
     /// Pages remembered now (expired ones included until the next count prunes them).
     pub fn tracked(&self) -> usize {
         self.locked().len()
+    }
+}
+
+/// One instance's view of the class, by page id: what instances sharing one log exchange (through the engine) so
+/// the presenter counts the whole class whichever instance answers it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PresenceSnapshot {
+    pub pages: BTreeSet<ClientId>,
+    pub transports: BTreeMap<Transport, TransportSnapshot>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransportSnapshot {
+    pub pages: BTreeSet<ClientId>,
+    pub open_connections: u64,
+}
+
+impl PresenceSnapshot {
+    fn on(&mut self, transport: Transport) -> &mut TransportSnapshot {
+        self.transports.entry(transport).or_default()
+    }
+
+    /// Adds another instance's view: a page seen by both counts once; connections are each instance's own.
+    pub fn merge(&mut self, other: PresenceSnapshot) {
+        self.pages.extend(other.pages);
+        for (transport, theirs) in other.transports {
+            let ours = self.on(transport);
+            ours.pages.extend(theirs.pages);
+            ours.open_connections += theirs.open_connections;
+        }
+    }
+
+    pub fn count(&self) -> PresenceCount {
+        PresenceCount {
+            pages: self.pages.len() as u64,
+            transports: PerTransport::from_fn(|transport| {
+                self.transports.get(&transport).map_or_else(TransportPresence::default, |on_it| TransportPresence {
+                    pages: on_it.pages.len() as u64,
+                    open_connections: on_it.open_connections,
+                })
+            }),
+        }
     }
 }
 
@@ -198,5 +244,23 @@ mod tests {
         // Expired entries make room before any live one is forgotten.
         presence.seen_at(&client("e"), None, start + Duration::from_secs(10));
         assert_eq!(presence.tracked(), 1);
+    }
+
+    #[test]
+    fn views_of_several_instances_merge_without_counting_a_page_twice() {
+        let now = Instant::now();
+        let (first, second) = (Presence::new(Duration::from_secs(6), 100), Presence::new(Duration::from_secs(6), 100));
+        first.seen_at(&client("a"), Some(Transport::ShortPoll), now);
+        second.seen_at(&client("a"), Some(Transport::ShortPoll), now);
+        second.seen_at(&client("b"), Some(Transport::ShortPoll), now);
+        let mut merged = first.snapshot_at(&[Peer::new(Transport::Sse, Some(client("a")))], now);
+        let theirs = second.snapshot_at(&[Peer::new(Transport::Sse, Some(client("b")))], now);
+        let json = serde_json::to_string(&theirs).unwrap();
+        merged.merge(serde_json::from_str(&json).unwrap());
+        let count = merged.count();
+        assert_eq!(count.pages, 2, "page a polled both instances and is one page");
+        assert_eq!(pages_on(&count, Transport::ShortPoll), 2);
+        assert_eq!(pages_on(&count, Transport::Sse), 2);
+        assert_eq!(count.transports[Transport::Sse].open_connections, 2);
     }
 }

@@ -2,9 +2,11 @@
 //! from which every transport reads as it does in one process. A new epoch on the engine (someone restarted the
 //! run, or the engine lost its data) restarts the hub, which ends the old run's connections as a restart does.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 
 use backplane::{Backplane, Followed};
+use protocol::Epoch;
 
 use crate::core::hub::HubSlot;
 
@@ -26,6 +28,10 @@ impl LogHealth {
     }
 }
 
+/// Runs this instance has left, remembered so that a straggler of one (an event the follower had already
+/// fetched when this instance's own restart replaced the hub) cannot bring it back.
+const RETIRED_RUNS_REMEMBERED: usize = 8;
+
 /// Follows the engine's log into `hub_slot` until the process ends.
 pub fn spawn(backplane: Backplane, hub_slot: Arc<HubSlot>) -> LogHealth {
     let health = LogHealth::default();
@@ -35,10 +41,25 @@ pub fn spawn(backplane: Backplane, hub_slot: Arc<HubSlot>) -> LogHealth {
 
 async fn run(backplane: Backplane, hub_slot: Arc<HubSlot>, health: LogHealth) {
     let mut followed = backplane.follow();
+    let mut retired: VecDeque<Epoch> = VecDeque::new();
+    let mut in_service = hub_slot.current().epoch().clone();
     while let Some(item) = followed.recv().await {
         match item {
             Followed::Event { epoch, event } => {
-                hub_slot.restart(epoch).append_numbered(event);
+                let current = hub_slot.current();
+                if current.epoch() != &in_service {
+                    // Restarted here (`POST /api/faults/restart` on this instance), not by the follower.
+                    retire(&mut retired, std::mem::replace(&mut in_service, current.epoch().clone()));
+                }
+                if retired.contains(&epoch) {
+                    continue;
+                }
+                if epoch == in_service {
+                    current.append_numbered(event);
+                } else {
+                    retire(&mut retired, std::mem::replace(&mut in_service, epoch.clone()));
+                    hub_slot.restart(epoch).append_numbered(event);
+                }
             }
             Followed::Lost { reason } => {
                 tracing::warn!(engine = %backplane, "shared event log unavailable: {reason}");
@@ -50,4 +71,11 @@ async fn run(backplane: Backplane, hub_slot: Arc<HubSlot>, health: LogHealth) {
             }
         }
     }
+}
+
+fn retire(retired: &mut VecDeque<Epoch>, epoch: Epoch) {
+    if retired.len() == RETIRED_RUNS_REMEMBERED {
+        retired.pop_front();
+    }
+    retired.push_back(epoch);
 }
