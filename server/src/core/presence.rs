@@ -100,10 +100,6 @@ impl Presence {
         self.snapshot_at(open, Instant::now())
     }
 
-    fn count_at(&self, open: &[Peer], now: Instant) -> PresenceCount {
-        self.snapshot_at(open, now).count()
-    }
-
     fn snapshot_at(&self, open: &[Peer], now: Instant) -> PresenceSnapshot {
         let window = self.window;
         let recent = |at: Instant| now.saturating_duration_since(at) < window;
@@ -199,7 +195,7 @@ mod tests {
             Peer::new(Transport::WebSocket, Some(client("c"))),
             Peer::new(Transport::WebSocket, None),
         ];
-        let count = presence.count_at(&open, now);
+        let count = presence.snapshot_at(&open, now).count();
         assert_eq!(count.pages, 3);
         assert_eq!(pages_on(&count, Transport::ShortPoll), 1);
         assert_eq!(pages_on(&count, Transport::LongPoll), 1);
@@ -214,7 +210,7 @@ mod tests {
         let presence = Presence::new(Duration::from_secs(6), 100);
         let now = Instant::now();
         presence.seen_at(&client("a"), Some(Transport::Sse), now);
-        let count = presence.count_at(&[], now);
+        let count = presence.snapshot_at(&[], now).count();
         assert_eq!(pages_on(&count, Transport::Sse), 0);
         assert_eq!(count.pages, 1, "the page itself was heard from just now");
     }
@@ -224,8 +220,8 @@ mod tests {
         let presence = Presence::new(Duration::from_secs(6), 100);
         let start = Instant::now();
         presence.seen_at(&client("a"), Some(Transport::ShortPoll), start);
-        assert_eq!(presence.count_at(&[], start + Duration::from_secs(5)).pages, 1);
-        let later = presence.count_at(&[], start + Duration::from_secs(7));
+        assert_eq!(presence.snapshot_at(&[], start + Duration::from_secs(5)).count().pages, 1);
+        let later = presence.snapshot_at(&[], start + Duration::from_secs(7)).count();
         assert_eq!(later.pages, 0);
         assert_eq!(pages_on(&later, Transport::ShortPoll), 0);
         assert_eq!(presence.tracked(), 0, "counting prunes what expired");
@@ -239,7 +235,7 @@ mod tests {
             presence.seen_at(&client(name), None, start + Duration::from_millis(i as u64));
         }
         assert_eq!(presence.tracked(), 3);
-        let count = presence.count_at(&[], start + Duration::from_millis(10));
+        let count = presence.snapshot_at(&[], start + Duration::from_millis(10)).count();
         assert_eq!(count.pages, 3);
         // Expired entries make room before any live one is forgotten.
         presence.seen_at(&client("e"), None, start + Duration::from_secs(10));
