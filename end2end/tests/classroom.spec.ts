@@ -111,6 +111,8 @@ test("several browsers join a class, the presenter counts them per transport, an
 });
 
 test("lab tabs of one browser share its 6 connections: a second tab pauses its held lanes, says why, and can take over", async ({ browser, request }) => {
+  // Three whole lab tabs, each hydrating and drawing every lane, on the machine's two cores.
+  test.slow();
   await emptyClass(request);
   // One context is one browser: its tabs share one pool of connections to the server.
   const context = await browser.newContext();
