@@ -243,15 +243,8 @@ async fn a_restart_on_one_instance_is_a_new_run_on_every_instance() {
             assert!(Instant::now() < deadline, "{kind:?}: the generator never got going");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let restarted: protocol::RestartReport = http
-            .post(instances[0].url(routes::FAULTS_RESTART))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let restarted: protocol::RestartReport =
+            json(http.post(instances[0].url(routes::FAULTS_RESTART)).json(&serde_json::json!({}))).await;
         assert_ne!(restarted.epoch, restarted.previous_epoch);
         // Both instances end up in the new run, and stay there while it goes on.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -269,14 +262,7 @@ async fn a_restart_on_one_instance_is_a_new_run_on_every_instance() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let events: PollResponse = http
-            .get(instances[1].url(&format!("{}?after=0", routes::POLL)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let events: PollResponse = json(http.get(instances[1].url(&format!("{}?after=0", routes::POLL)))).await;
         assert_eq!(events.epoch, restarted.epoch, "{kind:?}");
         assert_eq!(events.events.first().map(|event| event.seq), Some(1), "{kind:?}: the new run starts at 1");
         let seqs: Vec<u64> = events.events.iter().map(|event| event.seq).collect();
@@ -319,4 +305,9 @@ async fn the_presenter_counts_every_page_on_every_instance_once() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The JSON answer to `request`, which must succeed.
+async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
 }
