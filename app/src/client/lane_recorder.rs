@@ -372,8 +372,6 @@ impl LaneRecorder {
         true
     }
 
-    /// Records a poll answer (short or long): the response arrow, then each event it carried. `held` draws the
-    /// server holding the request since it was sent; `exchange` is the response's `x-lab-exchange`.
     /// Which instance answered (`None`: the lab is one process). A stream that resumes on another instance says so
     /// in the lane's log; a poll's answer carries it on its arrow.
     pub fn served_by(&self, instance: Option<&str>) {
@@ -394,6 +392,8 @@ impl LaneRecorder {
         }
     }
 
+    /// Records a poll answer (short or long): the response arrow, then each event it carried. `held` draws the
+    /// server holding the request since it was sent; `exchange` is the response's `x-lab-exchange`.
     pub fn poll_answer(
         &self,
         response: &PollResponse,
