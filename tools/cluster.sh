@@ -30,10 +30,14 @@ pids=()
 stop() {
   trap - INT TERM EXIT
   say "stopping the instances, HAProxy and the engine"
+  # Instances brought back by hand with target/cluster/lab-N.sh are not this script's children: find them by
+  # the engine they share.
+  pkill -f -- "--backplane $engine_url" 2>/dev/null || true
   kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 say "starting $engine on ${engine_url#*://} (data in $dir/$engine)"
 case "$engine" in
