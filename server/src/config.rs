@@ -308,6 +308,19 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_log_is_named_by_its_engine_and_an_instance_by_a_short_plain_name() {
+        let config =
+            Config::try_parse_from(["lab", "--backplane", "redis://127.0.0.1:6379", "--instance", "lab-2"]).unwrap();
+        assert_eq!(config.backplane, Some(backplane::BackplaneUrl::Redis("redis://127.0.0.1:6379".into())));
+        assert_eq!(config.instance_name(3000), "lab-2");
+        assert!(Config::default().instance_name(3101).ends_with(":3101"));
+        for bad in [["--backplane", "kafka://x"], ["--instance", "lab 2"], ["--instance", ""]] {
+            assert!(Config::try_parse_from(["lab", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
+        assert!(Config::try_parse_from(["lab", "--instance", &"x".repeat(65)]).is_err());
+    }
+
+    #[test]
     fn the_public_url_must_be_an_http_url() {
         let config = Config::try_parse_from(["lab", "--public-url", "http://192.168.1.20:3000/"]).unwrap();
         assert_eq!(config.public_url.as_deref(), Some("http://192.168.1.20:3000/"));

@@ -53,10 +53,7 @@ impl Generator {
         let next = self.checked(update)?;
         if let Some(backplane) = &self.shared {
             let json = serde_json::to_vec(&next).expect("generator settings always serialise");
-            backplane
-                .put_setting(SHARED_SETTING, json)
-                .await
-                .map_err(|error| Refusal::LogUnavailable { reason: error.to_string() })?;
+            backplane.put_setting(SHARED_SETTING, json).await.map_err(crate::core::log::unavailable)?;
         }
         self.settings.send_replace(next);
         Ok(next)

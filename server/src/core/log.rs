@@ -61,6 +61,7 @@ impl EventLog {
     }
 }
 
-fn unavailable(error: backplane::BackplaneError) -> Refusal {
+/// What the lab answers when the shared log's engine cannot do what was asked.
+pub(crate) fn unavailable(error: backplane::BackplaneError) -> Refusal {
     Refusal::LogUnavailable { reason: error.to_string() }
 }
