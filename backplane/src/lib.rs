@@ -22,9 +22,8 @@ mod record;
 mod redis;
 
 pub use address::{BackplaneError, BackplaneUrl};
-pub use call::ENGINE_TIMEOUT;
 pub use follow::Followed;
-pub use record::Record;
+use record::Record;
 
 use call::FOLLOW_BUFFER;
 
@@ -50,10 +49,6 @@ impl Backplane {
             BackplaneUrl::Redis(address) => Engine::Redis(redis::RedisLog::connect(address, retention, url).await?),
         };
         Ok(Self { url: url.clone(), engine })
-    }
-
-    pub fn url(&self) -> &BackplaneUrl {
-        &self.url
     }
 
     /// The log's current run.
