@@ -13,6 +13,8 @@ pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// What the follower may hold for a replica that has not taken it yet; the follower waits (the engine keeps the
 /// events) rather than buffer more.
 pub(crate) const FOLLOW_BUFFER: usize = 1024;
+/// Announcements heard but not yet taken; the engine's own buffers (bounded too) hold the rest.
+pub(crate) const NOTICE_BUFFER: usize = 64;
 
 /// Runs `call` within [`ENGINE_TIMEOUT`].
 pub(crate) async fn within<T>(

@@ -25,7 +25,7 @@ pub use address::{BackplaneError, BackplaneUrl};
 pub use follow::Followed;
 use record::Record;
 
-use call::FOLLOW_BUFFER;
+use call::{FOLLOW_BUFFER, NOTICE_BUFFER};
 
 /// A connection to the shared log. Cheap to clone: clones share the engine's connection.
 #[derive(Clone)]
@@ -106,6 +106,30 @@ impl Backplane {
             Engine::Nats(log) => log.settings_starting(prefix).await,
             Engine::Redis(log) => log.settings_starting(prefix).await,
         }
+    }
+
+    /// Tells every instance listening on `channel` now (through the engine's publish/subscribe, at most once, not
+    /// kept): for orders that matter only at the moment they are given, such as "drop these connections".
+    pub async fn announce(&self, channel: &str, payload: Vec<u8>) -> Result<(), BackplaneError> {
+        match &self.engine {
+            Engine::Nats(log) => log.announce(channel, payload).await,
+            Engine::Redis(log) => log.announce(channel, payload).await,
+        }
+    }
+
+    /// What is announced on `channel` from now on, by any instance (this one too), across lost connections, until
+    /// the receiver is dropped. What is announced while the engine is out of reach is not heard.
+    pub fn hear(&self, channel: &str) -> mpsc::Receiver<Vec<u8>> {
+        let (sender, receiver) = mpsc::channel(NOTICE_BUFFER);
+        match &self.engine {
+            Engine::Nats(log) => {
+                tokio::spawn(log.clone().hear(channel.to_owned(), sender));
+            }
+            Engine::Redis(log) => {
+                tokio::spawn(log.clone().hear(channel.to_owned(), sender));
+            }
+        }
+        receiver
     }
 
     /// Every event of the log from the newest `retention` on, then each new one as it is appended, across lost

@@ -28,6 +28,8 @@ const SUBJECT: &str = "lab.events";
 const LEASE_BUCKET: &str = "LAB_LEASE";
 const LEASE_KEY: &str = "generator";
 const SETTINGS_BUCKET: &str = "LAB_SETTINGS";
+/// Announcements are core NATS subjects under this prefix: no stream keeps them.
+const NOTICE_PREFIX: &str = "lab.notice.";
 /// How often the client pings the server: a server that hangs (rather than closing) is noticed after two missed.
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// How long the server keeps a follower's consumer after it stops asking (a follower that died, or lost its
@@ -252,6 +254,44 @@ impl NatsLog {
         within(&self.url, async { store.get(name).await.map_err(|error| self.failed(error)) })
             .await
             .map(|value| value.map(|bytes| bytes.to_vec()))
+    }
+
+    pub async fn announce(&self, channel: &str, payload: Vec<u8>) -> Result<(), BackplaneError> {
+        // As with appends: a client that is reconnecting would send this later, when the order no longer holds.
+        if !*self.connected.borrow() {
+            return Err(self.failed("not connected; reconnecting"));
+        }
+        let client = self.jetstream.client();
+        within(&self.url, async {
+            client
+                .publish(format!("{NOTICE_PREFIX}{channel}"), Bytes::from(payload))
+                .await
+                .map_err(|e| self.failed(e))?;
+            // Sent, not just queued in the client, before the caller answers its request.
+            client.flush().await.map_err(|error| self.failed(error))
+        })
+        .await
+    }
+
+    /// See [`crate::Backplane::hear`]. The client subscribes again by itself after a reconnection.
+    pub async fn hear(self, channel: String, out: mpsc::Sender<Vec<u8>>) {
+        let client = self.jetstream.client();
+        loop {
+            match client.subscribe(format!("{NOTICE_PREFIX}{channel}")).await {
+                Ok(mut subscriber) => {
+                    while let Some(message) = subscriber.next().await {
+                        if out.send(message.payload.to_vec()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!("cannot listen to {channel} on {}: {error}", self.url),
+            }
+            if out.is_closed() {
+                return;
+            }
+            tokio::time::sleep(RETRY_EVERY).await;
+        }
     }
 
     /// See [`crate::Backplane::follow`]. A plain pull consumer from the next sequence number: unlike JetStream's

@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use futures::StreamExt;
 use protocol::Epoch;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
@@ -22,6 +23,8 @@ const EPOCH_KEY: &str = "lab:log:epoch";
 const LEASE_KEY: &str = "lab:lease:generator";
 /// Shared settings live under this prefix, one key each.
 const SETTING_PREFIX: &str = "lab:setting:";
+/// Announcements are publish/subscribe channels under this prefix.
+const NOTICE_PREFIX: &str = "lab:notice:";
 /// How long one `XREAD` waits for new entries before the follower looks at the epoch again.
 const BLOCK_FOR: Duration = Duration::from_millis(1000);
 /// Entries one `XREAD` may bring.
@@ -210,6 +213,44 @@ impl RedisLog {
             Ok(named.collect())
         })
         .await
+    }
+
+    pub async fn announce(&self, channel: &str, payload: Vec<u8>) -> Result<(), BackplaneError> {
+        let mut commands = self.commands.clone();
+        within(&self.url, async {
+            let _heard_by: u64 =
+                commands.publish(format!("{NOTICE_PREFIX}{channel}"), payload).await.map_err(|e| self.failed(e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// See [`crate::Backplane::hear`]. A subscribed connection answers nothing else, so it is one of its own, made
+    /// again whenever it ends.
+    pub async fn hear(self, channel: String, out: mpsc::Sender<Vec<u8>>) {
+        let channel = format!("{NOTICE_PREFIX}{channel}");
+        loop {
+            let subscribed = within(&self.url, async {
+                let mut pubsub = self.client.get_async_pubsub().await.map_err(|error| self.failed(error))?;
+                pubsub.subscribe(&channel).await.map_err(|error| self.failed(error))?;
+                Ok(pubsub)
+            });
+            match subscribed.await {
+                Ok(pubsub) => {
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        if out.send(message.get_payload_bytes().to_vec()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!("cannot listen to {channel}: {error}"),
+            }
+            if out.is_closed() {
+                return;
+            }
+            tokio::time::sleep(RETRY_EVERY).await;
+        }
     }
 
     /// See [`crate::Backplane::follow`]. Entries carry their run's epoch, so a recreated log is noticed at its

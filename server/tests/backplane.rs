@@ -183,3 +183,74 @@ async fn following_goes_on_after_the_engine_crashes_and_comes_back() {
         }
     }
 }
+
+/// Announcements reach every instance listening, the announcer too, and keep doing so after the engine crashed
+/// and came back (each listener subscribes again by itself). One made while the engine is down is refused.
+#[tokio::test]
+async fn announcements_reach_every_listening_instance_across_an_engine_crash() {
+    for kind in ENGINES {
+        let mut engine = Engine::start(kind);
+        let (first, second) = (connect(&engine).await, connect(&engine).await);
+        let mut heard = [first.hear("drops"), second.hear("drops")];
+        let mut other_channel = second.hear("elsewhere");
+        // Subscribing is asynchronous: announce until the first arrives, then count exactly from there.
+        let announce_until_heard = |log: Backplane, payload: &'static [u8]| async move {
+            loop {
+                match log.announce("drops", payload.to_vec()).await {
+                    Ok(()) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        };
+        for listener in &mut heard {
+            let warming = announce_until_heard(first.clone(), b"warm");
+            tokio::select! {
+                _ = warming => unreachable!(),
+                payload = timeout(PATIENCE, listener.recv()) => assert_eq!(payload.unwrap().unwrap(), b"warm"),
+            }
+        }
+        for listener in &mut heard {
+            while listener.try_recv().is_ok() {}
+        }
+        second.announce("drops", b"sse".to_vec()).await.unwrap();
+        for listener in &mut heard {
+            let payload = timeout(PATIENCE, async {
+                loop {
+                    match listener.recv().await.unwrap() {
+                        warm if warm == b"warm" => continue,
+                        payload => return payload,
+                    }
+                }
+            });
+            assert_eq!(payload.await.unwrap(), b"sse", "{kind:?}");
+        }
+        assert!(other_channel.try_recv().is_err(), "{kind:?}: another channel hears nothing");
+
+        engine.kill();
+        let refused = timeout(PATIENCE, async {
+            loop {
+                if first.announce("drops", b"while down".to_vec()).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        refused.await.unwrap_or_else(|_| panic!("{kind:?}: an announcement with the engine down was taken"));
+        engine.restart_after_kill();
+        for listener in &mut heard {
+            let again = announce_until_heard(second.clone(), b"again");
+            tokio::select! {
+                _ = again => unreachable!(),
+                payload = timeout(PATIENCE, async {
+                    loop {
+                        let payload = listener.recv().await.unwrap();
+                        if payload == b"again" {
+                            return payload;
+                        }
+                        assert_ne!(payload, b"while down", "{kind:?}: a refused announcement arrived later");
+                    }
+                }) => assert_eq!(payload.unwrap(), b"again", "{kind:?}"),
+            }
+        }
+    }
+}

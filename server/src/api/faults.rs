@@ -23,24 +23,24 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Back to a healthy network for everyone: no delays, nobody offline.
-async fn delete_faults(State(faults): State<FaultSwitches>) -> StatusCode {
-    faults.clear();
-    StatusCode::NO_CONTENT
+async fn delete_faults(State(faults): State<FaultSwitches>) -> Result<StatusCode, ApiError> {
+    faults.clear().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Drops the target's open connections, as a network failure or server crash would.
 async fn post_drop(
     State(faults): State<FaultSwitches>,
     ValidJson(target): ValidJson<FaultTarget>,
-) -> Json<FaultReport> {
-    Json(FaultReport { dropped_connections: faults.drop_connections(target) })
+) -> Result<Json<FaultReport>, ApiError> {
+    Ok(Json(FaultReport { dropped_connections: faults.drop_connections(target).await? }))
 }
 
 async fn post_offline(
     State(faults): State<FaultSwitches>,
     ValidJson(request): ValidJson<OfflineRequest>,
 ) -> Result<Json<FaultReport>, ApiError> {
-    Ok(Json(FaultReport { dropped_connections: faults.take_offline(&request)? }))
+    Ok(Json(FaultReport { dropped_connections: faults.take_offline(&request).await? }))
 }
 
 /// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
@@ -58,5 +58,5 @@ async fn post_delay(
     State(faults): State<FaultSwitches>,
     ValidJson(rule): ValidJson<DelayRule>,
 ) -> Result<Json<DelayRule>, ApiError> {
-    Ok(Json(faults.set_delay(rule)?))
+    Ok(Json(faults.set_delay(rule).await?))
 }

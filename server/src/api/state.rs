@@ -112,6 +112,10 @@ impl AppState {
         let webhooks =
             Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone(), webhook_counters);
         let mqtt = MqttHost::spawn(config.broker(), log.clone(), counters.of(protocol::Transport::Mqtt).clone());
+        let faults = match &cluster {
+            Some(member) => FaultSwitches::for_class(member.backplane.clone(), member.instance.clone()),
+            None => FaultSwitches::default(),
+        };
         Self {
             hub_slot,
             log,
@@ -125,7 +129,7 @@ impl AppState {
                 },
                 config.allowed_origins.clone(),
             ),
-            faults: FaultSwitches::default(),
+            faults,
             rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
             wire: Arc::default(),
             timing: config.timing(),

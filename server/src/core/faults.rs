@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use backplane::Backplane;
 use protocol::{DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::Instant;
 
+use crate::core::class_faults::ClassFaults;
 use crate::core::clock::unix_micros_now;
 use crate::core::peer::Peer;
 use crate::core::refusal::Refusal;
@@ -22,26 +24,69 @@ const DROP_ORDER_BACKLOG: usize = 64;
 
 #[derive(Clone)]
 pub struct FaultSwitches {
-    drops: broadcast::Sender<FaultTarget>,
     inner: Arc<Inner>,
+    /// Set with a shared log: faults are the whole class's, whichever instance was asked.
+    class: Option<ClassFaults>,
 }
 
-#[derive(Default)]
+/// Fault switches that do not keep them alive: what the class's followers hold.
+#[derive(Clone)]
+pub(crate) struct WeakFaultSwitches(Weak<Inner>);
+
 struct Inner {
+    drops: broadcast::Sender<FaultTarget>,
     /// Long-lived connections open now, so a drop can say how many it hit.
     open: Mutex<HashMap<u64, Peer>>,
     next_connection: AtomicU64,
-    offline: Mutex<Vec<(FaultTarget, Instant)>>,
-    delays: Mutex<Vec<DelayRule>>,
-    /// Whether either list may hold anything: every request and every delivered event asks, and on a healthy
-    /// network the answer should not cost a lock shared by every connection.
+    rules: Mutex<FaultRules>,
+    /// Whether the rules may hold a window or a delay: every request and every delivered event asks, and on a
+    /// healthy network the answer should not cost a lock shared by every connection.
     any_offline: AtomicBool,
     any_delay: AtomicBool,
 }
 
+/// The faults that last (the drops are over once made): what the class shares through the engine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FaultRules {
+    /// Counts changes, so a rule set read back from the engine is not mistaken for a newer one.
+    pub version: u64,
+    pub delays: Vec<DelayRule>,
+    pub offline: Vec<OfflineWindow>,
+}
+
+/// A target refused until `until` (Unix microseconds: every instance reads the same moment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OfflineWindow {
+    pub target: FaultTarget,
+    pub until: u64,
+}
+
+impl FaultRules {
+    /// Windows that have ended stay in the stored rules until the next change; they hold nothing.
+    pub(crate) fn forget_ended(&mut self) {
+        let now = unix_micros_now();
+        self.offline.retain(|window| window.until > now);
+    }
+}
+
 impl Default for FaultSwitches {
     fn default() -> Self {
-        Self { drops: broadcast::channel(DROP_ORDER_BACKLOG).0, inner: Arc::default() }
+        let inner = Inner {
+            drops: broadcast::channel(DROP_ORDER_BACKLOG).0,
+            open: Mutex::default(),
+            next_connection: AtomicU64::default(),
+            rules: Mutex::default(),
+            any_offline: AtomicBool::default(),
+            any_delay: AtomicBool::default(),
+        };
+        Self { inner: Arc::new(inner), class: None }
+    }
+}
+
+impl WeakFaultSwitches {
+    /// This instance's switches while they exist, without the class: what they do stays on this instance.
+    pub(crate) fn upgrade(&self) -> Option<FaultSwitches> {
+        Some(FaultSwitches { inner: self.0.upgrade()?, class: None })
     }
 }
 
@@ -50,11 +95,18 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl FaultSwitches {
+    /// Switches shared by every instance on `backplane`: a fault set on one is in force on all of them.
+    pub fn for_class(backplane: Backplane, instance: Arc<str>) -> Self {
+        let switches = Self::default();
+        let class = ClassFaults::follow(backplane, instance, WeakFaultSwitches(Arc::downgrade(&switches.inner)));
+        Self { class: Some(class), ..switches }
+    }
+
     /// What a long-lived connection holds for its lifetime: it learns through it when a fault drops it.
     pub fn watch(&self, peer: Peer) -> FaultWatch {
         let id = self.inner.next_connection.fetch_add(1, Relaxed);
         locked(&self.inner.open).insert(id, peer.clone());
-        FaultWatch { orders: self.drops.subscribe(), peer, id, inner: self.inner.clone() }
+        FaultWatch { orders: self.inner.drops.subscribe(), peer, id, inner: self.inner.clone() }
     }
 
     /// Every long-lived connection open now: whose it is and its transport (the classroom's presence count).
@@ -62,31 +114,32 @@ impl FaultSwitches {
         locked(&self.inner.open).values().cloned().collect()
     }
 
-    /// Drops the target's open connections; returns how many there were.
-    pub fn drop_connections(&self, target: FaultTarget) -> u64 {
+    /// Drops the target's open connections, on every instance of a shared log; answers how many this instance had.
+    pub async fn drop_connections(&self, target: FaultTarget) -> Result<u64, Refusal> {
+        if let Some(class) = &self.class {
+            class.announce_drop(&target).await?;
+        }
+        Ok(self.drop_here(target))
+    }
+
+    /// Drops the target's connections to this instance; returns how many there were.
+    pub(crate) fn drop_here(&self, target: FaultTarget) -> u64 {
         let hit = locked(&self.inner.open).values().filter(|peer| peer.is_hit_by(&target)).count();
         // No receivers means no connections: nothing to drop.
-        let _ = self.drops.send(target);
+        let _ = self.inner.drops.send(target);
         hit as u64
     }
 
     /// Takes the request's target offline for its `seconds`, once they are checked; returns how many open
-    /// connections that dropped.
-    pub fn take_offline(&self, request: &OfflineRequest) -> Result<u64, Refusal> {
+    /// connections that dropped here (the other instances drop theirs when they read the new window).
+    pub async fn take_offline(&self, request: &OfflineRequest) -> Result<u64, Refusal> {
         if !(1..=MAX_OFFLINE_SECONDS).contains(&request.seconds) {
             return Err(Refusal::invalid_field("seconds", format!("must be between 1 and {MAX_OFFLINE_SECONDS}")));
         }
-        Ok(self.go_offline(request.target(), Duration::from_secs(request.seconds.into())))
-    }
-
-    /// Refuses the target's requests for `duration`, after dropping what it holds open.
-    pub fn go_offline(&self, target: FaultTarget, duration: Duration) -> u64 {
-        let until = Instant::now() + duration;
-        let mut offline = locked(&self.inner.offline);
-        offline.push((target.clone(), until));
-        self.inner.any_offline.store(true, Relaxed);
-        drop(offline);
-        self.drop_connections(target)
+        let target = request.target();
+        let until = unix_micros_now() + u64::from(request.seconds) * 1_000_000;
+        self.change_rules(|rules| rules.offline.push(OfflineWindow { target: target.clone(), until })).await?;
+        Ok(self.drop_here(target))
     }
 
     /// `Err` while an offline fault covers `peer`, with how long it has left.
@@ -94,58 +147,89 @@ impl FaultSwitches {
         if !self.inner.any_offline.load(Relaxed) {
             return Ok(());
         }
-        let now = Instant::now();
-        let mut offline = locked(&self.inner.offline);
-        offline.retain(|(_, until)| *until > now);
-        self.inner.any_offline.store(!offline.is_empty(), Relaxed);
+        let now = unix_micros_now();
+        let mut rules = locked(&self.inner.rules);
+        rules.forget_ended();
+        self.inner.any_offline.store(!rules.offline.is_empty(), Relaxed);
         let remaining =
-            offline.iter().filter(|(target, _)| peer.is_hit_by(target)).map(|(_, until)| *until - now).max();
+            rules.offline.iter().filter(|window| peer.is_hit_by(&window.target)).map(|w| w.until - now).max();
         match remaining {
             None => Ok(()),
-            Some(remaining) => Err(Refusal::Offline { retry_after_seconds: remaining.as_secs_f64().ceil() as u64 }),
+            Some(remaining) => Err(Refusal::Offline { retry_after_seconds: remaining.div_ceil(1_000_000) }),
         }
     }
 
     /// Ends every delay and offline fault (drops and restarts are over once made).
-    pub fn clear(&self) {
-        // Each flag is written under its list's lock, so it cannot pass a rule added meanwhile.
-        let mut delays = locked(&self.inner.delays);
-        delays.clear();
-        self.inner.any_delay.store(false, Relaxed);
-        drop(delays);
-        let mut offline = locked(&self.inner.offline);
-        offline.clear();
-        self.inner.any_offline.store(false, Relaxed);
+    pub async fn clear(&self) -> Result<(), Refusal> {
+        self.change_rules(|rules| {
+            rules.delays.clear();
+            rules.offline.clear();
+        })
+        .await
     }
 
     /// Sets the delay for the rule's target (a zero delay removes it), once its figures are checked.
-    pub fn set_delay(&self, rule: DelayRule) -> Result<DelayRule, Refusal> {
+    pub async fn set_delay(&self, rule: DelayRule) -> Result<DelayRule, Refusal> {
         for (field, value) in [("delay_ms", rule.delay_ms), ("jitter_ms", rule.jitter_ms)] {
             if value > MAX_INJECTED_DELAY_MS {
                 return Err(Refusal::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
             }
         }
-        let mut delays = locked(&self.inner.delays);
-        delays.retain(|existing| existing.target() != rule.target());
-        if !rule.is_zero() {
-            delays.push(rule.clone());
-        }
-        self.inner.any_delay.store(!delays.is_empty(), Relaxed);
+        self.change_rules(|rules| {
+            rules.delays.retain(|existing| existing.target() != rule.target());
+            if !rule.is_zero() {
+                rules.delays.push(rule.clone());
+            }
+        })
+        .await?;
         Ok(rule)
     }
 
     /// The delay rules in force.
     pub fn delays(&self) -> Vec<DelayRule> {
-        locked(&self.inner.delays).clone()
+        locked(&self.inner.rules).delays.clone()
+    }
+
+    pub(crate) fn rules(&self) -> FaultRules {
+        locked(&self.inner.rules).clone()
+    }
+
+    /// Makes `change` to the rules. With a shared log the engine stores the new rules first: if it cannot, nothing
+    /// changes anywhere.
+    async fn change_rules(&self, change: impl FnOnce(&mut FaultRules)) -> Result<(), Refusal> {
+        let mut next = self.rules();
+        change(&mut next);
+        next.version += 1;
+        if let Some(class) = &self.class {
+            class.store(&next).await?;
+        }
+        self.replace_rules(next);
+        Ok(())
+    }
+
+    /// Puts `rules` in force, unless those in force are newer; answers the windows it opened.
+    pub(crate) fn replace_rules(&self, mut next: FaultRules) -> Vec<FaultTarget> {
+        next.forget_ended();
+        let mut rules = locked(&self.inner.rules);
+        if next.version < rules.version {
+            return Vec::new();
+        }
+        let opened = next.offline.iter().filter(|window| !rules.offline.contains(window)).map(|w| w.target.clone());
+        let opened = opened.collect();
+        // Each flag is written under the rules' lock, so it cannot pass a rule added meanwhile.
+        self.inner.any_delay.store(!next.delays.is_empty(), Relaxed);
+        self.inner.any_offline.store(!next.offline.is_empty(), Relaxed);
+        *rules = next;
+        opened
     }
 
     fn sampled_delay(&self, peer: &Peer) -> Duration {
         if !self.inner.any_delay.load(Relaxed) {
             return Duration::ZERO;
         }
-        let delays = locked(&self.inner.delays);
+        let rules = locked(&self.inner.rules);
         let Some(rule) =
-            delays.iter().filter(|rule| peer.is_hit_by(&rule.target())).max_by_key(|rule| rule.specificity())
+            rules.delays.iter().filter(|rule| peer.is_hit_by(&rule.target())).max_by_key(|rule| rule.specificity())
         else {
             return Duration::ZERO;
         };
@@ -220,28 +304,31 @@ mod tests {
         let _mine = faults.watch(Peer::new(Transport::Sse, client("me")));
         let _yours = faults.watch(Peer::new(Transport::Sse, client("you")));
         let anonymous = faults.watch(Peer::new(Transport::WebSocket, None));
-        assert_eq!(faults.drop_connections(FaultTarget { transport: None, client: client("me") }), 1);
-        assert_eq!(faults.drop_connections(FaultTarget { transport: Some(Transport::Sse), client: None }), 2);
-        assert_eq!(faults.drop_connections(FaultTarget::default()), 3);
+        assert_eq!(faults.drop_here(FaultTarget { transport: None, client: client("me") }), 1);
+        assert_eq!(faults.drop_here(FaultTarget { transport: Some(Transport::Sse), client: None }), 2);
+        assert_eq!(faults.drop_here(FaultTarget::default()), 3);
         drop(anonymous);
-        assert_eq!(faults.drop_connections(FaultTarget::default()), 2);
+        assert_eq!(faults.drop_here(FaultTarget::default()), 2);
     }
 
-    #[test]
-    fn the_most_specific_delay_rule_wins_and_zero_removes_it() {
+    #[tokio::test]
+    async fn the_most_specific_delay_rule_wins_and_zero_removes_it() {
         let faults = FaultSwitches::default();
         let mine = Peer::new(Transport::Sse, client("me"));
-        faults.set_delay(DelayRule { delay_ms: 100, ..DelayRule::default() }).unwrap();
-        faults.set_delay(DelayRule { delay_ms: 700, client: client("me"), ..DelayRule::default() }).unwrap();
-        faults.set_delay(DelayRule { delay_ms: 300, transport: Some(Transport::Sse), ..DelayRule::default() }).unwrap();
+        faults.set_delay(DelayRule { delay_ms: 100, ..DelayRule::default() }).await.unwrap();
+        faults.set_delay(DelayRule { delay_ms: 700, client: client("me"), ..DelayRule::default() }).await.unwrap();
+        faults
+            .set_delay(DelayRule { delay_ms: 300, transport: Some(Transport::Sse), ..DelayRule::default() })
+            .await
+            .unwrap();
         assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(700));
         assert_eq!(faults.sampled_delay(&Peer::new(Transport::Sse, None)), Duration::from_millis(300));
         assert_eq!(faults.sampled_delay(&Peer::new(Transport::LongPoll, None)), Duration::from_millis(100));
-        faults.set_delay(DelayRule { client: client("me"), ..DelayRule::default() }).unwrap();
+        faults.set_delay(DelayRule { client: client("me"), ..DelayRule::default() }).await.unwrap();
         assert_eq!(faults.sampled_delay(&mine), Duration::from_millis(300));
         assert_eq!(faults.delays().len(), 2);
         let too_long = DelayRule { jitter_ms: MAX_INJECTED_DELAY_MS + 1, ..DelayRule::default() };
-        assert_eq!(faults.set_delay(too_long).unwrap_err().field(), Some("jitter_ms"));
+        assert_eq!(faults.set_delay(too_long).await.unwrap_err().field(), Some("jitter_ms"));
         assert_eq!(faults.delays().len(), 2, "a refused rule changes nothing");
     }
 
@@ -249,10 +336,32 @@ mod tests {
     async fn offline_refuses_the_target_until_it_expires() {
         let faults = FaultSwitches::default();
         let mine = Peer::new(Transport::LongPoll, client("me"));
-        faults.go_offline(FaultTarget { transport: None, client: client("me") }, Duration::from_millis(200));
+        let mut rules = faults.rules();
+        let target = FaultTarget { transport: None, client: client("me") };
+        rules.offline.push(OfflineWindow { target, until: unix_micros_now() + 200_000 });
+        rules.version += 1;
+        faults.replace_rules(rules);
         assert!(matches!(faults.check_online(&mine), Err(Refusal::Offline { retry_after_seconds: 1 })));
         assert!(faults.check_online(&Peer::new(Transport::LongPoll, client("you"))).is_ok());
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(faults.check_online(&mine).is_ok());
+    }
+
+    #[test]
+    fn rules_read_back_older_than_those_in_force_change_nothing() {
+        let faults = FaultSwitches::default();
+        let slow = FaultRules {
+            version: 2,
+            delays: vec![DelayRule { delay_ms: 300, ..DelayRule::default() }],
+            ..FaultRules::default()
+        };
+        assert!(faults.replace_rules(slow.clone()).is_empty());
+        let stale = FaultRules { version: 1, ..FaultRules::default() };
+        faults.replace_rules(stale);
+        assert_eq!(faults.rules(), slow, "a read that began before the change must not undo it");
+        let window = OfflineWindow { target: FaultTarget::default(), until: unix_micros_now() + 5_000_000 };
+        let offline = FaultRules { version: 3, offline: vec![window.clone()], ..slow };
+        assert_eq!(faults.replace_rules(offline.clone()), vec![window.target.clone()], "a new window is reported");
+        assert!(faults.replace_rules(FaultRules { version: 4, ..offline }).is_empty(), "an old window is not");
     }
 }

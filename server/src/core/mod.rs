@@ -6,6 +6,7 @@
 //! transports, the load tool's in-process lab) without a router around it.
 
 pub mod audio;
+pub mod class_faults;
 pub mod clock;
 pub mod cluster;
 pub mod faults;
