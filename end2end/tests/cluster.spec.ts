@@ -16,6 +16,7 @@ const processes: ChildProcess[] = [];
 const instances = new Map<string, ChildProcess>();
 let dir = "";
 let front = "";
+let nats: { child: ChildProcess; args: string[]; port: number } | undefined;
 
 function program(name: string): string {
   const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin"];
@@ -59,7 +60,8 @@ test.beforeAll(async () => {
   test.setTimeout(90_000);
   dir = mkdtempSync(join(tmpdir(), "lab-cluster-"));
   const natsPort = await freePort();
-  await start(program("nats-server"), ["-js", "-sd", join(dir, "nats"), "-a", "127.0.0.1", "-p", String(natsPort)], natsPort);
+  const natsArgs = ["-js", "-sd", join(dir, "nats"), "-a", "127.0.0.1", "-p", String(natsPort)];
+  nats = { child: await start(program("nats-server"), natsArgs, natsPort), args: natsArgs, port: natsPort };
   const servers: string[] = [];
   for (const name of ["lab-1", "lab-2", "lab-3"]) {
     const port = await freePort();
@@ -140,5 +142,31 @@ test("behind HAProxy every lane says which instance served it and misses nothing
   for (const transport of TRANSPORTS) {
     expect(await metric(page, transport, "missed"), `${transport} missed nothing`).toBe("0");
     expect(await instanceOf(page, transport)).not.toBe(victim);
+  }
+});
+
+test("while the shared log is out of reach every lane says so, and goes on with nothing missed when it is back", async ({ page, request }) => {
+  test.slow();
+  await request.post(`${front}/api/generator`, { data: { rate_per_second: 5, paused: false } });
+  await page.goto(`${front}/`);
+  for (const transport of TRANSPORTS) {
+    await expect.poll(async () => (await drawnSeqs(page, transport)).length, { timeout: 20_000 }).toBeGreaterThan(2);
+  }
+  await expect(page.getByTestId("lane-log-problem")).toHaveCount(0);
+
+  nats!.child.kill("SIGKILL");
+  for (const transport of TRANSPORTS) {
+    await expect(lane(page, transport).getByTestId("lane-log-problem")).toHaveText("log unavailable", { timeout: 20_000 });
+  }
+  const seqWhileDown = Math.max(...(await drawnSeqs(page, "web_socket")));
+
+  // The same store directory: JetStream keeps the stream, so the run and its numbering go on.
+  nats!.child = await start(program("nats-server"), nats!.args, nats!.port);
+  await expect(page.getByTestId("lane-log-problem")).toHaveCount(0, { timeout: 30_000 });
+  for (const transport of TRANSPORTS) {
+    await expect
+      .poll(async () => Math.max(0, ...(await drawnSeqs(page, transport))), { timeout: 30_000 })
+      .toBeGreaterThan(seqWhileDown + 5);
+    expect(await metric(page, transport, "missed"), `${transport} missed nothing`).toBe("0");
   }
 });

@@ -14,12 +14,10 @@ use crate::api::rate_limit::limit_api_requests;
 use crate::api::state::AppState;
 use crate::api::wire::stamp_exchange;
 use crate::core::hub::HubSlot;
+use crate::core::replica::LogHealth;
 use crate::pages::pages;
 
-/// Response header naming the server run on every response, streams included.
-pub const EPOCH_HEADER: &str = "x-lab-epoch";
-/// Response header naming the instance that answered, when several share one log (`--backplane`).
-pub const INSTANCE_HEADER: &str = "x-lab-instance";
+pub use protocol::headers::{EPOCH as EPOCH_HEADER, INSTANCE as INSTANCE_HEADER};
 
 /// The whole application as a router, so tests can serve it on port 0.
 pub fn app(state: AppState) -> Router {
@@ -52,24 +50,34 @@ pub fn app(state: AppState) -> Router {
 #[derive(Clone)]
 struct Stamps {
     hub_slot: Arc<HubSlot>,
-    instance: Option<HeaderValue>,
+    /// With several instances: this one's name, and the health of its copy of the shared log.
+    instance: Option<(HeaderValue, LogHealth)>,
 }
 
 impl Stamps {
     fn of(state: &AppState) -> Self {
-        let instance = state.cluster.as_ref().and_then(|cluster| HeaderValue::from_str(&cluster.instance).ok());
+        let instance = state
+            .cluster
+            .as_ref()
+            .and_then(|cluster| Some((HeaderValue::from_str(&cluster.instance).ok()?, cluster.health.clone())));
         Self { hub_slot: state.hub_slot.clone(), instance }
     }
 }
 
 /// Names the server run on every response (read per response, since a restart changes it) and, with several
-/// instances, the one that answered.
+/// instances, the one that answered and why it cannot reach the shared log, if it cannot.
 async fn stamp_run_and_instance(State(stamps): State<Stamps>, mut response: Response) -> Response {
+    let headers = response.headers_mut();
     if let Ok(epoch) = HeaderValue::from_str(&stamps.hub_slot.current().epoch().0) {
-        response.headers_mut().insert(HeaderName::from_static(EPOCH_HEADER), epoch);
+        headers.insert(HeaderName::from_static(EPOCH_HEADER), epoch);
     }
-    if let Some(instance) = &stamps.instance {
-        response.headers_mut().insert(HeaderName::from_static(INSTANCE_HEADER), instance.clone());
+    if let Some((instance, health)) = &stamps.instance {
+        headers.insert(HeaderName::from_static(INSTANCE_HEADER), instance.clone());
+        if let Some(problem) = health.problem() {
+            // A reason that is not a valid header value (it names a URL; it should be) still says there is one.
+            let value = HeaderValue::from_str(&problem).unwrap_or(HeaderValue::from_static("unavailable"));
+            headers.insert(HeaderName::from_static(protocol::headers::LOG_PROBLEM), value);
+        }
     }
     response
 }

@@ -204,6 +204,10 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(problem.contains(&engine_url), "{problem}");
+    // Every response says so too, which is how a page's lanes learn it.
+    let any_response = http.get(instance.url(routes::STATS)).send().await.unwrap();
+    let header = any_response.headers().get(protocol::headers::LOG_PROBLEM).expect("x-lab-log-problem while gone");
+    assert!(header.to_str().unwrap().contains(&engine_url), "{header:?}");
     // A fault is the class's too: one the engine cannot store for every instance is set on none.
     let delay = http.post(instance.url(routes::FAULTS_DELAY)).json(&serde_json::json!({ "delay_ms": 500 }));
     let refused = delay.send().await.unwrap();
@@ -222,6 +226,18 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(after.seq, before.seq + 1, "nothing refused was appended after all, and the numbering went on");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http
+        .get(instance.url(routes::STATS))
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .contains_key(protocol::headers::LOG_PROBLEM)
+    {
+        assert!(Instant::now() < deadline, "x-lab-log-problem stayed after the engine came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut seen = Vec::new();
     while seen.last() != Some(&after.seq) {
         if let protocol::WsServerMessage::Event(event) = next_frame().await {

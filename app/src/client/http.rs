@@ -32,6 +32,8 @@ pub struct RawResponse {
     pub exchange: Option<u64>,
     /// The server's `x-lab-instance`: which of several instances answered (none when the lab is one process).
     pub instance: Option<String>,
+    /// The server's `x-lab-log-problem`: why the instance that answered cannot reach the shared log now.
+    pub log_problem: Option<String>,
 }
 
 impl RawResponse {
@@ -63,10 +65,12 @@ async fn post_json<T: serde::Serialize, R: DeserializeOwned>(url: &str, body: &T
 
 async fn read(response: gloo_net::http::Response) -> Result<RawResponse, ClientError> {
     let status = response.status();
-    let exchange = response.headers().get("x-lab-exchange").and_then(|value| value.parse().ok());
-    let instance = response.headers().get("x-lab-instance");
+    let headers = response.headers();
+    let exchange = headers.get(protocol::headers::EXCHANGE).and_then(|value| value.parse().ok());
+    let instance = headers.get(protocol::headers::INSTANCE);
+    let log_problem = headers.get(protocol::headers::LOG_PROBLEM);
     let text = response.text().await.map_err(network)?;
-    RawResponse { status, text, exchange, instance }.into_result()
+    RawResponse { status, text, exchange, instance, log_problem }.into_result()
 }
 
 fn network(error: gloo_net::Error) -> ClientError {

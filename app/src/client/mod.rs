@@ -47,7 +47,7 @@ pub use tab_share::{use_tab_share, TabShareHandle};
 pub use webhooks::{use_webhooks, WebhookWatch};
 pub use websocket::use_websocket;
 pub use websocket_accept::expected_accept;
-pub use wire_feed::{use_wire_feed, SideChannelCost};
+pub use wire_feed::{use_wire_feed, SideChannelCost, WireFeed};
 
 use std::future::Future;
 use std::pin::pin;

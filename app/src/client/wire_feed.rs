@@ -24,9 +24,20 @@ pub struct SideChannelCost {
     pub records_dropped: u64,
 }
 
+/// What the side channel tells the page besides the records it hands to the lanes.
+#[derive(Clone, Copy)]
+pub struct WireFeed {
+    pub cost: ReadSignal<SideChannelCost>,
+    /// With several instances on one shared log: why the instance that answered last cannot reach it (its
+    /// `x-lab-log-problem`), while it cannot. The side channel asks every second whatever the lanes do, so every
+    /// lane can show the outage, the streams too, which simply receive nothing meanwhile.
+    pub log_problem: ReadSignal<Option<String>>,
+}
+
 /// Starts the side channel for `lanes` (browser only: the loop is spawned inside an effect).
-pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideChannelCost> {
+pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> WireFeed {
     let cost = RwSignal::new(SideChannelCost::default());
+    let log_problem = RwSignal::new(None::<String>);
     let mut sinks = PerTransport::<Option<Callback<protocol::WireRecord>>>::default();
     for lane in lanes {
         sinks[lane.transport] = Some(lane.wire_sink);
@@ -37,6 +48,9 @@ pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideC
             let mut after = 0;
             loop {
                 if let Ok(raw) = get(&WireQuery { client: client.clone(), after }.url(), None).await {
+                    if log_problem.with_untracked(|known| *known != raw.log_problem) {
+                        log_problem.set(raw.log_problem.clone());
+                    }
                     if let Ok(page) = raw.json::<WirePage>() {
                         after = page.next;
                         for record in page.records {
@@ -56,5 +70,5 @@ pub fn use_wire_feed(client: ClientId, lanes: &[LaneHandle]) -> ReadSignal<SideC
             }
         });
     });
-    cost.read_only()
+    WireFeed { cost: cost.read_only(), log_problem: log_problem.read_only() }
 }

@@ -109,3 +109,8 @@ impl LaneToggles {
         self.0[transport]
     }
 }
+
+/// Why the shared log cannot be reached now, when several instances share one (`None` otherwise, and always in one
+/// process): every lane shows it, since none of them can receive anything new meanwhile. Provided by the lab page.
+#[derive(Clone, Copy)]
+pub struct SharedLogProblem(pub ReadSignal<Option<String>>);

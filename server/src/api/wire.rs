@@ -20,8 +20,7 @@ use crate::core::presence::Presence;
 use crate::wire::connection::{Annotation, ConnectionWire};
 use crate::wire::ledger::WireLedger;
 
-/// Response header naming the HTTP exchange, so a page can find the records of its own request.
-pub const EXCHANGE_HEADER: &str = "x-lab-exchange";
+use protocol::headers::EXCHANGE as EXCHANGE_HEADER;
 const MAX_RECORDS_PER_PAGE: usize = 1000;
 
 /// The connection's wire accounting, when the app is served by [`crate::serve()`] (absent under a bare router).

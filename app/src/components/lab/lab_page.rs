@@ -8,6 +8,7 @@ use crate::components::context::HighlightedEvent;
 use crate::components::context::Inspection;
 use crate::components::context::LaneToggles;
 use crate::components::context::LessonFocus;
+use crate::components::context::SharedLogProblem;
 use crate::components::diagram::diagram_clock::{use_view_clock, utc_offset_minutes};
 use crate::components::diagram::diagram_legend::DiagramLegend;
 use crate::components::diagram::inspector::Inspector;
@@ -93,7 +94,8 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             }
         }
     });
-    let side_channel_cost = use_wire_feed(snapshot.client.clone(), &handles);
+    let wire_feed = use_wire_feed(snapshot.client.clone(), &handles);
+    provide_context(SharedLogProblem(wire_feed.log_problem));
     provide_context(HighlightedEvent::default());
     let lesson_focus = LessonFocus::default();
     provide_context(lesson_focus);
@@ -155,7 +157,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             // How the figures are measured matters on the open lab; in a lesson it would push the lanes off screen.
             {(!with_lesson).then(|| view! {
                 <ClockOffsetNote clock_offset />
-                <SideChannelNote cost=side_channel_cost />
+                <SideChannelNote cost=wire_feed.cost />
             })}
         </div>
         <Show when=move || !replaying.get()>

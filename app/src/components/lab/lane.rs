@@ -8,7 +8,7 @@ use crate::components::lab::webhook_receiver::WebhookReceiver;
 use leptos::task::spawn_local;
 
 use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
-use crate::components::context::FaultScope;
+use crate::components::context::{FaultScope, SharedLogProblem};
 use crate::diagram::{DiagramLayout, Millis};
 use protocol::{FaultReport, FaultTarget, OfflineRequest, Transport};
 
@@ -43,6 +43,7 @@ pub fn Lane(
                         }
                     })
                 }}
+                <LogProblemBadge />
                 <h2>{transport.title()}</h2>
                 <span class="status" data-testid="lane-status" title=move || handle.status.get().detail()>
                     {move || handle.status.get().text()}
@@ -60,6 +61,22 @@ pub fn Lane(
             <LaneMetricsView metrics=handle.metrics />
             <LaneAudio clip=handle.clip />
         </section>
+    }
+}
+
+/// "log unavailable" while the instances cannot reach their shared log: the lane stays connected and will go on
+/// from where it was, but nothing new can be published meanwhile.
+#[component]
+fn LogProblemBadge() -> impl IntoView {
+    let problem = use_context::<SharedLogProblem>().map(|shared| shared.0);
+    move || {
+        problem.and_then(|problem| problem.get()).map(|reason| {
+            view! {
+                <span class="log-problem" data-testid="lane-log-problem" role="status" title=reason>
+                    "log unavailable"
+                </span>
+            }
+        })
     }
 }
 
