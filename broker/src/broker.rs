@@ -11,7 +11,7 @@ use crate::connection::Connection;
 use crate::decode;
 use crate::error::Fault;
 use crate::message::Message;
-use crate::output::{ConnectionId, Output, PacketSummary, Publication};
+use crate::output::{ConnectionId, LabTicket, Output, PacketSummary, Publication};
 use crate::session::{Session, SessionId};
 use crate::timers::{Timer, Timers};
 use crate::topics::{RetainedStore, SubscriptionTree};
@@ -39,7 +39,8 @@ pub struct BrokerStats {
     pub discarded: u64,
     /// Connections closed for a protocol violation, since start.
     pub protocol_errors: u64,
-    /// Client publishes refused as not authorized (to `lab/events/…`), since start.
+    /// Client publishes refused, since start: to the lab's own `lab/events/…`, with a payload the lab's rules
+    /// refuse, or that the lab could not take.
     pub refused: u64,
 }
 
@@ -65,6 +66,8 @@ pub(crate) struct Counters {
 pub struct Broker {
     pub(crate) config: BrokerConfig,
     pub(crate) lab_topics: HashSet<String>,
+    /// Clients' QoS 1 and 2 messages to the lab's topics, held with their acknowledgement until the lab settles them.
+    pub(crate) lab_pending: HashMap<LabTicket, Arc<Message>>,
     pub(crate) outputs: Vec<Output>,
     pub(crate) connections: HashMap<ConnectionId, Connection>,
     pub(crate) sessions: HashMap<SessionId, Session>,
@@ -85,6 +88,7 @@ impl Broker {
         Self {
             config,
             lab_topics: lab_topics.into_iter().collect(),
+            lab_pending: HashMap::new(),
             outputs: Vec::new(),
             connections: HashMap::new(),
             sessions: HashMap::new(),

@@ -108,6 +108,11 @@ impl Broker {
         }
         let retain_fits = !publish.retain
             || self.retained.has_room(&publish.topic_name, publish.payload.is_empty(), self.config.max_retained);
+        if self.lab_topics.contains(&publish.topic_name) && retain_fits {
+            if let (QoS::AtLeastOnce | QoS::ExactlyOnce, Some(packet_id)) = (publish.qos, publish.packet_id) {
+                return self.hold_for_lab(peer.session, peer.id, &publish, packet_id, now);
+            }
+        }
         match (publish.qos, publish.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => self.accept_publish(peer, &publish, now),
             (QoS::AtLeastOnce, Some(packet_id)) => {
@@ -132,7 +137,7 @@ impl Broker {
                         return Err(Fault::ReceiveMaximumExceeded);
                     }
                     let message = Message::from_publish(&publish, peer.session, now);
-                    session.awaiting_release.insert(packet_id, Arc::new(message));
+                    session.awaiting_release.insert(packet_id, Some(Arc::new(message)));
                 }
                 let reason = self.publish_reason(peer, &publish);
                 let ack = PubRecPacket::new_with_reason(packet_id, reason);
@@ -193,6 +198,7 @@ impl Broker {
                 client_id,
                 topic: message.topic.clone(),
                 payload: message.payload.clone(),
+                ticket: None,
             }));
         }
     }
@@ -200,10 +206,11 @@ impl Broker {
     fn handle_pubrel(&mut self, peer: Peer, packet_id: u16, now: Instant) {
         let held = self.sessions.get_mut(&peer.session).and_then(|s| s.awaiting_release.remove(&packet_id));
         let pubcomp = match (held, peer.is_v5) {
-            (Some(message), _) => {
+            (Some(Some(message)), _) => {
                 self.release(peer, message, now);
                 PubCompPacket::new(packet_id)
             }
+            (Some(None), _) => PubCompPacket::new(packet_id),
             (None, true) => PubCompPacket::new_with_reason(packet_id, ReasonCode::PacketIdentifierNotFound),
             // v3.1.1 answers every PUBREL with a PUBCOMP [MQTT-4.3.3-11].
             (None, false) => PubCompPacket::new(packet_id),

@@ -17,6 +17,7 @@ mod decode;
 mod error;
 mod ids;
 mod inbound;
+mod lab;
 mod lifecycle;
 mod message;
 mod outbound;
@@ -31,4 +32,4 @@ mod tests;
 
 pub use broker::{Broker, BrokerStats};
 pub use config::BrokerConfig;
-pub use output::{ConnectionId, LabPublish, Output, PacketSummary, Publication};
+pub use output::{ConnectionId, LabPublish, LabRefusal, LabTicket, Output, PacketSummary, Publication};

@@ -46,6 +46,28 @@ pub struct LabPublish {
     pub client_id: String,
     pub topic: String,
     pub payload: Bytes,
+    /// Set when the client waits for an acknowledgement (QoS 1 or 2): the broker holds it, and the message, until
+    /// the lab says whether it took the message ([`crate::Broker::settle_lab`]).
+    pub ticket: Option<LabTicket>,
+}
+
+/// Names a client's publish whose acknowledgement waits for the lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LabTicket {
+    pub(crate) session: crate::ids::SessionId,
+    pub(crate) packet_id: u16,
+}
+
+/// Why the lab did not take a client's message: what its PUBACK or PUBREC says (MQTT 5), or why a v3.1.1 client,
+/// which cannot be told, is disconnected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabRefusal {
+    /// The lab cannot record it now (the shared log is out of reach): 0x83 Implementation specific error.
+    Unavailable(String),
+    /// Too many messages are already waiting for the lab: 0x97 Quota exceeded.
+    Busy,
+    /// The lab's rules for the topic refuse it: 0x99 Payload format invalid.
+    Invalid(String),
 }
 
 /// What the I/O layer must do, in order.

@@ -21,7 +21,8 @@ pub(crate) struct Session {
     pub outgoing: Outgoing,
     /// Incoming QoS 2 messages acknowledged with PUBREC and held until PUBREL releases them (Mosquitto's order:
     /// subscribers get the message after the publisher's PUBREL).
-    pub awaiting_release: HashMap<u16, Arc<Message>>,
+    /// `None` for a message to the lab's topics, which was routed as soon as the lab took it.
+    pub awaiting_release: HashMap<u16, Option<Arc<Message>>>,
     pub will: Option<Will>,
     /// Set once the connection ended in a way that publishes the will, if its delay has not yet passed.
     pub will_due: Option<Instant>,

@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::engines::{Balancer, Engine, EngineKind, LabInstance};
+use common::mqtt_socket::MqttSocket;
+use mqtt5_protocol::packet::publish::PublishPacket;
+use mqtt5_protocol::{Packet, PropertyId, PropertyValue, QoS};
 use protocol::{routes, LabStats, LoadTransport, PollResponse, ScaleServer};
 use transport_load::{RunOptions, RunOutcome};
 
@@ -180,6 +183,8 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
         }
     };
     assert!(matches!(next_frame().await, protocol::WsServerMessage::Hello(_)));
+    let mut mqtt = MqttSocket::open_url(&format!("ws://{}{}", instance.addr(), routes::MQTT)).await;
+    mqtt.connect(mqtt5_protocol::ConnectOptions::new("chatter")).await;
     let before: protocol::PublishAck = publish("before").await.unwrap().json().await.unwrap();
 
     engine.kill();
@@ -214,6 +219,18 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
     assert_eq!(refused.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     let rules: Vec<protocol::DelayRule> = json(http.get(instance.url(routes::FAULTS_DELAY))).await;
     assert!(rules.is_empty(), "a refused delay is not in force here either: {rules:?}");
+    // An MQTT publisher waiting for its PUBACK is told the log could not take its message, rather than
+    // acknowledged and lost.
+    let chat = PublishPacket::new(protocol::mqtt::CHAT_TOPIC, "while gone", QoS::AtLeastOnce).with_packet_id(1);
+    mqtt.send(&chat).await;
+    match tokio::time::timeout(Duration::from_secs(20), mqtt.next()).await.expect("a PUBACK in time") {
+        Some(Packet::PubAck(ack)) => {
+            assert_eq!(ack.reason_code as u8, 0x83, "Implementation specific error");
+            let reason = ack.properties.get(PropertyId::ReasonString);
+            assert!(matches!(reason, Some(PropertyValue::Utf8String(why)) if why.contains(&engine_url)), "{reason:?}");
+        }
+        other => panic!("expected a PUBACK, got {other:?}"),
+    }
 
     engine.restart_after_kill();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -18,12 +18,14 @@ use mqtt5_protocol::packet::subscribe::SubscribePacket;
 use mqtt5_protocol::packet::MqttPacket;
 use mqtt5_protocol::{ConnectOptions, FixedHeader, Packet, ProtocolVersion, QoS};
 
-use crate::{Broker, BrokerConfig, ConnectionId, Output};
+use crate::{Broker, BrokerConfig, ConnectionId, LabRefusal, LabTicket, Output};
 
 pub(crate) struct Harness {
     pub broker: Broker,
     pub now: Instant,
     versions: HashMap<ConnectionId, u8>,
+    /// Messages handed to the lab whose publisher waits for its answer, oldest first.
+    held: std::collections::VecDeque<LabTicket>,
 }
 
 impl Harness {
@@ -32,7 +34,12 @@ impl Harness {
     }
 
     pub fn with(config: BrokerConfig, lab_topics: Vec<String>) -> Self {
-        Self { broker: Broker::new(config, lab_topics), now: Instant::now(), versions: HashMap::new() }
+        Self {
+            broker: Broker::new(config, lab_topics),
+            now: Instant::now(),
+            versions: HashMap::new(),
+            held: Default::default(),
+        }
     }
 
     pub fn config(config: BrokerConfig) -> Self {
@@ -98,13 +105,29 @@ impl Harness {
     }
 
     pub fn outputs(&mut self) -> Vec<Output> {
-        self.broker.take_outputs()
+        let outputs = self.broker.take_outputs();
+        self.note_held(&outputs);
+        outputs
     }
 
     /// Every output as a line; sent bytes are decoded (and checked against their summary).
     pub fn trace(&mut self) -> Vec<String> {
-        let outputs = self.broker.take_outputs();
+        let outputs = self.outputs();
         outputs.iter().map(|output| self.describe(output)).collect()
+    }
+
+    fn note_held(&mut self, outputs: &[Output]) {
+        let tickets = outputs.iter().filter_map(|output| match output {
+            Output::Lab(publish) => publish.ticket,
+            _ => None,
+        });
+        self.held.extend(tickets);
+    }
+
+    /// Answers for the lab the oldest message it holds (seen in an earlier trace).
+    pub fn settle(&mut self, outcome: Result<(), LabRefusal>) {
+        let ticket = self.held.pop_front().expect("a message waiting for the lab");
+        self.broker.settle_lab(ticket, outcome, self.now);
     }
 
     /// The packets sent to one connection, decoded.
@@ -139,6 +162,9 @@ impl Harness {
             }
             Output::Close { connection, .. } => format!("{connection} closed"),
             Output::Received { connection, packet } => format!("{connection} -> {}", packet.kind),
+            Output::Lab(publish) if publish.ticket.is_some() => {
+                format!("lab {} from {}, ack held", publish.topic, publish.client_id)
+            }
             Output::Lab(publish) => format!("lab {} from {}", publish.topic, publish.client_id),
         }
     }

@@ -8,7 +8,7 @@ use mqtt5_protocol::packet::pubrel::PubRelPacket;
 use mqtt5_protocol::{ConnectOptions, Packet, PropertyId, PropertyValue, QoS};
 
 use super::*;
-use crate::{BrokerConfig, Output, Publication};
+use crate::{BrokerConfig, LabRefusal, Output, Publication};
 
 /// A publisher (connection 1) and a subscriber to `t` at `qos` (connection 2).
 fn pair(qos: QoS) -> (Harness, ConnectionId, ConnectionId) {
@@ -161,12 +161,82 @@ fn lab_topics_reach_the_lab_once() {
     let connection = harness.connect("alice");
     harness.send(connection, &publish("lab/chat", QoS::ExactlyOnce, 3, "hi"));
     harness.send(connection, &publish("lab/chat", QoS::ExactlyOnce, 3, "hi").with_dup(true));
-    harness.send(connection, &PubRelPacket::new(3));
     harness.send(connection, &publish("lab/other", QoS::AtMostOnce, 0, "no"));
+    harness.send(connection, &publish("lab/chat", QoS::AtMostOnce, 0, "q0"));
     let labs: Vec<_> = harness.outputs().into_iter().filter(|output| matches!(output, Output::Lab(_))).collect();
-    assert_eq!(labs.len(), 1);
+    assert_eq!(labs.len(), 2);
     let Output::Lab(lab) = &labs[0] else { unreachable!() };
     assert_eq!((lab.client_id.as_str(), lab.topic.as_str(), &lab.payload[..]), ("alice", "lab/chat", &b"hi"[..]));
+    assert!(lab.ticket.is_some(), "QoS 2 waits for the lab's answer");
+    let Output::Lab(at_most_once) = &labs[1] else { unreachable!() };
+    assert_eq!(at_most_once.ticket, None, "QoS 0 has no acknowledgement to hold");
+    harness.settle(Ok(()));
+    harness.send(connection, &publish("lab/chat", QoS::ExactlyOnce, 3, "hi").with_dup(true));
+    harness.send(connection, &PubRelPacket::new(3));
+    assert_eq!(
+        harness.trace(),
+        vec!["1 <- PUBREC id=3", "1 -> PUBLISH", "1 <- PUBREC id=3", "1 -> PUBREL", "1 <- PUBCOMP id=3"]
+    );
+}
+
+/// A QoS 1 or 2 message to a lab topic is acknowledged when the lab has taken it, and reaches the topic's
+/// subscribers only then; one the lab could not take is answered with the reason (MQTT 5) and reaches nobody.
+#[test]
+fn the_publisher_s_acknowledgement_waits_for_the_lab_and_says_if_it_could_not_take_the_message() {
+    let config = BrokerConfig { receive_maximum: 2, ..BrokerConfig::default() };
+    let mut harness = Harness::config(config);
+    let watcher = harness.connect("watch");
+    harness.subscribe(watcher, "lab/chat", QoS::AtLeastOnce);
+    let talker = harness.connect("talk");
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 1, "hi"));
+    assert_eq!(harness.trace(), vec!["2 -> PUBLISH", "lab lab/chat from talk, ack held"], "nothing yet");
+    harness.settle(Ok(()));
+    assert_eq!(harness.trace(), vec!["1 <- PUBLISH lab/chat q1 id=1 \"hi\"", "2 <- PUBACK id=1"]);
+
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 2, "lost?"));
+    harness.send(talker, &publish("lab/chat", QoS::ExactlyOnce, 3, "busy"));
+    harness.trace();
+    harness.settle(Err(LabRefusal::Unavailable("the shared log at nats://x is out of reach".into())));
+    harness.settle(Err(LabRefusal::Busy));
+    let answers = harness.packets(talker);
+    let said = |properties: &mqtt5_protocol::Properties| match properties.get(PropertyId::ReasonString) {
+        Some(PropertyValue::Utf8String(why)) => Some(why.clone()),
+        _ => None,
+    };
+    let reasons: Vec<_> = answers
+        .iter()
+        .map(|packet| match packet {
+            Packet::PubAck(ack) => (ack.reason_code as u8, said(&ack.properties)),
+            Packet::PubRec(ack) => (ack.reason_code as u8, said(&ack.properties)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (0x83, Some("the shared log at nats://x is out of reach".to_owned())),
+            (0x97, Some("too many messages are waiting for the lab".to_owned())),
+        ],
+        "the watcher got neither"
+    );
+    assert_eq!(harness.broker.stats().refused, 2);
+
+    // Held messages count against the Receive Maximum the broker granted: the lab's wait is bounded.
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 4, "a"));
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 5, "b"));
+    harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 6, "c"));
+    let trace = harness.trace();
+    assert_eq!(trace.last().map(String::as_str), Some("2 closed"), "{trace:?}");
+    assert!(trace.contains(&"2 <- DISCONNECT rc=0x93".to_owned()), "{trace:?}");
+
+    // v3.1.1 has no reason code to be refused with: the connection is closed instead.
+    let old = harness.connect_with(v311("old", true));
+    harness.send(old, &publish_v311("lab/chat", QoS::AtLeastOnce, 1, "hi"));
+    harness.trace();
+    harness.settle(Err(LabRefusal::Busy));
+    harness.settle(Err(LabRefusal::Busy));
+    harness.settle(Err(LabRefusal::Busy));
+    assert_eq!(harness.trace(), vec!["3 closed"]);
 }
 
 /// The lab's own rule for what may be said on its topics: a refused payload is answered 0x99 and goes nowhere.
@@ -190,6 +260,8 @@ fn a_payload_the_lab_refuses_is_answered_0x99_and_reaches_nobody() {
         vec!["2 -> PUBLISH", "2 <- PUBACK id=1 rc=0x99", "2 -> PUBLISH", "2 <- PUBREC id=2 rc=0x99"]
     );
     harness.send(talker, &publish("lab/chat", QoS::AtLeastOnce, 3, "ok"));
+    harness.trace();
+    harness.settle(Ok(()));
     let delivered = harness.trace();
     assert!(delivered.contains(&"1 <- PUBLISH lab/chat q1 id=1 \"ok\"".to_owned()), "{delivered:?}");
     let v3 = harness.connect_with(v311("old", true));

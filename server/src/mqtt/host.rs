@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use broker::{Broker, BrokerConfig, BrokerStats, ConnectionId, LabPublish, Output, PacketSummary, Publication};
+use broker::{
+    Broker, BrokerConfig, BrokerStats, ConnectionId, LabPublish, LabRefusal, LabTicket, Output, PacketSummary,
+    Publication,
+};
 use bytes::Bytes;
 use mqtt5_protocol::QoS;
 use protocol::mqtt::{self, EPOCH_PROPERTY, SEQ_PROPERTY};
@@ -24,7 +27,8 @@ use crate::core::stats::TransportCounters;
 /// kept session, if any, holds its QoS 1 and 2 messages for its return) rather than buffered without end.
 pub const MAX_PACKETS_WAITING_PER_SOCKET: usize = 1024;
 /// Chat messages waiting to be appended to the log (at once in one process; a round trip to the engine with a
-/// shared log). Past this a message is refused, and said so in the log, rather than queued without end.
+/// shared log). Past this a message is refused (0x97 Quota exceeded to a QoS 1 or 2 publisher) rather than queued
+/// without end.
 const MAX_CHAT_WAITING: usize = 256;
 /// How often the broker's clocks (keep-alive, will delay, expiry) are looked at.
 const TICK_EVERY: Duration = Duration::from_millis(100);
@@ -58,6 +62,8 @@ struct Shared {
 struct ChatMessage {
     client_id: String,
     body: EventBody,
+    /// The publisher's acknowledgement, held by the broker until the log has the message.
+    ticket: Option<LabTicket>,
 }
 
 struct Core {
@@ -88,7 +94,7 @@ impl MqttHost {
         let (chat, chat_waiting) = mpsc::channel(MAX_CHAT_WAITING);
         let hub_slot = log.hub_slot().clone();
         let host = Self { shared: Arc::new(Shared { core: Mutex::new(core), hub_slot, counters, chat }) };
-        tokio::spawn(append_chat(log, chat_waiting));
+        tokio::spawn(append_chat(host.clone(), log, chat_waiting));
         tokio::spawn(feed_hub_events(host.clone()));
         tokio::spawn(tick(host.clone()));
         host
@@ -192,32 +198,44 @@ impl MqttHost {
 
     /// A client's message on `lab/chat` becomes a `message` event, held to the same rules as `POST /api/publish`.
     fn publish_to_hub(&self, publish: LabPublish) {
-        let text = match String::from_utf8(publish.payload.to_vec()) {
-            Ok(text) => text,
-            Err(_) => {
-                tracing::info!(client = %publish.client_id, "MQTT chat message is not UTF-8 text; not published");
-                return;
+        let LabPublish { client_id, payload, ticket, .. } = publish;
+        // The broker checked the payload with the same rule (`BrokerConfig::lab_payload_check`); this is the
+        // second line, should the two ever differ.
+        let body = match String::from_utf8(payload.to_vec()).map_err(|_| "not UTF-8 text".to_owned()) {
+            Ok(text) => validated_message(text).map_err(|refusal| refusal.to_string()),
+            Err(error) => Err(error),
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(why) => {
+                tracing::info!(client = %client_id, "MQTT chat message refused: {why}");
+                return self.settle(ticket, Err(LabRefusal::Invalid(why)));
             }
         };
-        match validated_message(text) {
-            Ok(body) => {
-                let client_id = publish.client_id.to_string();
-                if let Err(full) = self.shared.chat.try_send(ChatMessage { client_id, body }) {
-                    let ChatMessage { client_id, .. } = full.into_inner();
-                    tracing::warn!(client = %client_id, "MQTT chat message not published: {MAX_CHAT_WAITING} are already waiting for the log");
-                }
-            }
-            Err(refusal) => tracing::info!(client = %publish.client_id, "MQTT chat message refused: {refusal}"),
+        if let Err(full) = self.shared.chat.try_send(ChatMessage { client_id, body, ticket }) {
+            let ChatMessage { client_id, ticket, .. } = full.into_inner();
+            tracing::warn!(client = %client_id, "MQTT chat message refused: {MAX_CHAT_WAITING} are already waiting for the log");
+            self.settle(ticket, Err(LabRefusal::Busy));
+        }
+    }
+
+    /// Gives a held publisher the lab's answer (nothing to give for QoS 0).
+    fn settle(&self, ticket: Option<LabTicket>, outcome: Result<(), LabRefusal>) {
+        if let Some(ticket) = ticket {
+            self.run(|core, now| core.broker.settle_lab(ticket, outcome, now));
         }
     }
 }
 
-/// Appends the clients' chat messages one at a time, so they keep the order they arrived in.
-async fn append_chat(log: EventLog, mut waiting: mpsc::Receiver<ChatMessage>) {
-    while let Some(ChatMessage { client_id, body }) = waiting.recv().await {
-        if let Err(refusal) = log.append(body).await {
+/// Appends the clients' chat messages one at a time, so they keep the order they arrived in, and answers each
+/// publisher once the log has its message, or could not take it.
+async fn append_chat(host: MqttHost, log: EventLog, mut waiting: mpsc::Receiver<ChatMessage>) {
+    while let Some(ChatMessage { client_id, body, ticket }) = waiting.recv().await {
+        let outcome = log.append(body).await.map(drop).map_err(|refusal| {
             tracing::warn!(client = %client_id, "MQTT chat message not published: {refusal}");
-        }
+            LabRefusal::Unavailable(refusal.to_string())
+        });
+        host.settle(ticket, outcome);
     }
 }
 

@@ -41,7 +41,12 @@ impl MqttSocket {
     }
 
     async fn open_at(server: &TestServer, path: &str) -> Self {
-        let mut request = server.ws_url(path).into_client_request().unwrap();
+        Self::open_url(&server.ws_url(path)).await
+    }
+
+    /// A socket to the broker at `ws_url` (`ws://host:port/api/mqtt`), for a lab this process did not start.
+    pub async fn open_url(ws_url: &str) -> Self {
+        let mut request = ws_url.into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", mqtt::SUBPROTOCOL.parse().unwrap());
         let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], mqtt::SUBPROTOCOL);
