@@ -3,11 +3,14 @@
 //! With several instances on a shared log only the lease holder ticks ([`Leadership`]), and the knobs are one
 //! setting on the engine: a change made on any instance is stored there first, and every instance reads it back.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{
     EventBody, GeneratorSettings, GeneratorUpdate, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
@@ -28,6 +31,16 @@ pub struct Generator {
     settings: watch::Sender<GeneratorSettings>,
     /// Set with a shared log: where the knobs are kept for every instance.
     shared: Option<Backplane>,
+    /// Counts changes to the shared knobs, so a value read back from the engine just before a change was stored
+    /// does not undo it for a moment.
+    version: Arc<AtomicU64>,
+}
+
+/// The knobs as stored on the engine.
+#[derive(Serialize, Deserialize)]
+struct SharedSettings {
+    version: u64,
+    settings: GeneratorSettings,
 }
 
 impl Generator {
@@ -36,11 +49,12 @@ impl Generator {
     pub fn spawn(log: EventLog, leadership: &Leadership, initial: GeneratorSettings) -> Self {
         let (settings, watcher) = watch::channel(initial);
         let shared = log.backplane().cloned();
+        let version = Arc::new(AtomicU64::new(0));
         if let Some(backplane) = &shared {
-            tokio::spawn(follow_shared_settings(backplane.clone(), settings.clone()));
+            tokio::spawn(follow_shared_settings(backplane.clone(), settings.clone(), version.clone()));
         }
         tokio::spawn(run(log, watcher, leadership.watch()));
-        Self { settings, shared }
+        Self { settings, shared, version }
     }
 
     pub fn settings(&self) -> GeneratorSettings {
@@ -52,8 +66,10 @@ impl Generator {
     pub async fn update(&self, update: GeneratorUpdate) -> Result<GeneratorSettings, Refusal> {
         let next = self.checked(update)?;
         if let Some(backplane) = &self.shared {
-            let json = serde_json::to_vec(&next).expect("generator settings always serialise");
+            let version = self.version.load(Relaxed) + 1;
+            let json = SharedSettings { version, settings: next }.to_json();
             backplane.put_setting(SHARED_SETTING, json).await.map_err(crate::core::log::unavailable)?;
+            self.version.fetch_max(version, Relaxed);
         }
         self.settings.send_replace(next);
         Ok(next)
@@ -86,25 +102,39 @@ impl Generator {
     }
 }
 
-/// Keeps this instance's knobs equal to the shared ones. The first instance to find none stores its own.
-async fn follow_shared_settings(backplane: Backplane, settings: watch::Sender<GeneratorSettings>) {
+impl SharedSettings {
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("generator settings always serialise")
+    }
+}
+
+/// Keeps this instance's knobs equal to the shared ones. The first instance to find none (or none it can read,
+/// left by an older lab) stores its own.
+async fn follow_shared_settings(
+    backplane: Backplane,
+    settings: watch::Sender<GeneratorSettings>,
+    version: Arc<AtomicU64>,
+) {
     let mut ticker = tokio::time::interval(READ_SHARED_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !settings.is_closed() {
         ticker.tick().await;
-        match backplane.setting(SHARED_SETTING).await {
-            Ok(Some(json)) => match serde_json::from_slice::<GeneratorSettings>(&json) {
-                Ok(shared) => {
-                    settings.send_if_modified(|current| std::mem::replace(current, shared) != shared);
-                }
-                Err(error) => tracing::warn!("the shared generator settings cannot be read: {error}"),
-            },
-            Ok(None) => {
-                let json = serde_json::to_vec(&*settings.borrow()).expect("generator settings always serialise");
-                let _ = backplane.put_setting(SHARED_SETTING, json).await;
-            }
+        let stored = match backplane.setting(SHARED_SETTING).await {
+            Ok(stored) => stored.and_then(|json| serde_json::from_slice::<SharedSettings>(&json).ok()),
             // The replica reports the engine's absence; the knobs stay as they are meanwhile.
-            Err(_) => {}
+            Err(_) => continue,
+        };
+        match stored {
+            // Older than what this instance has just stored itself: a read that crossed the change.
+            Some(shared) if shared.version < version.load(Relaxed) => {}
+            Some(shared) => {
+                version.store(shared.version, Relaxed);
+                settings.send_if_modified(|current| std::mem::replace(current, shared.settings) != shared.settings);
+            }
+            None => {
+                let own = SharedSettings { version: version.load(Relaxed), settings: *settings.borrow() };
+                let _ = backplane.put_setting(SHARED_SETTING, own.to_json()).await;
+            }
         }
     }
 }
@@ -175,7 +205,6 @@ mod tests {
     use super::*;
     use crate::core::hub::HubSlot;
     use protocol::Epoch;
-    use std::sync::Arc;
 
     fn hub() -> Arc<HubSlot> {
         Arc::new(HubSlot::new(crate::core::hub::EventHub::new(Epoch("t".into()), 100)))
