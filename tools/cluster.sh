@@ -16,8 +16,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 program() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || { echo "$1 is missing: ./lab setup installs it" >&2; exit 1; }; }
 
 case "$engine" in
-  nats) engine_url="nats://127.0.0.1:$base_port" ;;
-  redis) engine_url="redis://127.0.0.1:$base_port" ;;
+  # How to find the engine's process again (redis-server renames its process after its address).
+  nats) engine_url="nats://127.0.0.1:$base_port"; engine_process="-sd $dir/nats" ;;
+  redis) engine_url="redis://127.0.0.1:$base_port"; engine_process="redis-server 127.0.0.1:$base_port" ;;
   *) echo "usage: ./lab cluster [nats|redis]" >&2; exit 2 ;;
 esac
 [[ "$instances" =~ ^[1-9][0-9]?$ ]] || { echo "LAB_INSTANCES must be 1 to 99" >&2; exit 2; }
@@ -33,6 +34,8 @@ stop() {
   # Instances brought back by hand with target/cluster/lab-N.sh are not this script's children: find them by
   # the engine they share.
   pkill -f -- "--backplane $engine_url" 2>/dev/null || true
+  # An engine brought back by hand with target/cluster/engine.sh, likewise (redis-server renames its process).
+  pkill -f -- "$engine_process" 2>/dev/null || true
   kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -40,17 +43,23 @@ trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
 say "starting $engine on ${engine_url#*://} (data in $dir/$engine)"
+mkdir -p "$dir/$engine"
 case "$engine" in
   nats)
-    mkdir -p "$dir/nats"
-    "$(program nats-server)" -js -sd "$dir/nats" -a 127.0.0.1 -p "$base_port" >"$dir/nats.log" 2>&1 &
+    engine_command="$(program nats-server) -js -sd $dir/nats -a 127.0.0.1 -p $base_port"
     ;;
   redis)
-    mkdir -p "$dir/redis"
-    "$(program redis-server)" --port "$base_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir/redis" \
-      >"$dir/redis.log" 2>&1 &
+    engine_command="$(program redis-server) --port $base_port --bind 127.0.0.1 --save '' --appendonly no --dir $dir/redis"
     ;;
 esac
+# Like the instances' scripts below: the lesson "Scaling out" stops the engine, and this brings it back.
+cat >"$dir/engine.sh" <<SCRIPT
+#!/usr/bin/env bash
+# Written by ./lab cluster: starts $engine again on ${engine_url#*://} (run from the repository's root).
+exec $engine_command >>$dir/$engine.log 2>&1
+SCRIPT
+chmod +x "$dir/engine.sh"
+"$dir/engine.sh" &
 pids+=($!)
 
 host=${listen%:*}
@@ -113,12 +122,12 @@ say "starting HAProxy on http://$listen (configuration: $dir/haproxy.cfg)"
 pids+=($!)
 
 haproxy_pid=$!
-engine_pid=${pids[0]}
 
 say "the lab is at http://$listen ($instances instances on $engine; logs in $dir/). Ctrl-C stops everything."
 say "try: pkill -9 -f -- '--instance lab-1\$' kills one; every lane resumes on another. $dir/lab-1.sh brings it back."
-# Instances may die (that is the lesson); the cluster stops when the engine or HAProxy does, or on Ctrl-C.
-while kill -0 "$engine_pid" 2>/dev/null && kill -0 "$haproxy_pid" 2>/dev/null; do
+say "or stop the log: pkill $engine-server; every lane says \"log unavailable\". $dir/engine.sh brings it back."
+# Instances and the engine may die (that is the lesson); the cluster stops when HAProxy does, or on Ctrl-C.
+while kill -0 "$haproxy_pid" 2>/dev/null; do
   sleep 1
 done
-say "the engine or HAProxy stopped; see $dir/*.log"
+say "HAProxy stopped; see $dir/haproxy.log"
