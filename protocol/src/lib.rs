@@ -7,6 +7,7 @@ mod audio;
 mod class;
 mod event;
 mod faults;
+pub mod grpc;
 pub mod headers;
 mod label;
 mod lesson;
