@@ -2,7 +2,8 @@
 //!
 //! A browser opens at most [`CONNECTIONS_PER_SERVER`] HTTP/1.1 connections to one server, shared by all its tabs,
 //! and a lab tab keeps [`CONNECTIONS_HELD_PER_TAB`] of them open for as long as it runs: one per lane in
-//! [`HELD_LANES`], its long poll, its SSE stream and its HTTP stream (a WebSocket is not counted among the six).
+//! [`HELD_LANES`] that is on: its long poll, its SSE stream, its HTTP stream and its gRPC-web call (a WebSocket is
+//! not counted among the six).
 //! With two lab tabs all six are held, and every short poll, side-channel request and page load then waits inside
 //! the browser, without an error, until a long poll happens to return. So at most [`MAX_HOLDING_TABS`] tab runs its
 //! held lanes; another tab pauses its own, says why, and can take over.
@@ -20,11 +21,11 @@ use protocol::{TabId, TabMessage, TabRole, Transport};
 pub const CONNECTIONS_PER_SERVER: usize = 6;
 /// The lanes that keep an HTTP connection open for as long as they run, and so are paused in a tab that may not
 /// hold. Short polls come and go; a WebSocket is not among the six.
-pub const HELD_LANES: [Transport; 3] = [Transport::LongPoll, Transport::Sse, Transport::HttpStream];
-/// A running lab tab's long poll, SSE stream and HTTP stream.
+pub const HELD_LANES: [Transport; 4] = [Transport::LongPoll, Transport::Sse, Transport::HttpStream, Transport::Grpc];
+/// A running lab tab's long poll, SSE stream, HTTP stream and gRPC-web call, when all are on.
 pub const CONNECTIONS_HELD_PER_TAB: usize = HELD_LANES.len();
-/// One tab holds three connections and leaves three for everything that comes and goes; a second would take all
-/// six.
+/// One tab holds at most four connections and leaves two for everything that comes and goes; a second would take
+/// all six.
 pub const MAX_HOLDING_TABS: usize = 1;
 
 const _: () = assert!(MAX_HOLDING_TABS * CONNECTIONS_HELD_PER_TAB < CONNECTIONS_PER_SERVER);
@@ -298,7 +299,7 @@ mod tests {
 
     #[test]
     fn held_connections_leave_some_free_and_one_more_tab_would_not() {
-        assert_eq!(CONNECTIONS_HELD_PER_TAB, 3, "long poll, SSE and HTTP stream");
+        assert_eq!(CONNECTIONS_HELD_PER_TAB, 4, "long poll, SSE, HTTP stream and gRPC-web");
         assert!(MAX_HOLDING_TABS * CONNECTIONS_HELD_PER_TAB < CONNECTIONS_PER_SERVER);
         assert!((MAX_HOLDING_TABS + 1) * CONNECTIONS_HELD_PER_TAB >= CONNECTIONS_PER_SERVER);
     }

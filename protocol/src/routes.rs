@@ -56,6 +56,7 @@ pub fn of_lane(transport: Transport) -> Option<&'static str> {
         Transport::HttpStream => Some(HTTP_STREAM),
         Transport::Webhook => None,
         Transport::Mqtt => Some(MQTT),
+        Transport::Grpc => Some(crate::grpc::SUBSCRIBE_PATH),
     }
 }
 

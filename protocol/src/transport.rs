@@ -11,10 +11,11 @@ pub enum Transport {
     HttpStream,
     Webhook,
     Mqtt,
+    Grpc,
 }
 
 impl Transport {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     pub const ALL: [Transport; Self::COUNT] = [
         Transport::ShortPoll,
         Transport::LongPoll,
@@ -23,6 +24,7 @@ impl Transport {
         Transport::HttpStream,
         Transport::Webhook,
         Transport::Mqtt,
+        Transport::Grpc,
     ];
 
     /// Its place in [`Transport::ALL`] (the lane order).
@@ -40,6 +42,7 @@ impl Transport {
             Transport::HttpStream => "http_stream",
             Transport::Webhook => "webhook",
             Transport::Mqtt => "mqtt",
+            Transport::Grpc => "grpc",
         }
     }
 
@@ -52,6 +55,7 @@ impl Transport {
             Transport::HttpStream => "HTTP streaming",
             Transport::Webhook => "Webhooks",
             Transport::Mqtt => "MQTT",
+            Transport::Grpc => "gRPC-web",
         }
     }
 
@@ -65,6 +69,9 @@ impl Transport {
             Transport::HttpStream => "one fetch whose response never ends; a JSON line per event",
             Transport::Webhook => "server to server: a signed POST per event, retried until the receiver answers 2xx",
             Transport::Mqtt => "a broker between publishers and subscribers; MQTT packets inside one WebSocket",
+            Transport::Grpc => {
+                "protobuf messages, each behind a 5-byte prefix, in one fetch: gRPC as a browser can speak it"
+            }
         }
     }
 
@@ -80,10 +87,10 @@ impl Transport {
 
     /// Whether a page turns this lane on when it opens. The webhook lane registers an endpoint with the lab's
     /// sender, which a page should do only when someone wants to watch webhooks; the MQTT lane is a broker's
-    /// protocol on top of a WebSocket, so the first view compares the browser's own transports and a lesson (or
-    /// key 7) brings MQTT in.
+    /// protocol on top of a WebSocket, and gRPC-web a protocol on top of a fetch, so the first view compares the
+    /// browser's own transports and a lesson (or keys 7 and 8) brings them in.
     pub fn on_at_start(self) -> bool {
-        !matches!(self, Transport::Webhook | Transport::Mqtt)
+        !matches!(self, Transport::Webhook | Transport::Mqtt | Transport::Grpc)
     }
 
     /// Whether the browser is one of the parties. For a webhook it is not: the page learns of each delivery over

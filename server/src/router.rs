@@ -23,6 +23,7 @@ pub use protocol::headers::{EPOCH as EPOCH_HEADER, INSTANCE as INSTANCE_HEADER};
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::transports::router())
+        .merge(crate::transports::grpc::router(&state))
         .merge(crate::api::router())
         .merge(pages(&state))
         // Assets, and the page's own 404.

@@ -297,6 +297,12 @@ async fn a_published_message_reaches_every_transport() {
     mqtt.connect(mqtt5_protocol::ConnectOptions::new("every-lane").with_keep_alive(Duration::from_secs(60))).await;
     mqtt.subscribe(protocol::mqtt::EVENTS_FILTER, mqtt5_protocol::QoS::AtMostOnce).await;
 
+    // And a gRPC-web subscriber, as the page's lane.
+    let (status, _, grpc) = common::grpc_web::subscribe(&server, None).await;
+    assert_eq!(status, 200);
+    let mut grpc = Box::pin(grpc);
+    server.wait_for_open(Transport::Grpc, 1, "the gRPC call is held").await;
+
     let seq = server.publish("hello, every lane").await;
 
     assert_eq!(sse_seqs(&mut sse, 1).await, [seq]);
@@ -307,6 +313,12 @@ async fn a_published_message_reaches_every_transport() {
         server.http.get(server.url("/api/poll?after=0")).send().await.unwrap().json().await.unwrap();
     assert_eq!(polled.events[0].seq, seq);
     assert_eq!(common::mqtt_socket::seq_of(&mqtt.publish().await), seq);
+    match timeout(PATIENCE, grpc.next()).await.expect("a gRPC message in time") {
+        Some(common::grpc_web::WebItem::Delivered(protocol::grpc::Delivered::Event(event))) => {
+            assert_eq!(event.seq, seq)
+        }
+        other => panic!("expected the event, got {other:?}"),
+    }
 
     // The webhook is acknowledged by the receiver a moment after the POST; the other lanes have theirs already.
     let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -55,8 +55,8 @@ async fn stream_loop(recorder: LaneRecorder, client: ClientId, abort: Option<Abo
 }
 
 /// A reader whose stream is cancelled when it is dropped, so a response this hook stops reading (a restart, a bad
-/// line) does not keep holding one of the browser's connections.
-struct Reader(ReadableStreamDefaultReader);
+/// line) does not keep holding one of the browser's connections. The gRPC-web lane reads its body the same way.
+pub(super) struct Reader(pub(super) ReadableStreamDefaultReader);
 
 impl Drop for Reader {
     fn drop(&mut self) {
@@ -71,7 +71,7 @@ impl Drop for Reader {
 
 impl Reader {
     /// The next chunk, `Ok(None)` when the response ended.
-    async fn next(&self) -> Result<Option<Vec<u8>>, String> {
+    pub(super) async fn next(&self) -> Result<Option<Vec<u8>>, String> {
         let result = JsFuture::from(self.0.read()).await.map_err(describe)?;
         let done = Reflect::get(&result, &JsValue::from_str("done")).ok().and_then(|done| done.as_bool());
         if done != Some(false) {

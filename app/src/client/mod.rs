@@ -1,5 +1,5 @@
 //! One hook per transport (`use_short_poll`, `use_long_poll`, `use_event_source`, `use_websocket`,
-//! `use_http_stream`, `use_webhooks`, `use_mqtt`), each in its
+//! `use_http_stream`, `use_webhooks`, `use_mqtt`, `use_grpc_web`), each in its
 //! own file and each returning the same [`LaneHandle`], so the diagram and metrics never ask which transport they
 //! draw. Browser work happens only inside effects and tasks, which never run during server rendering. Beside them,
 //! the browser side of exporting: downloads, the clipboard, reading a chosen file, the diagram as SVG and PNG.
@@ -10,6 +10,7 @@ mod browser_events;
 mod clock_sync;
 mod diagram_picture;
 mod files;
+mod grpc_web;
 mod http;
 mod http_stream;
 mod lane_recorder;
@@ -31,6 +32,7 @@ pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
 pub use diagram_picture::{picture_of, png_of};
 pub use files::{copy_text, download_blob, download_text, export_file_name, read_text, BrowserError};
+pub use grpc_web::use_grpc_web;
 pub use http::{
     broadcast_message, class_presence, clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline,
     latest_scale_report, lesson, lesson_list, publish_message, restart_stream, send_audio, set_delivery_delay,
@@ -71,6 +73,7 @@ pub fn use_lane(transport: protocol::Transport) -> fn(LaneOptions) -> LaneHandle
         Transport::HttpStream => use_http_stream,
         Transport::Webhook => use_webhooks,
         Transport::Mqtt => use_mqtt,
+        Transport::Grpc => use_grpc_web,
     }
 }
 
@@ -139,8 +142,8 @@ pub(crate) fn note_no_answer(recorder: LaneRecorder, what: &str, patience: Durat
         format!(
             "{what} is normally answered at once, so the request is most likely queued inside this browser: it \
              opens at most 6 HTTP/1.1 connections to one server, shared by all its tabs, and every other lab tab \
-             keeps {} of them open (long poll, SSE and HTTP stream). Close other tabs of this lab, or a delay fault \
-             is on.",
+             keeps up to {} of them open (long poll, SSE, HTTP stream, gRPC-web). Close other tabs of this lab, or a \
+             delay fault is on.",
             crate::tab_share::CONNECTIONS_HELD_PER_TAB
         ),
     );

@@ -86,6 +86,7 @@ fn lane_tint(transport: Transport) -> &'static str {
         Transport::HttpStream => "rgb(252, 232, 236)",
         Transport::Webhook => "rgb(236, 239, 241)",
         Transport::Mqtt => "rgb(232, 245, 233)",
+        Transport::Grpc => "rgb(255, 243, 224)",
     }
 }
 

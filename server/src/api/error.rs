@@ -65,6 +65,22 @@ impl ApiError {
         }
     }
 
+    /// The gRPC status that says the same as [`ApiError::status`], for the gRPC lane's clients.
+    pub fn grpc_status(&self) -> tonic::Status {
+        let code = match self.status() {
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                tonic::Code::InvalidArgument
+            }
+            StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,
+            StatusCode::FORBIDDEN => tonic::Code::PermissionDenied,
+            StatusCode::NOT_FOUND => tonic::Code::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => tonic::Code::ResourceExhausted,
+            StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable,
+            _ => tonic::Code::Internal,
+        };
+        tonic::Status::new(code, self.to_string())
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

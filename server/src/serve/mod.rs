@@ -3,8 +3,12 @@
 //! student exhausts the laptop's file descriptors. Serving each connection with hyper directly lets the lab set
 //! that timeout (`--handshake-timeout-seconds`) and turn off Nagle's algorithm, which would otherwise hold small
 //! event writes back for up to 40 ms and show up as latency that no transport caused.
+//!
+//! The one port speaks HTTP/1.1 and, for gRPC's native clients, HTTP/2 with prior knowledge (cleartext, no
+//! upgrade): the first bytes say which ([`version`]).
 
 mod stall_guard;
+mod version;
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -15,8 +19,8 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -63,17 +67,35 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, %address, "could not turn off Nagle's algorithm");
         }
-        let wire = Arc::new(ConnectionWire::new(ledger.clone()));
-        let service = router.clone().map_request({
-            let wire = wire.clone();
-            move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(address));
-                request.extensions_mut().insert(wire.clone());
-                request.map(Body::new)
+        let (router, ledger, stopping, open) = (router.clone(), ledger.clone(), stopping.clone(), open.clone());
+        tokio::spawn(async move {
+            // A client that connects and sends nothing is let go here, before either protocol starts.
+            let Some(version) = version::sniff(&stream, timing.handshake_timeout).await else { return };
+            let stream = StallGuard::new(stream, timing.write_stall_timeout);
+            match version {
+                version::Version::Http1 => {
+                    let wire = Arc::new(ConnectionWire::new(ledger));
+                    let service = router.map_request({
+                        let wire = wire.clone();
+                        move |mut request: Request<Incoming>| {
+                            request.extensions_mut().insert(ConnectInfo(address));
+                            request.extensions_mut().insert(wire.clone());
+                            request.map(Body::new)
+                        }
+                    });
+                    let stream = WireTap::new(stream, wire);
+                    serve_http1(stream, address, service, timing, stopping, open).await;
+                }
+                // The wire tap reads HTTP/1.1; an HTTP/2 connection's bytes are not split into records (yet).
+                version::Version::Http2 => {
+                    let service = router.map_request(move |mut request: Request<Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(address));
+                        request.map(Body::new)
+                    });
+                    serve_http2(stream, address, service, stopping, open).await;
+                }
             }
         });
-        let stream = WireTap::new(StallGuard::new(stream, timing.write_stall_timeout), wire);
-        tokio::spawn(serve_connection(stream, address, service, timing, stopping.clone(), open.clone()));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -82,7 +104,7 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection<S>(
+async fn serve_http1<S>(
     stream: WireTap<StallGuard<TcpStream>>,
     address: SocketAddr,
     service: S,
@@ -105,6 +127,51 @@ async fn serve_connection<S>(
         result = connection.as_mut() => {
             if let Err(error) = result {
                 tracing::debug!(%error, %address, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
+}
+
+/// Streams one HTTP/2 client may have open at once: gRPC calls are streams, and each holds a subscription.
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+/// The largest header list (HPACK-decoded) a client may send.
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+/// Streams a client may open and reset at once before it is cut (the "rapid reset" attack, CVE-2023-44487).
+const MAX_PENDING_RESET_STREAMS: usize = 20;
+/// HTTP/2 PINGs: a client that stops answering for this long is cut, like a WebSocket that stops ponging.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn serve_http2<S>(
+    stream: StallGuard<TcpStream>,
+    address: SocketAddr,
+    service: S,
+    mut stopping: watch::Receiver<bool>,
+    _open: watch::Receiver<()>,
+) where
+    S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .max_pending_accept_reset_streams(MAX_PENDING_RESET_STREAMS)
+        .keep_alive_interval(PING_EVERY)
+        .keep_alive_timeout(PING_TIMEOUT);
+    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let mut connection = pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, %address, "HTTP/2 connection ended with an error");
             }
             return;
         }

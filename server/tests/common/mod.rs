@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod engines;
+pub mod grpc_web;
 pub mod mosquitto;
 pub mod mqtt_socket;
 

@@ -10,8 +10,8 @@ use crate::tab_share::{PauseReason, TabShareStatus, CONNECTIONS_HELD_PER_TAB, CO
 pub fn TabLimitNotice(tab_share: TabShareHandle) -> impl IntoView {
     let limit = format!(
         "A browser opens at most {CONNECTIONS_PER_SERVER} HTTP/1.1 connections to one server, shared by all its \
-         tabs, and each lab tab keeps {CONNECTIONS_HELD_PER_TAB} of them open for as long as it runs (its long poll, \
-         its SSE stream and its HTTP stream)."
+         tabs, and each lab tab keeps up to {CONNECTIONS_HELD_PER_TAB} of them open for as long as it runs (its long \
+         poll, its SSE stream, its HTTP stream and its gRPC-web call)."
     );
     move || match tab_share.status.get() {
         TabShareStatus::Paused { holders, reason } => {

@@ -1,0 +1,116 @@
+//! gRPC against a client no one here wrote: PyPI's `grpcio` (`tests/peers/grpc_client.py`), over HTTP/2
+//! cleartext on the lab's one port. It has no generated code: it learns the service from the server's reflection,
+//! so reflection is tested by every call. Each test runs the real server on port 0.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::TestServer;
+use protocol::PollResponse;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs the Python peer with `args` (the server's address first) and answers its JSON lines.
+async fn grpcio(server: std::net::SocketAddr, args: &[&str]) -> Vec<serde_json::Value> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = manifest.join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run ./lab setup", python.display());
+    let address = server.to_string();
+    let (command, rest) = args.split_first().unwrap();
+    let run = tokio::process::Command::new(python)
+        .arg(manifest.join("tests/peers/grpc_client.py"))
+        .arg(command)
+        .arg(&address)
+        .args(rest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(PATIENCE, run).await.expect("grpcio in time").unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "grpc_client.py {args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+async fn poll_after(server: &TestServer, after: u64) -> PollResponse {
+    server.http.get(server.url(&format!("/api/poll?after={after}"))).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn reflection_names_the_service_and_its_methods() {
+    let server = TestServer::start().await;
+    let lines = grpcio(server.addr, &["services"]).await;
+    let services: Vec<&str> = lines[0]["services"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(services.contains(&"lab.v1.Events"), "{services:?}");
+    assert!(services.contains(&"grpc.reflection.v1.ServerReflection"), "{services:?}");
+    let methods = &lines[1]["methods"];
+    assert_eq!(methods[0]["name"], "Subscribe");
+    assert_eq!(methods[0]["output"], "lab.v1.Event");
+    assert_eq!(methods[0]["server_streaming"], true);
+    assert_eq!(methods[1]["name"], "Publish");
+    assert_eq!(methods[1]["server_streaming"], false);
+}
+
+/// grpcio's Subscribe from 0 gets exactly the numbers and events `/api/poll` gives, in the same run.
+#[tokio::test]
+async fn grpcio_subscribes_over_http2_and_gets_the_same_events_as_a_poll() {
+    let server = TestServer::start().await;
+    let mut published = Vec::new();
+    for n in 0..5 {
+        published.push(server.publish(&format!("message {n}")).await);
+    }
+    let lines = grpcio(server.addr, &["subscribe", "--after", "0", "--count", "5"]).await;
+    let polled = poll_after(&server, 0).await;
+    assert_eq!(lines[0]["metadata"]["x-lab-epoch"], polled.epoch.0, "the run, in the initial metadata");
+    let streamed: Vec<(u64, String)> = lines[1..6]
+        .iter()
+        .map(|line| (line["seq"].as_u64().unwrap(), line["text"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: Vec<(u64, String)> = polled
+        .events
+        .iter()
+        .map(|event| match &event.body {
+            protocol::EventBody::Message { text } => (event.seq, text.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(streamed, expected);
+    assert_eq!(streamed.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), published);
+    assert_eq!(lines[6]["cancelled"], true);
+}
+
+#[tokio::test]
+async fn grpcio_publishes_and_bad_input_gets_the_status_the_spec_names() {
+    let server = TestServer::start().await;
+    let lines = grpcio(server.addr, &["publish", "hello from grpcio"]).await;
+    let seq = lines[0]["seq"].as_u64().expect("a sequence number");
+    let polled = poll_after(&server, seq - 1).await;
+    assert_eq!(polled.events[0].body, protocol::EventBody::Message { text: "hello from grpcio".into() });
+
+    let empty = grpcio(server.addr, &["publish", ""]).await;
+    assert_eq!(empty[0]["status"], "INVALID_ARGUMENT", "{empty:?}");
+    // Field 1 (text) as a length-delimited field that claims 255 bytes and has none: not a protobuf message.
+    let broken = grpcio(server.addr, &["raw", "/lab.v1.Events/Publish", "0aff"]).await;
+    assert_eq!(broken[0]["status"], "INTERNAL", "the spec's code for a request that cannot be parsed: {broken:?}");
+    let unknown = grpcio(server.addr, &["raw", "/lab.v1.Events/Unsubscribe", "00"]).await;
+    assert_eq!(unknown[0]["status"], "UNIMPLEMENTED", "{unknown:?}");
+    assert_eq!(poll_after(&server, seq).await.events, Vec::new(), "nothing refused was published");
+}
+
+/// A restart ends every subscription with ABORTED: its numbers belonged to the old run.
+#[tokio::test]
+async fn a_restart_ends_a_subscription_with_aborted() {
+    let server = TestServer::start().await;
+    server.publish("before").await;
+    let address = server.addr;
+    let subscribed =
+        tokio::spawn(async move { grpcio(address, &["subscribe", "--after", "0", "--count", "100"]).await });
+    server.wait_for_open(protocol::Transport::Grpc, 1, "the gRPC call is held").await;
+    server.http.post(server.url("/api/faults/restart")).send().await.unwrap();
+    let lines = subscribed.await.unwrap();
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "ABORTED", "{lines:?}");
+    assert!(last["details"].as_str().unwrap().contains("restarted"), "{last}");
+}
