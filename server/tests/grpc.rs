@@ -114,3 +114,41 @@ async fn a_restart_ends_a_subscription_with_aborted() {
     assert_eq!(last["status"], "ABORTED", "{lines:?}");
     assert!(last["details"].as_str().unwrap().contains("restarted"), "{last}");
 }
+
+/// Past the limits: a request message over 16 KiB, and an `after` beyond any number (it means "from now").
+#[tokio::test]
+async fn an_oversize_message_is_resource_exhausted_and_a_huge_after_means_from_now() {
+    let server = TestServer::start().await;
+    // Publish { text: 20,000 × "a" }: tag 0x0a, varint length 20000 (0xa0 0x9c 0x01).
+    let big = format!("0aa09c01{}", "61".repeat(20_000));
+    let refused = grpcio(server.addr, &["raw", "/lab.v1.Events/Publish", &big]).await;
+    assert_eq!(refused[0]["status"], "RESOURCE_EXHAUSTED", "{refused:?}");
+
+    let address = server.addr;
+    let subscribed =
+        tokio::spawn(
+            async move { grpcio(address, &["subscribe", "--after", &u64::MAX.to_string(), "--count", "1"]).await },
+        );
+    server.wait_for_open(protocol::Transport::Grpc, 1, "the gRPC call is held").await;
+    let seq = server.publish("after the huge after").await;
+    let lines = subscribed.await.unwrap();
+    assert_eq!(lines[1]["seq"], seq, "{lines:?}");
+}
+
+/// What is not a gRPC call gets HTTP's answer with the lab's JSON body, not a status its client cannot read.
+#[tokio::test]
+async fn a_request_that_is_not_grpc_gets_415_and_native_grpc_over_http1_gets_400() {
+    let server = TestServer::start().await;
+    let post = |content_type: &'static str| {
+        server.http.post(server.url("/lab.v1.Events/Publish")).header("content-type", content_type).body("x").send()
+    };
+    let wrong = post("text/plain").await.unwrap();
+    assert_eq!(wrong.status(), 415);
+    let body: protocol::ApiErrorBody = wrong.json().await.unwrap();
+    assert_eq!((body.error.as_str(), body.field.as_deref()), ("unsupported_media_type", Some("Content-Type")));
+    assert!(body.message.contains("text/plain"), "{}", body.message);
+    let over_http1 = post("application/grpc").await.unwrap();
+    assert_eq!(over_http1.status(), 400);
+    let body: protocol::ApiErrorBody = over_http1.json().await.unwrap();
+    assert_eq!(body.error, "http2_required");
+}

@@ -20,6 +20,14 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("expected `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// A request to a gRPC method that is not gRPC.
+    #[error(
+        "a gRPC method takes `Content-Type: application/grpc` over HTTP/2 or `application/grpc-web` over any HTTP, \
+         not {found}"
+    )]
+    NotGrpc { found: String },
+    #[error("native gRPC needs HTTP/2 (cleartext, prior knowledge); over HTTP/1.1 use gRPC-web")]
+    GrpcNeedsHttp2,
     #[error("not a WebSocket handshake: {message}")]
     NotAWebSocketHandshake { status: StatusCode, message: String },
     #[error("WebSocket connections from origin `{origin}` are not allowed (see --allowed-origins)")]
@@ -53,6 +61,8 @@ impl ApiError {
         match self {
             Self::InvalidParameter { field, .. } | Self::InvalidField { field, .. } => Some(field),
             Self::ForbiddenOrigin { .. } => Some("Origin"),
+            Self::NotGrpc { .. } => Some("Content-Type"),
+            Self::GrpcNeedsHttp2 => None,
             Self::MalformedJson(_)
             | Self::UnsupportedMediaType
             | Self::NotAWebSocketHandshake { .. }
@@ -83,7 +93,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::NotGrpc { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAWebSocketHandshake { status, .. } => *status,
             Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -111,7 +121,8 @@ impl ApiError {
             Self::InvalidParameter { .. } => "invalid_parameter",
             Self::InvalidField { .. } => "invalid_field",
             Self::MalformedJson(_) => "malformed_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::NotGrpc { .. } => "unsupported_media_type",
+            Self::GrpcNeedsHttp2 => "http2_required",
             Self::NotAWebSocketHandshake { .. } => "not_a_websocket_handshake",
             Self::ForbiddenOrigin { .. } => "forbidden_origin",
             Self::TooManyConnections { .. } => "too_many_connections",

@@ -9,6 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::Version;
+use axum::response::IntoResponse;
 use axum::Router;
 use futures::Stream;
 use prost::Message as _;
@@ -22,6 +25,7 @@ use tower::Layer;
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
 use crate::api::lanes::Lanes;
+use crate::api::rate_limit::RequestRateLimit;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
@@ -39,23 +43,63 @@ use generated::events_server::{Events, EventsServer};
 
 /// The gRPC services, each under its own path prefix (`/lab.v1.Events/…`, `/grpc.reflection.v1.…/…`).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let events = EventsService { lanes: axum::extract::FromRef::from_ref(state), log: state.log.clone() };
+    let events = EventsService {
+        lanes: axum::extract::FromRef::from_ref(state),
+        log: state.log.clone(),
+        rate_limit: state.rate_limit.clone(),
+    };
+    // A publish is at most 1 KiB of text and a subscription request two small fields: anything near this is abuse,
+    // answered RESOURCE_EXHAUSTED before it is buffered.
+    let events = tower::ServiceBuilder::new()
+        .layer(GrpcWebLayer::new())
+        .map_response(oversize_is_resource_exhausted)
+        .service(EventsServer::new(events).max_decoding_message_size(MAX_REQUEST_BYTES));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the lab's descriptor set, compiled at build time, is valid");
     Router::new()
-        .route_service(
-            &format!("/{}/{{*method}}", protocol::grpc::SERVICE),
-            GrpcWebLayer::new().layer(EventsServer::new(events)),
-        )
+        .route_service(&format!("/{}/{{*method}}", protocol::grpc::SERVICE), events)
         .route_service("/grpc.reflection.v1.ServerReflection/{*method}", GrpcWebLayer::new().layer(reflection))
+        .route_layer(axum::middleware::from_fn(only_grpc))
 }
+
+/// tonic refuses a message over its size limit with OUT_OF_RANGE; gRPC's status code table names
+/// RESOURCE_EXHAUSTED for that, which clients retry differently. The service itself never answers OUT_OF_RANGE, so
+/// one in a trailers-only response (the only way a refused request ends) is the limit's.
+fn oversize_is_resource_exhausted<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+    if response.headers().get("grpc-status").is_some_and(|code| code.as_bytes() == out_of_range.as_bytes()) {
+        let exhausted = (tonic::Code::ResourceExhausted as i32).to_string();
+        response.headers_mut().insert("grpc-status", exhausted.parse().expect("digits are a header value"));
+    }
+    response
+}
+
+/// What is not a gRPC call gets the HTTP answer the gRPC spec asks for (415 for another content type) with the
+/// lab's JSON body, instead of a gRPC status its client could not read.
+async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let is_web = content_type.starts_with("application/grpc-web");
+    if !content_type.starts_with(protocol::grpc::CONTENT_TYPE) {
+        let found = if content_type.is_empty() { "none".to_owned() } else { format!("`{content_type}`") };
+        return ApiError::NotGrpc { found }.into_response();
+    }
+    if !is_web && request.version() < Version::HTTP_2 {
+        return ApiError::GrpcNeedsHttp2.into_response();
+    }
+    next.run(request).await
+}
+
+/// The largest request message the service decodes.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 struct EventsService {
     lanes: Lanes,
     log: EventLog,
+    /// The same per-address budget as `/api/…` requests: a gRPC publish is a publish.
+    rate_limit: RequestRateLimit,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<v1::Event, Status>> + Send>>;
@@ -102,6 +146,7 @@ impl Events for EventsService {
     }
 
     async fn publish(&self, request: Request<v1::PublishRequest>) -> Result<Response<v1::PublishReply>, Status> {
+        self.rate_limit.check(client_address(&request)).map_err(|error| error.grpc_status())?;
         let body =
             validated_message(request.into_inner().text).map_err(|refusal| ApiError::Refused(refusal).grpc_status())?;
         let seq = self.log.append(body).await.map_err(|refusal| ApiError::Refused(refusal).grpc_status())?;
