@@ -4,8 +4,8 @@ export const TRANSPORTS = ["short_poll", "long_poll", "sse", "web_socket", "http
 /** The lanes that keep one of the browser's 6 connections open, paused in a tab that may not hold them. */
 export const HELD = ["long_poll", "sse", "http_stream"] as const;
 export type TransportId = (typeof TRANSPORTS)[number];
-/** Every lane on the page: the browser's transports, and the webhook and MQTT lanes (off until switched on). */
-export type LaneId = TransportId | "webhook" | "mqtt";
+/** Every lane on the page: the browser's transports, and the webhook, MQTT and gRPC-web lanes (off until switched on). */
+export type LaneId = TransportId | "webhook" | "mqtt" | "grpc";
 
 export type TransportStats = {
   open_connections: number;
@@ -14,7 +14,7 @@ export type TransportStats = {
   body_bytes_sent: number;
 };
 
-export async function stats(request: APIRequestContext): Promise<Record<TransportId, TransportStats> & { head_seq: number }> {
+export async function stats(request: APIRequestContext): Promise<Record<LaneId, TransportStats> & { head_seq: number }> {
   const response = await request.get("/api/stats");
   expect(response.status()).toBe(200);
   const body = await response.json();

@@ -51,7 +51,7 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     (". or →", "step: show the next arrival in any lane (pauses first)"),
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
-    ("1 2 3 4 5 6 7", "turn a lane off or on, in page order"),
+    ("1 2 3 4 5 6 7 8", "turn a lane off or on, in page order"),
     ("t", "dark or light theme"),
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),
@@ -76,6 +76,7 @@ pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
         "5" => Shortcut::ToggleLane(4),
         "6" => Shortcut::ToggleLane(5),
         "7" => Shortcut::ToggleLane(6),
+        "8" => Shortcut::ToggleLane(7),
         "t" | "T" => Shortcut::Theme,
         "n" | "N" => Shortcut::LessonNext,
         "b" | "B" => Shortcut::LessonBack,
@@ -209,7 +210,8 @@ mod tests {
         assert_eq!(press("5"), Some(Shortcut::ToggleLane(4)));
         assert_eq!(press("6"), Some(Shortcut::ToggleLane(5)));
         assert_eq!(press("7"), Some(Shortcut::ToggleLane(6)));
-        assert_eq!(press("8"), None);
+        assert_eq!(press("8"), Some(Shortcut::ToggleLane(7)));
+        assert_eq!(press("9"), None);
         assert_eq!(press("t"), Some(Shortcut::Theme));
         assert_eq!(press("n"), Some(Shortcut::LessonNext));
         assert_eq!(press("b"), Some(Shortcut::LessonBack));

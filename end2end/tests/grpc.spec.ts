@@ -1,0 +1,50 @@
+import { expect, test } from "@playwright/test";
+import { drawnSeqs, lane, metric, openLab, setGenerator, stats } from "./helpers";
+
+// The gRPC-web lane: lab.v1.Events/Subscribe called from the page with fetch, each protobuf message behind its
+// 5-byte prefix, read through a ReadableStream reader and decoded by the same Rust code as the server's framing.
+
+test.beforeEach(async ({ request }) => {
+  expect((await request.delete("/api/faults")).status()).toBe(204);
+  await setGenerator(request, { rate_per_second: 4, payload_bytes: 0, paused: false });
+});
+
+async function switchOn(page: import("@playwright/test").Page) {
+  await page.getByTestId("toggle-grpc").check();
+  await expect(lane(page, "grpc").getByTestId("lane-status")).toHaveText("open", { timeout: 20_000 });
+}
+
+test("the gRPC-web lane draws prefixed protobuf messages with the same numbers as the SSE lane", async ({ page }) => {
+  const errors = await openLab(page);
+  await switchOn(page);
+  await expect(lane(page, "grpc").locator("text", { hasText: "200 · application/grpc-web+proto" })).toBeAttached();
+  let shared: number[] = [];
+  await expect
+    .poll(async () => {
+      const [called, sse] = [await drawnSeqs(page, "grpc"), await drawnSeqs(page, "sse")];
+      shared = called.filter((seq) => sse.includes(seq));
+      return shared.length;
+    }, { timeout: 20_000 })
+    .toBeGreaterThanOrEqual(5);
+  const called = await drawnSeqs(page, "grpc");
+  expect(called).toEqual([...called].sort((a, b) => a - b));
+  expect(new Set(called).size).toBe(called.length);
+  expect(await metric(page, "grpc", "missed")).toBe("0");
+  expect(errors).toEqual([]);
+});
+
+test("a server drop ends the call with a trailer frame, and the lane calls again from its cursor", async ({ page, request }) => {
+  await openLab(page);
+  await switchOn(page);
+  await expect.poll(async () => Number(await metric(page, "grpc", "last-seq")), { timeout: 20_000 }).toBeGreaterThan(0);
+  const callsBefore = (await stats(request)).grpc.requests;
+  await lane(page, "grpc").getByTestId("drop").click();
+  await expect(lane(page, "grpc").getByTestId("drop-outcome")).toContainText("dropped 1 connection");
+  // The call ended with gRPC's status in the trailer frame: 14, UNAVAILABLE.
+  await expect(lane(page, "grpc").locator("text", { hasText: "grpc-status 14" })).toBeAttached({ timeout: 20_000 });
+  await expect.poll(async () => (await stats(request)).grpc.requests, { timeout: 20_000 }).toBeGreaterThan(callsBefore);
+  const head = (await stats(request)).head_seq + 2;
+  await expect.poll(async () => Number(await metric(page, "grpc", "last-seq")), { timeout: 20_000 }).toBeGreaterThanOrEqual(head);
+  expect(await metric(page, "grpc", "missed")).toBe("0");
+  expect(await metric(page, "grpc", "duplicates")).toBe("0");
+});
