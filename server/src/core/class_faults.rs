@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backplane::Backplane;
-use protocol::FaultTarget;
+use protocol::{DelayRule, FaultTarget};
 use serde::{Deserialize, Serialize};
 
-use crate::core::faults::{FaultRules, WeakFaultSwitches};
+use crate::core::clock::unix_micros_now;
 use crate::core::log::unavailable;
 use crate::core::refusal::Refusal;
 
@@ -38,12 +38,20 @@ struct DropOrder {
 }
 
 impl ClassFaults {
-    /// Starts following the class's faults into `switches`, for as long as they exist.
-    pub(crate) fn follow(backplane: Backplane, instance: Arc<str>, switches: WeakFaultSwitches) -> Self {
-        let class = Self { backplane, instance };
-        tokio::spawn(read_rules(class.backplane.clone(), switches.clone()));
-        tokio::spawn(hear_drops(class.clone(), switches));
-        class
+    pub(crate) fn new(backplane: Backplane, instance: Arc<str>) -> Self {
+        Self { backplane, instance }
+    }
+
+    /// Follows the class's faults for as long as the callbacks want them (each answers `false` once its switches
+    /// are gone): `rules` gets the rules as read back every 250 ms, ended windows left out; `drops` each target
+    /// another instance announced a drop of.
+    pub(crate) fn follow(
+        &self,
+        rules: impl FnMut(FaultRules) -> bool + Send + 'static,
+        drops: impl FnMut(FaultTarget) -> bool + Send + 'static,
+    ) {
+        tokio::spawn(read_rules(self.backplane.clone(), rules));
+        tokio::spawn(hear_drops(self.clone(), drops));
     }
 
     pub(crate) async fn store(&self, rules: &FaultRules) -> Result<(), Refusal> {
@@ -58,42 +66,62 @@ impl ClassFaults {
     }
 }
 
-/// Keeps the rules in force equal to the class's, and drops what a window opened elsewhere covers.
-async fn read_rules(backplane: Backplane, switches: WeakFaultSwitches) {
+async fn read_rules(backplane: Backplane, mut apply: impl FnMut(FaultRules) -> bool) {
     let mut ticker = tokio::time::interval(READ_RULES_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let stored = backplane.setting(RULES_SETTING).await;
-        let Some(live) = switches.upgrade() else { return };
         // Nothing stored yet is a healthy network; an engine out of reach keeps the rules as they are (the replica
         // reports the outage).
-        let Ok(Some(json)) = stored else { continue };
-        match serde_json::from_slice::<FaultRules>(&json).map(|mut rules| {
-            rules.forget_ended();
-            rules
-        }) {
-            Ok(rules) if rules != live.rules() => {
-                for target in live.replace_rules(rules) {
-                    live.drop_here(target);
+        let Ok(Some(json)) = backplane.setting(RULES_SETTING).await else { continue };
+        match serde_json::from_slice::<FaultRules>(&json) {
+            Ok(mut rules) => {
+                rules.forget_ended();
+                if !apply(rules) {
+                    return;
                 }
             }
-            Ok(_) => {}
             Err(error) => tracing::warn!("the class's fault rules cannot be read: {error}"),
         }
     }
 }
 
-async fn hear_drops(class: ClassFaults, switches: WeakFaultSwitches) {
+async fn hear_drops(class: ClassFaults, mut drop: impl FnMut(FaultTarget) -> bool) {
     let mut orders = class.backplane.hear(DROPS_CHANNEL);
     while let Some(json) = orders.recv().await {
-        let Some(live) = switches.upgrade() else { return };
         match serde_json::from_slice::<DropOrder>(&json) {
-            Ok(order) if *order.from != *class.instance => {
-                live.drop_here(order.target);
+            // The announcer made the drop on its own connections already.
+            Ok(order) if *order.from == *class.instance => {}
+            Ok(order) => {
+                if !drop(order.target) {
+                    return;
+                }
             }
-            Ok(_) => {}
             Err(error) => tracing::warn!("a drop order from another instance cannot be read: {error}"),
         }
+    }
+}
+
+/// The faults that last (the drops are over once made): what the class shares through the engine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FaultRules {
+    /// Counts changes, so a rule set read back from the engine is not mistaken for a newer one.
+    pub version: u64,
+    pub delays: Vec<DelayRule>,
+    pub offline: Vec<OfflineWindow>,
+}
+
+/// A target refused until `until` (Unix microseconds: every instance reads the same moment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OfflineWindow {
+    pub target: FaultTarget,
+    pub until: u64,
+}
+
+impl FaultRules {
+    /// Windows that have ended stay in the stored rules until the next change; they hold nothing.
+    pub(crate) fn forget_ended(&mut self) {
+        let now = unix_micros_now();
+        self.offline.retain(|window| window.until > now);
     }
 }

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use backplane::Backplane;
 use protocol::{DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::core::class_faults::ClassFaults;
+use crate::core::class_faults::{ClassFaults, FaultRules, OfflineWindow};
 use crate::core::clock::unix_micros_now;
 use crate::core::peer::Peer;
 use crate::core::refusal::Refusal;
@@ -31,7 +30,7 @@ pub struct FaultSwitches {
 
 /// Fault switches that do not keep them alive: what the class's followers hold.
 #[derive(Clone)]
-pub(crate) struct WeakFaultSwitches(Weak<Inner>);
+struct WeakFaultSwitches(Weak<Inner>);
 
 struct Inner {
     drops: broadcast::Sender<FaultTarget>,
@@ -43,30 +42,6 @@ struct Inner {
     /// healthy network the answer should not cost a lock shared by every connection.
     any_offline: AtomicBool,
     any_delay: AtomicBool,
-}
-
-/// The faults that last (the drops are over once made): what the class shares through the engine.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct FaultRules {
-    /// Counts changes, so a rule set read back from the engine is not mistaken for a newer one.
-    pub version: u64,
-    pub delays: Vec<DelayRule>,
-    pub offline: Vec<OfflineWindow>,
-}
-
-/// A target refused until `until` (Unix microseconds: every instance reads the same moment).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct OfflineWindow {
-    pub target: FaultTarget,
-    pub until: u64,
-}
-
-impl FaultRules {
-    /// Windows that have ended stay in the stored rules until the next change; they hold nothing.
-    pub(crate) fn forget_ended(&mut self) {
-        let now = unix_micros_now();
-        self.offline.retain(|window| window.until > now);
-    }
 }
 
 impl Default for FaultSwitches {
@@ -85,7 +60,7 @@ impl Default for FaultSwitches {
 
 impl WeakFaultSwitches {
     /// This instance's switches while they exist, without the class: what they do stays on this instance.
-    pub(crate) fn upgrade(&self) -> Option<FaultSwitches> {
+    fn upgrade(&self) -> Option<FaultSwitches> {
         Some(FaultSwitches { inner: self.0.upgrade()?, class: None })
     }
 }
@@ -98,7 +73,26 @@ impl FaultSwitches {
     /// Switches shared by every instance on `backplane`: a fault set on one is in force on all of them.
     pub fn for_class(backplane: Backplane, instance: Arc<str>) -> Self {
         let switches = Self::default();
-        let class = ClassFaults::follow(backplane, instance, WeakFaultSwitches(Arc::downgrade(&switches.inner)));
+        let class = ClassFaults::new(backplane, instance);
+        let weak = WeakFaultSwitches(Arc::downgrade(&switches.inner));
+        let for_drops = weak.clone();
+        class.follow(
+            move |rules| {
+                let Some(live) = weak.upgrade() else { return false };
+                if rules != live.rules() {
+                    // A window opened elsewhere drops what it covers here too.
+                    for target in live.replace_rules(rules) {
+                        live.drop_here(target);
+                    }
+                }
+                true
+            },
+            move |target| {
+                let Some(live) = for_drops.upgrade() else { return false };
+                live.drop_here(target);
+                true
+            },
+        );
         Self { class: Some(class), ..switches }
     }
 
