@@ -157,7 +157,7 @@ impl NatsLog {
     pub async fn hold_lease(&self, holder: &str, ttl: Duration) -> Result<bool, BackplaneError> {
         let store = self.lease_store(ttl).await?;
         let mut revision = self.lease_revision.lock().await;
-        within(&self.url, async {
+        let held = within(&self.url, async {
             if let Some(held) = *revision {
                 // Renewing writes a new entry, which starts its time to live again.
                 if let Ok(renewed) = store.update(LEASE_KEY, Bytes::from(holder.to_owned()), held).await {
@@ -189,7 +189,28 @@ impl NatsLog {
                 Err(error) => Err(self.failed(error)),
             }
         })
-        .await
+        .await;
+        self.restored_after(held, LEASE_BUCKET, ttl, StorageType::Memory).await
+    }
+
+    /// Passes `result` on; after a failure it makes sure the bucket is there again. A server restarted without it
+    /// (the lease's bucket is in memory; a server may also lose its store) would otherwise fail every later call:
+    /// the bucket's handle outlives the bucket.
+    async fn restored_after<T>(
+        &self,
+        result: Result<T, BackplaneError>,
+        name: &str,
+        max_age: Duration,
+        storage: StorageType,
+    ) -> Result<T, BackplaneError> {
+        if result.is_err() {
+            let _ = self.bucket(name, max_age, storage).await;
+        }
+        result
+    }
+
+    async fn settings_restored<T>(&self, result: Result<T, BackplaneError>) -> Result<T, BackplaneError> {
+        self.restored_after(result, SETTINGS_BUCKET, Duration::ZERO, StorageType::File).await
     }
 
     async fn lease_store(&self, ttl: Duration) -> Result<&kv::Store, BackplaneError> {
@@ -225,14 +246,13 @@ impl NatsLog {
 
     pub async fn put_setting(&self, name: &str, value: Vec<u8>) -> Result<(), BackplaneError> {
         let store = self.settings_store().await?;
-        within(&self.url, async { store.put(name, Bytes::from(value)).await.map_err(|error| self.failed(error)) })
-            .await
-            .map(drop)
+        let put = within(&self.url, async { store.put(name, Bytes::from(value)).await.map_err(|e| self.failed(e)) });
+        self.settings_restored(put.await.map(drop)).await
     }
 
     pub async fn settings_starting(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, BackplaneError> {
         let store = self.settings_store().await?;
-        within(&self.url, async {
+        let listed = within(&self.url, async {
             let mut keys = store.keys().await.map_err(|error| self.failed(error))?;
             let mut named = Vec::new();
             while let Some(key) = keys.next().await {
@@ -245,15 +265,14 @@ impl NatsLog {
                 }
             }
             Ok(named)
-        })
-        .await
+        });
+        self.settings_restored(listed.await).await
     }
 
     pub async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, BackplaneError> {
         let store = self.settings_store().await?;
-        within(&self.url, async { store.get(name).await.map_err(|error| self.failed(error)) })
-            .await
-            .map(|value| value.map(|bytes| bytes.to_vec()))
+        let got = within(&self.url, async { store.get(name).await.map_err(|error| self.failed(error)) }).await;
+        self.settings_restored(got.map(|value| value.map(|bytes| bytes.to_vec()))).await
     }
 
     pub async fn announce(&self, channel: &str, payload: Vec<u8>) -> Result<(), BackplaneError> {

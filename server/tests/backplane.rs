@@ -254,3 +254,29 @@ async fn announcements_reach_every_listening_instance_across_an_engine_crash() {
         }
     }
 }
+
+/// The lease and the settings live in buckets of their own (NATS keeps the lease's in memory): after the engine
+/// crashed and came back, both work again, or no generator would ever tick again.
+#[tokio::test]
+async fn the_lease_and_the_settings_work_again_after_the_engine_comes_back() {
+    for kind in ENGINES {
+        let mut engine = Engine::start(kind);
+        let log = connect(&engine).await;
+        assert!(log.hold_lease("lab-1", Duration::from_secs(2)).await.unwrap(), "{kind:?}");
+        log.put_setting("generator", b"1".to_vec()).await.unwrap();
+        engine.kill();
+        engine.restart_after_kill();
+        let again = timeout(PATIENCE, async {
+            loop {
+                let lease = log.hold_lease("lab-1", Duration::from_secs(2)).await;
+                let setting = log.put_setting("generator", b"2".to_vec()).await;
+                if matches!(lease, Ok(true)) && setting.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        again.await.unwrap_or_else(|_| panic!("{kind:?}: the lease or the settings never worked again"));
+        assert_eq!(log.setting("generator").await.unwrap().as_deref(), Some(&b"2"[..]), "{kind:?}");
+    }
+}
