@@ -72,7 +72,7 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
   expect(trace.name).toMatch(/^transport-lab-trace-[\d-]+\.json$/);
   const json = JSON.parse(trace.bytes.toString("utf8"));
   expect([json.format, json.version]).toEqual(["transport-lab-trace", 2]);
-  expect(json.lanes.map((lane: { transport: string }) => lane.transport)).toEqual([...TRANSPORTS, "webhook", "mqtt"]);
+  expect(json.lanes.map((lane: { transport: string }) => lane.transport)).toEqual([...TRANSPORTS, "webhook", "mqtt", "grpc"]);
   expect(json.settings.generator).toEqual({ rate_per_second: 2, payload_bytes: 0, paused: false });
   expect(json.settings.poll_interval_ms).toBe(1000);
   await expect(page.getByTestId("export-status")).toContainText("saved a trace of");

@@ -30,6 +30,12 @@ test("the gRPC-web lane draws prefixed protobuf messages with the same numbers a
   expect(called).toEqual([...called].sort((a, b) => a - b));
   expect(new Set(called).size).toBe(called.length);
   expect(await metric(page, "grpc", "missed")).toBe("0");
+  // Measured at the server's socket: a tick's protobuf, its 5-byte prefix and the chunk around it, against the
+  // HTTP stream's JSON line for the same events.
+  const perEvent = async (transport: "grpc" | "http_stream") => parseFloat(await metric(page, transport, "bytes-per-event"));
+  await expect.poll(() => perEvent("grpc"), { timeout: 20_000 }).toBeGreaterThan(0);
+  await expect.poll(() => perEvent("http_stream"), { timeout: 20_000 }).toBeGreaterThan(0);
+  expect(await perEvent("grpc")).toBeLessThan(await perEvent("http_stream"));
   expect(errors).toEqual([]);
 });
 

@@ -244,7 +244,7 @@ test("the metrics panel compares the lanes, moves with the knobs, resets and exp
   await expect.poll(perEvent, { timeout: 20_000 }).toBeGreaterThan(4000);
   const href = (await page.getByTestId("metrics-csv").getAttribute("href")) ?? "";
   const text = decodeURIComponent(href.replace("data:text/csv;charset=utf-8,", ""));
-  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket,http_stream,webhook,mqtt");
+  expect(text.split("\n")[0]).toBe("figure,short_poll,long_poll,sse,web_socket,http_stream,webhook,mqtt,grpc");
   expect(text).toContain("\nlatency_p99,");
 });
 

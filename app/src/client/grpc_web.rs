@@ -75,7 +75,10 @@ async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&Abo
             hex(&body)
         ),
     );
-    let request = Request::post(SUBSCRIBE_PATH)
+    // The client id goes in the URL too: the server's byte tap files a request by its address before any handler
+    // has decoded the body, and gRPC ignores the query.
+    let url = format!("{SUBSCRIBE_PATH}?client={client}");
+    let request = Request::post(&url)
         .header("content-type", WEB_CONTENT_TYPE)
         .header("accept", WEB_CONTENT_TYPE)
         .header("x-grpc-web", "1")
