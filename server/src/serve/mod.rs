@@ -11,7 +11,7 @@ mod stall_guard;
 mod version;
 
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +109,7 @@ async fn serve_http1<S>(
     address: SocketAddr,
     service: S,
     timing: Timing,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) where
     S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
@@ -122,6 +122,19 @@ async fn serve_http1<S>(
     builder.timer(TokioTimer::new()).header_read_timeout(timing.handshake_timeout);
     let io = TokioIo::new(stream);
     let connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
+    run_until_stopped(connection, |connection| connection.graceful_shutdown(), address, stopping).await;
+}
+
+/// Runs `connection` to its end; when the lab stops, lets it finish what is in flight and close.
+async fn run_until_stopped<C, E>(
+    connection: C,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+    address: SocketAddr,
+    mut stopping: watch::Receiver<bool>,
+) where
+    C: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let mut connection = pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -130,7 +143,7 @@ async fn serve_http1<S>(
             }
             return;
         }
-        _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+        _ = stopping.wait_for(|stop| *stop) => graceful_shutdown(connection.as_mut()),
     }
     let _ = connection.await;
 }
@@ -149,7 +162,7 @@ async fn serve_http2<S>(
     stream: StallGuard<TcpStream>,
     address: SocketAddr,
     service: S,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) where
     S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
@@ -167,15 +180,5 @@ async fn serve_http2<S>(
         .keep_alive_interval(PING_EVERY)
         .keep_alive_timeout(PING_TIMEOUT);
     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-    let mut connection = pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%error, %address, "HTTP/2 connection ended with an error");
-            }
-            return;
-        }
-        _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
-    }
-    let _ = connection.await;
+    run_until_stopped(connection, |connection| connection.graceful_shutdown(), address, stopping).await;
 }
