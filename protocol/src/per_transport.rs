@@ -71,7 +71,7 @@ mod tests {
         let json = serde_json::to_string(&table).unwrap();
         assert_eq!(
             json,
-            r#"{"short_poll":10,"long_poll":9,"sse":3,"web_socket":10,"http_stream":11,"webhook":7,"mqtt":4}"#
+            r#"{"short_poll":10,"long_poll":9,"sse":3,"web_socket":10,"http_stream":11,"webhook":7,"mqtt":4,"grpc":4}"#
         );
         assert_eq!(serde_json::from_str::<PerTransport<usize>>(&json).unwrap(), table);
         let missing = serde_json::from_str::<PerTransport<usize>>(r#"{"sse":1}"#).unwrap_err();
@@ -82,6 +82,6 @@ mod tests {
     fn indexes_by_transport() {
         let mut table = PerTransport::<u32>::default();
         table[Transport::Sse] += 2;
-        assert_eq!(table.iter().map(|(_, value)| *value).collect::<Vec<_>>(), [0, 0, 2, 0, 0, 0, 0]);
+        assert_eq!(table.iter().map(|(_, value)| *value).collect::<Vec<_>>(), [0, 0, 2, 0, 0, 0, 0, 0]);
     }
 }

@@ -403,12 +403,19 @@ fn dropped_after_pubrec_a_kept_session_releases_the_message_once() {
 }
 
 #[test]
-fn a_chat_message_is_acknowledged_and_reaches_the_lab() {
+fn a_chat_message_is_acknowledged_once_the_lab_has_it() {
     let mut wire = Wire::new(ClientSettings::default());
     let chat = wire.client.publish_chat("hello").unwrap();
     wire.send(chat);
     let outputs = wire.broker.take_outputs();
-    assert!(outputs.iter().any(|output| matches!(output, Output::Lab(lab) if &lab.payload[..] == b"hello")));
+    let ticket = outputs.iter().find_map(|output| match output {
+        Output::Lab(lab) if &lab.payload[..] == b"hello" => lab.ticket,
+        _ => None,
+    });
+    assert!(!outputs.iter().any(|output| matches!(output, Output::Send { .. })), "no PUBACK before the lab answers");
+    assert_eq!(wire.client.in_flight().qos1_awaiting_ack, 1);
+    wire.broker.settle_lab(ticket.expect("the lab holds the acknowledgement"), Ok(()), wire.now);
+    let outputs = wire.broker.take_outputs();
     for output in outputs {
         if let Output::Send { bytes, .. } = output {
             let incoming = wire.client.receive(&bytes).unwrap();
