@@ -148,10 +148,10 @@ async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&Abo
                     match decoded.and_then(|message| Delivered::try_from(message).map_err(|e| e.to_string())) {
                         Ok(Delivered::Event(event)) => {
                             let label = format!("msg #{} · {}", event.seq, event.body.kind_name());
+                            // What arrived, prefix and protobuf, in hex: the inspector shows it as received.
                             let framed = framing::encode_message(&payload);
-                            let how =
-                                format!("frame: flag 0x00, length {} B of protobuf\n{}", payload.len(), hex(&framed));
-                            recorder.event_noting(&event, label, "", framed.len(), exchange, Some(how));
+                            let how = format!("frame: flag 0x00, length {} B of protobuf", payload.len());
+                            recorder.event_noting(&event, label, &hex(&framed), framed.len(), exchange, Some(how));
                         }
                         Ok(Delivered::Gap(gap)) => recorder.gap(gap),
                         Err(error) => recorder.note(NoteTone::Error, "undecodable message".into(), error),
