@@ -91,6 +91,8 @@ async fn grpcio_publishes_and_bad_input_gets_the_status_the_spec_names() {
 
     let empty = grpcio(server.addr, &["publish", ""]).await;
     assert_eq!(empty[0]["status"], "INVALID_ARGUMENT", "{empty:?}");
+    let details = empty[0]["details"].as_str().unwrap();
+    assert!(details.contains("field `text`") && !details.contains("JSON"), "names the protobuf field: {details}");
     // Field 1 (text) as a length-delimited field that claims 255 bytes and has none: not a protobuf message.
     let broken = grpcio(server.addr, &["raw", "/lab.v1.Events/Publish", "0aff"]).await;
     assert_eq!(broken[0]["status"], "INTERNAL", "the spec's code for a request that cannot be parsed: {broken:?}");

@@ -32,6 +32,7 @@ use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::log::EventLog;
 use crate::core::message::validated_message;
+use crate::core::refusal::Refusal;
 use crate::core::stats::OpenConnection;
 use crate::wire::connection::{Annotation, ConnectionWire};
 
@@ -147,10 +148,17 @@ impl Events for EventsService {
 
     async fn publish(&self, request: Request<v1::PublishRequest>) -> Result<Response<v1::PublishReply>, Status> {
         self.rate_limit.check(client_address(&request)).map_err(|error| error.grpc_status())?;
-        let body =
-            validated_message(request.into_inner().text).map_err(|refusal| ApiError::Refused(refusal).grpc_status())?;
-        let seq = self.log.append(body).await.map_err(|refusal| ApiError::Refused(refusal).grpc_status())?;
+        let body = validated_message(request.into_inner().text).map_err(status_of)?;
+        let seq = self.log.append(body).await.map_err(status_of)?;
         Ok(Response::new(v1::PublishReply { seq }))
+    }
+}
+
+/// The lab's refusal as a gRPC status; a field is a protobuf field here, not a JSON one.
+fn status_of(refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::InvalidField { field, message } => Status::invalid_argument(format!("field `{field}` {message}")),
+        other => ApiError::Refused(other).grpc_status(),
     }
 }
 
