@@ -154,3 +154,16 @@ async fn a_request_that_is_not_grpc_gets_415_and_native_grpc_over_http1_gets_400
     let body: protocol::ApiErrorBody = over_http1.json().await.unwrap();
     assert_eq!(body.error, "http2_required");
 }
+
+/// HTTP/2's own limits hold for a real client: a header list over 16 KiB is refused with 431 and publishes nothing,
+/// and the next call is served as usual.
+#[tokio::test]
+async fn a_header_list_over_the_limit_is_refused_with_431() {
+    let server = TestServer::start().await;
+    let head = poll_after(&server, 0).await.next;
+    let refused = grpcio(server.addr, &["publish", "too big a header", "--header-bytes", "20000"]).await;
+    assert!(refused[0]["details"].as_str().unwrap().contains("431"), "{refused:?}");
+    assert_eq!(poll_after(&server, head).await.events, Vec::new(), "nothing was published");
+    let fine = grpcio(server.addr, &["publish", "a normal one", "--header-bytes", "8000"]).await;
+    assert!(fine[0]["seq"].as_u64().is_some(), "{fine:?}");
+}

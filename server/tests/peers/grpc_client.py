@@ -14,7 +14,7 @@ ADDR is host:port, reached as cleartext HTTP/2. Each prints JSON lines:
              counts as one), and after K of them cancels the call and prints {"cancelled": true}. A stream that
              ends first prints {"status": "NAME", "details": "..."}. Without --after the request leaves `after`
              unset (only what comes next), which is not the same as --after 0.
-  publish    {"seq": N}, or {"status", "details"} when the call fails.
+  publish    {"seq": N}, or {"status", "details"} when the call fails. --header-bytes N adds a header that long.
   raw        sends HEX_BODY as it is (already serialized) to a unary method path such as /lab.v1.Events/Publish:
              {"ok_bytes": "hex"} or {"status", "details"}.
 A failed call's status is output, exit 0 (the tests assert on it); anything else that goes wrong (reflection
@@ -202,7 +202,9 @@ def cmd_publish(args):
     channel = connect(args.addr)
     publish = Method(channel, Reflection(channel).service(SERVICE), "Publish")
     try:
-        reply = publish.call(publish.request(text=args.text), timeout=WAIT)
+        # An oversized header list on purpose, to meet the server's HTTP/2 limit.
+        metadata = [("x-filler", "a" * args.header_bytes)] if args.header_bytes else None
+        reply = publish.call(publish.request(text=args.text), timeout=WAIT, metadata=metadata)
     except grpc.RpcError as err:
         return status(err)
     out({"seq": reply.seq})
@@ -238,6 +240,7 @@ def main():
     publish = commands.add_parser("publish")
     publish.add_argument("addr")
     publish.add_argument("text")
+    publish.add_argument("--header-bytes", type=int, default=0, help="send a header of this many bytes")
     publish.set_defaults(run=cmd_publish)
     raw = commands.add_parser("raw")
     raw.add_argument("addr")
