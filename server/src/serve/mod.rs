@@ -104,20 +104,39 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_http1<S>(
+/// The app as hyper serves it to one connection: the router, with the connection's details put into each request.
+trait ConnectionService:
+    tower::Service<
+        Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> ConnectionService for S where
+    S: tower::Service<
+            Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+async fn serve_http1<S: ConnectionService>(
     stream: WireTap<StallGuard<TcpStream>>,
     address: SocketAddr,
     service: S,
     timing: Timing,
     stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
-) where
-    S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(timing.handshake_timeout);
     let io = TokioIo::new(stream);
@@ -158,19 +177,13 @@ const MAX_PENDING_RESET_STREAMS: usize = 20;
 const PING_EVERY: Duration = Duration::from_secs(20);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-async fn serve_http2<S>(
+async fn serve_http2<S: ConnectionService>(
     stream: StallGuard<TcpStream>,
     address: SocketAddr,
     service: S,
     stopping: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
-) where
-    S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
