@@ -42,6 +42,12 @@ async fn traffic(server: &TestServer) {
     mqtt_page.subscribe(protocol::mqtt::EVENTS_FILTER, mqtt5_protocol::QoS::ExactlyOnce).await;
     let long_poller = reqwest::Client::new();
     let poller = reqwest::Client::new();
+    // gRPC-web, as the page's lane calls it.
+    let grpc_client = reqwest::Client::new();
+    let url = server.url(&format!("{}?client=cap", protocol::grpc::SUBSCRIBE_PATH));
+    let (status, _, grpc) = common::grpc_web::subscribe_as(&grpc_client, &url, Some(0)).await;
+    assert_eq!(status, 200);
+    let mut grpc = Box::pin(grpc);
 
     for round in 0..5u64 {
         publish("captured").await.unwrap();
@@ -73,6 +79,11 @@ async fn traffic(server: &TestServer) {
             splitter.push(&chunk).into_iter().filter(|line| line.as_ref().unwrap().contains(r#""type":"event""#));
         lines_seen += events.count();
     }
+    let mut messages = 0;
+    while messages < 6 {
+        let item = timeout(Duration::from_secs(5), grpc.next()).await.unwrap().expect("the gRPC call stays open");
+        messages += usize::from(matches!(item, common::grpc_web::WebItem::Delivered(_)));
+    }
     // Events arrived in a burst, so a PUBLISH may come before the previous one's PUBREL: answer each as it comes.
     let mut completed = 0;
     while completed < 6 {
@@ -94,12 +105,13 @@ async fn traffic(server: &TestServer) {
     assert!(mqtt_page.next().await.is_none(), "the broker closes after DISCONNECT");
     socket.close(None).await.unwrap();
     while let Ok(Some(Ok(_))) = timeout(Duration::from_secs(5), socket.next()).await {}
-    drop((sse, lines));
+    drop((sse, lines, grpc, grpc_client));
     drop((poller, long_poller));
     server.wait_for_open(Transport::Sse, 0, "the SSE stream is still open").await;
     server.wait_for_open(Transport::WebSocket, 0, "the socket is still open").await;
     server.wait_for_open(Transport::HttpStream, 0, "the HTTP stream is still open").await;
     server.wait_for_open(Transport::Mqtt, 0, "the MQTT socket is still open").await;
+    server.wait_for_open(Transport::Grpc, 0, "the gRPC call is still open").await;
 }
 
 #[tokio::test]
@@ -184,6 +196,7 @@ async fn byte_counts_agree_with_a_packet_capture_within_one_percent() {
                 Transport::WebSocket => path == "/api/ws",
                 Transport::HttpStream => path == "/api/stream",
                 Transport::Mqtt => path == "/api/mqtt",
+                Transport::Grpc => path == protocol::grpc::SUBSCRIBE_PATH,
                 // Its bytes are the sender's, on a socket of its own.
                 Transport::Webhook => false,
             });

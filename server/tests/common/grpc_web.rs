@@ -24,10 +24,19 @@ pub async fn subscribe(
     server: &TestServer,
     after: Option<u64>,
 ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, impl Stream<Item = WebItem>) {
+    subscribe_as(&server.http, &server.url(SUBSCRIBE_PATH), after).await
+}
+
+/// [`subscribe`] with an HTTP client of the caller's (a connection of its own) to `url`, which may name the page
+/// (`?client=`) as the page's lane does.
+pub async fn subscribe_as(
+    http: &reqwest::Client,
+    url: &str,
+    after: Option<u64>,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, impl Stream<Item = WebItem>) {
     let request = v1::SubscribeRequest { after, client: String::new() };
-    let response = server
-        .http
-        .post(server.url(SUBSCRIBE_PATH))
+    let response = http
+        .post(url)
         .header("content-type", WEB_CONTENT_TYPE)
         .header("x-grpc-web", "1")
         .body(framing::encode_message(&request.encode_to_vec()))
