@@ -89,9 +89,14 @@ async fn each_page_counts_once_overall_and_once_per_transport_it_is_connected_on
     // Frank's page has its MQTT lane on: its broker connection is its presence there.
     let _frank = common::mqtt_socket::MqttSocket::open_as(&server, "frank").await;
     server.wait_for_open(Transport::Mqtt, 1, "the MQTT socket is open").await;
+    // Gina's gRPC-web lane: the page named in the call's request message.
+    let url = server.url(protocol::grpc::SUBSCRIBE_PATH);
+    let (status, _, _gina) = common::grpc_web::subscribe_as(&server.http, &url, None, "gina").await;
+    assert_eq!(status, 200);
+    server.wait_for_open(Transport::Grpc, 1, "the gRPC call is held").await;
 
     let class = presence(&server).await;
-    assert_eq!(class.pages, 6, "{class:?}");
+    assert_eq!(class.pages, 7, "{class:?}");
     for transport in Transport::ALL {
         assert_eq!(pages_on(&class, transport), 1, "{transport:?}: {class:?}");
     }

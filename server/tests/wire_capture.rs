@@ -45,7 +45,7 @@ async fn traffic(server: &TestServer) {
     // gRPC-web, as the page's lane calls it.
     let grpc_client = reqwest::Client::new();
     let url = server.url(&format!("{}?client=cap", protocol::grpc::SUBSCRIBE_PATH));
-    let (status, _, grpc) = common::grpc_web::subscribe_as(&grpc_client, &url, Some(0)).await;
+    let (status, _, grpc) = common::grpc_web::subscribe_as(&grpc_client, &url, Some(0), "cap").await;
     assert_eq!(status, 200);
     let mut grpc = Box::pin(grpc);
 

@@ -24,17 +24,18 @@ pub async fn subscribe(
     server: &TestServer,
     after: Option<u64>,
 ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, impl Stream<Item = WebItem>) {
-    subscribe_as(&server.http, &server.url(SUBSCRIBE_PATH), after).await
+    subscribe_as(&server.http, &server.url(SUBSCRIBE_PATH), after, "").await
 }
 
-/// [`subscribe`] with an HTTP client of the caller's (a connection of its own) to `url`, which may name the page
-/// (`?client=`) as the page's lane does.
+/// [`subscribe`] with an HTTP client of the caller's (a connection of its own) to `url`, as page `client` (empty:
+/// none). The page's lane also names itself in the URL (`?client=`) for the byte tap; a caller may do the same.
 pub async fn subscribe_as(
     http: &reqwest::Client,
     url: &str,
     after: Option<u64>,
+    client: &str,
 ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, impl Stream<Item = WebItem>) {
-    let request = v1::SubscribeRequest { after, client: String::new() };
+    let request = v1::SubscribeRequest { after, client: client.to_owned() };
     let response = http
         .post(url)
         .header("content-type", WEB_CONTENT_TYPE)
