@@ -11,12 +11,10 @@ use prost::Message;
 use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
-use super::http_stream::Reader;
+use super::http_stream::{lost, read_again_and_again, Reader, StreamEnd};
 use super::lane_task::run_while_enabled;
 use super::round_trip::post_round_trip;
-use super::{
-    back_off, note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER,
-};
+use super::{note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER};
 use crate::diagram::NoteTone;
 use protocol::grpc::framing::{self, Frame, FrameReader, PREFIX_LEN};
 use protocol::grpc::{v1, Delivered, SUBSCRIBE_PATH, WEB_CONTENT_TYPE};
@@ -31,36 +29,12 @@ pub fn use_grpc_web(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Grpc, &options);
     let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
-        call_loop(recorder, client.clone(), abort)
+        read_again_and_again(recorder, client.clone(), abort, subscribe)
     });
     recorder.handle(post_round_trip(recorder, options.client))
 }
 
-/// Why one call stopped being read.
-enum CallEnd {
-    /// The server restarted: call again at once, from #1 of the new run.
-    Restarted,
-    /// Ended or failed: drawn as a lost connection, then the back-off.
-    Lost { label: String, detail: String },
-}
-
-fn lost(label: &str, detail: impl Into<String>) -> CallEnd {
-    CallEnd::Lost { label: label.into(), detail: detail.into() }
-}
-
-async fn call_loop(recorder: LaneRecorder, client: ClientId, abort: Option<AbortSignal>) {
-    loop {
-        match subscribe(recorder, &client, abort.as_ref()).await {
-            CallEnd::Restarted => {}
-            CallEnd::Lost { label, detail } => {
-                recorder.connection_lost(label, detail);
-                back_off(recorder).await;
-            }
-        }
-    }
-}
-
-async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&AbortSignal>) -> CallEnd {
+async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&AbortSignal>) -> StreamEnd {
     let after = recorder.cursor();
     let message = v1::SubscribeRequest { after: Some(after), client: client.to_string() };
     let body = framing::encode_message(&message.encode_to_vec());
@@ -106,7 +80,7 @@ async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&Abo
     }
     if let Some(epoch) = headers.get(protocol::headers::EPOCH) {
         if recorder.observe_epoch(&Epoch(epoch)) {
-            return CallEnd::Restarted;
+            return StreamEnd::Restarted;
         }
     }
     recorder.served_by(headers.get(protocol::headers::INSTANCE).as_deref());
@@ -162,7 +136,7 @@ async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&Abo
                     let message = decode_percent(frame.trailer("grpc-message").unwrap_or_default());
                     if status == ABORTED {
                         recorder.note(NoteTone::Info, format!("trailers · grpc-status {status}"), message);
-                        return CallEnd::Restarted;
+                        return StreamEnd::Restarted;
                     }
                     return lost(&format!("trailers · grpc-status {status}"), message);
                 }

@@ -25,26 +25,33 @@ pub fn use_http_stream(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::HttpStream, &options);
     let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
-        stream_loop(recorder, client.clone(), abort)
+        read_again_and_again(recorder, client.clone(), abort, read_stream)
     });
     recorder.handle(post_round_trip(recorder, options.client))
 }
 
-/// Why one response stopped being read.
-enum StreamEnd {
+/// Why one response stopped being read (here, and in the gRPC-web lane, which reads its call the same way).
+pub(super) enum StreamEnd {
     /// The server restarted: fetch again at once, from #1 of the new run.
     Restarted,
     /// Ended or failed: drawn as a lost connection, then the back-off.
     Lost { label: String, detail: String },
 }
 
-fn lost(label: &str, detail: impl Into<String>) -> StreamEnd {
+pub(super) fn lost(label: &str, detail: impl Into<String>) -> StreamEnd {
     StreamEnd::Lost { label: label.into(), detail: detail.into() }
 }
 
-async fn stream_loop(recorder: LaneRecorder, client: ClientId, abort: Option<AbortSignal>) {
+/// A lane whose browser has no machinery to reconnect: `read` one response to its end, then again, at once after a
+/// restart or after the session's back-off, for as long as the lane runs.
+pub(super) async fn read_again_and_again(
+    recorder: LaneRecorder,
+    client: ClientId,
+    abort: Option<AbortSignal>,
+    read: impl AsyncFn(LaneRecorder, &ClientId, Option<&AbortSignal>) -> StreamEnd,
+) {
     loop {
-        match read_stream(recorder, &client, abort.as_ref()).await {
+        match read(recorder, &client, abort.as_ref()).await {
             StreamEnd::Restarted => {}
             StreamEnd::Lost { label, detail } => {
                 recorder.connection_lost(label, detail);
