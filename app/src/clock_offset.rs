@@ -58,8 +58,11 @@ pub const MIN_UNCERTAINTY_MS: f64 = 1.0;
 /// Share of the samples kept (the quickest), at least one.
 const KEPT_SHARE: f64 = 0.25;
 
-/// The estimate from the quickest quarter of `samples`: their median offset, uncertain by half the quickest round
-/// trip plus half the spread of the kept offsets, and never less than [`MIN_UNCERTAINTY_MS`].
+/// The estimate from the quickest quarter of `samples`. Each exchange bounds the offset to its own offset ± half its
+/// round trip, whatever the two legs took; the true offset lies in every such interval, so the estimate is the middle
+/// of where the kept intervals overlap, uncertain by half that overlap, and never less than [`MIN_UNCERTAINTY_MS`].
+/// Intervals that do not overlap mean a clock stepped or a stamp was coarse: then the median offset, uncertain by
+/// enough to cover every kept interval, which is honest if wide.
 pub fn estimate(samples: &[ClockSample]) -> Option<ClockOffset> {
     let mut quickest: Vec<ClockSample> = samples.iter().copied().filter(|sample| sample.round_trip() >= 0.0).collect();
     if quickest.is_empty() {
@@ -68,20 +71,35 @@ pub fn estimate(samples: &[ClockSample]) -> Option<ClockOffset> {
     quickest.sort_by(|a, b| a.round_trip().total_cmp(&b.round_trip()));
     let kept = ((quickest.len() as f64 * KEPT_SHARE).ceil() as usize).max(1);
     quickest.truncate(kept);
-    let mut offsets: Vec<f64> = quickest.iter().map(ClockSample::offset).collect();
-    offsets.sort_by(f64::total_cmp);
-    let median = if offsets.len() % 2 == 1 {
-        offsets[offsets.len() / 2]
+    let lowest = quickest.iter().map(|sample| sample.offset() - sample.round_trip() / 2.0).fold(f64::MIN, f64::max);
+    let highest = quickest.iter().map(|sample| sample.offset() + sample.round_trip() / 2.0).fold(f64::MAX, f64::min);
+    let (offset_ms, uncertainty_ms) = if lowest <= highest {
+        ((lowest + highest) / 2.0, (highest - lowest) / 2.0)
     } else {
-        (offsets[offsets.len() / 2 - 1] + offsets[offsets.len() / 2]) / 2.0
+        let median = median_offset(&quickest);
+        let reach = quickest
+            .iter()
+            .map(|sample| (sample.offset() - median).abs() + sample.round_trip() / 2.0)
+            .fold(0.0, f64::max);
+        (median, reach)
     };
-    let spread = offsets.last().copied().unwrap_or(median) - offsets.first().copied().unwrap_or(median);
     Some(ClockOffset {
-        offset_ms: median,
-        uncertainty_ms: (quickest[0].round_trip() / 2.0 + spread / 2.0).max(MIN_UNCERTAINTY_MS),
+        offset_ms,
+        uncertainty_ms: uncertainty_ms.max(MIN_UNCERTAINTY_MS),
         kept,
         samples: samples.len(),
     })
+}
+
+fn median_offset(samples: &[ClockSample]) -> f64 {
+    let mut offsets: Vec<f64> = samples.iter().map(ClockSample::offset).collect();
+    offsets.sort_by(f64::total_cmp);
+    let middle = offsets.len() / 2;
+    if offsets.len() % 2 == 1 {
+        offsets[middle]
+    } else {
+        (offsets[middle - 1] + offsets[middle]) / 2.0
+    }
 }
 
 #[cfg(test)]
@@ -108,8 +126,40 @@ mod tests {
         );
         let estimate = estimate(&samples).unwrap();
         assert_eq!(estimate.kept, 2);
+        // [99, 101] and [99.2, 101.2] overlap in [99.2, 101].
         assert!((estimate.offset_ms - 100.1).abs() < 1e-9, "{estimate:?}");
-        assert!((estimate.uncertainty_ms - 1.1).abs() < 1e-9, "{estimate:?}");
+        assert_eq!(estimate.uncertainty_ms, MIN_UNCERTAINTY_MS);
+    }
+
+    #[test]
+    fn a_quick_but_lopsided_exchange_does_not_narrow_the_claim_below_the_truth() {
+        // One clock. Found on a busy machine: the quickest exchange (4.2 ms) was nearly even, two slower ones (10 ms)
+        // had their answers held up on the way back out, so their offsets read +4. The old median said +4 ± 3.6 and
+        // corrected every latency by 4 ms, which no one clock can need; the overlap of what each allows holds zero.
+        let mut samples = vec![sample(0.0, 3.1, 4.2), sample(10.0, 19.0, 20.0), sample(30.0, 39.0, 40.0)];
+        samples.extend(
+            (0..6).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 25.0, 100.0 * f64::from(i) + 50.0)),
+        );
+        let estimate = estimate(&samples).unwrap();
+        assert_eq!(estimate.kept, 3);
+        assert!(estimate.offset_ms.abs() <= estimate.uncertainty_ms, "{estimate:?}");
+        assert_eq!(estimate.correction_ms(), 0.0);
+    }
+
+    #[test]
+    fn exchanges_that_cannot_all_be_right_widen_the_claim() {
+        // [−1, 1] and [9, 11] do not overlap: the answer covers both rather than choosing.
+        let mut samples = vec![sample(0.0, 1.0, 2.0), sample(10.0, 21.0, 12.0)];
+        samples.extend(
+            (0..4).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 20.0, 100.0 * f64::from(i) + 40.0)),
+        );
+        let estimate = estimate(&samples).unwrap();
+        assert_eq!(estimate.kept, 2);
+        assert!(
+            estimate.offset_ms - estimate.uncertainty_ms <= -1.0
+                && estimate.offset_ms + estimate.uncertainty_ms >= 11.0,
+            "{estimate:?}"
+        );
     }
 
     #[test]
