@@ -35,6 +35,8 @@ pub const STATS: &str = "/api/stats";
 pub const SCALE: &str = "/api/scale";
 pub const TIME: &str = "/api/time";
 pub const WIRE: &str = "/api/wire";
+/// The last few thousand records of HTTP/2 connections (native gRPC clients), frame by frame.
+pub const WIRE_HTTP2: &str = "/api/wire/http2";
 pub const LESSONS: &str = "/api/lessons";
 /// The route pattern of one lesson (axum's syntax); [`lesson`] builds an address of it.
 pub const LESSON_PATTERN: &str = "/api/lessons/{id}";
@@ -251,6 +253,20 @@ pub struct WireQuery {
 impl WireQuery {
     pub fn url(&self) -> String {
         Address::new(WIRE).param("client", Some(&self.client)).param("after", Some(self.after)).0
+    }
+}
+
+/// `GET /api/wire/http2[?after=K]`: the HTTP/2 records after K.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http2WireQuery {
+    #[serde(default)]
+    pub after: u64,
+}
+
+impl Http2WireQuery {
+    pub fn url(&self) -> String {
+        Address::new(WIRE_HTTP2).param("after", Some(self.after)).0
     }
 }
 

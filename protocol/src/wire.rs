@@ -97,6 +97,24 @@ pub enum WireUnit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event: Option<WireLabel>,
     },
+    /// One length-prefixed gRPC message (or gRPC-web's trailer frame, `flags` 0x80), in whatever carried it: an
+    /// HTTP/1.1 chunk for gRPC-web, an HTTP/2 DATA frame for native gRPC. `framing` counts the 5-byte prefix and
+    /// the carrier's own framing where the message is the first in it (a chunk-size line, a DATA frame header);
+    /// `payload` is the protobuf. `raw` is the first bytes of the protobuf in hex (a trailer frame: its text).
+    /// A message split across carriers is recorded where it ends; the carrier before holds a `Chunk` or a DATA
+    /// `Http2Frame` with the bytes that went ahead.
+    GrpcMessage {
+        flags: u8,
+        length: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<WireLabel>,
+    },
+    /// One HTTP/2 frame (RFC 9113 §4.1), or the client's 24-byte connection preface (`frame_type` `PREFACE`).
+    /// `head` counts a HEADERS or CONTINUATION frame's HPACK-compressed header block; the 9-byte frame header,
+    /// padding and every control frame are framing. `raw` is the decoded header list of a HEADERS frame.
+    Http2Frame { frame_type: Name, flags: u8, stream: u32, length: u32 },
     /// Bytes the lab could not parse as any of the above (counted, never dropped from the totals).
     Unparsed,
 }

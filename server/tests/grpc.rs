@@ -4,35 +4,13 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::grpcio::grpcio;
 use common::TestServer;
 use protocol::PollResponse;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Runs the Python peer with `args` (the server's address first) and answers its JSON lines.
-async fn grpcio(server: std::net::SocketAddr, args: &[&str]) -> Vec<serde_json::Value> {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = manifest.join("../.venv/bin/python");
-    assert!(python.exists(), "{} is missing: run ./lab setup", python.display());
-    let address = server.to_string();
-    let (command, rest) = args.split_first().unwrap();
-    let run = tokio::process::Command::new(python)
-        .arg(manifest.join("tests/peers/grpc_client.py"))
-        .arg(command)
-        .arg(&address)
-        .args(rest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(PATIENCE, run).await.expect("grpcio in time").unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "grpc_client.py {args:?} failed: {stderr}");
-    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
 
 async fn poll_after(server: &TestServer, after: u64) -> PollResponse {
     server.http.get(server.url(&format!("/api/poll?after={after}"))).send().await.unwrap().json().await.unwrap()
@@ -166,4 +144,120 @@ async fn a_header_list_over_the_limit_is_refused_with_431() {
     assert_eq!(poll_after(&server, head).await.events, Vec::new(), "nothing was published");
     let fine = grpcio(server.addr, &["publish", "a normal one", "--header-bytes", "8000"]).await;
     assert!(fine[0]["seq"].as_u64().is_some(), "{fine:?}");
+}
+
+/// A raw HTTP/2 client: the frames a hostile peer would send, written by hand because a real client library would
+/// never send them.
+mod raw_http2 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    pub const HEADERS: u8 = 0x1;
+    pub const RST_STREAM: u8 = 0x3;
+    pub const SETTINGS: u8 = 0x4;
+    pub const GOAWAY: u8 = 0x7;
+    pub const END_HEADERS: u8 = 0x4;
+    pub const REFUSED_STREAM: u32 = 0x7;
+
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        bytes.extend([kind, flags]);
+        bytes.extend(stream.to_be_bytes());
+        bytes.extend(payload);
+        bytes
+    }
+
+    /// A Subscribe call's request headers, its body never sent: the stream stays open, waiting.
+    pub fn open_subscribe(encoder: &mut loona_hpack::Encoder, stream: u32) -> Vec<u8> {
+        let headers: [(&[u8], &[u8]); 6] = [
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":authority", b"lab"),
+            (b":path", protocol::grpc::SUBSCRIBE_PATH.as_bytes()),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+        ];
+        frame(HEADERS, END_HEADERS, stream, &encoder.encode(headers))
+    }
+
+    /// Reads frames until `wanted` says stop (or the connection ends): (type, stream, payload).
+    pub async fn read_until(
+        socket: &mut TcpStream,
+        mut wanted: impl FnMut(u8, u32, &[u8]) -> bool,
+    ) -> Option<(u8, u32, Vec<u8>)> {
+        loop {
+            let mut header = [0u8; 9];
+            socket.read_exact(&mut header).await.ok()?;
+            let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let stream = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff;
+            let mut payload = vec![0; length];
+            socket.read_exact(&mut payload).await.ok()?;
+            if wanted(header[3], stream, &payload) {
+                return Some((header[3], stream, payload));
+            }
+        }
+    }
+
+    pub async fn connect(server: std::net::SocketAddr) -> TcpStream {
+        let mut socket = TcpStream::connect(server).await.unwrap();
+        socket.write_all(PREFACE).await.unwrap();
+        socket.write_all(&frame(SETTINGS, 0, 0, &[])).await.unwrap();
+        socket
+    }
+}
+
+/// A flood of streams on one connection: past the 100 the lab allows open at once, each new one is refused with
+/// RST_STREAM(REFUSED_STREAM) and the first hundred stay; the lab goes on serving everyone else.
+#[tokio::test]
+async fn a_flood_of_streams_is_refused_past_one_hundred_open_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let mut socket = raw_http2::connect(server.addr).await;
+    let mut encoder = loona_hpack::Encoder::new();
+    let mut flood = Vec::new();
+    for n in 0..110u32 {
+        flood.extend(raw_http2::open_subscribe(&mut encoder, 2 * n + 1));
+    }
+    socket.write_all(&flood).await.unwrap();
+    let mut refused = Vec::new();
+    let read = raw_http2::read_until(&mut socket, |kind, stream, payload| {
+        if kind == raw_http2::RST_STREAM {
+            assert_eq!(u32::from_be_bytes(payload[..4].try_into().unwrap()), raw_http2::REFUSED_STREAM);
+            refused.push(stream);
+        }
+        refused.len() == 10 || kind == raw_http2::GOAWAY
+    });
+    let ended = tokio::time::timeout(PATIENCE, read).await.expect("refusals in time");
+    assert_ne!(ended.map(|(kind, ..)| kind), Some(raw_http2::GOAWAY), "only the excess is refused");
+    assert_eq!(refused, (100..110).map(|n| 2 * n + 1).collect::<Vec<_>>());
+    // Everyone else is still served.
+    assert!(grpcio(server.addr, &["publish", "still here"]).await[0]["seq"].as_u64().is_some());
+}
+
+/// A SETTINGS flood from a client that never reads: hyper answers each SETTINGS with an ACK before it reads the
+/// next frame, so a client that does not read its ACKs stops being read, holds no more than one pending answer,
+/// and is cut once its writes have stalled for the write-stall timeout.
+#[tokio::test]
+async fn a_settings_flood_from_a_client_that_never_reads_is_bounded_and_cut() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(&["--write-stall-timeout-seconds", "1"]).await;
+    let mut socket = raw_http2::connect(server.addr).await;
+    let settings = raw_http2::frame(raw_http2::SETTINGS, 0, 0, &[0, 0x3, 0, 0, 0, 100]);
+    let flood: Vec<u8> = settings.iter().copied().cycle().take(settings.len() * 10_000).collect();
+    // 64 MB of SETTINGS offered, far more than loopback's socket buffers can hold unread.
+    let mut sent = 0;
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        for piece in flood.chunks(64 * 1024).cycle().take(1000) {
+            if socket.write_all(piece).await.is_err() {
+                return;
+            }
+            sent += piece.len();
+        }
+    })
+    .await;
+    println!("SETTINGS flood: {sent} B taken before the lab cut the connection");
+    assert!(closed.is_ok(), "the lab neither stopped reading nor cut the connection: {sent} B taken");
+    assert!(sent < 1000 * 64 * 1024, "the lab read the whole flood without answering it");
+    assert!(grpcio(server.addr, &["publish", "still here"]).await[0]["seq"].as_u64().is_some());
 }

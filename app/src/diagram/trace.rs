@@ -74,12 +74,17 @@ impl WireKey {
             WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && *event == WireLabel::Ack => {
                 WireKey::Ack { exchange: record.exchange, seq: *seq }
             }
-            WireUnit::Chunk { seq: Some(seq), .. } | WireUnit::Frame { seq: Some(seq), .. } if !to_server => {
+            WireUnit::Chunk { seq: Some(seq), .. }
+            | WireUnit::Frame { seq: Some(seq), .. }
+            | WireUnit::GrpcMessage { seq: Some(seq), .. }
+                if !to_server =>
+            {
                 WireKey::Event { exchange: record.exchange, seq: *seq }
             }
             WireUnit::Request { .. } => WireKey::Request(record.exchange),
-            // A request body belongs with its request; client frames (pongs, a close) with the connection.
-            WireUnit::Body if to_server => WireKey::Request(record.exchange),
+            // A request body belongs with its request (a gRPC call's request message too); client frames (pongs, a
+            // close) with the connection.
+            WireUnit::Body | WireUnit::GrpcMessage { .. } if to_server => WireKey::Request(record.exchange),
             _ => WireKey::Response(record.exchange),
         }
     }

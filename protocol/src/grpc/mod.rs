@@ -2,6 +2,7 @@
 //! events map onto them, and the length-prefixed framing that gRPC and gRPC-web put around every message, which
 //! the page's gRPC-web client, the server's inspector and the load tool read alike.
 
+pub mod fields;
 pub mod framing;
 
 /// The generated messages of package `lab.v1`.
@@ -9,7 +10,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/lab.v1.rs"));
 }
 
-use crate::{AudioClip, Event, EventBody, Gap};
+use crate::{AudioClip, Event, EventBody, Gap, WireLabel};
 
 /// `proto/lab/v1/events.proto` compiled: what the server's reflection service answers with.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lab_v1_descriptor.bin"));
@@ -22,6 +23,37 @@ pub const PUBLISH_PATH: &str = "/lab.v1.Events/Publish";
 /// Content types: native gRPC over HTTP/2, and gRPC-web's binary form, which a browser's `fetch` can send.
 pub const CONTENT_TYPE: &str = "application/grpc";
 pub const WEB_CONTENT_TYPE: &str = "application/grpc-web+proto";
+
+/// The sequence number and kind of a `lab.v1.Event` from its first bytes only: `seq` (field 1) and `emitted_at`
+/// (field 2) come first, then the `body` field whose number says the kind. The wire tap keeps no more than the
+/// start of each message, so it reads this without buffering a whole event. `None` for bytes that do not start
+/// like an Event.
+pub fn peek_event(first_bytes: &[u8]) -> Option<(Option<u64>, WireLabel)> {
+    use prost::encoding::{decode_key, decode_varint, WireType};
+    let mut rest = first_bytes;
+    let mut seq = None;
+    while !rest.is_empty() {
+        let (field, wire_type) = decode_key(&mut rest).ok()?;
+        match (field, wire_type) {
+            (1, WireType::Varint) => seq = Some(decode_varint(&mut rest).ok()?),
+            (2, WireType::Varint) => {
+                decode_varint(&mut rest).ok()?;
+            }
+            (3..=7, WireType::LengthDelimited) => {
+                let label = match field {
+                    3 => WireLabel::Tick,
+                    4 => WireLabel::Message,
+                    5 => WireLabel::Broadcast,
+                    6 => WireLabel::Audio,
+                    _ => return Some((None, WireLabel::Gap)),
+                };
+                return Some((seq, label));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
 
 impl From<&Event> for v1::Event {
     fn from(event: &Event) -> Self {
@@ -120,6 +152,18 @@ mod tests {
         // seq: tag + 2-byte varint; emitted_at: tag + 8-byte varint; tick: tag + length + (tag + 2-byte n).
         assert_eq!(protobuf.len(), 3 + 9 + 5);
         assert!(serde_json::to_vec(&event).unwrap().len() > 4 * protobuf.len());
+    }
+
+    #[test]
+    fn the_first_bytes_of_an_event_name_its_seq_and_kind() {
+        let event =
+            Event { seq: 300, emitted_at: 1_795_303_724_621_196, body: EventBody::Message { text: "x".repeat(500) } };
+        let bytes = v1::Event::from(&event).encode_to_vec();
+        assert_eq!(peek_event(&bytes[..16]), Some((Some(300), WireLabel::Message)));
+        let gap = v1::Event::from(Gap { from: 4, to: 9 }).encode_to_vec();
+        assert_eq!(peek_event(&gap), Some((None, WireLabel::Gap)), "a gap's seq is 0, so not on the wire");
+        assert_eq!(peek_event(&bytes[..5]), None, "cut before the body's tag");
+        assert_eq!(peek_event(b"grpc-status: 0"), None);
     }
 
     #[test]

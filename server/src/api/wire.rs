@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use protocol::routes::{self, WireQuery};
+use protocol::routes::{self, Http2WireQuery, WireQuery};
 use protocol::WirePage;
 
 use crate::api::extract::ValidQuery;
@@ -58,7 +58,16 @@ pub async fn stamp_exchange(wire: Wire, request: Request, next: Next) -> Respons
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::WIRE, get(get_wire))
+    Router::new().route(routes::WIRE, get(get_wire)).route(routes::WIRE_HTTP2, get(get_http2_wire))
+}
+
+/// What the lab's HTTP/2 connections sent and received lately, frame by frame: native gRPC clients are no page,
+/// so their records are kept together, for anyone to read.
+async fn get_http2_wire(
+    State(ledger): State<Arc<WireLedger>>,
+    ValidQuery(query): ValidQuery<Http2WireQuery>,
+) -> Json<WirePage> {
+    Json(ledger.http2_page(query.after, MAX_RECORDS_PER_PAGE))
 }
 
 /// A page's measured records after `after`: what its lanes' requests, responses, chunks and frames cost.

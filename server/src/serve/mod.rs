@@ -30,6 +30,7 @@ use crate::api::state::AppState;
 use crate::config::Timing;
 use crate::router::app;
 use crate::wire::connection::ConnectionWire;
+use crate::wire::http2_connection::Http2Wire;
 use crate::wire::tap::WireTap;
 use stall_guard::StallGuard;
 
@@ -86,12 +87,12 @@ pub async fn serve(
                     let stream = WireTap::new(stream, wire);
                     serve_http1(stream, address, service, timing, stopping, open).await;
                 }
-                // The wire tap reads HTTP/1.1; an HTTP/2 connection's bytes are not split into records (yet).
                 version::Version::Http2 => {
                     let service = router.map_request(move |mut request: Request<Incoming>| {
                         request.extensions_mut().insert(ConnectInfo(address));
                         request.map(Body::new)
                     });
+                    let stream = WireTap::new(stream, Arc::new(Http2Wire::new(ledger)));
                     serve_http2(stream, address, service, stopping, open).await;
                 }
             }
@@ -178,7 +179,7 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 async fn serve_http2<S: ConnectionService>(
-    stream: StallGuard<TcpStream>,
+    stream: WireTap<StallGuard<TcpStream>, Http2Wire>,
     address: SocketAddr,
     service: S,
     stopping: watch::Receiver<bool>,

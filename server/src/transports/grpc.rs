@@ -6,7 +6,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use axum::http::header::CONTENT_TYPE;
@@ -16,7 +15,7 @@ use axum::Router;
 use futures::Stream;
 use prost::Message as _;
 use protocol::grpc::{v1, FILE_DESCRIPTOR_SET};
-use protocol::{ClientId, Transport, WireLabel};
+use protocol::{ClientId, Transport};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 use tonic_web::GrpcWebLayer;
@@ -27,14 +26,12 @@ use crate::api::error::ApiError;
 use crate::api::lanes::Lanes;
 use crate::api::rate_limit::RequestRateLimit;
 use crate::api::state::AppState;
-use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::log::EventLog;
 use crate::core::message::validated_message;
 use crate::core::refusal::Refusal;
 use crate::core::stats::OpenConnection;
-use crate::wire::connection::{Annotation, ConnectionWire};
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/lab.v1.rs"));
@@ -111,7 +108,6 @@ impl Events for EventsService {
 
     async fn subscribe(&self, request: Request<v1::SubscribeRequest>) -> Result<Response<EventStream>, Status> {
         let address = client_address(&request);
-        let wire = Wire(request.extensions().get::<Arc<ConnectionWire>>().cloned());
         let v1::SubscribeRequest { after, client } = request.into_inner();
         let client = match client.as_str() {
             "" => None,
@@ -128,7 +124,7 @@ impl Events for EventsService {
         let (epoch, head_seq) = (hub.epoch().clone(), subscription.head_seq);
         let dropped = lanes.faults.watch(peer.clone());
         let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
-        let subscriber = Subscriber { feed, dropped, wire, ended: false, _open: open, _permit: permit };
+        let subscriber = Subscriber { feed, dropped, ended: false, _open: open, _permit: permit };
         let stream = futures::stream::unfold(subscriber, |mut subscriber| async move {
             let item = subscriber.next_message().await?;
             Some((item, subscriber))
@@ -172,7 +168,6 @@ struct Subscriber {
     feed: Feed,
     /// Tells when a fault drops this stream.
     dropped: FaultWatch,
-    wire: Wire,
     /// Set once the call has been ended with a status: the stream then ends.
     ended: bool,
     _open: OpenConnection,
@@ -186,23 +181,14 @@ impl Subscriber {
         }
         tokio::select! {
             item = self.feed.next() => match item {
+                // The wire tap reads each message's seq and kind from its prefix and first bytes, wherever the
+                // messages land in the chunks or DATA frames: nothing to annotate here.
                 Some(FeedItem::Event(event)) => {
                     let message = v1::Event::from(&**event);
-                    let length = message.encoded_len();
-                    self.feed.counters().delivered(1, length);
-                    self.wire.annotate(Annotation {
-                        event: WireLabel::of_event(&event.body),
-                        seq: Some(event.seq),
-                        payload_len: Some(length),
-                    });
+                    self.feed.counters().delivered(1, message.encoded_len());
                     Some(Ok(message))
                 }
-                Some(FeedItem::Gap(gap)) => {
-                    let message = v1::Event::from(gap);
-                    let length = message.encoded_len();
-                    self.wire.annotate(Annotation { event: WireLabel::Gap, seq: None, payload_len: Some(length) });
-                    Some(Ok(message))
-                }
+                Some(FeedItem::Gap(gap)) => Some(Ok(v1::Event::from(gap))),
                 // The hub was replaced: a restart. The numbers start again under a new epoch.
                 None => self.end(Status::aborted("the lab restarted: a new run, numbered from 1; subscribe again")),
             },

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use protocol::routes::{self, PublishQuery};
 use protocol::{ClientId, Transport, WireBytes, WireDirection, WireLabel, WireRecord, WireUnit};
 
+use super::grpc_messages;
+use super::hex::hex;
 use super::ledger::WireLedger;
 use super::parse::{Side, StartLine, StreamParser, Unit};
 use crate::core::clock::unix_micros_now;
@@ -92,9 +94,18 @@ impl ConnectionWire {
             WireDirection::ToClient => state.responses.feed(bytes, &mut units),
         }
         for unit in units.drain(..) {
-            let record = match direction {
-                WireDirection::ToServer => self.inbound(&mut state, unit),
-                WireDirection::ToClient => self.outbound(&mut state, unit),
+            let record = match (direction, unit) {
+                (WireDirection::ToClient, Unit::Chunk { framing, messages, .. }) if !messages.is_empty() => {
+                    let partial = || WireUnit::Chunk { event: None, seq: None };
+                    for (unit, bytes, raw) in grpc_messages::records_of(messages, framing, partial, state.keeps_text())
+                    {
+                        let record = self.make_record(&state, direction, unit, bytes, raw);
+                        self.ledger.record(record, state.exchange.client.as_ref());
+                    }
+                    continue;
+                }
+                (WireDirection::ToServer, unit) => self.inbound(&mut state, unit),
+                (WireDirection::ToClient, unit) => self.outbound(&mut state, unit),
             };
             self.ledger.record(record, state.exchange.client.as_ref());
         }
@@ -114,6 +125,7 @@ impl ConnectionWire {
                 let keep = client.is_some();
                 state.requests.keep_text(keep);
                 state.responses.keep_text(keep);
+                state.responses.split_grpc_messages(is_grpc(&raw));
                 state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 let unit = WireUnit::Request { method, target, connection, new_connection };
@@ -133,8 +145,9 @@ impl ConnectionWire {
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 (WireUnit::ResponseHead { status }, bytes, text(&raw, state.keeps_text()))
             }
-            // The streams (SSE, HTTP streaming) say what each chunk carries; a poll's body is one plain answer.
-            Unit::Chunk { .. } if state.exchange.transport.is_some() => {
+            // The streams (SSE, HTTP streaming) say what each chunk carries; a poll's body is one plain answer. A
+            // gRPC-web response's chunks were cut by message in `feed` and need no word from the handler.
+            Unit::Chunk { .. } if state.exchange.transport.is_some_and(|lane| lane != Transport::Grpc) => {
                 let annotation = state.annotations.pop_front();
                 common_unit(unit, annotation, state.keeps_text())
             }
@@ -193,7 +206,7 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
     let payload_len = annotation.and_then(|annotation| annotation.payload_len);
     match unit {
         Unit::Body { payload } => (WireUnit::Body, WireBytes { payload, ..WireBytes::default() }, String::new()),
-        Unit::Chunk { framing, data, text } => {
+        Unit::Chunk { framing, data, text, .. } => {
             // An SSE chunk's data is field names and line ends around the event JSON: framing, not payload.
             let payload = payload_len.map_or(data, |len| (len as u64).min(data));
             let bytes = WireBytes { head: 0, framing: framing + data - payload, payload };
@@ -227,7 +240,7 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
 
 /// Which transport a request target belongs to, and the page that sent it. Only lane traffic is kept per page:
 /// the page's own reads of `/api/wire` must not become records it then reads.
-fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
+pub(super) fn classify(target: &str) -> (Option<Transport>, Option<ClientId>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path == routes::PUBLISH {
         return publish_filing(query);
@@ -256,8 +269,20 @@ fn publish_filing(query: &str) -> (Option<Transport>, Option<ClientId>) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
+/// Whether a request head is a gRPC call (native, or gRPC-web in any of its content types): its response body is
+/// then a stream of length-prefixed messages.
+fn is_grpc(head: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    if request.parse(head).is_err() {
+        return false;
+    }
+    request.headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("content-type")
+            && header.value.len() >= protocol::grpc::CONTENT_TYPE.len()
+            && header.value[..protocol::grpc::CONTENT_TYPE.len()]
+                .eq_ignore_ascii_case(protocol::grpc::CONTENT_TYPE.as_bytes())
+    })
 }
 
 #[cfg(test)]
@@ -295,5 +320,48 @@ mod tests {
         assert_eq!(chunk.transport, Some(Transport::Sse));
         let totals = ledger.totals(Some(Transport::Sse));
         assert_eq!(totals.total(), (response.len() + 46) as u64);
+    }
+
+    #[test]
+    fn a_grpc_web_backlog_in_one_chunk_is_one_record_per_message_labelled_by_its_own_seq() {
+        use prost::Message as _;
+        use protocol::grpc::framing::{encode_message, encode_trailers};
+        let ledger = Arc::new(WireLedger::default());
+        let wire = ConnectionWire::new(ledger.clone());
+        wire.read(
+            b"POST /lab.v1.Events/Subscribe?client=me HTTP/1.1\r\nhost: lab\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0",
+        );
+        let message = |seq| {
+            let body = protocol::EventBody::Tick { n: seq, filler: String::new() };
+            let event = protocol::Event { seq, emitted_at: 1, body };
+            encode_message(&protocol::grpc::v1::Event::from(&event).encode_to_vec())
+        };
+        let mut backlog = message(7);
+        backlog.extend(message(8));
+        let trailers = encode_trailers(&[("grpc-status", "0")]);
+        let mut response = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for chunk in [&backlog, &trailers] {
+            response.extend(format!("{:x}\r\n", chunk.len()).bytes());
+            response.extend(chunk.iter());
+            response.extend(b"\r\n");
+        }
+        response.extend(b"0\r\n\r\n");
+        wire.written(&response);
+        let page = ledger.page(&ClientId::try_from("me".to_owned()).unwrap(), 0, 100);
+        let messages: Vec<_> = page
+            .records
+            .iter()
+            .filter_map(|record| match &record.unit {
+                WireUnit::GrpcMessage { flags, seq, event, .. } => Some((*flags, *seq, *event)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [(0, Some(7), Some(WireLabel::Tick)), (0, Some(8), Some(WireLabel::Tick)), (0x80, None, None)]
+        );
+        assert!(page.records.iter().any(|record| record.raw.contains("grpc-status: 0")));
+        let totals = ledger.totals(Some(Transport::Grpc));
+        assert_eq!(totals.to_client.total(), response.len() as u64);
     }
 }

@@ -11,6 +11,8 @@ use protocol::{ClientId, PerTransport, Transport, WireBytes, WireDirection, Wire
 
 /// Records kept per page: a few minutes of four busy lanes.
 const RECORDS_PER_CLIENT: usize = 4000;
+/// HTTP/2 records kept (native gRPC clients are not pages): the last few calls, for `/api/wire/http2`.
+const HTTP2_RECORDS: usize = 2000;
 /// Pages remembered at once, and how long an idle one is kept.
 const MAX_CLIENTS: usize = 500;
 const CLIENT_IDLE_LIMIT: Duration = Duration::from_secs(600);
@@ -65,6 +67,29 @@ struct ClientLog {
     touched: Instant,
 }
 
+impl ClientLog {
+    fn new() -> Self {
+        Self { records: VecDeque::new(), next_id: 1, dropped: 0, touched: Instant::now() }
+    }
+
+    fn keep(&mut self, mut record: WireRecord, capacity: usize) {
+        record.id = self.next_id;
+        self.next_id += 1;
+        if self.records.len() == capacity {
+            self.records.pop_front();
+            self.dropped += 1;
+        }
+        self.records.push_back(record);
+    }
+
+    fn page(&self, after: u64, limit: usize) -> WirePage {
+        let records: Vec<WireRecord> =
+            self.records.iter().filter(|record| record.id > after).take(limit).cloned().collect();
+        let next = records.last().map_or(after, |record| record.id);
+        WirePage { records, next, dropped: self.dropped }
+    }
+}
+
 #[derive(Default)]
 pub struct WireLedger {
     next_exchange: AtomicU64,
@@ -73,6 +98,8 @@ pub struct WireLedger {
     /// Everything that is no lane's: the page, its assets, the control API.
     other: Counters,
     clients: Mutex<HashMap<ClientId, ClientLog>>,
+    /// Every HTTP/2 connection's records, newest last.
+    http2: Mutex<Option<ClientLog>>,
 }
 
 impl WireLedger {
@@ -92,8 +119,21 @@ impl WireLedger {
         self.counters(transport).add(direction, bytes);
     }
 
+    /// Counts a record of an HTTP/2 connection and keeps it with the last few thousand.
+    pub fn record_http2(&self, record: WireRecord) {
+        self.count(record.transport, record.direction, record.bytes);
+        let mut log = self.http2.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.get_or_insert_with(ClientLog::new).keep(record, HTTP2_RECORDS);
+    }
+
+    /// Up to `limit` HTTP/2 records after `after`.
+    pub fn http2_page(&self, after: u64, limit: usize) -> WirePage {
+        let log = self.http2.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.as_ref().map_or(WirePage { records: Vec::new(), next: after, dropped: 0 }, |log| log.page(after, limit))
+    }
+
     /// Counts a record and, if a page sent it, keeps it for that page.
-    pub fn record(&self, mut record: WireRecord, client: Option<&ClientId>) {
+    pub fn record(&self, record: WireRecord, client: Option<&ClientId>) {
         self.count(record.transport, record.direction, record.bytes);
         let Some(client) = client else { return };
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -104,19 +144,7 @@ impl WireLedger {
                 return;
             }
         }
-        let log = clients.entry(client.clone()).or_insert_with(|| ClientLog {
-            records: VecDeque::new(),
-            next_id: 1,
-            dropped: 0,
-            touched: Instant::now(),
-        });
-        record.id = log.next_id;
-        log.next_id += 1;
-        if log.records.len() == RECORDS_PER_CLIENT {
-            log.records.pop_front();
-            log.dropped += 1;
-        }
-        log.records.push_back(record);
+        clients.entry(client.clone()).or_insert_with(ClientLog::new).keep(record, RECORDS_PER_CLIENT);
     }
 
     pub fn totals(&self, transport: Option<Transport>) -> WireTotals {
@@ -130,9 +158,6 @@ impl WireLedger {
             return WirePage { records: Vec::new(), next: after, dropped: 0 };
         };
         log.touched = Instant::now();
-        let records: Vec<WireRecord> =
-            log.records.iter().filter(|record| record.id > after).take(limit).cloned().collect();
-        let next = records.last().map_or(after, |record| record.id);
-        WirePage { records, next, dropped: log.dropped }
+        log.page(after, limit)
     }
 }

@@ -1,8 +1,14 @@
 //! Wire truth: every connection's bytes measured at the socket ([`tap`]), split into heads, framing and payload
-//! ([`parse`], [`connection`]), and totalled per transport and kept per page ([`ledger`]). No HTTP framework here:
+//! ([`parse`] and [`connection`] for HTTP/1.1 and WebSocket, [`http2`] and [`http2_connection`] for HTTP/2, with
+//! gRPC's messages cut out of either by [`grpc_messages`]), and totalled per transport and kept per page
+//! ([`ledger`]). No HTTP framework here:
 //! handlers tell a connection what they write through `api::wire`, which also serves the records.
 
 pub mod connection;
+mod grpc_messages;
+mod hex;
+mod http2;
+pub mod http2_connection;
 pub mod ledger;
 mod parse;
 pub mod tap;

@@ -9,6 +9,8 @@ use std::io::Cursor;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
+use super::grpc_messages::{self, MessageSplitter, Piece};
+
 /// Longest head the lab will parse; anything longer is counted as unparsed (hyper refuses such heads anyway).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How much of a chunk's text, or of a frame's payload, is kept for the inspector.
@@ -55,11 +57,13 @@ pub enum Unit {
     Body {
         payload: u64,
     },
-    /// One chunk: `framing` is its size line and the CRLF after its data.
+    /// One chunk: `framing` is its size line and the CRLF after its data. For a gRPC-web response, `messages`
+    /// cuts its data where the gRPC messages in it end.
     Chunk {
         framing: u64,
         data: u64,
         text: Vec<u8>,
+        messages: Vec<Piece>,
     },
     /// The last chunk and any trailers.
     LastChunk {
@@ -89,12 +93,14 @@ enum State {
         size: u64,
         line: u64,
         text: Vec<u8>,
+        messages: Vec<Piece>,
     },
     ChunkEnd {
         remaining: u64,
         size: u64,
         line: u64,
         text: Vec<u8>,
+        messages: Vec<Piece>,
     },
     Trailers {
         seen: Vec<u8>,
@@ -120,11 +126,24 @@ pub struct StreamParser {
     next_response_has_no_body: bool,
     /// Whether to keep chunk text and frame bytes for the inspector; only a page's own lanes need them.
     keep_text: bool,
+    /// Set while the body being read is a gRPC-web message stream.
+    grpc_messages: Option<MessageSplitter>,
 }
 
 impl StreamParser {
     pub fn new(side: Side) -> Self {
-        Self { side, state: State::Head(Vec::new()), next_response_has_no_body: false, keep_text: true }
+        Self {
+            side,
+            state: State::Head(Vec::new()),
+            next_response_has_no_body: false,
+            keep_text: true,
+            grpc_messages: None,
+        }
+    }
+
+    /// Whether the next body carries gRPC messages, to be cut where they end (see [`grpc_messages`]).
+    pub fn split_grpc_messages(&mut self, split: bool) {
+        self.grpc_messages = split.then(MessageSplitter::default);
     }
 
     /// From now on the stream carries WebSocket frames (the response side saw `101 Switching Protocols`).
@@ -203,26 +222,30 @@ impl StreamParser {
                 self.state = if size == 0 {
                     State::Trailers { seen: Vec::new(), line }
                 } else {
-                    State::ChunkData { remaining: size, size, line, text: Vec::new() }
+                    State::ChunkData { remaining: size, size, line, text: Vec::new(), messages: Vec::new() }
                 };
                 used
             }
-            State::ChunkData { remaining, size, line, text } => {
+            State::ChunkData { remaining, size, line, text, messages } => {
                 let used = (*remaining).min(data.len() as u64) as usize;
                 let room = kept_text.saturating_sub(text.len()).min(used);
                 text.extend_from_slice(&data[..room]);
+                if let Some(splitter) = &mut self.grpc_messages {
+                    grpc_messages::append(messages, splitter.feed(&data[..used]));
+                }
                 *remaining -= used as u64;
                 if *remaining == 0 {
-                    let text = std::mem::take(text);
-                    self.state = State::ChunkEnd { remaining: 2, size: *size, line: *line, text };
+                    let (text, messages) = (std::mem::take(text), std::mem::take(messages));
+                    self.state = State::ChunkEnd { remaining: 2, size: *size, line: *line, text, messages };
                 }
                 used
             }
-            State::ChunkEnd { remaining, size, line, text } => {
+            State::ChunkEnd { remaining, size, line, text, messages } => {
                 let used = (*remaining).min(data.len() as u64);
                 *remaining -= used;
                 if *remaining == 0 {
-                    units.push(Unit::Chunk { framing: *line + 2, data: *size, text: std::mem::take(text) });
+                    let (text, messages) = (std::mem::take(text), std::mem::take(messages));
+                    units.push(Unit::Chunk { framing: *line + 2, data: *size, text, messages });
                     self.state = State::ChunkSize(Vec::new());
                 }
                 used as usize
@@ -464,7 +487,7 @@ mod tests {
         let units = units_in_any_split(Side::Responses, bytes);
         assert!(matches!(units[0], Unit::Head { start: StartLine::Response { status: 200 }, .. }));
         // "1c\r\n" + CRLF after the data = 6 bytes of framing around 28 bytes of data.
-        assert!(matches!(&units[1], Unit::Chunk { framing: 6, data: 28, text } if text.starts_with(b"id: 1\n")));
+        assert!(matches!(&units[1], Unit::Chunk { framing: 6, data: 28, text, .. } if text.starts_with(b"id: 1\n")));
         assert_eq!(units[2], Unit::LastChunk { framing: 5 });
         assert_eq!(total(&units), bytes.len() as u64);
     }

@@ -4,6 +4,7 @@
 pub mod daemon;
 pub mod engines;
 pub mod grpc_web;
+pub mod grpcio;
 pub mod mosquitto;
 pub mod mqtt_socket;
 

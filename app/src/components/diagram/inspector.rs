@@ -121,6 +121,23 @@ fn WireUnitView(wire: WireRecord) -> impl IntoView {
         ),
         WireUnit::LastChunk => ("last_chunk", "last chunk".to_owned()),
         WireUnit::Frame { opcode, .. } => ("frame", format!("WebSocket frame · {opcode}")),
+        WireUnit::GrpcMessage { flags, length, .. } if flags & 0x80 != 0 => {
+            ("grpc_message", format!("gRPC-web trailers · {length} B"))
+        }
+        WireUnit::GrpcMessage { length, seq, event, .. } => (
+            "grpc_message",
+            format!(
+                "gRPC message{}{} · {length} B",
+                event.as_ref().map(|event| format!(" · {event}")).unwrap_or_default(),
+                seq.map(|seq| format!(" #{seq}")).unwrap_or_default()
+            ),
+        ),
+        WireUnit::Http2Frame { frame_type, .. } if frame_type == "PREFACE" => {
+            ("http2_frame", "HTTP/2 connection preface".to_owned())
+        }
+        WireUnit::Http2Frame { frame_type, stream, .. } => {
+            ("http2_frame", format!("HTTP/2 {frame_type} · stream {stream}"))
+        }
         WireUnit::Unparsed => ("unparsed", "bytes the lab could not parse".to_owned()),
     };
     let bytes = wire.bytes;
