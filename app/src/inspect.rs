@@ -342,19 +342,11 @@ fn field_note(field: &Field, first: bool) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
-/// Unix microseconds as a UTC date and time (days to civil date: H. Hinnant's algorithm), with no clock library.
+/// Unix microseconds as a UTC date and time.
 fn utc(micros: u64) -> String {
     let seconds = micros / 1_000_000;
-    let (days, in_day) = ((seconds / 86_400) as i64, seconds % 86_400);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let in_day = seconds % 86_400;
+    let (year, month, day) = protocol::civil_date::civil_date(seconds);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06} UTC",
         in_day / 3600,

@@ -39,6 +39,24 @@ test("the gRPC-web lane draws prefixed protobuf messages with the same numbers a
   expect(errors).toEqual([]);
 });
 
+test("the inspector decodes a gRPC-web message: prefix, protobuf fields by tag and wire type, and hex", async ({ page }) => {
+  await openLab(page);
+  await switchOn(page);
+  const event = lane(page, "grpc").locator('[data-testid="record"][data-kind="event"]');
+  await expect(event.nth(2)).toBeAttached({ timeout: 20_000 });
+  await lane(page, "grpc").getByTestId("diagram").hover();
+  const seq = await event.nth(1).getAttribute("data-seq");
+  expect(seq).toMatch(/^\d+$/);
+  await lane(page, "grpc").locator(`[data-testid="record"][data-kind="event"][data-seq="${seq}"]`).first().dispatchEvent("click");
+  await expect(page.getByTestId("inspector-bytes")).toContainText("B on the wire", { timeout: 15_000 });
+  const message = page.locator('[data-testid="inspector-unit"][data-unit="grpc_message"]');
+  await expect(message).toContainText("field 1 (seq) · varint · tag 0x08");
+  await expect(message).toContainText("field 3 (tick)");
+  await expect(message).toContainText("↳ field 1 (tick.n)");
+  // The number in the decode is the arrow's own: the tap labelled the message by its seq.
+  await expect(message).toContainText(`tag 0x08 → ${seq}`);
+});
+
 test("a server drop ends the call with a trailer frame, and the lane calls again from its cursor", async ({ page, request }) => {
   await openLab(page);
   await switchOn(page);

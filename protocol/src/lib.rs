@@ -4,6 +4,7 @@
 
 mod api;
 mod audio;
+pub mod civil_date;
 mod class;
 mod event;
 mod faults;

@@ -183,19 +183,10 @@ fn or_unknown(text: &str) -> &str {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` from Unix seconds (the civil-from-days algorithm; no date crate for one line).
+/// `YYYY-MM-DD HH:MM UTC` from Unix seconds.
 fn utc(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
+    let (year, month, day) = protocol::civil_date::civil_date(unix_seconds);
     let minutes_of_day = (unix_seconds % 86_400) / 60;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", minutes_of_day / 60, minutes_of_day % 60)
 }
 

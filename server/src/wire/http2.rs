@@ -155,6 +155,16 @@ pub fn unpadded(header: &FrameHeader, payload: &[u8]) -> Option<std::ops::Range<
     (start <= end).then_some(start..end)
 }
 
+/// One frame's bytes, for tests that play the other side.
+#[cfg(test)]
+pub fn frame_for_tests(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    bytes.extend([kind, flags]);
+    bytes.extend(stream.to_be_bytes());
+    bytes.extend(payload);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,13 +176,7 @@ mod tests {
         }
     }
 
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-        bytes.extend([kind, flags]);
-        bytes.extend(stream.to_be_bytes());
-        bytes.extend(payload);
-        bytes
-    }
+    use super::frame_for_tests as frame;
 
     #[test]
     fn a_client_stream_cut_anywhere_gives_the_preface_and_every_frame_whole() {

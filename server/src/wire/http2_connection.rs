@@ -264,13 +264,7 @@ mod tests {
     use protocol::grpc::framing::encode_message;
     use protocol::WireLabel;
 
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-        bytes.extend([kind, flags]);
-        bytes.extend(stream.to_be_bytes());
-        bytes.extend(payload);
-        bytes
-    }
+    use super::http2::frame_for_tests as frame;
 
     fn block(headers: &[(&[u8], &[u8])]) -> Vec<u8> {
         loona_hpack::Encoder::new().encode(headers.iter().copied())
