@@ -4,12 +4,12 @@ use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
-use protocol::routes::{self, PublishQuery};
+use protocol::routes::{self, Http2WireQuery, PublishQuery};
 use protocol::webhook::{self, DeliveryPage, EndpointCreated, EndpointRequest, ReceiverKnobs, ReceiverState};
 use protocol::{
     ApiErrorBody, AudioRequest, BroadcastRequest, ClassPresence, ClientId, DelayRule, FaultReport, FaultTarget,
     GeneratorSettings, GeneratorUpdate, OfflineRequest, PublishAck, PublishRequest, RestartReport, ScaleReport,
-    Transport,
+    Transport, WirePage,
 };
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -148,6 +148,11 @@ pub async fn clear_faults() -> Result<(), ClientError> {
 /// The scale suite's latest report, for the Scale page.
 pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
     get(routes::SCALE, None).await?.json()
+}
+
+/// The server's latest records of HTTP/2 connections (native gRPC clients: grpcurl, grpcio…), after record `after`.
+pub async fn fetch_http2_wire(after: u64) -> Result<WirePage, ClientError> {
+    get(&Http2WireQuery { after }.url(), None).await?.json()
 }
 
 /// The guided lessons, in order.

@@ -22,6 +22,7 @@ use crate::components::lab::keyboard_shortcuts::{use_keyboard_shortcuts, Shortcu
 use crate::components::lab::lane::Lane;
 use crate::components::lab::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use crate::components::lab::metrics_panel::MetricsPanel;
+use crate::components::lab::native_grpc_wire::NativeGrpcWire;
 use crate::components::lab::tab_limit_notice::TabLimitNotice;
 use crate::components::lab::teacher_message::TeacherMessageBanner;
 use crate::components::lab::view_controls::{ViewBar, ViewControl};
@@ -178,6 +179,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             </div>
             <MetricsPanel lanes=handles.clone() />
             <Inspector lanes=traces.clone() />
+            <NativeGrpcWire />
         </Show>
         {move || replay.get().map(|loaded| view! { <ReplayView loaded on_load on_exit /> })}
     }

@@ -12,6 +12,7 @@ pub mod lane_metrics;
 pub mod measurement_notes;
 pub mod metrics_panel;
 pub mod mqtt_knobs;
+pub mod native_grpc_wire;
 pub mod round_trip_button;
 pub mod tab_limit_notice;
 pub mod teacher_message;
