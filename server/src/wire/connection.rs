@@ -97,8 +97,10 @@ impl ConnectionWire {
             let record = match (direction, unit) {
                 (WireDirection::ToClient, Unit::Chunk { framing, messages, .. }) if !messages.is_empty() => {
                     let partial = || WireUnit::Chunk { event: None, seq: None };
-                    for (unit, bytes, raw) in grpc_messages::records_of(messages, framing, partial, state.keeps_text())
-                    {
+                    // The lane's own calls are Subscribes; other gRPC-web calls (Publish, reflection) are not events.
+                    let events = state.exchange.transport == Some(Transport::Grpc);
+                    let keep = state.keeps_text();
+                    for (unit, bytes, raw) in grpc_messages::records_of(messages, framing, partial, events, keep) {
                         let record = self.make_record(&state, direction, unit, bytes, raw);
                         self.ledger.record(record, state.exchange.client.as_ref());
                     }

@@ -115,11 +115,14 @@ pub fn append(pieces: &mut Vec<Piece>, more: Vec<Piece>) {
 
 /// What the pieces of one carrier are as records: a `GrpcMessage` for each message that ended in it, and `partial`
 /// for bytes of a message that goes on. The carrier's own framing (`carrier_framing`: a chunk-size line, a DATA
-/// frame's header) is counted with its first piece. `keep`: whether anyone will read the text.
+/// frame's header) is counted with its first piece. `events`: the messages are `lab.v1.Event`s (a Subscribe's
+/// answers), to be named by their seq and kind; any other message (a request, reflection's) would be misread.
+/// `keep`: whether anyone will read the text.
 pub fn records_of(
     pieces: Vec<Piece>,
     mut carrier_framing: u64,
     partial: impl Fn() -> WireUnit,
+    events: bool,
     keep: bool,
 ) -> Vec<(WireUnit, WireBytes, String)> {
     pieces
@@ -132,10 +135,8 @@ pub fn records_of(
             };
             let Some(end) = piece.ended else { return (partial(), bytes, String::new()) };
             let trailers = end.flags & TRAILERS != 0;
-            let (seq, event) = match protocol::grpc::peek_event(&end.first_bytes) {
-                Some((seq, event)) if !trailers => (seq, Some(event)),
-                _ => (None, None),
-            };
+            let peeked = (events && !trailers).then(|| protocol::grpc::peek_event(&end.first_bytes)).flatten();
+            let (seq, event) = peeked.map_or((None, None), |(seq, event)| (seq, Some(event)));
             let raw = match (keep, trailers) {
                 (false, _) => String::new(),
                 (true, true) => String::from_utf8_lossy(&end.first_bytes).into_owned(),
@@ -197,5 +198,16 @@ mod tests {
         append(&mut pieces, splitter.feed(&carrier[..6]));
         append(&mut pieces, splitter.feed(&carrier[6..]));
         assert_eq!(pieces, MessageSplitter::default().feed(&carrier));
+    }
+
+    #[test]
+    fn only_a_subscribes_answers_are_read_as_events() {
+        // Reflection's `file_containing_symbol` is field 4, LEN: as an Event it would read as a message body.
+        let request = encode_message(b"\x22\x0dlab.v1.Events");
+        let partial = || WireUnit::Unparsed;
+        let as_event = records_of(MessageSplitter::default().feed(&request), 0, partial, true, true);
+        assert!(matches!(as_event[0].0, WireUnit::GrpcMessage { event: Some(_), .. }), "{as_event:?}");
+        let as_request = records_of(MessageSplitter::default().feed(&request), 0, partial, false, true);
+        assert_eq!(as_request[0].0, WireUnit::GrpcMessage { flags: 0, length: 15, seq: None, event: None });
     }
 }

@@ -186,7 +186,8 @@ impl State {
                             WireDirection::ToClient => &mut stream.to_client,
                         };
                         let partial = || unit.clone();
-                        grpc_messages::records_of(splitter.feed(data), carrier_framing, partial, true)
+                        let events = direction == WireDirection::ToClient && stream.transport == Some(Transport::Grpc);
+                        grpc_messages::records_of(splitter.feed(data), carrier_framing, partial, events, true)
                             .into_iter()
                             .map(|(unit, bytes, raw)| (exchange, transport, unit, bytes, raw))
                             .collect()
