@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]  [qos=N]
-#   server:    lab | node_express_ws | socket_io | mosquitto | lab_nats | lab_redis | lab_cluster_nats
-#   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io | mqtt | mqtt_tcp
+#   server:    lab | node_express_ws | socket_io | mosquitto | lab_nats | lab_redis | lab_cluster_nats | node_grpc_js
+#   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io | mqtt | mqtt_tcp | grpc
 #   qos=N:     MQTT only, the QoS every client subscribes with (0 or 1; 0 when not given)
 # Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
 # MQTT: `mqtt` is MQTT 5 over the server's WebSocket, `mqtt_tcp` over its TCP listener (the lab's --mqtt-addr).
@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 # run; their CPU and memory are counted with the lab's. lab_cluster_nats: three instances on one nats-server, the
 # clients spread over them one each in turn (HAProxy in front would need 2 descriptors per client, past this
 # machine's open-files limit at 10,000), all four processes counted.
+# grpc: native gRPC over HTTP/2 (lab.v1.Events/Subscribe), one connection and one call per client; node_grpc_js is
+# @grpc/grpc-js serving the same .proto, its gRPC on a port of its own (GRPC_ADDR) beside its HTTP knobs.
 # ---------------------------------------------------------------------------------------------------------------
 SCENARIOS_FULL="
 # 1,000 users, 1 event/s each, bare events
@@ -92,6 +94,11 @@ lab_redis        sse        10000   1 100
 lab_cluster_nats sse        10000   1 100
 lab_cluster_nats web_socket 10000   1 100
 lab_cluster_nats short_poll 10000   1 100  5000
+# Native gRPC (HTTP/2) beside the stream rows above: the lab's tonic service and Node's @grpc/grpc-js
+lab              grpc        1000   1 100
+node_grpc_js     grpc        1000   1 100
+lab              grpc       10000   1 100
+node_grpc_js     grpc       10000   1 100
 "
 
 # The smoke version: every server and transport once, 100 clients, 5 s measured.
@@ -116,6 +123,8 @@ mosquitto        mqtt_tcp     100   1   0  qos=1
 lab_nats         sse          100   1   0
 lab_redis        sse          100   1   0
 lab_cluster_nats sse          100   1   0
+lab              grpc         100   1   0
+node_grpc_js     grpc         100   1   0
 "
 
 SECONDS_MEASURED=20
@@ -158,7 +167,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 install_bench_tools() {
   if [ ! -f bench/peers/node_modules/.package-lock.json ] ||
     [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
-    say "installing the peers' npm packages (express, ws, socket.io) in bench/peers"
+    say "installing the peers' npm packages (express, ws, socket.io, @grpc/grpc-js) in bench/peers"
     (cd bench/peers && npm ci --no-audit --no-fund)
   fi
   if [ ! -x "$MOSQUITTO" ]; then
@@ -269,29 +278,36 @@ protocol websockets
 EOF
 }
 
-# Starts $server for $transport; sets SERVER_PID, SERVER_URL and (MQTT over TCP, Mosquitto) MQTT_ADDR.
+# Starts $server for $transport; sets SERVER_PID, SERVER_URL and (MQTT over TCP, Mosquitto) MQTT_ADDR, (grpc-js)
+# GRPC_ADDR.
 start_server() { # server transport log
-  local server=$1 transport=$2 log=$3 port mqtt_port attempt i ports n
+  local server=$1 transport=$2 log=$3 port extra_port attempt i ports n
   local base=${log%.server.log}
   for attempt in 1 2 3; do
     port=$(free_port) || return 1
-    mqtt_port=
+    extra_port=
     MQTT_ADDR=
+    GRPC_ADDR=
     if [ "$server" = mosquitto ] || [ "$transport" = mqtt_tcp ]; then
-      mqtt_port=$(free_port "$port") || return 1
-      MQTT_ADDR="$HOST:$mqtt_port"
+      extra_port=$(free_port "$port") || return 1
+      MQTT_ADDR="$HOST:$extra_port"
+    fi
+    # The second listener to wait for (MQTT's or gRPC's), if any.
+    if [ "$server" = node_grpc_js ]; then
+      extra_port=$(free_port "$port") || return 1
+      GRPC_ADDR="$HOST:$extra_port"
     fi
     case $server in
       lab)
         # MQTT over TCP only where it is measured; the lab's WebSocket door (/api/mqtt) is always there.
         target/release/server --addr "$HOST:$port" --max-connections-per-transport 20000 \
           --max-connections-per-address 40000 --max-requests-per-second 0 --paused \
-          ${mqtt_port:+--mqtt-addr "$MQTT_ADDR"} >"$log" 2>&1 &
+          ${extra_port:+--mqtt-addr "$MQTT_ADDR"} >"$log" 2>&1 &
         SERVER_PID=$!
         ;;
       mosquitto)
         # The WebSocket listener is SERVER_URL's port, the TCP listener MQTT_ADDR's.
-        mosquitto_config "$mqtt_port" "$port" "$base.mosquitto.conf"
+        mosquitto_config "$extra_port" "$port" "$base.mosquitto.conf"
         "$MOSQUITTO" -c "$base.mosquitto.conf" >"$log" 2>&1 &
         SERVER_PID=$!
         ;;
@@ -324,15 +340,19 @@ start_server() { # server transport log
         NODE_ENV=production node bench/peers/socketio.mjs --port "$port" --paused >"$log" 2>&1 &
         SERVER_PID=$!
         ;;
+      node_grpc_js)
+        NODE_ENV=production node bench/peers/grpc-js.mjs --port "$port" --grpc-port "$extra_port" --paused >"$log" 2>&1 &
+        SERVER_PID=$!
+        ;;
       *) echo "unknown server $server" >&2; return 1 ;;
     esac
     SERVER_URL="http://$HOST:$port"
     for i in $(seq 1 150); do
       # Mosquitto has no HTTP API: its own listening sockets are the sign it is up. Every instance must be up.
-      if listening_on "$port" && { [ -z "$mqtt_port" ] || listening_on "$mqtt_port"; } &&
+      if listening_on "$port" && { [ -z "$extra_port" ] || listening_on "$extra_port"; } &&
         { [ "$server" = mosquitto ] || curl -sf -o /dev/null "$SERVER_URL/api/generator"; } &&
         all_answer "${SPREAD_URLS[@]}"; then
-        echo "    $server pid $SERVER_PID on $SERVER_URL${MQTT_ADDR:+ and MQTT over TCP on $MQTT_ADDR}${EXTRA_PIDS[*]:+ (with pids ${EXTRA_PIDS[*]})}"
+        echo "    $server pid $SERVER_PID on $SERVER_URL${MQTT_ADDR:+ and MQTT over TCP on $MQTT_ADDR}${GRPC_ADDR:+ and gRPC on $GRPC_ADDR}${EXTRA_PIDS[*]:+ (with pids ${EXTRA_PIDS[*]})}"
         return 0
       fi
       kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -484,6 +504,7 @@ while read -r -u 3 server transport clients rate payload options; do
   [ -n "${interval:-}" ] && args+=(--poll-interval-ms "$interval")
   [ -n "${qos:-}" ] && args+=(--qos "$qos")
   [ -n "${MQTT_ADDR:-}" ] && args+=(--mqtt-addr "$MQTT_ADDR")
+  [ -n "${GRPC_ADDR:-}" ] && args+=(--grpc-addr "$GRPC_ADDR")
   set +e
   timeout --signal=INT --kill-after=30 "$RUN_TIMEOUT_SECONDS" "$LOAD" "${args[@]}" </dev/null 2>&1 |
     tee "$RUN_DIR/$name.log"

@@ -14,6 +14,8 @@ export function options() {
       "payload-bytes": { type: "string", default: "0" },
       paused: { type: "boolean", default: false },
       history: { type: "string", default: "10000" },
+      // The grpc-js peer only: its gRPC listener, beside the HTTP one for the generator's knobs.
+      "grpc-port": { type: "string", default: "" },
     },
   });
   return {
@@ -23,6 +25,7 @@ export function options() {
     payloadBytes: Number(values["payload-bytes"]),
     paused: values.paused,
     history: Number(values.history),
+    grpcPort: Number(values["grpc-port"] || Number(values.port) + 1),
   };
 }
 

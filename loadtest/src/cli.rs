@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = snake_case::<ScaleServer>)]
     pub server: ScaleServer,
     /// What the clients speak: short_poll, long_poll, sse, http_stream, web_socket, socket_io, mqtt (MQTT 5 over
-    /// WebSocket) or mqtt_tcp (MQTT 5 over TCP, at --mqtt-addr).
+    /// WebSocket), mqtt_tcp (MQTT 5 over TCP, at --mqtt-addr) or grpc (native gRPC over HTTP/2).
     #[arg(long, value_parser = snake_case::<LoadTransport>)]
     pub transport: LoadTransport,
     /// MQTT: the QoS each client subscribes with, 0 or 1.
@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// MQTT over TCP: the broker's listener, HOST:PORT (the lab's own `--mqtt-addr`, Mosquitto's `listener`).
     #[arg(long)]
     pub mqtt_addr: Option<String>,
+    /// Native gRPC: a gRPC listener apart from --url, HOST:PORT (the grpc-js peer's); the lab serves it on --url.
+    #[arg(long)]
+    pub grpc_addr: Option<String>,
     #[arg(long)]
     pub clients: u32,
     /// Generator events per second.
@@ -108,6 +111,7 @@ impl RunArgs {
             measure: seconds("seconds", positive("seconds", self.seconds)?)?,
             server_pids: self.server_pid.clone(),
             mqtt: MqttOptions { qos, tcp_addr: self.mqtt_addr.clone() },
+            grpc_addr: self.grpc_addr.clone(),
         };
         options.check()?;
         Ok(options)
@@ -182,10 +186,12 @@ mod tests {
             ("socket_io", LoadTransport::SocketIo),
             ("mqtt", LoadTransport::Mqtt),
             ("mqtt_tcp", LoadTransport::MqttTcp),
+            ("grpc", LoadTransport::Grpc),
         ] {
             assert_eq!(snake_case::<LoadTransport>(name), Ok(transport), "{name}");
         }
         assert_eq!(snake_case::<ScaleServer>("mosquitto"), Ok(ScaleServer::Mosquitto));
+        assert_eq!(snake_case::<ScaleServer>("node_grpc_js"), Ok(ScaleServer::NodeGrpcJs));
     }
 
     fn run_args(extra: &[&str]) -> Result<RunOptions, String> {

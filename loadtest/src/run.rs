@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// The server's processes (one, or its instances, engine and balancer), whose CPU and memory are summed.
     pub server_pids: Vec<u32>,
     pub mqtt: MqttOptions,
+    /// Native gRPC: `host:port` of a gRPC server apart from `url` (a Node peer's grpc-js listener); the lab serves
+    /// gRPC on its one port, so `url`'s.
+    pub grpc_addr: Option<String>,
 }
 
 /// What the MQTT transports need besides the URL.
@@ -73,10 +76,16 @@ impl RunOptions {
             ScaleServer::Lab | ScaleServer::LabNats | ScaleServer::LabRedis | ScaleServer::LabClusterNats => {
                 transport != LoadTransport::SocketIo
             }
-            ScaleServer::NodeExpressWs => !transport.is_mqtt() && transport != LoadTransport::SocketIo,
+            ScaleServer::NodeExpressWs => {
+                !transport.is_mqtt() && !matches!(transport, LoadTransport::SocketIo | LoadTransport::Grpc)
+            }
+            ScaleServer::NodeGrpcJs => transport == LoadTransport::Grpc,
             ScaleServer::SocketIo => transport == LoadTransport::SocketIo,
             ScaleServer::Mosquitto => transport.is_mqtt(),
         };
+        if self.server == ScaleServer::NodeGrpcJs && self.grpc_addr.is_none() {
+            return Err("the grpc-js peer serves gRPC apart from its HTTP API: give --grpc-addr HOST:PORT".into());
+        }
         if !fits {
             return Err(format!("{} does not serve {}", self.server.title(), transport.title()));
         }
@@ -119,6 +128,9 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     let mut targets = vec![target.clone()];
     for url in &options.spread_urls {
         targets.push(Target::resolve(url).await?);
+    }
+    if let (LoadTransport::Grpc, Some(addr)) = (options.transport, &options.grpc_addr) {
+        targets = vec![Target::resolve_host_port(addr).await?];
     }
     let server = ServerProcesses { pids: options.server_pids.clone() };
     let rss_baseline = server.rss()?;

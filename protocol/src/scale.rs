@@ -57,6 +57,8 @@ pub enum ScaleServer {
     /// Three lab instances on one NATS JetStream, the load tool's clients spread over them (HAProxy in front would
     /// need more open files than the bench machine allows at 10,000); CPU and memory are all four processes'.
     LabClusterNats,
+    /// Node.js: `@grpc/grpc-js`, the gRPC server Node services use, serving the same `lab.v1.Events`.
+    NodeGrpcJs,
 }
 
 impl ScaleServer {
@@ -69,6 +71,7 @@ impl ScaleServer {
             ScaleServer::LabNats => "Transport Lab on NATS JetStream",
             ScaleServer::LabRedis => "Transport Lab on Redis Streams",
             ScaleServer::LabClusterNats => "Transport Lab ×3 on NATS JetStream",
+            ScaleServer::NodeGrpcJs => "Node.js (@grpc/grpc-js)",
         }
     }
 }
@@ -91,16 +94,19 @@ pub enum LoadTransport {
     /// MQTT 5 over plain TCP, as devices and desktop tools speak it (the lab's `--mqtt-addr`, Mosquitto's
     /// `listener`).
     MqttTcp,
+    /// Native gRPC over HTTP/2 cleartext: `lab.v1.Events/Subscribe`, one call on one connection per client.
+    Grpc,
 }
 
 impl LoadTransport {
     /// The ones the lab itself serves (socket.io is a peer's).
-    pub const LAB: [LoadTransport; 5] = [
+    pub const LAB: [LoadTransport; 6] = [
         LoadTransport::ShortPoll,
         LoadTransport::LongPoll,
         LoadTransport::Sse,
         LoadTransport::WebSocket,
         LoadTransport::HttpStream,
+        LoadTransport::Grpc,
     ];
 
     /// The two ways to speak MQTT. Not in [`LoadTransport::LAB`]: they are served by the lab's broker (and by
@@ -121,6 +127,7 @@ impl LoadTransport {
             LoadTransport::SocketIo => "socket.io",
             LoadTransport::Mqtt => "MQTT over WebSocket",
             LoadTransport::MqttTcp => "MQTT over TCP",
+            LoadTransport::Grpc => "gRPC (HTTP/2)",
         }
     }
 }

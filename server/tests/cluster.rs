@@ -80,6 +80,7 @@ impl Cluster {
             // Three processes, none of them this one: no CPU or memory figures.
             server_pids: Vec::new(),
             mqtt: Default::default(),
+            grpc_addr: None,
         }
     }
 }

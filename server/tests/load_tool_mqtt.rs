@@ -83,6 +83,7 @@ fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: 
         measure: MEASURE,
         server_pids: vec![mosquitto.pid()],
         mqtt: MqttOptions { qos, tcp_addr: Some(mosquitto.tcp.to_string()) },
+        grpc_addr: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! drives the protocol's [`ClientSession`] (the order check, restarts, the back-off the lab's page uses too) and
 //! records what it says; [`drive`] reconnects a dropped session when that back-off says so.
 
+mod grpc;
 mod http_stream;
 mod long_poll;
 pub(crate) mod mqtt;
@@ -193,6 +194,7 @@ pub async fn drive(mut client: Client, mut stop: watch::Receiver<bool>) {
                 LoadTransport::HttpStream => http_stream::session(&mut client).await,
                 LoadTransport::SocketIo => socket_io::session(&mut client).await,
                 LoadTransport::Mqtt | LoadTransport::MqttTcp => mqtt::session(&mut client).await,
+                LoadTransport::Grpc => grpc::session(&mut client).await,
             }
         };
         let error: LoadError = tokio::select! {

@@ -63,6 +63,7 @@ impl TestServer {
             measure,
             server_pids: vec![std::process::id()],
             mqtt: Default::default(),
+            grpc_addr: None,
         }
     }
 
