@@ -6,6 +6,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use protocol::sse::encode_event;
 use protocol::{Epoch, Event, EventBody, PollResponse, WireLabel, WsServerMessage};
+use server::wire::http2_connection::Http2Wire;
+use server::wire::tap::TapObserver;
 use server::wire::{Annotation, ConnectionWire, WireLedger};
 
 fn event(payload_bytes: usize) -> Event {
@@ -50,5 +52,31 @@ fn tap(criterion: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, encoders, tap);
+/// The same for native gRPC: one event message in one HTTP/2 DATA frame, cut out, named by its seq, and kept with
+/// its first bytes in hex for `/api/wire/http2`.
+fn tap_http2(criterion: &mut Criterion) {
+    use prost::Message as _;
+    let wire = Http2Wire::new(Arc::new(WireLedger::default()));
+    let frame = |kind: u8, flags: u8, payload: &[u8]| {
+        let mut bytes = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        bytes.extend([kind, flags, 0, 0, 0, 1]);
+        bytes.extend_from_slice(payload);
+        bytes
+    };
+    let headers: [(&[u8], &[u8]); 3] = [
+        (b":method", b"POST"),
+        (b":path", protocol::grpc::SUBSCRIBE_PATH.as_bytes()),
+        (b"content-type", b"application/grpc"),
+    ];
+    let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    opening.extend(frame(0x1, 0x4, &loona_hpack::Encoder::new().encode(headers)));
+    TapObserver::read(&wire, &opening);
+    let message = protocol::grpc::v1::Event::from(&event(100)).encode_to_vec();
+    let data = frame(0x0, 0, &protocol::grpc::framing::encode_message(&message));
+    criterion.bench_function("tap: account one native gRPC message in a DATA frame", |bench| {
+        bench.iter(|| TapObserver::written(&wire, black_box(&data)))
+    });
+}
+
+criterion_group!(benches, encoders, tap, tap_http2);
 criterion_main!(benches);
