@@ -2,6 +2,7 @@
 // bounded history. Written the way a developer would for a small real-time service: one process, plain objects,
 // timers. Nothing here knows about transports; each server decides how to send an event.
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
@@ -139,4 +140,37 @@ export class Generator {
 export function intParam(value, fallback) {
   if (value === undefined || value === "") return fallback;
   return /^\d+$/.test(String(value)) ? Number(value) : NaN;
+}
+
+// A plain Node HTTP server for the generator's knobs (`GET`/`POST /api/generator`) and the clock (`/api/time`),
+// for the peers whose transport is not HTTP the load tool can drive them through: socket.io attaches to it, and
+// grpc-js serves gRPC on a port of its own beside it.
+export function knobsServer(generator) {
+  const json = (res, status, body) => {
+    res.writeHead(status, { "Content-Type": "application/json", "x-lab-epoch": generator.epoch });
+    res.end(JSON.stringify(body));
+  };
+  return http.createServer((req, res) => {
+    const { pathname } = new URL(req.url, "http://peer");
+    if (pathname === "/api/generator" && req.method === "GET") return json(res, 200, generator.settings);
+    if (pathname === "/api/generator" && req.method === "POST") {
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        let update;
+        try {
+          update = JSON.parse(body);
+        } catch {
+          return json(res, 400, { error: "invalid_json", message: "body is not JSON" });
+        }
+        const error = generator.update(update);
+        if (error) return json(res, 400, { error: "invalid_field", message: error });
+        json(res, 200, generator.settings);
+      });
+      return;
+    }
+    if (pathname === "/api/time" && req.method === "GET") return json(res, 200, { server_time: unixMicros() });
+    json(res, 404, { error: "not_found", message: "no such route" });
+  });
 }

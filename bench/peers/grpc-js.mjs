@@ -5,11 +5,10 @@
 // port.
 //
 //   NODE_ENV=production node bench/peers/grpc-js.mjs --port 3201 --grpc-port 3202 [--paused] [--rate 1]
-import http from "node:http";
 import { fileURLToPath } from "node:url";
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
-import { Generator, options, unixMicros } from "./common.mjs";
+import { Generator, knobsServer, options } from "./common.mjs";
 
 const opts = options();
 const protoPath = fileURLToPath(new URL("../../proto/lab/v1/events.proto", import.meta.url));
@@ -54,34 +53,7 @@ function publish(call, callback) {
 const grpcServer = new grpc.Server();
 grpcServer.addService(lab.Events.service, { subscribe, publish });
 
-function json(res, status, body) {
-  res.writeHead(status, { "Content-Type": "application/json", "x-lab-epoch": generator.epoch });
-  res.end(JSON.stringify(body));
-}
-
-const server = http.createServer((req, res) => {
-  const { pathname } = new URL(req.url, "http://peer");
-  if (pathname === "/api/generator" && req.method === "GET") return json(res, 200, generator.settings);
-  if (pathname === "/api/generator" && req.method === "POST") {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      let update;
-      try {
-        update = JSON.parse(body);
-      } catch {
-        return json(res, 400, { error: "invalid_json", message: "body is not JSON" });
-      }
-      const error = generator.update(update);
-      if (error) return json(res, 400, { error: "invalid_field", message: error });
-      json(res, 200, generator.settings);
-    });
-    return;
-  }
-  if (pathname === "/api/time" && req.method === "GET") return json(res, 200, { server_time: unixMicros() });
-  json(res, 404, { error: "not_found", message: "no such route" });
-});
+const server = knobsServer(generator);
 
 grpcServer.bindAsync(`${opts.host}:${opts.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error) => {
   if (error) {
