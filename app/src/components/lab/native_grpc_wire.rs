@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::client::fetch_http2_wire;
+use crate::client::{fetch_http2_wire, ClientError};
 use crate::inspect::explain;
 use protocol::{WireBytes, WireDirection, WirePage, WireRecord, WireUnit};
 
@@ -101,6 +101,25 @@ pub fn relative_ms(at: u64, first: u64) -> String {
     format!("{:.1}", at.saturating_sub(first) as f64 / 1000.0)
 }
 
+/// Pages of `/api/wire/http2` fetched at most: the server keeps 2,000 records and pages 1,000 at a time, so the
+/// newest are on the second or third page; more pages only while a busy client keeps adding records.
+const MAX_PAGES: usize = 4;
+
+/// Every record the server still holds, oldest first (the table keeps the newest of them).
+async fn newest_records() -> Result<WirePage, ClientError> {
+    let mut page = fetch_http2_wire(0).await?;
+    for _ in 1..MAX_PAGES {
+        let more = fetch_http2_wire(page.next).await?;
+        if more.records.is_empty() {
+            break;
+        }
+        page.next = more.next;
+        page.dropped = more.dropped;
+        page.records.extend(more.records);
+    }
+    Ok(page)
+}
+
 /// One row of the table, as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireRow {
@@ -165,7 +184,7 @@ pub fn NativeGrpcWire() -> impl IntoView {
     let load = move |_| {
         state.set(Loaded::Loading);
         spawn_local(async move {
-            state.set(match fetch_http2_wire(0).await {
+            state.set(match newest_records().await {
                 Ok(page) => Loaded::Page(page),
                 Err(error) => Loaded::Failed(error.to_string()),
             });
