@@ -198,4 +198,13 @@ async fn the_wire_side_channel_refuses_bad_queries_by_name() {
     let page: WirePage =
         server.http.get(server.url("/api/wire?client=nobody")).send().await.unwrap().json().await.unwrap();
     assert_eq!((page.records.len(), page.next), (0, 0));
+    // The HTTP/2 records: no client to name, the same paging.
+    for (query, field) in [("?after=-1", "after"), ("?client=me", "client")] {
+        let response = server.http.get(server.url(&format!("/api/wire/http2{query}"))).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body: protocol::ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.field.as_deref(), Some(field), "{query}: {}", body.message);
+    }
+    let page: WirePage = server.http.get(server.url("/api/wire/http2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((page.records.len(), page.next), (0, 0), "no HTTP/2 connection yet");
 }
