@@ -74,6 +74,7 @@ if [ -z "${LAB_PUBLIC_URL:-}" ]; then
 fi
 
 servers=""
+grpc_servers=""
 for n in $(seq 1 "$instances"); do
   instance_port=$((base_port + n))
   # One script per instance, so a teacher who killed one (the lesson "Scaling out") can bring it back.
@@ -89,6 +90,7 @@ SCRIPT
   "$dir/lab-$n.sh" &
   pids+=($!)
   servers+="    server lab-$n 127.0.0.1:$instance_port check inter 200 fall 2 rise 1"$'\n'
+  grpc_servers+="    server lab-$n 127.0.0.1:$instance_port check inter 200 fall 2 rise 1 proto h2"$'\n'
 done
 
 # Two descriptors per proxied connection, and some to spare.
@@ -96,7 +98,8 @@ maxconn=$(( ($(ulimit -n) - 100) / 2 ))
 cat >"$dir/haproxy.cfg" <<CONFIG
 # Written by ./lab cluster. Round robin per request; an instance that fails its health check (every 200 ms) is taken
 # out; a connection it refuses is retried on another. http-no-delay: without it HAProxy holds small writes back to
-# merge them, which delays a stream's events by up to 200 ms each.
+# merge them, which delays a stream's events by up to 200 ms each. Native gRPC (HTTP/2, recognised by its preface)
+# goes on to the instances as HTTP/2 (proto h2): the lab refuses application/grpc over HTTP/1.1.
 global
     maxconn $maxconn
 defaults
@@ -111,11 +114,16 @@ defaults
     option http-no-delay
 frontend lab
     bind $listen
+    use_backend grpc if { req.hdr(content-type) -m beg application/grpc } !{ req.hdr(content-type) -m beg application/grpc-web }
     default_backend instances
 backend instances
     balance roundrobin
     option httpchk GET /api/time
 $servers
+backend grpc
+    balance roundrobin
+    option httpchk GET /api/time
+$grpc_servers
 CONFIG
 say "starting HAProxy on http://$listen (configuration: $dir/haproxy.cfg)"
 "$(program haproxy)" -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &

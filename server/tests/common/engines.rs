@@ -159,20 +159,29 @@ impl Balancer {
 }
 
 /// What `./lab cluster` writes too: round robin per request, health checks, and a refused connection retried on
-/// another instance. `http-no-delay`: without it HAProxy holds small writes back to merge them, which costs a
-/// stream's events up to 200 ms each (measured here: SSE p50 113 ms through HAProxy, 7 ms with it).
+/// another instance. Native gRPC (HTTP/2, which HAProxy recognises by its preface) goes on to the instances as
+/// HTTP/2 too (`proto h2`), since the lab refuses `application/grpc` over HTTP/1.1; gRPC-web stays HTTP/1.1.
+/// `http-no-delay`: without it HAProxy holds small writes back to merge them, which costs a stream's events up to
+/// 200 ms each (measured here: SSE p50 113 ms through HAProxy, 7 ms with it).
 pub fn haproxy_config(listen: SocketAddr, backends: &[SocketAddr]) -> String {
-    let servers: String = backends
-        .iter()
-        .enumerate()
-        .map(|(index, addr)| format!("    server lab{} {addr} check inter 200 fall 2 rise 1\n", index + 1))
-        .collect();
+    let servers = |extra: &str| -> String {
+        backends
+            .iter()
+            .enumerate()
+            .map(|(index, addr)| format!("    server lab{} {addr} check inter 200 fall 2 rise 1{extra}\n", index + 1))
+            .collect()
+    };
     format!(
         "global\n    maxconn 2000\n\
          defaults\n    mode http\n    timeout connect 1s\n    timeout client 1h\n    timeout server 1h\n    \
          timeout tunnel 1h\n    timeout http-request 10s\n    option redispatch\n    retries 3\n    \
          option http-no-delay\n\
-         frontend lab\n    bind {listen}\n    default_backend instances\n\
-         backend instances\n    balance roundrobin\n    option httpchk GET /api/time\n{servers}"
+         frontend lab\n    bind {listen}\n    \
+         use_backend grpc if {{ req.hdr(content-type) -m beg application/grpc }} !{{ req.hdr(content-type) -m beg application/grpc-web }}\n    \
+         default_backend instances\n\
+         backend instances\n    balance roundrobin\n    option httpchk GET /api/time\n{}\
+         backend grpc\n    balance roundrobin\n    option httpchk GET /api/time\n{}",
+        servers(""),
+        servers(" proto h2")
     )
 }
