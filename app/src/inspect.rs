@@ -421,19 +421,7 @@ fn http2_frame_lines(record: &WireRecord, frame_type: &str, flags: u8, stream: u
         Some(code) => format!("{frame_type} (type 0x{code:x})"),
         None => frame_type.to_owned(),
     };
-    let defined: &[(u8, &str, &str)] = match frame_type {
-        "DATA" => &[(0x1, "END_STREAM", END_STREAM), (0x8, "PADDED", PADDED)],
-        "HEADERS" => &[
-            (0x1, "END_STREAM", END_STREAM),
-            (0x4, "END_HEADERS", END_HEADERS),
-            (0x8, "PADDED", PADDED),
-            (0x20, "PRIORITY", "PRIORITY: stream priority fields come first"),
-        ],
-        "SETTINGS" | "PING" => &[(0x1, "ACK", "ACK: the answer to the peer's frame of this type")],
-        "CONTINUATION" => &[(0x4, "END_HEADERS", END_HEADERS)],
-        "PUSH_PROMISE" => &[(0x4, "END_HEADERS", END_HEADERS), (0x8, "PADDED", PADDED)],
-        _ => &[],
-    };
+    let defined = http2_flags(frame_type);
     let set: Vec<_> = defined.iter().filter(|(bit, _, _)| flags & bit != 0).collect();
     let undefined = flags & !defined.iter().fold(0, |all, (bit, _, _)| all | bit);
     let mut flag_notes: Vec<String> = set.iter().map(|(_, _, note)| (*note).to_owned()).collect();
@@ -467,6 +455,23 @@ fn http2_frame_lines(record: &WireRecord, frame_type: &str, flags: u8, stream: u
         }));
     }
     lines
+}
+
+/// The flags RFC 9113 defines for a frame type: bit, name, and what it means.
+pub fn http2_flags(frame_type: &str) -> &'static [(u8, &'static str, &'static str)] {
+    match frame_type {
+        "DATA" => &[(0x1, "END_STREAM", END_STREAM), (0x8, "PADDED", PADDED)],
+        "HEADERS" => &[
+            (0x1, "END_STREAM", END_STREAM),
+            (0x4, "END_HEADERS", END_HEADERS),
+            (0x8, "PADDED", PADDED),
+            (0x20, "PRIORITY", "PRIORITY: stream priority fields come first"),
+        ],
+        "SETTINGS" | "PING" => &[(0x1, "ACK", "ACK: the answer to the peer's frame of this type")],
+        "CONTINUATION" => &[(0x4, "END_HEADERS", END_HEADERS)],
+        "PUSH_PROMISE" => &[(0x4, "END_HEADERS", END_HEADERS), (0x8, "PADDED", PADDED)],
+        _ => &[],
+    }
 }
 
 const END_STREAM: &str = "END_STREAM: the sender's last frame on this stream";

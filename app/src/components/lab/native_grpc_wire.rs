@@ -16,17 +16,10 @@ pub const MAX_ROWS: usize = 200;
 /// The names of the flags set in an HTTP/2 frame's flag byte, for the types that define flags; undefined bits as
 /// hex (`0x40`).
 pub fn http2_flag_names(frame_type: &str, flags: u8) -> Vec<String> {
-    let defined: &[(u8, &str)] = match frame_type {
-        "DATA" => &[(0x1, "END_STREAM"), (0x8, "PADDED")],
-        "HEADERS" => &[(0x1, "END_STREAM"), (0x4, "END_HEADERS"), (0x8, "PADDED"), (0x20, "PRIORITY")],
-        "SETTINGS" | "PING" => &[(0x1, "ACK")],
-        "CONTINUATION" => &[(0x4, "END_HEADERS")],
-        "PUSH_PROMISE" => &[(0x4, "END_HEADERS"), (0x8, "PADDED")],
-        _ => &[],
-    };
+    let defined = crate::inspect::http2_flags(frame_type);
     let mut names: Vec<String> =
-        defined.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| (*name).to_owned()).collect();
-    let undefined = flags & !defined.iter().fold(0, |all, (bit, _)| all | bit);
+        defined.iter().filter(|(bit, _, _)| flags & bit != 0).map(|(_, name, _)| (*name).to_owned()).collect();
+    let undefined = flags & !defined.iter().fold(0, |all, (bit, _, _)| all | bit);
     if undefined != 0 {
         names.push(format!("0x{undefined:02x}"));
     }
