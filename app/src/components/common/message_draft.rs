@@ -15,6 +15,12 @@ pub struct MessageDraft {
     result: RwSignal<Option<Result<u64, String>>>,
 }
 
+impl Default for MessageDraft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MessageDraft {
     pub fn new() -> Self {
         Self { text: RwSignal::new(String::new()), result: RwSignal::new(None) }
