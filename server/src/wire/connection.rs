@@ -63,7 +63,7 @@ impl ConnectionWire {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.state)
     }
 
     /// The exchange whose request was read last: the one a handler running now is answering.

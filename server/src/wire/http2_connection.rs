@@ -116,7 +116,7 @@ impl Http2Wire {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.state)
     }
 
     fn feed(&self, direction: WireDirection, bytes: &[u8]) {

@@ -122,13 +122,13 @@ impl WireLedger {
     /// Counts a record of an HTTP/2 connection and keeps it with the last few thousand.
     pub fn record_http2(&self, record: WireRecord) {
         self.count(record.transport, record.direction, record.bytes);
-        let mut log = self.http2.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut log = super::lock(&self.http2);
         log.get_or_insert_with(ClientLog::new).keep(record, HTTP2_RECORDS);
     }
 
     /// Up to `limit` HTTP/2 records after `after`.
     pub fn http2_page(&self, after: u64, limit: usize) -> WirePage {
-        let log = self.http2.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let log = super::lock(&self.http2);
         log.as_ref().map_or(WirePage { records: Vec::new(), next: after, dropped: 0 }, |log| log.page(after, limit))
     }
 
@@ -136,7 +136,7 @@ impl WireLedger {
     pub fn record(&self, record: WireRecord, client: Option<&ClientId>) {
         self.count(record.transport, record.direction, record.bytes);
         let Some(client) = client else { return };
-        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut clients = super::lock(&self.clients);
         if !clients.contains_key(client) {
             let now = Instant::now();
             clients.retain(|_, log| now.duration_since(log.touched) < CLIENT_IDLE_LIMIT);
@@ -153,7 +153,7 @@ impl WireLedger {
 
     /// Up to `limit` of a page's records after `after`.
     pub fn page(&self, client: &ClientId, after: u64, limit: usize) -> WirePage {
-        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut clients = super::lock(&self.clients);
         let Some(log) = clients.get_mut(client) else {
             return WirePage { records: Vec::new(), next: after, dropped: 0 };
         };

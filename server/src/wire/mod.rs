@@ -16,3 +16,9 @@ pub mod tap;
 pub use connection::{Annotation, ConnectionWire};
 pub use ledger::WireLedger;
 pub use tap::WireTap;
+
+/// The wire records are counts and logs: a panic elsewhere while one was held leaves nothing half-done worth
+/// refusing the next byte for, so a poisoned lock is taken as it is.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
