@@ -223,6 +223,27 @@ mod tests {
     }
 
     #[test]
+    fn grpc_runs_need_a_server_that_speaks_it_and_the_peer_its_grpc_address() {
+        let peer = run_args(&["--server", "node_grpc_js", "--transport", "grpc", "--grpc-addr", "127.0.0.1:3243"]);
+        assert_eq!(peer.unwrap().grpc_addr.as_deref(), Some("127.0.0.1:3243"));
+        assert_eq!(
+            run_args(&["--server", "lab", "--transport", "grpc"]).unwrap().grpc_addr,
+            None,
+            "the lab's one port"
+        );
+        for (refused, why) in [
+            (&["--server", "node_grpc_js", "--transport", "grpc"][..], "the peer without --grpc-addr"),
+            (
+                &["--server", "node_grpc_js", "--transport", "sse", "--grpc-addr", "127.0.0.1:3243"],
+                "grpc-js speaks gRPC",
+            ),
+            (&["--server", "node_express_ws", "--transport", "grpc"], "Express has no gRPC"),
+        ] {
+            assert!(run_args(refused).is_err(), "{why}");
+        }
+    }
+
+    #[test]
     fn report_takes_run_files() {
         let cli = Cli::try_parse_from([
             "transport-load",
