@@ -19,7 +19,7 @@ use protocol::Epoch;
 use tokio::sync::{mpsc, watch, Mutex, OnceCell};
 
 use crate::address::{BackplaneError, BackplaneUrl};
-use crate::call::{within, RETRY_EVERY};
+use crate::call::{within, ENGINE_TIMEOUT, RETRY_EVERY};
 use crate::follow::{Followed, Outage};
 use crate::record::Record;
 
@@ -67,12 +67,15 @@ impl NatsLog {
                     };
                 }
             })
-            .connection_timeout(crate::call::ENGINE_TIMEOUT)
+            .connection_timeout(ENGINE_TIMEOUT)
             .ping_interval(PING_EVERY)
             .connect(address)
             .await
             .map_err(|error| BackplaneError::Unreachable { engine: url.to_string(), reason: error.to_string() })?;
-        let jetstream = jetstream::ContextBuilder::new().timeout(crate::call::ENGINE_TIMEOUT).build(client);
+        // Every call is bounded by `within`, whose time-out says "may still be done"; the client's own, a second
+        // later, never fires first and so never turns an unanswered write into a refusal.
+        let client_timeout = ENGINE_TIMEOUT + Duration::from_secs(1);
+        let jetstream = jetstream::ContextBuilder::new().timeout(client_timeout).build(client);
         let log = Self {
             url: url.clone(),
             jetstream,
@@ -88,6 +91,16 @@ impl NatsLog {
 
     fn failed(&self, error: impl std::fmt::Display) -> BackplaneError {
         BackplaneError::Unreachable { engine: self.url.to_string(), reason: error.to_string() }
+    }
+
+    /// Refuses a write at once while the client is disconnected. The client would queue it and send it on
+    /// reconnecting: an event, a setting or a reset refused now (the page was told 503) would take effect later.
+    fn while_connected(&self) -> Result<(), BackplaneError> {
+        if *self.connected.borrow() {
+            Ok(())
+        } else {
+            Err(self.failed("not connected; reconnecting"))
+        }
     }
 
     fn stream_config(&self) -> stream::Config {
@@ -122,11 +135,7 @@ impl NatsLog {
     }
 
     pub async fn append(&self, record: Record) -> Result<u64, BackplaneError> {
-        // While disconnected the client queues what it is given and sends it on reconnecting: an event refused
-        // now (the page was told 503) would appear later. So nothing is handed to it meanwhile.
-        if !*self.connected.borrow() {
-            return Err(self.failed("not connected; reconnecting"));
-        }
+        self.while_connected()?;
         let publish = || async {
             let ack = self.jetstream.publish(SUBJECT, Bytes::from(record.0.clone())).await?;
             ack.await
@@ -145,6 +154,7 @@ impl NatsLog {
     }
 
     pub async fn reset(&self) -> Result<Epoch, BackplaneError> {
+        self.while_connected()?;
         within(&self.url, async {
             // Already gone (another instance reset it a moment ago) is fine: what matters is a fresh stream.
             let _ = self.jetstream.delete_stream(STREAM).await;
@@ -155,6 +165,7 @@ impl NatsLog {
     }
 
     pub async fn hold_lease(&self, holder: &str, ttl: Duration) -> Result<bool, BackplaneError> {
+        self.while_connected()?;
         let store = self.lease_store(ttl).await?;
         let mut revision = self.lease_revision.lock().await;
         let held = within(&self.url, async {
@@ -245,6 +256,7 @@ impl NatsLog {
     }
 
     pub async fn put_setting(&self, name: &str, value: Vec<u8>) -> Result<(), BackplaneError> {
+        self.while_connected()?;
         let store = self.settings_store().await?;
         let put = within(&self.url, async { store.put(name, Bytes::from(value)).await.map_err(|e| self.failed(e)) });
         self.settings_restored(put.await.map(drop)).await
@@ -277,9 +289,7 @@ impl NatsLog {
 
     pub async fn announce(&self, channel: &str, payload: Vec<u8>) -> Result<(), BackplaneError> {
         // As with appends: a client that is reconnecting would send this later, when the order no longer holds.
-        if !*self.connected.borrow() {
-            return Err(self.failed("not connected; reconnecting"));
-        }
+        self.while_connected()?;
         let client = self.jetstream.client();
         within(&self.url, async {
             client

@@ -184,6 +184,50 @@ async fn following_goes_on_after_the_engine_crashes_and_comes_back() {
     }
 }
 
+/// An engine that hangs (SIGSTOP) rather than dies leaves an append unanswered: the appender says it timed out,
+/// which is not a refusal, since the engine may still take it. When the engine wakes it does, exactly once, and
+/// the numbering goes on after it. This is why the lab answers such a publish 504 `log_unconfirmed`, not 503.
+#[tokio::test]
+async fn an_append_the_engine_does_not_answer_in_time_is_unconfirmed_and_lands_once_when_it_wakes() {
+    for kind in ENGINES {
+        let engine = Engine::start(kind);
+        let log = connect(&engine).await;
+        let mut followed = log.follow();
+        let first = log.append(0, &message("before")).await.unwrap();
+        assert_eq!(next_event(&mut followed).await.1, first);
+
+        engine.freeze();
+        let unanswered = log.append(0, &message("while frozen")).await;
+        engine.thaw();
+        match unanswered {
+            Err(error @ backplane::BackplaneError::TimedOut { .. }) => {
+                assert!(error.to_string().contains("may still be done"), "{kind:?}: {error}")
+            }
+            other => panic!("{kind:?}: expected a time-out, got {other:?}"),
+        }
+        let after = timeout(PATIENCE, async {
+            loop {
+                match log.append(0, &message("after")).await {
+                    Ok(seq) => return seq,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{kind:?}: appending never worked again"));
+        let mut seen = Vec::new();
+        while seen.last().map(|(seq, _)| *seq) != Some(after) {
+            let (_, seq, body) = next_event(&mut followed).await;
+            seen.push((seq, body));
+        }
+        assert_eq!(
+            seen,
+            vec![(first + 1, message("while frozen")), (first + 2, message("after"))],
+            "{kind:?}: the unconfirmed append landed once, in order"
+        );
+    }
+}
+
 /// Announcements reach every instance listening, the announcer too, and keep doing so after the engine crashed
 /// and came back (each listener subscribes again by itself). One made while the engine is down is refused.
 #[tokio::test]

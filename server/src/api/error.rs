@@ -86,6 +86,8 @@ impl ApiError {
             StatusCode::NOT_FOUND => tonic::Code::NotFound,
             StatusCode::TOO_MANY_REQUESTS => tonic::Code::ResourceExhausted,
             StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable,
+            // gRPC's own words for it: "the operation may have completed successfully".
+            StatusCode::GATEWAY_TIMEOUT => tonic::Code::DeadlineExceeded,
             _ => tonic::Code::Internal,
         };
         tonic::Status::new(code, self.to_string())
@@ -101,6 +103,7 @@ impl ApiError {
             Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Refused(refusal) => match refusal {
                 Refusal::Offline { .. } | Refusal::LogUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::LogUnconfirmed { .. } => StatusCode::GATEWAY_TIMEOUT,
                 Refusal::NoScaleResults { .. }
                 | Refusal::NoSuchLesson { .. }
                 | Refusal::NoSuchWebhookEndpoint { .. } => StatusCode::NOT_FOUND,
@@ -144,6 +147,7 @@ impl ApiError {
                 Refusal::TooManyWebhookEndpoints { .. } => "too_many_webhook_endpoints",
                 Refusal::WebhookSignatureRejected { .. } => "webhook_signature_rejected",
                 Refusal::LogUnavailable { .. } => "log_unavailable",
+                Refusal::LogUnconfirmed { .. } => "log_unconfirmed",
             },
         }
     }
@@ -197,5 +201,22 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refusal means nothing will happen; a time-out means it may. HTTP and gRPC each have a word for both.
+    #[test]
+    fn a_log_that_refused_and_a_log_that_did_not_answer_get_different_answers() {
+        let refused = ApiError::from(Refusal::LogUnavailable { reason: "not connected".into() });
+        let unconfirmed = ApiError::from(Refusal::LogUnconfirmed { reason: "no answer within 3 s".into() });
+        assert_eq!((refused.status(), refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "log_unavailable"));
+        assert_eq!((unconfirmed.status(), unconfirmed.code()), (StatusCode::GATEWAY_TIMEOUT, "log_unconfirmed"));
+        assert_eq!(refused.grpc_status().code(), tonic::Code::Unavailable);
+        assert_eq!(unconfirmed.grpc_status().code(), tonic::Code::DeadlineExceeded);
+        assert!(unconfirmed.body().message.contains("did not confirm in time"), "{}", unconfirmed.body().message);
     }
 }

@@ -61,7 +61,11 @@ impl EventLog {
     }
 }
 
-/// What the lab answers when the shared log's engine cannot do what was asked.
+/// What the lab answers when the shared log's engine did not do what was asked: refused (nothing was sent, so
+/// nothing will be done), or unconfirmed (sent, and perhaps done later: saying "refused" then would be a lie).
 pub(crate) fn unavailable(error: backplane::BackplaneError) -> Refusal {
-    Refusal::LogUnavailable { reason: error.to_string() }
+    match error {
+        backplane::BackplaneError::TimedOut { .. } => Refusal::LogUnconfirmed { reason: error.to_string() },
+        _ => Refusal::LogUnavailable { reason: error.to_string() },
+    }
 }

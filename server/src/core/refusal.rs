@@ -37,6 +37,10 @@ pub enum Refusal {
     /// The shared event log's engine (`--backplane`) cannot take the event: nothing was published.
     #[error("the shared event log is unavailable: {reason}")]
     LogUnavailable { reason: String },
+    /// The engine took the request but did not answer in time: it may still be done when the engine answers (a
+    /// NATS client sends what it was given once it reconnects). The lab cannot say "refused", so it says this.
+    #[error("the shared event log did not confirm in time: {reason}")]
+    LogUnconfirmed { reason: String },
 }
 
 impl Refusal {

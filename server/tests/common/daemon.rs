@@ -112,6 +112,30 @@ impl Daemon {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// SIGSTOP (or SIGCONT): a process that hangs with its sockets open, so its peers' requests go unanswered
+    /// rather than refused.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.pid().to_string()]).status().unwrap();
+        assert!(status.success(), "kill {signal} {}", self.pid());
+        // A signal is delivered when the kernel next runs the process: wait until it is (or is no longer) stopped.
+        let stopped = signal == "-STOP";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.is_stopped() != stopped {
+            assert!(Instant::now() < deadline, "{} never took {signal}", self.pid());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Every thread of the process stopped (`T` in `/proc/<pid>/task/*/stat`): a Go program has several.
+    fn is_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else { return false };
+        tasks.flatten().all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the parenthesised command name, which may itself contain spaces or parentheses.
+            stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
+    }
+
     /// SIGKILL, as a crash: no goodbyes to anyone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

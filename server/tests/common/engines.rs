@@ -45,6 +45,15 @@ impl Engine {
         self.daemon.as_mut().expect("running").kill();
     }
 
+    /// Stopped (SIGSTOP) with its connections open: what is sent to it now is answered only after [`Engine::thaw`].
+    pub fn freeze(&self) {
+        self.daemon.as_ref().expect("running").signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.daemon.as_ref().expect("running").signal("-CONT");
+    }
+
     pub fn restart_after_kill(&mut self) {
         self.crash_and_restart();
     }
