@@ -73,6 +73,8 @@ if [ -z "${LAB_PUBLIC_URL:-}" ]; then
   fi
 fi
 
+# Every instance must know the one teacher key, so the teacher's cookie works whichever instance answers.
+teacher_key=${LAB_TEACHER_KEY:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 servers=""
 grpc_servers=""
 for n in $(seq 1 "$instances"); do
@@ -83,7 +85,7 @@ for n in $(seq 1 "$instances"); do
 # Written by ./lab cluster: starts instance lab-$n again (run from the repository's root).
 LEPTOS_OUTPUT_NAME=transport-lab LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \\
   exec target/release/server --addr 127.0.0.1:$instance_port --backplane $engine_url \\
-  --public-url $LAB_PUBLIC_URL --instance lab-$n >>$dir/lab-$n.log 2>&1
+  --public-url $LAB_PUBLIC_URL --instance lab-$n --teacher-key $teacher_key >>$dir/lab-$n.log 2>&1
 SCRIPT
   chmod +x "$dir/lab-$n.sh"
   say "starting instance lab-$n on 127.0.0.1:$instance_port"
@@ -132,6 +134,7 @@ pids+=($!)
 haproxy_pid=$!
 
 say "the lab is at http://$listen ($instances instances on $engine; logs in $dir/). Ctrl-C stops everything."
+say "teacher link (keep it to yourself): ${LAB_PUBLIC_URL%/}/teacher?key=$teacher_key"
 say "try: pkill -9 -f -- '--instance lab-1\$' kills one; every lane resumes on another. $dir/lab-1.sh brings it back."
 say "or stop the log: pkill $engine-server; every lane says \"log unavailable\". $dir/engine.sh brings it back."
 # Instances and the engine may die (that is the lesson); the cluster stops when HAProxy does, or on Ctrl-C.

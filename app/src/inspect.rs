@@ -99,7 +99,13 @@ fn head_line_note(line: &str) -> Option<&'static str> {
         "content-type" => "what the body is; text/event-stream makes it an SSE stream",
         "cache-control" => "no-cache: a stream must never be served from a cache",
         "last-event-id" => "the browser's automatic SSE reconnect: resume after this id",
-        "cookie" => "sent with every request to this origin, lane traffic or not",
+        "cookie" => {
+            "sent with every request to this origin, lane traffic or not; a credential, so the lab's record hides its \
+             value (as many * as it had bytes, so the byte counts stay exact)"
+        }
+        "set-cookie" | "authorization" | "x-lab-teacher" => {
+            "a credential: the lab's record hides its value (as many * as it had bytes, so the byte counts stay exact)"
+        }
         "user-agent" => "sent with every HTTP request: part of what polling costs per request",
         "accept-encoding" => "the browser offers compression; the lab never compresses lane traffic",
         "x-lab-exchange" => "the lab's own: names this exchange so the page can find its measured bytes",

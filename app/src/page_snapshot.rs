@@ -34,6 +34,7 @@ mod tests {
             generator: GeneratorSettings::default(),
             server_time: 1,
             client: protocol::ClientId::try_from("c1".to_owned()).unwrap(),
+            teacher: true,
         };
         let text = to_script_text(&snapshot);
         assert!(!text.contains('<'));

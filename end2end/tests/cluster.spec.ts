@@ -1,58 +1,26 @@
 import { expect, Page, test } from "@playwright/test";
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { drawnSeqs, lane, metric, TRANSPORTS } from "./helpers";
+import { freePort, LAB_SERVER, program, SITE_ENV, startListening } from "./processes";
 
 // The lab as `./lab cluster` runs it: nats-server with JetStream, three instances of the release build sharing
 // their log on it, and HAProxy round-robin in front, all started here on free ports (Debian's packages, installed
 // by ./lab setup). A page behind HAProxy must keep every lane at 0 missed while the instance holding its SSE
 // stream is killed with SIGKILL, and each lane must say which instance served it.
 
-const ROOT = join(__dirname, "..", "..");
 const processes: ChildProcess[] = [];
 const instances = new Map<string, ChildProcess>();
 let dir = "";
 let front = "";
+const TEACHER_KEY = "cluster-spec-teacher-key";
 let nats: { child: ChildProcess; args: string[]; port: number } | undefined;
 
-function program(name: string): string {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin"];
-  const found = dirs.map((d) => join(d, name)).find((candidate) => existsSync(candidate));
-  if (!found) throw new Error(`${name} is not installed; ./lab setup installs it`);
-  return found;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-    socket.connect(port, "127.0.0.1");
-  });
-}
-
 async function start(command: string, args: string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: "ignore" });
+  const child = await startListening(command, args, port, env);
   processes.push(child);
-  const deadline = Date.now() + 20_000;
-  while (!(await listening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${command} did not start on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
   return child;
 }
 
@@ -66,8 +34,9 @@ test.beforeAll(async () => {
   for (const name of ["lab-1", "lab-2", "lab-3"]) {
     const port = await freePort();
     const args = ["--addr", `127.0.0.1:${port}`, "--backplane", `nats://127.0.0.1:${natsPort}`, "--instance", name];
-    const env = { LEPTOS_OUTPUT_NAME: "transport-lab", LEPTOS_SITE_ROOT: "target/site", LEPTOS_SITE_PKG_DIR: "pkg" };
-    instances.set(name, await start(join(ROOT, "target", "release", "server"), args, port, env));
+    // Several instances ask for the teacher's key (one key for all); the test sets the generator as the teacher.
+    args.push("--teacher-key", TEACHER_KEY);
+    instances.set(name, await start(LAB_SERVER, args, port, SITE_ENV));
     servers.push(`    server ${name} 127.0.0.1:${port} check inter 200 fall 2 rise 1`);
   }
   const frontPort = await freePort();
@@ -110,7 +79,10 @@ async function instanceOf(page: Page, transport: (typeof TRANSPORTS)[number]): P
 
 test("behind HAProxy every lane says which instance served it and misses nothing while one is killed", async ({ page, request }) => {
   test.slow();
-  await request.post(`${front}/api/generator`, { data: { rate_per_second: 5, paused: false } });
+  await request.post(`${front}/api/generator`, {
+    data: { rate_per_second: 5, paused: false },
+    headers: { "x-lab-teacher": TEACHER_KEY },
+  });
   await page.goto(`${front}/`);
   for (const transport of TRANSPORTS) {
     await expect(lane(page, transport).getByTestId("lane-instance")).toHaveText(/^lab-[123]$/, { timeout: 20_000 });
@@ -147,7 +119,10 @@ test("behind HAProxy every lane says which instance served it and misses nothing
 
 test("while the shared log is out of reach every lane says so, and goes on with nothing missed when it is back", async ({ page, request }) => {
   test.slow();
-  await request.post(`${front}/api/generator`, { data: { rate_per_second: 5, paused: false } });
+  await request.post(`${front}/api/generator`, {
+    data: { rate_per_second: 5, paused: false },
+    headers: { "x-lab-teacher": TEACHER_KEY },
+  });
   await page.goto(`${front}/`);
   for (const transport of TRANSPORTS) {
     await expect.poll(async () => (await drawnSeqs(page, transport)).length, { timeout: 20_000 }).toBeGreaterThan(2);

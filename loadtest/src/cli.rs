@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Native gRPC: a gRPC listener apart from --url, HOST:PORT (the grpc-js peer's); the lab serves it on --url.
     #[arg(long)]
     pub grpc_addr: Option<String>,
+    /// The lab's teacher key (the `key` of its teacher link): the generator is the teacher's to set, unless the lab
+    /// listens on loopback alone.
+    #[arg(long, env = "LAB_TEACHER_KEY")]
+    pub teacher_key: Option<String>,
     #[arg(long)]
     pub clients: u32,
     /// Generator events per second.
@@ -112,6 +116,7 @@ impl RunArgs {
             server_pids: self.server_pid.clone(),
             mqtt: MqttOptions { qos, tcp_addr: self.mqtt_addr.clone() },
             grpc_addr: self.grpc_addr.clone(),
+            teacher_key: self.teacher_key.clone(),
         };
         options.check()?;
         Ok(options)

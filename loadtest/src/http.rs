@@ -103,9 +103,19 @@ impl HttpClient {
         self.send(Method::GET, path, Some((ACCEPT, media_type)), Full::default()).await
     }
 
-    pub async fn post_json(&mut self, path: &str, body: &impl Serialize) -> Result<Bytes, LoadError> {
+    /// A JSON POST, as the teacher when `teacher_key` is given (the generator is the teacher's to change).
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        body: &impl Serialize,
+        teacher_key: Option<&str>,
+    ) -> Result<Bytes, LoadError> {
         let body = Full::new(Bytes::from(serde_json::to_vec(body)?));
-        let response = self.send(Method::POST, path, Some((CONTENT_TYPE, "application/json")), body).await?;
+        let mut request = self.request(Method::POST, path).header(CONTENT_TYPE, "application/json");
+        if let Some(key) = teacher_key {
+            request = request.header(protocol::headers::TEACHER_KEY, key);
+        }
+        let response = self.send_request(request.body(body)?).await?;
         ok_body(response, path).await
     }
 
@@ -116,11 +126,18 @@ impl HttpClient {
         header: Option<(hyper::header::HeaderName, &'static str)>,
         body: Full<Bytes>,
     ) -> Result<Response<Incoming>, LoadError> {
-        let mut request = Request::builder().method(method).uri(path).header(HOST, &self.authority);
+        let mut request = self.request(method, path);
         if let Some((name, value)) = header {
             request = request.header(name, value);
         }
-        let request = request.body(body)?;
+        self.send_request(request.body(body)?).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> hyper::http::request::Builder {
+        Request::builder().method(method).uri(path).header(HOST, &self.authority)
+    }
+
+    async fn send_request(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, LoadError> {
         self.sender.ready().await?;
         self.recorder.request();
         Ok(self.sender.send_request(request).await?)

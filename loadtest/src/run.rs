@@ -49,6 +49,8 @@ pub struct RunOptions {
     /// Native gRPC: `host:port` of a gRPC server apart from `url` (a Node peer's grpc-js listener); the lab serves
     /// gRPC on its one port, so `url`'s.
     pub grpc_addr: Option<String>,
+    /// The lab's teacher key, for setting the generator on a lab that asks for it (one not on loopback alone).
+    pub teacher_key: Option<String>,
 }
 
 /// What the MQTT transports need besides the URL.
@@ -146,7 +148,11 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, LoadError> {
     };
     let mut events = match (options.server, &mqtt) {
         (ScaleServer::Mosquitto, Some(plan)) => Events::Publisher { plan: plan.clone(), running: None },
-        _ => Events::Generator(Control { target: target.clone(), metrics: Metrics::new() }),
+        _ => Events::Generator(Control {
+            target: target.clone(),
+            metrics: Metrics::new(),
+            teacher_key: options.teacher_key.clone(),
+        }),
     };
     events.prepare(options).await?;
     let start = match &events {
@@ -299,6 +305,7 @@ struct Control {
     target: Target,
     /// Kept apart from the clients' metrics, so the controller's bytes are not counted as theirs.
     metrics: Arc<Metrics>,
+    teacher_key: Option<String>,
 }
 
 impl Control {
@@ -307,7 +314,7 @@ impl Control {
     }
 
     async fn set_generator(&self, update: GeneratorUpdate) -> Result<(), LoadError> {
-        self.connect().await?.post_json(routes::GENERATOR, &update).await.map(drop)
+        self.connect().await?.post_json(routes::GENERATOR, &update, self.teacher_key.as_deref()).await.map(drop)
     }
 
     /// A polling client's session starting at the log's head, in the server's current run: found by following

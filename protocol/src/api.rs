@@ -83,6 +83,10 @@ pub struct LabSnapshot {
     pub server_time: u64,
     /// This page's id, sent back with every lane's requests so faults can target this page alone.
     pub client: ClientId,
+    /// Whether the page was opened by the teacher, who alone may act on the whole class (the server checks every
+    /// such request; this only lets the page say so before anyone presses a button).
+    #[serde(default)]
+    pub teacher: bool,
 }
 
 /// Body of `GET /api/time`: the server's wall clock, Unix microseconds.

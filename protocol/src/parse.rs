@@ -27,16 +27,26 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ParamError> {
     })
 }
 
-/// A JSON document as `T`, or what is wrong with it and where.
+/// One JSON object as `T`, and nothing after it, or what is wrong with it and where. Every body and frame of the
+/// lab is an object: serde would also read a struct from an array (`["hi"]` as `{"text":"hi"}`) and stop reading
+/// after the first value (`{"text":"hi"} garbage`), so both are refused here.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, InputError> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if let Some(&found) = first.filter(|&&byte| byte != b'{') {
+        let found =
+            if found.is_ascii_graphic() { format!("`{}`", found as char) } else { format!("byte {found:#04x}") };
+        return Err(InputError::Malformed(format!("expected a JSON object, found {found} first")));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         if error.inner().is_syntax() || error.inner().is_eof() {
             InputError::Malformed(error.inner().to_string())
         } else {
             InputError::Field { field: field_name(error.path(), error.inner()), problem: error.inner().to_string() }
         }
-    })
+    })?;
+    deserializer.end().map_err(|error| InputError::Malformed(format!("{error} after the object")))?;
+    Ok(value)
 }
 
 /// A person's message text, checked the same way on every path that brings one up (a POST, a WebSocket
@@ -107,6 +117,25 @@ mod tests {
         assert_eq!(field(parse_json::<Body>(br#"{}"#)), "text");
         assert_eq!(field(parse_json::<Body>(br#"{"text":"a","x":1}"#)), "x");
         assert!(matches!(parse_json::<Body>(b"{\"text\""), Err(InputError::Malformed(_))));
+    }
+
+    #[test]
+    fn only_one_object_is_a_body() {
+        assert!(parse_json::<Body>(b" \n{\"text\":\"a\"}\r\n ").is_ok());
+        for (bad, says) in [
+            (&br#"{"text":"a"} garbage"#[..], "trailing characters"),
+            (br#"{"text":"a"}{"text":"b"}"#, "trailing characters"),
+            (br#"["a"]"#, "found `[` first"),
+            (br#""a""#, "found `\"` first"),
+            (b"\x00{}", "found byte 0x00 first"),
+        ] {
+            match parse_json::<Body>(bad) {
+                Err(InputError::Malformed(why)) => assert!(why.contains(says), "{why}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(parse_client_message(r#"["publish","hi"]"#), Err(InputError::Malformed(_))));
+        assert!(matches!(parse_client_message(r#"{"type":"publish","text":"hi"} x"#), Err(InputError::Malformed(_))));
     }
 
     #[test]

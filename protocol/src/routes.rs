@@ -14,6 +14,10 @@ use super::{
 };
 
 pub const POLL: &str = "/api/poll";
+/// The teacher link: `/teacher?key=…` sets the teacher's cookie and goes on to [`PRESENT`].
+pub const TEACHER: &str = "/teacher";
+/// The presenter view (a page).
+pub const PRESENT: &str = "/present";
 pub const LONG_POLL: &str = "/api/long-poll";
 pub const SSE: &str = "/api/sse";
 pub const WEB_SOCKET: &str = "/api/ws";
@@ -253,6 +257,21 @@ pub struct WireQuery {
 impl WireQuery {
     pub fn url(&self) -> String {
         Address::new(WIRE).param("client", Some(&self.client)).param("after", Some(self.after)).0
+    }
+}
+
+/// `GET /api/faults/delay[?client=ID]` and `DELETE /api/faults[?client=ID]`: the page asking (a student's page sees
+/// and clears its own rules; without `client`, clearing is the teacher's).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientQuery {
+    #[serde(default)]
+    pub client: Option<ClientId>,
+}
+
+impl ClientQuery {
+    pub fn url(&self, path: &'static str) -> String {
+        Address::new(path).param("client", self.client.as_ref()).0
     }
 }
 

@@ -11,6 +11,31 @@ use super::{Transport, WireLabel};
 /// frame or chunk on the hot path costs no allocation for it.
 pub type Name = Cow<'static, str>;
 
+/// Headers whose values are credentials (the teacher's key among them): the wire record keeps their length, so
+/// every byte count stays exact, but not their text. A page's records reach whoever holds its id.
+pub const CREDENTIAL_HEADERS: [&str; 5] =
+    ["authorization", "cookie", "proxy-authorization", "set-cookie", super::headers::TEACHER_KEY];
+
+/// What a redacted value is made of, one per byte.
+pub const REDACTED: char = '*';
+
+/// `head` (HTTP/1.1 lines ending `\r\n`, or HTTP/2 header lines ending `\n`) with every credential header's value
+/// replaced by as many [`REDACTED`] as it had bytes.
+pub fn redact_credentials(head: &str) -> String {
+    head.split_inclusive('\n')
+        .map(|line| {
+            let Some((name, rest)) = line.split_once(':') else { return Cow::Borrowed(line) };
+            if !CREDENTIAL_HEADERS.iter().any(|credential| name.eq_ignore_ascii_case(credential)) {
+                return Cow::Borrowed(line);
+            }
+            let body = rest.trim_end_matches(['\r', '\n']);
+            let value = body.trim_start_matches([' ', '\t']);
+            let (space, end) = (&body[..body.len() - value.len()], &rest[body.len()..]);
+            Cow::Owned(format!("{name}:{space}{}{end}", REDACTED.to_string().repeat(value.len())))
+        })
+        .collect()
+}
+
 /// Bytes of one unit on the wire (or of many, summed).
 ///
 /// - `head`: an HTTP request or response head (start line, headers, blank line).
@@ -151,6 +176,19 @@ pub struct WirePage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_keep_their_length_and_lose_their_text() {
+        let head = "GET /api/sse?client=k HTTP/1.1\r\nHost: lab\r\nCookie: lab_teacher=s3cret; theme=dark\r\n\
+                    x-lab-teacher:s3cret\r\nAccept: */*\r\n\r\n";
+        let redacted = redact_credentials(head);
+        assert_eq!(redacted.len(), head.len(), "the byte counts stay exact");
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("Cookie: ******************************\r\n"), "{redacted}");
+        assert!(redacted.contains("x-lab-teacher:******\r\n") && redacted.contains("Host: lab\r\n"), "{redacted}");
+        let http2 = "authorization: Bearer t\nuser-agent: grpc\n";
+        assert_eq!(redact_credentials(http2), "authorization: ********\nuser-agent: grpc\n");
+    }
 
     #[test]
     fn records_name_their_unit_by_kind() {

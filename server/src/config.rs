@@ -78,6 +78,16 @@ pub struct Config {
     #[arg(long, env = "LAB_SCALE_RESULTS", default_value = "docs/scale/results.json")]
     pub scale_results: std::path::PathBuf,
 
+    /// The teacher's key, the secret in the teacher link (default: a random one each start, printed in the
+    /// link). Give several instances on one log the same key, so the teacher's cookie works on each.
+    #[arg(long, env = "LAB_TEACHER_KEY", value_parser = parse_teacher_key)]
+    pub teacher_key: Option<String>,
+
+    /// Ask for the teacher's key even on loopback. By default a lab that listens on loopback alone, on one
+    /// instance, has one user, who is the teacher.
+    #[arg(long, env = "LAB_REQUIRE_TEACHER")]
+    pub require_teacher: bool,
+
     /// The folder of guided lessons, one TOML file each (`/learn`, `/api/lessons`). Read on every request, so a
     /// teacher can add or edit a lesson and reload the page.
     #[arg(long, env = "LAB_LESSONS", default_value = "lessons")]
@@ -189,7 +199,23 @@ pub struct Timing {
     pub write_stall_timeout: Duration,
 }
 
+/// A key that survives a URL and a cookie unescaped, and is long enough not to be guessed.
+fn parse_teacher_key(text: &str) -> Result<String, String> {
+    let fits = text.len() >= 16 && text.len() <= 128;
+    let plain = text.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if fits && plain {
+        Ok(text.to_owned())
+    } else {
+        Err("16 to 128 letters, digits, '-' or '_'".into())
+    }
+}
+
 impl Config {
+    /// Whether every request comes from the teacher: one instance, reachable from this machine only.
+    pub fn everyone_is_teacher(&self) -> bool {
+        self.addr.ip().is_loopback() && !self.require_teacher && self.backplane.is_none()
+    }
+
     pub fn generator(&self) -> GeneratorSettings {
         GeneratorSettings {
             rate_per_second: self.rate,

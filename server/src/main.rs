@@ -25,6 +25,17 @@ async fn main() -> std::io::Result<()> {
         tracing::info!("instance {} on the shared log: {}", cluster.instance, cluster.engine);
     }
     tracing::info!("Transport Lab listening on http://{}", listener.local_addr()?);
+    if state.teacher.everyone_is_teacher() {
+        tracing::info!("one user on loopback: the teacher's actions need no key");
+    } else {
+        // Printed, not logged to a file anyone else reads: it is the class's only secret.
+        let join = state.join.current().url;
+        println!(
+            "\n  Teacher link (keep it to yourself): {}{}\n",
+            join.trim_end_matches('/'),
+            state.teacher.link_path()
+        );
+    }
     if let Some(mqtt_addr) = config.mqtt_addr {
         let mqtt_listener = tokio::net::TcpListener::bind(mqtt_addr).await?;
         tracing::info!("MQTT over TCP on mqtt://{}", mqtt_listener.local_addr()?);

@@ -1,7 +1,7 @@
 //! The whole application as one router: the transports, the rest of the API and the pages, under the layers every
 //! response passes through.
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::Response;
 use axum::Router;
@@ -10,7 +10,10 @@ use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::api::cross_site::refuse_cross_site_writes;
+use crate::api::extract::MAX_BODY_BYTES;
 use crate::api::rate_limit::limit_api_requests;
+use crate::api::request_shape::{method_not_allowed_as_json, refuse_unservable_targets};
 use crate::api::state::AppState;
 use crate::api::wire::stamp_exchange;
 use crate::core::hub::HubSlot;
@@ -28,6 +31,9 @@ pub fn app(state: AppState) -> Router {
         .merge(pages(&state))
         // Assets, and the page's own 404.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(::app::shell))
+        .layer(axum::middleware::from_fn(method_not_allowed_as_json))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.admission.clone(), refuse_cross_site_writes))
         .layer(CompressionLayer::new().compress_when(is_page_or_asset))
         .layer(axum::middleware::from_fn_with_state(state.rate_limit.clone(), limit_api_requests))
         .layer(axum::middleware::from_fn(stamp_exchange))
@@ -44,6 +50,8 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // Outermost: a request that is not for a path never reaches a route, and the page renderer cannot take one.
+        .layer(axum::middleware::from_fn(refuse_unservable_targets))
         .with_state(state)
 }
 

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::engines::{Balancer, Engine, EngineKind, LabInstance};
+use common::engines::{as_teacher, Balancer, Engine, EngineKind, LabInstance, TEACHER_KEY};
 use common::mqtt_socket::MqttSocket;
 use mqtt5_protocol::packet::publish::PublishPacket;
 use mqtt5_protocol::{Packet, PropertyId, PropertyValue, QoS};
@@ -35,7 +35,7 @@ impl Cluster {
         let instances: Vec<LabInstance> =
             (1..=3).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--paused"])).collect();
         let balancer = Balancer::start(&instances.iter().map(LabInstance::addr).collect::<Vec<_>>());
-        let cluster = Self { _engine: engine, instances, balancer, http: reqwest::Client::new() };
+        let cluster = Self { _engine: engine, instances, balancer, http: as_teacher() };
         cluster.wait_for_one_generator(&[]).await;
         cluster
     }
@@ -81,6 +81,7 @@ impl Cluster {
             server_pids: Vec::new(),
             mqtt: Default::default(),
             grpc_addr: None,
+            teacher_key: Some(TEACHER_KEY.into()),
         }
     }
 }
@@ -165,7 +166,7 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
     let mut engine = Engine::start(EngineKind::Nats);
     let engine_url = engine.url();
     let instance = LabInstance::start("lab-1", &engine.url(), &["--paused"]);
-    let http = reqwest::Client::new();
+    let http = as_teacher();
     let publish = |text: &'static str| {
         http.post(instance.url(&format!("{}?lane=sse", routes::PUBLISH)))
             .json(&serde_json::json!({ "text": text }))
@@ -283,7 +284,7 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
 async fn a_publish_the_engine_leaves_unanswered_is_504_unconfirmed_and_lands_once() {
     let engine = Engine::start(EngineKind::Nats);
     let instance = LabInstance::start("lab-1", &engine.url(), &["--paused"]);
-    let http = reqwest::Client::new();
+    let http = as_teacher();
     let publish =
         |text: &'static str| http.post(instance.url(routes::PUBLISH)).json(&serde_json::json!({ "text": text })).send();
     let before: protocol::PublishAck = publish("before").await.unwrap().json().await.unwrap();
@@ -327,7 +328,7 @@ async fn a_restart_on_one_instance_is_a_new_run_on_every_instance() {
         let engine = Engine::start(kind);
         let instances: Vec<LabInstance> =
             (1..=2).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--rate", "20"])).collect();
-        let http = reqwest::Client::new();
+        let http = as_teacher();
         let stats = |instance: &LabInstance| {
             let request = http.get(instance.url(routes::STATS)).send();
             async move { request.await.unwrap().json::<LabStats>().await.unwrap() }
@@ -371,7 +372,7 @@ async fn the_presenter_counts_every_page_on_every_instance_once() {
     let engine = Engine::start(EngineKind::Redis);
     let instances: Vec<LabInstance> =
         (1..=2).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--paused"])).collect();
-    let http = reqwest::Client::new();
+    let http = as_teacher();
     let poll = |instance: &LabInstance, client: &str| {
         let request = http.get(instance.url(&format!("{}?after=0&client={client}", routes::POLL))).send();
         async move { assert!(request.await.unwrap().status().is_success()) }
@@ -413,7 +414,7 @@ async fn a_fault_set_through_one_instance_holds_on_every_instance() {
         let instances: Vec<LabInstance> =
             (1..=2).map(|n| LabInstance::start(&format!("lab-{n}"), &engine.url(), &["--paused"])).collect();
         let (asked, other) = (&instances[0], &instances[1]);
-        let http = reqwest::Client::new();
+        let http = as_teacher();
         let deadline = || Instant::now() + Duration::from_secs(20);
 
         let stream = http.get(other.url(&format!("{}?client=me", routes::SSE))).send().await.unwrap();

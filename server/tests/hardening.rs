@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::TestServer;
 use eventsource_stream::Eventsource;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use protocol::{close_code, ApiErrorBody, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
@@ -234,4 +234,318 @@ async fn an_sse_client_that_stops_reading_is_disconnected_while_a_reading_one_ke
     let seqs = timeout(Duration::from_secs(10), reader).await.unwrap().unwrap();
     assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "the reading client missed nothing while the other stalled");
     drop(stalled);
+}
+
+/// Sends `request` as raw bytes and returns the status line and body of the answer.
+async fn raw_exchange(server: &TestServer, request: &[u8]) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await.expect("an answer in time");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// A request target that is not a path (a proxy's `CONNECT`, the authority form, `*`) used to reach the page
+/// renderer, which panicked on it: the client got an empty reply.
+#[tokio::test]
+async fn a_request_for_something_other_than_a_path_is_400_in_json_with_no_panic() {
+    let server = TestServer::start().await;
+    for request in [
+        &b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n"[..],
+        b"GET example.com:80 HTTP/1.1\r\nHost: example.com:80\r\nConnection: close\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n",
+    ] {
+        let (status, body) = raw_exchange(&server, request).await;
+        let shown = String::from_utf8_lossy(request);
+        assert!(status.starts_with("HTTP/1.1 400"), "{shown}: {status}");
+        // hyper may refuse a target it cannot parse before any route sees it, with an empty body; what reaches the
+        // lab is answered in JSON.
+        if !body.is_empty() {
+            let body: ApiErrorBody = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{shown}: {body}"));
+            assert_eq!(body.error, "malformed_request", "{shown}");
+        }
+    }
+    assert_eq!(server.http.get(server.url("/api/poll")).send().await.unwrap().status(), 200);
+}
+
+/// Every refusal under `/api` is JSON naming the problem, with the status the spec gives it.
+#[tokio::test]
+async fn every_api_refusal_is_json_with_its_own_status() {
+    let server = TestServer::start().await;
+    let publish = server.url("/api/publish");
+    let json_body =
+        |body: &'static str| server.http.post(&publish).header("content-type", "application/json").body(body).send();
+    let cases = [
+        ("GET /api/publish", server.http.get(&publish).send().await.unwrap(), 405, "method_not_allowed"),
+        ("GET /api", server.http.get(server.url("/api")).send().await.unwrap(), 404, "not_found"),
+        ("DELETE /api/", server.http.delete(server.url("/api/")).send().await.unwrap(), 404, "not_found"),
+        (
+            "a body over the limit",
+            json_body(Box::leak("x".repeat(300 * 1024).into_boxed_str())).await.unwrap(),
+            413,
+            "body_too_large",
+        ),
+        ("trailing data", json_body(r#"{"text":"x"} garbage"#).await.unwrap(), 400, "malformed_json"),
+        ("an array", json_body(r#"["hello"]"#).await.unwrap(), 400, "malformed_json"),
+    ];
+    for (case, response, status, error) in cases {
+        assert_eq!(response.status().as_u16(), status, "{case}");
+        let allow = response.headers().get("allow").cloned();
+        let body: ApiErrorBody = response.json().await.unwrap_or_else(|_| panic!("{case}: not JSON"));
+        assert_eq!(body.error, error, "{case}: {}", body.message);
+        if status == 405 {
+            assert_eq!(allow.unwrap(), "POST", "{case}");
+            assert_eq!(body.field.as_deref(), Some("method"), "{case}");
+        }
+    }
+    // Nothing refused was published.
+    assert_eq!(server.state.hub_slot.current().events_after(0, 10).events.len(), 0);
+    // The same rule on the WebSocket: an error frame, and nothing published.
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    socket.next().await.unwrap().unwrap(); // hello
+    for frame in [r#"{"type":"publish","text":"x"} garbage"#, r#"["publish","x"]"#] {
+        socket.send(Message::text(frame)).await.unwrap();
+        let reply = timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        let reply: protocol::WsServerMessage = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+        assert!(
+            matches!(&reply, protocol::WsServerMessage::Error { error, .. } if error == "malformed_json"),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(server.state.hub_slot.current().events_after(0, 10).events.len(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_lesson_s_address_is_404_and_a_known_one_200() {
+    let lessons = concat!(env!("CARGO_MANIFEST_DIR"), "/../lessons");
+    let server = TestServer::start_with(&["--lessons", lessons]).await;
+    let status = |path: &'static str| {
+        let request = server.http.get(server.url(path)).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/learn/short-polling").await, 200);
+    assert_eq!(status("/learn/no-such-lesson").await, 404);
+    assert_eq!(status("/learn/NOT_AN_ID").await, 404);
+}
+
+/// The closing handshake: a client that closes with a code hears the same code back, not 1006.
+#[tokio::test]
+async fn a_websocket_client_s_close_is_answered_with_its_code() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+    let server = TestServer::start().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    socket.next().await.unwrap().unwrap(); // hello
+    socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))).await.unwrap();
+    let reply = loop {
+        match timeout(Duration::from_secs(10), socket.next()).await.expect("an answer in time") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the server ended without answering the close: {other:?}"),
+        }
+    };
+    assert_eq!(reply.map(|frame| frame.code), Some(CloseCode::Normal));
+}
+
+/// Cross-site request forgery: a page on another site (or a form it submits) cannot change anything, on any route
+/// that changes something; the lab's own page and programs that are not browsers can.
+#[tokio::test]
+async fn requests_that_change_something_from_another_site_are_refused_on_every_route() {
+    let server = TestServer::start().await;
+    let epoch = server.state.hub_slot.current().epoch().clone();
+    let writes = [
+        ("POST", "/api/publish"),
+        ("POST", "/api/audio"),
+        ("POST", "/api/generator"),
+        ("DELETE", "/api/faults"),
+        ("POST", "/api/faults/drop"),
+        ("POST", "/api/faults/offline"),
+        ("POST", "/api/faults/restart"),
+        ("POST", "/api/faults/delay"),
+        ("POST", "/api/class/broadcast"),
+        ("POST", "/api/webhooks/endpoints"),
+        ("DELETE", "/api/webhooks/endpoints/any"),
+        ("PUT", "/api/webhooks/receiver/any"),
+        ("POST", "/lab.v1.Events/Publish"),
+    ];
+    for (method, path) in writes {
+        let request = |headers: &[(&str, &str)], body: &'static str| {
+            let mut request = server.http.request(method.parse().unwrap(), server.url(path)).body(body);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.send()
+        };
+        let json = ("content-type", "application/json");
+        for (case, headers) in [
+            ("a foreign origin", vec![("origin", "http://evil.example"), json]),
+            (
+                "an https page on the same host",
+                vec![("origin", Box::leak(format!("https://{}", server.addr).into_boxed_str()) as &str), json],
+            ),
+            ("a cross-site fetch without Origin", vec![("sec-fetch-site", "cross-site"), json]),
+        ] {
+            let response = request(&headers, r#"{"text":"x"}"#).await.unwrap();
+            assert_eq!(response.status().as_u16(), 403, "{method} {path} from {case}");
+            let body: ApiErrorBody = response.json().await.unwrap();
+            assert_eq!(body.error, "forbidden_origin", "{method} {path} from {case}");
+        }
+        if path.starts_with("/api/") {
+            let own = format!("http://{}", server.addr);
+            let form = [("origin", own.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+            let response = request(&form, "x=1").await.unwrap();
+            assert_eq!(response.status().as_u16(), 415, "{method} {path} as a form");
+        }
+    }
+    assert_eq!(server.state.hub_slot.current().epoch(), &epoch, "no restart got through");
+    assert_eq!(server.state.hub_slot.current().events_after(0, 10).events.len(), 0, "nothing was published");
+    // The lab's own page, and a program that is no browser, still can.
+    let own = format!("http://{}", server.addr);
+    let from_page =
+        server.http.post(server.url("/api/publish")).header("origin", own).json(&serde_json::json!({"text": "hi"}));
+    assert!(from_page.send().await.unwrap().status().is_success());
+    let from_curl = server.http.post(server.url("/api/faults/restart")).send().await.unwrap();
+    assert_eq!(from_curl.status(), 200);
+    assert_ne!(server.state.hub_slot.current().epoch(), &epoch, "the restart went through");
+}
+
+const KEY: &str = "hardening-teacher-key-42";
+
+/// A lab that asks for the teacher's key (as one on the network does): the class-wide actions are the teacher's,
+/// a page may still break its own connections, and no page sees another's id.
+#[tokio::test]
+async fn the_class_wide_actions_are_the_teacher_s_and_a_page_keeps_its_own() {
+    let server = TestServer::start_with(&["--require-teacher", "--teacher-key", KEY]).await;
+    let epoch = server.state.hub_slot.current().epoch().clone();
+    let student = |method: &str, path: &str, body: serde_json::Value| {
+        server.http.request(method.parse().unwrap(), server.url(path)).json(&body).send()
+    };
+    let teacher_only = [
+        ("POST", "/api/faults/restart", serde_json::json!({})),
+        ("POST", "/api/generator", serde_json::json!({ "rate_per_second": 5 })),
+        ("POST", "/api/class/broadcast", serde_json::json!({ "text": "from the teacher" })),
+        ("POST", "/api/faults/drop", serde_json::json!({})),
+        ("POST", "/api/faults/drop", serde_json::json!({ "transport": "sse" })),
+        ("POST", "/api/faults/offline", serde_json::json!({ "seconds": 60 })),
+        ("POST", "/api/faults/delay", serde_json::json!({ "delay_ms": 500 })),
+        ("DELETE", "/api/faults", serde_json::json!({})),
+    ];
+    for (method, path, body) in &teacher_only {
+        let response = student(method, path, body.clone()).await.unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{method} {path} {body}");
+        let refusal: ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(refusal.error, "teacher_only", "{method} {path}");
+        assert!(refusal.message.contains("teacher link"), "{}", refusal.message);
+    }
+    assert_eq!(server.state.hub_slot.current().epoch(), &epoch, "no restart");
+    assert_eq!(server.state.hub_slot.current().events_after(0, 10).events.len(), 0, "no broadcast");
+    assert!(server.state.generator.settings().paused, "the generator as it was");
+
+    // A page's own connections and rules are its own.
+    let delay = serde_json::json!({ "delay_ms": 300, "client": "pageAAAAAAAAAAAA" });
+    assert_eq!(student("POST", "/api/faults/delay", delay).await.unwrap().status(), 200);
+    let other = serde_json::json!({ "delay_ms": 100, "client": "pageBBBBBBBBBBBB" });
+    assert_eq!(student("POST", "/api/faults/delay", other).await.unwrap().status(), 200);
+    let drop_own = serde_json::json!({ "client": "pageAAAAAAAAAAAA" });
+    assert_eq!(student("POST", "/api/faults/drop", drop_own).await.unwrap().status(), 200);
+    let rules_for = |client: &str| {
+        let url = server.url(&format!("/api/faults/delay{client}"));
+        let request = server.http.get(url).send();
+        async move { request.await.unwrap().json::<Vec<protocol::DelayRule>>().await.unwrap() }
+    };
+    let seen: Vec<_> = rules_for("?client=pageAAAAAAAAAAAA").await.into_iter().map(|rule| rule.delay_ms).collect();
+    assert_eq!(seen, vec![300], "a page sees its own rule, not another page's (nor its id)");
+    assert!(rules_for("").await.is_empty(), "nobody is listed to a page that names none");
+    let clear_own = server.http.delete(server.url("/api/faults?client=pageAAAAAAAAAAAA")).send().await.unwrap();
+    assert_eq!(clear_own.status(), 204);
+    assert!(rules_for("?client=pageAAAAAAAAAAAA").await.is_empty());
+
+    // The teacher, by header: sees every page's rules and may act on the class.
+    let teacher = |method: &str, path: &str| {
+        server.http.request(method.parse().unwrap(), server.url(path)).header("x-lab-teacher", KEY)
+    };
+    let all: Vec<protocol::DelayRule> = teacher("GET", "/api/faults/delay").send().await.unwrap().json().await.unwrap();
+    assert_eq!(all.len(), 1, "the other page's rule, which only the teacher sees: {all:?}");
+    let restart = teacher("POST", "/api/faults/restart").json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(restart.status(), 200);
+    assert_ne!(server.state.hub_slot.current().epoch(), &epoch);
+    let wrong = server.http.post(server.url("/api/faults/restart")).header("x-lab-teacher", "not-the-key-at-all");
+    assert_eq!(wrong.json(&serde_json::json!({})).send().await.unwrap().status(), 403);
+}
+
+/// The teacher link: the right key sets an HttpOnly, SameSite=Strict cookie and leads to the presenter view, whose
+/// page then knows it is the teacher's; a wrong one is refused. The page of anyone else says it is not.
+#[tokio::test]
+async fn the_teacher_link_makes_the_browser_the_teacher_s() {
+    let server = TestServer::start_with(&["--require-teacher", "--teacher-key", KEY]).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let wrong = no_redirects.get(server.url("/teacher?key=guess-guess-guess-guess")).send().await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(wrong.json::<ApiErrorBody>().await.unwrap().error, "teacher_key_wrong");
+    assert_eq!(no_redirects.get(server.url("/teacher")).send().await.unwrap().status(), 403);
+
+    let link = no_redirects.get(server.url(&format!("/teacher?key={KEY}"))).send().await.unwrap();
+    assert_eq!(link.status(), 303);
+    assert_eq!(link.headers()["location"], "/present");
+    let cookie = link.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    let page_says_teacher = |cookie: Option<String>| {
+        let mut request = server.http.get(server.url("/present"));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move { request.send().await.unwrap().text().await.unwrap().contains("\"teacher\":true") }
+    };
+    assert!(page_says_teacher(Some(pair.clone())).await);
+    assert!(!page_says_teacher(None).await);
+    let broadcast = server.http.post(server.url("/api/class/broadcast")).header("cookie", pair);
+    let broadcast = broadcast.json(&serde_json::json!({ "text": "hello class" })).send().await.unwrap();
+    assert_eq!(broadcast.status(), 202);
+}
+
+/// A lab on loopback alone is one person's: nobody is asked for a key.
+#[tokio::test]
+async fn on_loopback_alone_the_one_user_is_the_teacher() {
+    let server = TestServer::start().await;
+    let restart = server.http.post(server.url("/api/faults/restart")).json(&serde_json::json!({}));
+    assert_eq!(restart.send().await.unwrap().status(), 200);
+    let html = server.http.get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("\"teacher\":true"));
+}
+
+/// A page's wire record is served to whoever holds its id, so the credentials in it (the teacher's cookie among
+/// them) are hidden there, with their length kept so the byte counts stay exact.
+#[tokio::test]
+async fn credentials_are_hidden_in_the_wire_record_with_their_length_kept() {
+    let server = TestServer::start().await;
+    let cookie = format!("lab_teacher={KEY}; theme=dark");
+    let poll = server.http.get(server.url("/api/poll?client=pageCCCCCCCCCCCC")).header("cookie", &cookie);
+    assert_eq!(poll.send().await.unwrap().status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let head = loop {
+        let page: protocol::WirePage = server
+            .http
+            .get(server.url("/api/wire?client=pageCCCCCCCCCCCC"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(record) = page.records.iter().find(|record| record.direction == protocol::WireDirection::ToServer) {
+            break record.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the request was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!head.raw.contains(KEY), "{}", head.raw);
+    assert!(head.raw.contains(&format!("cookie: {}\r\n", "*".repeat(cookie.len()))), "{}", head.raw);
+    assert_eq!(head.raw.len() as u64, head.bytes.head, "the head's bytes as measured");
 }

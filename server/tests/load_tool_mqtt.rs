@@ -84,6 +84,7 @@ fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: 
         server_pids: vec![mosquitto.pid()],
         mqtt: MqttOptions { qos, tcp_addr: Some(mosquitto.tcp.to_string()) },
         grpc_addr: None,
+        teacher_key: None,
     }
 }
 

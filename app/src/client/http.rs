@@ -119,9 +119,10 @@ pub async fn fetch_generator() -> Result<GeneratorSettings, ClientError> {
     get(routes::GENERATOR, None).await?.json()
 }
 
-/// Every delay rule in force, for everyone's pages.
-pub async fn fetch_delay_rules() -> Result<Vec<DelayRule>, ClientError> {
-    get(routes::FAULTS_DELAY, None).await?.json()
+/// The delay rules in force that this page may see: those for everyone and those for `client` (the teacher's page
+/// sees all).
+pub async fn fetch_delay_rules(client: Option<ClientId>) -> Result<Vec<DelayRule>, ClientError> {
+    get(&routes::ClientQuery { client }.url(routes::FAULTS_DELAY), None).await?.json()
 }
 
 /// Asks the server to drop the target's open connections.
@@ -139,9 +140,10 @@ pub async fn restart_stream() -> Result<RestartReport, ClientError> {
     post_json(routes::FAULTS_RESTART, &serde_json::json!({})).await
 }
 
-/// Ends every delay and offline fault, for everyone.
-pub async fn clear_faults() -> Result<(), ClientError> {
-    let response = Request::delete(routes::FAULTS).send().await.map_err(network)?;
+/// Ends the delay and offline faults aimed at `client`, or (the teacher's) every one, for everyone.
+pub async fn clear_faults(client: Option<ClientId>) -> Result<(), ClientError> {
+    let url = routes::ClientQuery { client }.url(routes::FAULTS);
+    let response = Request::delete(&url).send().await.map_err(network)?;
     read(response).await.map(drop)
 }
 

@@ -3,7 +3,21 @@
 
 use leptos::prelude::*;
 
-use protocol::{ClientId, FaultTarget, Highlight, PerTransport, Transport};
+use protocol::{ClientId, FaultTarget, Highlight, LabSnapshot, PerTransport, Transport};
+
+/// Whether this page was opened by the teacher, as the server said in the page's snapshot. The server checks every
+/// request that acts on the whole class; the page only disables those controls for anyone else and says why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassRole {
+    pub teacher: bool,
+}
+
+impl ClassRole {
+    pub fn of_page() -> Self {
+        let snapshot = use_context::<LabSnapshot>().or_else(crate::page_snapshot::read_from_page);
+        Self { teacher: snapshot.is_some_and(|snapshot| snapshot.teacher) }
+    }
+}
 
 /// The event a learner points at or pinned, highlighted in every lane at once.
 #[derive(Clone, Copy)]
@@ -62,6 +76,10 @@ pub struct FaultScope {
 impl FaultScope {
     pub fn new(client: ClientId) -> Self {
         Self { client: StoredValue::new(client), everyone: RwSignal::new(false), offline_seconds: RwSignal::new(5) }
+    }
+
+    pub fn client(&self) -> ClientId {
+        self.client.get_value()
     }
 
     pub fn target(&self, transport: Option<Transport>) -> FaultTarget {

@@ -82,16 +82,18 @@ impl Admission {
         Ok(AddressPermit { address, by_address: self.by_address.clone() })
     }
 
-    /// Refuses a WebSocket handshake from a page on another site (cross-site WebSocket hijacking: browsers do not
-    /// apply CORS to WebSockets). Clients that send no `Origin`, such as command-line tools, are not browsers
-    /// acting for someone else, and are let in.
+    /// Refuses a WebSocket handshake, or a request that changes something, from a page on another site
+    /// (cross-site WebSocket hijacking: browsers do not apply CORS to WebSockets; and request forgery). Clients that
+    /// send no `Origin`, such as command-line tools, are not browsers acting for someone else, and are let in.
     pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
             return Ok(());
         };
         let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin_host.eq_ignore_ascii_case(host) || self.allowed_origins.iter().any(|allowed| allowed == origin) {
+        // An origin is scheme, host and port. The lab serves plain HTTP, so its own page is `http://` + Host; an
+        // `https://` page on the same host is another origin.
+        let own = format!("http://{host}");
+        if origin.eq_ignore_ascii_case(&own) || self.allowed_origins.iter().any(|allowed| allowed == origin) {
             Ok(())
         } else {
             Err(ApiError::ForbiddenOrigin { origin: origin.to_owned() })
@@ -122,6 +124,9 @@ mod tests {
         assert!(admission.check_origin(&headers(None, "127.0.0.1:3000")).is_ok());
         assert!(admission.check_origin(&headers(Some("http://evil.example"), "127.0.0.1:3000")).is_err());
         assert!(admission.check_origin(&headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000")).is_err());
+        assert!(admission.check_origin(&headers(Some("https://127.0.0.1:3000"), "127.0.0.1:3000")).is_err());
+        assert!(admission.check_origin(&headers(Some("ws://127.0.0.1:3000"), "127.0.0.1:3000")).is_err());
+        assert!(admission.check_origin(&headers(Some("null"), "127.0.0.1:3000")).is_err());
     }
 
     #[test]

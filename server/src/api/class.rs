@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::api::error::ApiError;
 use crate::api::extract::{ValidJson, ValidQuery};
 use crate::api::state::AppState;
+use crate::api::teacher::Role;
 use crate::core::cluster::Membership;
 use crate::core::faults::FaultSwitches;
 use crate::core::generator::Generator;
@@ -74,8 +75,10 @@ async fn get_class_qr(
 /// The teacher's message: a `broadcast` event in the one stream, so every lane of every student receives it.
 async fn post_broadcast(
     State(log): State<EventLog>,
+    role: Role,
     ValidJson(request): ValidJson<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+    role.require_teacher("broadcast to the class")?;
     let text = validated_text(request.text)?;
     let seq = log.append(EventBody::Broadcast { text }).await?;
     Ok((StatusCode::ACCEPTED, Json(PublishAck { seq })))

@@ -10,6 +10,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
 use crate::api::readings::Readings;
 use crate::api::state::AppState;
+use crate::api::teacher::Role;
 use crate::core::clock::unix_micros_now;
 use crate::core::generator::Generator;
 
@@ -26,8 +27,10 @@ async fn get_generator(State(generator): State<Generator>) -> Json<GeneratorSett
 
 async fn post_generator(
     State(generator): State<Generator>,
+    role: Role,
     ValidJson(update): ValidJson<GeneratorUpdate>,
 ) -> Result<Json<GeneratorSettings>, ApiError> {
+    role.require_teacher("change the generator")?;
     Ok(Json(generator.update(update).await?))
 }
 

@@ -30,7 +30,7 @@ pub enum ApiError {
     GrpcNeedsHttp2,
     #[error("not a WebSocket handshake: {message}")]
     NotAWebSocketHandshake { status: StatusCode, message: String },
-    #[error("WebSocket connections from origin `{origin}` are not allowed (see --allowed-origins)")]
+    #[error("origin `{origin}` is not this lab's page (see --allowed-origins): it may not open a WebSocket or change anything")]
     ForbiddenOrigin { origin: String },
     #[error("{message}")]
     TooManyConnections { message: String, retry_after_seconds: u64 },
@@ -42,6 +42,22 @@ pub enum ApiError {
     DroppedByFault,
     #[error("the join link cannot be drawn as a QR code: {reason}")]
     JoinCodeUnavailable { reason: String },
+    #[error("the request body is over this server's limit of {limit_bytes} bytes")]
+    BodyTooLarge { limit_bytes: usize },
+    #[error("{method} is not a method of {path}: the `Allow` header lists those it takes")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("no API route at {path}; the API reference (docs/src/api/index.md) lists them")]
+    NoSuchRoute { path: String },
+    #[error(
+        "only the teacher can {action}: open the teacher link the server printed when it started, or send its key \
+         in the x-lab-teacher header"
+    )]
+    TeacherOnly { action: &'static str },
+    #[error("that is not the teacher's key: copy the whole link the server printed when it started")]
+    TeacherKeyWrong,
+    /// A request target this server does not serve: authority form (`host:port`), `CONNECT`, asterisk form.
+    #[error("not a request this server answers: {reason}")]
+    MalformedRequest { reason: String },
     /// What the lab itself refused (other than a bad field or parameter, which have their own variants above),
     /// with its own message.
     #[error(transparent)]
@@ -70,7 +86,13 @@ impl ApiError {
             | Self::RateLimited { .. }
             | Self::ServerBusy { .. }
             | Self::DroppedByFault
-            | Self::JoinCodeUnavailable { .. } => None,
+            | Self::JoinCodeUnavailable { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::NoSuchRoute { .. }
+            | Self::MalformedRequest { .. }
+            | Self::TeacherOnly { .. } => None,
+            Self::TeacherKeyWrong => Some("key"),
+            Self::MethodNotAllowed { .. } => Some("method"),
             Self::Refused(refusal) => refusal.field(),
         }
     }
@@ -97,10 +119,13 @@ impl ApiError {
         match self {
             Self::UnsupportedMediaType | Self::NotGrpc { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAWebSocketHandshake { status, .. } => *status,
-            Self::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            Self::ForbiddenOrigin { .. } | Self::TeacherOnly { .. } | Self::TeacherKeyWrong => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
             Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             Self::Refused(refusal) => match refusal {
                 Refusal::Offline { .. } | Refusal::LogUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Refusal::LogUnconfirmed { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -133,6 +158,12 @@ impl ApiError {
             Self::ServerBusy { .. } => "server_busy",
             Self::DroppedByFault => "dropped_by_fault",
             Self::JoinCodeUnavailable { .. } => "join_code_unavailable",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::NoSuchRoute { .. } => "not_found",
+            Self::MalformedRequest { .. } => "malformed_request",
+            Self::TeacherOnly { .. } => "teacher_only",
+            Self::TeacherKeyWrong => "teacher_key_wrong",
             Self::Refused(refusal) => match refusal {
                 Refusal::InvalidField { .. } => "invalid_field",
                 Refusal::InvalidParameter { .. } => "invalid_parameter",

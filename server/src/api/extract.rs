@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
@@ -55,6 +56,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
+/// The largest request body the server reads (the router's limit, said once so the 413 can name it). The largest
+/// the lab itself sends is a webhook delivery to its own receiver: an event with 64 KiB of filler, or a tone's WAV
+/// as base64, inside JSON.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// A JSON body of type `T`; unknown fields, wrong types and syntax errors all name where they are.
 pub struct ValidJson<T>(pub T);
 
@@ -70,9 +76,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ApiError::MalformedJson(rejection.body_text()))?;
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge { limit_bytes: MAX_BODY_BYTES }
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
         parse_json(&body).map(ValidJson)
     }
 }

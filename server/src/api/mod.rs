@@ -6,6 +6,7 @@ pub mod admission;
 pub mod audio;
 pub mod class;
 pub mod control;
+pub mod cross_site;
 pub mod error;
 pub mod extract;
 pub mod faults;
@@ -14,14 +15,15 @@ pub mod lessons;
 pub mod publish;
 pub mod rate_limit;
 pub mod readings;
+pub mod request_shape;
 pub mod scale;
 pub mod state;
+pub mod teacher;
 pub mod wire;
 
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::Router;
 
+use crate::api::error::ApiError;
 use crate::api::state::AppState;
 
 /// Every `/api/` route but the transports', and a JSON 404 for the rest of `/api/`.
@@ -35,14 +37,13 @@ pub fn router() -> Router<AppState> {
         .merge(scale::router())
         .merge(class::router())
         .merge(lessons::router())
+        .merge(teacher::router())
+        // `/api/{*unknown}` needs at least one character after the slash: `/api` and `/api/` are routes of their own.
+        .route("/api", axum::routing::any(unknown_api_route))
+        .route("/api/", axum::routing::any(unknown_api_route))
         .route("/api/{*unknown}", axum::routing::any(unknown_api_route))
 }
 
-async fn unknown_api_route(uri: axum::http::Uri) -> impl IntoResponse {
-    let body = protocol::ApiErrorBody {
-        error: "not_found".into(),
-        field: None,
-        message: format!("no API route at {}; the API reference (docs/src/api/index.md) lists them", uri.path()),
-    };
-    (StatusCode::NOT_FOUND, axum::Json(body))
+async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoSuchRoute { path: uri.path().to_owned() }
 }

@@ -35,6 +35,7 @@ impl Readings {
             generator: self.generator.settings(),
             server_time: unix_micros_now(),
             client: new_client_id(),
+            teacher: false,
         }
     }
 
@@ -62,9 +63,9 @@ impl Readings {
     }
 }
 
-/// A fresh page id: 10 random letters and digits, short enough to read in a URL, long enough never to collide in
-/// a class.
+/// A fresh page id: 16 random letters and digits (95 bits). It is the page's capability (its faults and its wire
+/// records are reached through it), so it must not be guessable, and is never listed to anyone but the teacher.
 fn new_client_id() -> ClientId {
-    let text: String = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 10);
+    let text: String = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 16);
     ClientId::try_from(text).expect("alphanumeric text is a valid client id")
 }

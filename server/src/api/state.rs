@@ -11,6 +11,7 @@ use crate::api::admission::{Admission, ConnectionCaps};
 use crate::api::lanes::Lanes;
 use crate::api::rate_limit::RequestRateLimit;
 use crate::api::readings::Readings;
+use crate::api::teacher::TeacherGate;
 use crate::config::{Config, Timing};
 use crate::core::cluster::Membership;
 use crate::core::faults::FaultSwitches;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub generator: Generator,
     pub counters: LabCounters,
     pub admission: Admission,
+    /// Who may act on the whole class.
+    pub teacher: TeacherGate,
     pub faults: FaultSwitches,
     pub rate_limit: RequestRateLimit,
     /// Bytes measured at every socket, per transport and per page.
@@ -129,6 +132,7 @@ impl AppState {
                 },
                 config.allowed_origins.clone(),
             ),
+            teacher: TeacherGate::new(config.teacher_key.clone(), config.everyone_is_teacher()),
             faults,
             rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
             wire: Arc::default(),
@@ -172,6 +176,7 @@ sub_states! {
     log: EventLog,
     generator: Generator,
     faults: FaultSwitches,
+    teacher: TeacherGate,
     rate_limit: RequestRateLimit,
     wire: Arc<WireLedger>,
     leptos_options: LeptosOptions,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use backplane::Backplane;
-use protocol::{DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
+use protocol::{ClientId, DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::core::class_faults::{ClassFaults, FaultRules, OfflineWindow};
@@ -154,10 +154,12 @@ impl FaultSwitches {
     }
 
     /// Ends every delay and offline fault (drops and restarts are over once made).
-    pub async fn clear(&self) -> Result<(), Refusal> {
+    /// Removes the delays and offline windows aimed at `client` (all of them, with `None`).
+    pub async fn clear_for(&self, client: Option<&ClientId>) -> Result<(), Refusal> {
+        let aimed = |target: Option<&ClientId>| client.is_none() || target == client;
         self.change_rules(|rules| {
-            rules.delays.clear();
-            rules.offline.clear();
+            rules.delays.retain(|rule| !aimed(rule.client.as_ref()));
+            rules.offline.retain(|window| !aimed(window.target.client.as_ref()));
         })
         .await
     }

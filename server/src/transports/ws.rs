@@ -123,7 +123,13 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
                         break Some(Closing { code: close_code::UNSUPPORTED_DATA, reason: "binary frames are not part of this protocol; send JSON text" });
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break None,
+                    // The closing handshake (RFC 6455 §5.5.1): the library has queued the reply, which echoes the
+                    // client's code; flushing sends it, so the client sees its own code rather than 1006.
+                    Some(Ok(Message::Close(_))) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
+                        break None;
+                    }
+                    None => break None,
                     Some(Err(error)) => break closing_for(error),
                 }
             }

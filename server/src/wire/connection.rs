@@ -131,7 +131,7 @@ impl ConnectionWire {
                 state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 let unit = WireUnit::Request { method, target, connection, new_connection };
-                (unit, bytes, text(&raw, keep))
+                (unit, bytes, head_text(&raw, keep))
             }
             other => common_unit(other, None, state.keeps_text()),
         };
@@ -145,7 +145,7 @@ impl ConnectionWire {
                     state.requests.switch_to_websocket();
                 }
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
-                (WireUnit::ResponseHead { status }, bytes, text(&raw, state.keeps_text()))
+                (WireUnit::ResponseHead { status }, bytes, head_text(&raw, state.keeps_text()))
             }
             // The streams (SSE, HTTP streaming) say what each chunk carries; a poll's body is one plain answer. A
             // gRPC-web response's chunks were cut by message in `feed` and need no word from the handler.
@@ -190,6 +190,11 @@ impl State {
     fn keeps_text(&self) -> bool {
         self.exchange.client.is_some()
     }
+}
+
+/// An HTTP head as text for the record, its credentials hidden (see [`protocol::redact_credentials`]).
+fn head_text(bytes: &[u8], keep: bool) -> String {
+    protocol::redact_credentials(&text(bytes, keep))
 }
 
 /// The wire text as a string, only when someone will read it: every other record is only counted.

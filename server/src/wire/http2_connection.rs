@@ -256,7 +256,8 @@ fn frame_unit(frame_type: &'static str, flags: u8, stream: u32, length: u32) -> 
 }
 
 fn header_text(headers: &[(String, String)]) -> String {
-    headers.iter().map(|(name, value)| format!("{name}: {value}\n")).collect()
+    let text: String = headers.iter().map(|(name, value)| format!("{name}: {value}\n")).collect();
+    protocol::redact_credentials(&text)
 }
 
 #[cfg(test)]

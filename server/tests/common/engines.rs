@@ -87,6 +87,16 @@ pub struct LabInstance {
     daemon: Daemon,
 }
 
+/// The teacher key every test instance is started with.
+pub const TEACHER_KEY: &str = "test-teacher-key-0123456789";
+
+/// An HTTP client that acts as the teacher of the instances started here.
+pub fn as_teacher() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(protocol::headers::TEACHER_KEY, reqwest::header::HeaderValue::from_static(TEACHER_KEY));
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 impl LabInstance {
     pub fn start(name: &str, backplane: &str, extra: &[&str]) -> Self {
         let name_owned = name.to_owned();
@@ -105,6 +115,9 @@ impl LabInstance {
                 "0".to_owned(),
                 "--max-connections-per-address".to_owned(),
                 "10000".to_owned(),
+                // Several instances need the teacher's key, and one key: the tests act as the teacher with it.
+                "--teacher-key".to_owned(),
+                TEACHER_KEY.to_owned(),
             ];
             args.extend(extra.iter().cloned());
             args

@@ -64,6 +64,7 @@ impl TestServer {
             server_pids: vec![std::process::id()],
             mqtt: Default::default(),
             grpc_addr: None,
+            teacher_key: None,
         }
     }
 

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use crate::client::{
     copy_text, download_blob, download_text, export_file_name, fetch_delay_rules, fetch_generator, picture_of, png_of,
 };
+use crate::components::context::FaultScope;
 use crate::components::export::trace_loader::{LoadedTrace, TraceLoader};
 use crate::diagram::mermaid;
 use crate::diagram::trace_file::{TraceFile, TraceSettings};
@@ -90,13 +91,16 @@ pub fn DiagramToolbar(
             report(saved.map(|()| "saved the diagram as PNG".into()));
         });
     };
+    // The live lab's page (a replay has none): a student's page is shown only its own delay rules and everyone's.
+    let page = StoredValue::new(use_context::<FaultScope>().map(|scope| scope.client()));
     let download_trace = move |make_trace: Callback<TraceSettings, TraceFile>| {
         report(Ok("asking the server for its settings…".into()));
+        let client = page.get_value();
         spawn_local(async move {
             // A trace is still worth saving when the server cannot be asked; its knobs are then unknown.
             let settings = TraceSettings {
                 generator: fetch_generator().await.ok(),
-                delay_rules: fetch_delay_rules().await.unwrap_or_default(),
+                delay_rules: fetch_delay_rules(client).await.unwrap_or_default(),
                 ..TraceSettings::default()
             };
             let trace = make_trace.run(settings);

@@ -8,7 +8,8 @@ use leptos::task::spawn_local;
 use crate::client::{publish_message, update_generator};
 use crate::components::common::message_draft::MessageDraft;
 use crate::components::common::number_knob::NumberKnob;
-use crate::components::context::FaultScope;
+use crate::components::common::teacher_only::TeacherOnly;
+use crate::components::context::{ClassRole, FaultScope};
 use crate::components::lab::audio_button::SendToneButton;
 use crate::components::lab::fault_controls::FaultControls;
 use crate::components::lab::round_trip_button::RoundTripButton;
@@ -80,6 +81,7 @@ pub fn Controls(
 /// The server's generator: shared by everyone connected, so a change here changes every browser's lanes.
 #[component]
 fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
+    let teacher = ClassRole::of_page().teacher;
     let settings = RwSignal::new(initial);
     let error = RwSignal::new(None::<String>);
     let apply = move |update: GeneratorUpdate| {
@@ -94,8 +96,10 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
         });
     };
     view! {
-        <fieldset class="generator">
+        // A disabled fieldset disables every control inside it: only the teacher changes what everyone receives.
+        <fieldset class="generator" disabled=!teacher>
             <legend>"Generator (shared by everyone)"</legend>
+            <TeacherOnly teacher what="change the generator" />
             <NumberKnob
                 label="events/s"
                 testid="generator-rate"

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::context::FaultScope;
+use crate::components::context::{ClassRole, FaultScope};
 use leptos::task::spawn_local;
 
 use crate::client::{clear_faults, restart_stream, set_delivery_delay};
@@ -46,12 +46,16 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
         Ok(seconds) if (1..=MAX_OFFLINE_SECONDS).contains(&seconds) => scope.offline_seconds.set(seconds),
         _ => outcome.set(format!("offline lasts 1 to {MAX_OFFLINE_SECONDS} whole seconds")),
     };
+    let teacher = ClassRole::of_page().teacher;
     let clear = move |_| {
+        // The teacher clears everyone's; anyone else, this page's own.
+        let client = (!teacher).then(|| scope.client());
         spawn_local(async move {
-            match clear_faults().await {
+            match clear_faults(client).await {
                 Ok(()) => {
                     delay.set(DelayRule::default());
-                    outcome.set("every delay and offline fault cleared, for everyone".into());
+                    let whose = if teacher { "for everyone" } else { "for this page" };
+                    outcome.set(format!("every delay and offline fault cleared, {whose}"));
                 }
                 Err(error) => outcome.set(error.to_string()),
             }
@@ -68,10 +72,15 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
     view! {
         <fieldset class="faults">
             <legend>"Faults"</legend>
-            <label title="Which connections the drop, offline and delay faults hit">
+            <label title=if teacher {
+                "Which connections the drop, offline and delay faults hit"
+            } else {
+                "Only the teacher can aim faults at everyone; yours hit this page"
+            }>
                 <input
                     type="checkbox"
                     data-testid="fault-everyone"
+                    disabled=!teacher
                     prop:checked=move || scope.everyone.get()
                     on:change=move |event| scope.everyone.set(event_target_checked(&event))
                 />
@@ -107,7 +116,12 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
             <button
                 type="button"
                 data-testid="restart-stream"
-                title="As if the server restarted: a new epoch, events numbered from 1 again (for everyone)"
+                disabled=!teacher
+                title=if teacher {
+                    "As if the server restarted: a new epoch, events numbered from 1 again (for everyone)"
+                } else {
+                    "Only the teacher can restart the class's stream"
+                }
                 on:click=restart
             >
                 "Restart server stream"
@@ -115,7 +129,11 @@ pub fn FaultControls(scope: FaultScope) -> impl IntoView {
             <button
                 type="button"
                 data-testid="clear-faults"
-                title="Remove every delay and offline fault, for everyone"
+                title=if teacher {
+                    "Remove every delay and offline fault, for everyone"
+                } else {
+                    "Remove this page's delay and offline faults"
+                }
                 on:click=clear
             >
                 "Clear faults"

@@ -10,6 +10,8 @@ use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
 use crate::client::{broadcast_message, class_presence, update_generator};
 use crate::components::common::message_draft::MessageDraft;
+use crate::components::common::teacher_only::TeacherOnly;
+use crate::components::context::ClassRole;
 use protocol::{ClassPresence, GeneratorUpdate, JoinUrlSource, Transport, MAX_MESSAGE_BYTES, PRESENCE_WINDOW_SECONDS};
 
 /// How often the counts are asked for.
@@ -19,6 +21,7 @@ const QUICK_RATES: [f64; 5] = [0.5, 1.0, 2.0, 5.0, 10.0];
 
 #[component]
 pub fn PresentPage() -> impl IntoView {
+    let teacher = ClassRole::of_page().teacher;
     let presence = RwSignal::new(None::<ClassPresence>);
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
@@ -40,8 +43,11 @@ pub fn PresentPage() -> impl IntoView {
             <JoinPanel presence=presence.read_only() />
             <CountsPanel presence=presence.read_only() error=error.read_only() />
             <section class="present-actions" aria-label="teacher's controls">
-                <BroadcastBox />
-                <RateBox presence />
+                <TeacherOnly teacher what="broadcast or change the generator" />
+                <fieldset class="present-actions-controls" disabled=!teacher>
+                    <BroadcastBox />
+                    <RateBox presence />
+                </fieldset>
             </section>
         </main>
     }
