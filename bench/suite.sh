@@ -5,6 +5,8 @@
 # leaves docs/scale alone).
 # See bench/README.md for what it measures and how to read the results.
 set -euo pipefail
+# Labs on a shared log ask for the teacher's key to set the generator; the instances and the load tool both read it here.
+export LAB_TEACHER_KEY=${LAB_TEACHER_KEY:-scale-suite-teacher-key}
 cd "$(dirname "$0")/.."
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -127,11 +127,6 @@ impl DelayRule {
     pub fn is_zero(&self) -> bool {
         self.delay_ms == 0 && self.jitter_ms == 0
     }
-
-    /// How specific the rule's target is; a higher number wins.
-    pub fn specificity(&self) -> u8 {
-        u8::from(self.client.is_some()) * 2 + u8::from(self.transport.is_some())
-    }
 }
 
 /// Answer to `POST /api/faults/restart`.

@@ -549,3 +549,89 @@ async fn credentials_are_hidden_in_the_wire_record_with_their_length_kept() {
     assert!(head.raw.contains(&format!("cookie: {}\r\n", "*".repeat(cookie.len()))), "{}", head.raw);
     assert_eq!(head.raw.len() as u64, head.bytes.head, "the head's bytes as measured");
 }
+
+/// A body trickled a byte at a time is cut off once its time is up, with 408 and the reason, instead of holding
+/// its connection and its handler for as long as the client likes.
+#[tokio::test]
+async fn a_body_that_never_finishes_arriving_gets_408() {
+    let server = TestServer::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head =
+        "POST /api/publish HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"{\"te").await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    // The server's limit is 10 s; the read waits longer, and the client never sends the rest.
+    let read = timeout(Duration::from_secs(30), stream.read(&mut answer)).await.expect("an answer before 30 s");
+    let answer = String::from_utf8_lossy(&answer[..read.unwrap()]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"body_timeout\""), "{answer}");
+}
+
+/// One request rate for every way of publishing: a WebSocket's publish frames count against its address's
+/// allowance as POSTs do, so a socket is not a way to flood the history.
+#[tokio::test]
+async fn websocket_publishes_count_against_the_same_rate_limit() {
+    let server = TestServer::start_with(&["--max-requests-per-second", "1", "--request-burst", "5"]).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws")).await.unwrap();
+    socket.next().await.unwrap().unwrap(); // hello
+    let (mut acked, mut limited) = (0, 0);
+    for n in 0..30 {
+        socket.send(Message::text(format!(r#"{{"type":"publish","text":"flood {n}"}}"#))).await.unwrap();
+        loop {
+            let frame = timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+            match serde_json::from_str(frame.to_text().unwrap()).unwrap() {
+                protocol::WsServerMessage::Ack { .. } => acked += 1,
+                protocol::WsServerMessage::Error { error, .. } if error == "rate_limited" => limited += 1,
+                protocol::WsServerMessage::Event(_) => continue,
+                other => panic!("{other:?}"),
+            }
+            break;
+        }
+    }
+    // The WebSocket handshake took one of the burst of 5; a second may refill one more.
+    assert!((4..=6).contains(&acked), "{acked} acked, {limited} limited");
+    assert_eq!(acked + limited, 30);
+    assert_eq!(server.state.hub_slot.current().events_after(0, 100).events.len(), acked);
+}
+
+/// Hundreds of drops aimed at nobody used to fill a 64-order queue every connection read, and a connection that
+/// fell behind dropped itself: bystanders were cut. A fault aimed at nobody must touch nobody.
+#[tokio::test]
+async fn a_storm_of_drops_aimed_at_nobody_leaves_bystanders_connected() {
+    let server = TestServer::start().await;
+    let (mut bystander, _) = tokio_tungstenite::connect_async(server.ws_url("/api/ws?client=bystander")).await.unwrap();
+    bystander.next().await.unwrap().unwrap(); // hello
+    let drops = (0..300).map(|_| {
+        let request = server.http.post(server.url("/api/faults/drop")).json(&serde_json::json!({ "client": "nobody" }));
+        async move { request.send().await.unwrap().json::<protocol::FaultReport>().await.unwrap() }
+    });
+    for report in futures::future::join_all(drops).await {
+        assert_eq!(report.dropped_connections, 0);
+    }
+    let seq = server.publish("still here").await;
+    let frame = timeout(Duration::from_secs(10), bystander.next()).await.expect("the bystander is still served");
+    let event: protocol::WsServerMessage = serde_json::from_str(frame.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert!(matches!(event, protocol::WsServerMessage::Event(event) if event.seq == seq));
+}
+
+/// Tones share the history's audio budget with the whole class: one address gets a share of them, apart from its
+/// request allowance, so a burst of long tones cannot push everyone's events out of the history.
+#[tokio::test]
+async fn one_address_gets_a_share_of_tones_not_the_whole_history() {
+    let server = TestServer::start_with(&["--max-requests-per-second", "100"]).await;
+    let tone = || {
+        let request = server.http.post(server.url("/api/audio")).json(&serde_json::json!({ "duration_ms": 2000 }));
+        async move { request.send().await.unwrap() }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(tone().await.status().as_u16());
+    }
+    assert_eq!(statuses, [202, 202, 202, 202, 202, 429, 429, 429]);
+    let refused: ApiErrorBody = tone().await.json().await.unwrap();
+    assert_eq!(refused.error, "rate_limited");
+    assert!(refused.message.contains("tones"), "{}", refused.message);
+    // Other requests from the same address go on.
+    assert_eq!(server.publish("after the tones").await, 6);
+}

@@ -37,6 +37,12 @@ pub struct AddressPermit {
     by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
+impl AddressPermit {
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+}
+
 impl Drop for AddressPermit {
     fn drop(&mut self) {
         let mut by_address = self.by_address.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -8,7 +8,8 @@ use protocol::routes;
 use protocol::{AudioRequest, EventBody, PublishAck};
 
 use crate::api::error::ApiError;
-use crate::api::extract::ValidJson;
+use crate::api::extract::{ClientAddress, ValidJson};
+use crate::api::rate_limit::ToneLimit;
 use crate::api::state::AppState;
 use crate::core::audio::tone;
 use crate::core::log::EventLog;
@@ -19,8 +20,11 @@ pub fn router() -> Router<AppState> {
 
 async fn post_audio(
     State(log): State<EventLog>,
+    State(ToneLimit(tones)): State<ToneLimit>,
+    ClientAddress(address): ClientAddress,
     ValidJson(request): ValidJson<AudioRequest>,
 ) -> Result<(StatusCode, Json<PublishAck>), ApiError> {
+    tones.check(address)?;
     let clip = tone(&request)?;
     let seq = log.append(EventBody::Audio(clip)).await?;
     Ok((StatusCode::ACCEPTED, Json(PublishAck { seq })))

@@ -44,6 +44,8 @@ pub enum ApiError {
     JoinCodeUnavailable { reason: String },
     #[error("the request body is over this server's limit of {limit_bytes} bytes")]
     BodyTooLarge { limit_bytes: usize },
+    #[error("the request body did not arrive within {seconds} s of its head")]
+    BodyTimeout { seconds: u64 },
     #[error("{method} is not a method of {path}: the `Allow` header lists those it takes")]
     MethodNotAllowed { method: String, path: String },
     #[error("no API route at {path}; the API reference (docs/src/api/index.md) lists them")]
@@ -88,6 +90,7 @@ impl ApiError {
             | Self::DroppedByFault
             | Self::JoinCodeUnavailable { .. }
             | Self::BodyTooLarge { .. }
+            | Self::BodyTimeout { .. }
             | Self::NoSuchRoute { .. }
             | Self::MalformedRequest { .. }
             | Self::TeacherOnly { .. } => None,
@@ -124,6 +127,7 @@ impl ApiError {
             Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
             Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             Self::Refused(refusal) => match refusal {
@@ -133,7 +137,9 @@ impl ApiError {
                 | Refusal::NoSuchLesson { .. }
                 | Refusal::NoSuchWebhookEndpoint { .. } => StatusCode::NOT_FOUND,
                 Refusal::WebhookUrlRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                Refusal::TooManyWebhookEndpoints { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Refusal::TooManyWebhookEndpoints { .. } | Refusal::TooManyFaultRules { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
                 Refusal::WebhookSignatureRejected { .. } => StatusCode::UNAUTHORIZED,
                 Refusal::ScaleResultsUnreadable { .. }
                 | Refusal::AudioUnavailable { .. }
@@ -159,6 +165,7 @@ impl ApiError {
             Self::DroppedByFault => "dropped_by_fault",
             Self::JoinCodeUnavailable { .. } => "join_code_unavailable",
             Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::NoSuchRoute { .. } => "not_found",
             Self::MalformedRequest { .. } => "malformed_request",
@@ -176,6 +183,7 @@ impl ApiError {
                 Refusal::NoSuchWebhookEndpoint { .. } => "no_such_webhook_endpoint",
                 Refusal::WebhookUrlRefused { .. } => "webhook_url_refused",
                 Refusal::TooManyWebhookEndpoints { .. } => "too_many_webhook_endpoints",
+                Refusal::TooManyFaultRules { .. } => "too_many_fault_rules",
                 Refusal::WebhookSignatureRejected { .. } => "webhook_signature_rejected",
                 Refusal::LogUnavailable { .. } => "log_unavailable",
                 Refusal::LogUnconfirmed { .. } => "log_unconfirmed",

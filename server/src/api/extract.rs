@@ -2,6 +2,7 @@
 //! rejections.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -76,14 +77,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+        let TimelyBody(body) = TimelyBody::from_request(request, state).await?;
+        parse_json(&body).map(ValidJson)
+    }
+}
+
+/// How long a client may take to send a request's body once its head is in. A body trickled a byte a second
+/// would otherwise hold its connection (and the handler's task) for as long as the client likes.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request's whole body, read within [`BODY_READ_TIMEOUT`] and at most [`MAX_BODY_BYTES`].
+pub struct TimelyBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for TimelyBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(request, state)).await;
+        let body = read.map_err(|_| ApiError::BodyTimeout { seconds: BODY_READ_TIMEOUT.as_secs() })?;
+        body.map(TimelyBody).map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::BodyTooLarge { limit_bytes: MAX_BODY_BYTES }
             } else {
                 ApiError::MalformedJson(rejection.body_text())
             }
-        })?;
-        parse_json(&body).map(ValidJson)
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use protocol::{ClientId, Transport};
 
 use crate::api::admission::{AddressPermit, Admission};
 use crate::api::error::ApiError;
+use crate::api::rate_limit::RequestRateLimit;
 use crate::config::Timing;
 use crate::core::faults::FaultSwitches;
 use crate::core::hub::{EventHub, HubSlot};
@@ -25,6 +26,8 @@ pub struct Lanes {
     pub faults: FaultSwitches,
     pub presence: Presence,
     pub admission: Admission,
+    /// The one request rate limit, which a WebSocket's publish frames count against too.
+    pub rate_limit: RequestRateLimit,
     pub timing: Timing,
     /// This instance's name, when several share one log.
     pub instance: Option<Arc<str>>,

@@ -18,11 +18,17 @@ use crate::api::extract::ClientAddress;
 /// Addresses remembered before forgetting the ones whose allowance is full again.
 const ADDRESSES_BEFORE_PRUNING: usize = 4096;
 
+/// Tones one address may send a minute, and at once. A tone is up to 43 KB in the history, whose audio budget
+/// (4 MiB) it shares with the whole class: one person's burst must not push everyone's events out of it.
+const TONES_PER_MINUTE: u32 = 20;
+const TONE_BURST: u32 = 5;
+
 #[derive(Clone)]
 pub struct RequestRateLimit {
     /// `None`: no limit (`--max-requests-per-second 0`).
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
-    per_second: u32,
+    /// What the limit is, for the refusal: "more than 100 API requests a second".
+    over: Arc<str>,
 }
 
 impl RequestRateLimit {
@@ -32,7 +38,18 @@ impl RequestRateLimit {
             let burst = NonZeroU32::new(burst).unwrap_or(rate);
             Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
         });
-        Self { limiter, per_second }
+        let over =
+            format!("more than {per_second} API requests a second (a lab page at the top event rate needs about 60)");
+        Self { limiter, over: over.into() }
+    }
+
+    /// Each address's share of tones (see [`TONES_PER_MINUTE`]); off with the request limit (`unlimited`).
+    pub fn tones(unlimited: bool) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(TONES_PER_MINUTE).expect("not zero"))
+            .allow_burst(NonZeroU32::new(TONE_BURST).expect("not zero"));
+        let limiter = (!unlimited).then(|| Arc::new(DefaultKeyedRateLimiter::keyed(quota)));
+        let over = format!("more than {TONE_BURST} tones at once or {TONES_PER_MINUTE} a minute, the class's history's share for one person");
+        Self { limiter, over: over.into() }
     }
 
     pub fn check(&self, address: IpAddr) -> Result<(), ApiError> {
@@ -43,18 +60,18 @@ impl RequestRateLimit {
         limiter.check_key(&address).map_err(|not_until| {
             let wait = not_until.wait_time_from(limiter.clock().now());
             ApiError::RateLimited {
-                message: format!(
-                    "{address} sent more than {} API requests a second; slow down (a lab page at the top event rate \
-                     needs about 60)",
-                    self.per_second
-                ),
+                message: format!("{address} sent {}; slow down", self.over),
                 retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
             }
         })
     }
 }
 
-/// Middleware: counts every `/api/` request against its address's allowance. The page and its assets are not
+/// Each address's share of tones, kept apart from its request allowance (see [`RequestRateLimit::tones`]).
+#[derive(Clone)]
+pub struct ToneLimit(pub RequestRateLimit);
+
+/// Middleware: counts every `/api/` request and gRPC call against its address's allowance. The page and its assets are not
 /// limited: a page load fetches several at once, and they are served from memory. Nor are deliveries to the lab's
 /// own webhook receiver: they come from the lab's own sender on loopback, which shares that address with a local
 /// page, and limiting them would show failures no receiver caused (the receiver checks a signature first, which
@@ -67,7 +84,9 @@ pub async fn limit_api_requests(
 ) -> Response {
     let path = request.uri().path();
     let webhook_delivery = request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
-    if path.starts_with("/api/") && !webhook_delivery {
+    // gRPC's calls (`/lab.v1.Events/Publish`, `Subscribe`, reflection) are API requests too.
+    let api = path.starts_with("/api/") || path.starts_with("/lab.v1.") || path.starts_with("/grpc.reflection.");
+    if api && !webhook_delivery {
         if let Err(refusal) = rate_limit.check(address) {
             return refusal.into_response();
         }

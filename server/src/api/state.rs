@@ -9,7 +9,7 @@ use leptos::config::LeptosOptions;
 
 use crate::api::admission::{Admission, ConnectionCaps};
 use crate::api::lanes::Lanes;
-use crate::api::rate_limit::RequestRateLimit;
+use crate::api::rate_limit::{RequestRateLimit, ToneLimit};
 use crate::api::readings::Readings;
 use crate::api::teacher::TeacherGate;
 use crate::config::{Config, Timing};
@@ -45,6 +45,7 @@ pub struct AppState {
     pub teacher: TeacherGate,
     pub faults: FaultSwitches,
     pub rate_limit: RequestRateLimit,
+    pub tone_limit: ToneLimit,
     /// Bytes measured at every socket, per transport and per page.
     pub wire: Arc<WireLedger>,
     pub timing: Timing,
@@ -135,6 +136,8 @@ impl AppState {
             teacher: TeacherGate::new(config.teacher_key.clone(), config.everyone_is_teacher()),
             faults,
             rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
+            // Tests and the scale suite turn the request limit off (0); tones go with it.
+            tone_limit: ToneLimit(RequestRateLimit::tones(config.max_requests_per_second == 0)),
             wire: Arc::default(),
             timing: config.timing(),
             started: Instant::now(),
@@ -178,6 +181,7 @@ sub_states! {
     faults: FaultSwitches,
     teacher: TeacherGate,
     rate_limit: RequestRateLimit,
+    tone_limit: ToneLimit,
     wire: Arc<WireLedger>,
     leptos_options: LeptosOptions,
     scale_results: ScaleResults,
@@ -197,6 +201,7 @@ impl FromRef<AppState> for Lanes {
             faults: state.faults.clone(),
             presence: state.presence.clone(),
             admission: state.admission.clone(),
+            rate_limit: state.rate_limit.clone(),
             timing: state.timing,
             instance: state.cluster.as_ref().map(|cluster| cluster.instance.clone()),
         }

@@ -119,6 +119,11 @@ pub(crate) struct OfflineWindow {
 }
 
 impl FaultRules {
+    /// Delay rules and offline windows together.
+    pub(crate) fn len(&self) -> usize {
+        self.delays.len() + self.offline.len()
+    }
+
     /// Windows that have ended stay in the stored rules until the next change; they hold nothing.
     pub(crate) fn forget_ended(&mut self) {
         let now = unix_micros_now();

@@ -11,15 +11,12 @@ use std::time::Duration;
 
 use backplane::Backplane;
 use protocol::{ClientId, DelayRule, FaultTarget, OfflineRequest, MAX_INJECTED_DELAY_MS, MAX_OFFLINE_SECONDS};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 use crate::core::class_faults::{ClassFaults, FaultRules, OfflineWindow};
 use crate::core::clock::unix_micros_now;
 use crate::core::peer::Peer;
 use crate::core::refusal::Refusal;
-
-/// Drop orders not yet read by a connection; one that falls further behind drops itself to be safe.
-const DROP_ORDER_BACKLOG: usize = 64;
 
 #[derive(Clone)]
 pub struct FaultSwitches {
@@ -33,11 +30,14 @@ pub struct FaultSwitches {
 struct WeakFaultSwitches(Weak<Inner>);
 
 struct Inner {
-    drops: broadcast::Sender<FaultTarget>,
-    /// Long-lived connections open now, so a drop can say how many it hit.
-    open: Mutex<HashMap<u64, Peer>>,
+    /// Long-lived connections open now: whose each is, and the switch that drops it. A drop sets the switches of
+    /// the connections it hits and touches no other: there is no queue of orders for a connection to fall behind
+    /// on, so a storm of drops aimed at nobody (or at one page) cannot cut anyone else.
+    open: Mutex<HashMap<u64, OpenConnection>>,
     next_connection: AtomicU64,
     rules: Mutex<FaultRules>,
+    /// The delay rules of `rules`, found by whose they are: every delivery asks, so it must not scan them all.
+    delay_index: Mutex<DelayIndex>,
     /// Whether the rules may hold a window or a delay: every request and every delivered event asks, and on a
     /// healthy network the answer should not cost a lock shared by every connection.
     any_offline: AtomicBool,
@@ -47,10 +47,10 @@ struct Inner {
 impl Default for FaultSwitches {
     fn default() -> Self {
         let inner = Inner {
-            drops: broadcast::channel(DROP_ORDER_BACKLOG).0,
             open: Mutex::default(),
             next_connection: AtomicU64::default(),
             rules: Mutex::default(),
+            delay_index: Mutex::default(),
             any_offline: AtomicBool::default(),
             any_delay: AtomicBool::default(),
         };
@@ -99,13 +99,14 @@ impl FaultSwitches {
     /// What a long-lived connection holds for its lifetime: it learns through it when a fault drops it.
     pub fn watch(&self, peer: Peer) -> FaultWatch {
         let id = self.inner.next_connection.fetch_add(1, Relaxed);
-        locked(&self.inner.open).insert(id, peer.clone());
-        FaultWatch { orders: self.inner.drops.subscribe(), peer, id, inner: self.inner.clone() }
+        let (switch, dropped) = watch::channel(false);
+        locked(&self.inner.open).insert(id, OpenConnection { peer: peer.clone(), switch });
+        FaultWatch { dropped, peer, id, inner: self.inner.clone() }
     }
 
     /// Every long-lived connection open now: whose it is and its transport (the classroom's presence count).
     pub fn open_peers(&self) -> Vec<Peer> {
-        locked(&self.inner.open).values().cloned().collect()
+        locked(&self.inner.open).values().map(|connection| connection.peer.clone()).collect()
     }
 
     /// Drops the target's open connections, on every instance of a shared log; answers how many this instance had.
@@ -118,10 +119,12 @@ impl FaultSwitches {
 
     /// Drops the target's connections to this instance; returns how many there were.
     pub(crate) fn drop_here(&self, target: FaultTarget) -> u64 {
-        let hit = locked(&self.inner.open).values().filter(|peer| peer.is_hit_by(&target)).count();
-        // No receivers means no connections: nothing to drop.
-        let _ = self.inner.drops.send(target);
-        hit as u64
+        let open = locked(&self.inner.open);
+        let hit: Vec<_> = open.values().filter(|connection| connection.peer.is_hit_by(&target)).collect();
+        for connection in &hit {
+            connection.switch.send_replace(true);
+        }
+        hit.len() as u64
     }
 
     /// Takes the request's target offline for its `seconds`, once they are checked; returns how many open
@@ -132,7 +135,19 @@ impl FaultSwitches {
         }
         let target = request.target();
         let until = unix_micros_now() + u64::from(request.seconds) * 1_000_000;
-        self.change_rules(|rules| rules.offline.push(OfflineWindow { target: target.clone(), until })).await?;
+        let mut too_many = false;
+        self.change_rules(|rules| {
+            // A new window for the same target replaces the old one, so pressing "offline" again adds no rule.
+            rules.offline.retain(|window| window.target != target);
+            too_many = rules.len() >= MAX_FAULT_RULES;
+            if !too_many {
+                rules.offline.push(OfflineWindow { target: target.clone(), until });
+            }
+        })
+        .await?;
+        if too_many {
+            return Err(Refusal::TooManyFaultRules { limit: MAX_FAULT_RULES });
+        }
         Ok(self.drop_here(target))
     }
 
@@ -153,7 +168,6 @@ impl FaultSwitches {
         }
     }
 
-    /// Ends every delay and offline fault (drops and restarts are over once made).
     /// Removes the delays and offline windows aimed at `client` (all of them, with `None`).
     pub async fn clear_for(&self, client: Option<&ClientId>) -> Result<(), Refusal> {
         let aimed = |target: Option<&ClientId>| client.is_none() || target == client;
@@ -171,14 +185,19 @@ impl FaultSwitches {
                 return Err(Refusal::invalid_field(field, format!("must be at most {MAX_INJECTED_DELAY_MS} ms")));
             }
         }
+        let mut too_many = false;
         self.change_rules(|rules| {
             rules.delays.retain(|existing| existing.target() != rule.target());
-            if !rule.is_zero() {
+            too_many = !rule.is_zero() && rules.len() >= MAX_FAULT_RULES;
+            if !rule.is_zero() && !too_many {
                 rules.delays.push(rule.clone());
             }
         })
         .await?;
-        Ok(rule)
+        match too_many {
+            true => Err(Refusal::TooManyFaultRules { limit: MAX_FAULT_RULES }),
+            false => Ok(rule),
+        }
     }
 
     /// The delay rules in force.
@@ -215,6 +234,7 @@ impl FaultSwitches {
         // Each flag is written under the rules' lock, so it cannot pass a rule added meanwhile.
         self.inner.any_delay.store(!next.delays.is_empty(), Relaxed);
         self.inner.any_offline.store(!next.offline.is_empty(), Relaxed);
+        *locked(&self.inner.delay_index) = DelayIndex::of(&next.delays);
         *rules = next;
         opened
     }
@@ -223,10 +243,8 @@ impl FaultSwitches {
         if !self.inner.any_delay.load(Relaxed) {
             return Duration::ZERO;
         }
-        let rules = locked(&self.inner.rules);
-        let Some(rule) =
-            rules.delays.iter().filter(|rule| peer.is_hit_by(&rule.target())).max_by_key(|rule| rule.specificity())
-        else {
+        let index = locked(&self.inner.delay_index);
+        let Some(rule) = index.find(peer) else {
             return Duration::ZERO;
         };
         let jitter = if rule.jitter_ms == 0 { 0 } else { rand::random_range(0..=rule.jitter_ms) };
@@ -252,9 +270,45 @@ impl FaultSwitches {
     }
 }
 
+/// The most delay and offline rules in force at once (for every page together). Each page has at most one rule
+/// of each kind per transport and one for all; this bounds what fake page ids can add.
+pub const MAX_FAULT_RULES: usize = 1_000;
+
+/// Delay rules grouped by the page they are for (`None`: everyone's), each group holding at most one rule per
+/// transport and one for all.
+#[derive(Default)]
+struct DelayIndex(HashMap<Option<ClientId>, Vec<DelayRule>>);
+
+impl DelayIndex {
+    fn of(rules: &[DelayRule]) -> Self {
+        let mut index: HashMap<Option<ClientId>, Vec<DelayRule>> = HashMap::new();
+        for rule in rules {
+            index.entry(rule.client.clone()).or_default().push(rule.clone());
+        }
+        Self(index)
+    }
+
+    /// The most specific rule for `peer`: its page and transport, its page, its transport, everyone.
+    fn find(&self, peer: &Peer) -> Option<&DelayRule> {
+        let best_of = |client: &Option<ClientId>| {
+            let rules = self.0.get(client)?.iter();
+            rules
+                .filter(|rule| rule.transport.is_none_or(|only| only == peer.transport))
+                .max_by_key(|rule| rule.transport.is_some())
+        };
+        best_of(&peer.client).or_else(|| best_of(&None))
+    }
+}
+
+struct OpenConnection {
+    peer: Peer,
+    /// Set once, by the drop that hits this connection.
+    switch: watch::Sender<bool>,
+}
+
 /// A long-lived connection's line to the fault switches; it leaves the count of open connections when dropped.
 pub struct FaultWatch {
-    orders: broadcast::Receiver<FaultTarget>,
+    dropped: watch::Receiver<bool>,
     peer: Peer,
     id: u64,
     inner: Arc<Inner>,
@@ -265,16 +319,11 @@ impl FaultWatch {
         &self.peer
     }
 
-    /// Resolves when a drop hits this connection; never, once the lab is shutting down. Cancel-safe.
+    /// Resolves once a drop has hit this connection (at once, if one already has). Cancel-safe.
     pub async fn until_dropped(&mut self) {
-        loop {
-            match self.orders.recv().await {
-                Ok(target) if self.peer.is_hit_by(&target) => return,
-                Ok(_) => continue,
-                // Missed orders might have named this connection; dropping it is the safe reading.
-                Err(RecvError::Lagged(_)) => return,
-                Err(RecvError::Closed) => std::future::pending::<()>().await,
-            }
+        // The switch lives as long as this watch (it leaves the map only when the watch is dropped).
+        if self.dropped.wait_for(|dropped| *dropped).await.is_err() {
+            std::future::pending::<()>().await
         }
     }
 }
@@ -305,6 +354,45 @@ mod tests {
         assert_eq!(faults.drop_here(FaultTarget::default()), 3);
         drop(anonymous);
         assert_eq!(faults.drop_here(FaultTarget::default()), 2);
+    }
+
+    /// Drops used to be a queue of 64 orders that every connection read; one that fell behind dropped itself. A
+    /// storm of drops aimed at nobody cut bystanders.
+    #[tokio::test]
+    async fn a_storm_of_drops_aimed_elsewhere_touches_nobody_else() {
+        let faults = FaultSwitches::default();
+        let mut bystander = faults.watch(Peer::new(Transport::Sse, client("bystander")));
+        let mut mine = faults.watch(Peer::new(Transport::Sse, client("me")));
+        for _ in 0..1_000 {
+            assert_eq!(faults.drop_here(FaultTarget { transport: None, client: client("nobody") }), 0);
+            faults.drop_here(FaultTarget { transport: None, client: client("me") });
+        }
+        let untouched = tokio::time::timeout(Duration::from_millis(50), bystander.until_dropped()).await;
+        assert!(untouched.is_err(), "the bystander was dropped");
+        tokio::time::timeout(Duration::from_secs(5), mine.until_dropped()).await.expect("mine was dropped");
+        tokio::time::timeout(Duration::from_secs(5), mine.until_dropped()).await.expect("and stays dropped");
+    }
+
+    #[tokio::test]
+    async fn rules_are_bounded_and_a_repeated_offline_replaces_its_window() {
+        let faults = FaultSwitches::default();
+        let offline = OfflineRequest { seconds: 60, transport: None, client: client("me") };
+        for _ in 0..5 {
+            faults.take_offline(&offline).await.unwrap();
+        }
+        assert_eq!(faults.rules().offline.len(), 1);
+        for n in 1..MAX_FAULT_RULES {
+            let rule = DelayRule { delay_ms: 10, client: client(&format!("page{n}")), ..DelayRule::default() };
+            faults.set_delay(rule).await.unwrap();
+        }
+        let one_more = DelayRule { delay_ms: 10, client: client("late"), ..DelayRule::default() };
+        let refused = faults.set_delay(one_more).await.unwrap_err();
+        assert_eq!(refused, Refusal::TooManyFaultRules { limit: MAX_FAULT_RULES });
+        assert_eq!(faults.rules().len(), MAX_FAULT_RULES);
+        // Changing or removing a rule in force is still possible at the cap.
+        let changed = DelayRule { delay_ms: 20, client: client("page1"), ..DelayRule::default() };
+        assert!(faults.set_delay(changed).await.is_ok());
+        assert_eq!(faults.sampled_delay(&Peer::new(Transport::Sse, client("page1"))), Duration::from_millis(20));
     }
 
     #[tokio::test]

@@ -31,6 +31,8 @@ pub enum Refusal {
     WebhookUrlRefused { reason: String },
     #[error("{message}")]
     TooManyWebhookEndpoints { message: String },
+    #[error("the lab already holds {limit} delay and offline rules; clear some (DELETE /api/faults) first")]
+    TooManyFaultRules { limit: usize },
     /// The lab's receiver refused a delivery's signature (or was told to refuse them all).
     #[error("webhook signature rejected: {reason}")]
     WebhookSignatureRejected { reason: String },

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,7 @@ use protocol::{routes, Transport};
 use serde::Deserialize;
 
 use crate::api::error::ApiError;
-use crate::api::extract::{ClientAddress, ValidJson, ValidQuery};
+use crate::api::extract::{ClientAddress, TimelyBody, ValidJson, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::core::refusal::Refusal;
@@ -90,7 +89,7 @@ async fn receive(
     State(webhooks): State<Webhooks>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    TimelyBody(body): TimelyBody,
 ) -> Result<Response, ApiError> {
     let endpoint = webhooks.endpoint(&id)?;
     let knobs = endpoint.receiver.knobs();

@@ -2,6 +2,7 @@
 //! audio clip), and `publish` frames up. Protocol errors that a frame can explain get an `error` frame and the
 //! socket stays open; the rest get a close code from RFC 6455 with a reason.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -64,8 +65,8 @@ struct Closing {
     reason: &'static str,
 }
 
-/// `_permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after: Option<u64>, _permit: AddressPermit) {
+/// `permit` holds the client's share of the connection cap for as long as the session lasts.
+async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after: Option<u64>, permit: AddressPermit) {
     let counters = lanes.counters.of(Transport::WebSocket).clone();
     let _open = counters.open();
     let hub = lanes.hub();
@@ -114,7 +115,7 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
                 heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_text(&lanes, &text).await;
+                        let reply = handle_text(&lanes, permit.address(), &text).await;
                         if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
                             break None;
                         }
@@ -166,9 +167,10 @@ pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
 }
 
 /// The answer to a client's text frame: the `ack` of what it published, or an `error` frame with the same code and
-/// message an HTTP client would get.
-async fn handle_text(lanes: &Lanes, text: &str) -> WsServerMessage {
-    let appended = match parse_client_message(text) {
+/// message an HTTP client would get. Each frame counts against its address's request rate, as a `POST` would: a
+/// socket is not a way around the limit.
+async fn handle_text(lanes: &Lanes, address: IpAddr, text: &str) -> WsServerMessage {
+    let appended = match lanes.rate_limit.check(address).and_then(|()| parse_client_message(text)) {
         Ok(body) => lanes.log.append(body).await.map_err(ApiError::from),
         Err(error) => Err(error),
     };

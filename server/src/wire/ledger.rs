@@ -16,6 +16,12 @@ const HTTP2_RECORDS: usize = 2000;
 /// Pages remembered at once, and how long an idle one is kept.
 const MAX_CLIENTS: usize = 500;
 const CLIENT_IDLE_LIMIT: Duration = Duration::from_secs(600);
+/// What a page's records may weigh (their text, and a share for the rest of each record), and all pages' together:
+/// a request may carry 64 KiB of headers, so a count of records alone bounds nothing.
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
+const ALL_PAGES_BYTES: usize = 128 * 1024 * 1024;
+/// A record's weight besides its text: its fields and its place in the queue.
+const RECORD_OVERHEAD: usize = 160;
 
 #[derive(Default)]
 struct Counter {
@@ -64,22 +70,42 @@ struct ClientLog {
     records: VecDeque<WireRecord>,
     next_id: u64,
     dropped: u64,
+    /// When the page last read its records (or first appeared): a page that stops reading is the first to go.
     touched: Instant,
+    /// What `records` weigh (see [`weight`]).
+    bytes: usize,
+}
+
+/// What a record costs to keep.
+fn weight(record: &WireRecord) -> usize {
+    record.raw.len() + RECORD_OVERHEAD
 }
 
 impl ClientLog {
     fn new() -> Self {
-        Self { records: VecDeque::new(), next_id: 1, dropped: 0, touched: Instant::now() }
+        Self { records: VecDeque::new(), next_id: 1, dropped: 0, touched: Instant::now(), bytes: 0 }
     }
 
-    fn keep(&mut self, mut record: WireRecord, capacity: usize) {
+    /// Keeps `record` within `capacity` records and `max_bytes`, dropping the oldest; answers the bytes it added
+    /// (negative: freed).
+    fn keep(&mut self, mut record: WireRecord, capacity: usize, max_bytes: usize) -> isize {
+        let before = self.bytes;
         record.id = self.next_id;
         self.next_id += 1;
-        if self.records.len() == capacity {
-            self.records.pop_front();
-            self.dropped += 1;
-        }
+        self.bytes += weight(&record);
         self.records.push_back(record);
+        while self.records.len() > capacity || (self.bytes > max_bytes && self.records.len() > 1) {
+            self.drop_oldest();
+        }
+        self.bytes as isize - before as isize
+    }
+
+    fn drop_oldest(&mut self) -> usize {
+        let Some(oldest) = self.records.pop_front() else { return 0 };
+        self.dropped += 1;
+        let freed = weight(&oldest);
+        self.bytes -= freed;
+        freed
     }
 
     fn page(&self, after: u64, limit: usize) -> WirePage {
@@ -97,7 +123,7 @@ pub struct WireLedger {
     lanes: PerTransport<Counters>,
     /// Everything that is no lane's: the page, its assets, the control API.
     other: Counters,
-    clients: Mutex<HashMap<ClientId, ClientLog>>,
+    clients: Mutex<Clients>,
     /// Every HTTP/2 connection's records, newest last.
     http2: Mutex<Option<ClientLog>>,
 }
@@ -123,7 +149,7 @@ impl WireLedger {
     pub fn record_http2(&self, record: WireRecord) {
         self.count(record.transport, record.direction, record.bytes);
         let mut log = super::lock(&self.http2);
-        log.get_or_insert_with(ClientLog::new).keep(record, HTTP2_RECORDS);
+        log.get_or_insert_with(ClientLog::new).keep(record, HTTP2_RECORDS, PAGE_BYTES);
     }
 
     /// Up to `limit` HTTP/2 records after `after`.
@@ -136,15 +162,7 @@ impl WireLedger {
     pub fn record(&self, record: WireRecord, client: Option<&ClientId>) {
         self.count(record.transport, record.direction, record.bytes);
         let Some(client) = client else { return };
-        let mut clients = super::lock(&self.clients);
-        if !clients.contains_key(client) {
-            let now = Instant::now();
-            clients.retain(|_, log| now.duration_since(log.touched) < CLIENT_IDLE_LIMIT);
-            if clients.len() >= MAX_CLIENTS {
-                return;
-            }
-        }
-        clients.entry(client.clone()).or_insert_with(ClientLog::new).keep(record, RECORDS_PER_CLIENT);
+        super::lock(&self.clients).keep(client, record);
     }
 
     pub fn totals(&self, transport: Option<Transport>) -> WireTotals {
@@ -154,10 +172,118 @@ impl WireLedger {
     /// Up to `limit` of a page's records after `after`.
     pub fn page(&self, client: &ClientId, after: u64, limit: usize) -> WirePage {
         let mut clients = super::lock(&self.clients);
-        let Some(log) = clients.get_mut(client) else {
+        let Some(log) = clients.logs.get_mut(client) else {
             return WirePage { records: Vec::new(), next: after, dropped: 0 };
         };
         log.touched = Instant::now();
         log.page(after, limit)
+    }
+}
+
+/// The pages' records, bounded in pages, records and bytes. Page ids are whatever a request names, so a flood of
+/// made-up ids must not push real pages out: when every place is taken, the page that has gone longest without
+/// reading its records leaves (a real page reads every second), and when all pages together weigh too much, the
+/// heaviest gives up its oldest records.
+#[derive(Default)]
+struct Clients {
+    logs: HashMap<ClientId, ClientLog>,
+    bytes: usize,
+}
+
+impl Clients {
+    fn keep(&mut self, client: &ClientId, record: WireRecord) {
+        if !self.logs.contains_key(client) {
+            self.make_room();
+        }
+        let log = self.logs.entry(client.clone()).or_insert_with(ClientLog::new);
+        let added = log.keep(record, RECORDS_PER_CLIENT, PAGE_BYTES);
+        self.bytes = self.bytes.saturating_add_signed(added);
+        while self.bytes > ALL_PAGES_BYTES {
+            let Some(heaviest) = self.logs.values_mut().max_by_key(|log| log.bytes) else { break };
+            let freed = heaviest.drop_oldest();
+            if freed == 0 {
+                break;
+            }
+            self.bytes -= freed;
+        }
+    }
+
+    fn make_room(&mut self) {
+        let now = Instant::now();
+        self.forget(|log| now.duration_since(log.touched) >= CLIENT_IDLE_LIMIT);
+        if self.logs.len() >= MAX_CLIENTS {
+            let stalest = self.logs.iter().min_by_key(|(_, log)| log.touched).map(|(id, _)| id.clone());
+            if let Some(stalest) = stalest {
+                if let Some(log) = self.logs.remove(&stalest) {
+                    self.bytes -= log.bytes;
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, gone: impl Fn(&ClientLog) -> bool) {
+        let mut freed = 0;
+        self.logs.retain(|_, log| {
+            let keep = !gone(log);
+            if !keep {
+                freed += log.bytes;
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::WireUnit;
+
+    fn record(raw_bytes: usize) -> WireRecord {
+        WireRecord {
+            id: 0,
+            exchange: 1,
+            transport: Some(Transport::ShortPoll),
+            direction: WireDirection::ToServer,
+            at: 0,
+            unit: WireUnit::LastChunk,
+            bytes: WireBytes::default(),
+            raw: "h".repeat(raw_bytes),
+        }
+    }
+
+    fn page(name: &str) -> ClientId {
+        ClientId::try_from(name.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn a_page_s_records_are_bounded_by_bytes_not_only_by_count() {
+        let ledger = WireLedger::default();
+        for _ in 0..200 {
+            ledger.record(record(64 * 1024), Some(&page("big")));
+        }
+        let kept = ledger.page(&page("big"), 0, usize::MAX);
+        let weight: usize = kept.records.iter().map(weight).sum();
+        assert!(weight <= PAGE_BYTES, "{weight}");
+        assert_eq!(kept.records.len() as u64 + kept.dropped, 200, "what was dropped is counted");
+        assert_eq!(super::super::lock(&ledger.clients).bytes, weight);
+    }
+
+    #[test]
+    fn made_up_pages_push_out_the_page_that_stopped_reading_not_the_one_that_reads() {
+        let ledger = WireLedger::default();
+        ledger.record(record(10), Some(&page("real")));
+        for n in 0..MAX_CLIENTS * 3 {
+            if n % 100 == 0 {
+                // The real page reads its records, as its page does every second.
+                ledger.page(&page("real"), 0, 1);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            ledger.record(record(10), Some(&page(&format!("fake{n}"))));
+        }
+        let clients = super::super::lock(&ledger.clients);
+        assert_eq!(clients.logs.len(), MAX_CLIENTS);
+        assert!(clients.logs.contains_key(&page("real")), "the page that reads was kept");
+        assert_eq!(clients.bytes, clients.logs.values().map(|log| log.bytes).sum::<usize>());
     }
 }
