@@ -2,8 +2,10 @@
 //! router; see `app::Page`).
 
 use ::app::{shell, Page};
+use axum::body::Bytes;
 use axum::http::{header, StatusCode};
 use axum::Router;
+use futures::StreamExt;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 
@@ -45,7 +47,7 @@ pub fn pages(state: &AppState) -> Router<AppState> {
                         Some(lessons) => is_unknown_lesson(lessons, request.uri().path()).await,
                         None => false,
                     };
-                    let mut response = render(request).await;
+                    let mut response = nonce_only_where_it_belongs(render(request).await).await;
                     // The page still renders (it says there is no such lesson and links to the list), but a link
                     // checker or a test must be told the address leads nowhere.
                     if unknown_lesson {
@@ -57,6 +59,53 @@ pub fn pages(state: &AppState) -> Router<AppState> {
         );
     }
     router
+}
+
+/// leptos's `<HydrationScripts>` copies the page's CSP nonce into its preload links' `crossorigin` attribute, where
+/// a nonce must not be: an attribute selector in injected CSS could read it there, whereas browsers hide `nonce`
+/// attributes. `crossorigin=""` means the same (anonymous), so the head is rewritten before it leaves; the body
+/// after `</head>` streams on untouched.
+async fn nonce_only_where_it_belongs(response: axum::response::Response) -> axum::response::Response {
+    let (mut parts, body) = response.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut head = Vec::new();
+    while !contains(&head, b"</head>") {
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(error)) => {
+                tracing::warn!("the page could not be rendered: {error}");
+                break;
+            }
+            None => break,
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let head =
+        futures::stream::once(async move { Ok::<_, axum::Error>(Bytes::from(without_nonce_in_crossorigin(&head))) });
+    axum::response::Response::from_parts(parts, axum::body::Body::from_stream(head.chain(stream)))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// Every `crossorigin="…"` whose value is not one the attribute has (`anonymous`, `use-credentials`) made empty.
+fn without_nonce_in_crossorigin(html: &[u8]) -> Vec<u8> {
+    const ATTRIBUTE: &[u8] = b"crossorigin=\"";
+    let mut out = Vec::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.windows(ATTRIBUTE.len()).position(|window| window == ATTRIBUTE) {
+        let value_start = at + ATTRIBUTE.len();
+        let Some(length) = rest[value_start..].iter().position(|&byte| byte == b'"') else { break };
+        let value = &rest[value_start..value_start + length];
+        out.extend_from_slice(&rest[..value_start]);
+        if value == b"anonymous" || value == b"use-credentials" {
+            out.extend_from_slice(value);
+        }
+        rest = &rest[value_start + length..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 async fn is_unknown_lesson(lessons: &LessonFolder, path: &str) -> bool {
@@ -85,4 +134,20 @@ pub fn leptos_options() -> LeptosOptions {
         options.output_name = "transport-lab".into();
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_leaves_crossorigin_and_nothing_else_changes() {
+        let head = br#"<meta content="script-src 'nonce-Ab3'"><link rel="modulepreload" href="/pkg/a.js" crossorigin="Ab3"><link crossorigin="anonymous" href="/x"><script nonce="Ab3">go()</script>"#;
+        let expected = br#"<meta content="script-src 'nonce-Ab3'"><link rel="modulepreload" href="/pkg/a.js" crossorigin=""><link crossorigin="anonymous" href="/x"><script nonce="Ab3">go()</script>"#;
+        assert_eq!(
+            String::from_utf8(without_nonce_in_crossorigin(head)).unwrap(),
+            String::from_utf8(expected.to_vec()).unwrap()
+        );
+        assert_eq!(without_nonce_in_crossorigin(b"crossorigin=\"unclosed"), b"crossorigin=\"unclosed");
+    }
 }

@@ -97,6 +97,10 @@ async fn the_page_carries_security_headers_and_a_nonce_policy() {
         html.split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce on the hydration script");
     assert!(html.contains(&format!("'nonce-{nonce}'")), "the page's policy must allow its own script");
     assert!(html.contains("'wasm-unsafe-eval'"));
+    // The nonce is in the policy and in `nonce` attributes, and nowhere else (leptos also put it in `crossorigin`).
+    let attributes = html.matches(&format!("nonce=\"{nonce}\"")).count();
+    assert_eq!(html.matches(nonce).count(), attributes + 1, "{html}");
+    assert!(html.contains("rel=\"modulepreload\""), "the preload links are still there");
 }
 
 #[tokio::test]
