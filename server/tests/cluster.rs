@@ -240,15 +240,7 @@ async fn while_the_engine_is_gone_publishing_answers_503_and_streams_stay_open()
     }
 
     engine.restart_after_kill();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let after: protocol::PublishAck = loop {
-        let response = publish("after").await.unwrap();
-        if response.status().is_success() {
-            break response.json().await.unwrap();
-        }
-        assert!(Instant::now() < deadline, "publishing never came back: {}", response.status());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let after = publish_once_back(&publish, "after").await;
     // Only what was answered 504 may have been appended meanwhile; nothing answered 503 was.
     assert!(
         (before.seq + 1..=before.seq + 1 + unconfirmed).contains(&after.seq),
@@ -297,15 +289,7 @@ async fn a_publish_the_engine_leaves_unanswered_is_504_unconfirmed_and_lands_onc
     assert_eq!(body.error, "log_unconfirmed");
     assert!(body.message.contains("may still be done"), "{}", body.message);
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let after: protocol::PublishAck = loop {
-        let response = publish("after").await.unwrap();
-        if response.status().is_success() {
-            break response.json().await.unwrap();
-        }
-        assert!(Instant::now() < deadline, "publishing never came back: {}", response.status());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let after = publish_once_back(&publish, "after").await;
     let poll = format!("{}?after={}", routes::POLL, before.seq);
     let deadline = Instant::now() + Duration::from_secs(30);
     let texts = loop {
@@ -481,6 +465,23 @@ async fn a_fault_set_through_one_instance_holds_on_every_instance() {
 }
 
 /// The JSON answer to `request`, which must succeed.
+/// Publishes `text` until the instance takes it again (its engine is back), within 30 s.
+async fn publish_once_back<F, Answer>(publish: &F, text: &'static str) -> protocol::PublishAck
+where
+    F: Fn(&'static str) -> Answer,
+    Answer: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = publish(text).await.unwrap();
+        if response.status().is_success() {
+            return response.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "publishing never came back: {}", response.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
     request.send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
 }

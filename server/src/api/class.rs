@@ -1,12 +1,12 @@
 //! Classroom mode: `GET /api/class` (who is connected, per transport, and the join link), `GET
-//! /api/class/qr.svg` (the join link as a QR code) and `POST /api/class/broadcast` (the teacher's message to every
-//! student's lanes).
+//! /api/class/qr.svg` (the join link as a QR code), `POST /api/class/broadcast` (the teacher's message to every
+//! student's lanes) and `GET /teacher?key=…` (the teacher link; see [`crate::api::teacher`]).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::routes;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::api::error::ApiError;
 use crate::api::extract::{ValidJson, ValidQuery};
 use crate::api::state::AppState;
-use crate::api::teacher::Role;
+use crate::api::teacher::{Role, TeacherGate, TEACHER_COOKIE};
 use crate::core::cluster::Membership;
 use crate::core::faults::FaultSwitches;
 use crate::core::generator::Generator;
@@ -30,6 +30,30 @@ pub fn router() -> Router<AppState> {
         .route(routes::CLASS, get(get_class))
         .route(routes::CLASS_QR, get(get_class_qr))
         .route(routes::CLASS_BROADCAST, post(post_broadcast))
+        .route(routes::TEACHER, get(open_teacher_link))
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    #[serde(default)]
+    key: String,
+}
+
+/// The teacher link: with the right key, the cookie, and on to the presenter view.
+async fn open_teacher_link(
+    State(gate): State<TeacherGate>,
+    ValidQuery(LinkQuery { key }): ValidQuery<LinkQuery>,
+) -> Response {
+    if !gate.matches(&key) {
+        return ApiError::TeacherKeyWrong.into_response();
+    }
+    let cookie = format!("{TEACHER_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict");
+    let mut response =
+        (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static(routes::PRESENT))]).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// These endpoints take no parameters; one sent anyway is a mistake worth naming (a 400), not ignoring.

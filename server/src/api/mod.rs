@@ -37,7 +37,6 @@ pub fn router() -> Router<AppState> {
         .merge(scale::router())
         .merge(class::router())
         .merge(lessons::router())
-        .merge(teacher::router())
         // `/api/{*unknown}` needs at least one character after the slash: `/api` and `/api/` are routes of their own.
         .route("/api", axum::routing::any(unknown_api_route))
         .route("/api/", axum::routing::any(unknown_api_route))

@@ -7,23 +7,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::http::{header, HeaderMap};
 use protocol::headers::TEACHER_KEY as TEACHER_HEADER;
 use protocol::routes;
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::api::error::ApiError;
-use crate::api::extract::ValidQuery;
-use crate::api::state::AppState;
 
 /// The cookie the teacher link sets.
-const TEACHER_COOKIE: &str = "lab_teacher";
+pub const TEACHER_COOKIE: &str = "lab_teacher";
 /// Random bytes in a generated key (hex in the link): not guessable by a student with the whole lesson to try.
 const KEY_BYTES: usize = 16;
 
@@ -59,7 +53,7 @@ impl TeacherGate {
     }
 
     /// Compared in constant time: the key is the only secret the lab has.
-    fn matches(&self, key: &str) -> bool {
+    pub fn matches(&self, key: &str) -> bool {
         key.as_bytes().ct_eq(self.key.as_bytes()).into()
     }
 }
@@ -104,36 +98,11 @@ where
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(routes::TEACHER, get(open_teacher_link))
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    #[serde(default)]
-    key: String,
-}
-
-/// The teacher link: with the right key, the cookie, and on to the presenter view.
-async fn open_teacher_link(
-    State(gate): State<TeacherGate>,
-    ValidQuery(LinkQuery { key }): ValidQuery<LinkQuery>,
-) -> Response {
-    if !gate.matches(&key) {
-        return ApiError::TeacherKeyWrong.into_response();
-    }
-    let cookie = format!("{TEACHER_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict");
-    let mut response =
-        (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static(routes::PRESENT))]).into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
