@@ -195,6 +195,7 @@ impl Broker {
         if self.lab_topics.contains(&message.topic) {
             let client_id = self.sessions.get(&peer.session).map(|s| s.client_id.clone()).unwrap_or_default();
             self.outputs.push(Output::Lab(LabPublish {
+                connection: peer.id,
                 client_id,
                 topic: message.topic.clone(),
                 payload: message.payload.clone(),

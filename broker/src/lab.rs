@@ -19,14 +19,15 @@ impl LabRefusal {
     fn reason_code(&self) -> ReasonCode {
         match self {
             LabRefusal::Unavailable(_) => ReasonCode::ImplementationSpecificError,
-            LabRefusal::Busy => ReasonCode::QuotaExceeded,
+            // 0x96 Message rate too high is a DISCONNECT's code only; a PUBACK or PUBREC says 0x97.
+            LabRefusal::Busy | LabRefusal::RateTooHigh(_) => ReasonCode::QuotaExceeded,
             LabRefusal::Invalid(_) => ReasonCode::PayloadFormatInvalid,
         }
     }
 
     fn reason_string(&self) -> String {
         match self {
-            LabRefusal::Unavailable(why) | LabRefusal::Invalid(why) => why.clone(),
+            LabRefusal::Unavailable(why) | LabRefusal::Invalid(why) | LabRefusal::RateTooHigh(why) => why.clone(),
             LabRefusal::Busy => "too many messages are waiting for the lab".into(),
         }
     }
@@ -62,6 +63,7 @@ impl Broker {
         let message = Arc::new(Message::from_publish(publish, session_id, now));
         self.lab_pending.insert(ticket, Arc::clone(&message));
         self.outputs.push(Output::Lab(LabPublish {
+            connection,
             client_id,
             topic: message.topic.clone(),
             payload: message.payload.clone(),

@@ -43,6 +43,8 @@ impl PacketSummary {
 /// A client's message the lab must act on: a publish to a topic the lab listens to (`lab/chat` becomes a hub event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabPublish {
+    /// The connection it came on: the I/O layer knows whose address that is (and so whose share of the rate).
+    pub connection: ConnectionId,
     pub client_id: String,
     pub topic: String,
     pub payload: Bytes,
@@ -66,6 +68,9 @@ pub enum LabRefusal {
     Unavailable(String),
     /// Too many messages are already waiting for the lab: 0x97 Quota exceeded.
     Busy,
+    /// The publisher's address sent more than its share of requests: 0x97 Quota exceeded, with the reason (0x96
+    /// Message rate too high is for DISCONNECT only).
+    RateTooHigh(String),
     /// The lab's rules for the topic refuse it: 0x99 Payload format invalid.
     Invalid(String),
 }

@@ -639,3 +639,27 @@ async fn one_address_gets_a_share_of_tones_not_the_whole_history() {
     // Other requests from the same address go on.
     assert_eq!(server.publish("after the tones").await, 6);
 }
+
+/// A request head the size of no real client's (the wire record would keep it) is refused with 431, and the
+/// server goes on.
+#[tokio::test]
+async fn a_request_head_over_32_kib_is_refused_with_431() {
+    let server = TestServer::start().await;
+    let head =
+        format!("GET /api/time HTTP/1.1\r\nHost: lab\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(64 * 1024));
+    let (status, _) = raw_exchange(&server, head.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status}");
+    let usual = "GET /api/time HTTP/1.1\r\nHost: lab\r\nCookie: theme=dark\r\nConnection: close\r\n\r\n";
+    assert!(raw_exchange(&server, usual.as_bytes()).await.0.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_route_without_parameters_names_one_sent_anyway() {
+    let server = TestServer::start().await;
+    for path in ["/api/stats?x=1", "/api/time?after=abc", "/api/generator?limit=0", "/api/scale?client=me"] {
+        let response = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.error, "invalid_parameter", "{path}");
+    }
+}

@@ -201,3 +201,32 @@ async fn a_chat_message_the_lab_refuses_is_answered_0x99_and_a_good_one_reaches_
     };
     assert_eq!(texts, ["hello"]);
 }
+
+/// One request rate for every way of publishing: a chat message counts against its address's allowance as a POST
+/// does, and one over it is answered 0x97 Quota exceeded in its PUBACK (0x96 Message rate too high is a
+/// DISCONNECT's code only), never published.
+#[tokio::test]
+async fn chat_messages_over_the_address_s_rate_are_answered_0x97_and_not_published() {
+    let server = TestServer::start_with(&["--max-requests-per-second", "1", "--request-burst", "4"]).await;
+    let mut client = MqttSocket::open(&server).await;
+    client.connect(ConnectOptions::new("flooder").with_keep_alive(Duration::from_secs(60))).await;
+    let mut codes = Vec::new();
+    for id in 1..=8u16 {
+        let chat = mqtt5_protocol::packet::publish::PublishPacket::new(mqtt::CHAT_TOPIC, "flood", QoS::AtLeastOnce);
+        client.send(&chat.with_packet_id(id)).await;
+        match client.next().await {
+            Some(Packet::PubAck(ack)) => codes.push(ack.reason_code as u8),
+            other => panic!("expected a PUBACK, got {other:?}"),
+        }
+    }
+    let accepted = codes.iter().filter(|&&code| code == 0x00).count();
+    // The handshake took one of the burst of 4; a second may refill one more.
+    assert!((3..=4).contains(&accepted), "{codes:?}");
+    assert!(codes[accepted..].iter().all(|&code| code == 0x97), "{codes:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.state.hub_slot.current().events_after(0, 100).events.len(),
+        accepted,
+        "only those were published"
+    );
+}

@@ -14,7 +14,7 @@ use protocol::{BroadcastRequest, ClassPresence, EventBody, PublishAck, PRESENCE_
 use serde::Deserialize;
 
 use crate::api::error::ApiError;
-use crate::api::extract::{ValidJson, ValidQuery};
+use crate::api::extract::{NoParameters, ValidJson, ValidQuery};
 use crate::api::state::AppState;
 use crate::api::teacher::{Role, TeacherGate, TEACHER_COOKIE};
 use crate::core::cluster::Membership;
@@ -55,11 +55,6 @@ async fn open_teacher_link(
     }
     response
 }
-
-/// These endpoints take no parameters; one sent anyway is a mistake worth naming (a 400), not ignoring.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParameters {}
 
 /// Long-lived connections are counted from the fault switches' registry of open connections (one registry, not
 /// two); recent polls from the presence log.

@@ -7,7 +7,7 @@ use protocol::routes;
 use protocol::{GeneratorSettings, GeneratorUpdate, LabStats, ServerTime};
 
 use crate::api::error::ApiError;
-use crate::api::extract::ValidJson;
+use crate::api::extract::{NoParameters, ValidJson, ValidQuery};
 use crate::api::readings::Readings;
 use crate::api::state::AppState;
 use crate::api::teacher::Role;
@@ -21,7 +21,10 @@ pub fn router() -> Router<AppState> {
         .route(routes::TIME, get(get_time))
 }
 
-async fn get_generator(State(generator): State<Generator>) -> Json<GeneratorSettings> {
+async fn get_generator(
+    State(generator): State<Generator>,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+) -> Json<GeneratorSettings> {
     Json(generator.settings())
 }
 
@@ -36,10 +39,13 @@ async fn post_generator(
 
 /// The server's wall clock, for the page's NTP-style clock-offset estimate. Read as late as possible: just before
 /// the answer is written.
-async fn get_time() -> Json<ServerTime> {
+async fn get_time(ValidQuery(NoParameters {}): ValidQuery<NoParameters>) -> Json<ServerTime> {
     Json(ServerTime { server_time: unix_micros_now() })
 }
 
-async fn get_stats(State(readings): State<Readings>) -> Json<LabStats> {
+async fn get_stats(
+    State(readings): State<Readings>,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+) -> Json<LabStats> {
     Json(readings.stats())
 }

@@ -13,6 +13,11 @@ use serde::de::DeserializeOwned;
 
 use crate::api::error::ApiError;
 
+/// The query of a route that takes no parameters: one sent anyway is a mistake worth naming (a 400), not ignoring.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParameters {}
+
 /// Query parameters, deserialized with the path of the offending parameter kept for the error.
 pub struct ValidQuery<T>(pub T);
 

@@ -7,6 +7,7 @@ use protocol::routes;
 use protocol::{Lesson, LessonSummary};
 
 use crate::api::error::ApiError;
+use crate::api::extract::{NoParameters, ValidQuery};
 use crate::api::state::AppState;
 use crate::core::lessons::LessonFolder;
 
@@ -14,11 +15,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route(routes::LESSONS, get(get_lessons)).route(routes::LESSON_PATTERN, get(get_lesson))
 }
 
-async fn get_lessons(State(folder): State<LessonFolder>) -> Result<Json<Vec<LessonSummary>>, ApiError> {
+async fn get_lessons(
+    State(folder): State<LessonFolder>,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+) -> Result<Json<Vec<LessonSummary>>, ApiError> {
     let lessons = folder.all().await?;
     Ok(Json(lessons.iter().map(LessonSummary::from).collect()))
 }
 
-async fn get_lesson(State(folder): State<LessonFolder>, Path(id): Path<String>) -> Result<Json<Lesson>, ApiError> {
+async fn get_lesson(
+    State(folder): State<LessonFolder>,
+    Path(id): Path<String>,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+) -> Result<Json<Lesson>, ApiError> {
     Ok(Json(folder.one(id).await?))
 }

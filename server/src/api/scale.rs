@@ -7,6 +7,7 @@ use protocol::routes;
 use protocol::ScaleReport;
 
 use crate::api::error::ApiError;
+use crate::api::extract::{NoParameters, ValidQuery};
 use crate::api::state::AppState;
 use crate::core::scale_results::ScaleResults;
 
@@ -14,6 +15,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route(routes::SCALE, get(get_scale))
 }
 
-async fn get_scale(State(results): State<ScaleResults>) -> Result<Json<ScaleReport>, ApiError> {
+async fn get_scale(
+    State(results): State<ScaleResults>,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+) -> Result<Json<ScaleReport>, ApiError> {
     Ok(Json(results.latest().await?))
 }

@@ -115,7 +115,11 @@ impl AppState {
         let webhook_counters = counters.of(protocol::Transport::Webhook).clone();
         let webhooks =
             Webhooks::new(WebhookSettings::from_config(config), hub_slot.clone(), join.clone(), webhook_counters);
-        let mqtt = MqttHost::spawn(config.broker(), log.clone(), counters.of(protocol::Transport::Mqtt).clone());
+        let rate_limit = RequestRateLimit::new(config.max_requests_per_second, config.request_burst);
+        let mqtt_counters = counters.of(protocol::Transport::Mqtt).clone();
+        let limit = rate_limit.clone();
+        let allowance = Arc::new(move |address| limit.check(address).map_err(|over| over.to_string()));
+        let mqtt = MqttHost::spawn(config.broker(), log.clone(), mqtt_counters, allowance);
         let faults = match &cluster {
             Some(member) => FaultSwitches::for_class(member.backplane.clone(), member.instance.clone()),
             None => FaultSwitches::default(),
@@ -135,7 +139,7 @@ impl AppState {
             ),
             teacher: TeacherGate::new(config.teacher_key.clone(), config.everyone_is_teacher()),
             faults,
-            rate_limit: RequestRateLimit::new(config.max_requests_per_second, config.request_burst),
+            rate_limit,
             // Tests and the scale suite turn the request limit off (0); tones go with it.
             tone_limit: ToneLimit(RequestRateLimit::tones(config.max_requests_per_second == 0)),
             wire: Arc::default(),

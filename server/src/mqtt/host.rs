@@ -3,6 +3,7 @@
 //! never sees a socket.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,13 @@ struct Shared {
     counters: Arc<TransportCounters>,
     /// Clients' `lab/chat` messages, in the order they arrived, on their way to the log.
     chat: mpsc::Sender<ChatMessage>,
+    /// The one request rate per address, which a chat message counts against as a `POST /api/publish` does.
+    allowance: PublishAllowance,
 }
+
+/// Asks whether an address may publish once more; `Err` says why not. The API's rate limit, handed in, so the
+/// broker's host does not reach up into the API.
+pub type PublishAllowance = Arc<dyn Fn(IpAddr) -> Result<(), String> + Send + Sync>;
 
 struct ChatMessage {
     client_id: String,
@@ -69,6 +76,8 @@ struct ChatMessage {
 struct Core {
     broker: Broker,
     sockets: HashMap<ConnectionId, mpsc::Sender<ToSocket>>,
+    /// Whose address each socket is.
+    addresses: HashMap<ConnectionId, IpAddr>,
     /// Sockets cut for falling behind, since start.
     slow_sockets_closed: u64,
 }
@@ -88,12 +97,18 @@ impl Drop for Link {
 
 impl MqttHost {
     /// The broker, fed every event of whichever hub is in service and ticked by its own clock.
-    pub fn spawn(config: BrokerConfig, log: EventLog, counters: Arc<TransportCounters>) -> Self {
+    pub fn spawn(
+        config: BrokerConfig,
+        log: EventLog,
+        counters: Arc<TransportCounters>,
+        allowance: PublishAllowance,
+    ) -> Self {
         let broker = Broker::new(config, vec![mqtt::CHAT_TOPIC.to_owned()]);
-        let core = Core { broker, sockets: HashMap::new(), slow_sockets_closed: 0 };
+        let core = Core { broker, sockets: HashMap::new(), addresses: HashMap::new(), slow_sockets_closed: 0 };
         let (chat, chat_waiting) = mpsc::channel(MAX_CHAT_WAITING);
         let hub_slot = log.hub_slot().clone();
-        let host = Self { shared: Arc::new(Shared { core: Mutex::new(core), hub_slot, counters, chat }) };
+        let shared = Shared { core: Mutex::new(core), hub_slot, counters, chat, allowance };
+        let host = Self { shared: Arc::new(shared) };
         tokio::spawn(append_chat(host.clone(), log, chat_waiting));
         tokio::spawn(feed_hub_events(host.clone()));
         tokio::spawn(tick(host.clone()));
@@ -109,12 +124,13 @@ impl MqttHost {
         self.lock().broker.config().max_packet_size as usize
     }
 
-    /// A socket was accepted. `connack_properties`: MQTT 5 user properties its CONNACK should carry.
-    pub fn connect(&self, connack_properties: Vec<(String, String)>) -> Link {
+    /// A socket from `address` was accepted. `connack_properties`: MQTT 5 user properties its CONNACK should carry.
+    pub fn connect(&self, address: IpAddr, connack_properties: Vec<(String, String)>) -> Link {
         let (sender, outgoing) = mpsc::channel(MAX_PACKETS_WAITING_PER_SOCKET);
         let id = self.run(|core, now| {
             let id = core.broker.open_with(now, connack_properties);
             core.sockets.insert(id, sender);
+            core.addresses.insert(id, address);
             id
         });
         Link { id, outgoing, host: self.clone() }
@@ -128,6 +144,7 @@ impl MqttHost {
     fn closed(&self, id: ConnectionId) {
         self.run(|core, now| {
             core.sockets.remove(&id);
+            core.addresses.remove(&id);
             core.broker.closed(id, now);
         });
     }
@@ -184,6 +201,7 @@ impl MqttHost {
             while let Some(id) = cut.pop() {
                 core.slow_sockets_closed += 1;
                 core.sockets.remove(&id);
+                core.addresses.remove(&id);
                 core.broker.closed(id, Instant::now());
                 let outputs = core.broker.take_outputs();
                 core.dispatch(outputs, &mut cut, &mut for_the_lab);
@@ -198,7 +216,14 @@ impl MqttHost {
 
     /// A client's message on `lab/chat` becomes a `message` event, held to the same rules as `POST /api/publish`.
     fn publish_to_hub(&self, publish: LabPublish) {
-        let LabPublish { client_id, payload, ticket, .. } = publish;
+        let LabPublish { connection, client_id, payload, ticket, .. } = publish;
+        let address = self.lock().addresses.get(&connection).copied();
+        if let Some(Err(over)) = address.map(|address| (self.shared.allowance)(address)) {
+            // QoS 0 cannot be told; QoS 1 and 2 get 0x97 Quota exceeded with the reason (a v3.1.1 client is
+            // disconnected).
+            tracing::info!(client = %client_id, "MQTT chat message refused: {over}");
+            return self.settle(ticket, Err(LabRefusal::RateTooHigh(over)));
+        }
         // The broker checked the payload with the same rule (`BrokerConfig::lab_payload_check`); this is the
         // second line, should the two ever differ.
         let body = match String::from_utf8(payload.to_vec()).map_err(|_| "not UTF-8 text".to_owned()) {

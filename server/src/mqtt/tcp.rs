@@ -47,7 +47,7 @@ pub async fn serve_tcp(listener: TcpListener, host: MqttHost, admission: Admissi
 async fn connection(stream: TcpStream, address: SocketAddr, host: MqttHost) {
     let _ = stream.set_nodelay(true);
     let _open = host.counters().open();
-    let mut link = host.connect(Vec::new());
+    let mut link = host.connect(address.ip(), Vec::new());
     let (mut reader, mut writer) = stream.into_split();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     loop {

@@ -130,6 +130,10 @@ impl<S> ConnectionService for S where
 {
 }
 
+/// The most an HTTP/1.1 connection buffers while it reads a request head: the head's limit, as HTTP/2's header
+/// list is limited to `MAX_HEADER_LIST_BYTES`.
+const HTTP1_READ_BUFFER_BYTES: usize = 32 * 1024;
+
 async fn serve_http1<S: ConnectionService>(
     stream: WireTap<StallGuard<TcpStream>>,
     address: SocketAddr,
@@ -139,7 +143,12 @@ async fn serve_http1<S: ConnectionService>(
     _open: watch::Receiver<()>,
 ) {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(timing.handshake_timeout);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(timing.handshake_timeout)
+        // hyper's default lets a head grow to about 400 KB before refusing it; no client of the lab sends more
+        // than a few KiB, and the wire record keeps what it is sent. Over this, 431.
+        .max_buf_size(HTTP1_READ_BUFFER_BYTES);
     let io = TokioIo::new(stream);
     let connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
     run_until_stopped(connection, |connection| connection.graceful_shutdown(), address, stopping).await;

@@ -63,14 +63,15 @@ async fn get_mqtt(
         .into_response())
 }
 
-/// `_permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wire: Wire, _permit: AddressPermit) {
+/// `permit` holds the client's share of the connection cap for as long as the session lasts.
+async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wire: Wire, permit: AddressPermit) {
     let counters = host.counters().clone();
     let _open = counters.open();
     let mut dropped = lanes.faults.watch(peer);
     // The page cannot read the upgrade response's headers, so the CONNACK tells it which exchange's measured
     // bytes are its own (as the WebSocket lane's `hello` does).
-    let mut link = host.connect(vec![(mqtt::EXCHANGE_PROPERTY.to_owned(), wire.exchange().to_string())]);
+    let mut link =
+        host.connect(permit.address(), vec![(mqtt::EXCHANGE_PROPERTY.to_owned(), wire.exchange().to_string())]);
     let (mut sink, mut incoming) = socket.split();
     let closing = loop {
         tokio::select! {
