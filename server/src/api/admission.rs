@@ -92,9 +92,11 @@ impl Admission {
     /// (cross-site WebSocket hijacking: browsers do not apply CORS to WebSockets; and request forgery). Clients that
     /// send no `Origin`, such as command-line tools, are not browsers acting for someone else, and are let in.
     pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
+        let Some(origin) = headers.get(header::ORIGIN) else {
             return Ok(());
         };
+        // An Origin that is not even text is no page's origin; it must not pass as none.
+        let origin = origin.to_str().map_err(|_| ApiError::ForbiddenOrigin { origin: "(not text)".into() })?;
         let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
         // An origin is scheme, host and port. The lab serves plain HTTP, so its own page is `http://` + Host; an
         // `https://` page on the same host is another origin.
@@ -133,6 +135,9 @@ mod tests {
         assert!(admission.check_origin(&headers(Some("https://127.0.0.1:3000"), "127.0.0.1:3000")).is_err());
         assert!(admission.check_origin(&headers(Some("ws://127.0.0.1:3000"), "127.0.0.1:3000")).is_err());
         assert!(admission.check_origin(&headers(Some("null"), "127.0.0.1:3000")).is_err());
+        let mut not_text = headers(None, "127.0.0.1:3000");
+        not_text.insert(header::ORIGIN, HeaderValue::from_bytes(b"http://\xff").unwrap());
+        assert!(admission.check_origin(&not_text).is_err());
     }
 
     #[test]
