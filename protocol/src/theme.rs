@@ -37,11 +37,7 @@ impl Theme {
     /// The chosen theme in a request's `Cookie` header, if any; anything unrecognised counts as no choice, so the
     /// page follows the system's preference.
     pub fn from_cookie_header(header: &str) -> Option<Theme> {
-        header
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == Self::COOKIE)
-            .and_then(|(_, value)| Theme::from_id(value.trim()))
+        crate::headers::cookie_values(header, Self::COOKIE).next().and_then(Theme::from_id)
     }
 
     /// What `document.cookie` is set to, to remember this choice for every page of the lab.

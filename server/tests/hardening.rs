@@ -534,15 +534,7 @@ async fn credentials_are_hidden_in_the_wire_record_with_their_length_kept() {
     assert_eq!(poll.send().await.unwrap().status(), 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let head = loop {
-        let page: protocol::WirePage = server
-            .http
-            .get(server.url("/api/wire?client=pageCCCCCCCCCCCC"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: protocol::WirePage = server.get_json("/api/wire?client=pageCCCCCCCCCCCC").await;
         if let Some(record) = page.records.iter().find(|record| record.direction == protocol::WireDirection::ToServer) {
             break record.clone();
         }

@@ -84,8 +84,10 @@ pub async fn limit_api_requests(
 ) -> Response {
     let path = request.uri().path();
     let webhook_delivery = request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
-    // gRPC's calls (`/lab.v1.Events/Publish`, `Subscribe`, reflection) are API requests too.
-    let api = path.starts_with("/api/") || path.starts_with("/lab.v1.") || path.starts_with("/grpc.reflection.");
+    // gRPC calls (the lab's service and reflection, native or gRPC-web) are API requests too, whatever their path.
+    let content_type = request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
+    let api = path.starts_with("/api/") || grpc;
     if api && !webhook_delivery {
         if let Err(refusal) = rate_limit.check(address) {
             return refusal.into_response();

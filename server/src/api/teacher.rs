@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use protocol::headers::TEACHER_KEY as TEACHER_HEADER;
+use protocol::headers::{cookie_values, TEACHER_KEY as TEACHER_HEADER};
 use protocol::routes;
 use subtle::ConstantTimeEq;
 
@@ -65,8 +65,7 @@ fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|cookie| cookie.trim().strip_prefix(TEACHER_COOKIE)?.strip_prefix('='));
+        .flat_map(|cookies| cookie_values(cookies, TEACHER_COOKIE));
     header.chain(cookies)
 }
 

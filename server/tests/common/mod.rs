@@ -103,6 +103,11 @@ impl TestServer {
     }
 
     pub async fn stats(&self) -> LabStats {
-        self.http.get(self.url("/api/stats")).send().await.unwrap().json().await.unwrap()
+        self.get_json("/api/stats").await
+    }
+
+    /// `GET path`, read as JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.http.get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 }
