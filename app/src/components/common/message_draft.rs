@@ -33,7 +33,10 @@ impl MessageDraft {
         Sent: Future<Output = Result<PublishAck, ClientError>> + 'static,
     {
         event.prevent_default();
-        let message = self.text.get_untracked();
+        // What the box shows is what is sent. Text typed before the page hydrated is in the input but was never
+        // seen by `on:input`, so the signal alone would send an empty message.
+        let message = typed_text(&event).unwrap_or_else(|| self.text.get_untracked());
+        self.text.set(message.clone());
         spawn_local(async move {
             match send(message).await {
                 Ok(ack) => {
@@ -53,4 +56,12 @@ impl MessageDraft {
             None => String::new(),
         }
     }
+}
+
+/// The value of the submitted form's text input, read from the page.
+fn typed_text(event: &leptos::ev::SubmitEvent) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    let form = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    let input = form.query_selector("input[type=text]").ok()??;
+    Some(input.dyn_into::<web_sys::HtmlInputElement>().ok()?.value())
 }
