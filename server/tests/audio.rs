@@ -2,7 +2,7 @@
 //! binary WebSocket frame. The WAV is read back by `hound`'s reader, the base64 by the `base64` crate, the streams
 //! by `eventsource-stream` and `tokio-tungstenite`: none of them this project's own decoding.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! nats-server with JetStream and redis-server, from Debian's packages. Two connections stand for two lab
 //! instances. Every wait has a generous deadline; nothing is timed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Classroom mode over real HTTP: who is connected (`/api/class`), the join QR code, the teacher's broadcast.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

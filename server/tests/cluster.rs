@@ -4,7 +4,7 @@
 //! and must end with exactly its contiguous run of events (nothing missed, repeated or out of order), and another
 //! instance must take over the generator. Every process is real and on free ports; every wait has a deadline.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Injected faults over real sockets: each transport's connections drop as they would in a real failure.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! cleartext on the lab's one port. It has no generated code: it learns the service from the server's reflection,
 //! so reflection is tested by every call. Each test runs the real server on port 0.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

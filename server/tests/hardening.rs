@@ -1,7 +1,7 @@
 //! The server under hostile or careless clients: foreign origins, too many connections or requests, clients that
 //! never finish a request, and shutdown.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

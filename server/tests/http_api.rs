@@ -1,6 +1,6 @@
 //! Short and long polling, publishing, generator control and error bodies, over real HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! sequence numbers as `/api/poll`, resuming with `after=` after a drop, a new run's hello after a restart, and every
 //! byte attributed to the lane, line by line.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

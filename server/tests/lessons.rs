@@ -1,7 +1,7 @@
 //! The guided lessons: every committed lesson file loads and passes its checks, the API lists and serves them, and a
 //! broken or missing lesson is a named error, never a silently shorter list.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use protocol::{ApiErrorBody, Lesson, LessonSummary, Transport};

@@ -1,7 +1,7 @@
 //! The load tool against real lab servers started in this process: 20 clients of each transport at 20 events/s,
 //! and every client must get every event of the window, in order, once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ fn slack_per_client(transport: LoadTransport) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_gets_every_event_in_order_on_every_transport() {
+    let _alone = crate::alone().await;
     let transports = LoadTransport::LAB;
     let mut outcomes = Vec::new();
     for batch in transports.chunks(RUNS_AT_ONCE) {

@@ -2,7 +2,7 @@
 //! 1), and Debian's Mosquitto, started here on free ports of its own, fed by the load tool's publisher. 20 clients,
 //! 20 events/s, a 2 s window: every client must get every event of the window, in order, once. Nothing is timed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -52,6 +52,7 @@ fn check(outcome: &RunOutcome, qos: Qos, why: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mqtt_client_of_the_lab_gets_every_event_over_web_socket_and_tcp() {
+    let _alone = crate::alone().await;
     let runs = [
         (LoadTransport::Mqtt, Qos::AtMostOnce),
         (LoadTransport::MqttTcp, Qos::AtLeastOnce),
@@ -90,6 +91,7 @@ fn mosquitto_load_options(mosquitto: &Mosquitto, transport: LoadTransport, qos: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_of_mosquitto_gets_every_event_the_load_tool_publishes() {
+    let _alone = crate::alone().await;
     let Some(binary) = find_program("mosquitto") else {
         eprintln!(
             "SKIPPED: mosquitto is not installed (./lab setup installs it), so the load tool was not run against it"

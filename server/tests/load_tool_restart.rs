@@ -3,7 +3,7 @@
 //! first events without noticing) or call the new events duplicates. Every client of every transport must see the
 //! new run once, start again from its #1, and count neither phantom losses nor duplicates.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -60,6 +60,7 @@ fn slack_per_client(transport: LoadTransport) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_stream_costs_no_phantom_losses_or_duplicates_on_any_transport() {
+    let _alone = crate::alone().await;
     let transports = LoadTransport::LAB;
     let results = futures::future::join_all(transports.map(load_across_restart)).await;
     for (transport, (outcome, restart, after)) in transports.into_iter().zip(results) {

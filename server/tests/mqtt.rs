@@ -2,7 +2,7 @@
 //! mqtt5-protocol as the codec: what a page's MQTT lane does, and what it must not be able to do. Clients nobody
 //! here wrote (paho-mqtt, mosquitto_pub/sub) and Mosquitto itself are in `mqtt_peers.rs`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

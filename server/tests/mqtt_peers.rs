@@ -4,7 +4,7 @@
 //! `mosquitto_sub` and `mosquitto_pub`, against the lab over TCP. Mosquitto runs on free ports of its own, started
 //! and killed by the test (never as the system's service). Every wait has a generous deadline; nothing is timed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

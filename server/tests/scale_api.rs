@@ -1,6 +1,6 @@
 //! `GET /api/scale` serves the scale suite's report from disk, and says clearly when there is none or it is broken.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use protocol::{ApiErrorBody, LoadTransport, ScaleReport, ScaleRun, ScaleServer};

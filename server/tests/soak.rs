@@ -3,7 +3,7 @@
 //! order. `SOAK_SECONDS` sets the length (20 s in the test command; e.g. `SOAK_SECONDS=600` for a long run, see
 //! docs/src/testing.md).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +87,7 @@ async fn websocket_client(server: Arc<TestServer>, log: Log) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_random_drops_lose_duplicate_and_reorder_nothing() {
+    let _alone = crate::alone().await;
     let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|text| text.parse().ok()).unwrap_or(20);
     let server = Arc::new(TestServer::start_with(&["--history", "100000"]).await);
     let generator = serde_json::json!({"paused": false, "rate_per_second": 50.0});

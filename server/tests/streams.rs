@@ -1,7 +1,7 @@
 //! SSE and WebSocket over real sockets, read by client libraries this project did not write
 //! (`eventsource-stream`, `tokio-tungstenite`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

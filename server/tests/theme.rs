@@ -1,6 +1,6 @@
 //! The reader's theme travels in a cookie and is rendered by the server onto `<html>`, so the first paint is right.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 

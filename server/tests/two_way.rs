@@ -1,7 +1,7 @@
 //! The two-way lesson's upstream paths over real sockets: a WebSocket publish answered on the same socket, and a
 //! lane's own `POST /api/publish` filed with that lane's bytes.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

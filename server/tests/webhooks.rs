@@ -2,7 +2,7 @@
 //! misbehave, and to a Python receiver that checks signatures with PyPI's `standardwebhooks`. Every wait polls with
 //! a generous deadline; the class clock is turned up so retries come in milliseconds.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The server's byte counts against the bytes a real client sent and received on its own socket.
 
-mod common;
+use crate::common;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -5,7 +5,7 @@
 //! By hand, against a running lab: `tshark -i lo -f 'tcp port 3000' -w /tmp/lab.pcap`, use the page, stop the
 //! capture, then compare `tshark -r /tmp/lab.pcap -q -z conv,tcp` with `curl localhost:3000/api/stats`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
