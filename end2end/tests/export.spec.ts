@@ -1,4 +1,5 @@
 import { expect, Locator, Page, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { lane, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
 
@@ -275,4 +276,25 @@ test("the diagram downloads as a standalone SVG and as a PNG", async ({ page }) 
   expect(png.bytes.readUInt32BE(16)).toBe(2 * Number(parsed.width));
   expect(png.bytes.length).toBeGreaterThan(10_000);
   expect(errors).toEqual([]);
+});
+
+test("pcapng: the page's own connections, which tshark decodes as its lanes' requests", async ({ page }) => {
+  await openLab(page);
+  for (const transport of TRANSPORTS) {
+    await expect
+      .poll(async () => lane(page, transport).locator('[data-testid="record"][data-kind="event"]').count())
+      .toBeGreaterThanOrEqual(2);
+  }
+  const file = await download(page, "export-pcapng");
+  expect(file.name).toMatch(/\.pcapng$/);
+  // A pcapng file opens with its Section Header Block's type.
+  expect(file.bytes.readUInt32LE(0)).toBe(0x0a0d0d0a);
+  await expect(page.getByTestId("export-status")).toContainText("open it in Wireshark");
+  const port = new URL(page.url()).port || "80";
+  const uris = execFileSync("tshark", ["-r", file.path, "-d", `tcp.port==${port},http`, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"])
+    .toString()
+    .split("\n");
+  for (const path of ["/api/poll?", "/api/long-poll?", "/api/sse?", "/api/ws?"]) {
+    expect(uris.some((uri) => uri.startsWith(path)), `${path} in ${uris.length} requests`).toBe(true);
+  }
 });

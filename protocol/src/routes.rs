@@ -41,6 +41,8 @@ pub const TIME: &str = "/api/time";
 pub const WIRE: &str = "/api/wire";
 /// The last few thousand records of HTTP/2 connections (native gRPC clients), frame by frame.
 pub const WIRE_HTTP2: &str = "/api/wire/http2";
+/// A page's connections, byte for byte, as a pcapng capture file (`?client=ID`).
+pub const WIRE_PCAPNG: &str = "/api/wire/pcapng";
 pub const LESSONS: &str = "/api/lessons";
 /// The route pattern of one lesson (axum's syntax); [`lesson`] builds an address of it.
 pub const LESSON_PATTERN: &str = "/api/lessons/{id}";
@@ -257,6 +259,19 @@ pub struct WireQuery {
 impl WireQuery {
     pub fn url(&self) -> String {
         Address::new(WIRE).param("client", Some(&self.client)).param("after", Some(self.after)).0
+    }
+}
+
+/// `GET /api/wire/pcapng?client=ID`: a page's connections as a capture file.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcapngQuery {
+    pub client: ClientId,
+}
+
+impl PcapngQuery {
+    pub fn url(&self) -> String {
+        Address::new(WIRE_PCAPNG).param("client", Some(&self.client)).0
     }
 }
 

@@ -36,6 +36,31 @@ pub fn redact_credentials(head: &str) -> String {
         .collect()
 }
 
+/// The same redaction over a raw byte stream (a connection's captured bytes, heads and bodies together): every
+/// line that starts with a credential header's name and a colon keeps its length and loses its value. Bodies
+/// cannot be mistaken for heads here: the lab's JSON and SSE never start a line with a header name.
+pub fn redact_credential_lines(stream: &mut [u8]) {
+    let mut line_start = 0;
+    while line_start < stream.len() {
+        let line_end =
+            stream[line_start..].iter().position(|&byte| byte == b'\n').map_or(stream.len(), |at| line_start + at);
+        let line = &stream[line_start..line_end];
+        let credential = CREDENTIAL_HEADERS.iter().find(|name| {
+            line.len() > name.len()
+                && line[name.len()] == b':'
+                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        });
+        if let Some(name) = credential {
+            let value_start = line_start + name.len() + 1;
+            let value = &mut stream[value_start..line_end];
+            let skip = value.iter().take_while(|&&byte| byte == b' ' || byte == b'\t').count();
+            let end = value.len() - usize::from(value.last() == Some(&b'\r'));
+            value[skip.min(end)..end].fill(REDACTED as u8);
+        }
+        line_start = line_end + 1;
+    }
+}
+
 /// Bytes of one unit on the wire (or of many, summed).
 ///
 /// - `head`: an HTTP request or response head (start line, headers, blank line).
@@ -188,6 +213,22 @@ mod tests {
         assert!(redacted.contains("x-lab-teacher:******\r\n") && redacted.contains("Host: lab\r\n"), "{redacted}");
         let http2 = "authorization: Bearer t\nuser-agent: grpc\n";
         assert_eq!(redact_credentials(http2), "authorization: ********\nuser-agent: grpc\n");
+    }
+
+    #[test]
+    fn a_raw_stream_loses_its_credentials_and_keeps_every_byte_count() {
+        let stream = b"GET / HTTP/1.1\r\nCOOKIE:  lab_teacher=s3cret\r\n\r\ndata: {\"cookie: no\"}\n\nHTTP/1.1 303 See Other\r\n\
+                       set-cookie: lab_teacher=s3cret; HttpOnly\r\nx-lab-teacher:k\nauthorization\r\n";
+        let mut redacted = stream.to_vec();
+        redact_credential_lines(&mut redacted);
+        let text = String::from_utf8(redacted.clone()).unwrap();
+        assert_eq!(redacted.len(), stream.len());
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("COOKIE:  ******************\r\n"), "{text}");
+        assert!(text.contains("set-cookie: ******************************\r\n"), "{text}");
+        assert!(text.contains("x-lab-teacher:*\n") && text.contains("{\"cookie: no\"}"), "{text}");
+        assert!(text.ends_with("authorization\r\n"), "a name with no colon is no header: {text}");
+        assert_eq!(text, redact_credentials(std::str::from_utf8(stream).unwrap()), "both redactions agree");
     }
 
     #[test]

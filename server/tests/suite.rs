@@ -24,3 +24,4 @@ mod two_way;
 mod webhooks;
 mod wire;
 mod wire_capture;
+mod wire_pcapng;

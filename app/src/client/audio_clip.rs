@@ -2,9 +2,7 @@
 //! its bytes alive for as long as the page unless revoked, so the URL is revoked when a newer clip replaces it or
 //! the lane goes away (the signal holding it is dropped).
 
-use wasm_bindgen::JsValue;
-
-use super::files::{js_error, BrowserError};
+use super::files::{blob_of_bytes, js_error, BrowserError};
 use protocol::AudioClip;
 
 /// What a lane shows under its figures: the clip as this lane got it.
@@ -37,10 +35,7 @@ pub struct ClipUrl(String);
 
 impl ClipUrl {
     fn new(data: &[u8], mime_type: &str) -> Result<Self, BrowserError> {
-        let options = web_sys::BlobPropertyBag::new();
-        options.set_type(mime_type);
-        let parts = js_sys::Array::of1(&JsValue::from(js_sys::Uint8Array::from(data)));
-        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js_error)?;
+        let blob = blob_of_bytes(data, mime_type)?;
         web_sys::Url::create_object_url_with_blob(&blob).map(ClipUrl).map_err(js_error)
     }
 

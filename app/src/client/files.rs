@@ -34,6 +34,18 @@ pub fn download_text(file_name: &str, mime: &str, text: &str) -> Result<(), Brow
     download_blob(file_name, &blob)
 }
 
+/// `data` as a blob of type `mime`.
+pub(crate) fn blob_of_bytes(data: &[u8], mime: &str) -> Result<web_sys::Blob, BrowserError> {
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let parts = js_sys::Array::of1(&JsValue::from(js_sys::Uint8Array::from(data)));
+    web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js_error)
+}
+
+pub fn download_bytes(file_name: &str, mime: &str, data: &[u8]) -> Result<(), BrowserError> {
+    download_blob(file_name, &blob_of_bytes(data, mime)?)
+}
+
 /// Saves `blob` as `file_name` through a link the page clicks: the browser's own download, which tests can catch.
 pub fn download_blob(file_name: &str, blob: &web_sys::Blob) -> Result<(), BrowserError> {
     let document = web_sys::window().and_then(|window| window.document()).ok_or_else(|| missing("document"))?;

@@ -153,6 +153,16 @@ pub async fn latest_scale_report() -> Result<ScaleReport, ClientError> {
 }
 
 /// The server's latest records of HTTP/2 connections (native gRPC clients: grpcurl, grpcio…), after record `after`.
+/// The page's connections as a pcapng file (`/api/wire/pcapng`), or the server's reason there is none.
+pub async fn fetch_pcapng(client: &ClientId) -> Result<Vec<u8>, ClientError> {
+    let url = routes::PcapngQuery { client: client.clone() }.url();
+    let response = Request::get(&url).send().await.map_err(network)?;
+    if !response.ok() {
+        return Err(read(response).await.err().unwrap_or_else(|| ClientError::Decode("no error body".into())));
+    }
+    response.binary().await.map_err(network)
+}
+
 pub async fn fetch_http2_wire(after: u64) -> Result<WirePage, ClientError> {
     get(&Http2WireQuery { after }.url(), None).await?.json()
 }

@@ -31,14 +31,14 @@ pub use audio_clip::ReceivedClip;
 pub use browser_clock::now;
 pub use clock_sync::use_clock_offset;
 pub use diagram_picture::{picture_of, png_of};
-pub use files::{copy_text, download_blob, download_text, export_file_name, read_text, BrowserError};
+pub use files::{copy_text, download_blob, download_bytes, download_text, export_file_name, read_text, BrowserError};
 pub use grpc_web::use_grpc_web;
-pub use http::fetch_http2_wire;
 pub use http::{
     broadcast_message, class_presence, clear_faults, drop_connections, fetch_delay_rules, fetch_generator, go_offline,
     latest_scale_report, lesson, lesson_list, publish_message, restart_stream, send_audio, set_delivery_delay,
     set_webhook_receiver, update_generator, ClientError,
 };
+pub use http::{fetch_http2_wire, fetch_pcapng};
 pub use http_stream::use_http_stream;
 pub use lane_recorder::{LaneHandle, LaneRecorder, LinkStatus};
 pub use long_poll::use_long_poll;

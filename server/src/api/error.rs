@@ -60,6 +60,10 @@ pub enum ApiError {
     /// A request target this server does not serve: authority form (`host:port`), `CONNECT`, asterisk form.
     #[error("not a request this server answers: {reason}")]
     MalformedRequest { reason: String },
+    #[error("no connection of page `{client}` is kept: it never sent a lane's request here, or it was forgotten after ten idle minutes")]
+    NothingCaptured { client: String },
+    #[error("the capture file could not be written: {reason}")]
+    CaptureUnwritable { reason: String },
     /// What the lab itself refused (other than a bad field or parameter, which have their own variants above),
     /// with its own message.
     #[error(transparent)]
@@ -93,7 +97,9 @@ impl ApiError {
             | Self::BodyTimeout { .. }
             | Self::NoSuchRoute { .. }
             | Self::MalformedRequest { .. }
-            | Self::TeacherOnly { .. } => None,
+            | Self::TeacherOnly { .. }
+            | Self::CaptureUnwritable { .. } => None,
+            Self::NothingCaptured { .. } => Some("client"),
             Self::TeacherKeyWrong => Some("key"),
             Self::MethodNotAllowed { .. } => Some("method"),
             Self::Refused(refusal) => refusal.field(),
@@ -125,7 +131,8 @@ impl ApiError {
             Self::ForbiddenOrigin { .. } | Self::TeacherOnly { .. } | Self::TeacherKeyWrong => StatusCode::FORBIDDEN,
             Self::TooManyConnections { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerBusy { .. } | Self::DroppedByFault => StatusCode::SERVICE_UNAVAILABLE,
-            Self::JoinCodeUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::JoinCodeUnavailable { .. } | Self::CaptureUnwritable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NothingCaptured { .. } => StatusCode::NOT_FOUND,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -171,6 +178,8 @@ impl ApiError {
             Self::MalformedRequest { .. } => "malformed_request",
             Self::TeacherOnly { .. } => "teacher_only",
             Self::TeacherKeyWrong => "teacher_key_wrong",
+            Self::NothingCaptured { .. } => "nothing_captured",
+            Self::CaptureUnwritable { .. } => "capture_unwritable",
             Self::Refused(refusal) => match refusal {
                 Refusal::InvalidField { .. } => "invalid_field",
                 Refusal::InvalidParameter { .. } => "invalid_parameter",

@@ -6,19 +6,22 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use protocol::routes::{self, Http2WireQuery, WireQuery};
+use protocol::routes::{self, Http2WireQuery, PcapngQuery, WireQuery};
 use protocol::WirePage;
 
+use crate::api::error::ApiError;
 use crate::api::extract::ValidQuery;
 use crate::api::state::AppState;
 use crate::core::presence::Presence;
+use crate::wire::capture::CapturedConnection;
 use crate::wire::connection::{Annotation, ConnectionWire};
 use crate::wire::ledger::WireLedger;
+use crate::wire::pcapng;
 
 use protocol::headers::EXCHANGE as EXCHANGE_HEADER;
 const MAX_RECORDS_PER_PAGE: usize = 1000;
@@ -58,7 +61,47 @@ pub async fn stamp_exchange(wire: Wire, request: Request, next: Next) -> Respons
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::WIRE, get(get_wire)).route(routes::WIRE_HTTP2, get(get_http2_wire))
+    Router::new()
+        .route(routes::WIRE, get(get_wire))
+        .route(routes::WIRE_HTTP2, get(get_http2_wire))
+        .route(routes::WIRE_PCAPNG, get(get_pcapng))
+}
+
+/// A page's connections, byte for byte, as a pcapng file for Wireshark: the bytes and their times are the tap's,
+/// the Ethernet, IP and TCP headers around them are made up (see [`pcapng`]).
+async fn get_pcapng(
+    State(ledger): State<Arc<WireLedger>>,
+    ValidQuery(query): ValidQuery<PcapngQuery>,
+) -> Result<Response, ApiError> {
+    let mut connections = ledger.captures(&query.client);
+    if connections.is_empty() {
+        return Err(ApiError::NothingCaptured { client: query.client.as_str().to_owned() });
+    }
+    connections.iter_mut().for_each(CapturedConnection::redact_credentials);
+    let not_kept: u64 = connections.iter().map(|connection| connection.not_kept).sum();
+    let comment = format!(
+        "Transport Lab: page {}'s {} connection(s) as the server's socket saw them. Payload bytes and times are \
+         measured; Ethernet, IP and TCP headers are made up around them. Credential header values are masked at \
+         their length. Bytes that crossed but were not kept (before the page's first request on a connection, or \
+         beyond the lab's limits): {not_kept}.",
+        query.client.as_str(),
+        connections.len(),
+    );
+    let file = pcapng::write(&connections, &comment)
+        .map_err(|error| ApiError::CaptureUnwritable { reason: error.to_string() })?;
+    let disposition = format!("attachment; filename=\"transport-lab-{}.pcapng\"", query.client.as_str());
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-pcapng")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        file,
+    )
+        .into_response())
 }
 
 /// What the lab's HTTP/2 connections sent and received lately, frame by frame: native gRPC clients are no page,

@@ -72,10 +72,11 @@ pub async fn serve(
         tokio::spawn(async move {
             // A client that connects and sends nothing is let go here, before either protocol starts.
             let Some(version) = version::sniff(&stream, timing.handshake_timeout).await else { return };
+            let local = stream.local_addr().unwrap_or(address);
             let stream = StallGuard::new(stream, timing.write_stall_timeout);
             match version {
                 version::Version::Http1 => {
-                    let wire = Arc::new(ConnectionWire::new(ledger));
+                    let wire = Arc::new(ConnectionWire::new(ledger, address, local));
                     let service = router.map_request({
                         let wire = wire.clone();
                         move |mut request: Request<Incoming>| {

@@ -3,11 +3,13 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use protocol::routes::{self, PublishQuery};
 use protocol::{ClientId, Transport, WireBytes, WireDirection, WireLabel, WireRecord, WireUnit};
 
+use super::capture::{Capture, SharedCapture};
 use super::grpc_messages;
 use super::hex::hex;
 use super::ledger::WireLedger;
@@ -37,7 +39,22 @@ pub struct ConnectionWire {
     id: u64,
     ledger: Arc<WireLedger>,
     state: Mutex<State>,
+    /// The bytes themselves, for the pcapng export, once a page's request has crossed.
+    capture: SharedCapture,
 }
+
+/// Whether this connection's bytes are kept: not known until its first request head names a page or not.
+enum Capturing {
+    /// Reads and writes before the first head was complete, in order.
+    Undecided(Vec<(WireDirection, u64, Vec<u8>)>),
+    /// A page's request crossed: every byte from there on is kept (within the capture's bounds).
+    Yes,
+    /// The first request was no page's: bytes are only counted, until a page's request comes.
+    No,
+}
+
+/// What the undecided opening may hold: a request head may be 32 KiB (`serve`'s `max_buf_size`).
+const UNDECIDED_BYTES: usize = 64 * 1024;
 
 struct State {
     requests: StreamParser,
@@ -45,21 +62,32 @@ struct State {
     exchange: Exchange,
     annotations: VecDeque<Annotation>,
     units: Vec<Unit>,
+    capturing: Capturing,
+    /// Pages this connection's capture was handed to.
+    pages: Vec<ClientId>,
 }
+
+/// Pages one connection's capture is handed to: the tabs of one browser can share a kept-alive connection.
+const MAX_PAGES_PER_CONNECTION: usize = 8;
 
 /// Annotations waiting for their bytes: a handler can only run so far ahead of its socket.
 const MAX_PENDING_ANNOTATIONS: usize = 4096;
 
 impl ConnectionWire {
-    pub fn new(ledger: Arc<WireLedger>) -> Self {
+    /// A connection from `client` accepted at `server`.
+    pub fn new(ledger: Arc<WireLedger>, client: SocketAddr, server: SocketAddr) -> Self {
         let state = State {
             requests: StreamParser::new(Side::Requests),
             responses: StreamParser::new(Side::Responses),
             exchange: Exchange::default(),
             annotations: VecDeque::new(),
             units: Vec::new(),
+            capturing: Capturing::Undecided(Vec::new()),
+            pages: Vec::new(),
         };
-        Self { id: ledger.next_connection(), ledger, state: Mutex::new(state) }
+        let id = ledger.next_connection();
+        let capture = Capture::new(id, client, server, unix_micros_now(), ledger.capture_budget());
+        Self { id, ledger, state: Mutex::new(state), capture: Arc::new(Mutex::new(capture)) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -112,6 +140,46 @@ impl ConnectionWire {
             self.ledger.record(record, state.exchange.client.as_ref());
         }
         state.units = units;
+        self.capture_bytes(&mut state, direction, bytes);
+    }
+
+    fn capture_bytes(&self, state: &mut State, direction: WireDirection, bytes: &[u8]) {
+        match &mut state.capturing {
+            Capturing::Yes => super::lock(&self.capture).keep(direction, unix_micros_now(), bytes),
+            Capturing::No => super::lock(&self.capture).skip(direction, bytes.len()),
+            Capturing::Undecided(pending) => {
+                let held: usize = pending.iter().map(|(_, _, bytes)| bytes.len()).sum();
+                if held + bytes.len() > UNDECIDED_BYTES {
+                    self.decide(state, None);
+                    super::lock(&self.capture).skip(direction, bytes.len());
+                } else {
+                    pending.push((direction, unix_micros_now(), bytes.to_vec()));
+                }
+            }
+        }
+    }
+
+    /// A request head named `page` (or none): from here on the connection's bytes are kept for it, and the bytes
+    /// held while undecided are kept or only counted.
+    fn decide(&self, state: &mut State, page: Option<&ClientId>) {
+        let keep = page.is_some() || matches!(state.capturing, Capturing::Yes);
+        let before = std::mem::replace(&mut state.capturing, if keep { Capturing::Yes } else { Capturing::No });
+        if let Capturing::Undecided(pending) = before {
+            let mut capture = super::lock(&self.capture);
+            for (direction, at, bytes) in pending {
+                if keep {
+                    capture.keep(direction, at, &bytes);
+                } else {
+                    capture.skip(direction, bytes.len());
+                }
+            }
+        }
+        if let Some(page) = page.filter(|page| !state.pages.contains(page)) {
+            if state.pages.len() < MAX_PAGES_PER_CONNECTION {
+                state.pages.push(page.clone());
+                self.ledger.keep_capture(page, self.capture.clone());
+            }
+        }
     }
 
     fn inbound(&self, state: &mut State, unit: Unit) -> WireRecord {
@@ -121,6 +189,7 @@ impl ConnectionWire {
                     state.responses.expect_bodiless_response();
                 }
                 let (transport, client) = classify(&target);
+                self.decide(state, client.as_ref());
                 let new_connection = state.exchange.id == 0;
                 let connection = self.id;
                 // Only a page's own lanes keep the text of what they sent and received, for its inspector.
@@ -182,6 +251,12 @@ impl ConnectionWire {
             bytes,
             raw,
         }
+    }
+}
+
+impl Drop for ConnectionWire {
+    fn drop(&mut self) {
+        super::lock(&self.capture).close(unix_micros_now());
     }
 }
 
@@ -296,6 +371,10 @@ fn is_grpc(head: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn test_address() -> SocketAddr {
+        "127.0.0.1:3000".parse().unwrap()
+    }
+
     #[test]
     fn targets_name_their_transport_and_client() {
         let (transport, client) = classify("/api/sse?after=3&client=abc");
@@ -313,7 +392,7 @@ mod tests {
     #[test]
     fn an_annotated_sse_chunk_splits_field_syntax_from_the_event_json() {
         let ledger = Arc::new(WireLedger::default());
-        let wire = ConnectionWire::new(ledger.clone());
+        let wire = ConnectionWire::new(ledger.clone(), test_address(), test_address());
         wire.read(b"GET /api/sse?client=me HTTP/1.1\r\nhost: lab\r\n\r\n");
         let text = "id: 7\nevent: tick\ndata: {\"seq\":7}\n\n";
         wire.annotate(Annotation { event: WireLabel::Tick, seq: Some(7), payload_len: Some(9) });
@@ -334,7 +413,7 @@ mod tests {
         use prost::Message as _;
         use protocol::grpc::framing::{encode_message, encode_trailers};
         let ledger = Arc::new(WireLedger::default());
-        let wire = ConnectionWire::new(ledger.clone());
+        let wire = ConnectionWire::new(ledger.clone(), test_address(), test_address());
         wire.read(
             b"POST /lab.v1.Events/Subscribe?client=me HTTP/1.1\r\nhost: lab\r\ncontent-type: application/grpc-web+proto\r\ncontent-length: 5\r\n\r\n\0\0\0\0\0",
         );

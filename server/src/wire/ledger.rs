@@ -4,9 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::capture::{CaptureBudget, CapturedConnection, SharedCapture};
 use protocol::{ClientId, PerTransport, Transport, WireBytes, WireDirection, WirePage, WireRecord, WireTotals};
 
 /// Records kept per page: a few minutes of four busy lanes.
@@ -20,6 +21,8 @@ const CLIENT_IDLE_LIMIT: Duration = Duration::from_secs(600);
 /// a request may carry 64 KiB of headers, so a count of records alone bounds nothing.
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
 const ALL_PAGES_BYTES: usize = 128 * 1024 * 1024;
+/// Connections whose bytes a page keeps for its pcapng export, the newest (each is bounded in [`super::capture`]).
+const CAPTURES_PER_CLIENT: usize = 32;
 /// A record's weight besides its text: its fields and its place in the queue.
 const RECORD_OVERHEAD: usize = 160;
 
@@ -74,6 +77,8 @@ struct ClientLog {
     touched: Instant,
     /// What `records` weigh (see [`weight`]).
     bytes: usize,
+    /// The page's connections byte for byte, oldest first.
+    captures: VecDeque<SharedCapture>,
 }
 
 /// What a record costs to keep.
@@ -83,7 +88,14 @@ fn weight(record: &WireRecord) -> usize {
 
 impl ClientLog {
     fn new() -> Self {
-        Self { records: VecDeque::new(), next_id: 1, dropped: 0, touched: Instant::now(), bytes: 0 }
+        Self {
+            records: VecDeque::new(),
+            next_id: 1,
+            dropped: 0,
+            touched: Instant::now(),
+            bytes: 0,
+            captures: VecDeque::new(),
+        }
     }
 
     /// Keeps `record` within `capacity` records and `max_bytes`, dropping the oldest; answers the bytes it added
@@ -126,6 +138,7 @@ pub struct WireLedger {
     clients: Mutex<Clients>,
     /// Every HTTP/2 connection's records, newest last.
     http2: Mutex<Option<ClientLog>>,
+    capture_budget: Arc<CaptureBudget>,
 }
 
 impl WireLedger {
@@ -165,6 +178,32 @@ impl WireLedger {
         super::lock(&self.clients).keep(client, record);
     }
 
+    pub fn capture_budget(&self) -> Arc<CaptureBudget> {
+        self.capture_budget.clone()
+    }
+
+    /// Hands `page` a connection's capture: the connection carried one of its requests.
+    pub fn keep_capture(&self, page: &ClientId, capture: SharedCapture) {
+        let mut clients = super::lock(&self.clients);
+        let log = clients.log(page);
+        log.captures.push_back(capture);
+        if log.captures.len() > CAPTURES_PER_CLIENT {
+            log.captures.pop_front();
+        }
+    }
+
+    /// The page's connections as they stand now, in the order they opened.
+    pub fn captures(&self, page: &ClientId) -> Vec<CapturedConnection> {
+        let captures: Vec<SharedCapture> = {
+            let clients = super::lock(&self.clients);
+            clients.logs.get(page).map(|log| log.captures.iter().cloned().collect()).unwrap_or_default()
+        };
+        let mut connections: Vec<CapturedConnection> =
+            captures.iter().map(|capture| super::lock(capture).snapshot()).collect();
+        connections.sort_by_key(|connection| connection.id);
+        connections
+    }
+
     pub fn totals(&self, transport: Option<Transport>) -> WireTotals {
         self.counters(transport).read()
     }
@@ -191,11 +230,15 @@ struct Clients {
 }
 
 impl Clients {
-    fn keep(&mut self, client: &ClientId, record: WireRecord) {
+    fn log(&mut self, client: &ClientId) -> &mut ClientLog {
         if !self.logs.contains_key(client) {
             self.make_room();
         }
-        let log = self.logs.entry(client.clone()).or_insert_with(ClientLog::new);
+        self.logs.entry(client.clone()).or_insert_with(ClientLog::new)
+    }
+
+    fn keep(&mut self, client: &ClientId, record: WireRecord) {
+        let log = self.log(client);
         let added = log.keep(record, RECORDS_PER_CLIENT, PAGE_BYTES);
         self.bytes = self.bytes.saturating_add_signed(added);
         while self.bytes > ALL_PAGES_BYTES {

@@ -4,6 +4,7 @@
 //! ([`ledger`]). No HTTP framework here:
 //! handlers tell a connection what they write through `api::wire`, which also serves the records.
 
+pub mod capture;
 pub mod connection;
 mod grpc_messages;
 mod hex;
@@ -11,6 +12,7 @@ mod http2;
 pub mod http2_connection;
 pub mod ledger;
 mod parse;
+pub mod pcapng;
 pub mod tap;
 
 pub use connection::{Annotation, ConnectionWire};

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client::{
-    copy_text, download_blob, download_text, export_file_name, fetch_delay_rules, fetch_generator, picture_of, png_of,
+    copy_text, download_blob, download_bytes, download_text, export_file_name, fetch_delay_rules, fetch_generator,
+    fetch_pcapng, picture_of, png_of,
 };
 use crate::components::context::FaultScope;
 use crate::components::export::trace_loader::{LoadedTrace, TraceLoader};
@@ -113,6 +114,18 @@ pub fn DiagramToolbar(
             }));
         });
     };
+    let download_pcapng = move |client: protocol::ClientId| {
+        report(Ok("asking the server for this page's connections…".into()));
+        spawn_local(async move {
+            let saved = match fetch_pcapng(&client).await {
+                Ok(file) => download_bytes(&export_file_name("connections", "pcapng"), "application/x-pcapng", &file)
+                    .map(|()| format!("saved {} bytes of capture: open it in Wireshark", file.len()))
+                    .map_err(|problem| problem.to_string()),
+                Err(problem) => Err(problem.to_string()),
+            };
+            report(saved);
+        });
+    };
     view! {
         <section class="diagram-toolbar" aria-label="export and replay" data-testid="diagram-toolbar">
             <span class="toolbar-label">"Export the diagram:"</span>
@@ -130,6 +143,17 @@ pub fn DiagramToolbar(
                     on:click=move |_| download_trace(make_trace)
                 >
                     "Trace .json"
+                </button>
+            })}
+            {move || page.get_value().map(|client| view! {
+                <button
+                    type="button"
+                    data-testid="export-pcapng"
+                    title="This page's connections byte for byte, as the server's socket saw them, to open in Wireshark \
+                           (the bytes and times are measured; the Ethernet, IP and TCP headers around them are made up)"
+                    on:click=move |_| download_pcapng(client.clone())
+                >
+                    "pcapng"
                 </button>
             })}
             <TraceLoader on_load />
