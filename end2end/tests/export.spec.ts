@@ -291,7 +291,9 @@ test("pcapng: the page's own connections, which tshark decodes as its lanes' req
   expect(file.bytes.readUInt32LE(0)).toBe(0x0a0d0d0a);
   await expect(page.getByTestId("export-status")).toContainText("open it in Wireshark");
   const port = new URL(page.url()).port || "80";
-  const uris = execFileSync("tshark", ["-r", file.path, "-d", `tcp.port==${port},http`, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"])
+  const uris = execFileSync("tshark", ["-r", file.path, "-d", `tcp.port==${port},http`, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  })
     .toString()
     .split("\n");
   for (const path of ["/api/poll?", "/api/long-poll?", "/api/sse?", "/api/ws?"]) {

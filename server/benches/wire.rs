@@ -36,20 +36,28 @@ fn encoders(criterion: &mut Criterion) {
     group.finish();
 }
 
-/// What the byte tap adds to every frame written on an upgraded connection nobody inspects (a load-test client).
+/// What the byte tap adds to every frame written on an upgraded connection: one nobody inspects (a load-test
+/// client), and a page's, whose bytes are also kept for its pcapng export.
 fn tap(criterion: &mut Criterion) {
-    let wire = ConnectionWire::new(Arc::new(WireLedger::default()));
-    wire.read(b"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    wire.written(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    let payload = serde_json::to_vec(&WsServerMessage::Event(Arc::new(event(100)))).unwrap();
-    let mut frame = vec![0x81, 126, (payload.len() >> 8) as u8, payload.len() as u8];
-    frame.extend_from_slice(&payload);
-    criterion.bench_function("tap: annotate + account one WebSocket frame", |bench| {
-        bench.iter(|| {
-            wire.annotate(Annotation { event: WireLabel::Tick, seq: Some(42), payload_len: None });
-            wire.written(black_box(&frame));
-        })
-    });
+    for (name, target) in [("a load client's", "/api/ws"), ("a page's", "/api/ws?client=benchpagebenchpage")] {
+        let address = "127.0.0.1:3000".parse().unwrap();
+        let wire = ConnectionWire::new(Arc::new(WireLedger::default()), address, address);
+        let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        wire.read(request.as_bytes());
+        wire.written(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        let payload = serde_json::to_vec(&WsServerMessage::Event(Arc::new(event(100)))).unwrap();
+        let mut frame = vec![0x81, 126, (payload.len() >> 8) as u8, payload.len() as u8];
+        frame.extend_from_slice(&payload);
+        criterion.bench_function(
+            &format!("tap: annotate + account one WebSocket frame on {name} connection"),
+            |bench| {
+                bench.iter(|| {
+                    wire.annotate(Annotation { event: WireLabel::Tick, seq: Some(42), payload_len: None });
+                    wire.written(black_box(&frame));
+                })
+            },
+        );
+    }
 }
 
 /// The same for native gRPC: one event message in one HTTP/2 DATA frame, cut out, named by its seq, and kept with

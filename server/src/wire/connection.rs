@@ -49,8 +49,9 @@ enum Capturing {
     Undecided(Vec<(WireDirection, u64, Vec<u8>)>),
     /// A page's request crossed: every byte from there on is kept (within the capture's bounds).
     Yes,
-    /// The first request was no page's: bytes are only counted, until a page's request comes.
-    No,
+    /// The first request was no page's: bytes are only counted (here, to server and to client, so a connection
+    /// nobody inspects takes no second lock per write), until a page's request comes.
+    No([u64; 2]),
 }
 
 /// What the undecided opening may hold: a request head may be 32 KiB (`serve`'s `max_buf_size`).
@@ -146,7 +147,7 @@ impl ConnectionWire {
     fn capture_bytes(&self, state: &mut State, direction: WireDirection, bytes: &[u8]) {
         match &mut state.capturing {
             Capturing::Yes => super::lock(&self.capture).keep(direction, unix_micros_now(), bytes),
-            Capturing::No => super::lock(&self.capture).skip(direction, bytes.len()),
+            Capturing::No(crossed) => crossed[usize::from(direction == WireDirection::ToClient)] += bytes.len() as u64,
             Capturing::Undecided(pending) => {
                 let held: usize = pending.iter().map(|(_, _, bytes)| bytes.len()).sum();
                 if held + bytes.len() > UNDECIDED_BYTES {
@@ -163,16 +164,27 @@ impl ConnectionWire {
     /// held while undecided are kept or only counted.
     fn decide(&self, state: &mut State, page: Option<&ClientId>) {
         let keep = page.is_some() || matches!(state.capturing, Capturing::Yes);
-        let before = std::mem::replace(&mut state.capturing, if keep { Capturing::Yes } else { Capturing::No });
-        if let Capturing::Undecided(pending) = before {
-            let mut capture = super::lock(&self.capture);
-            for (direction, at, bytes) in pending {
-                if keep {
-                    capture.keep(direction, at, &bytes);
-                } else {
-                    capture.skip(direction, bytes.len());
+        if !keep && matches!(state.capturing, Capturing::No(_)) {
+            return;
+        }
+        let next = if keep { Capturing::Yes } else { Capturing::No([0, 0]) };
+        match std::mem::replace(&mut state.capturing, next) {
+            Capturing::Undecided(pending) => {
+                let mut capture = super::lock(&self.capture);
+                for (direction, at, bytes) in pending {
+                    if keep {
+                        capture.keep(direction, at, &bytes);
+                    } else {
+                        capture.skip(direction, bytes.len());
+                    }
                 }
             }
+            Capturing::No([to_server, to_client]) => {
+                let mut capture = super::lock(&self.capture);
+                capture.skip(WireDirection::ToServer, to_server as usize);
+                capture.skip(WireDirection::ToClient, to_client as usize);
+            }
+            Capturing::Yes => {}
         }
         if let Some(page) = page.filter(|page| !state.pages.contains(page)) {
             if state.pages.len() < MAX_PAGES_PER_CONNECTION {
@@ -373,6 +385,27 @@ mod tests {
 
     fn test_address() -> SocketAddr {
         "127.0.0.1:3000".parse().unwrap()
+    }
+
+    #[test]
+    fn a_kept_alive_connection_is_kept_from_the_page_s_first_request_with_true_offsets() {
+        let ledger = Arc::new(WireLedger::default());
+        let wire = ConnectionWire::new(ledger.clone(), test_address(), test_address());
+        let asset = b"GET /pkg/lab.js HTTP/1.1\r\nhost: lab\r\n\r\n";
+        wire.read(asset);
+        wire.written(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        let poll = b"GET /api/poll?client=me HTTP/1.1\r\nhost: lab\r\n\r\n";
+        wire.read(poll);
+        let page = ClientId::try_from("me".to_owned()).unwrap();
+        let captured = ledger.captures(&page);
+        assert_eq!(captured.len(), 1);
+        let segments = &captured[0].segments;
+        assert_eq!(
+            (segments.len(), segments[0].offset, segments[0].bytes.as_slice()),
+            (1, asset.len() as u64, &poll[..])
+        );
+        assert_eq!(captured[0].not_kept, asset.len() as u64 + 40);
+        assert!(ledger.captures(&ClientId::try_from("other".to_owned()).unwrap()).is_empty());
     }
 
     #[test]
