@@ -19,6 +19,34 @@ test("the page hydrates and every lane draws arrows", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
+test("TCP connections: a request that opened one has a square, and short polls reuse kept-alive connections", async ({ page }) => {
+  await openLab(page);
+  await expect(page.getByTestId("diagram-legend")).toContainText("opens a TCP connection: square");
+  const shortPoll = lane(page, "short_poll");
+  // Each request's tooltip names its connection once the tap's record reached the page.
+  const titles = async () =>
+    shortPoll
+      .locator('[data-testid="record"][data-kind="request"] > title')
+      .evaluateAll((nodes) => nodes.map((node) => node.textContent ?? "").filter((text) => text.includes("TCP connection #")));
+  await expect.poll(async () => (await titles()).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(6);
+  const named = await titles();
+  const connections = new Set(named.map((text) => text.match(/TCP connection #(\d+)/)![1]));
+  expect(connections.size, "six short polls, fewer connections: kept alive").toBeLessThan(named.length);
+  expect(named.filter((text) => text.includes("kept alive, reused")).length).toBeGreaterThanOrEqual(named.length - connections.size);
+  // The squares are exactly the requests whose tooltip says they opened their connection.
+  const opened = await shortPoll
+    .locator('[data-testid="record"][data-kind="request"]')
+    .evaluateAll((nodes) =>
+      nodes.map((node) => [
+        node.querySelector(":scope > title")?.textContent?.includes("opened by this request") ?? false,
+        node.querySelector(':scope > [data-testid="tcp-open"]') !== null,
+      ]),
+    );
+  for (const [saysOpened, hasSquare] of opened) {
+    expect(hasSquare).toBe(saysOpened);
+  }
+});
+
 test("one sequence number shows up in every lane, and highlights in all of them", async ({ page }) => {
   await openLab(page);
   let common: number | undefined;

@@ -22,6 +22,9 @@ pub struct PlacedRecord {
     pub direction: &'static str,
     /// `request`, `response`, `event`, `gap`, `info`, `warning` or `error`, for styling and tests.
     pub class: &'static str,
+    /// Where a request that opened its TCP connection left the browser: drawn as a small square there. A request
+    /// on a kept-alive connection has none, so short polling on one connection shows one square for many arrows.
+    pub opens_connection: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -283,9 +286,16 @@ impl DiagramLayout {
                 bytes.head, bytes.framing, bytes.payload
             ));
         }
+        let connection = record.tcp_connection();
+        if let Some((connection, opened)) = connection {
+            let how = if opened { "opened by this request" } else { "kept alive, reused" };
+            title.push_str(&format!("\nTCP connection #{connection}: {how}"));
+        }
+        let opens_connection = matches!(connection, Some((_, true))).then(|| (self.browser_x, self.y(record.sent_at)));
         PlacedRecord {
             id: record.id,
             measured: record.wire.len(),
+            opens_connection,
             seq: record.seq(),
             shape,
             label,
@@ -377,6 +387,41 @@ mod tests {
             placed[1].shape,
             Shape::HeldArrow { bar_top: 0.0, x1: layout.server_x, y1: 400.0, x2: layout.browser_x, y2: 400.0 }
         );
+    }
+
+    #[test]
+    fn only_the_request_that_opened_its_tcp_connection_gets_the_square_and_every_request_names_its_connection() {
+        let layout = layout();
+        let on_connection = |sent_at: Millis, new_connection: bool| {
+            let mut request = record(RecordKind::Request, sent_at, sent_at + 10.0);
+            request.wire.push(protocol::WireRecord {
+                id: 1,
+                exchange: 1,
+                transport: Some(protocol::Transport::ShortPoll),
+                direction: protocol::WireDirection::ToServer,
+                at: 0,
+                unit: protocol::WireUnit::Request {
+                    method: "GET".into(),
+                    target: "/api/poll".into(),
+                    connection: 7,
+                    new_connection,
+                },
+                bytes: protocol::WireBytes { head: 100, framing: 0, payload: 0 },
+                raw: String::new(),
+            });
+            request
+        };
+        let placed = layout.place([
+            on_connection(1_001_000.0, true),
+            on_connection(1_002_000.0, false),
+            on_connection(1_003_000.0, false),
+        ]);
+        let squares: Vec<_> = placed.iter().map(|placed| placed.opens_connection).collect();
+        assert_eq!(squares, [Some((layout.browser_x, 40.0)), None, None]);
+        assert!(placed[0].title.ends_with("TCP connection #7: opened by this request"), "{}", placed[0].title);
+        assert!(placed[2].title.ends_with("TCP connection #7: kept alive, reused"), "{}", placed[2].title);
+        let unmeasured = layout.place([record(RecordKind::Request, 1_001_000.0, 1_001_000.0)]);
+        assert_eq!(unmeasured[0].opens_connection, None, "no square until the tap has said");
     }
 
     #[test]

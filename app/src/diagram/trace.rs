@@ -136,6 +136,15 @@ impl TraceRecord {
         }
     }
 
+    /// The TCP connection this request went out on, as the server's tap numbered it, and whether this request was
+    /// the connection's first (it opened it) rather than one reusing a kept-alive connection.
+    pub fn tcp_connection(&self) -> Option<(u64, bool)> {
+        self.wire.iter().find_map(|record| match record.unit {
+            WireUnit::Request { connection, new_connection, .. } => Some((connection, new_connection)),
+            _ => None,
+        })
+    }
+
     /// The measured bytes of this arrow, if any have been matched to it.
     pub fn bytes(&self) -> Option<WireBytes> {
         (!self.wire.is_empty()).then(|| {

@@ -15,11 +15,13 @@ enum Sample {
     Response,
     HeldResponse,
     Event,
+    TcpOpen,
     Note(&'static str),
 }
 
-const ENTRIES: [(Sample, &str); 7] = [
+const ENTRIES: [(Sample, &str); 8] = [
     (Sample::Request, "request: solid"),
+    (Sample::TcpOpen, "opens a TCP connection: square"),
     (Sample::Response, "response: dashed"),
     (Sample::HeldResponse, "held by the server: bar"),
     (Sample::Event, "event: dot where emitted"),
@@ -43,7 +45,9 @@ pub fn DiagramLegend() -> impl IntoView {
 fn swatch(sample: Sample) -> impl IntoView {
     let middle = HEIGHT / 2.0;
     let (class, line) = match sample {
-        Sample::Request => ("record request to-server".to_owned(), (2.0, middle, WIDTH - 2.0, middle)),
+        Sample::Request | Sample::TcpOpen => {
+            ("record request to-server".to_owned(), (2.0, middle, WIDTH - 2.0, middle))
+        }
         Sample::Response | Sample::HeldResponse => {
             ("record response to-browser".to_owned(), (WIDTH - 2.0, middle, 2.0, middle))
         }
@@ -59,6 +63,8 @@ fn swatch(sample: Sample) -> impl IntoView {
                     .then(|| view! { <rect class="held" x=WIDTH - 6.0 y="0" width="5" height=middle /> })}
                 {matches!(sample, Sample::Event)
                     .then(|| view! { <circle class="emitted" cx=x1 cy=y1 r="2.5" /> })}
+                {matches!(sample, Sample::TcpOpen)
+                    .then(|| view! { <rect class="tcp-open" x=x1 y=y1 - 3.5 width="7" height="7" /> })}
                 <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=arrowhead.then_some("url(#legend-head)") />
                 {match sample {
                     Sample::Note(kind) => note_marker(kind)

@@ -113,6 +113,9 @@ fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64
             <title>{record.title}</title>
             {strokes.bar.map(|(x, y, height)| view! { <rect class="held" x=x y=y width="6" height=height /> })}
             {strokes.dot.map(|(cx, cy)| view! { <circle class="emitted" cx=cx cy=cy r="2.5" /> })}
+            {record.opens_connection.map(|(x, y)| view! {
+                <rect class="tcp-open" data-testid="tcp-open" x=x - 3.5 y=y - 3.5 width="7" height="7" />
+            })}
             // An arrow a pixel wide is hard to point at; this invisible wider stroke takes the pointer for it.
             <line class="hit" x1=x1 y1=y1 x2=x2 y2=y2 />
             <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=strokes.arrowhead.then_some(marker) />
