@@ -118,7 +118,8 @@ pub struct Capture {
     budget: Arc<CaptureBudget>,
 }
 
-fn index(direction: WireDirection) -> usize {
+/// Where a direction's count sits in the `[to server, to client]` pairs the capture and its export keep.
+pub(super) fn direction_index(direction: WireDirection) -> usize {
     match direction {
         WireDirection::ToServer => 0,
         WireDirection::ToClient => 1,
@@ -144,13 +145,13 @@ impl Capture {
 
     /// Counts bytes that crossed without keeping them: the connection was not yet, or not, a page's.
     pub fn skip(&mut self, direction: WireDirection, bytes: usize) {
-        self.crossed[index(direction)] += bytes as u64;
+        self.crossed[direction_index(direction)] += bytes as u64;
         self.not_kept += bytes as u64;
     }
 
     pub fn keep(&mut self, direction: WireDirection, at: u64, bytes: &[u8]) {
-        let offset = self.crossed[index(direction)];
-        self.crossed[index(direction)] += bytes.len() as u64;
+        let offset = self.crossed[direction_index(direction)];
+        self.crossed[direction_index(direction)] += bytes.len() as u64;
         if bytes.is_empty() {
             return;
         }

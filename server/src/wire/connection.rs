@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use protocol::routes::{self, PublishQuery};
 use protocol::{ClientId, Transport, WireBytes, WireDirection, WireLabel, WireRecord, WireUnit};
 
-use super::capture::{Capture, SharedCapture};
+use super::capture::{direction_index, Capture, SharedCapture};
 use super::grpc_messages;
 use super::hex::hex;
 use super::ledger::WireLedger;
@@ -147,7 +147,7 @@ impl ConnectionWire {
     fn capture_bytes(&self, state: &mut State, direction: WireDirection, bytes: &[u8]) {
         match &mut state.capturing {
             Capturing::Yes => super::lock(&self.capture).keep(direction, unix_micros_now(), bytes),
-            Capturing::No(crossed) => crossed[usize::from(direction == WireDirection::ToClient)] += bytes.len() as u64,
+            Capturing::No(crossed) => crossed[direction_index(direction)] += bytes.len() as u64,
             Capturing::Undecided(pending) => {
                 let held: usize = pending.iter().map(|(_, _, bytes)| bytes.len()).sum();
                 if held + bytes.len() > UNDECIDED_BYTES {

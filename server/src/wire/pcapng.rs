@@ -15,9 +15,8 @@ use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::{DataLink, Endianness};
-use protocol::WireDirection;
 
-use super::capture::CapturedConnection;
+use super::capture::{direction_index, CapturedConnection};
 
 /// Payload bytes per made-up TCP segment: loopback's own segments are larger, but every dissector reads these.
 const SEGMENT_BYTES: usize = 16 * 1024;
@@ -97,13 +96,6 @@ struct Ends {
     sent: [u64; 2],
 }
 
-fn side(direction: WireDirection) -> usize {
-    match direction {
-        WireDirection::ToServer => 0,
-        WireDirection::ToClient => 1,
-    }
-}
-
 impl Ends {
     /// A segment from `from` (0: the client, 1: the server) carrying `payload` at stream offset `offset`.
     fn segment(&self, from: usize, offset: u64, flags: Flags, payload: &[u8]) -> Result<Vec<u8>, PcapngError> {
@@ -159,7 +151,7 @@ fn connection_packets(connection: &CapturedConnection) -> Result<Vec<Packet>, Pc
     push(opened, ends.segment(0, 0, Flags { ack: true, ..Flags::default() }, &[])?);
     let data = Flags { ack: true, psh: true, ..Flags::default() };
     for segment in &connection.segments {
-        let from = side(segment.direction);
+        let from = direction_index(segment.direction);
         for (n, piece) in segment.bytes.chunks(SEGMENT_BYTES).enumerate() {
             let offset = segment.offset + (n * SEGMENT_BYTES) as u64;
             push(segment.at, ends.segment(from, offset, data, piece)?);
@@ -184,6 +176,7 @@ mod tests {
     use crate::wire::capture::Segment;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
     use pcap_file::pcapng::{Block, PcapNgReader};
+    use protocol::WireDirection;
 
     fn connection() -> CapturedConnection {
         let request = b"GET /api/poll?client=me HTTP/1.1\r\nhost: lab\r\n\r\n".to_vec();
