@@ -58,10 +58,17 @@ pub fn explain(record: &WireRecord) -> Vec<InspectLine> {
             record.bytes.payload,
             &record.raw,
         ),
-        WireUnit::Body => vec![InspectLine {
-            text: format!("{} bytes of body", record.bytes.payload),
-            note: Some("sent with Content-Length, so it needs no framing".into()),
-        }],
+        WireUnit::Body => {
+            let mut lines = vec![InspectLine {
+                text: format!("{} bytes of body", record.bytes.payload),
+                note: Some("sent with Content-Length, so it needs no framing".into()),
+            }];
+            if !record.raw.is_empty() {
+                let kept = if (record.raw.len() as u64) < record.bytes.payload { " (its start)" } else { "" };
+                lines.push(note_line(record.raw.clone(), format!("the body as text{kept}")));
+            }
+            lines
+        }
         WireUnit::LastChunk => vec![InspectLine {
             text: "0\\r\\n\\r\\n".into(),
             note: Some("the zero-length chunk: the response is over".into()),
@@ -71,6 +78,11 @@ pub fn explain(record: &WireRecord) -> Vec<InspectLine> {
             http2_frame_lines(record, frame_type, *flags, *stream, *length)
         }
         WireUnit::Unparsed => vec![InspectLine { text: format!("{} bytes", record.bytes.total()), note: None }],
+        WireUnit::ConnectionClosed { connection, exchanges } => vec![note_line(
+            format!("TCP connection #{connection} closed after {exchanges} exchange{}", plural(*exchanges)),
+            "the server let go of the socket: the next request needs a new connection (a TCP handshake, and for \
+             https a TLS one)",
+        )],
     }
 }
 
@@ -169,6 +181,14 @@ fn frame_lines(
         line(format!("{header} header bytes, {payload} payload bytes"), "the header is all the framing a frame has"),
         line(format!("payload starts: {first_bytes}"), "first bytes as sent (a browser's are still masked)"),
     ]
+}
+
+fn plural(count: u64) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn note_line(text: String, note: impl Into<String>) -> InspectLine {
@@ -565,6 +585,7 @@ mod tests {
             rsv: 0,
             masked: false,
             length_bits: 16,
+            header: String::new(),
             seq: Some(3),
             event: Some(protocol::WireLabel::Tick),
         };

@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod components;
 pub mod delivery_text;
 pub mod diagram;
+pub mod hex_view;
 pub mod inspect;
 pub mod lane_text;
 pub mod lesson;

@@ -135,13 +135,20 @@ pub enum WireUnit {
     },
     /// The zero-length chunk that ends a chunked response.
     LastChunk,
-    /// One WebSocket frame. `length_bits` is how its payload length was encoded: 7, 7+16 or 7+64 bits.
+    /// The TCP connection numbered `connection` closed, after carrying `exchanges` exchanges (recorded when the
+    /// server let go of the socket, for the page whose exchange was last on it).
+    ConnectionClosed { connection: u64, exchanges: u64 },
+    /// One WebSocket frame. `length_bits` is how its payload length was encoded: 7, 7+16 or 7+64 bits. `header`
+    /// is the frame header as it crossed, in hex (2 to 14 bytes, the mask key last), so a browser's masked payload
+    /// can be read; empty where the server kept no text.
     Frame {
         opcode: Name,
         fin: bool,
         rsv: u8,
         masked: bool,
         length_bits: u8,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        header: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,8 +190,8 @@ pub struct WireRecord {
     pub at: u64,
     pub unit: WireUnit,
     pub bytes: WireBytes,
-    /// The HTTP head as text exactly as on the wire; for SSE chunks the chunk's text; for frames the first bytes
-    /// of the payload in hex (as sent, so still masked from a browser).
+    /// The HTTP head as text exactly as on the wire; for a body or a chunk its first 2 KiB as text (invalid UTF-8
+    /// replaced); for frames the first 256 bytes of the payload in hex (as sent, so still masked from a browser).
     pub raw: String,
 }
 

@@ -314,6 +314,7 @@ mod tests {
             rsv: 0,
             masked: false,
             length_bits: 7,
+            header: String::new(),
             seq: Some(9),
             event: Some(event),
         };

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::layout::DiagramLayout;
@@ -36,7 +38,14 @@ pub struct TraceFile {
     pub settings: TraceSettings,
     /// Every lane, in page order, with everything it had recorded.
     pub lanes: Vec<LaneTrace>,
+    /// The page's connections as the server captured them (its pcapng export, base64), when the server had any:
+    /// a replay exports pcapng from it as the live page did. Optional, so files without it are still version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcapng_base64: Option<String>,
 }
+
+/// The four bytes every pcapng file starts with: a Section Header Block's type.
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceSettings {
@@ -101,7 +110,19 @@ impl TraceFile {
             origin: to_microseconds(origin),
             settings,
             lanes,
+            pcapng_base64: None,
         }
+    }
+
+    /// Carries `pcapng` (the server's capture of the page's connections) in the file.
+    pub fn with_capture(mut self, pcapng: &[u8]) -> Self {
+        self.pcapng_base64 = Some(STANDARD.encode(pcapng));
+        self
+    }
+
+    /// The capture the file carries, if it carries one (checked when the file was read).
+    pub fn capture(&self) -> Option<Vec<u8>> {
+        STANDARD.decode(self.pcapng_base64.as_deref()?).ok()
     }
 
     pub fn to_json(&self) -> serde_json::Result<String> {
@@ -147,6 +168,13 @@ impl TraceFile {
             let mut ids = HashSet::new();
             if let Some(record) = lane.records.iter().find(|record| !ids.insert(record.id)) {
                 return inconsistent(format!("lanes[{index}] has two records with id {}", record.id));
+            }
+        }
+        if let Some(encoded) = &self.pcapng_base64 {
+            match STANDARD.decode(encoded) {
+                Ok(pcapng) if pcapng.starts_with(&PCAPNG_MAGIC) => {}
+                Ok(_) => return inconsistent("its pcapng_base64 is not a pcapng capture".into()),
+                Err(error) => return inconsistent(format!("its pcapng_base64 is not base64 ({error})")),
             }
         }
         Ok(())
@@ -342,6 +370,22 @@ mod tests {
         let mut empty = file();
         empty.lanes.clear();
         assert!(matches!(TraceFile::parse(&empty.to_json().unwrap()), Err(TraceFileError::Inconsistent(_))));
+    }
+
+    #[test]
+    fn a_capture_travels_in_the_file_and_a_bad_one_is_refused() {
+        let pcapng = [0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0];
+        let carried = TraceFile::parse(&file().with_capture(&pcapng).to_json().unwrap()).unwrap();
+        assert_eq!(carried.capture().as_deref(), Some(&pcapng[..]));
+        assert_eq!(TraceFile::parse(&file().to_json().unwrap()).unwrap().capture(), None);
+
+        let not_pcapng = file().with_capture(b"<html>");
+        let error = TraceFile::parse(&not_pcapng.to_json().unwrap()).unwrap_err();
+        assert_eq!(error, TraceFileError::Inconsistent("its pcapng_base64 is not a pcapng capture".into()));
+        let mut not_base64 = file();
+        not_base64.pcapng_base64 = Some("%%%".into());
+        let error = TraceFile::parse(&not_base64.to_json().unwrap()).unwrap_err().to_string();
+        assert!(error.contains("its pcapng_base64 is not base64"), "{error}");
     }
 
     #[test]

@@ -66,6 +66,8 @@ struct State {
     capturing: Capturing,
     /// Pages this connection's capture was handed to.
     pages: Vec<ClientId>,
+    /// Request heads read so far: how many exchanges the connection carried.
+    exchanges: u64,
 }
 
 /// Pages one connection's capture is handed to: the tabs of one browser can share a kept-alive connection.
@@ -85,6 +87,7 @@ impl ConnectionWire {
             units: Vec::new(),
             capturing: Capturing::Undecided(Vec::new()),
             pages: Vec::new(),
+            exchanges: 0,
         };
         let id = ledger.next_connection();
         let capture = Capture::new(id, client, server, unix_micros_now(), ledger.capture_budget());
@@ -210,6 +213,7 @@ impl ConnectionWire {
                 state.responses.keep_text(keep);
                 state.responses.split_grpc_messages(is_grpc(&raw));
                 state.exchange = Exchange { id: self.ledger.next_exchange(), transport, client };
+                state.exchanges += 1;
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 let unit = WireUnit::Request { method, target, connection, new_connection };
                 (unit, bytes, head_text(&raw, keep))
@@ -268,7 +272,15 @@ impl ConnectionWire {
 
 impl Drop for ConnectionWire {
     fn drop(&mut self) {
-        super::lock(&self.capture).close(unix_micros_now());
+        let now = unix_micros_now();
+        super::lock(&self.capture).close(now);
+        // A page sees its connections close only where it saw them open: on its own lanes' exchanges.
+        let state = self.state();
+        if let Some(client) = state.exchange.client.as_ref() {
+            let unit = WireUnit::ConnectionClosed { connection: self.id, exchanges: state.exchanges };
+            let record = self.make_record(&state, WireDirection::ToClient, unit, WireBytes::default(), String::new());
+            self.ledger.record(record, Some(client));
+        }
     }
 }
 
@@ -299,7 +311,9 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
     let seq = annotation.as_ref().and_then(|annotation| annotation.seq);
     let payload_len = annotation.and_then(|annotation| annotation.payload_len);
     match unit {
-        Unit::Body { payload } => (WireUnit::Body, WireBytes { payload, ..WireBytes::default() }, String::new()),
+        Unit::Body { payload, text } => {
+            (WireUnit::Body, WireBytes { payload, ..WireBytes::default() }, self::text(&text, keep))
+        }
         Unit::Chunk { framing, data, text, .. } => {
             // An SSE chunk's data is field names and line ends around the event JSON: framing, not payload.
             let payload = payload_len.map_or(data, |len| (len as u64).min(data));
@@ -316,11 +330,12 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
                 rsv: info.rsv,
                 masked: info.masked,
                 length_bits: info.length_bits,
+                header: if keep { hex(&header) } else { String::new() },
                 seq,
                 event,
             };
             let first = if keep { hex(&first_bytes) } else { String::new() };
-            (unit, WireBytes { head: 0, framing: header, payload }, first)
+            (unit, WireBytes { head: 0, framing: header.len() as u64, payload }, first)
         }
         Unit::Unparsed { bytes } => {
             (WireUnit::Unparsed, WireBytes { payload: bytes, ..WireBytes::default() }, String::new())

@@ -15,7 +15,7 @@ use super::grpc_messages::{self, MessageSplitter, Piece};
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How much of a chunk's text, or of a frame's payload, is kept for the inspector.
 pub const KEPT_CHUNK_TEXT: usize = 2048;
-pub const KEPT_FRAME_BYTES: usize = 16;
+pub const KEPT_FRAME_BYTES: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -53,9 +53,10 @@ pub enum Unit {
         raw: Vec<u8>,
         start: StartLine,
     },
-    /// A `Content-Length` body.
+    /// A `Content-Length` body, and its first bytes when text is kept (for the inspector and the HAR export).
     Body {
         payload: u64,
+        text: Vec<u8>,
     },
     /// One chunk: `framing` is its size line and the CRLF after its data. For a gRPC-web response, `messages`
     /// cuts its data where the gRPC messages in it end.
@@ -69,9 +70,11 @@ pub enum Unit {
     LastChunk {
         framing: u64,
     },
+    /// `header` is the frame header's bytes as they crossed (mask key included), kept with the payload's first
+    /// bytes so the hex view can show every field.
     Frame {
         info: FrameInfo,
-        header: u64,
+        header: Vec<u8>,
         payload: u64,
         first_bytes: Vec<u8>,
     },
@@ -86,6 +89,7 @@ enum State {
     Fixed {
         remaining: u64,
         length: u64,
+        text: Vec<u8>,
     },
     ChunkSize(Vec<u8>),
     ChunkData {
@@ -110,7 +114,7 @@ enum State {
     FramePayload {
         remaining: u64,
         info: FrameInfo,
-        header: u64,
+        header: Vec<u8>,
         payload: u64,
         first_bytes: Vec<u8>,
     },
@@ -189,11 +193,13 @@ impl StreamParser {
                 self.finish_head(raw, units);
                 used
             }
-            State::Fixed { remaining, length } => {
+            State::Fixed { remaining, length, text } => {
                 let used = (*remaining).min(data.len() as u64);
+                let room = kept_text.saturating_sub(text.len()).min(used as usize);
+                text.extend_from_slice(&data[..room]);
                 *remaining -= used;
                 if *remaining == 0 {
-                    units.push(Unit::Body { payload: *length });
+                    units.push(Unit::Body { payload: *length, text: std::mem::take(text) });
                     self.state = State::Head(Vec::new());
                 }
                 used as usize
@@ -273,11 +279,11 @@ impl StreamParser {
                     Ok(Some((header, payload))) => {
                         let header_len = cursor.position() as usize;
                         let used = header_len - before;
-                        let info = frame_info(&header, payload);
+                        let info = frame_info(&header, header_len);
                         let state = State::FramePayload {
                             remaining: payload,
                             info,
-                            header: header_len as u64,
+                            header: seen[..header_len].to_vec(),
                             payload,
                             first_bytes: Vec::new(),
                         };
@@ -371,7 +377,7 @@ impl StreamParser {
         units.push(Unit::Head { raw, start });
         self.state = match framing {
             BodyFraming::None | BodyFraming::Fixed(0) => State::Head(Vec::new()),
-            BodyFraming::Fixed(length) => State::Fixed { remaining: length, length },
+            BodyFraming::Fixed(length) => State::Fixed { remaining: length, length, text: Vec::new() },
             BodyFraming::Chunked => State::ChunkSize(Vec::new()),
             BodyFraming::WebSocket => State::FrameHeader(Vec::new()),
             BodyFraming::UntilClose => State::Unparsed,
@@ -407,7 +413,8 @@ fn body_framing(headers: &[httparse::Header<'_>]) -> BodyFraming {
     }
 }
 
-fn frame_info(header: &FrameHeader, payload: u64) -> FrameInfo {
+/// `header_len` says how the length was really encoded: a sender may use a longer form than it needs.
+fn frame_info(header: &FrameHeader, header_len: usize) -> FrameInfo {
     let opcode = match header.opcode {
         OpCode::Data(Data::Text) => "text",
         OpCode::Data(Data::Binary) => "binary",
@@ -417,9 +424,10 @@ fn frame_info(header: &FrameHeader, payload: u64) -> FrameInfo {
         OpCode::Control(Control::Pong) => "pong",
         OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => "reserved",
     };
-    let length_bits = match payload {
-        0..=125 => 7,
-        126..=65_535 => 16,
+    let mask_len = if header.mask.is_some() { 4 } else { 0 };
+    let length_bits = match header_len - 2 - mask_len {
+        0 => 7,
+        2 => 16,
         _ => 64,
     };
     FrameInfo {
@@ -460,10 +468,10 @@ mod tests {
             .iter()
             .map(|unit| match unit {
                 Unit::Head { raw, .. } => raw.len() as u64,
-                Unit::Body { payload } => *payload,
+                Unit::Body { payload, .. } => *payload,
                 Unit::Chunk { framing, data, .. } => framing + data,
                 Unit::LastChunk { framing } => *framing,
-                Unit::Frame { header, payload, .. } => header + payload,
+                Unit::Frame { header, payload, .. } => header.len() as u64 + payload,
                 Unit::Unparsed { bytes } => *bytes,
             })
             .sum()
@@ -476,7 +484,7 @@ mod tests {
         assert_eq!(units.len(), 3);
         assert!(matches!(&units[0], Unit::Head { start: StartLine::Request { method, target }, raw }
             if method == "GET" && target == "/api/poll?after=4" && raw.len() == 45));
-        assert_eq!(units[2], Unit::Body { payload: 13 });
+        assert!(matches!(&units[2], Unit::Body { payload: 13, .. }));
         assert_eq!(total(&units), bytes.len() as u64);
     }
 
@@ -498,7 +506,7 @@ mod tests {
             b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
         let units = units_in_any_split(Side::Responses, bytes);
         assert_eq!(units.len(), 3);
-        assert_eq!(units[2], Unit::Body { payload: 2 });
+        assert!(matches!(&units[2], Unit::Body { payload: 2, .. }));
     }
 
     fn frame_bytes(frame: Frame) -> Vec<u8> {
@@ -516,7 +524,12 @@ mod tests {
             let mut units = Vec::new();
             StreamParser::new(Side::Responses).feed(&bytes, &mut units);
             let Unit::Frame { info, header: measured, payload: carried, .. } = &units[1] else { panic!("{units:?}") };
-            assert_eq!((*measured, *carried, info.length_bits), (header, length as u64, bits), "{length} B");
+            assert_eq!((measured.len(), *carried, info.length_bits), (header, length as u64, bits), "{length} B");
+            assert_eq!(
+                measured[..],
+                bytes[bytes.len() - length - header..bytes.len() - length],
+                "the header's own bytes"
+            );
             assert!(!info.masked && info.fin && info.opcode == "text");
 
             let mut masked = Frame::message(payload, OpCode::Data(Data::Text), true);
@@ -525,7 +538,8 @@ mod tests {
             parser.switch_to_websocket();
             let mut units = Vec::new();
             parser.feed(&frame_bytes(masked), &mut units);
-            assert!(matches!(&units[0], Unit::Frame { header: h, info, .. } if *h == header + 4 && info.masked));
+            assert!(matches!(&units[0], Unit::Frame { header: h, info, .. }
+                if h.len() == header + 4 && h[header..] == [1, 2, 3, 4] && info.masked));
         }
     }
 

@@ -7,7 +7,9 @@ use crate::components::context::Inspection;
 use leptos::task::spawn_local;
 
 use crate::client::expected_accept;
+use crate::components::diagram::hex_dump::HexDump;
 use crate::diagram::{RecordKind, TraceLog, TraceRecord, WireKey};
+use crate::hex_view::hex_view;
 use crate::inspect::{explain, websocket_key_and_accept};
 use protocol::{Transport, WireDirection, WireRecord, WireUnit};
 
@@ -139,9 +141,13 @@ fn WireUnitView(wire: WireRecord) -> impl IntoView {
             ("http2_frame", format!("HTTP/2 {frame_type} · stream {stream}"))
         }
         WireUnit::Unparsed => ("unparsed", "bytes the lab could not parse".to_owned()),
+        WireUnit::ConnectionClosed { connection, .. } => {
+            ("connection_closed", format!("TCP connection #{connection} closed"))
+        }
     };
     let bytes = wire.bytes;
     let lines = explain(&wire);
+    let hex = hex_view(&wire);
     view! {
         <section class="wire-unit" data-testid="inspector-unit" data-unit=unit>
             <h3>
@@ -157,6 +163,7 @@ fn WireUnitView(wire: WireRecord) -> impl IntoView {
                     })
                     .collect_view()}
             </dl>
+            {hex.map(|view| view! { <HexDump view /> })}
         </section>
     }
 }

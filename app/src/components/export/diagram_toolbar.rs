@@ -1,6 +1,8 @@
 //! Export and replay buttons over the diagram: Mermaid text (copy or download), an SVG or PNG picture, the whole
-//! trace as JSON, and "Load trace…". The same toolbar serves the live lanes and a replay; what it exports is the
+//! trace as JSON, the session as HAR, the page's connections as pcapng, and "Load trace…". The same toolbar serves the live lanes and a replay; what it exports is the
 //! diagram on screen, captioned with what it is.
+
+use std::sync::Arc;
 
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -12,6 +14,7 @@ use crate::client::{
 };
 use crate::components::context::FaultScope;
 use crate::components::export::trace_loader::{LoadedTrace, TraceLoader};
+use crate::diagram::har::har;
 use crate::diagram::mermaid;
 use crate::diagram::trace_file::{TraceFile, TraceSettings};
 use crate::diagram::TraceRecord;
@@ -25,6 +28,8 @@ const PNG_SCALE: f64 = 2.0;
 pub struct ShownDiagram {
     /// Each lane's records in view, in recording order.
     pub records: Callback<(), Vec<(Transport, Vec<TraceRecord>)>>,
+    /// Each lane's every record (in view or scrolled past), for the HAR export of the whole session.
+    pub session: Callback<(), Vec<(Transport, Vec<TraceRecord>)>>,
     /// What it shows (live or a replay of which file, and when), written on every export.
     pub caption: Callback<(), String>,
     /// The element holding the time axis and the lanes' drawings.
@@ -37,6 +42,9 @@ pub fn DiagramToolbar(
     /// Makes the trace file from the knobs the server reports; live lanes only (a replay already is one).
     #[prop(optional)]
     make_trace: Option<Callback<TraceSettings, TraceFile>>,
+    /// A replayed trace's own capture of its page's connections, exported in place of the server's.
+    #[prop(optional)]
+    saved_capture: Option<Arc<Vec<u8>>>,
     on_load: Callback<LoadedTrace>,
 ) -> impl IntoView {
     let status = RwSignal::new(None::<Result<String, String>>);
@@ -95,16 +103,24 @@ pub fn DiagramToolbar(
     // The live lab's page (a replay has none): a student's page is shown only its own delay rules and everyone's.
     let page = StoredValue::new(use_context::<FaultScope>().map(|scope| scope.client()));
     let download_trace = move |make_trace: Callback<TraceSettings, TraceFile>| {
-        report(Ok("asking the server for its settings…".into()));
+        report(Ok("asking the server for its settings and this page's connections…".into()));
         let client = page.get_value();
         spawn_local(async move {
             // A trace is still worth saving when the server cannot be asked; its knobs are then unknown.
             let settings = TraceSettings {
                 generator: fetch_generator().await.ok(),
-                delay_rules: fetch_delay_rules(client).await.unwrap_or_default(),
+                delay_rules: fetch_delay_rules(client.clone()).await.unwrap_or_default(),
                 ..TraceSettings::default()
             };
+            let capture = match client {
+                Some(client) => fetch_pcapng(&client).await.ok(),
+                None => None,
+            };
             let trace = make_trace.run(settings);
+            let trace = match capture {
+                Some(pcapng) => trace.with_capture(&pcapng),
+                None => trace,
+            };
             let saved = trace.to_json().map_err(|problem| problem.to_string()).and_then(|json| {
                 download_text(&export_file_name("trace", "json"), "application/json", &json)
                     .map_err(|problem| problem.to_string())
@@ -114,17 +130,47 @@ pub fn DiagramToolbar(
             }));
         });
     };
-    let download_pcapng = move |client: protocol::ClientId| {
+    let save_pcapng = move |file: &[u8]| {
+        download_bytes(&export_file_name("connections", "pcapng"), "application/x-pcapng", file)
+            .map(|()| format!("saved {} bytes of capture: open it in Wireshark", file.len()))
+            .map_err(|problem| problem.to_string())
+    };
+    let saved_capture = StoredValue::new(saved_capture);
+    let download_pcapng = move || {
+        if let Some(file) = saved_capture.get_value() {
+            report(save_pcapng(&file));
+            return;
+        }
+        let Some(client) = page.get_value() else { return };
         report(Ok("asking the server for this page's connections…".into()));
         spawn_local(async move {
             let saved = match fetch_pcapng(&client).await {
-                Ok(file) => download_bytes(&export_file_name("connections", "pcapng"), "application/x-pcapng", &file)
-                    .map(|()| format!("saved {} bytes of capture: open it in Wireshark", file.len()))
-                    .map_err(|problem| problem.to_string()),
+                Ok(file) => save_pcapng(&file),
                 Err(problem) => Err(problem.to_string()),
             };
             report(saved);
         });
+    };
+    let has_capture = page.get_value().is_some() || saved_capture.with_value(Option::is_some);
+    // "every lane" or one lane's transport id.
+    let har_lane = RwSignal::new(String::new());
+    let lane_choices: Vec<Transport> = shown.session.run(()).into_iter().map(|(transport, _)| transport).collect();
+    let download_har = move |_| {
+        let chosen = har_lane.get_untracked();
+        let lanes: Vec<_> = shown
+            .session
+            .run(())
+            .into_iter()
+            .filter(|(transport, _)| chosen.is_empty() || transport.id() == chosen)
+            .collect();
+        let archive = har(&shown.caption.run(()), &lanes);
+        let entries = archive.log.entries.len();
+        let saved = download_text(&export_file_name("session", "har"), "application/json", &archive.to_json());
+        report(
+            saved
+                .map(|()| format!("saved {entries} HTTP exchanges as HAR: import it in DevTools' Network panel"))
+                .map_err(|problem| problem.to_string()),
+        );
     };
     view! {
         <section class="diagram-toolbar" aria-label="export and replay" data-testid="diagram-toolbar">
@@ -145,13 +191,35 @@ pub fn DiagramToolbar(
                     "Trace .json"
                 </button>
             })}
-            {move || page.get_value().map(|client| view! {
+            <span class="har-export">
+                <button
+                    type="button"
+                    data-testid="export-har"
+                    title="Every HTTP exchange and WebSocket message the server measured for these lanes, as an HTTP \
+                           Archive (HAR 1.2) for Chrome DevTools: Network → Import HAR"
+                    on:click=download_har
+                >
+                    "HAR"
+                </button>
+                <select
+                    data-testid="har-lane"
+                    aria-label="which lanes the HAR holds"
+                    on:change:target=move |event| har_lane.set(event.target().value())
+                >
+                    <option value="">"every lane"</option>
+                    {lane_choices
+                        .into_iter()
+                        .map(|transport| view! { <option value=transport.id()>{transport.title()}</option> })
+                        .collect_view()}
+                </select>
+            </span>
+            {has_capture.then(|| view! {
                 <button
                     type="button"
                     data-testid="export-pcapng"
                     title="This page's connections byte for byte, as the server's socket saw them, to open in Wireshark \
                            (the bytes and times are measured; the Ethernet, IP and TCP headers around them are made up)"
-                    on:click=move |_| download_pcapng(client.clone())
+                    on:click=move |_| download_pcapng()
                 >
                     "pcapng"
                 </button>

@@ -18,7 +18,16 @@ pub fn live_diagram(
     container: NodeRef<Div>,
 ) -> ShownDiagram {
     let lanes = lanes.to_vec();
+    let every_lane = lanes.clone();
     ShownDiagram {
+        session: Callback::new(move |()| {
+            every_lane
+                .iter()
+                .map(|lane| {
+                    (lane.transport, lane.trace.with_untracked(|trace| trace.records().iter().cloned().collect()))
+                })
+                .collect()
+        }),
         records: Callback::new(move |()| {
             let now = DiagramLayout::placement_time(clock.get_untracked());
             layout.with_untracked(|layout| {

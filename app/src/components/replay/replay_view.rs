@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::html::Div;
 use leptos::prelude::*;
 
@@ -38,7 +40,12 @@ pub fn ReplayView(loaded: LoadedTrace, on_load: Callback<LoadedTrace>, on_exit: 
     let traces: Vec<(Transport, Signal<TraceLog>)> =
         lanes.iter().map(|(transport, _, trace)| (*transport, *trace)).collect();
     let container = NodeRef::<Div>::new();
+    let saved_capture = trace.capture().map(Arc::new);
     let shown = ShownDiagram {
+        session: Callback::new({
+            let trace = trace.clone();
+            move |()| trace.lanes.iter().map(|lane| (lane.transport, lane.records.clone())).collect()
+        }),
         records: Callback::new({
             let traces = traces.clone();
             move |()| {
@@ -67,7 +74,10 @@ pub fn ReplayView(loaded: LoadedTrace, on_load: Callback<LoadedTrace>, on_exit: 
     view! {
         <section class="replay" data-testid="replay" aria-label="replay of a saved trace">
             <ReplayBar file_name summary clock on_exit />
-            <DiagramToolbar shown on_load />
+            {match saved_capture {
+                Some(saved_capture) => view! { <DiagramToolbar shown on_load saved_capture /> }.into_any(),
+                None => view! { <DiagramToolbar shown on_load /> }.into_any(),
+            }}
             <div class="lanes" data-testid="replay-lanes" node_ref=container>
                 <TimeAxis layout=layout.read_only() clock=position />
                 {lanes
