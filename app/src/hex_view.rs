@@ -123,6 +123,18 @@ pub fn chunk_data_bytes(bytes: protocol::WireBytes) -> u64 {
     bytes.total() - bytes.head - chunk_size_line_bytes(bytes)
 }
 
+/// A frame's payload as the server kept it, unmasked where a browser masked it.
+pub fn frame_payload(record: &WireRecord) -> Option<Vec<u8>> {
+    let WireUnit::Frame { header, .. } = &record.unit else { return None };
+    let header = parse_hex(header)?;
+    let mut payload = parse_hex(&record.raw)?;
+    if header.get(1).is_some_and(|second| second & 0x80 != 0) && header.len() >= 6 {
+        let key = &header[header.len() - 4..];
+        payload.iter_mut().enumerate().for_each(|(index, byte)| *byte ^= key[index % 4]);
+    }
+    Some(payload)
+}
+
 /// A chunk's size line and its trailing CRLF: the hex length, `\r\n`, then `\r\n` after the data.
 fn chunk_size_line_bytes(bytes: protocol::WireBytes) -> u64 {
     let chunk = bytes.total() - bytes.head;

@@ -174,8 +174,8 @@ test("a bad trace file is refused with the reason, and the lanes stay live", asy
     { name: "capture.har", body: JSON.stringify({ log: {} }), reason: 'not a Transport Lab trace: its "format" is missing' },
     {
       name: "future.json",
-      body: JSON.stringify({ format: "transport-lab-trace", version: 3 }),
-      reason: "this trace is version 3; this page reads versions 1 to 2",
+      body: JSON.stringify({ format: "transport-lab-trace", version: 4 }),
+      reason: "this trace is version 4; this page reads versions 1 to 3",
     },
     {
       name: "pigeon.json",

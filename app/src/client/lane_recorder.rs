@@ -212,7 +212,8 @@ impl LaneRecorder {
     /// A record the server measured on this lane's connections (from the side channel).
     pub fn attach_wire(&self, record: WireRecord) {
         self.metrics.update(|metrics| metrics.wire_measured(&record));
-        self.trace.update(|trace| trace.attach(record));
+        let server_to_browser = -self.clock_correction_ms();
+        self.trace.update(|trace| trace.attach(record, server_to_browser));
     }
 
     /// One hub event arrived now, `received` as the browser got it (the SSE data, the WebSocket message), on the

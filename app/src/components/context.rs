@@ -132,3 +132,18 @@ impl LaneToggles {
 /// process): every lane shows it, since none of them can receive anything new meanwhile. Provided by the lab page.
 #[derive(Clone, Copy)]
 pub struct SharedLogProblem(pub ReadSignal<Option<String>>);
+
+/// Whether the diagrams draw control marks (pings, pongs, close frames, keep-alives, TCP closes, `204`s): the
+/// legend's toggle, shared by the live lanes and a replay.
+#[derive(Clone, Copy)]
+pub struct ControlMarks(pub RwSignal<bool>);
+
+impl ControlMarks {
+    /// Keeps `layout` drawing control marks or not, as the toggle says.
+    pub fn follow(self, layout: RwSignal<crate::diagram::DiagramLayout>) {
+        Effect::new(move |_| {
+            let shown = self.0.get();
+            layout.update(|layout| layout.show_control = shown);
+        });
+    }
+}

@@ -13,7 +13,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::trace::{TraceRecord, WireKey};
-use crate::hex_view::chunk_data_bytes;
+use crate::hex_view::{chunk_data_bytes, frame_payload};
 use protocol::{Transport, WireDirection, WireRecord, WireUnit};
 
 #[derive(Serialize)]
@@ -375,7 +375,7 @@ fn body_text(pieces: &[&WireRecord]) -> (String, Option<&'static str>, bool) {
 }
 
 fn web_socket_message(wire: &WireRecord, bodies: &HashMap<WireKey, &str>) -> (WebSocketMessage, bool) {
-    let WireUnit::Frame { opcode, header, .. } = &wire.unit else { unreachable!("only frames are passed") };
+    let WireUnit::Frame { opcode, .. } = &wire.unit else { unreachable!("only frames are passed") };
     let code = match opcode.as_ref() {
         "continuation" => 0,
         "text" => 1,
@@ -385,12 +385,7 @@ fn web_socket_message(wire: &WireRecord, bodies: &HashMap<WireKey, &str>) -> (We
         "pong" => 10,
         _ => 15,
     };
-    let mut kept = parse_hex(&wire.raw);
-    let header = parse_hex(header);
-    if header.get(1).is_some_and(|second| second & 0x80 != 0) && header.len() >= 6 {
-        let key = &header[header.len() - 4..];
-        kept.iter_mut().enumerate().for_each(|(index, byte)| *byte ^= key[index % 4]);
-    }
+    let kept = frame_payload(wire).unwrap_or_default();
     let direction = if wire.direction == WireDirection::ToServer { "send" } else { "receive" };
     // What the browser received whole, where the page kept it (an event's JSON); else the server's kept bytes.
     let received = (code == 1 && wire.direction == WireDirection::ToClient)

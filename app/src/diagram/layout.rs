@@ -1,6 +1,7 @@
 //! Where each record of a lane is drawn. Time flows down; every lane uses the same origin and scale, so one
 //! instant is at the same height in all of them.
 
+use super::control::ControlMark;
 use super::trace::{Millis, NoteTone, RecordKind, TraceRecord};
 
 /// An arrow or note placed on the lane's drawing, in SVG user units. `y` grows with time from the layout's
@@ -60,6 +61,11 @@ pub enum Shape {
         y1: f64,
         y2: f64,
     },
+    /// A mark on a lifeline at one instant (a TCP connection closing).
+    Point {
+        x: f64,
+        y: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -107,6 +113,7 @@ impl Shape {
                 bar: None,
                 dot: None,
             },
+            Shape::Point { x, y } => Strokes { line: (x, y, x, y), arrowhead: false, bar: None, dot: None },
         }
     }
 }
@@ -132,6 +139,8 @@ pub struct DiagramLayout {
     pub min_label_gap: f64,
     /// Local time's offset from UTC, for tick labels.
     pub utc_offset_minutes: i32,
+    /// Whether control marks (pings, keep-alives, closes, `204`s) are drawn; off for a calm view.
+    pub show_control: bool,
 }
 
 impl DiagramLayout {
@@ -148,6 +157,7 @@ impl DiagramLayout {
             server_x: 264.0,
             min_label_gap: 12.0,
             utc_offset_minutes: 0,
+            show_control: true,
         }
     }
 
@@ -202,7 +212,7 @@ impl DiagramLayout {
     /// Whether [`Self::place_visible`] draws `record` at `now`: exports use it to show what the diagram shows.
     pub fn is_visible(&self, record: &TraceRecord, now: Millis) -> bool {
         let oldest_visible = now - self.window_seconds() * 1000.0 - 1000.0;
-        record.arrived_at.max(record.sent_at) >= oldest_visible
+        record.arrived_at.max(record.sent_at) >= oldest_visible && (self.show_control || !record.is_control())
     }
 
     /// The `now` records are placed for when the diagram's clock reads `clock`: the next whole second, so placement
@@ -262,9 +272,20 @@ impl DiagramLayout {
             RecordKind::RoundTrip { .. } => {
                 (Shape::Bracket { x: self.browser_x - Self::BRACKET_INSET, y1: sent, y2: arrived }, "browser")
             }
+            // Both ends share one measured instant: a flat arrow, drawn as the server saw it cross.
+            RecordKind::Control { mark: ControlMark::TcpClose, .. } => {
+                (Shape::Point { x: self.browser_x, y: arrived }, "across")
+            }
+            RecordKind::Control { from_browser: true, .. } => {
+                (Shape::Arrow { x1: self.browser_x, y1: arrived, x2: self.server_x, y2: arrived }, "server")
+            }
+            RecordKind::Control { from_browser: false, .. } => {
+                (Shape::Arrow { x1: self.server_x, y1: arrived, x2: self.browser_x, y2: arrived }, "browser")
+            }
         };
         let class = match record.kind {
             RecordKind::Request => "request",
+            RecordKind::Response { .. } if record.answered_no_content() => "no-content",
             RecordKind::Response { .. } => "response",
             RecordKind::Event { .. } | RecordKind::Delivery { .. } => "event",
             RecordKind::Answer { accepted: true } => "response",
@@ -274,6 +295,7 @@ impl DiagramLayout {
             RecordKind::Note { tone: NoteTone::Warning } => "warning",
             RecordKind::Note { tone: NoteTone::Error } => "error",
             RecordKind::RoundTrip { .. } => "round-trip",
+            RecordKind::Control { mark, .. } => mark.class(),
         };
         let mut title = if record.detail.is_empty() {
             record.label.clone()
@@ -340,12 +362,40 @@ mod tests {
     use super::*;
     use crate::diagram::trace::TraceLog;
 
+    use crate::diagram::control::ControlMark;
+
     fn layout() -> DiagramLayout {
         DiagramLayout::new(1_000_000.0)
     }
 
     fn record(kind: RecordKind, sent_at: Millis, arrived_at: Millis) -> TraceRecord {
         TraceRecord::new(0, kind, "x".into(), String::new(), sent_at, arrived_at)
+    }
+
+    #[test]
+    fn control_marks_are_flat_their_own_class_and_hidden_by_the_toggle() {
+        let mut layout = layout();
+        let ping =
+            record(RecordKind::Control { mark: ControlMark::Ping, from_browser: false }, 1_001_000.0, 1_001_000.0);
+        let pong =
+            record(RecordKind::Control { mark: ControlMark::Pong, from_browser: true }, 1_001_000.0, 1_001_000.0);
+        let closed =
+            record(RecordKind::Control { mark: ControlMark::TcpClose, from_browser: false }, 1_002_000.0, 1_002_000.0);
+        let mut timeout = record(RecordKind::Response { held_from: Some(1_000_000.0) }, 1_003_000.0, 1_003_000.0);
+        timeout.label = "204 · timeout".into();
+        let request = record(RecordKind::Request, 1_003_000.0, 1_003_000.0);
+        let all = [ping, pong, closed, timeout, request];
+        let placed = layout.place(&all);
+        let classes: Vec<_> = placed.iter().map(|placed| placed.class).collect();
+        assert_eq!(classes, ["ping", "pong", "tcp-close", "no-content", "request"]);
+        assert_eq!(placed[0].shape, Shape::Arrow { x1: 264.0, y1: 40.0, x2: 36.0, y2: 40.0 }, "server to browser");
+        assert_eq!(placed[1].shape, Shape::Arrow { x1: 36.0, y1: 40.0, x2: 264.0, y2: 40.0 }, "browser to server");
+        assert_eq!(placed[2].shape, Shape::Point { x: 36.0, y: 80.0 });
+
+        layout.show_control = false;
+        let calm: Vec<_> = all.iter().filter(|record| layout.is_visible(record, 1_004_000.0)).collect();
+        assert_eq!(calm.len(), 1, "only the request is left");
+        assert_eq!(calm[0].kind, RecordKind::Request);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::fmt::Write;
 
+use super::control::ControlMark;
 use super::trace::{Millis, NoteTone, RecordKind, TraceRecord};
 use protocol::Transport;
 
@@ -129,6 +130,11 @@ fn statement(transport: Transport, record: &TraceRecord) -> String {
         RecordKind::Note { tone: NoteTone::Info } => note(None, &text),
         // Mermaid has no span on one lifeline; the note sits where the message came back, and says since when.
         RecordKind::RoundTrip { .. } => format!("    Note left of {browser}: {}\n", escape_text(&text)),
+        RecordKind::Control { mark: ControlMark::TcpClose, .. } => {
+            format!("    Note over {browser},{server}: {}\n", escape_text(&text))
+        }
+        RecordKind::Control { from_browser: true, .. } => message("-)", &browser, &server, &text),
+        RecordKind::Control { from_browser: false, .. } => message("-)", &server, &browser, &text),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Mermaid text ([`mermaid`]) or an HTTP Archive ([`har`]), or put together as one picture ([`svg_picture`]). Components only render what these
 //! compute.
 
+pub mod control;
 pub mod describe;
 pub mod har;
 pub mod layout;

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::control::{control_of, ControlMark};
 use protocol::{WireBytes, WireLabel, WireRecord, WireUnit};
 
 /// Times are browser wall-clock milliseconds since the Unix epoch (`Date.now()`), the one axis all lanes share.
@@ -41,6 +42,9 @@ pub enum RecordKind {
     /// Receiver → sender (the webhook lane): the receiver's answer, or its absence, at `arrived_at`; `accepted`
     /// when it was a 2xx.
     Answer { accepted: bool },
+    /// Connection upkeep (a ping, a pong, a close frame, a keep-alive, a TCP close) at the server's measured time,
+    /// moved onto the browser's clock.
+    Control { mark: ControlMark, from_browser: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +62,8 @@ pub enum NoteTone {
 pub enum WireKey {
     /// The request of an exchange (browser → server).
     Request(u64),
-    /// Its response: head, body, and for a stream everything not tied to one event (hello, keep-alives, pings).
+    /// Its response: head, body, and for a stream everything not tied to one event or drawn as a control mark
+    /// (its hello, say).
     Response(u64),
     /// One event carried on a stream: an SSE chunk or a WebSocket frame.
     Event { exchange: u64, seq: u64 },
@@ -143,6 +148,18 @@ impl TraceRecord {
             WireUnit::Request { connection, new_connection, .. } => Some((connection, new_connection)),
             _ => None,
         })
+    }
+
+    /// Whether the server answered `204 No Content`: a long poll's hold time passed with no event.
+    pub fn answered_no_content(&self) -> bool {
+        matches!(self.kind, RecordKind::Response { .. })
+            && (self.label.starts_with("204 ")
+                || self.wire.iter().any(|wire| wire.unit == WireUnit::ResponseHead { status: 204 }))
+    }
+
+    /// Connection upkeep rather than data: what the "control" toggle hides.
+    pub fn is_control(&self) -> bool {
+        matches!(self.kind, RecordKind::Control { .. }) || self.answered_no_content()
     }
 
     /// The measured bytes of this arrow, if any have been matched to it.
@@ -231,8 +248,18 @@ impl TraceLog {
         }
     }
 
-    /// Attaches a measured record to its arrow, or keeps it until the arrow is bound.
-    pub fn attach(&mut self, wire: WireRecord) {
+    /// Attaches a measured record to its arrow, or keeps it until the arrow is bound. A control unit (a ping, a
+    /// keep-alive, a TCP close) is its own mark instead, at the server's time of it plus `server_to_browser_ms`.
+    pub fn attach(&mut self, wire: WireRecord, server_to_browser_ms: Millis) {
+        if let Some(control) = control_of(&wire) {
+            let at = wire.at as Millis / 1000.0 + server_to_browser_ms;
+            let kind = RecordKind::Control { mark: control.mark, from_browser: control.from_browser };
+            let id = self.push(kind, control.label, control.detail, at, at);
+            if let Some(record) = self.records.iter_mut().rev().find(|record| record.id == id) {
+                record.wire.push(wire);
+            }
+            return;
+        }
         let key = WireKey::of(&wire);
         match self.records.iter_mut().rev().find(|record| record.key == Some(key)) {
             Some(record) => push_bounded(&mut record.wire, wire),
@@ -288,16 +315,22 @@ mod tests {
         let request = push_at(&mut log, 1.0);
         let event = log.push(RecordKind::Event { seq: 9 }, "e".into(), String::new(), 2.0, 3.0);
         // The response head is measured before the page knows the exchange; the event after.
-        log.attach(wire(5, WireDirection::ToClient, WireUnit::ResponseHead { status: 200 }, 100));
-        log.attach(wire(
-            5,
-            WireDirection::ToServer,
-            WireUnit::Request { method: "GET".into(), target: "/".into(), connection: 1, new_connection: true },
-            300,
-        ));
+        log.attach(wire(5, WireDirection::ToClient, WireUnit::ResponseHead { status: 200 }, 100), 0.0);
+        log.attach(
+            wire(
+                5,
+                WireDirection::ToServer,
+                WireUnit::Request { method: "GET".into(), target: "/".into(), connection: 1, new_connection: true },
+                300,
+            ),
+            0.0,
+        );
         log.bind(request, WireKey::Request(5));
         log.bind(event, WireKey::Event { exchange: 5, seq: 9 });
-        log.attach(wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some(WireLabel::Tick), seq: Some(9) }, 0));
+        log.attach(
+            wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some(WireLabel::Tick), seq: Some(9) }, 0),
+            0.0,
+        );
         let bytes = |id: u64| log.records().iter().find(|record| record.id == id).unwrap().bytes();
         assert_eq!(bytes(request), Some(WireBytes { head: 300, framing: 1, payload: 2 }));
         assert_eq!(bytes(event), Some(WireBytes { head: 0, framing: 1, payload: 2 }));
@@ -322,6 +355,25 @@ mod tests {
         let event = wire(5, WireDirection::ToClient, frame(WireLabel::Message), 0);
         assert_eq!(WireKey::of(&ack), WireKey::Ack { exchange: 5, seq: 9 });
         assert_eq!(WireKey::of(&event), WireKey::Event { exchange: 5, seq: 9 });
+    }
+
+    #[test]
+    fn a_keep_alive_is_its_own_mark_at_the_server_s_time_on_the_browser_s_clock() {
+        let mut log = TraceLog::default();
+        let connect = push_at(&mut log, 1_000.0);
+        log.bind(connect, WireKey::Response(5));
+        let mut keep_alive =
+            wire(5, WireDirection::ToClient, WireUnit::Chunk { event: Some(WireLabel::KeepAlive), seq: None }, 0);
+        keep_alive.at = 16_000_000;
+        // The server's clock runs 4 ms ahead of the browser's.
+        log.attach(keep_alive, -4.0);
+        let records = log.records();
+        assert_eq!(records.len(), 2);
+        assert!(records[0].wire.is_empty(), "not on the stream's connect arrow");
+        let mark = &records[1];
+        assert_eq!(mark.kind, RecordKind::Control { mark: ControlMark::KeepAlive, from_browser: false });
+        assert_eq!((mark.sent_at, mark.arrived_at), (15_996.0, 15_996.0));
+        assert_eq!(mark.wire.len(), 1, "its bytes stay with it, for the inspector");
     }
 
     fn push_at(log: &mut TraceLog, at: Millis) -> u64 {

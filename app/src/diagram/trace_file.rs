@@ -1,5 +1,5 @@
 //! A trace file: everything the lanes recorded, saved so it can be replayed later without a server (a teacher
-//! records one before class). Its JSON is `{"format": "transport-lab-trace", "version": 2, ...}`; a file is checked
+//! records one before class). Its JSON is `{"format": "transport-lab-trace", "version": 3, ...}`; a file is checked
 //! before anything is drawn from it, and a bad one is refused with a sentence saying what is wrong.
 
 use std::collections::HashSet;
@@ -15,8 +15,9 @@ use protocol::{DelayRule, GeneratorSettings, Transport};
 
 pub const TRACE_FORMAT: &str = "transport-lab-trace";
 /// Bumped whenever a field or a record's JSON shape changes meaning. Version 2 added round-trip records and the
-/// WebSocket `ack` wire key; every version 1 file is a valid version 2 file, so both are read.
-pub const TRACE_VERSION: u32 = 2;
+/// WebSocket `ack` wire key; version 3 control marks, the `connection_closed` wire unit and the carried capture.
+/// Every older file is a valid newer file, so all are read.
+pub const TRACE_VERSION: u32 = 3;
 /// The oldest version this page still reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Most records a lane may bring: far more than a lane keeps (800), but a bound, so a huge file cannot hang the page.
@@ -246,21 +247,24 @@ mod tests {
             t + 11.0,
         );
         log.bind(request, WireKey::Request(17));
-        log.attach(WireRecord {
-            id: 1,
-            exchange: 17,
-            transport: Some(Transport::ShortPoll),
-            direction: WireDirection::ToServer,
-            at: 1_795_303_724_621_196,
-            unit: WireUnit::Request {
-                method: "GET".into(),
-                target: "/api/poll".into(),
-                connection: 1,
-                new_connection: true,
+        log.attach(
+            WireRecord {
+                id: 1,
+                exchange: 17,
+                transport: Some(Transport::ShortPoll),
+                direction: WireDirection::ToServer,
+                at: 1_795_303_724_621_196,
+                unit: WireUnit::Request {
+                    method: "GET".into(),
+                    target: "/api/poll".into(),
+                    connection: 1,
+                    new_connection: true,
+                },
+                bytes: WireBytes { head: 487, framing: 0, payload: 0 },
+                raw: "GET /api/poll HTTP/1.1\r\n\r\n".into(),
             },
-            bytes: WireBytes { head: 487, framing: 0, payload: 0 },
-            raw: "GET /api/poll HTTP/1.1\r\n\r\n".into(),
-        });
+            0.0,
+        );
         log
     }
 
@@ -285,7 +289,7 @@ mod tests {
         let file = file();
         let json = file.to_json().unwrap();
         assert_eq!(TraceFile::parse(&json).unwrap(), file);
-        assert!(json.contains(r#""format": "transport-lab-trace""#) && json.contains(r#""version": 2"#));
+        assert!(json.contains(r#""format": "transport-lab-trace""#) && json.contains(r#""version": 3"#));
     }
 
     #[test]
@@ -298,7 +302,7 @@ mod tests {
         let json = file.to_json().unwrap();
         assert!(json.contains(r#""type": "round_trip""#), "{json}");
         assert_eq!(TraceFile::parse(&json).unwrap().lanes[0].records.last(), Some(&round_trip));
-        let version_1 = self::file().to_json().unwrap().replacen(r#""version": 2"#, r#""version": 1"#, 1);
+        let version_1 = self::file().to_json().unwrap().replacen(r#""version": 3"#, r#""version": 1"#, 1);
         assert_eq!(TraceFile::parse(&version_1).unwrap().version, 1);
     }
 
@@ -335,8 +339,8 @@ mod tests {
         assert!(error.to_string().contains("not a Transport Lab trace"));
         let error = TraceFile::parse(r#"[1, 2]"#).unwrap_err();
         assert_eq!(error, TraceFileError::WrongFormat { found: "missing".into() });
-        let error = TraceFile::parse(r#"{"format": "transport-lab-trace", "version": 3}"#).unwrap_err();
-        assert_eq!(error.to_string(), "this trace is version 3; this page reads versions 1 to 2");
+        let error = TraceFile::parse(r#"{"format": "transport-lab-trace", "version": 4}"#).unwrap_err();
+        assert_eq!(error.to_string(), "this trace is version 4; this page reads versions 1 to 3");
         assert!(matches!(TraceFile::parse("{\"format\": "), Err(TraceFileError::NotJson(_))));
         assert!(matches!(TraceFile::parse(""), Err(TraceFileError::NotJson(_))));
     }

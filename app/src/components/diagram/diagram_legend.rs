@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::context::ControlMarks;
 use crate::diagram::describe::note_marker;
 
 const WIDTH: f64 = 44.0;
@@ -17,6 +18,9 @@ enum Sample {
     Event,
     TcpOpen,
     Note(&'static str),
+    /// A control mark, by its class: flat, thin and dotted, each its own dash.
+    Control(&'static str),
+    TcpClose,
 }
 
 const ENTRIES: [(Sample, &str); 8] = [
@@ -30,13 +34,42 @@ const ENTRIES: [(Sample, &str); 8] = [
     (Sample::Note("info"), "note"),
 ];
 
+/// Connection upkeep, which the toggle hides.
+const CONTROL_ENTRIES: [(Sample, &str); 6] = [
+    (Sample::Control("ping"), "WebSocket ping"),
+    (Sample::Control("pong"), "pong"),
+    (Sample::Control("close-frame"), "close frame, with its code"),
+    (Sample::Control("keep-alive"), "SSE keep-alive comment"),
+    (Sample::Control("no-content"), "204: a long poll's hold time passed"),
+    (Sample::TcpClose, "TCP connection closed: open square"),
+];
+
 #[component]
-pub fn DiagramLegend() -> impl IntoView {
+pub fn DiagramLegend(control_marks: ControlMarks) -> impl IntoView {
+    let shown = control_marks.0;
     view! {
         <div class="diagram-legend" data-testid="diagram-legend">
             <ArrowheadDefinition />
             <ul aria-label="What the diagrams' marks mean">
                 {ENTRIES.into_iter().map(|(sample, text)| view! { <li>{swatch(sample)}{text}</li> }).collect_view()}
+            </ul>
+            <ul aria-label="Control marks" class="control-legend" class:hidden-marks=move || !shown.get()>
+                <li>
+                    <label title="Pings, pongs, close frames, keep-alives, 204s and TCP closes: how connections are kept \
+                                  alive and ended. Hide them for a calm view.">
+                        <input
+                            type="checkbox"
+                            data-testid="show-control-marks"
+                            prop:checked=move || shown.get()
+                            on:change:target=move |event| shown.set(event.target().checked())
+                        />
+                        "control marks:"
+                    </label>
+                </li>
+                {CONTROL_ENTRIES
+                    .into_iter()
+                    .map(|(sample, text)| view! { <li>{swatch(sample)}{text}</li> })
+                    .collect_view()}
             </ul>
         </div>
     }
@@ -53,9 +86,11 @@ fn swatch(sample: Sample) -> impl IntoView {
         }
         Sample::Event => ("record event to-browser".to_owned(), (WIDTH - 4.0, middle, 2.0, middle)),
         Sample::Note(kind) => (format!("record {kind} to-across"), (0.0, HEIGHT - 2.0, WIDTH, HEIGHT - 2.0)),
+        Sample::Control(kind) => (format!("record {kind} to-browser"), (WIDTH - 2.0, middle, 2.0, middle)),
+        Sample::TcpClose => ("record tcp-close to-across".to_owned(), (middle, middle, middle, middle)),
     };
     let (x1, y1, x2, y2) = line;
-    let arrowhead = !matches!(sample, Sample::Note(_));
+    let arrowhead = !matches!(sample, Sample::Note(_) | Sample::TcpClose);
     view! {
         <svg class="legend-swatch" width=WIDTH height=HEIGHT viewBox=format!("0 0 {WIDTH} {HEIGHT}") aria-hidden="true">
             <g class=class>
@@ -65,6 +100,8 @@ fn swatch(sample: Sample) -> impl IntoView {
                     .then(|| view! { <circle class="emitted" cx=x1 cy=y1 r="2.5" /> })}
                 {matches!(sample, Sample::TcpOpen)
                     .then(|| view! { <rect class="tcp-open" x=x1 y=y1 - 3.5 width="7" height="7" /> })}
+                {matches!(sample, Sample::TcpClose)
+                    .then(|| view! { <rect class="tcp-close-mark" x=x1 - 3.5 y=y1 - 3.5 width="7" height="7" /> })}
                 <line x1=x1 y1=y1 x2=x2 y2=y2 marker-end=arrowhead.then_some("url(#legend-head)") />
                 {match sample {
                     Sample::Note(kind) => note_marker(kind)

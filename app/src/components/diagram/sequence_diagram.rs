@@ -5,7 +5,7 @@ use crate::components::context::Inspection;
 use crate::components::context::LessonFocus;
 use crate::components::diagram::time_axis::visible_ticks;
 use crate::diagram::describe::{note_marker, InView};
-use crate::diagram::{DiagramLayout, Millis, PlacedRecord, TraceLog};
+use crate::diagram::{DiagramLayout, Millis, PlacedRecord, Shape, TraceLog};
 use protocol::Transport;
 
 /// What a live lane draws: its records in view, recomputed when the trace changes or once a second as records
@@ -115,6 +115,9 @@ fn Record(record: PlacedRecord, transport: Transport, marker: String, width: f64
             {strokes.dot.map(|(cx, cy)| view! { <circle class="emitted" cx=cx cy=cy r="2.5" /> })}
             {record.opens_connection.map(|(x, y)| view! {
                 <rect class="tcp-open" data-testid="tcp-open" x=x - 3.5 y=y - 3.5 width="7" height="7" />
+            })}
+            {matches!(record.shape, Shape::Point { .. }).then(|| view! {
+                <rect class="tcp-close-mark" data-testid="tcp-close" x=x1 - 3.5 y=y1 - 3.5 width="7" height="7" />
             })}
             // An arrow a pixel wide is hard to point at; this invisible wider stroke takes the pointer for it.
             <line class="hit" x1=x1 y1=y1 x2=x2 y2=y2 />

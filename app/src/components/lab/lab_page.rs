@@ -3,6 +3,7 @@ use leptos::prelude::*;
 
 use crate::client::{use_clock_offset, use_lane, use_tab_share, use_wire_feed, LaneOptions, LaneStart};
 use crate::components::common::theme::ThemeChoice;
+use crate::components::context::ControlMarks;
 use crate::components::context::FaultScope;
 use crate::components::context::HighlightedEvent;
 use crate::components::context::Inspection;
@@ -121,6 +122,9 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.
     let layout = RwSignal::new(DiagramLayout::new(snapshot.server_time as f64 / 1000.0));
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
+    let control_marks = ControlMarks(RwSignal::new(true));
+    provide_context(control_marks);
+    control_marks.follow(layout);
 
     // A replay switches the live lanes off (nothing live runs beside it, to be mistaken for it) and back to how
     // they were when it ends.
@@ -154,7 +158,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             <TabLimitNotice tab_share />
             <ViewBar control=view held=view_held clock layout=layout.read_only() help_open />
             <ShortcutsHelp open=help_open />
-            <DiagramLegend />
+            <DiagramLegend control_marks />
             // How the figures are measured matters on the open lab; in a lesson it would push the lanes off screen.
             {(!with_lesson).then(|| view! {
                 <ClockOffsetNote clock_offset />

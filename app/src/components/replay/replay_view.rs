@@ -3,6 +3,7 @@ use std::sync::Arc;
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::components::context::ControlMarks;
 use crate::components::context::HighlightedEvent;
 use crate::components::context::Inspection;
 use crate::components::diagram::diagram_clock::{use_diagram_clock, utc_offset_minutes};
@@ -28,6 +29,9 @@ pub fn ReplayView(loaded: LoadedTrace, on_load: Callback<LoadedTrace>, on_exit: 
     let position = Memo::new(move |_| clock.with(|clock| clock.position));
     let layout = RwSignal::new(DiagramLayout::new(trace.origin));
     Effect::new(move |_| layout.update(|layout| layout.utc_offset_minutes = utc_offset_minutes()));
+    if let Some(control_marks) = use_context::<ControlMarks>() {
+        control_marks.follow(layout);
+    }
     let summary = Memo::new({
         let trace = trace.clone();
         move |_| layout.with(|layout| trace.summary(layout))
