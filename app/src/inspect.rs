@@ -179,7 +179,10 @@ fn frame_lines(
         ),
         line(length, "lengths up to 125 fit the first byte; then 2 or 8 more bytes"),
         line(format!("{header} header bytes, {payload} payload bytes"), "the header is all the framing a frame has"),
-        line(format!("payload starts: {first_bytes}"), "first bytes as sent (a browser's are still masked)"),
+        line(
+            format!("payload starts: {}", first_payload_bytes(first_bytes)),
+            "first bytes as sent (a browser's are still masked); every kept byte is in the hex view",
+        ),
     ]
 }
 
@@ -188,6 +191,17 @@ fn plural(count: u64) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// The first 16 of the kept payload bytes (hex, spaced), marked when more were kept.
+fn first_payload_bytes(hex: &str) -> String {
+    const SHOWN: usize = 16;
+    let shown: Vec<&str> = hex.split_whitespace().take(SHOWN + 1).collect();
+    if shown.len() > SHOWN {
+        format!("{} …", shown[..SHOWN].join(" "))
+    } else {
+        shown.join(" ")
     }
 }
 

@@ -1,6 +1,8 @@
 import { expect, Locator, Page, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
+// A HAR 1.2 validator nobody here wrote: npm's har-validator, over har-schema's JSON schema.
+import { har as validateHar } from "har-validator";
 import { lane, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
 
 test.beforeEach(async ({ request }) => {
@@ -56,8 +58,8 @@ async function recordAndStop(page: Page) {
   return errors;
 }
 
-async function download(page: Page, testId: string) {
-  const [file] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testId).click()]);
+async function download(page: Page, testId: string, scope: Page | Locator = page) {
+  const [file] = await Promise.all([page.waitForEvent("download"), scope.getByTestId(testId).click()]);
   const path = await file.path();
   return { name: file.suggestedFilename(), path, bytes: await readFile(path) };
 }
@@ -72,7 +74,7 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
   const trace = await download(page, "export-trace");
   expect(trace.name).toMatch(/^transport-lab-trace-[\d-]+\.json$/);
   const json = JSON.parse(trace.bytes.toString("utf8"));
-  expect([json.format, json.version]).toEqual(["transport-lab-trace", 2]);
+  expect([json.format, json.version]).toEqual(["transport-lab-trace", 3]);
   expect(json.lanes.map((lane: { transport: string }) => lane.transport)).toEqual([...TRANSPORTS, "webhook", "mqtt", "grpc"]);
   expect(json.settings.generator).toEqual({ rate_per_second: 2, payload_bytes: 0, paused: false });
   expect(json.settings.poll_interval_ms).toBe(1000);
@@ -299,4 +301,96 @@ test("pcapng: the page's own connections, which tshark decodes as its lanes' req
   for (const path of ["/api/poll?", "/api/long-poll?", "/api/sse?", "/api/ws?"]) {
     expect(uris.some((uri) => uri.startsWith(path)), `${path} in ${uris.length} requests`).toBe(true);
   }
+});
+
+/** One measured record as `GET /api/wire` gives it. */
+type ServerRecord = {
+  exchange: number;
+  direction: "to_server" | "to_client";
+  unit: { kind: string; target?: string; connection?: number; opcode?: string };
+  bytes: { head: number; framing: number; payload: number };
+};
+
+test("HAR: every lane's exchanges and WebSocket messages, valid HAR 1.2, with the sizes the server measured", async ({ page }) => {
+  const errors = await recordAndStop(page);
+  const file = await download(page, "export-har");
+  expect(file.name).toMatch(/\.har$/);
+  await expect(page.getByTestId("export-status")).toContainText("HTTP exchanges as HAR");
+  const har = JSON.parse(file.bytes.toString("utf8"));
+  await validateHar(har).catch((error: { errors?: unknown }) => {
+    throw new Error(`not valid HAR 1.2: ${JSON.stringify(error.errors ?? error)}`);
+  });
+  expect(har.log.version).toBe("1.2");
+  const entries: any[] = har.log.entries;
+  for (const transport of TRANSPORTS) {
+    expect(entries.some((entry) => entry._lane === transport), `${transport} entries`).toBe(true);
+  }
+
+  // The server's own record of the page's exchanges, asked for directly: the HAR's sizes must be the same.
+  const client = new URL(entries.find((entry) => entry._lane === "short_poll").request.url).searchParams.get("client");
+  const records: ServerRecord[] = [];
+  for (let after = 0; ; ) {
+    const wirePage = await (await page.request.get(`/api/wire?client=${client}&after=${after}`)).json();
+    records.push(...wirePage.records);
+    if (wirePage.records.length === 0 || wirePage.next === after) break;
+    after = wirePage.next;
+  }
+  const exchanges = new Map<number, ServerRecord[]>();
+  for (const record of records) exchanges.set(record.exchange, [...(exchanges.get(record.exchange) ?? []), record]);
+  const measured = (entry: any) =>
+    [...exchanges.values()].find((units) =>
+      units.some(
+        (unit) =>
+          unit.unit.kind === "request" &&
+          String(unit.unit.connection) === entry.connection &&
+          entry.request.url.endsWith(unit.unit.target) &&
+          unit.bytes.head === entry.request.headersSize,
+      ),
+    );
+  let checked = 0;
+  for (const entry of entries.filter((entry) => TRANSPORTS.includes(entry._lane))) {
+    const units = measured(entry);
+    expect(units, `${entry.request.url} on connection ${entry.connection}: ${entry.request.headersSize} B of head`).toBeDefined();
+    const head = units!.find((unit) => unit.unit.kind === "response_head");
+    if (head) expect(entry.response.headersSize).toBe(head.bytes.head);
+    if (entry._resourceType === "websocket") {
+      // Every text frame the server sent, in order, is a received message of exactly its payload's size.
+      const frames = units!.filter((unit) => unit.unit.kind === "frame" && unit.direction === "to_client" && unit.unit.opcode === "text");
+      const received = entry._webSocketMessages.filter((message: any) => message.type === "receive" && message.opcode === 1);
+      expect(received.map((message: any) => Buffer.byteLength(message.data))).toEqual(frames.map((frame) => frame.bytes.payload));
+      expect(received.length).toBeGreaterThanOrEqual(3);
+    } else if (units!.some((unit) => unit.unit.kind === "body")) {
+      const body = units!.filter((unit) => unit.unit.kind === "body" && unit.direction === "to_client");
+      expect(entry.response.bodySize).toBe(body.reduce((sum, unit) => sum + unit.bytes.payload, 0));
+      expect(Buffer.byteLength(entry.response.content.text ?? "")).toBe(entry.response.content.size);
+    }
+    checked += 1;
+  }
+  expect(checked).toBeGreaterThanOrEqual(8);
+
+  // One lane alone.
+  await page.getByTestId("har-lane").selectOption("sse");
+  const sse = JSON.parse((await download(page, "export-har")).bytes.toString("utf8"));
+  expect(new Set(sse.log.entries.map((entry: any) => entry._lane))).toEqual(new Set(["sse"]));
+  const stream = sse.log.entries.find((entry: any) => entry.response.status === 200);
+  expect(stream.response.content.mimeType).toContain("text/event-stream");
+  expect(stream.response.content.text).toContain("data: {");
+  expect(errors).toEqual([]);
+});
+
+test("a trace carries its capture: a replay exports pcapng and HAR like the live page", async ({ page }) => {
+  await recordAndStop(page);
+  const trace = await download(page, "export-trace");
+  const json = JSON.parse(trace.bytes.toString("utf8"));
+  expect(json.version).toBe(3);
+  expect(Buffer.from(json.pcapng_base64, "base64").readUInt32LE(0)).toBe(0x0a0d0d0a);
+  await page.getByTestId("trace-file").setInputFiles(trace.path);
+  await expect(page.getByTestId("replay")).toBeVisible();
+  const replay = page.getByTestId("replay");
+  const pcapng = await download(page, "export-pcapng", replay);
+  expect(pcapng.bytes.equals(Buffer.from(json.pcapng_base64, "base64"))).toBe(true);
+  const har = JSON.parse((await download(page, "export-har", replay)).bytes.toString("utf8"));
+  expect(har.log.entries.length).toBeGreaterThan(8);
+  expect(har.log.pages[0].title).toContain("replay of");
+  await expect(replay.getByTestId("export-status")).toContainText("HTTP exchanges as HAR");
 });

@@ -181,6 +181,40 @@ async fn a_websocket_is_counted_to_the_byte_both_ways_with_frame_headers_as_fram
         .expect("the event frame, named");
     assert_eq!((event.bytes.framing, event.bytes.payload > 200), (4, true));
     assert!(frames.iter().any(|record| matches!(&record.unit, WireUnit::Frame { opcode, .. } if opcode == "close")));
+
+    // Each frame keeps its header as it crossed: the client's mask key is its last 4 bytes, and unmasks the payload.
+    let hex = |text: &str| -> Vec<u8> { text.split(' ').map(|byte| u8::from_str_radix(byte, 16).unwrap()).collect() };
+    for record in &frames {
+        let WireUnit::Frame { header, .. } = &record.unit else { unreachable!() };
+        assert_eq!(hex(header).len() as u64, record.bytes.framing, "{header}");
+    }
+    let publish = frames
+        .iter()
+        .find(|record| {
+            record.direction == WireDirection::ToServer
+                && matches!(&record.unit, WireUnit::Frame { opcode, .. } if opcode == "text")
+        })
+        .expect("the client's publish");
+    let WireUnit::Frame { header, .. } = &publish.unit else { unreachable!() };
+    let key = hex(header)[2..6].to_vec();
+    let unmasked: Vec<u8> = hex(&publish.raw).iter().enumerate().map(|(index, byte)| byte ^ key[index % 4]).collect();
+    assert_eq!(unmasked, br#"{"type":"publish","text":"from the socket"}"#);
+
+    // The server let go of the connection: the page is told, with how many exchanges it carried.
+    let mut closed = None;
+    for _ in 0..50 {
+        closed = self::records(&server, "socket")
+            .await
+            .into_iter()
+            .find(|record| matches!(record.unit, WireUnit::ConnectionClosed { .. }));
+        if closed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed = closed.expect("a connection_closed record");
+    assert!(matches!(closed.unit, WireUnit::ConnectionClosed { exchanges: 1, .. }), "{closed:?}");
+    assert_eq!((closed.transport, closed.bytes.total()), (Some(Transport::WebSocket), 0));
 }
 
 #[tokio::test]
