@@ -265,11 +265,13 @@ fn readable(bytes: &[u8]) -> String {
     }
 }
 
-fn parse_hex(raw: &str) -> Option<Vec<u8>> {
+/// Bytes written as spaced hex pairs (`raw` of a frame or a gRPC message); `None` if any pair is not hex.
+pub fn parse_hex(raw: &str) -> Option<Vec<u8>> {
     raw.split_whitespace().map(|byte| u8::from_str_radix(byte, 16).ok()).collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Two lowercase hex digits a byte, spaced, as the server writes `raw`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
 }
 

@@ -1,6 +1,8 @@
 //! What the inspector says about a measured record, as plain Rust: wire text made visible, and a short note for
 //! each part a learner should know. The component only renders these lines.
 
+use crate::hex_view::{hex, parse_hex};
+use protocol::civil_date::UtcTime;
 use protocol::grpc::fields::{decode_message, Contents, End, Field, Schema, Value};
 use protocol::{WireDirection, WireRecord, WireUnit};
 
@@ -275,14 +277,6 @@ fn grpc_message_lines(record: &WireRecord, flags: u8, length: u32) -> Vec<Inspec
     lines
 }
 
-fn parse_hex(raw: &str) -> Option<Vec<u8>> {
-    raw.split_whitespace().map(|byte| u8::from_str_radix(byte, 16).ok()).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
-}
-
 /// One line per field, nested fields after their parent, marked `↳` once per level (leading spaces would collapse
 /// in the page).
 fn field_lines(bytes: &[u8], fields: &[Field], depth: usize, lines: &mut Vec<InspectLine>) {
@@ -384,16 +378,8 @@ fn field_note(field: &Field, first: bool) -> Option<String> {
 
 /// Unix microseconds as a UTC date and time.
 fn utc(micros: u64) -> String {
-    let seconds = micros / 1_000_000;
-    let in_day = seconds % 86_400;
-    let (year, month, day) = protocol::civil_date::civil_date(seconds);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06} UTC",
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60,
-        micros % 1_000_000
-    )
+    let UtcTime { year, month, day, hour, minute, second, micros } = UtcTime::of(micros);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}.{micros:06} UTC")
 }
 
 fn grpc_status_name(code: &str) -> Option<&'static str> {

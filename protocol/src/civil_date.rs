@@ -1,6 +1,35 @@
 //! A date from Unix time, for the few places that print one (the inspector's `emitted_at`, a scale report's
 //! "finished"): the civil-from-days algorithm, rather than a date crate in the browser's bundle for one line.
 
+/// A Unix time in microseconds as UTC calendar fields, for the places that print one in their own format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UtcTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u64,
+    pub minute: u64,
+    pub second: u64,
+    pub micros: u64,
+}
+
+impl UtcTime {
+    pub fn of(unix_micros: u64) -> Self {
+        let seconds = unix_micros / 1_000_000;
+        let in_day = seconds % 86_400;
+        let (year, month, day) = civil_date(seconds);
+        Self {
+            year,
+            month,
+            day,
+            hour: in_day / 3600,
+            minute: in_day / 60 % 60,
+            second: in_day % 60,
+            micros: unix_micros % 1_000_000,
+        }
+    }
+}
+
 /// `(year, month, day)` of the UTC day that `unix_seconds` falls in.
 pub fn civil_date(unix_seconds: u64) -> (i64, u32, u32) {
     let z = (unix_seconds / 86_400) as i64 + 719_468;
@@ -25,5 +54,12 @@ mod tests {
         assert_eq!(civil_date(951_868_799), (2000, 2, 29));
         assert_eq!(civil_date(951_868_800), (2000, 3, 1));
         assert_eq!(civil_date(1_796_256_000), (2026, 12, 3));
+    }
+
+    #[test]
+    fn a_time_of_day_to_the_microsecond() {
+        let time = UtcTime::of(1_796_256_000_000_000 + 13 * 3_600_000_000 + 7 * 60_000_000 + 9_000_042);
+        assert_eq!((time.year, time.month, time.day), (2026, 12, 3));
+        assert_eq!((time.hour, time.minute, time.second, time.micros), (13, 7, 9, 42));
     }
 }

@@ -1,7 +1,8 @@
 //! The pcapng export read by `tshark` and `capinfos` (Debian's Wireshark tools; `./lab setup` installs them): a
 //! page's short polls on one kept-alive connection, its SSE stream and its WebSocket, decoded as HTTP, SSE lines and
 //! WebSocket frames, with TCP payload bytes equal to what the client's own socket sent and received, no malformed
-//! packet, no TCP analysis warning, and the teacher's cookie masked at its length.
+//! packet, no TCP analysis warning, and the teacher's cookie masked at its length; and a page's MQTT over its
+//! WebSocket, decoded packet by packet by tshark's own MQTT dissector.
 
 use crate::common;
 
@@ -9,9 +10,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::mqtt_socket::{seq_of, MqttSocket};
 use common::TestServer;
-use futures::StreamExt;
-use protocol::Transport;
+use futures::{SinkExt, StreamExt};
+use mqtt5_protocol::{ConnectOptions, QoS};
+use protocol::{mqtt, Transport, WirePage, WireUnit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -169,4 +172,51 @@ async fn a_page_with_nothing_kept_is_a_named_404_and_a_missing_page_a_400() {
     assert_eq!((body["error"].as_str(), body["field"].as_str()), (Some("nothing_captured"), Some("client")));
     let response = server.http.get(server.url("/api/wire/pcapng")).send().await.unwrap();
     assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn tshark_decodes_a_page_s_mqtt_packets_with_the_sizes_the_lab_measured() {
+    const MQTT_PAGE: &str = "pcapmqttpcapmqtt";
+    let server = TestServer::start().await;
+    let port = server.addr.port();
+    let mut client = MqttSocket::open_as(&server, MQTT_PAGE).await;
+    client.connect(ConnectOptions::new("pcap").with_keep_alive(Duration::from_secs(60))).await;
+    client.subscribe(mqtt::EVENTS_FILTER, QoS::AtMostOnce).await;
+    let seq = server.publish("over MQTT, in a capture").await;
+    assert_eq!(seq_of(&client.publish().await), seq);
+    client.socket.close(None).await.unwrap();
+    server.wait_for_open(Transport::Mqtt, 0, "the socket is still open").await;
+
+    let response = server.http.get(server.url(&format!("/api/wire/pcapng?client={MQTT_PAGE}"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let file = std::env::temp_dir().join(format!("transport-lab-{}-{MQTT_PAGE}.pcapng", std::process::id()));
+    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+    assert_eq!(fields(&file, port, "_ws.malformed", &["frame.number"]), [] as [String; 0]);
+
+    // Wireshark hands the WebSocket's binary payload to its MQTT dissector (the 101 named the `mqtt` subprotocol).
+    let packets = fields(&file, port, "mqtt", &["mqtt.msgtype", "mqtt.len", "mqtt.topic"]);
+    let types: Vec<&str> = packets.iter().map(|line| line.split('\t').next().unwrap()).collect();
+    // CONNECT, CONNACK, SUBSCRIBE, SUBACK, PUBLISH (one packet per frame here).
+    assert_eq!(types, ["1", "2", "8", "9", "3"], "{packets:?}");
+    let publish: Vec<&str> = packets[4].split('\t').collect();
+    assert_eq!(publish[2], "lab/events/message");
+
+    // The same packets in the lab's own record of the page: each binary frame's payload is one whole packet, so its
+    // size is tshark's remaining length plus the fixed header (1 byte, and 1 for a remaining length under 128).
+    let page: WirePage = server.get_json(&format!("/api/wire?client={MQTT_PAGE}&after=0")).await;
+    let measured: Vec<u64> = page
+        .records
+        .iter()
+        .filter(|record| matches!(&record.unit, WireUnit::Frame { opcode, .. } if opcode == "binary"))
+        .map(|record| record.bytes.payload)
+        .collect();
+    let decoded: Vec<u64> = packets
+        .iter()
+        .map(|line| {
+            let remaining: u64 = line.split('\t').nth(1).unwrap().parse().unwrap();
+            remaining + 1 + if remaining < 128 { 1 } else { 2 }
+        })
+        .collect();
+    assert_eq!(measured, decoded, "the lab's frame payloads against tshark's MQTT packet lengths");
+    std::fs::remove_file(&file).ok();
 }

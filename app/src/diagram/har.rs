@@ -13,7 +13,8 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::trace::{TraceRecord, WireKey};
-use crate::hex_view::{chunk_data_bytes, frame_payload};
+use crate::hex_view::{chunk_data_bytes, frame_payload, parse_hex};
+use protocol::civil_date::UtcTime;
 use protocol::{Transport, WireDirection, WireRecord, WireUnit};
 
 #[derive(Serialize)]
@@ -345,7 +346,11 @@ fn body_text(pieces: &[&WireRecord]) -> (String, Option<&'static str>, bool) {
         for wire in pieces {
             match &wire.unit {
                 WireUnit::GrpcMessage { flags, length, .. } => {
-                    let kept = if flags & 0x80 != 0 { wire.raw.as_bytes().to_vec() } else { parse_hex(&wire.raw) };
+                    let kept = if flags & 0x80 != 0 {
+                        wire.raw.as_bytes().to_vec()
+                    } else {
+                        parse_hex(&wire.raw).unwrap_or_default()
+                    };
                     cut |= (kept.len() as u64) < u64::from(*length);
                     bytes.push(*flags);
                     bytes.extend_from_slice(&length.to_be_bytes());
@@ -403,22 +408,10 @@ fn web_socket_message(wire: &WireRecord, bodies: &HashMap<WireKey, &str>) -> (We
     (WebSocketMessage { direction, time: wire.at as f64 / 1e6, opcode: code, data }, cut)
 }
 
-fn parse_hex(raw: &str) -> Vec<u8> {
-    raw.split_whitespace().filter_map(|byte| u8::from_str_radix(byte, 16).ok()).collect()
-}
-
 /// Unix microseconds as ISO 8601 in UTC with milliseconds, the form HAR's `startedDateTime` takes.
 pub fn iso(micros: u64) -> String {
-    let seconds = micros / 1_000_000;
-    let in_day = seconds % 86_400;
-    let (year, month, day) = protocol::civil_date::civil_date(seconds);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60,
-        micros % 1_000_000 / 1000
-    )
+    let UtcTime { year, month, day, hour, minute, second, micros } = UtcTime::of(micros);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}Z", micros / 1000)
 }
 
 fn query_string(target: &str) -> Vec<NameValue> {
@@ -504,6 +497,7 @@ impl ParsedHead {
 mod tests {
     use super::*;
     use crate::diagram::trace::RecordKind;
+    use crate::hex_view::hex;
     use protocol::{WireBytes, WireLabel};
 
     fn wire(
@@ -606,7 +600,6 @@ mod tests {
         let key = [1, 2, 3, 4];
         let masked: Vec<u8> =
             b"{\"text\":\"hi\"}".iter().enumerate().map(|(index, byte)| byte ^ key[index % 4]).collect();
-        let hex = |bytes: &[u8]| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ");
         let frame = |opcode: &'static str, header: &[u8], seq: Option<u64>| WireUnit::Frame {
             opcode: opcode.into(),
             fin: true,

@@ -38,10 +38,10 @@ const ENTRIES: [(Sample, &str); 8] = [
 const CONTROL_ENTRIES: [(Sample, &str); 6] = [
     (Sample::Control("ping"), "WebSocket ping"),
     (Sample::Control("pong"), "pong"),
-    (Sample::Control("close-frame"), "close frame, with its code"),
-    (Sample::Control("keep-alive"), "SSE keep-alive comment"),
-    (Sample::Control("no-content"), "204: a long poll's hold time passed"),
-    (Sample::TcpClose, "TCP connection closed: open square"),
+    (Sample::Control("close-frame"), "close frame and code"),
+    (Sample::Control("keep-alive"), "SSE keep-alive"),
+    (Sample::Control("no-content"), "204: nothing in the hold time"),
+    (Sample::TcpClose, "TCP closed: open square"),
 ];
 
 #[component]
@@ -50,11 +50,11 @@ pub fn DiagramLegend(control_marks: ControlMarks) -> impl IntoView {
     view! {
         <div class="diagram-legend" data-testid="diagram-legend">
             <ArrowheadDefinition />
+            // One list, so the control marks flow on from the other marks' last line instead of taking lines of
+            // their own above the diagrams.
             <ul aria-label="What the diagrams' marks mean">
                 {ENTRIES.into_iter().map(|(sample, text)| view! { <li>{swatch(sample)}{text}</li> }).collect_view()}
-            </ul>
-            <ul aria-label="Control marks" class="control-legend" class:hidden-marks=move || !shown.get()>
-                <li>
+                <li class="control-toggle">
                     <label title="Pings, pongs, close frames, keep-alives, 204s and TCP closes: how connections are kept \
                                   alive and ended. Hide them for a calm view.">
                         <input
@@ -68,7 +68,9 @@ pub fn DiagramLegend(control_marks: ControlMarks) -> impl IntoView {
                 </li>
                 {CONTROL_ENTRIES
                     .into_iter()
-                    .map(|(sample, text)| view! { <li>{swatch(sample)}{text}</li> })
+                    .map(|(sample, text)| view! {
+                        <li class="control-entry" class:hidden-marks=move || !shown.get()>{swatch(sample)}{text}</li>
+                    })
                     .collect_view()}
             </ul>
         </div>
