@@ -96,8 +96,17 @@ pub fn MetricsPanel(lanes: Vec<LaneHandle>) -> impl IntoView {
 #[component]
 fn Chart(bars: Vec<Bar>) -> impl IntoView {
     let height = bars.iter().map(|bar| bar.y + bar.height).fold(0.0, f64::max).max(1.0);
+    // What a screen reader says for the picture: every bar's own tooltip, in order.
+    let described = bars.iter().map(|bar| bar.label.as_str()).collect::<Vec<_>>().join("; ");
     view! {
-        <svg class="mini-chart" width=CHART_WIDTH height=height viewBox=format!("0 0 {CHART_WIDTH} {height}") role="img">
+        <svg
+            class="mini-chart"
+            width=CHART_WIDTH
+            height=height
+            viewBox=format!("0 0 {CHART_WIDTH} {height}")
+            role="img"
+            aria-label=described
+        >
             {bars.into_iter().map(|bar| view! {
                 <rect class=bar.class x=bar.x y=bar.y width=bar.width.max(0.0) height=bar.height.max(0.0)>
                     <title>{bar.label}</title>

@@ -179,7 +179,8 @@ fn RunTable(runs: Vec<ScaleRun>) -> impl IntoView {
         .collect_view();
     view! {
         <h2>"Every run"</h2>
-        <div class="table-scroll">
+        // Focusable, so a keyboard can scroll the wide table too.
+        <div class="table-scroll" tabindex="0" role="region" aria-label="every run, scrollable">
             <table class="scale-table" data-testid="scale-table">
                 <thead>
                     <tr>
