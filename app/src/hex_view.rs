@@ -120,7 +120,7 @@ pub fn hex_view(record: &WireRecord) -> Option<HexView> {
 /// The data a chunk carried: its text, SSE field names and all (which the lab counts as framing), without the chunk's
 /// size line and CRLFs.
 pub fn chunk_data_bytes(bytes: protocol::WireBytes) -> u64 {
-    bytes.total() - bytes.head - chunk_size_line_bytes(bytes)
+    bytes.total().saturating_sub(bytes.head).saturating_sub(chunk_size_line_bytes(bytes))
 }
 
 /// A frame's payload as the server kept it, unmasked where a browser masked it.
@@ -181,7 +181,8 @@ fn frame_view(
         };
         fields.push(field("MASK · length", format!("MASK {}, length {length_note}", second >> 7), 1..2));
     }
-    let masked = header.get(1).is_some_and(|second| second & 0x80 != 0);
+    // A header too short to hold the key it claims (a hand-edited trace) is read as unmasked, never sliced past.
+    let masked = header.len() >= 6 && header[1] & 0x80 != 0;
     let mask_start = header.len() - if masked { 4 } else { 0 };
     if mask_start > 2 {
         let length = header[2..mask_start].iter().fold(0u64, |sum, &byte| sum << 8 | u64::from(byte));
@@ -343,6 +344,17 @@ mod tests {
         assert_eq!(named(&view, "MASK · length").value, "MASK 1, length the payload is 5 bytes");
         assert!(view.notes[0].ends_with("\"Hello\""), "{:?}", view.notes);
         assert_eq!(view.bytes.len(), 11);
+    }
+
+    #[test]
+    fn a_header_too_short_for_its_mask_key_is_read_without_panicking() {
+        // A hand-edited trace: the MASK bit set, no key.
+        let view = hex_view(&frame_record(&[0x81, 0x85], b"Hello", "text", None)).unwrap();
+        assert!(view.fields.iter().all(|field| field.name != "masking key"));
+        assert_eq!(named(&view, "payload").bytes, 2..7);
+        let mut huge = frame_record(&[0x81, 0x05], b"Hello", "text", None);
+        huge.bytes = protocol::WireBytes { head: u64::MAX, framing: u64::MAX, payload: u64::MAX };
+        assert_eq!(hex_view(&huge).unwrap().cut_from, Some(u64::MAX));
     }
 
     #[test]

@@ -75,8 +75,9 @@ pub struct WireBytes {
 }
 
 impl WireBytes {
+    /// Saturating: the parts of a record read from a hand-edited trace may be anything.
     pub fn total(&self) -> u64 {
-        self.head + self.framing + self.payload
+        self.head.saturating_add(self.framing).saturating_add(self.payload)
     }
 
     pub fn add(&mut self, other: WireBytes) {

@@ -267,17 +267,20 @@ fn entry(transport: Transport, wires: &[&WireRecord], bodies: &HashMap<WireKey, 
     let wait = millis(started, first_answer) - send;
     let receive = millis(first_answer, last);
     let sum = |wires: &[&WireRecord], part: fn(&protocol::WireBytes) -> u64| -> i64 {
-        wires.iter().map(|wire| part(&wire.bytes)).sum::<u64>() as i64
+        as_size(wires.iter().fold(0u64, |sum, wire| sum.saturating_add(part(&wire.bytes))))
     };
-    let response_payload: Vec<&WireRecord> =
-        response_body.iter().copied().filter(|wire| !matches!(wire.unit, WireUnit::LastChunk)).collect();
-    let content_size = response_payload
-        .iter()
-        .map(|wire| match wire.unit {
-            WireUnit::Chunk { .. } => chunk_data_bytes(wire.bytes),
-            _ => wire.bytes.payload + if matches!(wire.unit, WireUnit::GrpcMessage { .. }) { 5 } else { 0 },
-        })
-        .sum::<u64>() as i64;
+    // A gRPC-web body is its messages, each a 5-byte prefix and `length` bytes; the chunks that carried the start of
+    // a message split across two hold bytes of it, not a body of their own.
+    let has_messages = response_body.iter().any(|wire| matches!(wire.unit, WireUnit::GrpcMessage { .. }));
+    let content_size = as_size(response_body.iter().fold(0u64, |sum, wire| {
+        let size = match wire.unit {
+            WireUnit::GrpcMessage { length, .. } => 5 + u64::from(length),
+            WireUnit::Chunk { .. } if !has_messages => chunk_data_bytes(wire.bytes),
+            WireUnit::Body => wire.bytes.payload,
+            _ => 0,
+        };
+        sum.saturating_add(size)
+    }));
     let comment = if cut.is_empty() {
         String::new()
     } else {
@@ -299,7 +302,7 @@ fn entry(transport: Transport, wires: &[&WireRecord], bodies: &HashMap<WireKey, 
             headers: head.headers.clone(),
             query_string: query_string(head.target()),
             post_data,
-            headers_size: request.bytes.head as i64,
+            headers_size: as_size(request.bytes.head),
             body_size: sum(&request_body, |bytes| bytes.framing + bytes.payload),
         },
         response: Response {
@@ -315,7 +318,7 @@ fn entry(transport: Transport, wires: &[&WireRecord], bodies: &HashMap<WireKey, 
                 encoding,
             },
             redirect_url: answer.header("location").unwrap_or_default(),
-            headers_size: response_head.map_or(-1, |wire| wire.bytes.head as i64),
+            headers_size: response_head.map_or(-1, |wire| as_size(wire.bytes.head)),
             body_size: sum(&response_body, |bytes| bytes.framing + bytes.payload),
         },
         cache: Cache {},
@@ -326,6 +329,11 @@ fn entry(transport: Transport, wires: &[&WireRecord], bodies: &HashMap<WireKey, 
         resource_type: if upgraded { "websocket" } else { resource_type(transport) },
         web_socket_messages: messages,
     })
+}
+
+/// A byte count as HAR's signed sizes hold it (a hand-edited trace's counts may not fit).
+fn as_size(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 fn resource_type(transport: Transport) -> &'static str {
@@ -700,6 +708,62 @@ mod tests {
         let entry = &har.log.entries[0];
         assert_eq!(entry.response.body_size, 65_536);
         assert!(entry.comment.contains("the response body cut"), "{}", entry.comment);
+    }
+
+    #[test]
+    fn a_grpc_web_body_is_its_messages_even_when_one_was_split_across_chunks() {
+        let request =
+            "POST /lab.v1.Events/Subscribe HTTP/1.1\r\nHost: lab\r\ncontent-type: application/grpc-web+proto\r\n\r\n";
+        let response = "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web+proto\r\n\r\n";
+        let bytes = |head: u64, framing: u64, payload: u64| WireBytes { head, framing, payload };
+        let message = |length: u32, flags: u8| WireUnit::GrpcMessage { flags, length, seq: None, event: None };
+        let lane = vec![arrow(
+            1,
+            vec![
+                wire(
+                    1,
+                    9,
+                    WireDirection::ToServer,
+                    1_000,
+                    WireUnit::Request {
+                        method: "POST".into(),
+                        target: "/lab.v1.Events/Subscribe".into(),
+                        connection: 2,
+                        new_connection: false,
+                    },
+                    bytes(request.len() as u64, 0, 0),
+                    request,
+                ),
+                wire(
+                    2,
+                    9,
+                    WireDirection::ToClient,
+                    2_000,
+                    WireUnit::ResponseHead { status: 200 },
+                    bytes(response.len() as u64, 0, 0),
+                    response,
+                ),
+                // A 100-byte message: its prefix and 40 bytes in one chunk (chunk-size line 4 B + CRLF 2 B), the
+                // other 60 in the next.
+                wire(
+                    3,
+                    9,
+                    WireDirection::ToClient,
+                    3_000,
+                    WireUnit::Chunk { event: None, seq: None },
+                    bytes(0, 11, 40),
+                    "",
+                ),
+                wire(4, 9, WireDirection::ToClient, 4_000, message(100, 0), bytes(0, 6, 60), "08 01"),
+                wire(5, 9, WireDirection::ToClient, 5_000, message(14, 0x80), bytes(0, 11, 14), "grpc-status:0\r\n"),
+            ],
+        )];
+        let har = har("live", &[(Transport::Grpc, lane)]);
+        let entry = &har.log.entries[0];
+        assert_eq!(entry.response.content.size, 5 + 100 + 5 + 14);
+        assert_eq!(entry.response.body_size, 11 + 40 + 6 + 60 + 11 + 14, "every byte of the body as it crossed");
+        assert_eq!(entry.response.content.encoding, Some("base64"));
+        assert!(entry.comment.contains("the response body cut"), "only the start of the message was kept");
     }
 
     #[test]
