@@ -1,0 +1,46 @@
+import { expect, test } from "@playwright/test";
+import { lane, openLab, setGenerator } from "./helpers";
+
+// A student's phone: 390×844, touch. The page never scrolls sideways; the lanes are a strip swiped one lane at a
+// time beside a time axis that stays put; a tap pins an event in every lane, as a click does.
+test.use({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+
+test.beforeEach(async ({ request }) => {
+  expect((await request.delete("/api/faults")).status()).toBe(204);
+  await setGenerator(request, { rate_per_second: 1, payload_bytes: 0, paused: false });
+});
+
+test("on a phone the page does not scroll sideways, lanes swipe one at a time, and a tap pins an event", async ({ page }) => {
+  const errors = await openLab(page);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  const first = lane(page, "short_poll");
+  await expect(first.locator('[data-testid="record"][data-kind="event"]').first()).toBeAttached();
+  const shown = (await first.boundingBox())!;
+  expect(shown.width, "a lane wide enough to read").toBeGreaterThanOrEqual(250);
+  expect(shown.x + shown.width).toBeLessThanOrEqual(390);
+  const axis = (await page.locator("svg.time-axis").boundingBox())!;
+  expect(axis.x + axis.width).toBeLessThanOrEqual(shown.x + 1);
+
+  // Swiped to the SSE lane: it fills the view, and the axis is still at the left edge.
+  const sse = lane(page, "sse");
+  await sse.scrollIntoViewIfNeeded();
+  await expect.poll(async () => (await sse.boundingBox())!.x).toBeLessThan(120);
+  const swiped = (await sse.boundingBox())!;
+  expect(swiped.x + swiped.width).toBeLessThanOrEqual(390);
+  expect((await page.locator("svg.time-axis").boundingBox())!.x).toBeCloseTo(axis.x, 0);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+
+  // A tap on an event's arrow pins it: highlighted in this lane and in the others, and it stays so.
+  const event = sse.locator('[data-testid="record"][data-kind="event"]').last();
+  const seq = await event.getAttribute("data-seq");
+  const hit = (await event.locator("line.hit").boundingBox())!;
+  await page.touchscreen.tap(hit.x + hit.width / 2, hit.y + hit.height / 2);
+  await expect(sse.locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/);
+  await expect(lane(page, "web_socket").locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/);
+  // Touch targets: every button on the page at least 44 px tall.
+  const short = await page.locator("button:visible").evaluateAll((buttons) =>
+    buttons.filter((button) => button.getBoundingClientRect().height < 44).map((button) => button.textContent),
+  );
+  expect(short).toEqual([]);
+  expect(errors).toEqual([]);
+});
