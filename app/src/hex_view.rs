@@ -128,11 +128,34 @@ pub fn frame_payload(record: &WireRecord) -> Option<Vec<u8>> {
     let WireUnit::Frame { header, .. } = &record.unit else { return None };
     let header = parse_hex(header)?;
     let mut payload = parse_hex(&record.raw)?;
-    if header.get(1).is_some_and(|second| second & 0x80 != 0) && header.len() >= 6 {
-        let key = &header[header.len() - 4..];
+    unmask(&header, &mut payload);
+    Some(payload)
+}
+
+/// A frame header's masking key: its last 4 bytes when the MASK bit is set. A header too short to hold the key it
+/// claims (a hand-edited trace) has none, so nothing is ever sliced past its end.
+fn mask_key(header: &[u8]) -> Option<&[u8]> {
+    (header.len() >= 6 && header[1] & 0x80 != 0).then(|| &header[header.len() - 4..])
+}
+
+/// XORs byte i of `payload` with key byte i mod 4 (RFC 6455 §5.3), if the header has a key.
+fn unmask(header: &[u8], payload: &mut [u8]) {
+    if let Some(key) = mask_key(header) {
         payload.iter_mut().enumerate().for_each(|(index, byte)| *byte ^= key[index % 4]);
     }
-    Some(payload)
+}
+
+/// An opcode's number (RFC 6455 §5.2) from the name the wire record gives it; 0xF for any the lab does not name.
+pub fn opcode_number(name: &str) -> u8 {
+    match name {
+        "continuation" => 0x0,
+        "text" => 0x1,
+        "binary" => 0x2,
+        "close" => 0x8,
+        "ping" => 0x9,
+        "pong" => 0xA,
+        _ => 0xF,
+    }
 }
 
 /// A chunk's size line and its trailing CRLF: the hex length, `\r\n`, then `\r\n` after the data.
@@ -181,18 +204,16 @@ fn frame_view(
         };
         fields.push(field("MASK · length", format!("MASK {}, length {length_note}", second >> 7), 1..2));
     }
-    // A header too short to hold the key it claims (a hand-edited trace) is read as unmasked, never sliced past.
-    let masked = header.len() >= 6 && header[1] & 0x80 != 0;
-    let mask_start = header.len() - if masked { 4 } else { 0 };
+    let key = mask_key(header);
+    let mask_start = header.len() - key.map_or(0, <[u8]>::len);
     if mask_start > 2 {
         let length = header[2..mask_start].iter().fold(0u64, |sum, &byte| sum << 8 | u64::from(byte));
         fields.push(field("extended length", format!("{length} bytes, big-endian"), 2..mask_start));
     }
     let mut unmasked = payload.clone();
-    if masked {
-        let key = &header[mask_start..];
+    unmask(header, &mut unmasked);
+    if let Some(key) = key {
         fields.push(field("masking key", hex(key), mask_start..header.len()));
-        unmasked.iter_mut().enumerate().for_each(|(index, byte)| *byte ^= key[index % 4]);
         notes.push(format!(
             "a browser's payload is masked: XOR byte i with key byte i mod 4 to read it. Unmasked: {}",
             readable(&unmasked)
@@ -276,6 +297,21 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
 }
 
+/// A single, final WebSocket frame as the tap records it, from its header bytes (the tests' fixture).
+#[cfg(test)]
+pub(crate) fn frame_unit(opcode: &'static str, header: &[u8], seq: Option<u64>, event: Option<WireLabel>) -> WireUnit {
+    WireUnit::Frame {
+        opcode: opcode.into(),
+        fin: true,
+        rsv: 0,
+        masked: header[1] & 0x80 != 0,
+        length_bits: 7,
+        header: hex(header),
+        seq,
+        event,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,16 +324,7 @@ mod tests {
             transport: Some(Transport::WebSocket),
             direction: WireDirection::ToClient,
             at: 0,
-            unit: WireUnit::Frame {
-                opcode: opcode.into(),
-                fin: true,
-                rsv: 0,
-                masked: header[1] & 0x80 != 0,
-                length_bits: 7,
-                header: hex(header),
-                seq: None,
-                event,
-            },
+            unit: frame_unit(opcode, header, None, event),
             bytes: WireBytes { head: 0, framing: header.len() as u64, payload: payload.len() as u64 },
             raw: hex(payload),
         }

@@ -1,7 +1,7 @@
 //! What the inspector says about a measured record, as plain Rust: wire text made visible, and a short note for
 //! each part a learner should know. The component only renders these lines.
 
-use crate::hex_view::{hex, parse_hex};
+use crate::hex_view::{hex, opcode_number, parse_hex};
 use protocol::civil_date::UtcTime;
 use protocol::grpc::fields::{decode_message, Contents, End, Field, Schema, Value};
 use protocol::{WireDirection, WireRecord, WireUnit};
@@ -153,15 +153,7 @@ fn frame_lines(
     first_bytes: &str,
 ) -> Vec<InspectLine> {
     let line = |text: String, note: &str| InspectLine { text, note: Some(note.to_owned()) };
-    let opcode_value = match opcode {
-        "continuation" => 0x0,
-        "text" => 0x1,
-        "binary" => 0x2,
-        "close" => 0x8,
-        "ping" => 0x9,
-        "pong" => 0xA,
-        _ => 0xF,
-    };
+    let opcode_value = opcode_number(opcode);
     let length = match length_bits {
         7 => format!("payload length {payload} in the 7-bit field"),
         16 => format!("126 in the 7-bit field, then {payload} in 16 bits"),

@@ -13,7 +13,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::trace::{TraceRecord, WireKey};
-use crate::hex_view::{chunk_data_bytes, frame_payload, parse_hex};
+use crate::hex_view::{chunk_data_bytes, frame_payload, opcode_number, parse_hex};
 use protocol::civil_date::UtcTime;
 use protocol::{Transport, WireDirection, WireRecord, WireUnit};
 
@@ -351,21 +351,18 @@ fn body_text(pieces: &[&WireRecord]) -> (String, Option<&'static str>, bool) {
     let mut cut = false;
     if binary {
         let mut bytes = Vec::new();
+        // Only the messages: the bytes of one split across chunks are counted in the message that ends it.
         for wire in pieces {
-            match &wire.unit {
-                WireUnit::GrpcMessage { flags, length, .. } => {
-                    let kept = if flags & 0x80 != 0 {
-                        wire.raw.as_bytes().to_vec()
-                    } else {
-                        parse_hex(&wire.raw).unwrap_or_default()
-                    };
-                    cut |= (kept.len() as u64) < u64::from(*length);
-                    bytes.push(*flags);
-                    bytes.extend_from_slice(&length.to_be_bytes());
-                    bytes.extend(kept);
-                }
-                // The bytes of a message split across chunks are counted in the message that ends it.
-                _ => {}
+            if let WireUnit::GrpcMessage { flags, length, .. } = &wire.unit {
+                let kept = if flags & 0x80 != 0 {
+                    wire.raw.as_bytes().to_vec()
+                } else {
+                    parse_hex(&wire.raw).unwrap_or_default()
+                };
+                cut |= (kept.len() as u64) < u64::from(*length);
+                bytes.push(*flags);
+                bytes.extend_from_slice(&length.to_be_bytes());
+                bytes.extend(kept);
             }
         }
         return (STANDARD.encode(bytes), Some("base64"), cut);
@@ -389,15 +386,7 @@ fn body_text(pieces: &[&WireRecord]) -> (String, Option<&'static str>, bool) {
 
 fn web_socket_message(wire: &WireRecord, bodies: &HashMap<WireKey, &str>) -> (WebSocketMessage, bool) {
     let WireUnit::Frame { opcode, .. } = &wire.unit else { unreachable!("only frames are passed") };
-    let code = match opcode.as_ref() {
-        "continuation" => 0,
-        "text" => 1,
-        "binary" => 2,
-        "close" => 8,
-        "ping" => 9,
-        "pong" => 10,
-        _ => 15,
-    };
+    let code = opcode_number(opcode);
     let kept = frame_payload(wire).unwrap_or_default();
     let direction = if wire.direction == WireDirection::ToServer { "send" } else { "receive" };
     // What the browser received whole, where the page kept it (an event's JSON); else the server's kept bytes.
@@ -505,7 +494,7 @@ impl ParsedHead {
 mod tests {
     use super::*;
     use crate::diagram::trace::RecordKind;
-    use crate::hex_view::hex;
+    use crate::hex_view::{frame_unit, hex};
     use protocol::{WireBytes, WireLabel};
 
     fn wire(
@@ -608,15 +597,8 @@ mod tests {
         let key = [1, 2, 3, 4];
         let masked: Vec<u8> =
             b"{\"text\":\"hi\"}".iter().enumerate().map(|(index, byte)| byte ^ key[index % 4]).collect();
-        let frame = |opcode: &'static str, header: &[u8], seq: Option<u64>| WireUnit::Frame {
-            opcode: opcode.into(),
-            fin: true,
-            rsv: 0,
-            masked: header[1] & 0x80 != 0,
-            length_bits: 7,
-            header: hex(header),
-            seq,
-            event: seq.map(|_| WireLabel::Tick),
+        let frame = |opcode: &'static str, header: &[u8], seq: Option<u64>| {
+            frame_unit(opcode, header, seq, seq.map(|_| WireLabel::Tick))
         };
         let event_json = "{\"seq\":9}";
         let upgrade = "GET /api/ws?client=p1 HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\n\r\n";
