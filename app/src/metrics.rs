@@ -115,6 +115,19 @@ impl LaneMetrics {
         Self { last_seq: Some(seq), ..Self::default() }
     }
 
+    /// The lane at a glance, for the lane strip: events received, the median latency, and what went missing when
+    /// anything did, so a lane that is not drawn still shows whether it keeps up.
+    pub fn glance(&self) -> String {
+        let events = match self.events_received {
+            1 => "1 event".to_owned(),
+            count => format!("{count} events"),
+        };
+        let latency = self.latency.quantile(0.5).map(|p50| format!(" · p50 {p50:.0} ms")).unwrap_or_default();
+        let missing = self.silently_missed + self.lost_in_gaps;
+        let lost = if missing > 0 { format!(" · {missing} lost") } else { String::new() };
+        format!("{events}{latency}{lost}")
+    }
+
     /// Counts one arrival as the lane's session judged it (see [`protocol::ClientSession::event`]).
     pub fn record_arrival(&mut self, arrival: Arrival, latency_ms: f64) {
         match arrival {
@@ -204,6 +217,22 @@ impl LaneMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_glance_names_events_latency_and_only_losses_that_happened() {
+        let mut metrics = LaneMetrics::default();
+        assert_eq!(metrics.glance(), "0 events");
+        metrics.events_received = 1;
+        assert_eq!(metrics.glance(), "1 event");
+        metrics.events_received = 12;
+        metrics.latency.record(4.2);
+        metrics.latency.record(9.6);
+        metrics.latency.record(30.0);
+        assert_eq!(metrics.glance(), "12 events · p50 10 ms");
+        metrics.lost_in_gaps = 2;
+        metrics.silently_missed = 1;
+        assert_eq!(metrics.glance(), "12 events · p50 10 ms · 3 lost");
+    }
 
     /// Replays sequence numbers through a session, as a lane does, and counts what it judged.
     fn receive(metrics: &mut LaneMetrics, session: &mut protocol::ClientSession, seqs: &[u64]) {

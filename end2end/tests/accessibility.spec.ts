@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, Page, test } from "@playwright/test";
-import { openLab, setGenerator } from "./helpers";
+import { lane, openKnobs, openLab, setGenerator, showLanes } from "./helpers";
 
 // axe-core (npm, Deque's rules) on every page a class sees, in both themes: no serious or critical violation.
 // A failure names each rule, its impact and the elements it found.
@@ -63,6 +63,11 @@ for (const theme of ["light", "dark"]) {
       await openLab(page);
       await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
       await expect(page.locator('[data-testid="record"][data-kind="event"]').first()).toBeAttached();
+      expect(await seriousViolations(page)).toEqual([]);
+      // And with every lane shown, the knobs drawer open and a lane's folded figures unfolded.
+      await showLanes(page, ["webhook", "mqtt", "grpc"]);
+      await openKnobs(page);
+      await lane(page, "sse").locator(".more-figures > summary").click();
       expect(await seriousViolations(page)).toEqual([]);
     });
 

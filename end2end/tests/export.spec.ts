@@ -263,6 +263,9 @@ test("the diagram downloads as a standalone SVG and as a PNG", async ({ page }) 
   for (const title of ["Transport Lab · live", "Short polling", "Long polling", "Server-Sent Events", "WebSocket"]) {
     expect(text).toContain(title);
   }
+  // The picture is what the page shows: a lane not shown side by side (gRPC-web here) is not in it.
+  await expect(page.getByTestId("show-grpc")).toHaveAttribute("aria-pressed", "false");
+  expect(text).not.toContain("gRPC-web");
   // Styles are written in, so it looks right without the page's stylesheet; and it is well-formed XML.
   expect(text).toMatch(/<line [^>]*stroke="rgb\(/);
   const parsed = await page.evaluate((source) => {

@@ -42,7 +42,31 @@ export async function openLab(page: Page) {
   for (const transport of TRANSPORTS) {
     await expect(lane(page, transport).getByTestId("lane-status")).not.toHaveText("off");
   }
+  // The page shows four lanes side by side; these tests watch all five that are on. On a phone, where a lane's
+  // button brings it into view, the strip is left at its first lane.
+  if ((page.viewportSize()?.width ?? 1280) > 600) await showLanes(page, TRANSPORTS);
   return errors;
+}
+
+/** Shows `lanes` side by side (from the lane strip), leaving the others as they are. */
+export async function showLanes(page: Page, lanes: readonly LaneId[]) {
+  for (const id of lanes) {
+    const button = page.getByTestId(`show-${id}`);
+    if ((await button.getAttribute("aria-pressed")) !== "true") await button.click();
+    await expect(button).toHaveAttribute("aria-pressed", "true");
+    await expect(lane(page, id)).toBeVisible();
+  }
+}
+
+/** Opens the knobs drawer (generator, faults, polling interval) if it is closed. */
+export async function openKnobs(page: Page) {
+  const button = page.getByTestId("knobs-open");
+  const drawer = page.getByTestId("knobs-drawer");
+  // A click before the page has hydrated does nothing: try again until the drawer is open.
+  await expect(async () => {
+    if ((await button.getAttribute("aria-expanded")) !== "true") await button.click();
+    await expect(drawer).toBeVisible({ timeout: 1_000 });
+  }).toPass();
 }
 
 /** Sequence numbers of the events a lane has drawn. */

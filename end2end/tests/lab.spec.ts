@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { drawnSeqs, lane, metric, openLab, setGenerator, stats, TRANSPORTS, TransportId } from "./helpers";
+import { drawnSeqs, lane, metric, openKnobs, openLab, setGenerator, stats, TRANSPORTS, TransportId } from "./helpers";
 
 test.beforeEach(async ({ request }) => {
   // Each test starts on a healthy network: no delay or offline fault left over from another.
@@ -168,6 +168,7 @@ test("a drop from one page leaves another page's connections alone", async ({ pa
 
 test("offline refuses a lane's requests for the seconds set, then it catches up", async ({ page, request }) => {
   await openLab(page);
+  await openKnobs(page);
   await page.getByTestId("fault-offline-seconds").fill("2");
   await page.getByTestId("fault-offline-seconds").press("Enter");
   await expect.poll(async () => (await stats(request)).long_poll.open_connections).toBeGreaterThan(0);
@@ -187,6 +188,7 @@ test("after a server restart every lane notices the new epoch and resyncs from #
   for (const transport of TRANSPORTS) {
     await expect.poll(async () => Number(await metric(page, transport, "last-seq"))).toBeGreaterThan(0);
   }
+  await openKnobs(page);
   await page.getByTestId("restart-stream").click();
   await expect(page.getByTestId("fault-outcome")).toContainText("new epoch");
   for (const transport of TRANSPORTS) {
@@ -205,6 +207,7 @@ test("an injected delivery delay shows up in every lane's measured latency", asy
   await setGenerator(request, { rate_per_second: 5 });
   await openLab(page);
   try {
+    await openKnobs(page);
     await page.getByTestId("fault-delay").fill("400");
     await page.getByTestId("fault-delay").press("Enter");
     await expect(page.getByTestId("fault-outcome")).toContainText("delayed 400 ms");
@@ -348,6 +351,7 @@ test("an over-long message is refused with the server's reason", async ({ page, 
 
 test("generator knobs change the server's generator", async ({ page, request }) => {
   await openLab(page);
+  await openKnobs(page);
   await page.getByTestId("generator-rate").fill("5");
   await page.getByTestId("generator-rate").press("Enter");
   await expect.poll(async () => (await (await request.get("/api/generator")).json()).rate_per_second).toBe(5);

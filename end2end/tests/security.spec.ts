@@ -1,6 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { ChildProcess, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { openKnobs } from "./helpers";
 import { freePort, LAB_SERVER, ROOT, SITE_ENV, startListening } from "./processes";
 
 // A lab as a class runs it, asking for the teacher's key (the suite's own server listens on loopback alone, where
@@ -25,6 +26,7 @@ test.afterAll(() => {
 
 test("a student's page has the class-wide controls disabled, and the server refuses them", async ({ page }) => {
   await page.goto(`${origin}/`);
+  await openKnobs(page);
   // A disabled fieldset disables every control in it.
   await expect(page.getByTestId("generator-rate")).toBeDisabled();
   await expect(page.getByTestId("generator-pause")).toBeDisabled();

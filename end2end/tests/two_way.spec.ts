@@ -1,5 +1,5 @@
 import { expect, Page, test, WebSocket } from "@playwright/test";
-import { lane, metric, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
+import { lane, metric, openKnobs, openLab, setGenerator, TRANSPORTS, TransportId } from "./helpers";
 
 test.beforeEach(async ({ request }) => {
   expect((await request.delete("/api/faults")).status()).toBe(204);
@@ -30,6 +30,7 @@ test("a round trip per lane: up the lane's own way, back down the same lane, tim
   const upstream = watchUpstream(page);
   const errors = await openLab(page);
   await expect(lane(page, "web_socket").getByTestId("lane-status")).toHaveText("open");
+  await openKnobs(page);
   await page.getByTestId("poll-interval").selectOption("2000");
   // Click just after a short poll was answered, with the 2 s interval in force: its next poll is ~2 s away.
   const polls = async () => Number(await metric(page, "short_poll", "requests"));
@@ -83,6 +84,7 @@ test("a round trip per lane: up the lane's own way, back down the same lane, tim
 test("a WebSocket lane whose socket is not open says so and does not POST instead", async ({ page }) => {
   const upstream = watchUpstream(page);
   const errors = await openLab(page);
+  await openKnobs(page);
   await page.getByTestId("fault-offline-seconds").fill("5");
   await page.getByTestId("fault-offline-seconds").press("Enter");
   await lane(page, "web_socket").getByTestId("go-offline").click();

@@ -31,7 +31,9 @@ const STYLE_PROPERTIES: [(&str, bool); 12] = [
 /// The time axis and every lane's diagram inside `container`, as one picture under `caption`.
 pub fn picture_of(container: &Element, caption: &str) -> Result<Picture, BrowserError> {
     let window = web_sys::window().ok_or_else(|| missing("window"))?;
-    let drawings = container.query_selector_all("svg.time-axis, svg.sequence-diagram").map_err(js_error)?;
+    // The lanes shown side by side, as the page shows them: a hidden lane is recording, not on screen.
+    let drawings =
+        container.query_selector_all("svg.time-axis, section:not([hidden]) svg.sequence-diagram").map_err(js_error)?;
     let mut parts = Vec::new();
     for index in 0..drawings.length() {
         let Some(drawing) = drawings.item(index).and_then(|node| node.dyn_into::<Element>().ok()) else { continue };

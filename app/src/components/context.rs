@@ -147,3 +147,51 @@ impl ControlMarks {
         });
     }
 }
+
+/// Which lanes are drawn side by side. Separate from [`LaneToggles`]: a lane that is on keeps connecting and
+/// recording whether it is shown or not, and its figures stay in the lane strip above the diagrams.
+#[derive(Clone, Copy)]
+pub struct ShownLanes(PerTransport<RwSignal<bool>>);
+
+impl ShownLanes {
+    /// Four lanes side by side is the most a 1280-pixel projector shows readably; the four that started the lab
+    /// are the comparison most lessons begin with.
+    pub fn default_shown() -> Self {
+        Self(PerTransport::from_fn(|transport| {
+            RwSignal::new(matches!(
+                transport,
+                Transport::ShortPoll | Transport::LongPoll | Transport::Sse | Transport::WebSocket
+            ))
+        }))
+    }
+
+    pub fn of(&self, transport: Transport) -> RwSignal<bool> {
+        self.0[transport]
+    }
+
+    pub fn set_states(&self, states: PerTransport<bool>) {
+        for (transport, &shown) in states.iter() {
+            self.of(transport).set(shown);
+        }
+    }
+
+    /// Shows a lane whenever it is switched on: switching a lane on is asking to watch it.
+    pub fn follow(self, toggles: LaneToggles) {
+        for transport in Transport::ALL {
+            let on = toggles.of(transport);
+            let shown = self.of(transport);
+            Effect::new(move |was_on: Option<bool>| {
+                let now_on = on.get();
+                if was_on == Some(false) && now_on {
+                    shown.set(true);
+                }
+                now_on
+            });
+        }
+    }
+}
+
+/// Whether the knobs drawer (generator, faults, polling interval) is open: the toolbar's button, and a lesson
+/// step that points at a control inside it.
+#[derive(Clone, Copy)]
+pub struct KnobsDrawer(pub RwSignal<bool>);

@@ -161,6 +161,22 @@ impl DiagramLayout {
         }
     }
 
+    /// The shortest and tallest a fitted diagram is drawn, in its own units: under 8 s of history is too little to
+    /// compare lanes by, and past 30 s a lane is taller than any screen it would be read on.
+    pub const FITTED_HEIGHT: (f64, f64) = (320.0, 1200.0);
+
+    /// The drawing height that fills `room_px` of screen when a lane's drawing is `drawn_width_px` wide: the drawing
+    /// keeps its proportions, so a wider lane needs fewer units for the same pixels. Rounded to 10 units so a
+    /// pixel's wobble in the page's layout does not redraw every lane.
+    pub fn fitted_height(&self, room_px: f64, drawn_width_px: f64) -> f64 {
+        if !(room_px > 0.0 && drawn_width_px > 0.0) {
+            return self.height;
+        }
+        let units = room_px * self.width / drawn_width_px;
+        let (least, most) = Self::FITTED_HEIGHT;
+        ((units / 10.0).round() * 10.0).clamp(least, most)
+    }
+
     /// Seconds of history visible at once.
     pub fn window_seconds(&self) -> f64 {
         self.height / self.px_per_second
@@ -396,6 +412,19 @@ mod tests {
         let calm: Vec<_> = all.iter().filter(|record| layout.is_visible(record, 1_004_000.0)).collect();
         assert_eq!(calm.len(), 1, "only the request is left");
         assert_eq!(calm[0].kind, RecordKind::Request);
+    }
+
+    #[test]
+    fn a_fitted_diagram_fills_the_room_at_its_drawn_scale() {
+        let layout = DiagramLayout::new(0.0);
+        // A lane drawn at its own 300 units wide fills 450 px with 450 units; drawn at 200 px, with 680.
+        assert_eq!(layout.fitted_height(450.0, 300.0), 450.0);
+        assert_eq!(layout.fitted_height(453.0, 200.0), 680.0);
+        // Never shorter than 8 s of history nor taller than 30 s; nothing measured keeps the height it had.
+        assert_eq!(layout.fitted_height(100.0, 300.0), 320.0);
+        assert_eq!(layout.fitted_height(2000.0, 150.0), 1200.0);
+        assert_eq!(layout.fitted_height(500.0, 0.0), layout.height);
+        assert_eq!(layout.fitted_height(f64::NAN, 300.0), layout.height);
     }
 
     #[test]

@@ -123,8 +123,9 @@ mod tests {
     }
 
     const TEXT: [&str; 9] = ["fg", "muted", "link", "request", "response", "event", "warning", "error", "highlight"];
-    const GROUNDS: [&str; 8] = [
+    const GROUNDS: [&str; 9] = [
         "bg",
+        "control-bg",
         "panel",
         "diagram-bg",
         "lifeline-name-bg",
@@ -139,8 +140,11 @@ mod tests {
         for marker in ["/* palette: light */", "/* palette: dark (chosen) */"] {
             let colours = palette(marker);
             let colour = |name: &str| colours.get(name).unwrap_or_else(|| panic!("{marker} lacks --{name}"));
+            // Each transport's colour names it in text (the lane strip, the figures' columns) as well as marks.
+            let lane_colours: Vec<String> =
+                protocol::Transport::ALL.iter().map(|transport| format!("lane-{}", transport.id())).collect();
             for ground in GROUNDS {
-                for text in TEXT {
+                for text in TEXT.iter().copied().chain(lane_colours.iter().map(String::as_str)) {
                     let ratio = contrast(colour(text), colour(ground));
                     assert!(ratio >= 4.5, "{marker}: --{text} on --{ground} is {ratio:.2}:1, under 4.5:1");
                 }
@@ -153,6 +157,15 @@ mod tests {
                 let ratio = contrast(colour(mark), colour(ground));
                 assert!(ratio >= 3.0, "{marker}: --{mark} on --{ground} is {ratio:.2}:1, under 3:1");
             }
+        }
+    }
+
+    #[test]
+    fn every_transport_has_its_colour() {
+        for transport in protocol::Transport::ALL {
+            let id = transport.id();
+            let rule = format!("[data-lane=\"{id}\"] {{ --lane: var(--lane-{id}); }}");
+            assert!(STYLESHEET.contains(&rule), "the stylesheet lacks `{rule}`");
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod diagram_clock;
 pub mod diagram_legend;
+pub mod fitted_height;
 pub mod hex_dump;
 pub mod inspector;
 pub mod sequence_diagram;

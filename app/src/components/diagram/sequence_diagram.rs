@@ -30,6 +30,8 @@ pub fn SequenceDiagram(
 ) -> impl IntoView {
     let ticks = visible_ticks(layout, clock);
     let geometry = layout.get_untracked();
+    // The height follows the window (see `fitted_height`); the width and the lifelines' places are fixed.
+    let height = move || layout.with(|layout| layout.height);
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
     let title = format!("{} sequence diagram", transport.title());
     let name = title.clone();
@@ -47,9 +49,9 @@ pub fn SequenceDiagram(
         <svg
             class="sequence-diagram"
             data-testid="diagram"
-            viewBox=format!("0 0 {} {}", geometry.width, geometry.height)
+            viewBox=move || format!("0 0 {} {}", geometry.width, height())
             width=geometry.width
-            height=geometry.height
+            height=height
             role="img"
             aria-label=name
         >
@@ -62,8 +64,8 @@ pub fn SequenceDiagram(
                 </marker>
             </defs>
             <g class="lifelines">
-                <line x1=geometry.browser_x y1="0" x2=geometry.browser_x y2=geometry.height />
-                <line x1=geometry.server_x y1="0" x2=geometry.server_x y2=geometry.height />
+                <line x1=geometry.browser_x y1="0" x2=geometry.browser_x y2=height />
+                <line x1=geometry.server_x y1="0" x2=geometry.server_x y2=height />
             </g>
             <g transform=scroll>
                 <g class="grid">

@@ -18,8 +18,7 @@ pub fn SendToneButton() -> impl IntoView {
         });
     };
     view! {
-        <fieldset class="send-tone">
-            <legend>"Binary data"</legend>
+        <span class="send-tone">
             <button
                 type="button"
                 data-testid="send-tone"
@@ -30,9 +29,9 @@ pub fn SendToneButton() -> impl IntoView {
                 )
                 on:click=send
             >
-                "send a tone"
+                "Send a tone"
             </button>
             <output data-testid="send-tone-result">{move || outcome.get()}</output>
-        </fieldset>
+        </span>
     }
 }

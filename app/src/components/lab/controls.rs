@@ -1,8 +1,7 @@
-//! The header: generator knobs, the message box, and which lanes are on.
+//! The toolbar above the lanes (the message box, a tone, a round trip) and the knobs in the drawer beside them.
 
 use leptos::prelude::*;
 
-use crate::components::context::LaneToggles;
 use leptos::task::spawn_local;
 
 use crate::client::{publish_message, update_generator};
@@ -14,45 +13,35 @@ use crate::components::lab::audio_button::SendToneButton;
 use crate::components::lab::fault_controls::FaultControls;
 use crate::components::lab::round_trip_button::RoundTripButton;
 use protocol::{
-    GeneratorSettings, GeneratorUpdate, Transport, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND,
-    MIN_RATE_PER_SECOND,
+    GeneratorSettings, GeneratorUpdate, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
 
+/// The row above the lanes: what a learner does most. Everything else waits in the knobs drawer.
 #[component]
-pub fn Controls(
-    generator: GeneratorSettings,
-    toggles: LaneToggles,
-    poll_interval_ms: RwSignal<u32>,
-    fault_scope: FaultScope,
+pub fn Toolbar(
     /// One round trip on every lane that is on.
     round_trip: Callback<()>,
+    children: Children,
 ) -> impl IntoView {
     view! {
-        <section class="controls" aria-label="controls">
-            <GeneratorKnobs initial=generator />
+        <section class="toolbar" aria-label="actions">
             <MessageBox />
             <SendToneButton />
             <RoundTripButton round_trip />
+            {children()}
+        </section>
+    }
+}
+
+/// The knobs drawer's contents: the shared generator, the faults, and how often the polling lane asks.
+#[component]
+pub fn Knobs(generator: GeneratorSettings, poll_interval_ms: RwSignal<u32>, fault_scope: FaultScope) -> impl IntoView {
+    view! {
+        <div class="controls">
+            <GeneratorKnobs initial=generator />
             <FaultControls scope=fault_scope />
-            <fieldset class="toggles">
-                <legend>"Lanes"</legend>
-                {Transport::ALL
-                    .into_iter()
-                    .map(|transport| {
-                        let enabled = toggles.of(transport);
-                        view! {
-                            <label>
-                                <input
-                                    type="checkbox"
-                                    data-testid=format!("toggle-{}", transport.id())
-                                    prop:checked=move || enabled.get()
-                                    on:change:target=move |event| enabled.set(event.target().checked())
-                                />
-                                {transport.title()}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
+            <fieldset class="polling">
+                <legend>"Short polling"</legend>
                 <label>
                     "poll every "
                     <select
@@ -74,7 +63,7 @@ pub fn Controls(
                     </select>
                 </label>
             </fieldset>
-        </section>
+        </div>
     }
 }
 
@@ -149,12 +138,12 @@ fn MessageBox() -> impl IntoView {
     view! {
         <form class="message-box" on:submit=send>
             <label>
-                "Message "
+                <span class="visually-hidden">"Message to every lane"</span>
                 <input
                     type="text"
                     data-testid="message-input"
                     maxlength=MAX_MESSAGE_BYTES
-                    placeholder="Hello, class"
+                    placeholder="Message to every lane"
                     prop:value=move || text.get()
                     on:input:target=move |event| text.set(event.target().value())
                 />

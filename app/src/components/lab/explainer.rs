@@ -6,15 +6,23 @@ pub fn Explainer() -> impl IntoView {
     view! {
         <header class="explainer" data-testid="explainer">
             <h1>"Transport Lab"</h1>
-            <p>
-                "One server produces one stream of numbered events and delivers the same events, at the same time, over "
-                <strong>"short polling"</strong>", "<strong>"long polling"</strong>", "
-                <strong>"Server-Sent Events"</strong>" and "<strong>"WebSocket"</strong>
-                ". Each lane below is a live sequence diagram of one real connection from this browser: time flows down, "
-                "the Browser is on the left, the Server on the right. A dot on the Server line is where an event was emitted; "
-                "its arrow ends where this browser received it, so the slope is the delay. All lanes share one time axis: "
-                "point at an event to highlight it in every lane, click to pin it."
-            </p>
+            <p class="tagline">"One stream of numbered events, delivered at once over every transport, drawn live."</p>
+            // Folded, so the diagrams have the first screen; a newcomer opens it once.
+            <details class="how-to-read">
+                <summary>"How to read the lanes"</summary>
+                <p>
+                    "One server produces one stream of numbered events and delivers the same events, at the same time, "
+                    "over every lane: " <strong>"short polling"</strong>", "<strong>"long polling"</strong>", "
+                    <strong>"Server-Sent Events"</strong>", "<strong>"WebSocket"</strong>", "
+                    <strong>"HTTP streaming"</strong>", "<strong>"webhooks"</strong>", "<strong>"MQTT"</strong>" and "
+                    <strong>"gRPC"</strong>". Each lane is a live sequence diagram of one real connection from this "
+                    "browser: time flows down, the Browser is on the left, the Server on the right. A dot on the Server "
+                    "line is where an event was emitted; its arrow ends where this browser received it, so the slope is "
+                    "the delay. All lanes share one time axis: point at an event to highlight it in every lane, click "
+                    "(or tap) to pin it. The strip above the lanes switches each lane on or off and chooses which are "
+                    "drawn side by side; a lane that is not drawn keeps recording, and its figures stay in the strip."
+                </p>
+            </details>
             <noscript>
                 <p class="noscript" data-testid="noscript">
                     "JavaScript is off, so the live lanes cannot run: they are real connections made by this page. "
@@ -23,7 +31,7 @@ pub fn Explainer() -> impl IntoView {
             </noscript>
             // Folded, so the lanes start within a 720-pixel-high projector screen.
             <details class="api">
-                <summary>"How latency is measured · the HTTP and WebSocket API"</summary>
+                <summary>"Latency and the API"</summary>
                 <p class="model-note">
                     "Latency is receive time − "<code>"emitted_at"</code>
                     ", corrected by the measured difference between the server's clock and this browser's (shown above the lanes, with its uncertainty: half the quickest round trip). On one machine the correction is about zero; across a classroom's machines it can be many milliseconds. The clock-offset estimate is a model (NTP's: equal delay both ways); the receive and emit times are measured."

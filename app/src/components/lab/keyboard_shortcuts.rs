@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::common::theme::ThemeChoice;
-use crate::components::context::LaneToggles;
+use crate::components::context::{KnobsDrawer, LaneToggles};
 use crate::components::lab::view_controls::ViewControl;
 use crate::components::lessons::lesson_panel::LessonNavigation;
 use protocol::Transport;
@@ -18,6 +18,8 @@ pub enum Shortcut {
     /// A lane, counted from 0 in page order.
     ToggleLane(usize),
     Theme,
+    /// Opens or closes the knobs drawer.
+    Knobs,
     /// The guided lesson's next or previous step (a lesson page only).
     LessonNext,
     LessonBack,
@@ -46,12 +48,13 @@ pub struct KeyPress<'a> {
 }
 
 /// The keys, as the help panel and docs/src/guide/keyboard-and-display.md list them.
-pub const SHORTCUTS: [(&str, &str); 10] = [
+pub const SHORTCUTS: [(&str, &str); 11] = [
     ("p or Space", "pause or resume the view (traffic keeps being recorded)"),
     (". or →", "step: show the next arrival in any lane (pauses first)"),
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
     ("1 2 3 4 5 6 7 8", "turn a lane off or on, in page order"),
+    ("k", "open or close the knobs: generator, faults, polling"),
     ("t", "dark or light theme"),
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),
@@ -77,6 +80,7 @@ pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
         "6" => Shortcut::ToggleLane(5),
         "7" => Shortcut::ToggleLane(6),
         "8" => Shortcut::ToggleLane(7),
+        "k" | "K" => Shortcut::Knobs,
         "t" | "T" => Shortcut::Theme,
         "n" | "N" => Shortcut::LessonNext,
         "b" | "B" => Shortcut::LessonBack,
@@ -107,6 +111,7 @@ pub struct ShortcutTargets {
     pub view: ViewControl,
     pub toggles: LaneToggles,
     pub help_open: RwSignal<bool>,
+    pub knobs: KnobsDrawer,
     /// Provided by the app around every page (absent only when a page is rendered on its own).
     pub theme: Option<ThemeChoice>,
     /// While a saved trace is replayed the live view and lanes are set aside; only theme and help keys apply.
@@ -128,6 +133,7 @@ impl ShortcutTargets {
                     self.toggles.of(*transport).update(|on| *on = !*on);
                 }
             }
+            Shortcut::Knobs if live_only => self.knobs.0.update(|open| *open = !*open),
             Shortcut::Theme => {
                 if let Some(theme) = self.theme {
                     theme.toggle();
@@ -213,6 +219,7 @@ mod tests {
         assert_eq!(press("8"), Some(Shortcut::ToggleLane(7)));
         assert_eq!(press("9"), None);
         assert_eq!(press("t"), Some(Shortcut::Theme));
+        assert_eq!(press("k"), Some(Shortcut::Knobs));
         assert_eq!(press("n"), Some(Shortcut::LessonNext));
         assert_eq!(press("b"), Some(Shortcut::LessonBack));
         assert_eq!(press("?"), Some(Shortcut::Help));

@@ -10,17 +10,21 @@ use crate::components::context::Inspection;
 use crate::components::context::LaneToggles;
 use crate::components::context::LessonFocus;
 use crate::components::context::SharedLogProblem;
+use crate::components::context::{KnobsDrawer, ShownLanes};
 use crate::components::diagram::diagram_clock::{use_view_clock, utc_offset_minutes};
 use crate::components::diagram::diagram_legend::DiagramLegend;
+use crate::components::diagram::fitted_height::use_fitted_height;
 use crate::components::diagram::inspector::Inspector;
 use crate::components::diagram::time_axis::TimeAxis;
 use crate::components::export::diagram_toolbar::DiagramToolbar;
 use crate::components::export::live_export::{live_diagram, live_trace};
 use crate::components::export::trace_loader::LoadedTrace;
-use crate::components::lab::controls::Controls;
+use crate::components::lab::controls::{Knobs, Toolbar};
 use crate::components::lab::explainer::Explainer;
 use crate::components::lab::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
+use crate::components::lab::knobs_drawer::{KnobsButton, KnobsPanel};
 use crate::components::lab::lane::Lane;
+use crate::components::lab::lane_strip::LaneStrip;
 use crate::components::lab::measurement_notes::{ClockOffsetNote, SideChannelNote};
 use crate::components::lab::metrics_panel::MetricsPanel;
 use crate::components::lab::native_grpc_wire::NativeGrpcWire;
@@ -49,8 +53,8 @@ fn is_over_diagram(event: &leptos::ev::MouseEvent) -> bool {
 pub fn LabPage(#[prop(optional)] with_lesson: bool) -> impl IntoView {
     let snapshot = use_context::<LabSnapshot>().or_else(page_snapshot::read_from_page);
     view! {
-        <main class="lab">
-            // A lesson explains as it goes; the page's general introduction would push the lanes off a projector.
+        <main class="lab" class:with-lesson=with_lesson>
+            // A lesson explains as it goes, beside the lanes; the lab's own introduction is one folded line.
             {(!with_lesson).then(|| view! { <Explainer /> })}
             {snapshot.is_none().then(|| view! {
                 <p class="error">"The lab's starting state is missing from this page; reload it."</p>
@@ -60,11 +64,16 @@ pub fn LabPage(#[prop(optional)] with_lesson: bool) -> impl IntoView {
     }
 }
 
-/// The live part: controls and one lane per transport, all sharing one time axis.
+/// The live part: a toolbar, the lane strip, and the lanes shown side by side on one time axis (the knobs drawer
+/// beside them when open, a lesson's steps beside them on a lesson page); the legend, export and figures below.
 #[component]
 fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::default_on();
+    let shown = ShownLanes::default_shown();
+    shown.follow(toggles);
+    let knobs = KnobsDrawer::remembered();
+    provide_context(knobs);
     let poll_interval_ms = RwSignal::new(1000u32);
     let fault_scope = FaultScope::new(snapshot.client.clone());
     provide_context(fault_scope);
@@ -114,6 +123,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         view: view.clone(),
         toggles,
         help_open,
+        knobs,
         theme: use_context::<ThemeChoice>(),
         replaying,
         lesson: lesson_navigation,
@@ -125,6 +135,12 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let control_marks = ControlMarks(RwSignal::new(true));
     provide_context(control_marks);
     control_marks.follow(layout);
+    use_fitted_height(layout, move || {
+        for transport in Transport::ALL {
+            shown.of(transport).track();
+        }
+        knobs.0.track();
+    });
 
     // A replay switches the live lanes off (nothing live runs beside it, to be mistaken for it) and back to how
     // they were when it ends.
@@ -142,49 +158,63 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         toggles.set_states(lanes_before_replay.get_value());
     });
     let container = NodeRef::<Div>::new();
-    let shown = live_diagram(&handles, layout.read_only(), clock, container);
+    let shown_diagram = live_diagram(&handles, layout.read_only(), clock, container);
     let make_trace =
         live_trace(lanes.to_vec(), layout.read_only(), clock, poll_interval_ms, clock_offset, snapshot.client.clone());
     let traces: Vec<_> = handles.iter().map(|handle| (handle.transport, Signal::from(handle.trace))).collect();
 
-    let lesson = with_lesson
-        .then(|| view! { <LessonPanel toggles poll_interval_ms lanes=handles.clone() navigation=lesson_navigation /> });
+    let lesson = with_lesson.then(
+        || view! { <LessonPanel toggles shown poll_interval_ms lanes=handles.clone() navigation=lesson_navigation /> },
+    );
 
     view! {
-        {lesson}
-        <div class="live-controls" hidden=move || replaying.get()>
-            <Controls generator=snapshot.generator toggles poll_interval_ms fault_scope round_trip />
-            <TeacherMessageBanner message=teacher_message.read_only() />
-            <TabLimitNotice tab_share />
-            <ViewBar control=view held=view_held clock layout=layout.read_only() help_open />
-            <ShortcutsHelp open=help_open />
-            <DiagramLegend control_marks />
-            // How the figures are measured matters on the open lab; in a lesson it would push the lanes off screen.
-            {(!with_lesson).then(|| view! {
-                <ClockOffsetNote clock_offset />
-                <SideChannelNote cost=wire_feed.cost />
-            })}
-        </div>
-        <Show when=move || !replaying.get()>
-            <DiagramToolbar shown make_trace on_load />
-            <div
-                class="lanes"
-                class:lesson-focusing=move || lesson_focus.is_active()
-                data-testid="lanes"
-                node_ref=container
-                on:mouseover=move |event| view_held.set(is_over_diagram(&event))
-                on:mouseleave=move |_| view_held.set(false)
-            >
-                <TimeAxis layout=layout.read_only() clock />
-                {lanes
-                    .into_iter()
-                    .map(|(handle, enabled)| view! { <Lane handle enabled layout=layout.read_only() clock /> })
-                    .collect_view()}
+        <div class="lab-layout">
+            {lesson}
+            <div class="lab-main">
+                <div class="live-controls" hidden=move || replaying.get()>
+                    <Toolbar round_trip>
+                        <ViewBar control=view held=view_held clock layout=layout.read_only() help_open />
+                        <KnobsButton drawer=knobs />
+                    </Toolbar>
+                    <TeacherMessageBanner message=teacher_message.read_only() />
+                    <TabLimitNotice tab_share />
+                    <ShortcutsHelp open=help_open />
+                    <LaneStrip lanes=handles.clone() toggles shown />
+                </div>
+                <Show when=move || !replaying.get()>
+                    <div
+                        class="lanes"
+                        class:lesson-focusing=move || lesson_focus.is_active()
+                        data-testid="lanes"
+                        node_ref=container
+                        on:mouseover=move |event| view_held.set(is_over_diagram(&event))
+                        on:mouseleave=move |_| view_held.set(false)
+                    >
+                        <TimeAxis layout=layout.read_only() clock />
+                        {lanes
+                            .into_iter()
+                            .map(|(handle, enabled)| {
+                                let shown = shown.of(handle.transport);
+                                view! { <Lane handle enabled shown layout=layout.read_only() clock /> }
+                            })
+                            .collect_view()}
+                    </div>
+                    <DiagramLegend control_marks />
+                    <DiagramToolbar shown=shown_diagram make_trace on_load />
+                    // How the figures are measured matters on the open lab; in a lesson it would be one more thing.
+                    {(!with_lesson).then(|| view! {
+                        <ClockOffsetNote clock_offset />
+                        <SideChannelNote cost=wire_feed.cost />
+                    })}
+                    <MetricsPanel lanes=handles.clone() />
+                    <Inspector lanes=traces.clone() />
+                    <NativeGrpcWire />
+                </Show>
+                {move || replay.get().map(|loaded| view! { <ReplayView loaded on_load on_exit /> })}
             </div>
-            <MetricsPanel lanes=handles.clone() />
-            <Inspector lanes=traces.clone() />
-            <NativeGrpcWire />
-        </Show>
-        {move || replay.get().map(|loaded| view! { <ReplayView loaded on_load on_exit /> })}
+            <KnobsPanel drawer=knobs>
+                <Knobs generator=snapshot.generator poll_interval_ms fault_scope />
+            </KnobsPanel>
+        </div>
     }
 }

@@ -16,6 +16,8 @@ use protocol::{FaultReport, FaultTarget, OfflineRequest, Transport};
 pub fn Lane(
     handle: LaneHandle,
     enabled: RwSignal<bool>,
+    /// Drawn side by side with the others; a hidden lane keeps recording, and its figures are in the lane strip.
+    shown: RwSignal<bool>,
     layout: ReadSignal<DiagramLayout>,
     clock: ReadSignal<Millis>,
 ) -> impl IntoView {
@@ -25,6 +27,8 @@ pub fn Lane(
         <section
             class="lane"
             class:off=move || !enabled.get()
+            hidden=move || !shown.get()
+            data-lane=transport.id()
             data-testid=format!("lane-{}", transport.id())
             aria-label=transport.title()
         >

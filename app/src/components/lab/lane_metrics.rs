@@ -7,7 +7,8 @@ fn millis(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |value| format!("{value:.1} ms"))
 }
 
-/// A lane's figures, measured in this browser from what the lane received.
+/// A lane's figures, measured in this browser from what the lane received: the three a comparison starts from,
+/// and the rest folded, so the diagrams keep the screen.
 #[component]
 pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
     let figure = move |read: fn(&LaneMetrics) -> String| move || metrics.with(read);
@@ -29,6 +30,19 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                 " / "
                 <span data-testid="metric-latency-max">{figure(|m| millis(m.latency.max()))}</span>
             </dd>
+            <dt title="every byte of this lane's connections, both ways, measured at the server's sockets">
+                "wire bytes: head / framing / payload"
+            </dt>
+            <dd data-testid="metric-wire">
+                {figure(|m| {
+                    let (up, down) = (m.wire.to_server, m.wire.to_client);
+                    format!("{} / {} / {}", up.head + down.head, up.framing + down.framing, up.payload + down.payload)
+                })}
+            </dd>
+        </dl>
+        <details class="more-figures">
+            <summary>"more figures"</summary>
+            <dl class="lane-metrics">
             <dt title="a message this lane sent upstream (Round trip button) until this lane received it back: browser \
                        clock at send → browser clock at receipt; one clock, so no offset correction is needed">
                 "round trip last / p50"
@@ -66,15 +80,6 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
                         )
                 })}
             </dd>
-            <dt title="every byte of this lane's connections, both ways, measured at the server's sockets">
-                "wire bytes: head / framing / payload"
-            </dt>
-            <dd data-testid="metric-wire">
-                {figure(|m| {
-                    let (up, down) = (m.wire.to_server, m.wire.to_client);
-                    format!("{} / {} / {}", up.head + down.head, up.framing + down.framing, up.payload + down.payload)
-                })}
-            </dd>
             <dt title="payload ÷ every byte, both ways">"efficiency · bytes per event"</dt>
             <dd>
                 <span data-testid="metric-efficiency">
@@ -94,6 +99,7 @@ pub fn LaneMetricsView(metrics: ReadSignal<LaneMetrics>) -> impl IntoView {
             <dd data-testid="metric-bytes">{figure(|m| m.body_bytes_received.to_string())}</dd>
             <dt>"last seq"</dt>
             <dd data-testid="metric-last-seq">{figure(|m| m.last_seq.map_or("–".into(), |seq| seq.to_string()))}</dd>
-        </dl>
+            </dl>
+        </details>
     }
 }

@@ -50,7 +50,7 @@ pub fn MetricsPanel(lanes: Vec<LaneHandle>) -> impl IntoView {
                 <thead>
                     <tr>
                         <th>"figure"</th>
-                        {lanes.with_value(|lanes| lanes.iter().map(|lane| view! { <th>{lane.transport.title()}</th> }).collect_view())}
+                        {lanes.with_value(|lanes| lanes.iter().map(|lane| view! { <th data-lane=lane.transport.id()>{lane.transport.title()}</th> }).collect_view())}
                     </tr>
                 </thead>
                 <tbody>

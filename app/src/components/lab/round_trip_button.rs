@@ -5,10 +5,9 @@ use leptos::prelude::*;
 #[component]
 pub fn RoundTripButton(round_trip: Callback<()>) -> impl IntoView {
     view! {
-        <fieldset class="round-trip">
-            <legend>"Two-way"</legend>
-            <button
+        <button
                 type="button"
+                class="round-trip"
                 data-testid="round-trip"
                 title="Each lane that is on sends one message to the server and times it until that lane receives it \
                        back: short polling, long polling and SSE with POST /api/publish (they have no way up of their \
@@ -17,6 +16,5 @@ pub fn RoundTripButton(round_trip: Callback<()>) -> impl IntoView {
             >
                 "Round trip"
             </button>
-        </fieldset>
     }
 }

@@ -82,8 +82,7 @@ pub fn ViewBar(
     let is = move |id: &str| mode.with(|mode| mode.id() == id);
     let lag_seconds = Memo::new(move |_| (mode.get().lag_at(clock.get()) / 1000.0).round());
     let counter = control.clone();
-    let state = move || {
-        match mode.get() {
+    let state = move || match mode.get() {
         ViewMode::Paused { at, .. } => {
             let waiting = counter.arrivals_after(at);
             let step = stepped_to.get().map(|what| format!(" Stepped to {what}.")).unwrap_or_default();
@@ -93,17 +92,13 @@ pub fn ViewBar(
                 layout.with(|layout| layout.wall_clock_text(at)),
             )
         }
-        _ if held.get() => {
-            "View held still while you point at a diagram; traffic is still recorded. Move the pointer away to catch up."
-                .to_owned()
-        }
+        _ if held.get() => "Held while you point at a diagram; still recording.".to_owned(),
         ViewMode::Slow { .. } => {
             let lag = lag_seconds.get();
             let limit = if lag >= MAX_SLOW_MOTION_LAG_MS / 1000.0 { " (as far behind as it goes)" } else { "" };
             format!("Slow motion — ¼ speed, {lag} s behind live{limit}. Live (l) catches up.")
         }
-        ViewMode::Live => "Live. Point at a diagram to hold the view still.".to_owned(),
-    }
+        ViewMode::Live => "Live. Point at a diagram to hold it still.".to_owned(),
     };
     let toggle = control.clone();
     let step = control.clone();
@@ -161,9 +156,10 @@ pub fn ViewBar(
                 data-testid="shortcuts-open"
                 aria-expanded=move || help_open.get().to_string()
                 title="Keyboard shortcuts (?)"
+                aria-label="keyboard shortcuts"
                 on:click=move |_| help_open.update(|open| *open = !*open)
             >
-                "Keys ?"
+                "?"
             </button>
         </div>
     }

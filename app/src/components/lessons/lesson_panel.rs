@@ -5,10 +5,11 @@
 use leptos::prelude::*;
 
 use crate::components::context::LessonFocus;
+use crate::components::diagram::fitted_height::bounds;
 use leptos::task::spawn_local;
 
 use crate::client::{lesson, lesson_list, LaneHandle};
-use crate::components::context::LaneToggles;
+use crate::components::context::{KnobsDrawer, LaneToggles, ShownLanes};
 use crate::components::lessons::lesson_answer::LessonAnswer;
 use crate::lesson::paragraphs;
 use protocol::{Answer, Lesson, LessonStep, LessonSummary, PerTransport, Reference, ScreenTarget, Transport};
@@ -44,11 +45,13 @@ const POINTER_ATTRIBUTE: &str = "data-lesson-pointer";
 #[component]
 pub fn LessonPanel(
     toggles: LaneToggles,
+    shown: ShownLanes,
     poll_interval_ms: RwSignal<u32>,
     lanes: Vec<LaneHandle>,
     navigation: LessonNavigation,
 ) -> impl IntoView {
     let focus = expect_context::<LessonFocus>();
+    let knobs = use_context::<KnobsDrawer>();
     let loaded = RwSignal::new(None::<Result<Lesson, String>>);
     let following = RwSignal::new(None::<LessonSummary>);
     let step = navigation.step;
@@ -60,7 +63,9 @@ pub fn LessonPanel(
         spawn_local(async move {
             let result = lesson(&id).await.map_err(|error| error.to_string());
             if let Ok(lesson) = &result {
-                toggles.set_states(PerTransport::from_fn(|transport| lesson.setup.lanes.contains(&transport)));
+                let in_lesson = PerTransport::from_fn(|transport| lesson.setup.lanes.contains(&transport));
+                shown.set_states(in_lesson);
+                toggles.set_states(in_lesson);
                 navigation.last.set(lesson.steps.len());
                 if let Some(interval) = lesson.setup.poll_interval_ms {
                     poll_interval_ms.set(interval);
@@ -86,14 +91,21 @@ pub fn LessonPanel(
                 highlight.as_ref().and_then(|highlight| highlight.lanes.first()).or(lesson.setup.lanes.first());
             let diagram = lanes_in_view.map(|lane| ScreenTarget { testid: "diagram".into(), lane: Some(*lane) });
             focus.0.set(highlight);
-            outline(&targets);
+            // A control the step names may wait in the closed knobs drawer: open it, so the outline is seen.
+            if outline(&targets) {
+                if let Some(knobs) = knobs {
+                    knobs.0.set(true);
+                }
+            }
             // Bring what the step is about on screen: the first thing it points at, else the diagram it highlights.
             if let Some(target) = targets.first().or(diagram.as_ref()) {
                 bring_into_view(target);
             }
         });
     });
-    on_cleanup(move || outline(&[]));
+    on_cleanup(move || {
+        outline(&[]);
+    });
 
     let body = move || match loaded.get() {
         None => view! { <p data-testid="lesson-loading">"Loading the lesson…"</p> }.into_any(),
@@ -219,10 +231,18 @@ fn answer_targets(lesson: &Lesson) -> Vec<ScreenTarget> {
     lesson.try_this.controls.iter().cloned().chain(figures).collect()
 }
 
-/// Scrolls so `target`'s bottom edge is at the bottom of the window: a diagram's newest arrows and a lane's figures
-/// sit at the bottom of what they are part of, and the lesson panel stays at the top.
+/// Scrolls so `target`'s bottom edge is at the bottom of the window (a diagram's newest arrows and a lane's figures
+/// sit at the bottom of what they are part of), unless it already starts in the upper half of the window: the
+/// diagrams fill the window from there, and scrolling would only push their top away.
 fn bring_into_view(target: &ScreenTarget) {
-    if let Some(element) = elements(&target.selector()).first() {
+    let Some(element) = elements(&target.selector()).into_iter().next() else { return };
+    let window_height =
+        web_sys::window().and_then(|window| window.inner_height().ok()).and_then(|height| height.as_f64());
+    let starts_high = match (bounds(&element), window_height) {
+        (Some((top, _)), Some(height)) => (0.0..height / 2.0).contains(&top),
+        _ => false,
+    };
+    if !starts_high {
         element.scroll_into_view_with_bool(false);
     }
 }
@@ -234,19 +254,27 @@ fn id_from_address() -> Option<String> {
     protocol::is_lesson_id(id).then(|| id.to_owned())
 }
 
-/// Outlines exactly `targets` (and nothing a previous step outlined). Browser only; quietly does nothing when an
-/// element is missing, e.g. a control another part of the page has not drawn yet.
-fn outline(targets: &[ScreenTarget]) {
+/// Outlines exactly `targets` (and nothing a previous step outlined), and says whether any of them is in the knobs
+/// drawer. Browser only; quietly does nothing when an element is missing, e.g. a control another part of the page
+/// has not drawn yet.
+fn outline(targets: &[ScreenTarget]) -> bool {
     // Cleanup also runs when the server disposes of its render, where there is no DOM.
     if !cfg!(target_arch = "wasm32") {
-        return;
+        return false;
     }
     for element in elements(&format!("[{POINTER_ATTRIBUTE}]")) {
         let _ = element.remove_attribute(POINTER_ATTRIBUTE);
     }
+    let mut in_drawer = false;
     for element in targets.iter().flat_map(|target| elements(&target.selector())) {
         let _ = element.set_attribute(POINTER_ATTRIBUTE, "");
+        // A figure under a lane's folded "more figures" is unfolded to be seen.
+        if let Ok(Some(folded)) = element.closest("details:not([open])") {
+            let _ = folded.set_attribute("open", "");
+        }
+        in_drawer |= element.closest("#knobs-drawer").ok().flatten().is_some();
     }
+    in_drawer
 }
 
 /// The page's elements matching `selector` (none for a selector the browser refuses). Browser only.

@@ -94,7 +94,7 @@ fn CountsPanel(presence: ReadSignal<Option<ClassPresence>>, error: ReadSignal<Op
                 {Transport::ALL
                     .into_iter()
                     .map(|transport| view! {
-                        <li class=format!("transport-count {}", transport.id()) data-testid=format!("class-count-{}", transport.id())>
+                        <li class=format!("transport-count {}", transport.id()) data-lane=transport.id() data-testid=format!("class-count-{}", transport.id())>
                             <span class="count" data-testid="count">{move || on(transport)}</span>
                             <span class="name">{transport.title()}</span>
                         </li>
