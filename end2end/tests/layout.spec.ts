@@ -39,9 +39,10 @@ async function everyLane(page: Page): Promise<LaneId[]> {
   return chips as LaneId[];
 }
 
+/** Opens `path` and waits until the page has hydrated: a lane it shows has started. */
 async function hydrated(page: Page, path = "/") {
   await page.goto(path);
-  await expect(lane(page, "sse").getByTestId("lane-status")).not.toHaveText("off");
+  await expect(page.locator("section.lane:not([hidden])").first().getByTestId("lane-status")).not.toHaveText("off");
 }
 
 test.describe("a projector, 1280×720", () => {
@@ -128,12 +129,12 @@ test.describe("a projector, 1280×720", () => {
     await expect(page.getByTestId("generator-rate")).toBeVisible();
     await expect(page.getByTestId("knobs-open")).toHaveAttribute("aria-expanded", "true");
     await page.reload();
-    await expect(lane(page, "sse").getByTestId("lane-status")).not.toHaveText("off");
+    await hydrated(page);
     await expect(drawer).toBeVisible();
     await page.keyboard.press("k");
     await expect(drawer).toBeHidden();
     await page.reload();
-    await expect(lane(page, "sse").getByTestId("lane-status")).not.toHaveText("off");
+    await hydrated(page);
     await page.waitForTimeout(500);
     await expect(drawer).toBeHidden();
   });

@@ -61,7 +61,6 @@ fn LaneChip(handle: LaneHandle, on: RwSignal<bool>, shown: RwSignal<bool>) -> im
                 class="chip-name"
                 data-testid=format!("show-{id}")
                 aria-pressed=move || shown.get().to_string()
-                aria-label=format!("show {title}")
                 title=format!("{title}: show it side by side with the others, or hide it (a hidden lane keeps recording)")
                 on:click=choose
             >
