@@ -39,6 +39,19 @@ async function everyLane(page: Page): Promise<LaneId[]> {
   return chips as LaneId[];
 }
 
+/** Every lane there is, switched on (a tap where the page is touched, a click elsewhere), so each records. */
+async function everyLaneOn(page: Page): Promise<LaneId[]> {
+  const lanes = await everyLane(page);
+  for (const id of lanes) {
+    const toggle = page.getByTestId(`toggle-${id}`);
+    if (await toggle.isChecked()) continue;
+    if ((page.viewportSize()?.width ?? 1280) <= 600) await toggle.tap();
+    else await toggle.check();
+    await expect(toggle).toBeChecked();
+  }
+  return lanes;
+}
+
 /** Opens `path` and waits until the page has hydrated: a lane it shows has started. */
 async function hydrated(page: Page, path = "/") {
   await page.goto(path);
@@ -72,12 +85,7 @@ test.describe("a projector, 1280×720", () => {
   test("the lane chooser shows any set of lanes side by side on one axis; the others keep recording in the strip", async ({ page }) => {
     test.setTimeout(120_000);
     await hydrated(page);
-    const lanes = await everyLane(page);
-    // Every lane on, so each has something to record.
-    for (const id of lanes) {
-      const toggle = page.getByTestId(`toggle-${id}`);
-      if (!(await toggle.isChecked())) await toggle.check();
-    }
+    const lanes = await everyLaneOn(page);
     const choose = async (chosen: LaneId[]) => {
       for (const id of lanes) {
         const button = page.getByTestId(`show-${id}`);
@@ -146,11 +154,7 @@ test.describe("a phone, 390×844 with touch", () => {
   test("the lane switcher brings each lane into view, where it draws live, and the page never scrolls sideways", async ({ page }) => {
     test.setTimeout(90_000);
     await hydrated(page);
-    const lanes = await everyLane(page);
-    for (const id of lanes) {
-      const toggle = page.getByTestId(`toggle-${id}`);
-      if (!(await toggle.isChecked())) await toggle.tap();
-    }
+    const lanes = await everyLaneOn(page);
     for (const id of lanes) {
       await page.getByTestId(`show-${id}`).tap();
       await expect(page.getByTestId(`show-${id}`)).toHaveAttribute("aria-pressed", "true");
