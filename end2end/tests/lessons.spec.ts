@@ -40,7 +40,8 @@ const METRIC_TESTID: Record<string, string> = {
 };
 
 function locate(page: Page, target: Target): Locator {
-  return target.lane ? lane(page, target.lane).getByTestId(target.testid) : page.getByTestId(target.testid);
+  // As the page finds it: anywhere marked with the lane (the lane itself, or its knobs in the drawer).
+  return target.lane ? page.locator(`[data-lane="${target.lane}"]`).getByTestId(target.testid) : page.getByTestId(target.testid);
 }
 
 /** A figure as a person reads it off the lane: the first number in its text, or null for "–". */

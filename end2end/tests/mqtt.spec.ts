@@ -1,10 +1,12 @@
 import { expect, Page, test } from "@playwright/test";
-import { drawnSeqs, lane, metric, openLab, stats } from "./helpers";
+import { drawnSeqs, lane, metric, openKnobs, openLab, stats } from "./helpers";
 
 // The MQTT lane: the lab's broker over one WebSocket, every MQTT packet an arrow. Off at page start; key 7 or its
 // toggle turns it on.
 
 const mqttLane = (page: Page) => lane(page, "mqtt");
+/** The lane's own knobs, in the knobs drawer (opened by `turnOnMqtt`). */
+const mqttKnobs = (page: Page) => page.getByTestId("knobs-drawer").locator('[data-lane="mqtt"]');
 
 /** Every drawn record's tooltip in the MQTT lane, with its kind and sequence number. */
 async function records(page: Page): Promise<{ kind: string; seq: number | null; title: string }[]> {
@@ -22,14 +24,15 @@ async function records(page: Page): Promise<{ kind: string; seq: number | null; 
 async function turnOnMqtt(page: Page) {
   await page.getByTestId("toggle-mqtt").check();
   await expect(mqttLane(page).getByTestId("lane-status")).toHaveText("open", { timeout: 20_000 });
+  await openKnobs(page);
 }
 
 /** Sets the lane's subscription QoS and waits for the SUBACK that grants it. */
 async function subscribeAt(page: Page, qos: 0 | 1 | 2) {
-  await mqttLane(page).getByTestId("mqtt-qos").selectOption(String(qos));
-  await mqttLane(page).getByTestId("mqtt-apply").click();
-  await expect(mqttLane(page).getByTestId("mqtt-problem")).toHaveText("");
-  await expect(mqttLane(page).getByTestId("mqtt-applied")).toContainText(`QoS ${qos}`);
+  await mqttKnobs(page).getByTestId("mqtt-qos").selectOption(String(qos));
+  await mqttKnobs(page).getByTestId("mqtt-apply").click();
+  await expect(mqttKnobs(page).getByTestId("mqtt-problem")).toHaveText("");
+  await expect(mqttKnobs(page).getByTestId("mqtt-applied")).toContainText(`QoS ${qos}`);
   await expect
     .poll(async () => (await records(page)).some((record) => record.title.includes(`SUBACK`) && record.title.includes(`granted 0x0${qos}`)))
     .toBe(true);
@@ -68,7 +71,7 @@ test("at QoS 2 one event is four arrows: PUBLISH, PUBREC, PUBREL, PUBCOMP", asyn
       { timeout: 30_000 },
     )
     .toEqual(["PUBREC", "PUBREL", "PUBCOMP"]);
-  await expect(mqttLane(page).getByTestId("mqtt-in-flight")).toContainText("QoS 2 awaiting PUBREL");
+  await expect(mqttKnobs(page).getByTestId("mqtt-in-flight")).toContainText("QoS 2 awaiting PUBREL");
 });
 
 test("the MQTT lane numbers events as the SSE lane does", async ({ page, request }) => {
@@ -108,9 +111,9 @@ test("dropped after PUBREC, the broker resends PUBREL and the message arrives ex
   await openLab(page);
   await turnOnMqtt(page);
   await subscribeAt(page, 2);
-  await mqttLane(page).getByTestId("mqtt-drop-after-pubrec").click();
+  await mqttKnobs(page).getByTestId("mqtt-drop-after-pubrec").click();
   // Armed, it fires with the next QoS 2 event (often before "armed" could be read), then the broker finishes it.
-  await expect(mqttLane(page).getByTestId("mqtt-fault-outcome")).toContainText("arrived exactly once", { timeout: 40_000 });
+  await expect(mqttKnobs(page).getByTestId("mqtt-fault-outcome")).toContainText("arrived exactly once", { timeout: 40_000 });
   const drawn = await records(page);
   const note = drawn.find((record) => record.title.includes("arrived exactly once"));
   expect(note?.title).toContain("PUBREL");
@@ -134,12 +137,12 @@ test("a malformed filter or keep-alive is refused in the page and never sent", a
     ["lab/events/#", "301", /keep-alive must be/],
   ];
   for (const [filter, keepAlive, problem] of cases) {
-    await mqttLane(page).getByTestId("mqtt-filter").fill(filter);
-    await mqttLane(page).getByTestId("mqtt-keep-alive").fill(keepAlive);
-    await mqttLane(page).getByTestId("mqtt-apply").click();
-    await expect(mqttLane(page).getByTestId("mqtt-problem")).toHaveText(problem);
+    await mqttKnobs(page).getByTestId("mqtt-filter").fill(filter);
+    await mqttKnobs(page).getByTestId("mqtt-keep-alive").fill(keepAlive);
+    await mqttKnobs(page).getByTestId("mqtt-apply").click();
+    await expect(mqttKnobs(page).getByTestId("mqtt-problem")).toHaveText(problem);
   }
-  await expect(mqttLane(page).getByTestId("mqtt-applied")).toContainText("lab/events/# at QoS 1");
+  await expect(mqttKnobs(page).getByTestId("mqtt-applied")).toContainText("lab/events/# at QoS 1");
   expect((await records(page)).filter((record) => record.title.includes("SUBSCRIBE")).length).toBe(before);
 });
 

@@ -2,12 +2,14 @@ import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { AddressInfo } from "node:net";
 import { expect, Page, test } from "@playwright/test";
-import { lane, metric, openLab, setGenerator } from "./helpers";
+import { lane, metric, openKnobs, openLab, setGenerator } from "./helpers";
 
 // The webhook lane: the lab's sender POSTs each event to the lab's own receiver; the page registers the endpoint,
 // reads the sender's log, draws every attempt and re-checks every signature with WebCrypto.
 
 const webhookLane = (page: Page) => lane(page, "webhook");
+/** The lane's own knobs, in the knobs drawer (opened by `turnOnWebhooks`). */
+const webhookKnobs = (page: Page) => page.getByTestId("knobs-drawer").locator('[data-lane="webhook"]');
 
 /** Every drawn record's tooltip in the webhook lane, and its kind. */
 async function records(page: Page): Promise<{ kind: string; seq: number | null; title: string }[]> {
@@ -24,7 +26,8 @@ async function records(page: Page): Promise<{ kind: string; seq: number | null; 
 
 async function turnOnWebhooks(page: Page): Promise<string> {
   await page.getByTestId("toggle-webhook").check();
-  await expect(webhookLane(page).getByTestId("webhook-secret")).toHaveText(/^whsec_[A-Za-z0-9+/=]+$/);
+  await openKnobs(page);
+  await expect(webhookKnobs(page).getByTestId("webhook-secret")).toHaveText(/^whsec_[A-Za-z0-9+/=]+$/);
   // The endpoint's id, from the note that says it was registered.
   let id = "";
   await expect
@@ -38,7 +41,7 @@ async function turnOnWebhooks(page: Page): Promise<string> {
 }
 
 async function setReceiver(page: Page, mode: string) {
-  await webhookLane(page).getByTestId("receiver-mode").selectOption(mode);
+  await webhookKnobs(page).getByTestId("receiver-mode").selectOption(mode);
 }
 
 test.beforeEach(async ({ request }) => {
@@ -54,7 +57,7 @@ test("off by default; switched on it draws signed deliveries from Sender to Rece
   await expect(webhookLane(page).locator("svg text", { hasText: "Receiver" }).first()).toBeAttached();
 
   await expect.poll(async () => (await records(page)).filter((record) => record.title.includes("signature ✓")).length).toBeGreaterThanOrEqual(4);
-  await expect(webhookLane(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
+  await expect(webhookKnobs(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
   const drawn = await records(page);
   const post = drawn.find((record) => record.kind === "event" && record.title.startsWith("POST #"))!;
   expect(post.title).toMatch(/webhook-id msg_\w+_\d+, webhook-timestamp \d+, webhook-signature v1,/);
@@ -63,7 +66,7 @@ test("off by default; switched on it draws signed deliveries from Sender to Rece
   await expect.poll(async () => Number(await metric(page, "webhook", "events"))).toBeGreaterThan(0);
   expect(await metric(page, "webhook", "missed")).toBe("0");
   expect(parseFloat(await metric(page, "webhook", "bytes-per-event"))).toBeGreaterThan(100);
-  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/processed [1-9]/);
+  await expect(webhookKnobs(page).getByTestId("receiver-counts")).toContainText(/processed [1-9]/);
 
   // The log the page reads is the API's; the arrows' byte counts are its figures.
   const log = await (await request.get(`/api/webhooks/endpoints/${id}/deliveries`)).json();
@@ -102,20 +105,20 @@ test("a failing receiver: retries are separate arrows under one webhook-id, and 
   // Healthy again: the retried event is delivered after later ones, which the lane and the receiver both count.
   await setReceiver(page, "healthy");
   await expect.poll(async () => Number(await metric(page, "webhook", "out-of-order")), { timeout: 40_000 }).toBeGreaterThan(0);
-  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/out of order [1-9]/);
+  await expect(webhookKnobs(page).getByTestId("receiver-counts")).toContainText(/out of order [1-9]/);
 });
 
 test("the dedupe switch: a redelivery after a late answer is acknowledged and not processed twice", async ({ page }) => {
   test.setTimeout(90_000);
   await openLab(page);
   await turnOnWebhooks(page);
-  await webhookLane(page).getByTestId("receiver-dedupe").check();
+  await webhookKnobs(page).getByTestId("receiver-dedupe").check();
   await setReceiver(page, "slow");
   // Slower than the sender's 5 s timeout: it processes, answers late, and the sender delivers the same id again.
-  await webhookLane(page).getByTestId("receiver-slow-secs").fill("6");
-  await webhookLane(page).getByTestId("receiver-slow-secs").press("Enter");
-  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText(/duplicates skipped [1-9]/, { timeout: 60_000 });
-  await expect(webhookLane(page).getByTestId("receiver-counts")).toContainText("duplicates processed 0");
+  await webhookKnobs(page).getByTestId("receiver-slow-secs").fill("6");
+  await webhookKnobs(page).getByTestId("receiver-slow-secs").press("Enter");
+  await expect(webhookKnobs(page).getByTestId("receiver-counts")).toContainText(/duplicates skipped [1-9]/, { timeout: 60_000 });
+  await expect(webhookKnobs(page).getByTestId("receiver-counts")).toContainText("duplicates processed 0");
   expect((await records(page)).some((record) => record.title.startsWith("no answer: timeout"))).toBe(true);
 });
 
@@ -123,7 +126,7 @@ test("410 Gone stops the deliveries, and the lane says so", async ({ page }) => 
   await openLab(page);
   await turnOnWebhooks(page);
   await setReceiver(page, "gone");
-  await expect(webhookLane(page).getByTestId("webhook-disabled")).toContainText("410", { timeout: 20_000 });
+  await expect(webhookKnobs(page).getByTestId("webhook-disabled")).toContainText("410", { timeout: 20_000 });
   // An attempt already on its way when the first 410 came back is answered (410) and drawn a poll later.
   await page.waitForTimeout(1_000);
   const count = (await records(page)).filter((record) => record.title.startsWith("POST #")).length;
@@ -155,26 +158,26 @@ test("your own receiver: a local HTTP server gets the signed POSTs, verifiable w
     await openLab(page);
     await turnOnWebhooks(page);
     // Not a host the lab may send to by default: refused with the reason, and the lab's receiver stays.
-    await webhookLane(page).getByTestId("own-receiver-url").fill("http://10.1.2.3:9000/hook");
-    await webhookLane(page).getByTestId("own-receiver-use").click();
-    await expect(webhookLane(page).getByTestId("own-receiver-refused")).toContainText(/10\.1\.2\.3/);
-    await expect(webhookLane(page).getByTestId("own-receiver-url")).toBeVisible();
+    await webhookKnobs(page).getByTestId("own-receiver-url").fill("http://10.1.2.3:9000/hook");
+    await webhookKnobs(page).getByTestId("own-receiver-use").click();
+    await expect(webhookKnobs(page).getByTestId("own-receiver-refused")).toContainText(/10\.1\.2\.3/);
+    await expect(webhookKnobs(page).getByTestId("own-receiver-url")).toBeVisible();
 
-    await webhookLane(page).getByTestId("own-receiver-url").fill(`http://127.0.0.1:${port}/hook`);
-    await webhookLane(page).getByTestId("own-receiver-use").click();
-    await expect(webhookLane(page).getByTestId("own-receiver-target")).toContainText(`127.0.0.1:${port}`);
-    await expect(webhookLane(page).getByTestId("own-receiver-refused")).toBeHidden();
+    await webhookKnobs(page).getByTestId("own-receiver-url").fill(`http://127.0.0.1:${port}/hook`);
+    await webhookKnobs(page).getByTestId("own-receiver-use").click();
+    await expect(webhookKnobs(page).getByTestId("own-receiver-target")).toContainText(`127.0.0.1:${port}`);
+    await expect(webhookKnobs(page).getByTestId("own-receiver-refused")).toBeHidden();
     await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
     // Checked with the secret the page shows for this endpoint.
-    const secret = (await webhookLane(page).getByTestId("webhook-secret").textContent()) ?? "";
+    const secret = (await webhookKnobs(page).getByTestId("webhook-secret").textContent()) ?? "";
     expect(verified(secret), JSON.stringify(received)).toEqual(received.map(() => true));
     expect(verified("whsec_" + Buffer.alloc(24).toString("base64"))).toEqual(received.map(() => false));
-    await expect(webhookLane(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
+    await expect(webhookKnobs(page).getByTestId("signature-tally")).toContainText(/[1-9]\d* valid, 0 invalid/);
     // Its 204s are drawn as the answers.
     await expect.poll(async () => (await records(page)).some((record) => record.kind === "response" && record.title.startsWith("204"))).toBe(true);
 
-    await webhookLane(page).getByTestId("own-receiver-back").click();
-    await expect(webhookLane(page).getByTestId("receiver-mode")).toBeVisible();
+    await webhookKnobs(page).getByTestId("own-receiver-back").click();
+    await expect(webhookKnobs(page).getByTestId("receiver-mode")).toBeVisible();
   } finally {
     server.close();
   }

@@ -115,10 +115,11 @@ pub struct ScreenTarget {
 }
 
 impl ScreenTarget {
-    /// A CSS selector for it.
+    /// A CSS selector for it. A lane's control is found anywhere marked with that lane (`data-lane`): in the lane
+    /// itself, or among its knobs in the page's drawer.
     pub fn selector(&self) -> String {
         match self.lane {
-            Some(lane) => format!("[data-testid=\"lane-{}\"] [data-testid=\"{}\"]", lane.id(), self.testid),
+            Some(lane) => format!("[data-lane=\"{}\"] [data-testid=\"{}\"]", lane.id(), self.testid),
             None => format!("[data-testid=\"{}\"]", self.testid),
         }
     }
@@ -398,7 +399,7 @@ mod tests {
     #[test]
     fn a_target_inside_a_lane_is_found_inside_that_lane() {
         let target = ScreenTarget { testid: "drop".into(), lane: Some(Transport::WebSocket) };
-        assert_eq!(target.selector(), r#"[data-testid="lane-web_socket"] [data-testid="drop"]"#);
+        assert_eq!(target.selector(), r#"[data-lane="web_socket"] [data-testid="drop"]"#);
     }
 
     #[test]

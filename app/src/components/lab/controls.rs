@@ -11,7 +11,9 @@ use crate::components::common::teacher_only::TeacherOnly;
 use crate::components::context::{ClassRole, FaultScope};
 use crate::components::lab::audio_button::SendToneButton;
 use crate::components::lab::fault_controls::FaultControls;
+use crate::components::lab::mqtt_knobs::MqttKnobs;
 use crate::components::lab::round_trip_button::RoundTripButton;
+use crate::components::lab::webhook_receiver::WebhookReceiver;
 use protocol::{
     GeneratorSettings, GeneratorUpdate, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
@@ -40,6 +42,16 @@ pub fn Knobs(generator: GeneratorSettings, poll_interval_ms: RwSignal<u32>, faul
         <div class="controls">
             <GeneratorKnobs initial=generator />
             <FaultControls scope=fault_scope />
+            // The webhook and MQTT lanes' own knobs: more than a lane's header has room for. `data-lane` is what a
+            // lesson's pointer at a lane's control finds (`ScreenTarget::selector`).
+            <fieldset class="lane-knobs" data-lane="webhook">
+                <legend>"Webhooks: the receiver"</legend>
+                <WebhookReceiver />
+            </fieldset>
+            <fieldset class="lane-knobs" data-lane="mqtt">
+                <legend>"MQTT"</legend>
+                <MqttKnobs />
+            </fieldset>
             <fieldset class="polling">
                 <legend>"Short polling"</legend>
                 <label>

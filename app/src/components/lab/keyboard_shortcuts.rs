@@ -54,7 +54,7 @@ pub const SHORTCUTS: [(&str, &str); 11] = [
     ("s", "slow motion: the view at ¼ speed, falling behind live"),
     ("l", "back to live"),
     ("1 2 3 4 5 6 7 8", "turn a lane off or on, in page order"),
-    ("k", "open or close the knobs: generator, faults, polling"),
+    ("k", "open or close the knobs: generator, faults, polling, webhook receiver, MQTT"),
     ("t", "dark or light theme"),
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),

@@ -3,12 +3,10 @@ use leptos::prelude::*;
 use crate::components::diagram::sequence_diagram::{live_placement, SequenceDiagram};
 use crate::components::lab::lane_audio::LaneAudio;
 use crate::components::lab::lane_metrics::LaneMetricsView;
-use crate::components::lab::mqtt_knobs::MqttKnobs;
-use crate::components::lab::webhook_receiver::WebhookReceiver;
 use leptos::task::spawn_local;
 
 use crate::client::{drop_connections, go_offline, ClientError, LaneHandle};
-use crate::components::context::{FaultScope, SharedLogProblem};
+use crate::components::context::{FaultScope, KnobsDrawer, SharedLogProblem};
 use crate::diagram::{DiagramLayout, Millis};
 use protocol::{FaultReport, FaultTarget, OfflineRequest, Transport};
 
@@ -56,10 +54,15 @@ pub fn Lane(
                 {if transport.browser_takes_part() {
                     view! { <LaneFaults transport browser_drop=handle.browser_drop /> }.into_any()
                 } else {
-                    // A webhook's faults are the receiver's answers, set here; the browser holds no connection.
-                    view! { <WebhookReceiver /> }.into_any()
+                    // A webhook's faults are the receiver's answers; the browser holds no connection to cut.
+                    view! {
+                        <p class="lane-knobs-note">"Its faults are the receiver's answers: " <KnobsLink /></p>
+                    }
+                        .into_any()
                 }}
-                {(transport == Transport::Mqtt).then(|| view! { <MqttKnobs /> })}
+                {(transport == Transport::Mqtt).then(|| view! {
+                    <p class="lane-knobs-note">"QoS, topics, sessions: " <KnobsLink /></p>
+                })}
             </header>
             <SequenceDiagram transport placed layout clock />
             <LaneMetricsView metrics=handle.metrics />
@@ -145,5 +148,24 @@ fn LaneFaults(transport: Transport, browser_drop: Trigger) -> impl IntoView {
                 {move || outcome.get()}
             </span>
         </span>
+    }
+}
+
+/// Opens the knobs drawer, where the webhook and MQTT lanes keep the knobs their header has no room for.
+#[component]
+fn KnobsLink() -> impl IntoView {
+    let drawer = use_context::<KnobsDrawer>();
+    view! {
+        <button
+            type="button"
+            class="knobs-link"
+            on:click=move |_| {
+                if let Some(drawer) = drawer {
+                    drawer.0.set(true);
+                }
+            }
+        >
+            "Knobs & faults"
+        </button>
     }
 }

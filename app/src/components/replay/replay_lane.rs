@@ -34,7 +34,12 @@ pub fn ReplayLane(
         }
     };
     view! {
-        <section class="lane replay-lane" data-testid=format!("replay-lane-{}", transport.id()) aria-label=transport.title()>
+        <section
+            class="lane replay-lane"
+            data-lane=transport.id()
+            data-testid=format!("replay-lane-{}", transport.id())
+            aria-label=transport.title()
+        >
             <header class="lane-header">
                 <h2>{transport.title()}</h2>
                 <span class="status" data-testid="lane-status">
