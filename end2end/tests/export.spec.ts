@@ -102,13 +102,16 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
   await expect(page.getByTestId("replay-position")).toContainText("finished");
   expect(await diagram(page, "replay-lane")).toEqual(before);
 
-  // Back to live: the lanes return, switched on as they were before the replay.
+  // Back to live: the lanes return, switched on as they were before the replay, and shown as they were (HTTP
+  // streaming is on but not shown on a fresh page; coming back on after a replay does not show it).
   await page.getByTestId("replay-exit").click();
   await expect(page.getByTestId("replay")).toHaveCount(0);
   for (const transport of TRANSPORTS) {
     await expect(page.getByTestId(`toggle-${transport}`)).toBeChecked();
     await expect(lane(page, transport).locator('[data-testid="record"][data-kind="event"]').first()).toBeAttached();
   }
+  await expect(page.getByTestId("show-http_stream")).toHaveAttribute("aria-pressed", "false");
+  await expect(page.getByTestId("show-web_socket")).toHaveAttribute("aria-pressed", "true");
   expect(errors).toEqual([]);
 });
 

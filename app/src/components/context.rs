@@ -175,18 +175,11 @@ impl ShownLanes {
         }
     }
 
-    /// Shows a lane whenever it is switched on: switching a lane on is asking to watch it.
-    pub fn follow(self, toggles: LaneToggles) {
-        for transport in Transport::ALL {
-            let on = toggles.of(transport);
-            let shown = self.of(transport);
-            Effect::new(move |was_on: Option<bool>| {
-                let now_on = on.get();
-                if was_on == Some(false) && now_on {
-                    shown.set(true);
-                }
-                now_on
-            });
+    /// Switching a lane on by hand (its switch, its number key) is asking to watch it: it is shown too. Lanes
+    /// switched back on after a replay, or by a lesson, are not shown by this.
+    pub fn switched(&self, transport: Transport, on: bool) {
+        if on {
+            self.of(transport).set(true);
         }
     }
 }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::common::theme::ThemeChoice;
-use crate::components::context::{KnobsDrawer, LaneToggles};
+use crate::components::context::{KnobsDrawer, LaneToggles, ShownLanes};
 use crate::components::lab::view_controls::ViewControl;
 use crate::components::lessons::lesson_panel::LessonNavigation;
 use protocol::Transport;
@@ -112,6 +112,7 @@ pub struct ShortcutTargets {
     pub toggles: LaneToggles,
     pub help_open: RwSignal<bool>,
     pub knobs: KnobsDrawer,
+    pub shown: ShownLanes,
     /// Provided by the app around every page (absent only when a page is rendered on its own).
     pub theme: Option<ThemeChoice>,
     /// While a saved trace is replayed the live view and lanes are set aside; only theme and help keys apply.
@@ -129,8 +130,10 @@ impl ShortcutTargets {
             Shortcut::SlowMotion if live_only => self.view.slow_motion(),
             Shortcut::Live if live_only => self.view.live(),
             Shortcut::ToggleLane(index) if live_only => {
-                if let Some(transport) = Transport::ALL.get(index) {
-                    self.toggles.of(*transport).update(|on| *on = !*on);
+                if let Some(&transport) = Transport::ALL.get(index) {
+                    let toggle = self.toggles.of(transport);
+                    toggle.update(|on| *on = !*on);
+                    self.shown.switched(transport, toggle.get_untracked());
                 }
             }
             Shortcut::Knobs if live_only => self.knobs.0.update(|open| *open = !*open),

@@ -71,7 +71,6 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     let start = LaneStart { after: snapshot.head_seq, epoch: snapshot.epoch.clone() };
     let toggles = LaneToggles::default_on();
     let shown = ShownLanes::default_shown();
-    shown.follow(toggles);
     let knobs = KnobsDrawer::remembered();
     provide_context(knobs);
     let poll_interval_ms = RwSignal::new(1000u32);
@@ -124,6 +123,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         toggles,
         help_open,
         knobs,
+        shown,
         theme: use_context::<ThemeChoice>(),
         replaying,
         lesson: lesson_navigation,

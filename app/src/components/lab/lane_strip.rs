@@ -19,15 +19,17 @@ pub fn LaneStrip(lanes: Vec<LaneHandle>, toggles: LaneToggles, shown: ShownLanes
         <ul class="lane-strip" data-testid="lane-strip" aria-label="lanes: switch each on or off, choose which to show">
             {lanes
                 .into_iter()
-                .map(|handle| view! { <LaneChip handle on=toggles.of(handle.transport) shown=shown.of(handle.transport) /> })
+                .map(|handle| view! { <LaneChip handle on=toggles.of(handle.transport) shown /> })
                 .collect_view()}
         </ul>
     }
 }
 
 #[component]
-fn LaneChip(handle: LaneHandle, on: RwSignal<bool>, shown: RwSignal<bool>) -> impl IntoView {
+fn LaneChip(handle: LaneHandle, on: RwSignal<bool>, shown: ShownLanes) -> impl IntoView {
     let transport = handle.transport;
+    let lanes = shown;
+    let shown = lanes.of(transport);
     let id = transport.id();
     let title = transport.title();
     let choose = move |_| {
@@ -54,7 +56,11 @@ fn LaneChip(handle: LaneHandle, on: RwSignal<bool>, shown: RwSignal<bool>) -> im
                 aria-label=format!("{title} on")
                 title="On: the lane connects and records. Off: it disconnects."
                 prop:checked=move || on.get()
-                on:change:target=move |event| on.set(event.target().checked())
+                on:change:target=move |event| {
+                    let checked = event.target().checked();
+                    on.set(checked);
+                    lanes.switched(transport, checked);
+                }
             />
             <button
                 type="button"
