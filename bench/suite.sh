@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scenarios, one per line:   server  transport  clients  rate  payload_bytes  [poll_interval_ms]  [qos=N]
-#   server:    lab | node_express_ws | socket_io | mosquitto | lab_nats | lab_redis | lab_cluster_nats | node_grpc_js
+#   server:    lab | floor | node_express_ws | socket_io | mosquitto | lab_nats | lab_redis | lab_cluster_nats | node_grpc_js
 #   transport: short_poll | long_poll | sse | http_stream | web_socket | socket_io | mqtt | mqtt_tcp | grpc
 #   qos=N:     MQTT only, the QoS every client subscribes with (0 or 1; 0 when not given)
 # Payloads: 0 B is the bare event (~75 B of JSON); 100 B is a realistic notification or chat line (~180 B).
@@ -21,6 +21,8 @@ cd "$(dirname "$0")/.."
 # run; their CPU and memory are counted with the lab's. lab_cluster_nats: three instances on one nats-server, the
 # clients spread over them one each in turn (HAProxy in front would need 2 descriptors per client, past this
 # machine's open-files limit at 10,000), all four processes counted.
+# floor: bench/floor, the least this machine can do for the same job (one epoll loop, each event's bytes written
+# once per socket, nothing else); every target in docs/src/scale.md is a ratio to its row of the same load.
 # grpc: native gRPC over HTTP/2 (lab.v1.Events/Subscribe), one connection and one call per client; node_grpc_js is
 # @grpc/grpc-js serving the same .proto, its gRPC on a port of its own (GRPC_ADDR) beside its HTTP knobs.
 # ---------------------------------------------------------------------------------------------------------------
@@ -31,6 +33,8 @@ lab              long_poll   1000   1   0
 lab              sse         1000   1   0
 lab              http_stream 1000   1   0
 lab              web_socket  1000   1   0
+floor            sse         1000   1   0
+floor            web_socket  1000   1   0
 node_express_ws  short_poll  1000   1   0  5000
 node_express_ws  long_poll   1000   1   0
 node_express_ws  sse         1000   1   0
@@ -55,6 +59,10 @@ lab              long_poll  10000   1 100
 lab              sse        10000   1 100
 lab              http_stream 10000   1 100
 lab              web_socket 10000   1 100
+floor            long_poll  10000   1 100
+floor            sse        10000   1 100
+floor            http_stream 10000   1 100
+floor            web_socket 10000   1 100
 node_express_ws  short_poll 10000   1 100  5000
 node_express_ws  long_poll  10000   1 100
 node_express_ws  sse        10000   1 100
@@ -65,6 +73,8 @@ socket_io        socket_io  10000   1 100
 lab              sse        10000  10 100
 lab              http_stream 10000  10 100
 lab              web_socket 10000  10 100
+floor            sse        10000  10 100
+floor            web_socket 10000  10 100
 node_express_ws  sse        10000  10 100
 node_express_ws  http_stream 10000  10 100
 node_express_ws  web_socket 10000  10 100
@@ -110,6 +120,9 @@ lab              long_poll    100   1   0
 lab              sse          100   1   0
 lab              http_stream  100   1   0
 lab              web_socket   100   1   0
+floor            long_poll    100   1   0
+floor            sse          100   1   0
+floor            web_socket   100   1   0
 node_express_ws  short_poll   100   1   0  5000
 node_express_ws  long_poll    100   1   0
 node_express_ws  sse          100   1   0
@@ -194,13 +207,13 @@ install_bench_tools() {
   fi
   if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
     warn "BENCH_NO_BUILD=1: using the binaries already in target/release, as they are"
-    [ -x target/release/server ] && [ -x "$LOAD" ] || { echo "no binaries to use: build first" >&2; exit 1; }
+    [ -x target/release/server ] && [ -x "$LOAD" ] && [ -x target/release/transport-floor ] || { echo "no binaries to use: build first" >&2; exit 1; }
     return
   fi
   say "building the lab (release)"
   cargo leptos build --release
-  say "building the load tool (release)"
-  cargo build --release -p transport-load
+  say "building the load tool and the floor (release)"
+  cargo build --release -p transport-load -p transport-floor
 }
 
 # --- servers ---------------------------------------------------------------------------------------------------
@@ -333,6 +346,10 @@ start_server() { # server transport log
         done
         start_lab_instance "$port" "$log" lab-1
         SERVER_PID=$LAB_INSTANCE_PID
+        ;;
+      floor)
+        target/release/transport-floor --addr "$HOST:$port" --paused >"$log" 2>&1 &
+        SERVER_PID=$!
         ;;
       node_express_ws)
         NODE_ENV=production node bench/peers/node-express-ws.mjs --port "$port" --paused >"$log" 2>&1 &

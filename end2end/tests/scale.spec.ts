@@ -22,6 +22,12 @@ test("the Scale page shows every measured run, its charts and the peer ratios", 
   await expect(page.getByTestId("scale-chart-cpu-per-delivery").getByTestId("scale-bar")).toHaveCount(delivered);
   const peers = new Set(report.runs.map((run: { server: string }) => run.server));
   if (peers.size > 1) await expect(page.getByTestId("scale-ratio").first()).toBeVisible();
+  // Every target of the issue has its row; with the floor's runs in the report, they are judged, not left open.
+  await expect(page.getByTestId("scale-target")).toHaveCount(17);
+  if (peers.has("floor")) {
+    const judged = page.locator('[data-testid="scale-target"]:not([data-verdict="not measured"])');
+    expect(await judged.count()).toBeGreaterThan(10);
+  }
   expect(errors).toEqual([]);
 });
 

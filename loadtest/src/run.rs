@@ -78,7 +78,7 @@ impl RunOptions {
             ScaleServer::Lab | ScaleServer::LabNats | ScaleServer::LabRedis | ScaleServer::LabClusterNats => {
                 transport != LoadTransport::SocketIo
             }
-            ScaleServer::NodeExpressWs => {
+            ScaleServer::NodeExpressWs | ScaleServer::Floor => {
                 !transport.is_mqtt() && !matches!(transport, LoadTransport::SocketIo | LoadTransport::Grpc)
             }
             ScaleServer::NodeGrpcJs => transport == LoadTransport::Grpc,

@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, Epoch, Event, Gap, Transport, WireTotals};
+use super::{
+    ClientId, Epoch, Event, Gap, Transport, WireTotals, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
+};
 
 /// Body of `GET /api/poll` and of a long poll answered with events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +71,52 @@ pub struct GeneratorUpdate {
     pub payload_bytes: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+}
+
+/// A generator knob the server refuses, named, with the bound it broke.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` {problem}")]
+pub struct SettingError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl GeneratorSettings {
+    /// These settings with `update`'s fields applied, all checked first so that a bad field changes nothing. The
+    /// lab's generator and the scale suite's floor program both take their knobs through here.
+    pub fn updated(self, update: GeneratorUpdate) -> Result<Self, SettingError> {
+        let mut next = self;
+        if let Some(rate) = update.rate_per_second {
+            if !(MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&rate) {
+                return Err(SettingError {
+                    field: "rate_per_second",
+                    problem: format!(
+                        "must be between {MIN_RATE_PER_SECOND} and {MAX_RATE_PER_SECOND} events per second"
+                    ),
+                });
+            }
+            next.rate_per_second = rate;
+        }
+        if let Some(payload_bytes) = update.payload_bytes {
+            if payload_bytes > MAX_PAYLOAD_BYTES {
+                return Err(SettingError {
+                    field: "payload_bytes",
+                    problem: format!("must be at most {MAX_PAYLOAD_BYTES} bytes"),
+                });
+            }
+            next.payload_bytes = payload_bytes;
+        }
+        if let Some(paused) = update.paused {
+            next.paused = paused;
+        }
+        Ok(next)
+    }
+}
+
+/// A tick's printable filler of exactly `bytes` bytes, so the event's JSON grows by exactly that much.
+pub fn tick_filler(bytes: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..bytes).map(|i| ALPHABET[i % ALPHABET.len()] as char).collect()
 }
 
 /// What the page needs to start: rendered on the server and handed to the browser with the HTML.
@@ -181,4 +229,31 @@ pub struct ApiErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_knob_changes_nothing_and_is_named() {
+        let start = GeneratorSettings::default();
+        let error = start
+            .updated(GeneratorUpdate { paused: Some(true), rate_per_second: Some(500.0), ..Default::default() })
+            .unwrap_err();
+        assert_eq!(error.field, "rate_per_second");
+        let error = start.updated(GeneratorUpdate { payload_bytes: Some(MAX_PAYLOAD_BYTES + 1), ..Default::default() });
+        assert_eq!(error.unwrap_err().field, "payload_bytes");
+        let next = start
+            .updated(GeneratorUpdate { rate_per_second: Some(10.0), payload_bytes: Some(100), paused: Some(true) })
+            .unwrap();
+        assert_eq!(next, GeneratorSettings { rate_per_second: 10.0, payload_bytes: 100, paused: true });
+    }
+
+    #[test]
+    fn filler_has_exact_length() {
+        assert_eq!(tick_filler(0), "");
+        assert_eq!(tick_filler(40).len(), 40);
+        assert_eq!(&tick_filler(38)[36..], "ab");
+    }
 }

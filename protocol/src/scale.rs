@@ -59,6 +59,9 @@ pub enum ScaleServer {
     LabClusterNats,
     /// Node.js: `@grpc/grpc-js`, the gRPC server Node services use, serving the same `lab.v1.Events`.
     NodeGrpcJs,
+    /// The floor (`bench/floor`): one epoll loop writing each event's pre-encoded bytes once per socket and doing
+    /// nothing else. The least this machine can do for the job; the column every other figure is read against.
+    Floor,
 }
 
 impl ScaleServer {
@@ -72,6 +75,7 @@ impl ScaleServer {
             ScaleServer::LabRedis => "Transport Lab on Redis Streams",
             ScaleServer::LabClusterNats => "Transport Lab ×3 on NATS JetStream",
             ScaleServer::NodeGrpcJs => "Node.js (@grpc/grpc-js)",
+            ScaleServer::Floor => "Floor (one epoll loop, one write per socket)",
         }
     }
 }

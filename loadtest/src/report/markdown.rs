@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use protocol::{LoadTransport, ScaleReport, ScaleRun, ScaleServer};
+use protocol::{target_checks, LoadTransport, ScaleReport, ScaleRun, ScaleServer, Verdict};
 
 pub fn markdown(report: &ScaleReport) -> String {
     let mut out = String::new();
@@ -55,6 +55,7 @@ pub fn markdown(report: &ScaleReport) -> String {
         );
     }
     out.push('\n');
+    targets(report, &mut out);
     ratios(report, &mut out);
     let with_errors: Vec<_> = report.runs.iter().filter(|run| !run.error_samples.is_empty()).collect();
     if !with_errors.is_empty() {
@@ -67,6 +68,24 @@ pub fn markdown(report: &ScaleReport) -> String {
         }
     }
     out
+}
+
+/// The issue's targets, each a ratio of two rows above (see `protocol::scale_targets`).
+fn targets(report: &ScaleReport, out: &mut String) {
+    out.push_str("## Targets against the floor and the peer\n\n");
+    out.push_str(
+        "The floor is `bench/floor`: one epoll loop writing each event's bytes once per socket and nothing else. Each \
+         target compares two rows of this report at the same load.\n\n",
+    );
+    out.push_str("| target | load | measured | verdict |\n|---|---|---|---|\n");
+    for check in target_checks(&report.runs) {
+        let verdict = match check.verdict {
+            Verdict::Met => "met".to_string(),
+            other => format!("**{}**", other.title()),
+        };
+        let _ = writeln!(out, "| {} | {} | {} | {verdict} |", check.target, check.load, check.measured);
+    }
+    out.push('\n');
 }
 
 /// Each peer against the lab at the same transport, clients, rate and payload.

@@ -7,9 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{
-    EventBody, GeneratorSettings, GeneratorUpdate, MAX_PAYLOAD_BYTES, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
-};
+use protocol::{tick_filler, EventBody, GeneratorSettings, GeneratorUpdate};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
@@ -76,29 +74,7 @@ impl Generator {
     }
 
     fn checked(&self, update: GeneratorUpdate) -> Result<GeneratorSettings, Refusal> {
-        let mut next = self.settings();
-        if let Some(rate) = update.rate_per_second {
-            if !(MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&rate) {
-                return Err(Refusal::invalid_field(
-                    "rate_per_second",
-                    format!("must be between {MIN_RATE_PER_SECOND} and {MAX_RATE_PER_SECOND} events per second"),
-                ));
-            }
-            next.rate_per_second = rate;
-        }
-        if let Some(payload_bytes) = update.payload_bytes {
-            if payload_bytes > MAX_PAYLOAD_BYTES {
-                return Err(Refusal::invalid_field(
-                    "payload_bytes",
-                    format!("must be at most {MAX_PAYLOAD_BYTES} bytes"),
-                ));
-            }
-            next.payload_bytes = payload_bytes;
-        }
-        if let Some(paused) = update.paused {
-            next.paused = paused;
-        }
-        Ok(next)
+        self.settings().updated(update).map_err(|error| Refusal::invalid_field(error.field, error.problem))
     }
 }
 
@@ -158,7 +134,7 @@ async fn run(log: EventLog, mut settings: watch::Receiver<GeneratorSettings>, mu
         tokio::select! {
             _ = sleep_until(next_tick) => {
                 ticks_sent += 1;
-                match log.append(EventBody::Tick { n: ticks_sent, filler: filler(current.payload_bytes) }).await {
+                match log.append(EventBody::Tick { n: ticks_sent, filler: tick_filler(current.payload_bytes) }).await {
                     Ok(_) => failing = false,
                     Err(refusal) if !failing => {
                         failing = true;
@@ -194,12 +170,6 @@ async fn changed_or_never(leader: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Printable filler of exactly `bytes` bytes, so the JSON payload grows by exactly that much.
-fn filler(bytes: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..bytes).map(|i| ALPHABET[i % ALPHABET.len()] as char).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,12 +182,6 @@ mod tests {
 
     fn spawn(hub: &Arc<HubSlot>, settings: GeneratorSettings) -> Generator {
         Generator::spawn(EventLog::in_memory(hub.clone()), &Leadership::sole(), settings)
-    }
-
-    #[test]
-    fn filler_has_exact_length() {
-        assert_eq!(filler(0), "");
-        assert_eq!(filler(40).len(), 40);
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::client::latest_scale_report;
 use crate::components::common::fetched::fetched;
 use crate::scale_chart::{bar_groups, format_micros, peer_ratios, thousands, BarGroup, PeerRatio, ScaleMetric};
-use protocol::{ScaleReport, ScaleRun};
+use protocol::{target_checks, ScaleReport, ScaleRun, TargetCheck, Verdict};
 
 /// The scale suite's latest results: every transport at 1,000 and 10,000 clients, the lab beside the Node.js
 /// servers people would pick. Fetched from `/api/scale`, which reads what `./lab bench` last wrote.
@@ -57,12 +57,14 @@ fn Report(report: ScaleReport) -> impl IntoView {
         .map(|metric| view! { <Chart metric groups=bar_groups(&report.runs, metric) /> })
         .collect_view();
     let ratios = peer_ratios(&report.runs);
+    let targets = target_checks(&report.runs);
     view! {
         <section class="scale-report" data-testid="scale-report">
             <p data-testid="scale-machine">"Measured on " {machine_text} ", finished " {finished} "."</p>
             <p>"Rerun it all: " <code data-testid="scale-command">{report.command.clone()}</code></p>
             {floor}
             <div class="scale-charts">{charts}</div>
+            <Targets targets />
             <Ratios ratios />
             <RunTable runs=report.runs.clone() />
         </section>
@@ -105,6 +107,51 @@ fn Chart(metric: ScaleMetric, groups: Vec<BarGroup>) -> impl IntoView {
             <figcaption>{metric.title()}</figcaption>
             {groups}
         </figure>
+    }
+}
+
+/// Each target as a ratio of two rows of this report: the lab against the floor (`bench/floor`, the least this
+/// machine can do for the job) or against Node.js, at the same load.
+#[component]
+fn Targets(targets: Vec<TargetCheck>) -> impl IntoView {
+    let rows = targets
+        .into_iter()
+        .map(|check| {
+            let verdict_class = match check.verdict {
+                Verdict::Met => "verdict-met",
+                Verdict::Missed => "verdict-missed",
+                Verdict::NotMeasured => "verdict-unmeasured",
+            };
+            view! {
+                <tr data-testid="scale-target" data-verdict=check.verdict.title()>
+                    <td>{check.target}</td>
+                    <td>{check.load}</td>
+                    <td>{check.measured}</td>
+                    <td class=verdict_class>{check.verdict.title()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h2>"Against the floor"</h2>
+        <p>
+            "The floor is a server that does the least this machine can do for the same job: one epoll loop that writes each "
+            "event's bytes once per socket, and nothing else (" <code>"bench/floor"</code> "). It runs under the same load "
+            "tool in the same suite, so every target below is the ratio of two rows of this report."
+        </p>
+        <div class="table-scroll" tabindex="0" role="region" aria-label="targets, scrollable">
+            <table class="scale-table" data-testid="scale-targets">
+                <thead>
+                    <tr>
+                        <th>"Target"</th>
+                        <th>"Load"</th>
+                        <th>"Measured"</th>
+                        <th>"Verdict"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
 
