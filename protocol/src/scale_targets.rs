@@ -82,10 +82,9 @@ struct Load {
 
 impl Load {
     fn title(self) -> String {
-        let clients = if self.clients >= 1000 && self.clients % 1000 == 0 {
-            format!("{},000", self.clients / 1000)
-        } else {
-            self.clients.to_string()
+        let clients = match (self.clients / 1000, self.clients % 1000) {
+            (0, units) => units.to_string(),
+            (thousands, units) => format!("{thousands},{units:03}"),
         };
         let rate = if self.rate == 1.0 { "1 event/s".to_string() } else { format!("{} events/s", self.rate) };
         format!("{} · {clients} clients · {rate}", self.transport.title())
@@ -100,10 +99,10 @@ impl Load {
     }
 
     /// The lab's row and the reference's at this load with the same payload, the largest payload first.
-    fn pair<'a>(self, runs: &'a [ScaleRun], reference: ScaleServer) -> Option<(&'a ScaleRun, &'a ScaleRun)> {
+    fn pair(self, runs: &[ScaleRun], reference: ScaleServer) -> Option<(&ScaleRun, &ScaleRun)> {
         let mut labs: Vec<&ScaleRun> =
             runs.iter().filter(|run| run.server == ScaleServer::Lab && self.matches(run)).collect();
-        labs.sort_by(|a, b| b.payload_bytes.cmp(&a.payload_bytes));
+        labs.sort_by_key(|run| std::cmp::Reverse(run.payload_bytes));
         labs.into_iter().find_map(|lab| {
             runs.iter()
                 .find(|run| run.server == reference && self.matches(run) && run.payload_bytes == lab.payload_bytes)

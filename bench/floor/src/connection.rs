@@ -47,22 +47,35 @@ impl Connection {
         Self { stream, state: State::Request, input: Vec::new(), pending: Vec::new(), closing: false }
     }
 
-    /// One write for these bytes, or behind those already waiting.
+    /// One write for these bytes (more only if the kernel takes part of them), or behind those already waiting.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Gone> {
-        if !self.pending.is_empty() {
-            return self.queue(bytes);
-        }
-        match self.stream.write(bytes) {
-            Ok(written) if written == bytes.len() => Ok(()),
-            Ok(written) => self.queue(&bytes[written..]),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.queue(bytes),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => self.send(bytes),
-            Err(_) => Err(Gone::Failed),
-        }
+        self.send_within(bytes, MAX_PENDING_BYTES)
     }
 
-    fn queue(&mut self, bytes: &[u8]) -> Result<(), Gone> {
-        if self.pending.len() + bytes.len() > MAX_PENDING_BYTES {
+    /// A stream's opening (its hello and the history after its cursor), which may be larger than the cap on what
+    /// a slow client may let wait: it is bounded by the history instead.
+    pub fn send_opening(&mut self, bytes: &[u8]) -> Result<(), Gone> {
+        self.send_within(bytes, usize::MAX)
+    }
+
+    fn send_within(&mut self, mut bytes: &[u8], cap: usize) -> Result<(), Gone> {
+        if self.closing {
+            // Nothing follows a close frame or a refusal (RFC 6455 section 5.5.1).
+            return Ok(());
+        }
+        while self.pending.is_empty() && !bytes.is_empty() {
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(Gone::Closed),
+                Ok(written) => bytes = &bytes[written..],
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Gone::Failed),
+            }
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.pending.len().saturating_add(bytes.len()) > cap {
             return Err(Gone::TooSlow);
         }
         self.pending.extend_from_slice(bytes);

@@ -1,6 +1,8 @@
 //! HTTP/1.1 for the floor: one request head parsed with httparse, and every answer written whole, with its
 //! `Content-Length`, so a keep-alive connection is ready for its next request.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use protocol::{ApiErrorBody, Epoch};
 use serde::Serialize;
 
@@ -77,6 +79,7 @@ pub fn parse(input: &[u8]) -> Parsed {
 
 fn reason(status: u16) -> &'static str {
     match status {
+        101 => "Switching Protocols",
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
@@ -89,36 +92,74 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-pub fn json_response(status: u16, epoch: &Epoch, body: &impl Serialize) -> Vec<u8> {
-    let body = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-lab-epoch: {epoch}\r\n\r\n",
-        reason(status),
-        body.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(&body);
-    response
+/// Every response's head: the lab's `x-lab-epoch`, and the `Date` RFC 9110 asks of an origin server (hyper
+/// writes one on every response of the lab's), formatted once a second rather than once per response.
+pub struct Heads {
+    epoch: Epoch,
+    date: String,
+    date_second: u64,
 }
 
-pub fn error_response(status: u16, epoch: &Epoch, error: &str, field: Option<String>, message: String) -> Vec<u8> {
-    json_response(status, epoch, &ApiErrorBody { error: error.into(), field, message })
+impl Heads {
+    pub fn new(epoch: Epoch) -> Self {
+        let mut heads = Self { epoch, date: String::new(), date_second: u64::MAX };
+        heads.refresh(SystemTime::now());
+        heads
+    }
+
+    pub fn refresh(&mut self, now: SystemTime) {
+        let second = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        if second != self.date_second {
+            self.date = httpdate::fmt_http_date(now);
+            self.date_second = second;
+        }
+    }
+
+    fn head(&self, status: u16, fields: &str) -> String {
+        format!(
+            "HTTP/1.1 {status} {}\r\ndate: {}\r\nx-lab-epoch: {}\r\n{fields}\r\n",
+            reason(status),
+            self.date,
+            self.epoch
+        )
+    }
+
+    pub fn json(&self, status: u16, body: &impl Serialize) -> Vec<u8> {
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let fields = format!("content-type: application/json\r\ncontent-length: {}\r\n", body.len());
+        let mut response = self.head(status, &fields).into_bytes();
+        response.extend_from_slice(&body);
+        response
+    }
+
+    pub fn error(&self, status: u16, error: &str, field: Option<String>, message: String) -> Vec<u8> {
+        self.json(status, &ApiErrorBody { error: error.into(), field, message })
+    }
+
+    pub fn no_content(&self) -> Vec<u8> {
+        self.head(204, "").into_bytes()
+    }
+
+    /// The head of a response that never ends (SSE, NDJSON): chunked, one chunk per message, as hyper sends the
+    /// lab's.
+    pub fn stream(&self, content_type: &str) -> Vec<u8> {
+        let fields =
+            format!("content-type: {content_type}\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n");
+        self.head(200, &fields).into_bytes()
+    }
+
+    pub fn switching_protocols(&self, accept: &str) -> Vec<u8> {
+        let fields = format!("upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n");
+        self.head(101, &fields).into_bytes()
+    }
 }
 
-pub fn no_content(epoch: &Epoch) -> Vec<u8> {
-    format!("HTTP/1.1 204 No Content\r\nx-lab-epoch: {epoch}\r\n\r\n").into_bytes()
-}
-
-/// The head of a response that never ends (SSE, NDJSON): no length, so the body runs until the connection closes.
-pub fn stream_head(content_type: &str) -> Vec<u8> {
-    format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\n\r\n").into_bytes()
-}
-
-pub fn switching_protocols(accept: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
-    )
-    .into_bytes()
+/// `bytes` as one chunk of a chunked body (RFC 9112 section 7.1), its size in hex as hyper writes it.
+pub fn chunk(bytes: &[u8]) -> Vec<u8> {
+    let mut chunk = format!("{:X}\r\n", bytes.len()).into_bytes();
+    chunk.extend_from_slice(bytes);
+    chunk.extend_from_slice(b"\r\n");
+    chunk
 }
 
 #[cfg(test)]
@@ -142,6 +183,19 @@ mod tests {
         let Parsed::Complete(request, _) = parse(text) else { panic!("not parsed") };
         assert!(request.upgrade_to_web_socket);
         assert_eq!((request.query.as_str(), request.web_socket_key.as_deref()), ("after=3", Some("abc")));
+    }
+
+    #[test]
+    fn heads_carry_the_date_and_the_run() {
+        let heads = Heads::new(Epoch("e1".into()));
+        let text = String::from_utf8(heads.no_content()).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 204 No Content\r\ndate: ") && text.ends_with("x-lab-epoch: e1\r\n\r\n"),
+            "{text}"
+        );
+        let json = String::from_utf8(heads.json(200, &[1, 2])).unwrap();
+        assert!(json.ends_with("content-length: 5\r\n\r\n[1,2]"), "{json}");
+        assert_eq!(chunk(&[b'x'; 26]), [b"1A\r\n".as_slice(), &[b'x'; 26], b"\r\n"].concat());
     }
 
     #[test]

@@ -13,13 +13,12 @@ use protocol::{
 use crate::http;
 use crate::web_socket;
 
-/// One event as every subscriber gets it: the same bytes for all of a transport's sockets.
+/// One event as every subscriber gets it: the same bytes for all of a transport's sockets. The streams' text is
+/// framed as an HTTP/1.1 chunk, as hyper frames the lab's (and Node frames its own).
 pub struct Encoded {
     pub sse: Vec<u8>,
     pub ndjson: Vec<u8>,
     pub web_socket: Vec<u8>,
-    /// A held long poll's whole answer (head and body): every held request was at the head, so all get this.
-    pub long_poll: Vec<u8>,
 }
 
 pub struct Log {
@@ -51,10 +50,11 @@ impl Log {
         self.head_seq
     }
 
-    /// New settings take effect now: a change of rate or an unpause starts the schedule afresh, as the lab's does.
-    pub fn set(&mut self, settings: GeneratorSettings) {
+    /// New settings take effect at `now`: a change of rate or an unpause starts the schedule afresh, as the lab's
+    /// does.
+    pub fn set(&mut self, settings: GeneratorSettings, now: Instant) {
         self.settings = settings;
-        self.next_tick = Instant::now();
+        self.next_tick = now;
     }
 
     /// How long until the next tick is due (`None` while paused).
@@ -90,13 +90,10 @@ impl Log {
     }
 
     pub fn encode(&self, event: &Arc<Event>) -> Encoded {
-        let single =
-            PollResponse { epoch: self.epoch.clone(), events: vec![event.clone()], next: event.seq, gap: None };
         Encoded {
-            sse: sse::encode_event(event).text.into_bytes(),
-            ndjson: ndjson::encode_event(event).text.into_bytes(),
+            sse: http::chunk(sse::encode_event(event).text.as_bytes()),
+            ndjson: http::chunk(ndjson::encode_event(event).text.as_bytes()),
             web_socket: web_socket::text_frame(&WsServerMessage::Event(event.clone()).encode()),
-            long_poll: http::json_response(200, &self.epoch, &single),
         }
     }
 
@@ -107,10 +104,11 @@ impl Log {
     /// Events after `after` (at most `limit`) and the range the history no longer holds, as the lab answers.
     pub fn after(&self, after: u64, limit: usize) -> (Vec<Arc<Event>>, Option<Gap>) {
         let first = self.history.front().map_or(self.head_seq + 1, |event| event.seq);
-        let start = (after + 1).max(first);
-        let skip = (start - first) as usize;
+        let start = after.saturating_add(1).max(first);
+        let skip = usize::try_from(start - first).unwrap_or(usize::MAX);
         let events = self.history.iter().skip(skip).take(limit).cloned().collect();
-        let gap = (after + 1 < first && self.head_seq >= first).then(|| Gap { from: after + 1, to: first - 1 });
+        let gap =
+            (after.saturating_add(1) < first && self.head_seq >= first).then(|| Gap { from: after + 1, to: first - 1 });
         (events, gap)
     }
 
@@ -154,7 +152,7 @@ mod tests {
     fn ticks_fall_on_deadlines_and_catch_up() {
         let mut log = running(10);
         let start = Instant::now();
-        log.set(log.settings);
+        log.set(log.settings, start);
         assert!(log.due_tick(start + Duration::from_millis(1)).is_some());
         assert!(log.due_tick(start + Duration::from_millis(2)).is_none());
         // 50 ms late: the 20 ms ticks that fell due since fire one after another.
@@ -162,22 +160,28 @@ mod tests {
         let caught_up = std::iter::from_fn(|| log.due_tick(late)).count();
         assert_eq!(caught_up, 3);
         let paused = GeneratorSettings { paused: true, ..log.settings };
-        log.set(paused);
+        log.set(paused, late);
         assert_eq!(log.until_next_tick(late), None);
     }
 
     #[test]
-    fn each_transport_gets_the_labs_own_bytes() {
+    fn each_stream_gets_one_chunk_and_the_web_socket_one_text_frame() {
         let mut log = running(10);
         let event = log.due_tick(Instant::now() + Duration::from_millis(1)).unwrap();
         let encoded = log.encode(&event);
-        assert_eq!(encoded.sse, sse::encode_event(&event).text.into_bytes());
-        assert!(encoded.ndjson.ends_with(b"\n"));
-        assert_eq!(encoded.web_socket[0], 0x81);
-        let text = std::str::from_utf8(&encoded.long_poll).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        let body = text.split("\r\n\r\n").nth(1).unwrap();
-        let answer: PollResponse = serde_json::from_str(body).unwrap();
-        assert_eq!((answer.next, answer.events.len()), (1, 1));
+        let sse = std::str::from_utf8(&encoded.sse).unwrap();
+        let (size, rest) = sse.split_once("\r\n").unwrap();
+        assert_eq!(usize::from_str_radix(size, 16).unwrap() + 2, rest.len());
+        assert!(rest.starts_with("id: 1\nevent: tick\ndata: {") && rest.ends_with("}\n\n\r\n"), "{sse:?}");
+        assert!(encoded.ndjson.ends_with(b"}\n\r\n"));
+        let text = WsServerMessage::Event(event).encode();
+        assert_eq!(encoded.web_socket[..2], [0x81, text.len() as u8]);
+        assert_eq!(&encoded.web_socket[2..], text.as_bytes());
+    }
+
+    #[test]
+    fn a_cursor_at_the_end_of_the_numbers_does_not_overflow() {
+        let log = running(10);
+        assert_eq!(log.poll(u64::MAX, 10).next, 0);
     }
 }

@@ -9,7 +9,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use protocol::parse::{parse_json, parse_query};
 use protocol::routes::{self, LongPollQuery, PollQuery, StreamQuery};
-use protocol::{ndjson, sse, GeneratorUpdate, ServerTime, WsServerMessage};
+use protocol::{ndjson, sse, GeneratorUpdate, ServerTime, WsServerMessage, DEFAULT_POLL_LIMIT};
 use slab::Slab;
 
 use crate::connection::{Connection, Gone, State};
@@ -26,8 +26,12 @@ const MAX_CLIENT_FRAME: usize = 4096;
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
+    /// Set when an accept failed (out of descriptors, say): connections still waiting are taken on the next turn,
+    /// as an edge-triggered listener would not say again that they are there.
+    accept_again: bool,
     connections: Slab<Connection>,
     log: Log,
+    heads: http::Heads,
 }
 
 impl Server {
@@ -35,7 +39,8 @@ impl Server {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(addr)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        Ok(Self { poll, listener, connections: Slab::new(), log })
+        let heads = http::Heads::new(log.epoch.clone());
+        Ok(Self { poll, listener, accept_again: false, connections: Slab::new(), log, heads })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -55,6 +60,10 @@ impl Server {
                 }
                 return Err(error);
             }
+            self.heads.refresh(std::time::SystemTime::now());
+            if std::mem::take(&mut self.accept_again) {
+                self.accept();
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -69,8 +78,12 @@ impl Server {
                 }
             }
             let now = Instant::now();
+            let before = self.log.head_seq();
             while let Some(event) = self.log.due_tick(now) {
                 self.fan_out(&self.log.encode(&event));
+            }
+            if self.log.head_seq() != before {
+                self.answer_long_polls(before);
             }
             if now >= next_sweep {
                 self.time_out_long_polls(now);
@@ -84,9 +97,10 @@ impl Server {
             match self.listener.accept() {
                 Ok((stream, _)) => self.register(stream),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                // Out of descriptors, say: the client sees its connection refused, the others carry on.
+                // Out of descriptors, say: try again on the next turn of the loop.
                 Err(error) => {
                     eprintln!("accept: {error}");
+                    self.accept_again = true;
                     return;
                 }
             }
@@ -133,7 +147,9 @@ impl Server {
 
     fn readable(&mut self, key: usize) {
         let Some(connection) = self.connections.get_mut(key) else { return };
-        let limit = if connection.state == State::WebSocket { 2 * MAX_CLIENT_FRAME } else { http::MAX_REQUEST_BYTES };
+        // Over the request limit by a read's worth, so a request too large is answered with its 431.
+        let limit =
+            if connection.state == State::WebSocket { 2 * MAX_CLIENT_FRAME } else { http::MAX_REQUEST_BYTES + 4096 };
         if connection.fill(limit).is_err() {
             self.close(key);
             return;
@@ -148,13 +164,9 @@ impl Server {
                         self.answer(key, request);
                     }
                     Parsed::Refused(status, message) => {
-                        connection.closing = true;
                         connection.input = Vec::new();
-                        let response =
-                            http::error_response(status, &self.log.epoch, "bad_request", None, message.into());
-                        self.send(key, &response);
-                        self.flush(key);
-                        return;
+                        let response = self.heads.error(status, "bad_request", None, message.into());
+                        return self.send_last(key, &response);
                     }
                 },
                 State::WebSocket => match web_socket::read_frame(&connection.input, MAX_CLIENT_FRAME) {
@@ -180,139 +192,131 @@ impl Server {
 
     fn close_web_socket(&mut self, key: usize, code: u16) {
         if let Some(connection) = self.connections.get_mut(key) {
-            connection.closing = true;
             connection.input = Vec::new();
         }
-        self.send(key, &web_socket::close_frame(code));
+        self.send_last(key, &web_socket::close_frame(code));
+    }
+
+    /// Sends `bytes` and nothing after them; the connection closes once they are written.
+    fn send_last(&mut self, key: usize, bytes: &[u8]) {
+        self.send(key, bytes);
+        if let Some(connection) = self.connections.get_mut(key) {
+            connection.closing = true;
+        }
         self.flush(key);
     }
 
     fn answer(&mut self, key: usize, request: Request) {
-        let epoch = &self.log.epoch;
-        let bad_parameter = |error: routes::ParamError| {
-            http::error_response(400, epoch, "invalid_parameter", Some(error.parameter), error.problem)
-        };
+        let heads = &self.heads;
+        let bad_parameter =
+            |error: routes::ParamError| heads.error(400, "invalid_parameter", Some(error.parameter), error.problem);
         let response = match (request.method.as_str(), request.path.as_str()) {
-            ("GET", routes::GENERATOR) => http::json_response(200, epoch, &self.log.settings),
+            ("GET", routes::GENERATOR) => heads.json(200, &self.log.settings),
             ("POST", routes::GENERATOR) => match parse_json::<GeneratorUpdate>(&request.body) {
-                Err(error) => http::error_response(400, epoch, "invalid_json", None, error.to_string()),
+                Err(error) => heads.error(400, "invalid_json", None, error.to_string()),
                 Ok(update) => match self.log.settings.updated(update) {
-                    Err(error) => {
-                        http::error_response(400, epoch, "invalid_field", Some(error.field.into()), error.problem)
-                    }
+                    Err(error) => heads.error(400, "invalid_field", Some(error.field.into()), error.problem),
                     Ok(settings) => {
-                        self.log.set(settings);
-                        http::json_response(200, &self.log.epoch, &settings)
+                        self.log.set(settings, Instant::now());
+                        heads.json(200, &settings)
                     }
                 },
             },
-            ("GET", routes::TIME) => http::json_response(200, epoch, &ServerTime { server_time: unix_micros() }),
+            ("GET", routes::TIME) => heads.json(200, &ServerTime { server_time: unix_micros() }),
             ("GET", routes::POLL) => match parse_query::<PollQuery>(&request.query) {
                 Err(error) => bad_parameter(error),
                 Ok(query) => match query.limit() {
                     Err(error) => bad_parameter(error),
-                    Ok(limit) => http::json_response(200, epoch, &self.log.poll(query.after, limit)),
+                    Ok(limit) => heads.json(200, &self.log.poll(query.after, limit)),
                 },
             },
             ("GET", routes::LONG_POLL) => match parse_query::<LongPollQuery>(&request.query) {
                 Err(error) => bad_parameter(error),
                 Ok(query) => match query.timeout() {
                     Err(error) => bad_parameter(error),
+                    // Held only while there is nothing after the cursor, as the lab holds it.
                     Ok(timeout) if query.after == self.log.head_seq() => {
                         if let Some(connection) = self.connections.get_mut(key) {
                             connection.state = State::LongPoll { deadline: Instant::now() + timeout };
                         }
                         return;
                     }
-                    Ok(_) => http::json_response(200, epoch, &self.log.poll(query.after, protocol::MAX_POLL_LIMIT)),
+                    Ok(_) => heads.json(200, &self.log.poll(query.after, DEFAULT_POLL_LIMIT)),
                 },
             },
-            ("GET", routes::SSE | routes::HTTP_STREAM) => match self.stream_start(&request) {
+            ("GET", routes::SSE | routes::HTTP_STREAM) => match self.stream_opening(&request) {
                 Err(error) => bad_parameter(error),
                 Ok(opening) => {
-                    self.send(key, &opening);
-                    if let Some(connection) = self.connections.get_mut(key) {
-                        connection.state = if request.path == routes::SSE { State::Sse } else { State::NdJson };
-                    }
-                    return;
+                    let state = if request.path == routes::SSE { State::Sse } else { State::NdJson };
+                    return self.open_stream(key, state, &opening);
                 }
             },
             ("GET", routes::WEB_SOCKET) => return self.upgrade(key, &request),
             (
                 _,
                 routes::GENERATOR | routes::TIME | routes::POLL | routes::LONG_POLL | routes::SSE | routes::HTTP_STREAM,
-            ) => http::error_response(
-                405,
-                epoch,
-                "method_not_allowed",
-                None,
-                format!("{} is not allowed here", request.method),
-            ),
-            (_, path) => http::error_response(404, epoch, "not_found", None, format!("the floor serves no {path}")),
+            ) => heads.error(405, "method_not_allowed", None, format!("{} is not allowed here", request.method)),
+            (_, path) => heads.error(404, "not_found", None, format!("the floor serves no {path}")),
         };
         if request.close {
-            if let Some(connection) = self.connections.get_mut(key) {
-                connection.closing = true;
-            }
-        }
-        self.send(key, &response);
-        if request.close {
-            self.flush(key);
+            self.send_last(key, &response);
+        } else {
+            self.send(key, &response);
         }
     }
 
-    /// An SSE or NDJSON stream's head, `hello` and the events after the cursor; the connection then subscribes.
-    fn stream_start(&self, request: &Request) -> Result<Vec<u8>, routes::ParamError> {
+    fn open_stream(&mut self, key: usize, state: State, opening: &[u8]) {
+        if let Some(connection) = self.connections.get_mut(key) {
+            connection.state = state;
+            if connection.send_opening(opening).is_err() {
+                self.close(key);
+            }
+        }
+    }
+
+    /// An SSE or NDJSON stream's head, `hello` and the events after the cursor, one chunk each.
+    fn stream_opening(&self, request: &Request) -> Result<Vec<u8>, routes::ParamError> {
         let mut after = parse_query::<StreamQuery>(&request.query)?.after;
         let is_sse = request.path == routes::SSE;
-        if is_sse {
-            if let Some(id) = request.last_event_id.as_deref() {
-                after = sse::parse_last_event_id(id)?.or(after);
-            }
+        if let Some(id) = request.last_event_id.as_deref().filter(|_| is_sse) {
+            after = sse::parse_last_event_id(id)?.or(after);
         }
         let hello = self.log.hello();
         let (events, gap) = after.map(|after| self.log.after(after, usize::MAX)).unwrap_or_default();
-        let mut opening = if is_sse {
-            let mut text = http::stream_head("text/event-stream");
-            text.extend(sse::encode_hello(&hello).text.bytes());
-            text.extend(gap.iter().flat_map(|gap| sse::encode_gap(*gap).text.into_bytes()));
-            text.extend(events.iter().flat_map(|event| sse::encode_event(event).text.into_bytes()));
-            text
+        let texts: Vec<String> = if is_sse {
+            let opening = std::iter::once(sse::encode_hello(&hello)).chain(gap.map(sse::encode_gap));
+            opening.chain(events.iter().map(|event| sse::encode_event(event))).map(|chunk| chunk.text).collect()
         } else {
-            let mut text = http::stream_head("application/x-ndjson");
-            text.extend(ndjson::encode_hello(&hello).text.bytes());
-            text.extend(gap.iter().flat_map(|gap| ndjson::encode_gap(*gap).text.into_bytes()));
-            text.extend(events.iter().flat_map(|event| ndjson::encode_event(event).text.into_bytes()));
-            text
+            let opening = std::iter::once(ndjson::encode_hello(&hello)).chain(gap.map(ndjson::encode_gap));
+            opening.chain(events.iter().map(ndjson::encode_event)).map(|line| line.text).collect()
         };
-        opening.shrink_to_fit();
+        let mut opening = self.heads.stream(if is_sse { "text/event-stream" } else { "application/x-ndjson" });
+        for text in texts {
+            opening.extend(http::chunk(text.as_bytes()));
+        }
         Ok(opening)
     }
 
     fn upgrade(&mut self, key: usize, request: &Request) {
-        let epoch = &self.log.epoch;
         let (Some(client_key), true) = (request.web_socket_key.as_deref(), request.upgrade_to_web_socket) else {
-            let refusal = http::error_response(426, epoch, "upgrade_required", None, "a WebSocket upgrade".into());
-            return self.send(key, &refusal);
+            // A refused upgrade ends the connection: the client meant it for another protocol.
+            let refusal = self.heads.error(426, "upgrade_required", None, "a WebSocket upgrade".into());
+            return self.send_last(key, &refusal);
         };
         let after = match parse_query::<StreamQuery>(&request.query) {
             Ok(query) => query.after,
             Err(error) => {
-                let refusal =
-                    http::error_response(400, epoch, "invalid_parameter", Some(error.parameter), error.problem);
-                return self.send(key, &refusal);
+                let refusal = self.heads.error(400, "invalid_parameter", Some(error.parameter), error.problem);
+                return self.send_last(key, &refusal);
             }
         };
-        let mut opening = http::switching_protocols(&web_socket::accept_key(client_key));
+        let mut opening = self.heads.switching_protocols(&web_socket::accept_key(client_key));
         opening.extend(web_socket::text_frame(&WsServerMessage::Hello(self.log.hello()).encode()));
         let (events, gap) = after.map(|after| self.log.after(after, usize::MAX)).unwrap_or_default();
         for message in gap.map(WsServerMessage::Gap).into_iter().chain(events.into_iter().map(WsServerMessage::Event)) {
             opening.extend(web_socket::text_frame(&message.encode()));
         }
-        self.send(key, &opening);
-        if let Some(connection) = self.connections.get_mut(key) {
-            connection.state = State::WebSocket;
-        }
+        self.open_stream(key, State::WebSocket, &opening);
     }
 
     /// The floor's whole job: the same bytes to every subscriber, one write each.
@@ -320,14 +324,10 @@ impl Server {
         let mut gone = Vec::new();
         for (key, connection) in self.connections.iter_mut() {
             let bytes = match connection.state {
-                State::Request => continue,
                 State::Sse => &encoded.sse,
                 State::NdJson => &encoded.ndjson,
                 State::WebSocket => &encoded.web_socket,
-                State::LongPoll { .. } => {
-                    connection.state = State::Request;
-                    &encoded.long_poll
-                }
+                State::Request | State::LongPoll { .. } => continue,
             };
             if let Err(reason) = connection.send(bytes) {
                 if let Gone::TooSlow = reason {
@@ -341,8 +341,26 @@ impl Server {
         }
     }
 
+    /// Every held long poll was at `head` (they are held only there): one answer, built once, with every event
+    /// after it, for all of them.
+    fn answer_long_polls(&mut self, head: u64) {
+        let answer = self.heads.json(200, &self.log.poll(head, DEFAULT_POLL_LIMIT));
+        let mut gone = Vec::new();
+        for (key, connection) in self.connections.iter_mut() {
+            if let State::LongPoll { .. } = connection.state {
+                connection.state = State::Request;
+                if connection.send(&answer).is_err() {
+                    gone.push(key);
+                }
+            }
+        }
+        for key in gone {
+            self.close(key);
+        }
+    }
+
     fn time_out_long_polls(&mut self, now: Instant) {
-        let no_content = http::no_content(&self.log.epoch);
+        let no_content = self.heads.no_content();
         let due: Vec<usize> = self
             .connections
             .iter()

@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn the_rfc_example_key() {
         // RFC 6455 section 1.3.
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaE10YBH+xrOk1WxGo=");
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]
