@@ -4,6 +4,9 @@ use clap::Parser;
 use server::{leptos_options, serve, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long shutdown waits for open connections to finish before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::mqtt_socket::{seq_of, MqttSocket};
 use common::TestServer;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use mqtt5_protocol::{ConnectOptions, FixedHeader, Packet, QoS};
 use protocol::{mqtt, Transport, WirePage, WireUnit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -175,6 +175,7 @@ mod tests {
     use super::*;
     use crate::core::hub::HubSlot;
     use protocol::Epoch;
+    use protocol::MAX_PAYLOAD_BYTES;
 
     fn hub() -> Arc<HubSlot> {
         Arc::new(HubSlot::new(crate::core::hub::EventHub::new(Epoch("t".into()), 100)))
