@@ -21,6 +21,11 @@ pub struct Encoded {
     pub web_socket: Vec<u8>,
 }
 
+/// The wall clock in Unix microseconds, as the lab stamps `emitted_at` and answers `/api/time`.
+pub fn unix_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64
+}
+
 pub struct Log {
     pub epoch: Epoch,
     pub settings: GeneratorSettings,
@@ -80,8 +85,7 @@ impl Log {
 
     fn append(&mut self, body: EventBody) -> Arc<Event> {
         self.head_seq += 1;
-        let emitted_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
-        let event = Arc::new(Event { seq: self.head_seq, emitted_at, body });
+        let event = Arc::new(Event { seq: self.head_seq, emitted_at: unix_micros(), body });
         if self.history.len() == self.capacity {
             self.history.pop_front();
         }

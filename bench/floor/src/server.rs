@@ -222,7 +222,7 @@ impl Server {
                     }
                 },
             },
-            ("GET", routes::TIME) => heads.json(200, &ServerTime { server_time: unix_micros() }),
+            ("GET", routes::TIME) => heads.json(200, &ServerTime { server_time: crate::log::unix_micros() }),
             ("GET", routes::POLL) => match parse_query::<PollQuery>(&request.query) {
                 Err(error) => bad_parameter(error),
                 Ok(query) => match query.limit() {
@@ -321,14 +321,32 @@ impl Server {
 
     /// The floor's whole job: the same bytes to every subscriber, one write each.
     fn fan_out(&mut self, encoded: &crate::log::Encoded) {
+        self.deliver(|state| match *state {
+            State::Sse => Some(&encoded.sse),
+            State::NdJson => Some(&encoded.ndjson),
+            State::WebSocket => Some(&encoded.web_socket),
+            State::Request | State::LongPoll { .. } => None,
+        });
+    }
+
+    /// Every held long poll was at `head` (they are held only there): one answer, built once, with every event
+    /// after it, for all of them.
+    fn answer_long_polls(&mut self, head: u64) {
+        let answer = self.heads.json(200, &self.log.poll(head, DEFAULT_POLL_LIMIT));
+        self.deliver(|state| answered(state, |_| true).then_some(&answer));
+    }
+
+    fn time_out_long_polls(&mut self, now: Instant) {
+        let no_content = self.heads.no_content();
+        self.deliver(|state| answered(state, |deadline| deadline <= now).then_some(&no_content));
+    }
+
+    /// Writes to each connection the bytes `pick` chooses for it (none: it is skipped), then closes those that
+    /// are gone or too slow.
+    fn deliver<'a>(&mut self, mut pick: impl FnMut(&mut State) -> Option<&'a Vec<u8>>) {
         let mut gone = Vec::new();
         for (key, connection) in self.connections.iter_mut() {
-            let bytes = match connection.state {
-                State::Sse => &encoded.sse,
-                State::NdJson => &encoded.ndjson,
-                State::WebSocket => &encoded.web_socket,
-                State::Request | State::LongPoll { .. } => continue,
-            };
+            let Some(bytes) = pick(&mut connection.state) else { continue };
             if let Err(reason) = connection.send(bytes) {
                 if let Gone::TooSlow = reason {
                     eprintln!("closing a client that let {} bytes wait", crate::connection::MAX_PENDING_BYTES);
@@ -340,42 +358,16 @@ impl Server {
             self.close(key);
         }
     }
-
-    /// Every held long poll was at `head` (they are held only there): one answer, built once, with every event
-    /// after it, for all of them.
-    fn answer_long_polls(&mut self, head: u64) {
-        let answer = self.heads.json(200, &self.log.poll(head, DEFAULT_POLL_LIMIT));
-        let mut gone = Vec::new();
-        for (key, connection) in self.connections.iter_mut() {
-            if let State::LongPoll { .. } = connection.state {
-                connection.state = State::Request;
-                if connection.send(&answer).is_err() {
-                    gone.push(key);
-                }
-            }
-        }
-        for key in gone {
-            self.close(key);
-        }
-    }
-
-    fn time_out_long_polls(&mut self, now: Instant) {
-        let no_content = self.heads.no_content();
-        let due: Vec<usize> = self
-            .connections
-            .iter()
-            .filter(|(_, connection)| matches!(connection.state, State::LongPoll { deadline } if deadline <= now))
-            .map(|(key, _)| key)
-            .collect();
-        for key in due {
-            if let Some(connection) = self.connections.get_mut(key) {
-                connection.state = State::Request;
-            }
-            self.send(key, &no_content);
-        }
-    }
 }
 
-fn unix_micros() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros() as u64
+/// Whether a held long poll is answered now (its deadline passes `due`): if so, its connection waits for the next
+/// request again.
+fn answered(state: &mut State, due: impl FnOnce(Instant) -> bool) -> bool {
+    match *state {
+        State::LongPoll { deadline } if due(deadline) => {
+            *state = State::Request;
+            true
+        }
+        _ => false,
+    }
 }
