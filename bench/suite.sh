@@ -211,7 +211,7 @@ install_bench_tools() {
     return
   fi
   say "building the lab (release)"
-  cargo leptos build --release
+  cargo leptos build --release --split
   say "building the load tool and the floor (release)"
   cargo build --release -p transport-load -p transport-floor
 }

@@ -20,7 +20,7 @@ pub mod round_trip;
 pub mod scale_chart;
 pub mod tab_share;
 
-pub use components::{App, Page};
+pub use components::{load_rendered_chunks, App, Page};
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 
 use leptos::prelude::*;

@@ -56,6 +56,7 @@ test("the teacher link makes the browser the teacher's, and its presenter view b
   // The cookie is the browser's key and is HttpOnly: the page's script cannot read it.
   expect(await page.evaluate(() => document.cookie)).not.toContain("lab_teacher");
   await page.goto(`${origin}/`);
+  await openKnobs(page);
   await expect(page.getByTestId("generator-pause")).toBeEnabled();
   await expect(page.getByTestId("restart-stream")).toBeEnabled();
 });

@@ -186,5 +186,7 @@ impl ShownLanes {
 
 /// Whether the knobs drawer (generator, faults, polling interval) is open: the toolbar's button, and a lesson
 /// step that points at a control inside it.
+/// The second signal says whether it has been open at all: its controls are a wasm chunk fetched at the first
+/// opening, and kept from then on.
 #[derive(Clone, Copy)]
-pub struct KnobsDrawer(pub RwSignal<bool>);
+pub struct KnobsDrawer(pub RwSignal<bool>, pub(crate) RwSignal<bool>);

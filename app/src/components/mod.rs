@@ -13,4 +13,4 @@ pub mod replay;
 mod routes;
 pub mod scale;
 
-pub use routes::{App, Page};
+pub use routes::{load_rendered_chunks, App, Page};

@@ -1,10 +1,12 @@
 use leptos::prelude::*;
 
+use crate::components::common::lazily::lazily;
 use crate::components::common::theme::{ThemeChoice, ThemeToggle};
+use crate::components::lab::knobs_code;
 use crate::components::lab::lab_page::LabPage;
-use crate::components::lessons::lessons_page::LessonsPage;
-use crate::components::present::present_page::PresentPage;
-use crate::components::scale::scale_page::ScalePage;
+use crate::components::lessons::{lesson_panel_code, lessons_page_code};
+use crate::components::present::present_page_code;
+use crate::components::scale::scale_page_code;
 
 /// The lab's pages, each loaded afresh by its link (the live lab starts from the snapshot the server
 /// writes into each page, which a client-side navigation would leave stale), need no client-side router: the
@@ -41,7 +43,7 @@ impl Page {
     }
 
     /// In the browser, the page's own address; on the server without a request (the error fallback), not found.
-    fn current() -> Page {
+    pub fn current() -> Page {
         if let Some(page) = use_context::<Page>() {
             return page;
         }
@@ -54,15 +56,27 @@ impl Page {
     }
 }
 
+/// Fetches the wasm chunks of the parts the server rendered into this page, so that hydration finds their code
+/// loaded (the browser calls this before it hydrates). Only fetches: no view is built.
+pub async fn load_rendered_chunks(page: Page) {
+    match page {
+        Page::Lessons => _ = lessons_page_code().await,
+        Page::Lesson => _ = futures::future::join(lesson_panel_code(), knobs_code()).await,
+        Page::Scale => _ = scale_page_code().await,
+        Page::Present => _ = present_page_code().await,
+        Page::Lab | Page::NotFound => {}
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     ThemeChoice::provide();
     let page = match Page::current() {
         Page::Lab => view! { <LabPage /> }.into_any(),
         Page::Lesson => view! { <LabPage with_lesson=true /> }.into_any(),
-        Page::Lessons => view! { <LessonsPage /> }.into_any(),
-        Page::Scale => view! { <ScalePage /> }.into_any(),
-        Page::Present => view! { <PresentPage /> }.into_any(),
+        Page::Lessons => lazily(lessons_page_code(), ()).into_any(),
+        Page::Scale => lazily(scale_page_code(), ()).into_any(),
+        Page::Present => lazily(present_page_code(), ()).into_any(),
         Page::NotFound => {
             view! { <p class="error" data-testid="not-found">"No page here. The lab is at /."</p> }.into_any()
         }

@@ -1,6 +1,7 @@
 //! Small parts more than one page uses: the theme, one-shot fetches, number knobs, the message box's draft, the teacher-only note.
 
 pub mod fetched;
+pub mod lazily;
 pub mod message_draft;
 pub mod number_knob;
 pub mod teacher_only;

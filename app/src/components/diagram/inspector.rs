@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::common::lazily::{lazily, ViewMaker};
 use crate::components::context::Inspection;
 use leptos::task::spawn_local;
 
@@ -49,11 +50,17 @@ pub fn Inspector(lanes: Vec<(Transport, Signal<TraceLog>)>) -> impl IntoView {
                     >
                         "close"
                     </button>
-                    <InspectedArrow transport record request_head />
+                    {lazily(inspected_arrow_code(), InspectedArrowProps { transport, record, request_head })}
                 </aside>
             }
         })
     }
+}
+
+/// The arrow's detail, in its own wasm chunk (with the hex view and the explainers): fetched at the first click.
+#[lazy]
+fn inspected_arrow_code() -> ViewMaker<InspectedArrowProps> {
+    |props| InspectedArrow(props).into_any()
 }
 
 #[component]

@@ -13,9 +13,8 @@ use crate::client::{
     fetch_pcapng, picture_of, png_of,
 };
 use crate::components::context::FaultScope;
+use crate::components::export::exporters::{har_text, mermaid_text, trace_text};
 use crate::components::export::trace_loader::{LoadedTrace, TraceLoader};
-use crate::diagram::har::har;
-use crate::diagram::mermaid;
 use crate::diagram::trace_file::{TraceFile, TraceSettings};
 use crate::diagram::TraceRecord;
 use protocol::Transport;
@@ -53,10 +52,11 @@ pub fn DiagramToolbar(
     let report = move |outcome: Result<String, String>| {
         status.try_set(Some(outcome));
     };
-    let mermaid_text = move || mermaid::sequence_diagram(&shown.caption.run(()), &shown.records.run(()));
+    let mermaid = move || mermaid_text(shown.caption.run(()), shown.records.run(()));
     let copy_mermaid = move |_| {
-        let text = mermaid_text();
+        let text = mermaid();
         spawn_local(async move {
+            let text = text.await;
             match copy_text(&text).await {
                 Ok(()) => {
                     manual_copy.try_set(None);
@@ -70,9 +70,12 @@ pub fn DiagramToolbar(
         });
     };
     let download_mermaid = move |_| {
-        let text = mermaid_text();
-        let saved = download_text(&export_file_name("diagram", "mmd"), "text/vnd.mermaid;charset=utf-8", &text);
-        report(saved.map(|()| "saved the Mermaid text".into()).map_err(|problem| problem.to_string()));
+        let text = mermaid();
+        spawn_local(async move {
+            let text = text.await;
+            let saved = download_text(&export_file_name("diagram", "mmd"), "text/vnd.mermaid;charset=utf-8", &text);
+            report(saved.map(|()| "saved the Mermaid text".into()).map_err(|problem| problem.to_string()));
+        });
     };
     let picture = move || {
         let container = shown.container.get_untracked().ok_or_else(|| "the diagram is not on the page".to_owned())?;
@@ -116,18 +119,12 @@ pub fn DiagramToolbar(
                 Some(client) => fetch_pcapng(&client).await.ok(),
                 None => None,
             };
-            let trace = make_trace.run(settings);
-            let trace = match capture {
-                Some(pcapng) => trace.with_capture(&pcapng),
-                None => trace,
-            };
-            let saved = trace.to_json().map_err(|problem| problem.to_string()).and_then(|json| {
+            let saved = trace_text(make_trace.run(settings), capture).await.and_then(|(json, records, lanes)| {
                 download_text(&export_file_name("trace", "json"), "application/json", &json)
+                    .map(|()| format!("saved a trace of {records} records from {lanes} lanes"))
                     .map_err(|problem| problem.to_string())
             });
-            report(saved.map(|()| {
-                format!("saved a trace of {} records from {} lanes", trace.record_count(), trace.lanes.len())
-            }));
+            report(saved);
         });
     };
     let save_pcapng = move |file: &[u8]| {
@@ -163,14 +160,16 @@ pub fn DiagramToolbar(
             .into_iter()
             .filter(|(transport, _)| chosen.is_empty() || transport.id() == chosen)
             .collect();
-        let archive = har(&shown.caption.run(()), &lanes);
-        let entries = archive.log.entries.len();
-        let saved = download_text(&export_file_name("session", "har"), "application/json", &archive.to_json());
-        report(
-            saved
-                .map(|()| format!("saved {entries} HTTP exchanges as HAR: import it in DevTools' Network panel"))
-                .map_err(|problem| problem.to_string()),
-        );
+        let archive = har_text(shown.caption.run(()), lanes);
+        spawn_local(async move {
+            let (json, entries) = archive.await;
+            let saved = download_text(&export_file_name("session", "har"), "application/json", &json);
+            report(
+                saved
+                    .map(|()| format!("saved {entries} HTTP exchanges as HAR: import it in DevTools' Network panel"))
+                    .map_err(|problem| problem.to_string()),
+            );
+        });
     };
     view! {
         <section class="diagram-toolbar" aria-label="export and replay" data-testid="diagram-toolbar">

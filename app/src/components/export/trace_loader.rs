@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client::read_text;
+use crate::components::export::exporters::parsed_trace;
 use crate::diagram::trace_file::TraceFile;
 
 /// Largest trace file read: a full four-lane trace with every wire record is a few megabytes.
@@ -32,7 +33,7 @@ pub fn TraceLoader(on_load: Callback<LoadedTrace>) -> impl IntoView {
         }
         spawn_local(async move {
             let checked = match read_text(&file).await {
-                Ok(text) => TraceFile::parse(&text).map_err(|problem| problem.to_string()),
+                Ok(text) => parsed_trace(text).await,
                 Err(problem) => Err(problem.to_string()),
             };
             match checked {

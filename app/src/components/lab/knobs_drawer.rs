@@ -11,9 +11,12 @@ const COOKIE: &str = "lab-knobs";
 impl KnobsDrawer {
     /// Closed on the server's render (it cannot know), then as the browser remembers it.
     pub fn remembered() -> Self {
-        let drawer = Self(RwSignal::new(false));
+        let drawer = Self(RwSignal::new(false), RwSignal::new(false));
         Effect::new(move |first: Option<()>| {
             let open = drawer.0.get();
+            if open && !drawer.1.get_untracked() {
+                drawer.1.set(true);
+            }
             if first.is_none() {
                 if remembered_open() {
                     drawer.0.set(true);
@@ -23,6 +26,10 @@ impl KnobsDrawer {
             }
         });
         drawer
+    }
+
+    pub fn ever_opened(self) -> bool {
+        self.1.get()
     }
 }
 

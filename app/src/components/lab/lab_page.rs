@@ -2,6 +2,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use crate::client::{use_clock_offset, use_lane, use_tab_share, use_wire_feed, LaneOptions, LaneStart};
+use crate::components::common::lazily::lazily;
 use crate::components::common::theme::ThemeChoice;
 use crate::components::context::ControlMarks;
 use crate::components::context::FaultScope;
@@ -19,9 +20,11 @@ use crate::components::diagram::time_axis::TimeAxis;
 use crate::components::export::diagram_toolbar::DiagramToolbar;
 use crate::components::export::live_export::{live_diagram, live_trace};
 use crate::components::export::trace_loader::LoadedTrace;
-use crate::components::lab::controls::{Knobs, Toolbar};
+use crate::components::lab::controls::KnobsProps;
+use crate::components::lab::controls::Toolbar;
 use crate::components::lab::explainer::Explainer;
 use crate::components::lab::keyboard_shortcuts::{use_keyboard_shortcuts, ShortcutTargets, ShortcutsHelp};
+use crate::components::lab::knobs_code;
 use crate::components::lab::knobs_drawer::{KnobsButton, KnobsPanel};
 use crate::components::lab::lane::Lane;
 use crate::components::lab::lane_strip::LaneStrip;
@@ -31,8 +34,10 @@ use crate::components::lab::native_grpc_wire::NativeGrpcWire;
 use crate::components::lab::tab_limit_notice::TabLimitNotice;
 use crate::components::lab::teacher_message::TeacherMessageBanner;
 use crate::components::lab::view_controls::{ViewBar, ViewControl};
-use crate::components::lessons::lesson_panel::{LessonNavigation, LessonPanel};
-use crate::components::replay::replay_view::ReplayView;
+use crate::components::lessons::lesson_panel::{LessonNavigation, LessonPanelProps};
+use crate::components::lessons::lesson_panel_code;
+use crate::components::replay::replay_code;
+use crate::components::replay::replay_view::ReplayViewProps;
 use crate::diagram::DiagramLayout;
 use crate::page_snapshot;
 use crate::tab_share::HELD_LANES;
@@ -163,9 +168,16 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         live_trace(lanes.to_vec(), layout.read_only(), clock, poll_interval_ms, clock_offset, snapshot.client.clone());
     let traces: Vec<_> = handles.iter().map(|handle| (handle.transport, Signal::from(handle.trace))).collect();
 
-    let lesson = with_lesson.then(
-        || view! { <LessonPanel toggles shown poll_interval_ms lanes=handles.clone() navigation=lesson_navigation /> },
-    );
+    let lesson = with_lesson.then(|| {
+        let props = LessonPanelProps {
+            toggles,
+            shown,
+            poll_interval_ms,
+            lanes: handles.clone(),
+            navigation: lesson_navigation,
+        };
+        lazily(lesson_panel_code(), props)
+    });
 
     view! {
         <div class="lab-layout">
@@ -210,10 +222,16 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
                     <Inspector lanes=traces.clone() />
                     <NativeGrpcWire />
                 </Show>
-                {move || replay.get().map(|loaded| view! { <ReplayView loaded on_load on_exit /> })}
+                {move || replay.get().map(|loaded| lazily(replay_code(), ReplayViewProps { loaded, on_load, on_exit }))}
             </div>
             <KnobsPanel drawer=knobs>
-                <Knobs generator=snapshot.generator poll_interval_ms fault_scope />
+                // Made at the drawer's first opening, or at once on a lesson's page: its steps point at controls in it.
+                {move || {
+                    (with_lesson || knobs.ever_opened()).then(|| {
+                        let props = KnobsProps { generator: snapshot.generator.clone(), poll_interval_ms, fault_scope };
+                        lazily(knobs_code(), props)
+                    })
+                }}
             </KnobsPanel>
         </div>
     }

@@ -20,3 +20,13 @@ pub mod tab_limit_notice;
 pub mod teacher_message;
 pub mod view_controls;
 pub mod webhook_receiver;
+
+use leptos::prelude::*;
+
+use crate::components::common::lazily::ViewMaker;
+
+/// The knobs drawer's controls, in their own wasm chunk: fetched when the drawer is first opened.
+#[lazy]
+pub fn knobs_code() -> ViewMaker<controls::KnobsProps> {
+    |props| controls::Knobs(props).into_any()
+}

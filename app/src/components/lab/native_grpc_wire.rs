@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client::{fetch_http2_wire, ClientError};
+use crate::components::common::lazily::{lazily, ViewMaker};
 use crate::inspect::explain;
 use protocol::{WireBytes, WireDirection, WirePage, WireRecord, WireUnit};
 
@@ -217,10 +218,16 @@ pub fn NativeGrpcWire() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Loaded::Page(page) => wire_table(page, expanded).into_any(),
+                Loaded::Page(page) => lazily(wire_table_code(), (page, expanded)).into_any(),
             }}
         </details>
     }
+}
+
+/// The table and its explanations, in their own wasm chunk: fetched when the frames are first loaded.
+#[lazy]
+fn wire_table_code() -> ViewMaker<(WirePage, RwSignal<Option<u64>>)> {
+    |(page, expanded)| wire_table(page, expanded).into_any()
 }
 
 fn wire_table(page: WirePage, expanded: RwSignal<Option<u64>>) -> impl IntoView {
