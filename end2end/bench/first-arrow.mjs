@@ -1,6 +1,6 @@
 // How long a learner waits for the lab page: from navigation to the first arrow drawn in any lane, in Debian's
-// Chromium. A benchmark to report, not a pass/fail test. (The page's code size is measured from the build's files:
-// the page clears its Resource Timing buffer for the clock, so the browser's own list is empty here.)
+// Chromium. A benchmark to report, not a pass/fail test. (The page's code size is tests/page_weight.spec.ts: it
+// watches the requests, since the page clears its Resource Timing buffer for the clock.)
 //
 //   node end2end/bench/first-arrow.mjs [--url http://127.0.0.1:3000] [--loads 5]
 //
