@@ -57,7 +57,9 @@ impl Page {
 }
 
 /// Fetches the wasm chunks of the parts the server rendered into this page, so that hydration finds their code
-/// loaded (the browser calls this before it hydrates). Only fetches: no view is built.
+/// loaded (the browser calls this before it hydrates). Only fetches: no view is built. A part the server renders
+/// through `lazily` and this list leaves out would stop the page's hydration (the browser finds the server's nodes
+/// where it expects an empty slot): the Playwright test of each page would fail.
 pub async fn load_rendered_chunks(page: Page) {
     match page {
         Page::Lessons => _ = lessons_page_code().await,
