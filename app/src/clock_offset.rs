@@ -104,6 +104,15 @@ mod tests {
         ClockSample { sent, server, received }
     }
 
+    /// `count` exchanges 100 ms apart, each stamped by the server `server_after` ms and answered `received_after`
+    /// ms after it was sent.
+    fn slow_exchanges(count: i32, server_after: f64, received_after: f64) -> impl Iterator<Item = ClockSample> {
+        (0..count).map(move |i| {
+            let sent = 100.0 * f64::from(i);
+            sample(sent, sent + server_after, sent + received_after)
+        })
+    }
+
     #[test]
     fn a_symmetric_exchange_gives_the_exact_offset() {
         // The server is 250 ms ahead; 2 ms each way.
@@ -115,9 +124,7 @@ mod tests {
     fn slow_exchanges_are_ignored() {
         let mut samples = vec![sample(0.0, 101.0, 2.0), sample(10.0, 111.2, 12.0)];
         // Six slow ones, each delayed one way only: their offsets are far off.
-        samples.extend(
-            (0..6).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 190.0, 100.0 * f64::from(i) + 180.0)),
-        );
+        samples.extend(slow_exchanges(6, 190.0, 180.0));
         let estimate = estimate(&samples).unwrap();
         assert_eq!(estimate.kept, 2);
         // [98, 102] and [98.2, 102.2] overlap in [98.2, 102].
@@ -131,9 +138,7 @@ mod tests {
         // had their answers held up on the way back out, so their offsets read +4. The old median said +4 ± 3.6 and
         // corrected every latency by 4 ms, which no one clock can need; the overlap of what each allows holds zero.
         let mut samples = vec![sample(0.0, 3.1, 4.2), sample(10.0, 19.0, 20.0), sample(30.0, 39.0, 40.0)];
-        samples.extend(
-            (0..6).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 25.0, 100.0 * f64::from(i) + 50.0)),
-        );
+        samples.extend(slow_exchanges(6, 25.0, 50.0));
         let estimate = estimate(&samples).unwrap();
         assert_eq!(estimate.kept, 3);
         assert!(estimate.offset_ms.abs() <= estimate.uncertainty_ms, "{estimate:?}");
@@ -144,9 +149,7 @@ mod tests {
     fn exchanges_that_cannot_all_be_right_widen_the_claim() {
         // [−2, 2] and [8, 12] do not overlap: the answer covers both rather than choosing.
         let mut samples = vec![sample(0.0, 1.0, 2.0), sample(10.0, 21.0, 12.0)];
-        samples.extend(
-            (0..4).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 20.0, 100.0 * f64::from(i) + 40.0)),
-        );
+        samples.extend(slow_exchanges(4, 20.0, 40.0));
         let estimate = estimate(&samples).unwrap();
         assert_eq!(estimate.kept, 2);
         assert!(
@@ -178,9 +181,7 @@ mod tests {
         // seemed to exclude zero ([0.9, 1.5] and [0.8, 1.4]), and the estimate said +1.15 ms ± 1.0 and corrected
         // every latency by it.
         let mut samples = vec![sample(1000.0, 1001.5, 1000.6), sample(2000.0, 2001.4, 2000.6)];
-        samples.extend(
-            (0..6).map(|i| sample(100.0 * f64::from(i), 100.0 * f64::from(i) + 9.0, 100.0 * f64::from(i) + 12.0)),
-        );
+        samples.extend(slow_exchanges(6, 9.0, 12.0));
         let estimate = estimate(&samples).unwrap();
         assert!(estimate.offset_ms.abs() <= estimate.uncertainty_ms, "{estimate:?}");
         assert_eq!(estimate.correction_ms(), 0.0);

@@ -189,4 +189,4 @@ impl ShownLanes {
 /// The second signal says whether it has been open at all: its controls are a wasm chunk fetched at the first
 /// opening, and kept from then on.
 #[derive(Clone, Copy)]
-pub struct KnobsDrawer(pub RwSignal<bool>, pub(crate) RwSignal<bool>);
+pub struct KnobsDrawer(pub RwSignal<bool>, pub(crate) Memo<bool>);

@@ -11,12 +11,12 @@ const COOKIE: &str = "lab-knobs";
 impl KnobsDrawer {
     /// Closed on the server's render (it cannot know), then as the browser remembers it.
     pub fn remembered() -> Self {
-        let drawer = Self(RwSignal::new(false), RwSignal::new(false));
+        let open = RwSignal::new(false);
+        // Latched: once true, it stays true.
+        let ever_opened = Memo::new(move |was: Option<&bool>| was.copied().unwrap_or(false) || open.get());
+        let drawer = Self(open, ever_opened);
         Effect::new(move |first: Option<()>| {
             let open = drawer.0.get();
-            if open && !drawer.1.get_untracked() {
-                drawer.1.set(true);
-            }
             if first.is_none() {
                 if remembered_open() {
                     drawer.0.set(true);
