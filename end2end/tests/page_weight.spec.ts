@@ -11,8 +11,9 @@ import { lane, openLab } from "./helpers";
 // The issue's budget is 250 KB. The lab page is not there yet (docs/src/measurements.md says where it is and why);
 // this ceiling holds the ground gained so far, and comes down as the page does.
 const TARGET_BYTES = 250_000;
-// Measured 666,622 B on 2026-12-04 with the chunks split out (about 1,030,000 B before), plus room for small changes.
-const CEILING_BYTES = 700_000;
+// Measured 666,622 B on 2026-12-04 with the chunks split out (about 1,030,000 B before), 572,489 B on 2026-12-05
+// with type-erased views (`always-erase-components`), plus room for small changes.
+const CEILING_BYTES = 600_000;
 
 test("the lab page's first download of code stays under its ceiling", async ({ page, request }) => {
   const fetched = new Set<string>();
