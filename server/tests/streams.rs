@@ -351,3 +351,77 @@ async fn closing_the_hub_ends_streams_and_closes_sockets_with_1001() {
     assert!(timeout(PATIENCE, sse.next()).await.expect("stream ends in time").is_none());
     assert_eq!(next_line_seq(&mut lines).await, None, "the HTTP stream ends too");
 }
+
+/// Reads one HTTP/1.1 chunk: its data, or `None` for the last chunk (`0\r\n\r\n`).
+async fn read_chunk(reader: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut size_line = String::new();
+    reader.read_line(&mut size_line).await.unwrap();
+    let size = usize::from_str_radix(size_line.trim_end_matches("\r\n"), 16).expect("a chunk-size line");
+    let mut data = vec![0; size + 2];
+    reader.read_exact(&mut data).await.unwrap();
+    assert_eq!(&data[size..], b"\r\n", "each chunk ends with CRLF");
+    data.truncate(size);
+    (size > 0).then_some(data)
+}
+
+/// Reads a response head, up to its blank line.
+async fn read_head(reader: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(reader.read_line(&mut head).await.unwrap() > 0, "the head ends before the connection: {head}");
+    }
+    head.to_ascii_lowercase()
+}
+
+/// An endless stream leaves hyper once its head is written and the lab writes the chunks itself (what an idle
+/// stream costs: docs/src/scale.md). The byte stream must be what hyper would have sent, on a kept-alive connection
+/// that carried another request first, and a drop must end the body with its last chunk and close the connection.
+#[tokio::test]
+async fn an_sse_stream_taken_from_hyper_is_chunked_as_hyper_would_and_ends_with_the_last_chunk() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+    let server = TestServer::start().await;
+    let socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut reader = BufReader::new(socket);
+    let request = |path: &str| format!("GET {path} HTTP/1.1\r\nhost: lab\r\n\r\n");
+
+    reader.get_mut().write_all(request(protocol::routes::GENERATOR).as_bytes()).await.unwrap();
+    let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
+    let length: usize =
+        head.split("content-length: ").nth(1).and_then(|rest| rest.split("\r\n").next()).unwrap().parse().unwrap();
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.unwrap();
+
+    reader.get_mut().write_all(request("/api/sse?client=handoff-page").as_bytes()).await.unwrap();
+    let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    let hello = timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap().unwrap();
+    let hello = String::from_utf8(hello).unwrap();
+    assert!(hello.contains("event: hello\n"), "{hello}");
+
+    let seq = server.publish("through the handed-off stream").await;
+    let event = timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap().unwrap();
+    let event = String::from_utf8(event).unwrap();
+    assert!(event.starts_with(&format!("id: {seq}\n")), "{event}");
+    assert!(event.contains("through the handed-off stream"), "{event}");
+
+    let drop = serde_json::json!({ "client": "handoff-page" });
+    let report = server.http.post(server.url(protocol::routes::FAULTS_DROP)).json(&drop).send().await.unwrap();
+    assert!(report.status().is_success());
+    loop {
+        // Keep-alive comments may come first; then the last chunk, and the server closes.
+        match timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap() {
+            Some(chunk) => assert!(chunk.starts_with(b":"), "only keep-alives before the end: {chunk:?}"),
+            None => break,
+        }
+    }
+    let mut rest = Vec::new();
+    assert_eq!(
+        timeout(PATIENCE, reader.read_to_end(&mut rest)).await.unwrap().unwrap(),
+        0,
+        "closed after the last chunk"
+    );
+}

@@ -7,17 +7,20 @@
 //! The one port speaks HTTP/1.1 and, for gRPC's native clients, HTTP/2 with prior knowledge (cleartext, no
 //! upgrade): the first bytes say which ([`version`]).
 
+pub mod handoff;
 mod stall_guard;
 mod version;
 
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request, Version};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -32,6 +35,7 @@ use crate::router::app;
 use crate::wire::connection::ConnectionWire;
 use crate::wire::http2_connection::Http2Wire;
 use crate::wire::tap::WireTap;
+use handoff::{Handoff, Socket};
 use stall_guard::StallGuard;
 
 /// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
@@ -77,16 +81,22 @@ pub async fn serve(
             match version {
                 version::Version::Http1 => {
                     let wire = Arc::new(ConnectionWire::new(ledger, address, local));
+                    let handoff = Handoff::default();
                     let service = router.map_request({
-                        let wire = wire.clone();
+                        let (wire, handoff) = (wire.clone(), handoff.clone());
                         move |mut request: Request<Incoming>| {
                             request.extensions_mut().insert(ConnectInfo(address));
                             request.extensions_mut().insert(wire.clone());
+                            // Only where hyper would frame an endless body as chunks (see `handoff`).
+                            if request.method() == Method::GET && request.version() == Version::HTTP_11 {
+                                request.extensions_mut().insert(handoff.clone());
+                            }
                             request.map(Body::new)
                         }
                     });
-                    let stream = WireTap::new(stream, wire);
-                    serve_http1(stream, address, service, timing, stopping, open).await;
+                    let stream = WireTap::new(stream, wire.clone());
+                    let connection = Http1Connection { wire, handoff, address };
+                    serve_http1(stream, connection, service, timing, stopping, open).await;
                 }
                 version::Version::Http2 => {
                     let service = router.map_request(move |mut request: Request<Incoming>| {
@@ -135,13 +145,20 @@ impl<S> ConnectionService for S where
 /// list is limited to `MAX_HEADER_LIST_BYTES`.
 const HTTP1_READ_BUFFER_BYTES: usize = 32 * 1024;
 
+/// What the accept loop knows of one HTTP/1.1 connection besides its socket.
+struct Http1Connection {
+    wire: Arc<ConnectionWire>,
+    handoff: Handoff,
+    address: SocketAddr,
+}
+
 async fn serve_http1<S: ConnectionService>(
     stream: WireTap<StallGuard<TcpStream>>,
-    address: SocketAddr,
+    Http1Connection { wire, handoff, address }: Http1Connection,
     service: S,
     timing: Timing,
-    stopping: watch::Receiver<bool>,
-    _open: watch::Receiver<()>,
+    mut stopping: watch::Receiver<bool>,
+    open: watch::Receiver<()>,
 ) {
     let mut builder = http1::Builder::new();
     builder
@@ -151,8 +168,48 @@ async fn serve_http1<S: ConnectionService>(
         // than a few KiB, and the wire record keeps what it is sent. Over this, 431.
         .max_buf_size(HTTP1_READ_BUFFER_BYTES);
     let io = TokioIo::new(stream);
-    let connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
-    run_until_stopped(connection, |connection| connection.graceful_shutdown(), address, stopping).await;
+    let mut connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
+    let ended_or_handed_off = poll_fn(|cx| {
+        if let Poll::Ready(result) = Pin::new(&mut connection).poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        // A handler gave its body within this poll, and hyper has flushed the head before waiting on the body;
+        // if the flush is still blocked, hyper is waiting on the socket and this runs again when it can write.
+        if handoff.is_given() && wire.response_head_written() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    });
+    tokio::select! {
+        ended = ended_or_handed_off => match ended {
+            Some(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, %address, "connection ended with an error");
+                }
+            }
+            None => hand_off(connection.into_parts(), &handoff, open),
+        },
+        () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+            Pin::new(&mut connection).graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Moves a handed-off body onto a task of its own with the bare socket, and lets hyper's connection (its buffers,
+/// its task and the service's future) go.
+fn hand_off<I: Socket, S>(
+    parts: Option<hyper::server::conn::http1::Parts<TokioIo<I>, S>>,
+    handoff: &Handoff,
+    open: watch::Receiver<()>,
+) {
+    let (Some(parts), Some(run)) = (parts, handoff.taken()) else { return };
+    let socket: Box<dyn Socket> = Box::new(parts.io.into_inner());
+    tokio::spawn(async move {
+        // Held until the body ends, so that shutdown waits for it as for any connection.
+        let _open = open;
+        run(socket).await;
+    });
 }
 
 /// Runs `connection` to its end; when the lab stops, lets it finish what is in flight and close.

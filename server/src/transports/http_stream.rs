@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use protocol::ndjson;
 use protocol::routes::{self, StreamQuery};
 use protocol::{Gap, StreamHello, Transport};
@@ -17,6 +17,7 @@ use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::serve::handoff::Handoff;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::HTTP_STREAM, get(get_stream))
@@ -27,8 +28,17 @@ async fn get_stream(
     ClientAddress(address): ClientAddress,
     wire: Wire,
     ValidQuery(params): ValidQuery<StreamQuery>,
+    handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
-    text_stream::open::<Lines>(&lanes, Transport::HttpStream, params.client, address, wire, params.after)
+    text_stream::open::<Lines>(
+        &lanes,
+        Transport::HttpStream,
+        params.client,
+        address,
+        wire,
+        params.after,
+        handoff.map(|Extension(handoff)| handoff),
+    )
 }
 
 /// `application/x-ndjson`: one JSON object and a newline per message.

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use protocol::routes::{self, StreamQuery};
 use protocol::sse::{self, parse_last_event_id};
 use protocol::{Gap, StreamHello, Transport};
@@ -20,6 +20,7 @@ use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::serve::handoff::Handoff;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::SSE, get(get_sse))
@@ -31,11 +32,20 @@ async fn get_sse(
     wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<StreamQuery>,
+    handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
     // On a reconnect the browser repeats the original URL (with its old `after`) and adds `Last-Event-ID`, which
     // is the newer cursor, so the header wins.
     let after = last_event_id(&headers)?.or(params.after);
-    text_stream::open::<EventStream>(&lanes, Transport::Sse, params.client, address, wire, after)
+    text_stream::open::<EventStream>(
+        &lanes,
+        Transport::Sse,
+        params.client,
+        address,
+        wire,
+        after,
+        handoff.map(|Extension(handoff)| handoff),
+    )
 }
 
 /// The cursor a reconnecting `EventSource` sends. A value that is not visible ASCII reads as blank, as no browser

@@ -20,6 +20,7 @@ use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::hub_event::{HubEvent, TextChunk};
 use crate::core::stats::OpenConnection;
+use crate::serve::handoff::{ChunkSource, Handoff};
 use crate::wire::connection::Annotation;
 
 /// How one text stream writes what it carries.
@@ -42,6 +43,7 @@ pub fn open<C: StreamCodec>(
     address: IpAddr,
     wire: Wire,
     after: Option<u64>,
+    handoff: Option<Handoff>,
 ) -> Result<Response, ApiError> {
     let (peer, permit) = lanes.admit_long_lived(transport, client, address)?;
     let counters = lanes.counters.of(transport).clone();
@@ -66,10 +68,17 @@ pub fn open<C: StreamCodec>(
         _permit: permit,
         _codec: std::marker::PhantomData,
     };
-    let body = Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
-        let chunk = stream.next_chunk().await?;
-        Some((Ok::<_, Infallible>(chunk), stream))
-    }));
+    let body = match handoff {
+        // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `serve::handoff`).
+        Some(handoff) => {
+            handoff.give(stream);
+            Handoff::placeholder()
+        }
+        None => Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
+            let chunk = stream.next_chunk().await?;
+            Some((Ok::<_, Infallible>(chunk), stream))
+        })),
+    };
     Ok((
         [
             // Not compressible (see `router::is_page_or_asset`): a compressor would hold chunks back.
@@ -101,6 +110,12 @@ struct TextStream<C> {
     _open: OpenConnection,
     _permit: AddressPermit,
     _codec: std::marker::PhantomData<C>,
+}
+
+impl<C: StreamCodec> ChunkSource for TextStream<C> {
+    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<Bytes>> + Send {
+        TextStream::next_chunk(self)
+    }
 }
 
 impl<C: StreamCodec> TextStream<C> {

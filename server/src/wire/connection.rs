@@ -103,6 +103,12 @@ impl ConnectionWire {
         self.state().exchange.id
     }
 
+    /// Whether the response being written has had its whole head written and none of its chunked body: the moment
+    /// a handed-off stream may take the socket (see `serve::handoff`).
+    pub fn response_head_written(&self) -> bool {
+        self.state().responses.at_chunked_body_start()
+    }
+
     pub fn annotate(&self, annotation: Annotation) {
         let mut state = self.state();
         if state.annotations.len() < MAX_PENDING_ANNOTATIONS {

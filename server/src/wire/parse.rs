@@ -145,6 +145,11 @@ impl StreamParser {
         }
     }
 
+    /// Whether a chunked body has begun and not one byte of it has crossed: where a response's head ends.
+    pub fn at_chunked_body_start(&self) -> bool {
+        matches!(&self.state, State::ChunkSize(line) if line.is_empty())
+    }
+
     /// Whether the next body carries gRPC messages, to be cut where they end (see [`grpc_messages`]).
     pub fn split_grpc_messages(&mut self, split: bool) {
         self.grpc_messages = split.then(MessageSplitter::default);
