@@ -8,7 +8,6 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::api::admission::{Admission, ConnectionCaps};
-use crate::api::lanes::Lanes;
 use crate::api::rate_limit::{RequestRateLimit, ToneLimit};
 use crate::api::readings::Readings;
 use crate::api::teacher::TeacherGate;
@@ -208,22 +207,6 @@ sub_states! {
     join: Arc<JoinLinks>,
     webhooks: Webhooks,
     mqtt: MqttHost,
-}
-
-impl FromRef<AppState> for Lanes {
-    fn from_ref(state: &AppState) -> Self {
-        Lanes {
-            hub_slot: state.hub_slot.clone(),
-            log: state.log.clone(),
-            counters: state.counters.clone(),
-            faults: state.faults.clone(),
-            presence: state.presence.clone(),
-            admission: state.admission.clone(),
-            rate_limit: state.rate_limit.clone(),
-            timing: state.timing,
-            instance: state.cluster.as_ref().map(|cluster| cluster.instance.clone()),
-        }
-    }
 }
 
 impl FromRef<AppState> for Readings {

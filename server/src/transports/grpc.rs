@@ -117,13 +117,13 @@ impl Events for EventsService {
         };
         let lanes = &self.lanes;
         let (peer, permit) = lanes.admit_long_lived(Transport::Grpc, client, address).map_err(|e| e.grpc_status())?;
-        let counters = lanes.counters.of(Transport::Grpc).clone();
+        let counters = lanes.counters().of(Transport::Grpc).clone();
         let open = counters.open();
         let hub = lanes.hub();
         let subscription = hub.subscribe(after, usize::MAX);
         let (epoch, head_seq) = (hub.epoch().clone(), subscription.head_seq);
-        let dropped = lanes.faults.watch(peer.clone());
-        let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
+        let dropped = lanes.faults().watch(peer.clone());
+        let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
         let subscriber = Subscriber { feed, dropped, ended: false, _open: open, _permit: permit };
         let stream = futures::stream::unfold(subscriber, |mut subscriber| async move {
             let item = subscriber.next_message().await?;

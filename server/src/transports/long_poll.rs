@@ -27,11 +27,11 @@ async fn get_long_poll(
 ) -> Result<Response, ApiError> {
     let timeout = params.timeout()?;
     let (peer, _permit) = lanes.admit_long_lived(Transport::LongPoll, params.client, address)?;
-    let counters = lanes.counters.of(Transport::LongPoll);
+    let counters = lanes.counters().of(Transport::LongPoll);
     let _held = counters.open();
     let hub = lanes.hub();
     let mut subscription = hub.subscribe(Some(params.after), DEFAULT_POLL_LIMIT);
-    let mut dropped = lanes.faults.watch(peer);
+    let mut dropped = lanes.faults().watch(peer);
     let has_news = !subscription.backlog.events.is_empty() || subscription.backlog.gap.is_some();
     // A cursor ahead of the log comes from an earlier server run: answer at once (with this run's epoch and head)
     // rather than hold the client until this run happens to catch up with a number that means nothing here.
@@ -57,7 +57,7 @@ async fn get_long_poll(
     }
     match woken {
         Some(false) => {
-            lanes.faults.hold_response(dropped.peer()).await;
+            lanes.faults().hold_response(dropped.peer()).await;
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         // Answer with everything after the cursor, not just the event that woke us: a burst arrives as one batch.
@@ -67,6 +67,6 @@ async fn get_long_poll(
     // The answer is fixed before an injected delay holds it, as a slow network delivers what was sent: holding
     // first and then reading the log would slip fresh events into the late answer and hide the delay.
     let response = poll_response(&hub, params.after, subscription.backlog);
-    lanes.faults.hold_response(dropped.peer()).await;
+    lanes.faults().hold_response(dropped.peer()).await;
     Ok(json_counted(&response, counters))
 }

@@ -48,7 +48,7 @@ async fn get_mqtt(
             message: "MQTT over WebSocket must offer the subprotocol `mqtt` (Sec-WebSocket-Protocol: mqtt)".into(),
         });
     }
-    lanes.admission.check_origin(&headers)?;
+    lanes.admission().check_origin(&headers)?;
     let (peer, permit) = lanes.admit_long_lived(Transport::Mqtt, params.client, address)?;
     // A packet may arrive split over frames or several to a frame; a message as big as the broker's largest packet
     // plus a little is all any client needs.
@@ -67,7 +67,7 @@ async fn get_mqtt(
 async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wire: Wire, permit: AddressPermit) {
     let counters = host.counters().clone();
     let _open = counters.open();
-    let mut dropped = lanes.faults.watch(peer);
+    let mut dropped = lanes.faults().watch(peer);
     // The page cannot read the upgrade response's headers, so the CONNACK tells it which exchange's measured
     // bytes are its own (as the WebSocket lane's `hello` does).
     let mut link =

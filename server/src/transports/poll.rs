@@ -23,14 +23,14 @@ pub fn router() -> Router<AppState> {
 async fn get_poll(State(lanes): State<Lanes>, ValidQuery(query): ValidQuery<PollQuery>) -> Result<Response, ApiError> {
     let limit = query.limit()?;
     let peer = Peer::new(Transport::ShortPoll, query.client);
-    lanes.faults.check_online(&peer)?;
-    lanes.presence.seen(peer.client.as_ref(), Some(Transport::ShortPoll));
-    let counters = lanes.counters.of(Transport::ShortPoll);
+    lanes.faults().check_online(&peer)?;
+    lanes.presence().seen(peer.client.as_ref(), Some(Transport::ShortPoll));
+    let counters = lanes.counters().of(Transport::ShortPoll);
     let _open = counters.open();
     let hub = lanes.hub();
     // Fixed before the injected delay holds it (see long polling).
     let response = poll_response(&hub, query.after, hub.events_after(query.after, limit));
-    lanes.faults.hold_response(&peer).await;
+    lanes.faults().hold_response(&peer).await;
     Ok(json_counted(&response, counters))
 }
 

@@ -46,7 +46,7 @@ pub fn open<C: StreamCodec>(
     handoff: Option<Handoff>,
 ) -> Result<Response, ApiError> {
     let (peer, permit) = lanes.admit_long_lived(transport, client, address)?;
-    let counters = lanes.counters.of(transport).clone();
+    let counters = lanes.counters().of(transport).clone();
     let open = counters.open();
     let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
@@ -56,12 +56,12 @@ pub fn open<C: StreamCodec>(
         exchange: wire.exchange(),
         instance: lanes.instance(),
     };
-    let dropped = lanes.faults.watch(peer.clone());
-    let feed = Feed::new(hub, counters, lanes.faults.clone(), peer, subscription, after);
+    let dropped = lanes.faults().watch(peer.clone());
+    let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
     let stream = TextStream::<C> {
         hello: Some(hello),
         feed,
-        keep_alive: keep_alive(lanes.timing.sse_keep_alive),
+        keep_alive: keep_alive(lanes.timing().sse_keep_alive),
         dropped,
         wire,
         _open: open,

@@ -57,7 +57,7 @@ async fn deliveries(
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let endpoint = webhooks.watch(&id)?;
     // A page watching its endpoint's log is on the webhook lane, for the presenter's counts.
-    lanes.presence.seen(endpoint.client.as_ref(), Some(Transport::Webhook));
+    lanes.presence().seen(endpoint.client.as_ref(), Some(Transport::Webhook));
     Ok(Json(endpoint.deliveries(query.after)))
 }
 

@@ -44,7 +44,7 @@ async fn get_ws(
     ValidQuery(params): ValidQuery<StreamQuery>,
     Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
-    lanes.admission.check_origin(&headers)?;
+    lanes.admission().check_origin(&headers)?;
     let (peer, permit) = lanes.admit_long_lived(Transport::WebSocket, params.client, address)?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -67,7 +67,7 @@ struct Closing {
 
 /// `permit` holds the client's share of the connection cap for as long as the session lasts.
 async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after: Option<u64>, permit: AddressPermit) {
-    let counters = lanes.counters.of(Transport::WebSocket).clone();
+    let counters = lanes.counters().of(Transport::WebSocket).clone();
     let _open = counters.open();
     let hub = lanes.hub();
     let subscription = hub.subscribe(after, usize::MAX);
@@ -78,10 +78,10 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
         exchange,
         instance: lanes.instance(),
     });
-    let mut dropped = lanes.faults.watch(peer.clone());
-    let mut feed = Feed::new(hub, counters.clone(), lanes.faults.clone(), peer, subscription, after);
+    let mut dropped = lanes.faults().watch(peer.clone());
+    let mut feed = Feed::new(hub, counters.clone(), lanes.faults().clone(), peer, subscription, after);
     let (mut sink, mut incoming) = socket.split();
-    let ping_interval = lanes.timing.ws_ping_interval;
+    let ping_interval = lanes.timing().ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
@@ -115,7 +115,9 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
                 heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_text(&lanes, permit.address(), &text).await;
+                        // Boxed: appending to the log (on NATS or Redis too) is a large future, and every idle
+                        // socket's task would otherwise hold room for it (measured: docs/src/scale.md).
+                        let reply = Box::pin(handle_text(&lanes, permit.address(), &text)).await;
                         if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
                             break None;
                         }
@@ -170,8 +172,8 @@ pub fn parse_client_message(text: &str) -> Result<EventBody, ApiError> {
 /// message an HTTP client would get. Each frame counts against its address's request rate, as a `POST` would: a
 /// socket is not a way around the limit.
 async fn handle_text(lanes: &Lanes, address: IpAddr, text: &str) -> WsServerMessage {
-    let appended = match lanes.rate_limit.check(address).and_then(|()| parse_client_message(text)) {
-        Ok(body) => lanes.log.append(body).await.map_err(ApiError::from),
+    let appended = match lanes.rate_limit().check(address).and_then(|()| parse_client_message(text)) {
+        Ok(body) => lanes.log().append(body).await.map_err(ApiError::from),
         Err(error) => Err(error),
     };
     match appended {
