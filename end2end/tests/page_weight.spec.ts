@@ -5,15 +5,16 @@ import { lane, openLab } from "./helpers";
 // The lab page's first download: every script and wasm file under /pkg/ that a cold load of / fetches before its
 // lanes draw and the page settles, each measured as the bytes the server sends, gzip-compressed at level 9 (Node's
 // zlib; GNU `gzip -9` comes out within 1 %). The parts a first visit does not show (the other pages, a lesson's
-// panel, the knobs drawer, the inspector's detail, the replay, the exporters) are wasm chunks of their own, fetched
-// when first used, and are not counted.
+// panel, the knobs drawer, the inspector's detail, the replay, the exporters, the MQTT, gRPC-web and webhook lanes'
+// drivers) are wasm chunks of their own, fetched when first used, and are not counted.
 //
 // The issue's budget is 250 KB. The lab page is not there yet (docs/src/measurements.md says where it is and why);
 // this ceiling holds the ground gained so far, and comes down as the page does.
 const TARGET_BYTES = 250_000;
-// Measured 666,622 B on 2026-12-04 with the chunks split out (about 1,030,000 B before), 572,489 B on 2026-12-05
-// with type-erased views (`always-erase-components`), plus room for small changes.
-const CEILING_BYTES = 600_000;
+// Measured 666,622 B on 2026-12-04 with the chunks split out (about 1,030,000 B before); on 2026-12-05, 572,489 B
+// with type-erased views (`always-erase-components`) and 531,471 B once the lanes that start switched off fetched
+// their drivers when first switched on. Plus room for small changes.
+const CEILING_BYTES = 560_000;
 
 test("the lab page's first download of code stays under its ceiling", async ({ page, request }) => {
   const fetched = new Set<string>();

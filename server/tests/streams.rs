@@ -425,3 +425,33 @@ async fn an_sse_stream_taken_from_hyper_is_chunked_as_hyper_would_and_ends_with_
         "closed after the last chunk"
     );
 }
+
+/// A request pipelined behind the stream's `GET` must still be answered after it, so that stream stays hyper's:
+/// the events arrive, and once a drop ends the body, the `HEAD` behind it gets its answer on the same connection.
+#[tokio::test]
+async fn an_sse_stream_with_a_request_pipelined_behind_it_stays_with_hyper_and_the_request_is_answered() {
+    use tokio::io::{AsyncWriteExt, BufReader};
+    let server = TestServer::start().await;
+    let socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut reader = BufReader::new(socket);
+    let pipelined = format!(
+        "GET /api/sse?client=pipelining-page HTTP/1.1\r\nhost: lab\r\n\r\nHEAD {} HTTP/1.1\r\nhost: lab\r\n\r\n",
+        protocol::routes::GENERATOR
+    );
+    reader.get_mut().write_all(pipelined.as_bytes()).await.unwrap();
+    let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap().expect("the hello");
+    let seq = server.publish("behind a pipelined request").await;
+    let event = String::from_utf8(timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap().unwrap()).unwrap();
+    assert!(event.starts_with(&format!("id: {seq}\n")), "{event}");
+
+    let drop = serde_json::json!({ "client": "pipelining-page" });
+    let report = server.http.post(server.url(protocol::routes::FAULTS_DROP)).json(&drop).send().await.unwrap();
+    assert!(report.status().is_success());
+    while let Some(chunk) = timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap() {
+        assert!(chunk.starts_with(b":"), "only keep-alives before the end: {chunk:?}");
+    }
+    let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
+    assert!(head.starts_with("http/1.1 200"), "the pipelined HEAD is answered: {head}");
+}

@@ -7,12 +7,13 @@
 
 use gloo_net::http::Request;
 use js_sys::Uint8Array;
+use leptos::prelude::*;
 use prost::Message;
 use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use super::http_stream::{lost, read_again_and_again, Reader, StreamEnd};
-use super::lane_task::run_while_enabled;
+use super::lane_task::{run_while_enabled, LaneLoop};
 use super::round_trip::post_round_trip;
 use super::{note_no_answer, with_patience, LaneHandle, LaneOptions, LaneRecorder, LinkStatus, NO_ANSWER_AFTER};
 use crate::diagram::NoteTone;
@@ -29,9 +30,16 @@ pub fn use_grpc_web(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Grpc, &options);
     let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
-        read_again_and_again(recorder, client.clone(), abort, subscribe)
+        let client = client.clone();
+        async move { grpc_loop_code().await((recorder, client, abort)).await }
     });
     recorder.handle(post_round_trip(recorder, options.client))
+}
+
+/// The calls, again and again, and with them protobuf and gRPC-web's framing, in a wasm chunk of their own.
+#[lazy]
+fn grpc_loop_code() -> LaneLoop<(LaneRecorder, ClientId, Option<AbortSignal>)> {
+    |(recorder, client, abort)| Box::pin(read_again_and_again(recorder, client, abort, subscribe))
 }
 
 async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&AbortSignal>) -> StreamEnd {

@@ -13,6 +13,11 @@ use web_sys::{AbortController, AbortSignal};
 use super::{LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
 
+/// A lane's connection loop as a wasm chunk gives it back: a `#[lazy]` function named `*_loop_code` returns one.
+/// The lanes that start switched off (webhooks, MQTT, gRPC) fetch theirs when first switched on, so a page that
+/// never turns them on never downloads their clients' code.
+pub type LaneLoop<Args> = fn(Args) -> futures::future::LocalBoxFuture<'static, ()>;
+
 /// Whatever stops the running task: aborts its in-flight fetch and drops its future (which closes sockets and
 /// event sources it owns).
 struct Stopper {

@@ -14,7 +14,7 @@ use web_sys::{AbortSignal, BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::browser_clock::now;
 use super::browser_events::Listeners;
 use super::lane_recorder::Sent;
-use super::lane_task::run_while_enabled;
+use super::lane_task::{run_while_enabled, LaneLoop};
 use super::mqtt_controls::{Command, DroppedAfterPubrec, MqttControls};
 use super::round_trip::SocketSlot;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
@@ -38,7 +38,8 @@ pub fn use_mqtt(options: LaneOptions) -> LaneHandle {
     };
     let page = options.client;
     run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
-        mqtt_loop(lane, page.clone())
+        let page = page.clone();
+        async move { mqtt_loop_code().await((lane, page)).await }
     });
     recorder.handle(chat_round_trip(lane))
 }
@@ -98,6 +99,12 @@ struct Connection {
     upgrade_answer: Option<u64>,
     exchange: Option<u64>,
     sent_since_tick: bool,
+}
+
+/// The connection loop, and with it the decoding half of the MQTT client, in a wasm chunk of its own.
+#[lazy]
+fn mqtt_loop_code() -> LaneLoop<(Lane, ClientId)> {
+    |(lane, page)| Box::pin(mqtt_loop(lane, page))
 }
 
 async fn mqtt_loop(lane: Lane, page: ClientId) {

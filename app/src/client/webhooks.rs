@@ -18,7 +18,7 @@ use super::files::js_message;
 use super::http::{
     delete_webhook_endpoint, register_webhook_endpoint, webhook_deliveries, webhook_receiver, ClientError,
 };
-use super::lane_task::run_while_enabled;
+use super::lane_task::{run_while_enabled, LaneLoop};
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::delivery_text::{DeliveryTracker, DrawnAttempt, SignatureCheck, SignatureTally};
 use crate::diagram::{NoteTone, RecordKind};
@@ -60,7 +60,8 @@ pub fn use_webhooks(options: LaneOptions) -> LaneHandle {
     provide_context(watch);
     let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
-        watch_deliveries(recorder, watch, client.clone(), abort)
+        let client = client.clone();
+        async move { webhook_loop_code().await((recorder, watch, client, abort)).await }
     });
     // The browser sends nothing on a webhook lane: there is no upstream of its own to time a round trip on.
     recorder.handle(Callback::new(move |()| {
@@ -88,6 +89,12 @@ impl Drop for Registration {
             let _ = delete_webhook_endpoint(&id).await;
         });
     }
+}
+
+/// Registering the endpoint and watching its deliveries, in a wasm chunk of its own.
+#[lazy]
+fn webhook_loop_code() -> LaneLoop<(LaneRecorder, WebhookWatch, ClientId, Option<AbortSignal>)> {
+    |(recorder, watch, client, abort)| Box::pin(watch_deliveries(recorder, watch, client, abort))
 }
 
 async fn watch_deliveries(recorder: LaneRecorder, watch: WebhookWatch, client: ClientId, abort: Option<AbortSignal>) {

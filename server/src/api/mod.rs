@@ -10,6 +10,7 @@ pub mod cross_site;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod handoff;
 pub mod lanes;
 pub mod lessons;
 pub mod publish;

@@ -35,6 +35,11 @@ impl Wire {
         self.0.as_ref().map_or(0, |wire| wire.current_exchange())
     }
 
+    /// See [`ConnectionWire::answering_the_last_request`]; false with no tap.
+    pub fn answering_the_last_request(&self) -> bool {
+        self.0.as_ref().is_some_and(|wire| wire.answering_the_last_request())
+    }
+
     pub fn annotate(&self, annotation: Annotation) {
         if let Some(wire) = &self.0 {
             wire.annotate(annotation);

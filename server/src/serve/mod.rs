@@ -7,7 +7,6 @@
 //! The one port speaks HTTP/1.1 and, for gRPC's native clients, HTTP/2 with prior knowledge (cleartext, no
 //! upgrade): the first bytes say which ([`version`]).
 
-pub mod handoff;
 mod stall_guard;
 mod version;
 
@@ -27,15 +26,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
+use crate::api::handoff::{Handoff, Socket};
 use crate::api::state::AppState;
 use crate::config::Timing;
 use crate::router::app;
 use crate::wire::connection::ConnectionWire;
 use crate::wire::http2_connection::Http2Wire;
 use crate::wire::tap::WireTap;
-use handoff::{Handoff, Socket};
 use stall_guard::StallGuard;
 
 /// Serves the app on `listener` until `shutdown` completes, then lets open requests finish (held long polls are
@@ -169,32 +169,46 @@ async fn serve_http1<S: ConnectionService>(
         .max_buf_size(HTTP1_READ_BUFFER_BYTES);
     let io = TokioIo::new(stream);
     let mut connection = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades();
-    let ended_or_handed_off = poll_fn(|cx| {
-        if let Poll::Ready(result) = Pin::new(&mut connection).poll(cx) {
-            return Poll::Ready(Some(result));
+    let mut stop = pin!(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    });
+    let mut shutting_down = false;
+    let mut head_patience: Option<Pin<Box<Sleep>>> = None;
+    let ended = poll_fn(|cx| {
+        // When the lab stops, hyper finishes what is in flight and closes; a stream given meanwhile is still taken
+        // below, and ends when the hub closes.
+        if !shutting_down && stop.as_mut().poll(cx).is_ready() {
+            Pin::new(&mut connection).graceful_shutdown();
+            shutting_down = true;
         }
-        // A handler gave its body within this poll, and hyper has flushed the head before waiting on the body;
-        // if the flush is still blocked, hyper is waiting on the socket and this runs again when it can write.
-        if handoff.is_given() && wire.response_head_written() {
-            return Poll::Ready(None);
+        if let Poll::Ready(result) = Pin::new(&mut connection).poll(cx) {
+            return Poll::Ready(Some(result.map_err(|error| error.to_string())));
+        }
+        if handoff.is_given() {
+            // A handler gave its body within this poll, and hyper flushes the head before it waits on the body;
+            // if the flush is still blocked, hyper is waiting on the socket and this runs again when it can write.
+            if wire.response_head_written() {
+                return Poll::Ready(None);
+            }
+            // The head never seen whole would leave the client with a head and nothing after it: let it go.
+            let patience = head_patience.get_or_insert_with(|| Box::pin(tokio::time::sleep(HEAD_PATIENCE)));
+            if patience.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err("the head of a handed-off stream was never seen written".into())));
+            }
         }
         Poll::Pending
-    });
-    tokio::select! {
-        ended = ended_or_handed_off => match ended {
-            Some(result) => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, %address, "connection ended with an error");
-                }
-            }
-            None => hand_off(connection.into_parts(), &handoff, open),
-        },
-        () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
-            Pin::new(&mut connection).graceful_shutdown();
-            let _ = connection.await;
-        }
+    })
+    .await;
+    match ended {
+        Some(Ok(())) => {}
+        Some(Err(error)) => tracing::debug!(%error, %address, "connection ended with an error"),
+        None => hand_off(connection.into_parts(), &handoff, open),
     }
 }
+
+/// How long a handed-off stream's head may take to cross: a head is a few hundred bytes on a fresh socket, so
+/// this only ends a connection the wire tap could not follow.
+const HEAD_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Moves a handed-off body onto a task of its own with the bare socket, and lets hyper's connection (its buffers,
 /// its task and the service's future) go.

@@ -13,11 +13,11 @@ use protocol::{Gap, StreamHello, Transport};
 use super::text_stream::{self, StreamCodec};
 use crate::api::error::ApiError;
 use crate::api::extract::{ClientAddress, ValidQuery};
+use crate::api::handoff::Handoff;
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
 use crate::core::hub_event::{HubEvent, TextChunk};
-use crate::serve::handoff::Handoff;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::HTTP_STREAM, get(get_stream))

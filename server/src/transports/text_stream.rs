@@ -14,13 +14,13 @@ use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
+use crate::api::handoff::{ChunkSource, Handoff};
 use crate::api::lanes::Lanes;
 use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
 use crate::core::hub_event::{HubEvent, TextChunk};
 use crate::core::stats::OpenConnection;
-use crate::serve::handoff::{ChunkSource, Handoff};
 use crate::wire::connection::Annotation;
 
 /// How one text stream writes what it carries.
@@ -56,6 +56,7 @@ pub fn open<C: StreamCodec>(
         exchange: wire.exchange(),
         instance: lanes.instance(),
     };
+    let answering_the_last_request = wire.answering_the_last_request();
     let dropped = lanes.faults().watch(peer.clone());
     let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
     let stream = TextStream::<C> {
@@ -68,8 +69,9 @@ pub fn open<C: StreamCodec>(
         _permit: permit,
         _codec: std::marker::PhantomData,
     };
-    let body = match handoff {
-        // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `serve::handoff`).
+    // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `api::handoff`), unless
+    // the client has sent another request behind this one, which hyper must answer after it.
+    let body = match handoff.filter(|_| answering_the_last_request) {
         Some(handoff) => {
             handoff.give(stream);
             Handoff::placeholder()

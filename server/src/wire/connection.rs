@@ -68,6 +68,8 @@ struct State {
     pages: Vec<ClientId>,
     /// Request heads read so far: how many exchanges the connection carried.
     exchanges: u64,
+    /// Final response heads written so far (not 1xx).
+    answered: u64,
 }
 
 /// Pages one connection's capture is handed to: the tabs of one browser can share a kept-alive connection.
@@ -88,6 +90,7 @@ impl ConnectionWire {
             capturing: Capturing::Undecided(Vec::new()),
             pages: Vec::new(),
             exchanges: 0,
+            answered: 0,
         };
         let id = ledger.next_connection();
         let capture = Capture::new(id, client, server, unix_micros_now(), ledger.capture_budget());
@@ -104,9 +107,16 @@ impl ConnectionWire {
     }
 
     /// Whether the response being written has had its whole head written and none of its chunked body: the moment
-    /// a handed-off stream may take the socket (see `serve::handoff`).
+    /// a handed-off stream may take the socket (see `api::handoff`).
     pub fn response_head_written(&self) -> bool {
         self.state().responses.at_chunked_body_start()
+    }
+
+    /// Whether the request a handler is answering now is the last one read, with no byte of another behind it: a
+    /// pipelined request would be answered by hyper after this one, so this one's socket cannot be taken.
+    pub fn answering_the_last_request(&self) -> bool {
+        let state = self.state();
+        state.exchanges == state.answered + 1 && state.requests.between_messages()
     }
 
     pub fn annotate(&self, annotation: Annotation) {
@@ -234,6 +244,9 @@ impl ConnectionWire {
             Unit::Head { raw, start: StartLine::Response { status } } => {
                 if status == 101 {
                     state.requests.switch_to_websocket();
+                }
+                if status >= 200 || status == 101 {
+                    state.answered += 1;
                 }
                 let bytes = WireBytes { head: raw.len() as u64, ..WireBytes::default() };
                 (WireUnit::ResponseHead { status }, bytes, head_text(&raw, state.keeps_text()))

@@ -145,7 +145,13 @@ impl StreamParser {
         }
     }
 
-    /// Whether a chunked body has begun and not one byte of it has crossed: where a response's head ends.
+    /// Whether nothing of a next message has been read: the last one ended where the bytes so far end.
+    pub fn between_messages(&self) -> bool {
+        matches!(&self.state, State::Head(head) if head.is_empty())
+    }
+
+    /// Whether a chunked body is between two chunks. For a response whose body has not written a byte (an endless
+    /// stream waiting for its first chunk), that is where its head ends.
     pub fn at_chunked_body_start(&self) -> bool {
         matches!(&self.state, State::ChunkSize(line) if line.is_empty())
     }

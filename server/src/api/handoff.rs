@@ -46,11 +46,11 @@ impl Handoff {
         axum::body::Body::from_stream(futures::stream::pending::<Result<Bytes, std::convert::Infallible>>())
     }
 
-    pub(super) fn taken(&self) -> Option<Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>> {
+    pub(crate) fn taken(&self) -> Option<Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>> {
         lock(&self.0).take()
     }
 
-    pub(super) fn is_given(&self) -> bool {
+    pub(crate) fn is_given(&self) -> bool {
         lock(&self.0).is_some()
     }
 }
@@ -89,7 +89,43 @@ async fn write_chunked<S: ChunkSource>(mut source: S, mut socket: Box<dyn Socket
 
 fn framed(chunk: Bytes) -> impl bytes::Buf {
     use bytes::Buf;
-    Bytes::from(format!("{:X}\r\n", chunk.len())).chain(chunk).chain(&b"\r\n"[..])
+    SizeLine::of(chunk.len()).chain(chunk).chain(&b"\r\n"[..])
+}
+
+/// A chunk's size line, `{len:X}\r\n`, kept inline: a heap string per chunk would be an allocation per delivery.
+struct SizeLine {
+    text: [u8; SizeLine::MAX],
+    at: usize,
+    end: usize,
+}
+
+impl SizeLine {
+    /// 16 hex digits of a `usize` and CRLF.
+    const MAX: usize = 18;
+
+    fn of(len: usize) -> Self {
+        use std::io::Write;
+        let mut text = [0; Self::MAX];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        // Cannot fail: the longest line fits.
+        let _ = write!(cursor, "{len:X}\r\n");
+        let end = cursor.position() as usize;
+        Self { text, at: 0, end }
+    }
+}
+
+impl bytes::Buf for SizeLine {
+    fn remaining(&self) -> usize {
+        self.end - self.at
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.text[self.at..self.end]
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.at = (self.at + count).min(self.end);
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +138,15 @@ mod tests {
         let mut buf = framed(Bytes::from_static(b"data: {}\n\n"));
         let framed = buf.copy_to_bytes(buf.remaining());
         assert_eq!(&framed[..], b"A\r\ndata: {}\n\n\r\n");
+    }
+
+    #[test]
+    fn the_size_line_is_upper_case_hex_for_any_length() {
+        use bytes::Buf;
+        for (len, line) in [(1, "1\r\n"), (255, "FF\r\n"), (65_536, "10000\r\n"), (usize::MAX, "FFFFFFFFFFFFFFFF\r\n")]
+        {
+            let mut size = SizeLine::of(len);
+            assert_eq!(size.copy_to_bytes(size.remaining()), line.as_bytes());
+        }
     }
 }
