@@ -5,7 +5,7 @@
 //! body written here needs neither: one small task per stream and the socket.
 //!
 //! Only what hyper would write the same way is taken: a `GET` over HTTP/1.1, whose endless body hyper frames as
-//! `Transfer-Encoding: chunked`. Everything before the head (routing, admission, errors with their JSON) stays
+//! `Transfer-Encoding: chunked`, with no other request read behind it (hyper must answer that one after). Everything before the head (routing, admission, errors with their JSON) stays
 //! hyper's and axum's.
 
 use std::future::Future;
@@ -27,12 +27,15 @@ pub trait ChunkSource: Send + 'static {
 
 type Run = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What the connection runs on the socket once it has it.
+type TakeOver = Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>;
+
 /// Where a handler leaves its endless body for the connection to take once hyper has written the head.
 ///
 /// One per HTTP/1.1 connection, put into each `GET` request's extensions by `serve`; a handler that finds it may
 /// give its body here and answer hyper with [`Handoff::placeholder`].
 #[derive(Clone, Default)]
-pub struct Handoff(Arc<Mutex<Option<Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>>>>);
+pub struct Handoff(Arc<Mutex<Option<TakeOver>>>);
 
 impl Handoff {
     /// Leaves `source` to be written as HTTP/1.1 chunks straight to the socket, after the head hyper writes.
@@ -46,7 +49,7 @@ impl Handoff {
         axum::body::Body::from_stream(futures::stream::pending::<Result<Bytes, std::convert::Infallible>>())
     }
 
-    pub(crate) fn taken(&self) -> Option<Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>> {
+    pub(crate) fn taken(&self) -> Option<TakeOver> {
         lock(&self.0).take()
     }
 

@@ -228,7 +228,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
                 // Made at the drawer's first opening, or at once on a lesson's page: its steps point at controls in it.
                 {move || {
                     (with_lesson || knobs.ever_opened()).then(|| {
-                        let props = KnobsProps { generator: snapshot.generator.clone(), poll_interval_ms, fault_scope };
+                        let props = KnobsProps { generator: snapshot.generator, poll_interval_ms, fault_scope };
                         lazily(knobs_code(), props)
                     })
                 }}
