@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::Bytes;
@@ -35,13 +36,21 @@ type TakeOver = Box<dyn FnOnce(Box<dyn Socket>) -> Run + Send>;
 /// One per HTTP/1.1 connection, put into each `GET` request's extensions by `serve`; a handler that finds it may
 /// give its body here and answer hyper with [`Handoff::placeholder`].
 #[derive(Clone, Default)]
-pub struct Handoff(Arc<Mutex<Option<TakeOver>>>);
+pub struct Handoff(Arc<Slot>);
+
+#[derive(Default)]
+struct Slot {
+    body: Mutex<Option<TakeOver>>,
+    /// Read on every poll of every HTTP/1.1 connection, so without taking the lock.
+    given: AtomicBool,
+}
 
 impl Handoff {
     /// Leaves `source` to be written as HTTP/1.1 chunks straight to the socket, after the head hyper writes.
     pub fn give<S: ChunkSource>(&self, source: S) {
         let run = move |socket: Box<dyn Socket>| -> Run { Box::pin(write_chunked(source, socket)) };
-        *lock(&self.0) = Some(Box::new(run));
+        *lock(&self.0.body) = Some(Box::new(run));
+        self.0.given.store(true, Ordering::Release);
     }
 
     /// The body hyper is given instead: no data and no end, so hyper writes the head, flushes it and waits.
@@ -50,11 +59,12 @@ impl Handoff {
     }
 
     pub(crate) fn taken(&self) -> Option<TakeOver> {
-        lock(&self.0).take()
+        self.0.given.store(false, Ordering::Release);
+        lock(&self.0.body).take()
     }
 
     pub(crate) fn is_given(&self) -> bool {
-        lock(&self.0).is_some()
+        self.0.given.load(Ordering::Acquire)
     }
 }
 

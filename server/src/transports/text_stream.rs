@@ -56,7 +56,9 @@ pub fn open<C: StreamCodec>(
         exchange: wire.exchange(),
         instance: lanes.instance(),
     };
-    let answering_the_last_request = wire.answering_the_last_request();
+    // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `api::handoff`), unless
+    // the client has sent another request behind this one, which hyper must answer after it.
+    let handoff = handoff.filter(|_| wire.answering_the_last_request());
     let dropped = lanes.faults().watch(peer.clone());
     let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
     let stream = TextStream::<C> {
@@ -69,9 +71,7 @@ pub fn open<C: StreamCodec>(
         _permit: permit,
         _codec: std::marker::PhantomData,
     };
-    // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `api::handoff`), unless
-    // the client has sent another request behind this one, which hyper must answer after it.
-    let body = match handoff.filter(|_| answering_the_last_request) {
+    let body = match handoff {
         Some(handoff) => {
             handoff.give(stream);
             Handoff::placeholder()
