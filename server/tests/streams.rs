@@ -455,3 +455,83 @@ async fn an_sse_stream_with_a_request_pipelined_behind_it_stays_with_hyper_and_t
     let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
     assert!(head.starts_with("http/1.1 200"), "the pipelined HEAD is answered: {head}");
 }
+
+/// Opens `GET /api/sse` on a raw socket whose receive buffer is small, so that a client that stops reading fills
+/// the server's socket soon; answers the reader past the hello and the log's head the hello named.
+async fn open_small_window_sse(server: &TestServer, page: &str) -> (tokio::io::BufReader<tokio::net::TcpStream>, u64) {
+    use tokio::io::{AsyncWriteExt, BufReader};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    stream.write_all(format!("GET /api/sse?client={page} HTTP/1.1\r\nhost: lab\r\n\r\n").as_bytes()).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    let head = timeout(PATIENCE, read_head(&mut reader)).await.unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let hello = String::from_utf8(timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap().unwrap()).unwrap();
+    let data = hello.lines().find_map(|line| line.strip_prefix("data: ")).expect("the hello's data");
+    let hello: StreamHello = serde_json::from_str(data).unwrap();
+    (reader, hello.head_seq)
+}
+
+/// Reads event chunks until the one numbered `last`; answers every number read, in the order read.
+async fn read_seqs_through(reader: &mut (impl tokio::io::AsyncBufRead + Unpin), last: u64) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&last) {
+        let chunk = read_chunk(reader).await.expect("the stream goes on");
+        let chunk = String::from_utf8(chunk).unwrap();
+        assert!(!chunk.contains("event: gap"), "the history holds every event: no gap");
+        if let Some(seq) = chunk.lines().find_map(|line| line.strip_prefix("id: ")) {
+            seqs.push(seq.parse().unwrap());
+        }
+    }
+    seqs
+}
+
+/// The fan-out writes an event into every socket with room and queues it for the others (`direct_stream`): clients
+/// that keep reading get every event while others' sockets are full, and those, once they read again, get the
+/// rest from their queue and then from the history, still each event once and in order.
+#[tokio::test]
+async fn streams_whose_sockets_fill_up_and_drain_get_every_event_once_in_order_without_holding_up_the_rest() {
+    const EVENTS: u64 = 3000;
+    let server = TestServer::start().await;
+    let mut reading = Vec::new();
+    let mut stalled = Vec::new();
+    let mut head = 0;
+    for index in 0..4 {
+        let (reader, head_seq) = open_small_window_sse(&server, &format!("reading-{index}")).await;
+        reading.push(reader);
+        let (reader, head_seq_stalled) = open_small_window_sse(&server, &format!("stalled-{index}")).await;
+        stalled.push(reader);
+        head = head_seq.max(head_seq_stalled);
+    }
+    assert_eq!(head, 0, "nothing was published before");
+    let readers: Vec<_> = reading
+        .into_iter()
+        .map(|mut reader| tokio::spawn(async move { read_seqs_through(&mut reader, EVENTS).await }))
+        .collect();
+    // 2 KB each: 6 MB for each stream, far beyond what a stalled socket's buffers take.
+    let text = "x".repeat(2000);
+    for _ in 0..EVENTS {
+        server.state.hub().publish(protocol::EventBody::Message { text: text.clone() });
+        tokio::task::yield_now().await;
+    }
+    for reader in readers {
+        let seqs =
+            timeout(Duration::from_secs(60), reader).await.expect("the reading clients are not held up").unwrap();
+        assert_eq!(seqs, (1..=EVENTS).collect::<Vec<_>>());
+    }
+    let counters = server.state.counters.of(Transport::Sse).clone();
+    let at_once = counters.written_at_once_count();
+    let delivered_so_far = counters.snapshot().events_delivered;
+    assert!(at_once > 0, "some events were written by the fan-out itself");
+    assert!(delivered_so_far < 8 * EVENTS, "the stalled streams are behind: {delivered_so_far} delivered");
+
+    for mut reader in stalled {
+        let seqs = timeout(Duration::from_secs(60), read_seqs_through(&mut reader, EVENTS)).await.unwrap();
+        assert_eq!(seqs, (1..=EVENTS).collect::<Vec<_>>(), "each event once, in order, after the stall");
+    }
+    let counters = counters.snapshot();
+    assert_eq!(counters.events_delivered, 8 * EVENTS);
+    assert!(counters.lag_recoveries > 0, "the stalled streams' queues overflowed and were caught up from the history");
+    assert!(at_once < 8 * EVENTS, "the events behind a full socket were written by its stream's task");
+}

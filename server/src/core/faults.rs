@@ -239,7 +239,12 @@ impl FaultSwitches {
         opened
     }
 
-    fn sampled_delay(&self, peer: &Peer) -> Duration {
+    /// Whether a delay rule holds `peer`'s events: the question a stream asks before it writes one at once.
+    pub fn delays_events_of(&self, peer: &Peer) -> bool {
+        self.inner.any_delay.load(Relaxed) && locked(&self.inner.delay_index).find(peer).is_some()
+    }
+
+    pub(crate) fn sampled_delay(&self, peer: &Peer) -> Duration {
         if !self.inner.any_delay.load(Relaxed) {
             return Duration::ZERO;
         }

@@ -11,6 +11,7 @@ use protocol::{Epoch, Event, EventBody, Gap};
 use tokio::sync::broadcast;
 
 use crate::core::clock::unix_micros_now;
+use crate::core::fanout::Fanout;
 use crate::core::hub_event::HubEvent;
 
 /// How many live events a subscriber may fall behind before it is caught up from the history instead.
@@ -23,6 +24,8 @@ pub const MAX_CLIP_BYTES_IN_HISTORY: usize = 4 * 1024 * 1024;
 pub struct EventHub {
     epoch: Epoch,
     state: Mutex<HubState>,
+    /// Hands each event to the streams that write their own sockets.
+    fanout: Fanout,
 }
 
 struct HubState {
@@ -55,7 +58,7 @@ impl EventHub {
         let (live, _) = broadcast::channel(LIVE_QUEUE_CAPACITY);
         let history = VecDeque::with_capacity(capacity.min(1 << 16));
         let state = HubState { history, capacity, clip_bytes: 0, last_seq: 0, live: Some(live) };
-        Self { epoch, state: Mutex::new(state) }
+        Self { epoch, state: Mutex::new(state), fanout: Fanout::default() }
     }
 
     pub fn epoch(&self) -> &Epoch {
@@ -66,7 +69,10 @@ impl EventHub {
     pub fn publish(&self, body: EventBody) -> Arc<HubEvent> {
         let mut state = self.lock();
         let event = Event { seq: state.last_seq + 1, emitted_at: unix_micros_now(), body };
-        state.push(event)
+        let event = state.push(event);
+        drop(state);
+        self.fanout.wake();
+        event
     }
 
     /// Adds an event numbered elsewhere: by the engine of a shared log (`--backplane`), which this hub replicates.
@@ -83,12 +89,21 @@ impl EventHub {
             state.history.clear();
             state.clip_bytes = 0;
         }
-        Some(state.push(event))
+        let event = state.push(event);
+        drop(state);
+        self.fanout.wake();
+        Some(event)
     }
 
     /// Ends every live subscription (streams finish, WebSockets close, held long polls return), for shutdown.
     pub fn close(&self) {
         self.lock().live = None;
+        self.fanout.close();
+    }
+
+    /// Where a stream that writes its own socket joins (see [`Fanout::join`]).
+    pub fn fanout(&self) -> &Fanout {
+        &self.fanout
     }
 
     /// Events with `seq > after`, at most `limit` of them.
@@ -110,6 +125,13 @@ impl EventHub {
             None => broadcast::channel(1).1,
         };
         Subscription { backlog, live, head_seq: state.last_seq }
+    }
+
+    /// The backlog after `after` (none with `None`) and the newest sequence number, read together.
+    pub fn backlog_and_head(&self, after: Option<u64>) -> (Backlog, u64) {
+        let state = self.lock();
+        let backlog = after.map(|after| state.backlog_after(after, usize::MAX)).unwrap_or_default();
+        (backlog, state.last_seq)
     }
 
     pub fn head_seq(&self) -> u64 {

@@ -38,6 +38,26 @@ impl From<SseText> for TextChunk {
     }
 }
 
+impl TextChunk {
+    /// This chunk as one HTTP/1.1 chunk of a `Transfer-Encoding: chunked` body, as hyper frames it: the size in
+    /// upper-case hex and CRLF, the data, CRLF. For a stream that writes its own socket (`api::handoff`).
+    pub fn http1_chunk(&self) -> Http1Chunk {
+        let mut framed = format!("{:X}\r\n", self.text.len()).into_bytes();
+        framed.extend_from_slice(&self.text);
+        framed.extend_from_slice(b"\r\n");
+        Http1Chunk { framed: Bytes::from(framed), body_len: self.text.len(), json_len: self.json_len }
+    }
+}
+
+/// A [`TextChunk`] framed as an HTTP/1.1 chunk: what one `write(2)` sends.
+#[derive(Clone, Debug)]
+pub struct Http1Chunk {
+    pub framed: Bytes,
+    /// The chunk's data, without its framing: what the body carries.
+    pub body_len: usize,
+    pub json_len: usize,
+}
+
 /// One event's WebSocket frame, before the socket layer wraps it in its own message type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WebSocketFrame {
@@ -49,8 +69,12 @@ pub enum WebSocketFrame {
 pub struct HubEvent {
     event: Arc<Event>,
     sse: OnceLock<TextChunk>,
+    /// The SSE chunk as an HTTP/1.1 chunk, framed once for every stream that writes its own socket: 10,000
+    /// streams then send one shared buffer with one `write(2)` each, and frame nothing.
+    sse_http1: OnceLock<Http1Chunk>,
     /// The NDJSON line of `/api/stream`.
     http_stream: OnceLock<TextChunk>,
+    http_stream_http1: OnceLock<Http1Chunk>,
     /// The JSON text frame, as bytes so this module needs no WebSocket library (see [`WebSocketFrame`]).
     web_socket: OnceLock<Bytes>,
     /// An audio event's binary frame; `None` inside for every other event, which goes as text.
@@ -62,7 +86,9 @@ impl HubEvent {
         Self {
             event: Arc::new(event),
             sse: OnceLock::new(),
+            sse_http1: OnceLock::new(),
             http_stream: OnceLock::new(),
+            http_stream_http1: OnceLock::new(),
             web_socket: OnceLock::new(),
             web_socket_binary: OnceLock::new(),
         }
@@ -76,6 +102,16 @@ impl HubEvent {
     /// The `id:`/`event:`/`data:` text of this event on an SSE stream.
     pub fn sse_chunk(&self) -> TextChunk {
         self.sse.get_or_init(|| encode_event(&self.event).into()).clone()
+    }
+
+    /// [`Self::sse_chunk`] framed as an HTTP/1.1 chunk.
+    pub fn sse_http1_chunk(&self) -> Http1Chunk {
+        self.sse_http1.get_or_init(|| self.sse_chunk().http1_chunk()).clone()
+    }
+
+    /// [`Self::http_stream_line`] framed as an HTTP/1.1 chunk.
+    pub fn http_stream_http1_chunk(&self) -> Http1Chunk {
+        self.http_stream_http1.get_or_init(|| self.http_stream_line().http1_chunk()).clone()
     }
 
     /// This event's line on an HTTP stream: `{"type":"event", ...the event's fields}` and a newline.
@@ -159,6 +195,19 @@ mod tests {
         assert_eq!(audio.clip_bytes(), 12);
         assert!(matches!(hub_event().web_socket_frame(), WebSocketFrame::Text(_)));
         assert_eq!(hub_event().clip_bytes(), 0);
+    }
+
+    #[test]
+    fn a_chunk_is_framed_as_hyper_frames_it() {
+        let chunk = TextChunk { text: Bytes::from_static(b"data: {}\n\n"), json_len: 2 }.http1_chunk();
+        assert_eq!(&chunk.framed[..], b"A\r\ndata: {}\n\n\r\n");
+        assert_eq!((chunk.body_len, chunk.json_len), (10, 2));
+        let long = TextChunk { text: Bytes::from(vec![b'x'; 65_536]), json_len: 0 }.http1_chunk();
+        assert!(long.framed.starts_with(b"10000\r\nxx"));
+        let shared = hub_event();
+        let framed = shared.sse_http1_chunk();
+        assert_eq!(framed.framed.as_ptr(), shared.sse_http1_chunk().framed.as_ptr(), "framed once");
+        assert_eq!(framed.body_len, shared.sse_chunk().text.len());
     }
 
     #[test]

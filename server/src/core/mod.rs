@@ -9,6 +9,7 @@ pub mod audio;
 pub mod class_faults;
 pub mod clock;
 pub mod cluster;
+pub mod fanout;
 pub mod faults;
 pub mod feed;
 pub mod generator;

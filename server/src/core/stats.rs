@@ -12,6 +12,9 @@ pub struct TransportCounters {
     events_delivered: AtomicU64,
     body_bytes_sent: AtomicU64,
     lag_recoveries: AtomicU64,
+    /// Events a stream's socket took the moment the fan-out offered them, with no task woken (see
+    /// `transports::direct_stream`): a figure for tests and profiles, not for the page.
+    written_at_once: AtomicU64,
 }
 
 impl TransportCounters {
@@ -31,6 +34,14 @@ impl TransportCounters {
     pub fn delivered(&self, events: usize, body_bytes: usize) {
         self.events_delivered.fetch_add(events as u64, Relaxed);
         self.body_bytes_sent.fetch_add(body_bytes as u64, Relaxed);
+    }
+
+    pub fn written_at_once(&self) {
+        self.written_at_once.fetch_add(1, Relaxed);
+    }
+
+    pub fn written_at_once_count(&self) -> u64 {
+        self.written_at_once.load(Relaxed)
     }
 
     pub fn lag_recovered(&self) {

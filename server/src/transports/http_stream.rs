@@ -17,7 +17,7 @@ use crate::api::handoff::Handoff;
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
-use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::core::hub_event::{Http1Chunk, HubEvent, TextChunk};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::HTTP_STREAM, get(get_stream))
@@ -54,6 +54,10 @@ impl StreamCodec for Lines {
 
     fn event(event: &HubEvent) -> TextChunk {
         event.http_stream_line()
+    }
+
+    fn event_http1(event: &HubEvent) -> Http1Chunk {
+        event.http_stream_http1_chunk()
     }
 
     fn gap(gap: Gap) -> TextChunk {

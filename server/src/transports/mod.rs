@@ -1,6 +1,7 @@
 //! One module per transport, each a small router over the same [`EventHub`](crate::core::hub::EventHub), all
 //! taking the one [`Lanes`](crate::api::lanes::Lanes) sub-state.
 
+mod direct_stream;
 pub mod grpc;
 pub mod http_stream;
 pub mod long_poll;

@@ -20,7 +20,7 @@ use crate::api::handoff::Handoff;
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
-use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::core::hub_event::{Http1Chunk, HubEvent, TextChunk};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::SSE, get(get_sse))
@@ -68,6 +68,10 @@ impl StreamCodec for EventStream {
 
     fn event(event: &HubEvent) -> TextChunk {
         event.sse_chunk()
+    }
+
+    fn event_http1(event: &HubEvent) -> Http1Chunk {
+        event.sse_http1_chunk()
     }
 
     fn gap(gap: Gap) -> TextChunk {

@@ -12,14 +12,15 @@ use axum::response::{IntoResponse, Response};
 use protocol::{ClientId, Gap, StreamHello, Transport, WireLabel};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
+use super::direct_stream::{self, DirectStream};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::handoff::{ChunkSource, Handoff};
+use crate::api::handoff::Handoff;
 use crate::api::lanes::Lanes;
 use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
 use crate::core::feed::{Feed, FeedItem};
-use crate::core::hub_event::{HubEvent, TextChunk};
+use crate::core::hub_event::{Http1Chunk, HubEvent, TextChunk};
 use crate::core::stats::OpenConnection;
 use crate::wire::connection::Annotation;
 
@@ -31,6 +32,8 @@ pub trait StreamCodec: Send + 'static {
     fn hello(hello: &StreamHello) -> TextChunk;
     /// The event as this stream writes it, encoded once per event for every client (see `HubEvent`).
     fn event(event: &HubEvent) -> TextChunk;
+    /// [`Self::event`] framed as an HTTP/1.1 chunk, once per event for every stream that writes its own socket.
+    fn event_http1(event: &HubEvent) -> Http1Chunk;
     fn gap(gap: Gap) -> TextChunk;
 }
 
@@ -49,37 +52,49 @@ pub fn open<C: StreamCodec>(
     let counters = lanes.counters().of(transport).clone();
     let open = counters.open();
     let hub = lanes.hub();
-    let subscription = hub.subscribe(after, usize::MAX);
-    let hello = StreamHello {
-        epoch: hub.epoch().clone(),
-        head_seq: subscription.head_seq,
-        exchange: wire.exchange(),
-        instance: lanes.instance(),
-    };
+    let exchange = wire.exchange();
+    let instance = lanes.instance();
+    let hello = |head_seq| StreamHello { epoch: hub.epoch().clone(), head_seq, exchange, instance };
+    let dropped = lanes.faults().watch(peer.clone());
     // Over HTTP/1.1 the lab writes the chunks itself once hyper has written the head (see `api::handoff`), unless
     // the client has sent another request behind this one, which hyper must answer after it.
-    let handoff = handoff.filter(|_| wire.answering_the_last_request());
-    let dropped = lanes.faults().watch(peer.clone());
-    let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
-    let stream = TextStream::<C> {
-        hello: Some(hello),
-        feed,
-        keep_alive: keep_alive(lanes.timing().sse_keep_alive),
-        dropped,
-        wire,
-        _open: open,
-        _permit: permit,
-        _codec: std::marker::PhantomData,
-    };
-    let body = match handoff {
+    let body = match handoff.filter(|_| wire.answering_the_last_request()) {
         Some(handoff) => {
-            handoff.give(stream);
+            let setup = direct_stream::Setup {
+                hub: hub.clone(),
+                counters,
+                faults: lanes.faults().clone(),
+                peer,
+                wire,
+                keep_alive: lanes.timing().sse_keep_alive,
+            };
+            let stream = DirectStream::<C>::open(setup, after, hello);
+            handoff.give(move |socket| async move {
+                // Held until the stream ends: it counts as open and keeps its address's place.
+                let (_open, _permit) = (open, permit);
+                stream.run(socket, dropped).await;
+            });
             Handoff::placeholder()
         }
-        None => Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
-            let chunk = stream.next_chunk().await?;
-            Some((Ok::<_, Infallible>(chunk), stream))
-        })),
+        None => {
+            let subscription = hub.subscribe(after, usize::MAX);
+            let hello = hello(subscription.head_seq);
+            let feed = Feed::new(hub, counters, lanes.faults().clone(), peer, subscription, after);
+            let stream = TextStream::<C> {
+                hello: Some(hello),
+                feed,
+                keep_alive: keep_alive(lanes.timing().sse_keep_alive),
+                dropped,
+                wire,
+                _open: open,
+                _permit: permit,
+                _codec: std::marker::PhantomData,
+            };
+            Body::from_stream(futures::stream::unfold(stream, |mut stream| async move {
+                let chunk = stream.next_chunk().await?;
+                Some((Ok::<_, Infallible>(chunk), stream))
+            }))
+        }
     };
     Ok((
         [
@@ -112,12 +127,6 @@ struct TextStream<C> {
     _open: OpenConnection,
     _permit: AddressPermit,
     _codec: std::marker::PhantomData<C>,
-}
-
-impl<C: StreamCodec> ChunkSource for TextStream<C> {
-    fn next_chunk(&mut self) -> impl std::future::Future<Output = Option<Bytes>> + Send {
-        TextStream::next_chunk(self)
-    }
 }
 
 impl<C: StreamCodec> TextStream<C> {
