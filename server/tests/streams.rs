@@ -535,3 +535,84 @@ async fn streams_whose_sockets_fill_up_and_drain_get_every_event_once_in_order_w
     assert!(counters.lag_recoveries > 0, "the stalled streams' queues overflowed and were caught up from the history");
     assert!(at_once < 8 * EVENTS, "the events behind a full socket were written by its stream's task");
 }
+
+/// A WebSocket on a socket whose receive buffer is small, past its hello; answers the hello's head.
+async fn open_small_window_ws(server: &TestServer, page: &str) -> (Socket, u64) {
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let stream = tcp.connect(server.addr).await.unwrap();
+    let url = server.ws_url(&format!("/api/ws?client={page}"));
+    let (mut socket, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let WsServerMessage::Hello(hello) = next_ws(&mut socket).await else { panic!("the hello comes first") };
+    (socket, hello.head_seq)
+}
+
+/// Reads event frames until the one numbered `last`; answers every number read, in the order read.
+async fn ws_seqs_through(socket: &mut Socket, last: u64) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&last) {
+        match next_ws(socket).await {
+            WsServerMessage::Event(event) => seqs.push(event.seq),
+            WsServerMessage::Gap(gap) => panic!("the history holds every event: {gap:?}"),
+            _ => {}
+        }
+    }
+    seqs
+}
+
+/// The same for WebSockets, whose socket the fan-out shares with tungstenite (which writes the replies and pings):
+/// a publish from a stalled client's socket is still acknowledged, in its place among the events.
+#[tokio::test]
+async fn web_sockets_whose_sockets_fill_up_and_drain_get_every_event_once_in_order() {
+    const EVENTS: u64 = 3000;
+    let server = TestServer::start().await;
+    let mut reading = Vec::new();
+    let mut stalled = Vec::new();
+    for index in 0..3 {
+        let (socket, head) = open_small_window_ws(&server, &format!("ws-reading-{index}")).await;
+        assert_eq!(head, 0);
+        reading.push(socket);
+        let (socket, head) = open_small_window_ws(&server, &format!("ws-stalled-{index}")).await;
+        assert_eq!(head, 0);
+        stalled.push(socket);
+    }
+    let readers: Vec<_> = reading
+        .into_iter()
+        .map(|mut socket| tokio::spawn(async move { ws_seqs_through(&mut socket, EVENTS).await }))
+        .collect();
+    let text = "x".repeat(2000);
+    for seq in 1..=EVENTS {
+        server.state.hub().publish(protocol::EventBody::Message { text: text.clone() });
+        if seq == EVENTS / 2 {
+            // Its ack is written by tungstenite between two events the fan-out writes, behind a full socket.
+            stalled[0].send(Message::text(r#"{"type":"publish","text":"from a full socket"}"#)).await.unwrap();
+        }
+        tokio::task::yield_now().await;
+    }
+    let published_by_the_client = EVENTS + 1;
+    for reader in readers {
+        let seqs =
+            timeout(Duration::from_secs(60), reader).await.expect("the reading clients are not held up").unwrap();
+        assert_eq!(seqs, (1..=EVENTS).collect::<Vec<_>>());
+    }
+    let at_once = server.state.counters.of(Transport::WebSocket).written_at_once_count();
+    assert!(at_once > 0, "some events were written by the fan-out itself");
+    for (index, mut socket) in stalled.into_iter().enumerate() {
+        let mut seqs = Vec::new();
+        let mut acked = None;
+        while seqs.last() != Some(&published_by_the_client) {
+            match timeout(Duration::from_secs(60), next_ws(&mut socket)).await.unwrap() {
+                WsServerMessage::Event(event) => seqs.push(event.seq),
+                WsServerMessage::Ack { seq } => acked = Some(seq),
+                WsServerMessage::Gap(gap) => panic!("the history holds every event: {gap:?}"),
+                _ => {}
+            }
+        }
+        assert_eq!(seqs, (1..=published_by_the_client).collect::<Vec<_>>(), "each event once, in order");
+        if index == 0 {
+            let acked = acked.expect("the stalled client's publish is acknowledged");
+            assert!((EVENTS / 2..=published_by_the_client).contains(&acked), "{acked}");
+        }
+    }
+}

@@ -48,6 +48,46 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     }
 }
 
+/// A WebSocket handshake the lab answers itself, checked as [`Upgrade`] checks it: the `101` to send and hyper's
+/// promise of the connection once it is sent. The lab then writes the socket itself, from the hub's fan-out
+/// (`transports::ws`), which axum's `WebSocket` would not let it reach.
+pub struct Handshake {
+    pub on_upgrade: hyper::upgrade::OnUpgrade,
+    pub response: axum::response::Response,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::http::{header, HeaderValue, StatusCode};
+        // Taken before axum's check, which keeps the connection's promise to itself.
+        let on_upgrade = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned();
+        let Upgrade(checked) = Upgrade::from_request_parts(parts, state).await?;
+        drop(checked);
+        // axum's check passed, so the promise was there; a key is there over HTTP/1.1, the only version the lab
+        // upgrades (its HTTP/2 has no extended CONNECT).
+        let key = parts.headers.get(header::SEC_WEBSOCKET_KEY);
+        let (Some(on_upgrade), Some(key)) = (on_upgrade, key) else {
+            return Err(ApiError::NotAWebSocketHandshake {
+                status: StatusCode::BAD_REQUEST,
+                message: "a WebSocket handshake over HTTP/1.1 is expected".into(),
+            });
+        };
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let mut response = axum::response::Response::new(axum::body::Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
+        );
+        Ok(Handshake { on_upgrade, response })
+    }
+}
+
 /// The client's IP address, from the connection (see [`crate::serve()`]). Behind a reverse proxy every client would
 /// share the proxy's address; the lab is meant to be reached directly.
 pub struct ClientAddress(pub IpAddr);

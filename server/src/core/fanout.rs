@@ -48,7 +48,7 @@ struct Shared {
 
 #[derive(Default)]
 struct Joining {
-    subscribers: Vec<Arc<dyn Subscriber>>,
+    subscribers: Vec<Weak<dyn Subscriber>>,
     /// Whether the task runs; it starts with the first stream.
     started: bool,
     closed: bool,
@@ -69,8 +69,10 @@ pub enum Joined {
 }
 
 impl Fanout {
-    /// Adds `subscriber`; starts the task on the first one. Must run inside the Tokio runtime.
-    pub fn join(&self, hub: &Arc<EventHub>, subscriber: Arc<dyn Subscriber>) -> Joined {
+    /// Adds `subscriber`, held weakly: a stream that ends is let go of with everything it holds (its connection's
+    /// wire record is then closed), not at the next event. Starts the task on the first one. Must run inside the
+    /// Tokio runtime.
+    pub fn join(&self, hub: &Arc<EventHub>, subscriber: Weak<dyn Subscriber>) -> Joined {
         let mut joining = lock(&self.shared.joining);
         if joining.closed {
             return Joined::Closed;
@@ -102,7 +104,7 @@ impl Fanout {
             // Without a task, the streams still joining are told here.
             (!joining.started).then(|| std::mem::take(&mut joining.subscribers))
         };
-        for subscriber in waiting.into_iter().flatten() {
+        for subscriber in waiting.into_iter().flatten().filter_map(|subscriber| subscriber.upgrade()) {
             subscriber.close();
         }
         self.shared.new_events.notify_one();
@@ -117,7 +119,7 @@ impl Drop for Fanout {
 }
 
 async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
-    let mut subscribers: Vec<Arc<dyn Subscriber>> = Vec::new();
+    let mut subscribers: Vec<Weak<dyn Subscriber>> = Vec::new();
     loop {
         shared.new_events.notified().await;
         loop {
@@ -133,14 +135,16 @@ async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
                 joining.closed
             };
             if closed {
-                subscribers.iter().for_each(|subscriber| subscriber.close());
+                subscribers.iter().filter_map(Weak::upgrade).for_each(|subscriber| subscriber.close());
                 return;
             }
             let Some(last) = backlog.events.last().map(|event| event.seq) else { break };
             // A gap here (the task fell behind the history) reaches each stream as a jump in numbering, which it
             // answers by catching up from the history: the gap is the stream's to report.
             for event in &backlog.events {
-                subscribers.retain(|subscriber| subscriber.offer(event) == Offer::Kept);
+                subscribers.retain(|subscriber| {
+                    subscriber.upgrade().is_some_and(|subscriber| subscriber.offer(event) == Offer::Kept)
+                });
             }
             offered_up_to = last;
         }
@@ -177,6 +181,11 @@ mod tests {
         EventBody::Message { text: "x".into() }
     }
 
+    fn weak(recorder: &Arc<Recorder>) -> Weak<dyn Subscriber> {
+        let weak: Weak<Recorder> = Arc::downgrade(recorder);
+        weak
+    }
+
     async fn settle() {
         for _ in 0..50 {
             tokio::task::yield_now().await;
@@ -188,13 +197,13 @@ mod tests {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 10_000));
         hub.publish(message());
         let early = Arc::new(Recorder::default());
-        assert_eq!(hub.fanout().join(&hub, early.clone()), Joined::Yes);
+        assert_eq!(hub.fanout().join(&hub, weak(&early)), Joined::Yes);
         for _ in 0..600 {
             hub.publish(message());
         }
         settle().await;
         let late = Arc::new(Recorder::default());
-        hub.fanout().join(&hub, late.clone());
+        hub.fanout().join(&hub, weak(&late));
         hub.publish(message());
         settle().await;
         assert_eq!(*lock(&early.seen), (2..=602).collect::<Vec<_>>());
@@ -206,8 +215,8 @@ mod tests {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
         let leaving = Arc::new(Recorder { leave_after: Some(2), ..Default::default() });
         let staying = Arc::new(Recorder::default());
-        hub.fanout().join(&hub, leaving.clone());
-        hub.fanout().join(&hub, staying.clone());
+        hub.fanout().join(&hub, weak(&leaving));
+        hub.fanout().join(&hub, weak(&staying));
         for _ in 0..4 {
             hub.publish(message());
         }
@@ -218,6 +227,7 @@ mod tests {
         assert_eq!(*lock(&staying.seen), vec![1, 2, 3, 4]);
         assert!(staying.closed.load(std::sync::atomic::Ordering::SeqCst));
         assert!(!leaving.closed.load(std::sync::atomic::Ordering::SeqCst));
-        assert_eq!(hub.fanout().join(&hub, Arc::new(Recorder::default())), Joined::Closed);
+        let after_closing = Arc::new(Recorder::default());
+        assert_eq!(hub.fanout().join(&hub, weak(&after_closing)), Joined::Closed);
     }
 }

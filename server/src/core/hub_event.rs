@@ -79,6 +79,8 @@ pub struct HubEvent {
     web_socket: OnceLock<Bytes>,
     /// An audio event's binary frame; `None` inside for every other event, which goes as text.
     web_socket_binary: OnceLock<Option<Bytes>>,
+    /// The whole frame as it crosses, header and payload, for every WebSocket that writes its own socket.
+    web_socket_wire: OnceLock<Bytes>,
 }
 
 impl HubEvent {
@@ -91,6 +93,7 @@ impl HubEvent {
             http_stream_http1: OnceLock::new(),
             web_socket: OnceLock::new(),
             web_socket_binary: OnceLock::new(),
+            web_socket_wire: OnceLock::new(),
         }
     }
 
@@ -132,6 +135,11 @@ impl HubEvent {
             Some(frame) => WebSocketFrame::Binary(frame.clone()),
             None => WebSocketFrame::Text(self.web_socket_text()),
         }
+    }
+
+    /// [`Self::web_socket_frame`] as it crosses, framed by `frame` once for every socket.
+    pub fn web_socket_wire_frame(&self, frame: impl FnOnce(WebSocketFrame) -> Bytes) -> Bytes {
+        self.web_socket_wire.get_or_init(|| frame(self.web_socket_frame())).clone()
     }
 
     /// Bytes of audio this event holds, which the hub's history budgets separately from its event count.

@@ -1,18 +1,20 @@
-//! A text stream (SSE, the HTTP stream) once it has its socket to itself (see `api::handoff`): each event is
-//! written by the hub's fan-out the moment it is published, while the socket has room; the stream's own task wakes
-//! only for what cannot go at once. Measured in docs/src/scale.md: a task wake-up per stream per event was most of
-//! what a delivery cost beyond its `write(2)`.
+//! A stream that has its socket to itself (SSE and the HTTP stream once hyper let go of it, see `api::handoff`; a
+//! WebSocket once upgraded): each event is written by the hub's fan-out the moment it is published, while the
+//! socket has room; the stream's own task wakes only for what cannot go at once. Measured in docs/src/scale.md: a
+//! task wake-up per stream per event was most of what a delivery cost beyond its `write(2)`.
 //!
 //! What may not go at once is queued, in order, for the task to write with back-pressure: the hello and the
 //! backlog, an event behind a full socket or behind others still queued, and every event while a delay fault holds
 //! this client. The queue is bounded: past [`QUEUE_LIMIT`] the stream stops taking events and later reads what it
 //! missed from the hub's history, as every lagging reader does (and gets an explicit gap if even that is gone).
 //!
-//! All writes to the socket, from the fan-out or the task, happen under one lock, each chunk whole before the next
-//! and each announced to the wire tap just before its first byte: the order on the wire is the order of the log.
+//! All writes to the socket, from the fan-out, the task or a WebSocket library writing its own frames (through
+//! [`SharedSocket`]), happen under one lock, each unit whole before the next and each announced to the wire tap just
+//! before its first byte: the order on the wire is the order of the log.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
+use std::io;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,19 +22,18 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use protocol::{StreamHello, WireLabel};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::time::{sleep_until, Instant, Sleep};
+use protocol::{Gap, StreamHello, WireLabel};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
-use super::text_stream::StreamCodec;
 use crate::api::handoff::Socket;
 use crate::api::wire::Wire;
 use crate::core::clock::unix_micros_now;
 use crate::core::fanout::{Joined, Offer, Subscriber};
-use crate::core::faults::{FaultSwitches, FaultWatch};
+use crate::core::faults::FaultSwitches;
 use crate::core::feed::FeedItem;
 use crate::core::hub::EventHub;
-use crate::core::hub_event::{Http1Chunk, HubEvent, TextChunk};
+use crate::core::hub_event::HubEvent;
 use crate::core::peer::Peer;
 use crate::core::stats::TransportCounters;
 use crate::wire::connection::Annotation;
@@ -41,6 +42,27 @@ use crate::wire::connection::Annotation;
 /// capacity elsewhere in the lab).
 pub const QUEUE_LIMIT: usize = 1024;
 
+/// How a stream writes what it carries on its own socket: each unit whole, as one buffer.
+pub trait Framing: Send + 'static {
+    fn hello(hello: &StreamHello) -> Outbound;
+    /// Made once per event for every stream (see `HubEvent`).
+    fn event(event: &HubEvent) -> Outbound;
+    fn gap(gap: Gap) -> Outbound;
+    /// Written after a while without anything else (a stream with no keep-alive of its own never asks).
+    fn keep_alive() -> Outbound;
+}
+
+/// One unit as it goes on the wire, and what the wire tap is told of it.
+pub struct Outbound {
+    pub bytes: Bytes,
+    pub label: WireLabel,
+    pub seq: Option<u64>,
+    /// See [`Annotation::payload_len`].
+    pub payload_len: Option<usize>,
+    /// For an event: the body bytes it counts as delivered (without the transport's framing).
+    pub delivered: Option<usize>,
+}
+
 /// What a stream needs besides its socket, all of it fixed for its life.
 pub struct Setup {
     pub hub: Arc<EventHub>,
@@ -48,14 +70,13 @@ pub struct Setup {
     pub faults: FaultSwitches,
     pub peer: Peer,
     pub wire: Wire,
-    pub keep_alive: Duration,
 }
 
 /// One stream, shared by the fan-out (which offers it events) and its task (which owns its lifetime).
-pub struct DirectStream<C> {
+pub struct DirectStream<F> {
     state: Mutex<State>,
     setup: Setup,
-    _codec: PhantomData<fn() -> C>,
+    _framing: PhantomData<fn() -> F>,
 }
 
 struct State {
@@ -77,6 +98,10 @@ struct State {
     /// Woken when something is queued for the task.
     task: Option<Waker>,
     last_write: Instant,
+    /// A WebSocket library is writing a frame of its own (see [`SharedSocket`]): until it is whole, events queue.
+    foreign_sending: bool,
+    /// The library's last write found the socket full: part of its frame may still be in its buffer.
+    foreign_blocked: bool,
 }
 
 enum Outgoing {
@@ -91,7 +116,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl State {
     fn may_write_at_once(&self) -> bool {
-        self.socket.is_some() && self.writing.is_none() && self.queue.is_empty() && !self.lagged
+        self.socket.is_some() && self.writing.is_none() && self.queue.is_empty() && !self.lagged && !self.foreign_busy()
+    }
+
+    fn foreign_busy(&self) -> bool {
+        self.foreign_sending || self.foreign_blocked
     }
 
     fn wake_task(&mut self) {
@@ -101,18 +130,25 @@ impl State {
     }
 }
 
-/// How a stream's task ended.
-enum End {
+/// Why a stream's work is over.
+pub enum End {
     /// The client left or its socket failed: nothing more can be written.
     Lost,
-    /// The hub closed or a fault dropped the stream: the body ends with its last chunk.
-    Finished,
+    /// The hub closed and everything queued was written: the stream ends as its transport ends it.
+    Closed,
 }
 
-impl<C: StreamCodec> DirectStream<C> {
+/// Whether the task watches the socket's read side itself, or something else reads it (a WebSocket library).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    OnlyForClose,
+    Elsewhere,
+}
+
+impl<F: Framing> DirectStream<F> {
     /// Joins the hub's fan-out, then takes the backlog after `after` (joining first is what makes each event
     /// arrive exactly once: see [`crate::core::fanout::Joined`]). The hello goes first.
-    pub fn open(setup: Setup, after: Option<u64>, hello: impl FnOnce(u64) -> StreamHello) -> StreamTask<C> {
+    pub fn open(setup: Setup, after: Option<u64>, hello: impl FnOnce(u64) -> StreamHello) -> StreamTask<F> {
         let state = State {
             socket: None,
             accepted_up_to: None,
@@ -124,10 +160,13 @@ impl<C: StreamCodec> DirectStream<C> {
             gone: false,
             task: None,
             last_write: Instant::now(),
+            foreign_sending: false,
+            foreign_blocked: false,
         };
-        let stream = Arc::new(Self { state: Mutex::new(state), setup, _codec: PhantomData });
+        let stream = Arc::new(Self { state: Mutex::new(state), setup, _framing: PhantomData });
         let hub = stream.setup.hub.clone();
-        let joined = hub.fanout().join(&hub, stream.clone());
+        let subscriber: std::sync::Weak<DirectStream<F>> = Arc::downgrade(&stream);
+        let joined = hub.fanout().join(&hub, subscriber);
         let (backlog, head_seq) = hub.backlog_and_head(after);
         let mut state = lock(&stream.state);
         state.closed = joined == Joined::Closed;
@@ -149,55 +188,51 @@ impl<C: StreamCodec> DirectStream<C> {
         StreamTask(stream)
     }
 
-    /// Writes the stream on `socket` until it ends.
-    async fn run(&self, socket: Box<dyn Socket>, mut dropped: FaultWatch) {
+    /// Gives the stream its socket: from here on the fan-out may write to it.
+    pub fn attach(&self, socket: Box<dyn Socket>) {
         lock(&self.state).socket = Some(socket);
-        let mut hold = Hold::default();
-        let keep_alive = self.setup.keep_alive;
-        let mut keep_alive_due = Box::pin(sleep_until(Instant::now() + keep_alive));
-        let end = loop {
-            tokio::select! {
-                end = poll_fn(|cx| self.poll_work(cx, &mut hold)) => break end,
-                () = &mut keep_alive_due => {
-                    // Written `keep_alive` after the last chunk, whoever wrote it; not while a chunk waits on the
-                    // socket, as then the client is not idle but slow.
-                    let mut state = lock(&self.state);
-                    let (now, due) = (Instant::now(), state.last_write + keep_alive);
-                    if due > now {
-                        keep_alive_due.as_mut().reset(due);
-                    } else {
-                        if state.queue.is_empty() && state.writing.is_none() {
-                            state.queue.push_back(Outgoing::KeepAlive);
-                        }
-                        keep_alive_due.as_mut().reset(now + keep_alive);
-                    }
-                }
-                // Ending the body closes the response; the client reconnects (EventSource by itself, a fetch
-                // reader by its own code).
-                () = dropped.until_dropped() => break End::Finished,
-            }
-        };
-        if let End::Finished = end {
-            self.finish().await;
-        }
     }
 
-    /// Ends the body: the chunk on its way out is completed, then the last chunk, then the connection closes.
-    async fn finish(&self) {
+    /// Queues a keep-alive if nothing was written for `period` and nothing waits to be; answers when to ask next.
+    /// Not while a unit waits on the socket: then the client is not idle but slow.
+    pub fn keep_alive(&self, period: Duration) -> Instant {
+        let mut state = lock(&self.state);
+        let (now, due) = (Instant::now(), state.last_write + period);
+        if due > now {
+            return due;
+        }
+        if state.queue.is_empty() && state.writing.is_none() && !state.foreign_busy() {
+            state.queue.push_back(Outgoing::KeepAlive);
+            state.wake_task();
+        }
+        now + period
+    }
+
+    /// Stops the fan-out writing to this stream and completes the unit on its way out, so that whatever the
+    /// transport writes last starts on a boundary; false if the socket failed.
+    pub async fn stop(&self) -> bool {
         lock(&self.state).gone = true;
-        let written = poll_fn(|cx| {
+        poll_fn(|cx| {
             let mut state = lock(&self.state);
             self.poll_write(&mut state, cx)
         })
-        .await;
-        let Some(mut socket) = lock(&self.state).socket.take() else { return };
-        if written.is_ok() && socket.write_all(b"0\r\n\r\n").await.is_ok() {
-            let _ = socket.shutdown().await;
-        }
+        .await
+        .is_ok()
+    }
+
+    /// The socket, for the transport's last words once the stream is stopped.
+    pub fn take_socket(&self) -> Option<Box<dyn Socket>> {
+        lock(&self.state).socket.take()
+    }
+
+    /// Marks a frame of the WebSocket library's own (an `ack`, a close) as on its way, or done: meanwhile events
+    /// queue, so that the frame and its label stay together and in order.
+    pub fn foreign_sending(&self, sending: bool) {
+        lock(&self.state).foreign_sending = sending;
     }
 
     /// Writes what is queued, waiting on the socket and on delay faults, until the stream ends.
-    fn poll_work(&self, cx: &mut Context<'_>, hold: &mut Hold) -> Poll<End> {
+    pub fn poll_work(&self, cx: &mut Context<'_>, hold: &mut Hold, reads: Reads) -> Poll<End> {
         let mut state = lock(&self.state);
         loop {
             if state.gone {
@@ -206,12 +241,15 @@ impl<C: StreamCodec> DirectStream<C> {
             match self.poll_write(&mut state, cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(())) => return Poll::Ready(End::Lost),
-                Poll::Pending => return self.poll_client_left(&mut state, cx),
+                Poll::Pending => return self.poll_client_left(&mut state, cx, reads),
+            }
+            if state.foreign_busy() {
+                return self.poll_client_left(&mut state, cx, reads);
             }
             if let Some(next) = state.queue.front() {
                 if let Outgoing::Item(FeedItem::Event(event)) = next {
                     if hold.poll_due(event, &self.setup, cx).is_pending() {
-                        return self.poll_client_left(&mut state, cx);
+                        return self.poll_client_left(&mut state, cx, reads);
                     }
                 }
                 if let Some(next) = state.queue.pop_front() {
@@ -224,20 +262,22 @@ impl<C: StreamCodec> DirectStream<C> {
                 continue;
             }
             if state.closed {
-                return Poll::Ready(End::Finished);
+                return Poll::Ready(End::Closed);
             }
-            return self.poll_client_left(&mut state, cx);
+            return self.poll_client_left(&mut state, cx, reads);
         }
     }
 
     /// Reads only to see the client leave: anything it sends after its `GET` is dropped (the wire tap still
     /// records it), as no client pipelines behind a stream that does not end.
     /// Also where the task waits: the fan-out wakes it when it queues something.
-    fn poll_client_left(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<End> {
+    fn poll_client_left(&self, state: &mut State, cx: &mut Context<'_>, reads: Reads) -> Poll<End> {
         if !state.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
             state.task = Some(cx.waker().clone());
         }
-        let Some(socket) = state.socket.as_mut() else { return Poll::Pending };
+        let Some(socket) = state.socket.as_mut().filter(|_| reads == Reads::OnlyForClose) else {
+            return Poll::Pending;
+        };
         let mut ignored = [0u8; 64];
         loop {
             let mut buf = ReadBuf::new(&mut ignored);
@@ -275,25 +315,24 @@ impl<C: StreamCodec> DirectStream<C> {
     }
 
     /// Encodes `next` (an event was encoded and framed once, for every stream), tells the wire tap what it is, and
-    /// makes it the chunk on its way out.
+    /// makes it the unit on its way out.
     fn start(&self, state: &mut State, next: Outgoing) {
-        let (label, seq, chunk) = match next {
-            Outgoing::Hello(hello) => (WireLabel::Hello, None, C::hello(&hello).http1_chunk()),
-            Outgoing::Item(FeedItem::Event(event)) => {
-                let chunk = C::event_http1(&event);
-                self.setup.counters.delivered(1, chunk.body_len);
-                (WireLabel::of_event(&event.body), Some(event.seq), chunk)
-            }
-            Outgoing::Item(FeedItem::Gap(gap)) => (WireLabel::Gap, None, C::gap(gap).http1_chunk()),
-            Outgoing::KeepAlive => (WireLabel::KeepAlive, None, TextChunk::from_static(C::KEEP_ALIVE).http1_chunk()),
+        let outbound = match next {
+            Outgoing::Hello(hello) => F::hello(&hello),
+            Outgoing::Item(FeedItem::Event(event)) => F::event(&event),
+            Outgoing::Item(FeedItem::Gap(gap)) => F::gap(gap),
+            Outgoing::KeepAlive => F::keep_alive(),
         };
-        let Http1Chunk { framed, body_len, json_len } = chunk;
+        let Outbound { bytes, label, seq, payload_len, delivered } = outbound;
+        if let Some(body_len) = delivered {
+            self.setup.counters.delivered(1, body_len);
+        }
         // An empty chunk would read as the body's end.
-        if body_len == 0 {
+        if bytes.is_empty() {
             return;
         }
-        self.setup.wire.annotate(Annotation { event: label, seq, payload_len: Some(json_len) });
-        state.writing = Some(framed);
+        self.setup.wire.annotate(Annotation { event: label, seq, payload_len });
+        state.writing = Some(bytes);
     }
 
     /// Takes `event` if it is the next one: written now if the socket is free, else queued for the task.
@@ -345,7 +384,7 @@ impl<C: StreamCodec> DirectStream<C> {
     }
 }
 
-impl<C: StreamCodec> Subscriber for DirectStream<C> {
+impl<F: Framing> Subscriber for DirectStream<F> {
     fn offer(&self, event: &Arc<HubEvent>) -> Offer {
         let mut state = lock(&self.state);
         if state.gone {
@@ -368,16 +407,25 @@ impl<C: StreamCodec> Subscriber for DirectStream<C> {
 
 /// A stream as its task holds it: when the task ends, or is dropped before it ran (the connection never handed
 /// the socket over), the fan-out forgets the stream and the events it queued are let go.
-pub struct StreamTask<C: StreamCodec>(Arc<DirectStream<C>>);
+pub struct StreamTask<F: Framing>(Arc<DirectStream<F>>);
 
-impl<C: StreamCodec> StreamTask<C> {
-    /// Writes the stream on `socket` until the client leaves, the hub closes or a fault drops it.
-    pub async fn run(self, socket: Box<dyn Socket>, dropped: FaultWatch) {
-        self.0.run(socket, dropped).await;
+impl<F: Framing> std::ops::Deref for StreamTask<F> {
+    type Target = DirectStream<F>;
+
+    fn deref(&self) -> &DirectStream<F> {
+        &self.0
     }
 }
 
-impl<C: StreamCodec> Drop for StreamTask<C> {
+impl<F: Framing> StreamTask<F> {
+    /// The socket as a WebSocket library sees it: its reads and writes go through the stream's lock, its writes
+    /// after the unit on its way out.
+    pub fn shared_socket(&self) -> SharedSocket<F> {
+        SharedSocket(self.0.clone())
+    }
+}
+
+impl<F: Framing> Drop for StreamTask<F> {
     fn drop(&mut self) {
         let mut state = lock(&self.0.state);
         state.gone = true;
@@ -387,10 +435,69 @@ impl<C: StreamCodec> Drop for StreamTask<C> {
     }
 }
 
+/// The stream's socket for a WebSocket library, which reads it and writes its own frames (pongs, replies, the
+/// close) between the events the stream writes.
+pub struct SharedSocket<F>(Arc<DirectStream<F>>);
+
+impl<F: Framing> SharedSocket<F> {
+    fn with_socket<T>(
+        &self,
+        cx: &mut Context<'_>,
+        io: impl FnOnce(Pin<&mut Box<dyn Socket>>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let mut state = lock(&self.0.state);
+        match state.socket.as_mut() {
+            Some(socket) => io(Pin::new(socket), cx),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl<F: Framing> AsyncRead for SharedSocket<F> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.with_socket(cx, |socket, cx| socket.poll_read(cx, buf))
+    }
+}
+
+impl<F: Framing> AsyncWrite for SharedSocket<F> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let stream = &self.0;
+        let mut state = lock(&stream.state);
+        // The unit on its way out goes first, whole.
+        match stream.poll_write(&mut state, cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(())) => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            Poll::Pending => {
+                state.foreign_blocked = true;
+                return Poll::Pending;
+            }
+        }
+        let Some(socket) = state.socket.as_mut() else {
+            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+        };
+        let written = Pin::new(socket).poll_write(cx, buf);
+        state.foreign_blocked = written.is_pending();
+        if written.is_ready() {
+            state.last_write = Instant::now();
+            // What the library could not write held events back: the task writes them now.
+            state.wake_task();
+        }
+        written
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with_socket(cx, |socket, cx| socket.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with_socket(cx, |socket, cx| socket.poll_shutdown(cx))
+    }
+}
+
 /// The wait of the event at the front of the queue for its due time while a delay fault holds this client,
 /// scheduled from when it was emitted so that a stream's delay stays constant (see `FaultSwitches::hold_event`).
 #[derive(Default)]
-struct Hold {
+pub struct Hold {
     waiting: Option<(u64, Pin<Box<Sleep>>)>,
 }
 

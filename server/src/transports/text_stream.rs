@@ -10,12 +10,13 @@ use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use protocol::{ClientId, Gap, StreamHello, Transport, WireLabel};
+use tokio::io::AsyncWriteExt;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use super::direct_stream::{self, DirectStream};
+use super::direct_stream::{self, DirectStream, End, Framing, Hold, Outbound, Reads, StreamTask};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::handoff::Handoff;
+use crate::api::handoff::{Handoff, Socket};
 use crate::api::lanes::Lanes;
 use crate::api::wire::Wire;
 use crate::core::faults::FaultWatch;
@@ -60,19 +61,13 @@ pub fn open<C: StreamCodec>(
     // the client has sent another request behind this one, which hyper must answer after it.
     let body = match handoff.filter(|_| wire.answering_the_last_request()) {
         Some(handoff) => {
-            let setup = direct_stream::Setup {
-                hub: hub.clone(),
-                counters,
-                faults: lanes.faults().clone(),
-                peer,
-                wire,
-                keep_alive: lanes.timing().sse_keep_alive,
-            };
-            let stream = DirectStream::<C>::open(setup, after, hello);
+            let setup = direct_stream::Setup { hub: hub.clone(), counters, faults: lanes.faults().clone(), peer, wire };
+            let stream = DirectStream::<Chunked<C>>::open(setup, after, hello);
+            let keep_alive = lanes.timing().sse_keep_alive;
             handoff.give(move |socket| async move {
                 // Held until the stream ends: it counts as open and keeps its address's place.
                 let (_open, _permit) = (open, permit);
-                stream.run(socket, dropped).await;
+                write_chunked(stream, socket, dropped, keep_alive).await;
             });
             Handoff::placeholder()
         }
@@ -107,6 +102,68 @@ pub fn open<C: StreamCodec>(
         body,
     )
         .into_response())
+}
+
+/// A text stream's units as HTTP/1.1 chunks: each event's chunk framed once, for every stream.
+struct Chunked<C>(std::marker::PhantomData<C>);
+
+impl<C: StreamCodec> Chunked<C> {
+    fn outbound(label: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Outbound {
+        let chunk = chunk.http1_chunk();
+        Outbound { bytes: chunk.framed, label, seq, payload_len: Some(chunk.json_len), delivered: None }
+    }
+}
+
+impl<C: StreamCodec> Framing for Chunked<C> {
+    fn hello(hello: &StreamHello) -> Outbound {
+        Self::outbound(WireLabel::Hello, None, C::hello(hello))
+    }
+
+    fn event(event: &HubEvent) -> Outbound {
+        let Http1Chunk { framed, body_len, json_len } = C::event_http1(event);
+        let label = WireLabel::of_event(&event.body);
+        Outbound { bytes: framed, label, seq: Some(event.seq), payload_len: Some(json_len), delivered: Some(body_len) }
+    }
+
+    fn gap(gap: Gap) -> Outbound {
+        Self::outbound(WireLabel::Gap, None, C::gap(gap))
+    }
+
+    fn keep_alive() -> Outbound {
+        Self::outbound(WireLabel::KeepAlive, None, TextChunk::from_static(C::KEEP_ALIVE))
+    }
+}
+
+/// Writes a handed-off stream's chunks on `socket` until the client leaves, or the hub closes or a fault drops the
+/// stream: then the body ends with its last chunk (`0\r\n\r\n`) and the connection closes, as hyper would end it.
+async fn write_chunked<C: StreamCodec>(
+    stream: StreamTask<Chunked<C>>,
+    socket: Box<dyn Socket>,
+    mut dropped: FaultWatch,
+    keep_alive: Duration,
+) {
+    stream.attach(socket);
+    let mut hold = Hold::default();
+    let mut keep_alive_due = std::pin::pin!(tokio::time::sleep(keep_alive));
+    let ended = loop {
+        tokio::select! {
+            end = std::future::poll_fn(|cx| stream.poll_work(cx, &mut hold, Reads::OnlyForClose)) => break end,
+            () = &mut keep_alive_due => keep_alive_due.as_mut().reset(stream.keep_alive(keep_alive)),
+            // Ending the body closes the response; the client reconnects (EventSource by itself, a fetch reader by
+            // its own code).
+            () = dropped.until_dropped() => break End::Closed,
+        }
+    };
+    if let End::Lost = ended {
+        return;
+    }
+    if stream.stop().await {
+        if let Some(mut socket) = stream.take_socket() {
+            if socket.write_all(b"0\r\n\r\n").await.is_ok() {
+                let _ = socket.shutdown().await;
+            }
+        }
+    }
 }
 
 fn keep_alive(period: Duration) -> Interval {

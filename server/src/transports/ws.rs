@@ -1,30 +1,41 @@
 //! WebSocket: `GET /api/ws` upgrades to one socket that carries a text frame per event down (a binary frame for an
 //! audio clip), and `publish` frames up. Protocol errors that a frame can explain get an `error` frame and the
 //! socket stays open; the rest get a close code from RFC 6455 with a reason.
+//!
+//! The lab answers the handshake itself and then shares the socket between tungstenite, which reads the client's
+//! frames and writes the lab's replies, pings and close, and the hub's fan-out, which writes each event's frame
+//! (made once for every socket) the moment it is published (`direct_stream`).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use protocol::routes::{self, StreamQuery};
-use protocol::{close_code, EventBody, StreamHello, Transport, WireLabel, WsServerMessage};
+use protocol::{close_code, EventBody, Gap, StreamHello, Transport, WireLabel, WsServerMessage};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes};
 
+use super::direct_stream::{DirectStream, End, Framing, Hold, Outbound, Reads, Setup, SharedSocket, StreamTask};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
-use crate::api::extract::{ClientAddress, Upgrade, ValidQuery};
+use crate::api::extract::{ClientAddress, Handshake, ValidQuery};
+use crate::api::handoff::Socket;
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
-use crate::core::feed::{Feed, FeedItem};
-use crate::core::hub_event::WebSocketFrame;
+use crate::core::hub_event::{HubEvent, WebSocketFrame};
 use crate::core::peer::Peer;
 use crate::wire::connection::Annotation;
 
@@ -42,21 +53,29 @@ async fn get_ws(
     wire: Wire,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<StreamQuery>,
-    Upgrade(upgrade): Upgrade,
+    handshake: Handshake,
 ) -> Result<Response, ApiError> {
     lanes.admission().check_origin(&headers)?;
     let (peer, permit) = lanes.admit_long_lived(Transport::WebSocket, params.client, address)?;
-    Ok(upgrade
-        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        // Small buffers: a class or a load test opens thousands of sockets and each reads little (pongs and the
-        // odd publish); the buffer grows for a bigger frame. Measured over 5,000 idle sockets: 9,244 B of server
-        // RSS each with 4 KiB here, 5,623 B with 512 B (target: 8 KiB; see docs/src/scale.md).
+    let Handshake { on_upgrade, response } = handshake;
+    tokio::spawn(async move {
+        // The client went before the 101 crossed: nothing to do.
+        let Ok(upgraded) = on_upgrade.await else { return };
+        session(Box::new(TokioIo::new(upgraded)), lanes, peer, wire, params.after, permit).await;
+    });
+    Ok(response)
+}
+
+/// Small buffers: a class or a load test opens thousands of sockets and each reads little (pongs and the odd
+/// publish); the buffer grows for a bigger frame. Measured over 5,000 idle sockets: 9,244 B of server RSS each with
+/// 4 KiB here, 5,623 B with 512 B (target: 8 KiB; see docs/src/scale.md).
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
         .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| session(socket, lanes, peer, wire, params.after, permit))
-        .into_response())
 }
 
 /// Why a session ended, and what the close frame says.
@@ -65,52 +84,42 @@ struct Closing {
     reason: &'static str,
 }
 
+type Sink = SplitSink<WebSocketStream<SharedSocket<Frames>>, Message>;
+
 /// `permit` holds the client's share of the connection cap for as long as the session lasts.
-async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after: Option<u64>, permit: AddressPermit) {
+async fn session(
+    socket: Box<dyn Socket>,
+    lanes: Lanes,
+    peer: Peer,
+    wire: Wire,
+    after: Option<u64>,
+    permit: AddressPermit,
+) {
     let counters = lanes.counters().of(Transport::WebSocket).clone();
     let _open = counters.open();
     let hub = lanes.hub();
-    let subscription = hub.subscribe(after, usize::MAX);
-    let exchange = wire.exchange();
-    let hello = WsServerMessage::Hello(StreamHello {
-        epoch: hub.epoch().clone(),
-        head_seq: subscription.head_seq,
-        exchange,
-        instance: lanes.instance(),
-    });
+    let (exchange, instance) = (wire.exchange(), lanes.instance());
+    let hello = |head_seq| StreamHello { epoch: hub.epoch().clone(), head_seq, exchange, instance };
     let mut dropped = lanes.faults().watch(peer.clone());
-    let mut feed = Feed::new(hub, counters.clone(), lanes.faults().clone(), peer, subscription, after);
+    let setup = Setup { hub: hub.clone(), counters, faults: lanes.faults().clone(), peer, wire: wire.clone() };
+    let stream = DirectStream::<Frames>::open(setup, after, hello);
+    stream.attach(socket);
+    let socket = WebSocketStream::from_raw_socket(stream.shared_socket(), Role::Server, Some(config())).await;
     let (mut sink, mut incoming) = socket.split();
     let ping_interval = lanes.timing().ws_ping_interval;
     let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard_since_last_ping = true;
+    let mut hold = Hold::default();
 
-    if !send_within(&mut sink, annotated_frame(&wire, &hello), ping_interval).await {
-        return;
-    }
     let closing = loop {
         tokio::select! {
-            item = feed.next() => {
-                let Some(item) = item else {
-                    break Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" });
-                };
-                let (frame, is_event) = match item {
-                    FeedItem::Event(event) => {
-                        let event_label = WireLabel::of_event(&event.body);
-                        wire.annotate(Annotation { event: event_label, seq: Some(event.seq), payload_len: None });
-                        (message_of(event.web_socket_frame()), true)
-                    }
-                    FeedItem::Gap(gap) => (annotated_frame(&wire, &WsServerMessage::Gap(gap)), false),
-                };
-                let payload_len = frame_len(&frame);
-                if !send_within(&mut sink, frame, ping_interval).await {
-                    break None;
-                }
-                if is_event {
-                    counters.delivered(1, payload_len);
-                }
-            }
+            // First, so that the hello goes before any reply.
+            biased;
+            end = std::future::poll_fn(|cx| stream.poll_work(cx, &mut hold, Reads::Elsewhere)) => break match end {
+                End::Closed => Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" }),
+                End::Lost => None,
+            },
             received = incoming.next() => {
                 heard_since_last_ping = true;
                 match received {
@@ -118,17 +127,18 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
                         // Boxed: appending to the log (on NATS or Redis too) is a large future, and every idle
                         // socket's task would otherwise hold room for it (measured: docs/src/scale.md).
                         let reply = Box::pin(handle_text(&lanes, permit.address(), &text)).await;
-                        if !send_within(&mut sink, annotated_frame(&wire, &reply), ping_interval).await {
+                        if !send_reply(&stream, &mut sink, &wire, &reply, ping_interval).await {
                             break None;
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         break Some(Closing { code: close_code::UNSUPPORTED_DATA, reason: "binary frames are not part of this protocol; send JSON text" });
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                     // The closing handshake (RFC 6455 §5.5.1): the library has queued the reply, which echoes the
                     // client's code; flushing sends it, so the client sees its own code rather than 1006.
                     Some(Ok(Message::Close(_))) => {
+                        stream.stop().await;
                         let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
                         break None;
                     }
@@ -149,17 +159,37 @@ async fn session(socket: WebSocket, lanes: Lanes, peer: Peer, wire: Wire, after:
             }
         }
     };
-    if let Some(Closing { code, reason }) = closing {
-        let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
-        // Best effort: the peer may already be gone.
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    // Nothing more from the fan-out; the frame on its way out is completed first.
+    if stream.stop().await {
+        if let Some(Closing { code, reason }) = closing {
+            let close = Message::Close(Some(CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(reason) }));
+            // Best effort: the peer may already be gone.
+            let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+        }
     }
+}
+
+/// Sends one of the lab's own text frames (an `ack`, an `error`) through tungstenite, labelled for the wire tap; the
+/// fan-out holds back meanwhile, so that the label and the frame stay together.
+async fn send_reply(
+    stream: &StreamTask<Frames>,
+    sink: &mut Sink,
+    wire: &Wire,
+    message: &WsServerMessage,
+    patience: Duration,
+) -> bool {
+    stream.foreign_sending(true);
+    let (event, seq) = message.label();
+    wire.annotate(Annotation { event, seq, payload_len: None });
+    let sent = send_within(sink, Message::Text(message.encode().into()), patience).await;
+    stream.foreign_sending(false);
+    sent
 }
 
 /// Sends one frame, giving up if the client has not taken it within `patience`. A client that stops reading
 /// fills the TCP buffers and would otherwise block this session forever (its heartbeat included); the events it
 /// misses stay in the history for when it reconnects with `after`.
-async fn send_within(sink: &mut SplitSink<WebSocket, Message>, message: Message, patience: Duration) -> bool {
+async fn send_within(sink: &mut Sink, message: Message, patience: Duration) -> bool {
     matches!(tokio::time::timeout(patience, sink.send(message)).await, Ok(Ok(())))
 }
 
@@ -186,9 +216,8 @@ async fn handle_text(lanes: &Lanes, address: IpAddr, text: &str) -> WsServerMess
 }
 
 /// Maps a read error to the close code RFC 6455 defines for it.
-fn closing_for(error: axum::Error) -> Option<Closing> {
-    let error = error.into_inner().downcast::<tungstenite::Error>().ok()?;
-    match *error {
+fn closing_for(error: tungstenite::Error) -> Option<Closing> {
+    match error {
         tungstenite::Error::Capacity(_) => {
             Some(Closing { code: close_code::MESSAGE_TOO_BIG, reason: "frame or message over the 8 KiB limit" })
         }
@@ -202,26 +231,50 @@ fn closing_for(error: axum::Error) -> Option<Closing> {
     }
 }
 
-/// The text frame for `message`, with the wire accounting told what the frame carries.
-fn annotated_frame(wire: &Wire, message: &WsServerMessage) -> Message {
-    let (event, seq) = message.label();
-    wire.annotate(Annotation { event, seq, payload_len: None });
-    Message::Text(message.encode().into())
-}
+/// The WebSocket's units as whole frames: each event's frame made once, for every socket.
+struct Frames;
 
-/// The socket's message for an event's shared frame. axum has no unchecked way to make text from bytes, so the
-/// JSON is checked as UTF-8 once more (it always is: serde wrote it); the buffer itself is shared, not copied.
-fn message_of(frame: WebSocketFrame) -> Message {
-    match frame {
-        WebSocketFrame::Text(text) => Message::Text(Utf8Bytes::try_from(text).unwrap_or_default()),
-        WebSocketFrame::Binary(bytes) => Message::Binary(bytes),
+impl Frames {
+    /// One of the lab's own messages as a text frame, labelled as [`WsServerMessage::label`] says.
+    fn own(message: &WsServerMessage) -> Outbound {
+        let (label, seq) = message.label();
+        let bytes = frame(WebSocketFrame::Text(Bytes::from(message.encode())));
+        Outbound { bytes, label, seq, payload_len: None, delivered: None }
     }
 }
 
-fn frame_len(message: &Message) -> usize {
-    match message {
-        Message::Text(text) => text.len(),
-        Message::Binary(bytes) => bytes.len(),
-        _ => 0,
+impl Framing for Frames {
+    fn hello(hello: &StreamHello) -> Outbound {
+        Self::own(&WsServerMessage::Hello(hello.clone()))
     }
+
+    fn event(event: &HubEvent) -> Outbound {
+        let payload_len = match event.web_socket_frame() {
+            WebSocketFrame::Text(payload) | WebSocketFrame::Binary(payload) => payload.len(),
+        };
+        let bytes = event.web_socket_wire_frame(frame);
+        let label = WireLabel::of_event(&event.body);
+        Outbound { bytes, label, seq: Some(event.seq), payload_len: None, delivered: Some(payload_len) }
+    }
+
+    fn gap(gap: Gap) -> Outbound {
+        Self::own(&WsServerMessage::Gap(gap))
+    }
+
+    /// Never asked: the session's heartbeat is tungstenite's ping, whose pong it must see.
+    fn keep_alive() -> Outbound {
+        Outbound { bytes: Bytes::new(), label: WireLabel::KeepAlive, seq: None, payload_len: None, delivered: None }
+    }
+}
+
+/// A server's frame (unmasked, final) as tungstenite writes it.
+fn frame(frame: WebSocketFrame) -> Bytes {
+    let (payload, opcode) = match frame {
+        WebSocketFrame::Text(payload) => (payload, OpCode::Data(Data::Text)),
+        WebSocketFrame::Binary(payload) => (payload, OpCode::Data(Data::Binary)),
+    };
+    let mut bytes = Vec::with_capacity(payload.len() + 10);
+    // Writing into a `Vec` cannot fail.
+    let _ = Frame::message(payload, opcode, true).format(&mut bytes);
+    Bytes::from(bytes)
 }
