@@ -31,6 +31,9 @@ pub enum Offer {
     Gone,
 }
 
+/// With at least this many streams, a round lets the other tasks on its thread run after each event it wrote.
+const STREAMS_WORTH_A_YIELD: usize = 1000;
+
 /// How many events one round reads from the history before it offers them.
 const EVENTS_PER_ROUND: usize = 256;
 
@@ -145,6 +148,10 @@ async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
                 subscribers.retain(|subscriber| {
                     subscriber.upgrade().is_some_and(|subscriber| subscriber.offer(event) == Offer::Kept)
                 });
+                // A burst to thousands of streams would hold this worker thread for a long time without a break.
+                if subscribers.len() >= STREAMS_WORTH_A_YIELD {
+                    tokio::task::yield_now().await;
+                }
             }
             offered_up_to = last;
         }
@@ -208,6 +215,21 @@ mod tests {
         settle().await;
         assert_eq!(*lock(&early.seen), (2..=602).collect::<Vec<_>>());
         assert_eq!(*lock(&late.seen), vec![602]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_dropped_by_its_owner_is_let_go_of_without_an_event() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let dropped = Arc::new(Recorder::default());
+        let kept = Arc::new(Recorder::default());
+        hub.fanout().join(&hub, weak(&dropped));
+        hub.fanout().join(&hub, weak(&kept));
+        let held_by_the_fanout = Arc::downgrade(&dropped);
+        drop(dropped);
+        assert!(held_by_the_fanout.upgrade().is_none(), "the fan-out holds no stream alive");
+        hub.publish(message());
+        settle().await;
+        assert_eq!(*lock(&kept.seen), vec![1]);
     }
 
     #[tokio::test]
