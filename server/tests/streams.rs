@@ -411,12 +411,9 @@ async fn an_sse_stream_taken_from_hyper_is_chunked_as_hyper_would_and_ends_with_
     let drop = serde_json::json!({ "client": "handoff-page" });
     let report = server.http.post(server.url(protocol::routes::FAULTS_DROP)).json(&drop).send().await.unwrap();
     assert!(report.status().is_success());
-    loop {
-        // Keep-alive comments may come first; then the last chunk, and the server closes.
-        match timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap() {
-            Some(chunk) => assert!(chunk.starts_with(b":"), "only keep-alives before the end: {chunk:?}"),
-            None => break,
-        }
+    // Keep-alive comments may come first; then the last chunk, and the server closes.
+    while let Some(chunk) = timeout(PATIENCE, read_chunk(&mut reader)).await.unwrap() {
+        assert!(chunk.starts_with(b":"), "only keep-alives before the end: {chunk:?}");
     }
     let mut rest = Vec::new();
     assert_eq!(

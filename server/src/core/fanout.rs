@@ -12,8 +12,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::Notify;
 
-use crate::core::hub::EventHub;
 use crate::core::hub_event::HubEvent;
+
+/// Where the fan-out reads events: the hub's history (`EventHub`).
+pub trait EventSource: Send + Sync + 'static {
+    fn head_seq(&self) -> u64;
+    /// Up to `limit` events numbered after `after`, in order; a stream sees a jump in numbering where the history
+    /// no longer holds some.
+    fn events_after(&self, after: u64, limit: usize) -> Vec<Arc<HubEvent>>;
+}
 
 /// A stream the fan-out hands events to.
 pub trait Subscriber: Send + Sync + 'static {
@@ -75,7 +82,7 @@ impl Fanout {
     /// Adds `subscriber`, held weakly: a stream that ends is let go of with everything it holds (its connection's
     /// wire record is then closed), not at the next event. Starts the task on the first one. Must run inside the
     /// Tokio runtime.
-    pub fn join(&self, hub: &Arc<EventHub>, subscriber: Weak<dyn Subscriber>) -> Joined {
+    pub fn join<S: EventSource>(&self, source: &Arc<S>, subscriber: Weak<dyn Subscriber>) -> Joined {
         let mut joining = lock(&self.shared.joining);
         if joining.closed {
             return Joined::Closed;
@@ -84,10 +91,11 @@ impl Fanout {
         if !joining.started {
             joining.started = true;
             // Everything up to the head now is in the backlog of any stream joining from here on.
-            let from = hub.head_seq();
+            let from = source.head_seq();
+            let source: Weak<dyn EventSource> = Arc::downgrade(source) as Weak<S>;
             // Unconstrained: Tokio's cooperative budget would make every socket after the 128th of a round answer
             // `Pending`, as if full, and wake its stream's task (measured: 99 % of the writes at 10,000 streams).
-            tokio::spawn(tokio::task::unconstrained(run(Arc::downgrade(hub), self.shared.clone(), from)));
+            tokio::spawn(tokio::task::unconstrained(run(source, self.shared.clone(), from)));
         }
         drop(joining);
         // Whatever the joiner may have missed while the task slept is offered at the next round.
@@ -121,16 +129,16 @@ impl Drop for Fanout {
     }
 }
 
-async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
+async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_to: u64) {
     let mut subscribers: Vec<Weak<dyn Subscriber>> = Vec::new();
     loop {
         shared.new_events.notified().await;
         loop {
             // Read before the joiners are taken: a stream that joined before this read took its backlog before
             // these events were published, or is offered them now.
-            let backlog = match hub.upgrade() {
-                Some(hub) => hub.events_after(offered_up_to, EVENTS_PER_ROUND),
-                None => Default::default(),
+            let events = match source.upgrade() {
+                Some(source) => source.events_after(offered_up_to, EVENTS_PER_ROUND),
+                None => Vec::new(),
             };
             let closed = {
                 let mut joining = lock(&shared.joining);
@@ -141,10 +149,10 @@ async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
                 subscribers.iter().filter_map(Weak::upgrade).for_each(|subscriber| subscriber.close());
                 return;
             }
-            let Some(last) = backlog.events.last().map(|event| event.seq) else { break };
-            // A gap here (the task fell behind the history) reaches each stream as a jump in numbering, which it
-            // answers by catching up from the history: the gap is the stream's to report.
-            for event in &backlog.events {
+            let Some(last) = events.last().map(|event| event.seq) else { break };
+            // Events the history no longer holds (the task fell behind it) reach each stream as a jump in
+            // numbering, which it answers by catching up from the history: the gap is the stream's to report.
+            for event in &events {
                 subscribers.retain(|subscriber| {
                     subscriber.upgrade().is_some_and(|subscriber| subscriber.offer(event) == Offer::Kept)
                 });
@@ -155,101 +163,5 @@ async fn run(hub: Weak<EventHub>, shared: Arc<Shared>, mut offered_up_to: u64) {
             }
             offered_up_to = last;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use protocol::{Epoch, EventBody};
-
-    #[derive(Default)]
-    struct Recorder {
-        seen: Mutex<Vec<u64>>,
-        closed: std::sync::atomic::AtomicBool,
-        leave_after: Option<u64>,
-    }
-
-    impl Subscriber for Recorder {
-        fn offer(&self, event: &Arc<HubEvent>) -> Offer {
-            lock(&self.seen).push(event.seq);
-            match self.leave_after {
-                Some(last) if event.seq >= last => Offer::Gone,
-                _ => Offer::Kept,
-            }
-        }
-
-        fn close(&self) {
-            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    fn message() -> EventBody {
-        EventBody::Message { text: "x".into() }
-    }
-
-    fn weak(recorder: &Arc<Recorder>) -> Weak<dyn Subscriber> {
-        let weak: Weak<Recorder> = Arc::downgrade(recorder);
-        weak
-    }
-
-    async fn settle() {
-        for _ in 0..50 {
-            tokio::task::yield_now().await;
-        }
-    }
-
-    #[tokio::test]
-    async fn every_event_published_after_joining_is_offered_in_order_and_once() {
-        let hub = Arc::new(EventHub::new(Epoch("t".into()), 10_000));
-        hub.publish(message());
-        let early = Arc::new(Recorder::default());
-        assert_eq!(hub.fanout().join(&hub, weak(&early)), Joined::Yes);
-        for _ in 0..600 {
-            hub.publish(message());
-        }
-        settle().await;
-        let late = Arc::new(Recorder::default());
-        hub.fanout().join(&hub, weak(&late));
-        hub.publish(message());
-        settle().await;
-        assert_eq!(*lock(&early.seen), (2..=602).collect::<Vec<_>>());
-        assert_eq!(*lock(&late.seen), vec![602]);
-    }
-
-    #[tokio::test]
-    async fn a_stream_dropped_by_its_owner_is_let_go_of_without_an_event() {
-        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
-        let dropped = Arc::new(Recorder::default());
-        let kept = Arc::new(Recorder::default());
-        hub.fanout().join(&hub, weak(&dropped));
-        hub.fanout().join(&hub, weak(&kept));
-        let held_by_the_fanout = Arc::downgrade(&dropped);
-        drop(dropped);
-        assert!(held_by_the_fanout.upgrade().is_none(), "the fan-out holds no stream alive");
-        hub.publish(message());
-        settle().await;
-        assert_eq!(*lock(&kept.seen), vec![1]);
-    }
-
-    #[tokio::test]
-    async fn a_stream_that_leaves_is_offered_nothing_more_and_closing_tells_the_rest() {
-        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
-        let leaving = Arc::new(Recorder { leave_after: Some(2), ..Default::default() });
-        let staying = Arc::new(Recorder::default());
-        hub.fanout().join(&hub, weak(&leaving));
-        hub.fanout().join(&hub, weak(&staying));
-        for _ in 0..4 {
-            hub.publish(message());
-        }
-        settle().await;
-        hub.close();
-        settle().await;
-        assert_eq!(*lock(&leaving.seen), vec![1, 2]);
-        assert_eq!(*lock(&staying.seen), vec![1, 2, 3, 4]);
-        assert!(staying.closed.load(std::sync::atomic::Ordering::SeqCst));
-        assert!(!leaving.closed.load(std::sync::atomic::Ordering::SeqCst));
-        let after_closing = Arc::new(Recorder::default());
-        assert_eq!(hub.fanout().join(&hub, weak(&after_closing)), Joined::Closed);
     }
 }

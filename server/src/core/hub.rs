@@ -11,7 +11,7 @@ use protocol::{Epoch, Event, EventBody, Gap};
 use tokio::sync::broadcast;
 
 use crate::core::clock::unix_micros_now;
-use crate::core::fanout::Fanout;
+use crate::core::fanout::{EventSource, Fanout};
 use crate::core::hub_event::HubEvent;
 
 /// How many live events a subscriber may fall behind before it is caught up from the history instead.
@@ -150,6 +150,16 @@ impl EventHub {
         // A panic while holding this lock cannot leave the log half-written (each step is a single push or
         // pop), so a poisoned lock is still safe to use.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl EventSource for EventHub {
+    fn head_seq(&self) -> u64 {
+        EventHub::head_seq(self)
+    }
+
+    fn events_after(&self, after: u64, limit: usize) -> Vec<Arc<HubEvent>> {
+        EventHub::events_after(self, after, limit).events
     }
 }
 
@@ -362,5 +372,107 @@ mod tests {
             seen.push(event.seq);
         }
         assert_eq!(seen, (1..=1000).collect::<Vec<_>>());
+    }
+}
+
+/// The hub's fan-out (`core::fanout`), driven through the hub as the streams drive it.
+#[cfg(test)]
+mod fanout_tests {
+    use super::*;
+    use crate::core::fanout::{Joined, Offer, Subscriber};
+    use std::sync::Weak;
+
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap()
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<u64>>,
+        closed: std::sync::atomic::AtomicBool,
+        leave_after: Option<u64>,
+    }
+
+    impl Subscriber for Recorder {
+        fn offer(&self, event: &Arc<HubEvent>) -> Offer {
+            lock(&self.seen).push(event.seq);
+            match self.leave_after {
+                Some(last) if event.seq >= last => Offer::Gone,
+                _ => Offer::Kept,
+            }
+        }
+
+        fn close(&self) {
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn message() -> EventBody {
+        EventBody::Message { text: "x".into() }
+    }
+
+    fn weak(recorder: &Arc<Recorder>) -> Weak<dyn Subscriber> {
+        let weak: Weak<Recorder> = Arc::downgrade(recorder);
+        weak
+    }
+
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn every_event_published_after_joining_is_offered_in_order_and_once() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 10_000));
+        hub.publish(message());
+        let early = Arc::new(Recorder::default());
+        assert_eq!(hub.fanout().join(&hub, weak(&early)), Joined::Yes);
+        for _ in 0..600 {
+            hub.publish(message());
+        }
+        settle().await;
+        let late = Arc::new(Recorder::default());
+        hub.fanout().join(&hub, weak(&late));
+        hub.publish(message());
+        settle().await;
+        assert_eq!(*lock(&early.seen), (2..=602).collect::<Vec<_>>());
+        assert_eq!(*lock(&late.seen), vec![602]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_dropped_by_its_owner_is_let_go_of_without_an_event() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let dropped = Arc::new(Recorder::default());
+        let kept = Arc::new(Recorder::default());
+        hub.fanout().join(&hub, weak(&dropped));
+        hub.fanout().join(&hub, weak(&kept));
+        let held_by_the_fanout = Arc::downgrade(&dropped);
+        drop(dropped);
+        assert!(held_by_the_fanout.upgrade().is_none(), "the fan-out holds no stream alive");
+        hub.publish(message());
+        settle().await;
+        assert_eq!(*lock(&kept.seen), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_leaves_is_offered_nothing_more_and_closing_tells_the_rest() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let leaving = Arc::new(Recorder { leave_after: Some(2), ..Default::default() });
+        let staying = Arc::new(Recorder::default());
+        hub.fanout().join(&hub, weak(&leaving));
+        hub.fanout().join(&hub, weak(&staying));
+        for _ in 0..4 {
+            hub.publish(message());
+        }
+        settle().await;
+        hub.close();
+        settle().await;
+        assert_eq!(*lock(&leaving.seen), vec![1, 2]);
+        assert_eq!(*lock(&staying.seen), vec![1, 2, 3, 4]);
+        assert!(staying.closed.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(!leaving.closed.load(std::sync::atomic::Ordering::SeqCst));
+        let after_closing = Arc::new(Recorder::default());
+        assert_eq!(hub.fanout().join(&hub, weak(&after_closing)), Joined::Closed);
     }
 }
