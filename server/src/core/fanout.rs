@@ -79,8 +79,8 @@ pub enum Joined {
 }
 
 impl Fanout {
-    /// Adds `subscriber`, held weakly: a stream that ends is let go of with everything it holds (its connection's
-    /// wire record is then closed), not at the next event. Starts the task on the first one. Must run inside the
+    /// Adds `subscriber`, held weakly: what a stream that ends holds is let go of at once (its connection's wire
+    /// record is then closed), and its place in the list when the task next wakes. Starts the task on the first one. Must run inside the
     /// Tokio runtime.
     pub fn join<S: EventSource>(&self, source: &Arc<S>, subscriber: Weak<dyn Subscriber>) -> Joined {
         let mut joining = lock(&self.shared.joining);
@@ -102,7 +102,7 @@ impl Fanout {
         Joined::Yes
     }
 
-    /// Called after each event is stored.
+    /// Called after each event is stored, and when a stream ends (its place is then let go of).
     pub fn wake(&self) {
         self.shared.new_events.notify_one();
     }
@@ -134,8 +134,8 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
     loop {
         shared.new_events.notified().await;
         loop {
-            // Read before the joiners are taken: a stream that joined before this read took its backlog before
-            // these events were published, or is offered them now.
+            // Read before the joiners are taken: a stream not taken in this round joined after this read, so the
+            // backlog it takes after joining holds these events.
             let events = match source.upgrade() {
                 Some(source) => source.events_after(offered_up_to, EVENTS_PER_ROUND),
                 None => Vec::new(),
@@ -145,23 +145,41 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
                 subscribers.append(&mut joining.subscribers);
                 joining.closed
             };
-            if closed {
-                subscribers.iter().filter_map(Weak::upgrade).for_each(|subscriber| subscriber.close());
-                return;
-            }
-            let Some(last) = events.last().map(|event| event.seq) else { break };
+            let Some(last) = events.last().map(|event| event.seq) else {
+                if closed {
+                    // Only once every event stored before the close was offered: a closing hub loses none.
+                    subscribers.iter().filter_map(Weak::upgrade).for_each(|subscriber| subscriber.close());
+                    return;
+                }
+                // Woken without an event: a stream ended, and its place goes now rather than at the next event.
+                subscribers.retain(|subscriber| subscriber.strong_count() > 0);
+                break;
+            };
             // Events the history no longer holds (the task fell behind it) reach each stream as a jump in
             // numbering, which it answers by catching up from the history: the gap is the stream's to report.
             for event in &events {
-                subscribers.retain(|subscriber| {
-                    subscriber.upgrade().is_some_and(|subscriber| subscriber.offer(event) == Offer::Kept)
-                });
+                subscribers
+                    .retain(|subscriber| subscriber.upgrade().is_some_and(|subscriber| offer(&*subscriber, event)));
                 // A burst to thousands of streams would hold this worker thread for a long time without a break.
                 if subscribers.len() >= STREAMS_WORTH_A_YIELD {
                     tokio::task::yield_now().await;
                 }
             }
             offered_up_to = last;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Offers `event` to one stream; answers whether to keep it. A panic in one stream's writing (its framing, the
+/// wire tap) ends that stream, not the fan-out of every other.
+fn offer(subscriber: &dyn Subscriber, event: &Arc<HubEvent>) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| subscriber.offer(event))) {
+        Ok(offer) => offer == Offer::Kept,
+        Err(_) => {
+            tracing::error!(seq = event.seq, "a stream panicked while the fan-out wrote to it; it is closed");
+            subscriber.close();
+            false
         }
     }
 }

@@ -441,6 +441,20 @@ mod fanout_tests {
     }
 
     #[tokio::test]
+    async fn events_stored_just_before_the_hub_closes_are_offered_before_the_close() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let recorder = Arc::new(Recorder::default());
+        hub.fanout().join(&hub, weak(&recorder));
+        for _ in 0..3 {
+            hub.publish(message());
+        }
+        hub.close();
+        settle().await;
+        assert_eq!(*lock(&recorder.seen), vec![1, 2, 3]);
+        assert!(recorder.closed.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
     async fn a_stream_dropped_by_its_owner_is_let_go_of_without_an_event() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
         let dropped = Arc::new(Recorder::default());

@@ -169,7 +169,8 @@ impl<F: Framing> DirectStream<F> {
         let joined = hub.fanout().join(&hub, subscriber);
         let (backlog, head_seq) = hub.backlog_and_head(after);
         let mut state = lock(&stream.state);
-        state.closed = joined == Joined::Closed;
+        // A close that came while the backlog was read has already been told: keep it.
+        state.closed |= joined == Joined::Closed;
         state.queue.push_back(Outgoing::Hello(hello(head_seq)));
         let mut accepted = after.unwrap_or(head_seq).min(head_seq);
         if let Some(gap) = backlog.gap {
@@ -327,7 +328,7 @@ impl<F: Framing> DirectStream<F> {
         if let Some(body_len) = delivered {
             self.setup.counters.delivered(1, body_len);
         }
-        // An empty chunk would read as the body's end.
+        // Nothing to write (the framing leaves an empty chunk out: it would read as the body's end).
         if bytes.is_empty() {
             return;
         }
@@ -427,11 +428,14 @@ impl<F: Framing> StreamTask<F> {
 
 impl<F: Framing> Drop for StreamTask<F> {
     fn drop(&mut self) {
-        let mut state = lock(&self.0.state);
-        state.gone = true;
-        state.queue.clear();
-        // Closed now, not when the fan-out next offers an event.
-        state.socket = None;
+        {
+            let mut state = lock(&self.0.state);
+            state.gone = true;
+            state.queue.clear();
+            // Closed now, not when the fan-out next offers an event.
+            state.socket = None;
+        }
+        self.0.setup.hub.fanout().wake();
     }
 }
 
@@ -476,10 +480,12 @@ impl<F: Framing> AsyncWrite for SharedSocket<F> {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
         let written = Pin::new(socket).poll_write(cx, buf);
-        state.foreign_blocked = written.is_pending();
-        if written.is_ready() {
+        // tungstenite always writes its whole buffer: until it has, it is mid-frame (a pong, a ping), and an event
+        // may not go in between.
+        state.foreign_blocked = !matches!(written, Poll::Ready(Ok(count)) if count == buf.len());
+        if !state.foreign_blocked {
             state.last_write = Instant::now();
-            // What the library could not write held events back: the task writes them now.
+            // What the library was writing held events back: the task writes them now.
             state.wake_task();
         }
         written

@@ -124,6 +124,9 @@ async fn session(
                 heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
+                        // The ack goes before the event it acknowledges (the two-way lesson times the round trip
+                        // from it): the fan-out holds this socket's events from before the append until then.
+                        stream.foreign_sending(true);
                         // Boxed: appending to the log (on NATS or Redis too) is a large future, and every idle
                         // socket's task would otherwise hold room for it (measured: docs/src/scale.md).
                         let reply = Box::pin(handle_text(&lanes, permit.address(), &text)).await;
@@ -138,7 +141,7 @@ async fn session(
                     // The closing handshake (RFC 6455 §5.5.1): the library has queued the reply, which echoes the
                     // client's code; flushing sends it, so the client sees its own code rather than 1006.
                     Some(Ok(Message::Close(_))) => {
-                        stream.stop().await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), stream.stop()).await;
                         let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
                         break None;
                     }
@@ -170,7 +173,7 @@ async fn session(
 }
 
 /// Sends one of the lab's own text frames (an `ack`, an `error`) through tungstenite, labelled for the wire tap; the
-/// fan-out holds back meanwhile, so that the label and the frame stay together.
+/// fan-out holds back meanwhile (from before the append, for an ack), so that the label and the frame stay together.
 async fn send_reply(
     stream: &StreamTask<Frames>,
     sink: &mut Sink,
