@@ -244,7 +244,7 @@ impl FaultSwitches {
         self.inner.any_delay.load(Relaxed) && locked(&self.inner.delay_index).find(peer).is_some()
     }
 
-    pub(crate) fn sampled_delay(&self, peer: &Peer) -> Duration {
+    fn sampled_delay(&self, peer: &Peer) -> Duration {
         if !self.inner.any_delay.load(Relaxed) {
             return Duration::ZERO;
         }
@@ -259,11 +259,16 @@ impl FaultSwitches {
     /// Holds an event until its due time: `emitted_at` plus the injected delay. Scheduling from `emitted_at`, not
     /// from now, keeps a stream's delay constant instead of piling up behind earlier events.
     pub async fn hold_event(&self, peer: &Peer, emitted_at_micros: u64) {
-        let due = emitted_at_micros + self.sampled_delay(peer).as_micros() as u64;
-        let now = unix_micros_now();
-        if due > now {
-            tokio::time::sleep(Duration::from_micros(due - now)).await;
+        let wait = self.event_wait(peer, emitted_at_micros);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// How long from now an event emitted at `emitted_at_micros` is still held for `peer` (see [`Self::hold_event`]).
+    pub fn event_wait(&self, peer: &Peer, emitted_at_micros: u64) -> Duration {
+        let due = emitted_at_micros + self.sampled_delay(peer).as_micros() as u64;
+        Duration::from_micros(due.saturating_sub(unix_micros_now()))
     }
 
     /// Holds a poll response for the injected delay, as a slow network would.

@@ -40,8 +40,12 @@ impl From<SseText> for TextChunk {
 
 impl TextChunk {
     /// This chunk as one HTTP/1.1 chunk of a `Transfer-Encoding: chunked` body, as hyper frames it: the size in
-    /// upper-case hex and CRLF, the data, CRLF. For a stream that writes its own socket (`api::handoff`).
+    /// upper-case hex and CRLF, the data, CRLF. For a stream that writes its own socket (`api::handoff`). An empty
+    /// chunk frames as nothing at all, as hyper skips it: framed, it would read as the body's end.
     pub fn http1_chunk(&self) -> Http1Chunk {
+        if self.text.is_empty() {
+            return Http1Chunk { framed: Bytes::new(), body_len: 0, json_len: 0 };
+        }
         let mut framed = format!("{:X}\r\n", self.text.len()).into_bytes();
         framed.extend_from_slice(&self.text);
         framed.extend_from_slice(b"\r\n");
@@ -56,6 +60,13 @@ pub struct Http1Chunk {
     /// The chunk's data, without its framing: what the body carries.
     pub body_len: usize,
     pub json_len: usize,
+}
+
+/// A WebSocket frame as it crosses: header and payload, and how much of it is payload.
+#[derive(Clone, Debug)]
+pub struct WireFrame {
+    pub bytes: Bytes,
+    pub payload_len: usize,
 }
 
 /// One event's WebSocket frame, before the socket layer wraps it in its own message type.
@@ -80,7 +91,7 @@ pub struct HubEvent {
     /// An audio event's binary frame; `None` inside for every other event, which goes as text.
     web_socket_binary: OnceLock<Option<Bytes>>,
     /// The whole frame as it crosses, header and payload, for every WebSocket that writes its own socket.
-    web_socket_wire: OnceLock<Bytes>,
+    web_socket_wire: OnceLock<WireFrame>,
 }
 
 impl HubEvent {
@@ -138,8 +149,15 @@ impl HubEvent {
     }
 
     /// [`Self::web_socket_frame`] as it crosses, framed by `frame` once for every socket.
-    pub fn web_socket_wire_frame(&self, frame: impl FnOnce(WebSocketFrame) -> Bytes) -> Bytes {
-        self.web_socket_wire.get_or_init(|| frame(self.web_socket_frame())).clone()
+    pub fn web_socket_wire_frame(&self, frame: impl FnOnce(WebSocketFrame) -> Bytes) -> WireFrame {
+        let framed = || {
+            let payload = self.web_socket_frame();
+            let payload_len = match &payload {
+                WebSocketFrame::Text(bytes) | WebSocketFrame::Binary(bytes) => bytes.len(),
+            };
+            WireFrame { bytes: frame(payload), payload_len }
+        };
+        self.web_socket_wire.get_or_init(framed).clone()
     }
 
     /// Bytes of audio this event holds, which the hub's history budgets separately from its event count.
@@ -212,6 +230,7 @@ mod tests {
         assert_eq!((chunk.body_len, chunk.json_len), (10, 2));
         let long = TextChunk { text: Bytes::from(vec![b'x'; 65_536]), json_len: 0 }.http1_chunk();
         assert!(long.framed.starts_with(b"10000\r\nxx"));
+        assert!(TextChunk::from_static("").http1_chunk().framed.is_empty(), "never the last chunk's framing");
         let shared = hub_event();
         let framed = shared.sse_http1_chunk();
         assert_eq!(framed.framed.as_ptr(), shared.sse_http1_chunk().framed.as_ptr(), "framed once");

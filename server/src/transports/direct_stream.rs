@@ -28,11 +28,10 @@ use tokio::time::{Instant, Sleep};
 
 use crate::api::handoff::Socket;
 use crate::api::wire::Wire;
-use crate::core::clock::unix_micros_now;
 use crate::core::fanout::{Joined, Offer, Subscriber};
 use crate::core::faults::FaultSwitches;
 use crate::core::feed::FeedItem;
-use crate::core::hub::EventHub;
+use crate::core::hub::{Backlog, EventHub};
 use crate::core::hub_event::HubEvent;
 use crate::core::peer::Peer;
 use crate::core::stats::TransportCounters;
@@ -123,6 +122,19 @@ impl State {
         self.foreign_sending || self.foreign_blocked
     }
 
+    /// Queues `backlog`, read after `accepted`: its gap, then its events; the stream has then taken them all.
+    fn queue_backlog(&mut self, mut accepted: u64, backlog: Backlog) {
+        if let Some(gap) = backlog.gap {
+            accepted = gap.to;
+            self.queue.push_back(Outgoing::Item(FeedItem::Gap(gap)));
+        }
+        for event in backlog.events {
+            accepted = event.seq;
+            self.queue.push_back(Outgoing::Item(FeedItem::Event(event)));
+        }
+        self.accepted_up_to = Some(accepted);
+    }
+
     fn wake_task(&mut self) {
         if let Some(task) = self.task.take() {
             task.wake();
@@ -172,16 +184,7 @@ impl<F: Framing> DirectStream<F> {
         // A close that came while the backlog was read has already been told: keep it.
         state.closed |= joined == Joined::Closed;
         state.queue.push_back(Outgoing::Hello(hello(head_seq)));
-        let mut accepted = after.unwrap_or(head_seq).min(head_seq);
-        if let Some(gap) = backlog.gap {
-            accepted = gap.to;
-            state.queue.push_back(Outgoing::Item(FeedItem::Gap(gap)));
-        }
-        for event in backlog.events {
-            accepted = event.seq;
-            state.queue.push_back(Outgoing::Item(FeedItem::Event(event)));
-        }
-        state.accepted_up_to = Some(accepted);
+        state.queue_backlog(after.unwrap_or(head_seq).min(head_seq), backlog);
         for event in std::mem::take(&mut state.early) {
             stream.take(&mut state, &event);
         }
@@ -328,7 +331,7 @@ impl<F: Framing> DirectStream<F> {
         if let Some(body_len) = delivered {
             self.setup.counters.delivered(1, body_len);
         }
-        // Nothing to write (the framing leaves an empty chunk out: it would read as the body's end).
+        // Nothing to write (see `TextChunk::http1_chunk`).
         if bytes.is_empty() {
             return;
         }
@@ -370,18 +373,9 @@ impl<F: Framing> DirectStream<F> {
         self.setup.counters.lag_recovered();
         let accepted = state.accepted_up_to.unwrap_or_default();
         let backlog = self.setup.hub.events_after(accepted, QUEUE_LIMIT);
-        let mut accepted = accepted;
-        if let Some(gap) = backlog.gap {
-            accepted = gap.to;
-            state.queue.push_back(Outgoing::Item(FeedItem::Gap(gap)));
-        }
         // A full page may not be all: the next catch-up reads on.
         state.lagged = backlog.events.len() == QUEUE_LIMIT;
-        for event in backlog.events {
-            accepted = event.seq;
-            state.queue.push_back(Outgoing::Item(FeedItem::Event(event)));
-        }
-        state.accepted_up_to = Some(accepted);
+        state.queue_backlog(accepted, backlog);
     }
 }
 
@@ -510,9 +504,7 @@ pub struct Hold {
 impl Hold {
     fn poll_due(&mut self, event: &HubEvent, setup: &Setup, cx: &mut Context<'_>) -> Poll<()> {
         if !matches!(&self.waiting, Some((seq, _)) if *seq == event.seq) {
-            let delay = setup.faults.sampled_delay(&setup.peer);
-            let due_micros = event.emitted_at + delay.as_micros() as u64;
-            let wait = Duration::from_micros(due_micros.saturating_sub(unix_micros_now()));
+            let wait = setup.faults.event_wait(&setup.peer, event.emitted_at);
             if wait.is_zero() {
                 self.waiting = None;
                 return Poll::Ready(());

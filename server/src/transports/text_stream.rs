@@ -110,8 +110,7 @@ struct Chunked<C>(std::marker::PhantomData<C>);
 impl<C: StreamCodec> Chunked<C> {
     fn outbound(label: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Outbound {
         let chunk = chunk.http1_chunk();
-        let bytes = non_empty(chunk.framed, chunk.body_len);
-        Outbound { bytes, label, seq, payload_len: Some(chunk.json_len), delivered: None }
+        Outbound { bytes: chunk.framed, label, seq, payload_len: Some(chunk.json_len), delivered: None }
     }
 }
 
@@ -122,8 +121,8 @@ impl<C: StreamCodec> Framing for Chunked<C> {
 
     fn event(event: &HubEvent) -> Outbound {
         let Http1Chunk { framed, body_len, json_len } = C::event_http1(event);
-        let (label, bytes) = (WireLabel::of_event(&event.body), non_empty(framed, body_len));
-        Outbound { bytes, label, seq: Some(event.seq), payload_len: Some(json_len), delivered: Some(body_len) }
+        let label = WireLabel::of_event(&event.body);
+        Outbound { bytes: framed, label, seq: Some(event.seq), payload_len: Some(json_len), delivered: Some(body_len) }
     }
 
     fn gap(gap: Gap) -> Outbound {
@@ -132,15 +131,6 @@ impl<C: StreamCodec> Framing for Chunked<C> {
 
     fn keep_alive() -> Outbound {
         Self::outbound(WireLabel::KeepAlive, None, TextChunk::from_static(C::KEEP_ALIVE))
-    }
-}
-
-/// An empty chunk's framing (`0\r\n\r\n`) is the body's end: such a chunk is not written at all.
-fn non_empty(framed: Bytes, body_len: usize) -> Bytes {
-    if body_len == 0 {
-        Bytes::new()
-    } else {
-        framed
     }
 }
 

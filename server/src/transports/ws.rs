@@ -35,7 +35,7 @@ use crate::api::handoff::Socket;
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::api::wire::Wire;
-use crate::core::hub_event::{HubEvent, WebSocketFrame};
+use crate::core::hub_event::{HubEvent, WebSocketFrame, WireFrame};
 use crate::core::peer::Peer;
 use crate::wire::connection::Annotation;
 
@@ -252,10 +252,7 @@ impl Framing for Frames {
     }
 
     fn event(event: &HubEvent) -> Outbound {
-        let payload_len = match event.web_socket_frame() {
-            WebSocketFrame::Text(payload) | WebSocketFrame::Binary(payload) => payload.len(),
-        };
-        let bytes = event.web_socket_wire_frame(frame);
+        let WireFrame { bytes, payload_len } = event.web_socket_wire_frame(frame);
         let label = WireLabel::of_event(&event.body);
         Outbound { bytes, label, seq: Some(event.seq), payload_len: None, delivered: Some(payload_len) }
     }
