@@ -31,11 +31,24 @@ test("on a phone the page does not scroll sideways, lanes swipe one at a time, a
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
 
   // A tap on an event's arrow pins it: highlighted in this lane and in the others, and it stays so.
-  const event = sse.locator('[data-testid="record"][data-kind="event"]').last();
-  const seq = await event.getAttribute("data-seq");
-  const hit = (await event.locator("line.hit").boundingBox())!;
-  await page.touchscreen.tap(hit.x + hit.width / 2, hit.y + hit.height / 2);
-  await expect(sse.locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/);
+  // An arrow is drawn again, as a new element, when its bytes measured at the socket arrive, so the newest one may
+  // be replaced between finding it and tapping it: the tap goes to the one before it, found again on each try. Its
+  // middle comes from the DOM, not `boundingBox()`: an arrow the server saw cross in one instant is a flat line,
+  // and its 10 px transparent stroke is what the finger hits.
+  await expect.poll(async () => sse.locator('[data-testid="record"][data-kind="event"]').count()).toBeGreaterThan(1);
+  const seq = await sse.locator('[data-testid="record"][data-kind="event"]').nth(-2).getAttribute("data-seq");
+  await expect(async () => {
+    const hit = await sse
+      .locator(`[data-testid="record"][data-kind="event"][data-seq="${seq}"] line.hit`)
+      .first()
+      .evaluate((line) => {
+        const box = line.getBoundingClientRect();
+        return { x: box.x + box.width / 2, y: box.y + box.height / 2, attached: line.isConnected };
+      });
+    expect(hit.attached).toBe(true);
+    await page.touchscreen.tap(hit.x, hit.y);
+    await expect(sse.locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/, { timeout: 2_000 });
+  }).toPass();
   await expect(lane(page, "web_socket").locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/);
   // Touch targets: every button on the page at least 44 px tall.
   const short = await page.locator("button:visible").evaluateAll((buttons) =>
