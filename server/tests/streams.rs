@@ -247,6 +247,28 @@ async fn ws_client_that_never_answers_pings_is_closed_with_1008() {
     assert_eq!(close_of(&mut stream).await.0, close_code::POLICY_VIOLATION);
 }
 
+#[tokio::test]
+async fn ws_client_that_answers_pings_is_pinged_each_interval_and_stays_open() {
+    let server = TestServer::start_with(&["--ws-ping-seconds", "1"]).await;
+    let mut socket = open_ws(&server, "").await;
+    assert!(matches!(next_ws(&mut socket).await, WsServerMessage::Hello(_)));
+    // tungstenite answers each ping with a pong as it reads; the fan-out pings every stream from one timer.
+    let mut pings = 0;
+    let listening = tokio::time::Instant::now() + Duration::from_millis(3_600);
+    while let Ok(frame) = tokio::time::timeout_at(listening, socket.next()).await {
+        match frame.expect("socket open").unwrap() {
+            Message::Ping(payload) => {
+                assert!(payload.is_empty());
+                pings += 1;
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert!((3..=4).contains(&pings), "one ping a second for 3.6 s, got {pings}");
+    let seq = server.publish("still here").await;
+    assert_eq!(ws_seqs(&mut socket, 1).await, [seq]);
+}
+
 type Lines = futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>;
 
 async fn open_lines(server: &TestServer) -> Lines {

@@ -7,10 +7,16 @@
 //!
 //! The task reads the hub's history, not a channel of its own: it cannot fall behind into a second queue, and a
 //! stream that misses events (a full queue of its own, a jump in numbering) catches up from the same history.
+//!
+//! The same task keeps idle connections alive (an SSE comment, a WebSocket ping, see [`Subscriber::upkeep`]): one
+//! timer for every stream of the hub instead of one per stream, which at 10,000 WebSockets and one event a second
+//! was a fifth of the server's CPU (measured: docs/src/scale.md).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::core::hub_event::HubEvent;
 
@@ -29,6 +35,9 @@ pub trait Subscriber: Send + Sync + 'static {
     fn offer(&self, event: &Arc<HubEvent>) -> Offer;
     /// The hub closed: nothing more will be offered.
     fn close(&self);
+    /// Whatever keeps the connection alive that is due by `now` (a keep-alive, a heartbeat); answers when it next
+    /// wants to be asked, or `None` once the stream ended.
+    fn upkeep(&self, now: Instant) -> Option<Instant>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +52,13 @@ const STREAMS_WORTH_A_YIELD: usize = 1000;
 
 /// How many events one round reads from the history before it offers them.
 const EVENTS_PER_ROUND: usize = 256;
+
+/// The upkeep looks at every stream at least this often, so that a stream that joined meanwhile is not missed for
+/// longer...
+const UPKEEP_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+/// ...and at most this often: thousands of streams each due at its own moment share one look. A keep-alive or a
+/// ping is then up to this late.
+const UPKEEP_AT_MOST_EVERY: Duration = Duration::from_millis(250);
 
 /// The fan-out of one hub: joined by streams, woken by every publish.
 #[derive(Default)]
@@ -131,8 +147,17 @@ impl Drop for Fanout {
 
 async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_to: u64) {
     let mut subscribers: Vec<Weak<dyn Subscriber>> = Vec::new();
+    let mut upkeep_due = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
     loop {
-        shared.new_events.notified().await;
+        tokio::select! {
+            () = shared.new_events.notified() => {}
+            () = upkeep_due.as_mut() => {
+                subscribers.append(&mut lock(&shared.joining).subscribers);
+                let next = upkeep(&mut subscribers);
+                upkeep_due.as_mut().reset(next);
+                continue;
+            }
+        }
         loop {
             // Read before the joiners are taken: a stream not taken in this round joined after this read, so the
             // backlog it takes after joining holds these events.
@@ -171,15 +196,37 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
     }
 }
 
-/// Offers `event` to one stream; answers whether to keep it. A panic in one stream's writing (its framing, the
-/// wire tap) ends that stream, not the fan-out of every other.
+/// Does every stream's due upkeep, forgets the streams that ended, and answers when to look again.
+fn upkeep(subscribers: &mut Vec<Weak<dyn Subscriber>>) -> Instant {
+    let now = Instant::now();
+    let mut next = now + UPKEEP_AT_LEAST_EVERY;
+    subscribers.retain(|subscriber| {
+        let Some(subscriber) = subscriber.upgrade() else { return false };
+        match guarded(&*subscriber, "its upkeep", |subscriber| subscriber.upkeep(now)) {
+            Some(Some(due)) => {
+                next = next.min(due);
+                true
+            }
+            Some(None) | None => false,
+        }
+    });
+    next.max(now + UPKEEP_AT_MOST_EVERY)
+}
+
+/// Offers `event` to one stream; answers whether to keep it.
 fn offer(subscriber: &dyn Subscriber, event: &Arc<HubEvent>) -> bool {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| subscriber.offer(event))) {
-        Ok(offer) => offer == Offer::Kept,
+    guarded(subscriber, "an event", |subscriber| subscriber.offer(event)) == Some(Offer::Kept)
+}
+
+/// Runs `work` on one stream: a panic in one stream's writing (its framing, the wire tap) ends that stream
+/// (`None`), not the fan-out of every other.
+fn guarded<T>(subscriber: &dyn Subscriber, what: &str, work: impl FnOnce(&dyn Subscriber) -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(subscriber))) {
+        Ok(answer) => Some(answer),
         Err(_) => {
-            tracing::error!(seq = event.seq, "a stream panicked while the fan-out wrote to it; it is closed");
+            tracing::error!("a stream panicked while the fan-out wrote {what} to it; it is closed");
             subscriber.close();
-            false
+            None
         }
     }
 }

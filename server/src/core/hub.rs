@@ -380,6 +380,7 @@ mod tests {
 mod fanout_tests {
     use super::*;
     use crate::core::fanout::{Joined, Offer, Subscriber};
+    use std::time::Duration;
     use std::sync::Weak;
 
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -391,6 +392,9 @@ mod fanout_tests {
         seen: Mutex<Vec<u64>>,
         closed: std::sync::atomic::AtomicBool,
         leave_after: Option<u64>,
+        /// When the fan-out asked for upkeep; it answers that the next is due this much later.
+        upkept: Mutex<Vec<tokio::time::Instant>>,
+        upkeep_every: Option<Duration>,
     }
 
     impl Subscriber for Recorder {
@@ -404,6 +408,11 @@ mod fanout_tests {
 
         fn close(&self) {
             self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+
+        fn upkeep(&self, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+            lock(&self.upkept).push(now);
+            Some(now + self.upkeep_every.unwrap_or(Duration::from_secs(3600)))
         }
     }
 
@@ -467,6 +476,30 @@ mod fanout_tests {
         hub.publish(message());
         settle().await;
         assert_eq!(*lock(&kept.seen), vec![1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_upkeep_looks_when_the_earliest_stream_is_due_at_most_every_quarter_second_and_at_least_every_second() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let start = tokio::time::Instant::now();
+        let recorder = |every: Option<u64>| {
+            Arc::new(Recorder { upkeep_every: every.map(Duration::from_millis), ..Default::default() })
+        };
+        let (idle, slow, fast) = (recorder(None), recorder(Some(600)), recorder(Some(100)));
+        hub.fanout().join(&hub, weak(&idle));
+        hub.fanout().join(&hub, weak(&slow));
+        let until = |millis: u64| tokio::time::sleep_until(start + Duration::from_millis(millis));
+        until(2_900).await;
+        hub.fanout().join(&hub, weak(&fast));
+        until(4_100).await;
+        drop(fast);
+        until(5_000).await;
+        drop(slow);
+        until(6_600).await;
+        let looks: Vec<u64> =
+            lock(&idle.upkept).iter().map(|at| at.duration_since(start).as_millis() as u64).collect();
+        // The slow stream's pace, then the fast one's floored at 250 ms, the slow one's again, and once a second.
+        assert_eq!(looks, vec![0, 600, 1200, 1800, 2400, 3000, 3250, 3500, 3750, 4000, 4250, 4850, 5450, 6450]);
     }
 
     #[tokio::test]

@@ -47,14 +47,28 @@ pub trait Framing: Send + 'static {
     /// Made once per event for every stream (see `HubEvent`).
     fn event(event: &HubEvent) -> Outbound;
     fn gap(gap: Gap) -> Outbound;
-    /// Written after a while without anything else (a stream with no keep-alive of its own never asks).
+    /// What keeps the connection alive (see [`Upkeep`]).
     fn keep_alive() -> Outbound;
+}
+
+/// How a stream keeps its idle connection alive; the hub's fan-out asks each stream when it is due (see
+/// `core::fanout`), so no stream keeps a timer of its own.
+#[derive(Clone, Copy, Debug)]
+pub enum Upkeep {
+    /// A keep-alive after this long without a write, so that proxies and NAT tables keep an idle stream (an SSE
+    /// comment, an empty line on the HTTP stream). Not while a write waits on the socket: then the client is slow,
+    /// not idle.
+    WhenIdle(Duration),
+    /// A ping this often, whatever else was written; a client that sent nothing since the last one (its pong
+    /// included) is unresponsive and the stream ends (a WebSocket, RFC 6455 §5.5.2).
+    Heartbeat(Duration),
 }
 
 /// One unit as it goes on the wire, and what the wire tap is told of it.
 pub struct Outbound {
     pub bytes: Bytes,
-    pub label: WireLabel,
+    /// `None` for a control frame, which the wire tap names by itself.
+    pub label: Option<WireLabel>,
     pub seq: Option<u64>,
     /// See [`Annotation::payload_len`].
     pub payload_len: Option<usize>,
@@ -69,6 +83,7 @@ pub struct Setup {
     pub faults: FaultSwitches,
     pub peer: Peer,
     pub wire: Wire,
+    pub upkeep: Upkeep,
 }
 
 /// One stream, shared by the fan-out (which offers it events) and its task (which owns its lifetime).
@@ -97,6 +112,12 @@ struct State {
     /// Woken when something is queued for the task.
     task: Option<Waker>,
     last_write: Instant,
+    /// When the upkeep is next due: a keep-alive's earliest, a heartbeat's next ping.
+    upkeep_due: Instant,
+    /// The client sent something since the last ping (see [`Upkeep::Heartbeat`]).
+    heard: bool,
+    /// A ping went unanswered: the stream ends.
+    unresponsive: bool,
     /// A WebSocket library is writing a frame of its own (see [`SharedSocket`]): until it is whole, events queue.
     foreign_sending: bool,
     /// The library's last write found the socket full: part of its frame may still be in its buffer.
@@ -148,6 +169,8 @@ pub enum End {
     Lost,
     /// The hub closed and everything queued was written: the stream ends as its transport ends it.
     Closed,
+    /// The client answered nothing for a heartbeat's interval (see [`Upkeep::Heartbeat`]).
+    Unresponsive,
 }
 
 /// Whether the task watches the socket's read side itself, or something else reads it (a WebSocket library).
@@ -172,6 +195,9 @@ impl<F: Framing> DirectStream<F> {
             gone: false,
             task: None,
             last_write: Instant::now(),
+            upkeep_due: Instant::now() + setup.upkeep.every(),
+            heard: true,
+            unresponsive: false,
             foreign_sending: false,
             foreign_blocked: false,
         };
@@ -195,21 +221,6 @@ impl<F: Framing> DirectStream<F> {
     /// Gives the stream its socket: from here on the fan-out may write to it.
     pub fn attach(&self, socket: Box<dyn Socket>) {
         lock(&self.state).socket = Some(socket);
-    }
-
-    /// Queues a keep-alive if nothing was written for `period` and nothing waits to be; answers when to ask next.
-    /// Not while a unit waits on the socket: then the client is not idle but slow.
-    pub fn keep_alive(&self, period: Duration) -> Instant {
-        let mut state = lock(&self.state);
-        let (now, due) = (Instant::now(), state.last_write + period);
-        if due > now {
-            return due;
-        }
-        if state.queue.is_empty() && state.writing.is_none() && !state.foreign_busy() {
-            state.queue.push_back(Outgoing::KeepAlive);
-            state.wake_task();
-        }
-        now + period
     }
 
     /// Stops the fan-out writing to this stream and completes the unit on its way out, so that whatever the
@@ -241,6 +252,9 @@ impl<F: Framing> DirectStream<F> {
         loop {
             if state.gone {
                 return Poll::Ready(End::Lost);
+            }
+            if state.unresponsive {
+                return Poll::Ready(End::Unresponsive);
             }
             match self.poll_write(&mut state, cx) {
                 Poll::Ready(Ok(())) => {}
@@ -335,7 +349,9 @@ impl<F: Framing> DirectStream<F> {
         if bytes.is_empty() {
             return;
         }
-        self.setup.wire.annotate(Annotation { event: label, seq, payload_len });
+        if let Some(event) = label {
+            self.setup.wire.annotate(Annotation { event, seq, payload_len });
+        }
         state.writing = Some(bytes);
     }
 
@@ -354,18 +370,26 @@ impl<F: Framing> DirectStream<F> {
             return;
         }
         state.accepted_up_to = Some(event.seq);
-        let outgoing = Outgoing::Item(FeedItem::Event(event.clone()));
-        if !state.may_write_at_once() || self.setup.faults.delays_events_of(&self.setup.peer) {
+        let delayed = self.setup.faults.delays_events_of(&self.setup.peer);
+        if self.send(state, Outgoing::Item(FeedItem::Event(event.clone())), !delayed) {
+            self.setup.counters.written_at_once();
+        }
+    }
+
+    /// Writes `outgoing` now if it `may_go_now` and the socket is free, else queues it for the task; answers
+    /// whether it was written now.
+    fn send(&self, state: &mut State, outgoing: Outgoing, may_go_now: bool) -> bool {
+        if !may_go_now || !state.may_write_at_once() {
             state.queue.push_back(outgoing);
             state.wake_task();
-            return;
+            return false;
         }
         self.start(state, outgoing);
-        self.setup.counters.written_at_once();
         // Not this task's waker: if the socket is full, the stream's task is woken to wait on it with its own.
         if self.poll_write(state, &mut Context::from_waker(Waker::noop())).is_pending() || state.gone {
             state.wake_task();
         }
+        true
     }
 
     /// Queues what the stream missed, from the history: the events after the last one it took, or a gap.
@@ -398,6 +422,37 @@ impl<F: Framing> Subscriber for DirectStream<F> {
         state.closed = true;
         state.wake_task();
     }
+
+    fn upkeep(&self, now: Instant) -> Option<Instant> {
+        let mut state = lock(&self.state);
+        if state.gone {
+            return None;
+        }
+        match self.setup.upkeep {
+            Upkeep::WhenIdle(every) => {
+                state.upkeep_due = state.last_write + every;
+                if state.upkeep_due <= now {
+                    state.upkeep_due = now + every;
+                    let waiting = !state.queue.is_empty() || state.writing.is_some() || state.foreign_busy();
+                    if !waiting {
+                        self.send(&mut state, Outgoing::KeepAlive, true);
+                    }
+                }
+            }
+            Upkeep::Heartbeat(every) if state.upkeep_due <= now => {
+                state.upkeep_due = now + every;
+                if std::mem::replace(&mut state.heard, false) {
+                    // Behind whatever is queued: a client too slow to read it is as good as silent.
+                    self.send(&mut state, Outgoing::KeepAlive, true);
+                } else {
+                    state.unresponsive = true;
+                    state.wake_task();
+                }
+            }
+            Upkeep::Heartbeat(_) => {}
+        }
+        (!state.gone).then_some(state.upkeep_due)
+    }
 }
 
 /// A stream as its task holds it: when the task ends, or is dropped before it ran (the connection never handed
@@ -417,6 +472,14 @@ impl<F: Framing> StreamTask<F> {
     /// after the unit on its way out.
     pub fn shared_socket(&self) -> SharedSocket<F> {
         SharedSocket(self.0.clone())
+    }
+}
+
+impl Upkeep {
+    fn every(self) -> Duration {
+        match self {
+            Upkeep::WhenIdle(every) | Upkeep::Heartbeat(every) => every,
+        }
     }
 }
 
@@ -453,7 +516,17 @@ impl<F: Framing> SharedSocket<F> {
 
 impl<F: Framing> AsyncRead for SharedSocket<F> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        self.with_socket(cx, |socket, cx| socket.poll_read(cx, buf))
+        let mut state = lock(&self.0.state);
+        let Some(socket) = state.socket.as_mut() else {
+            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+        };
+        let before = buf.filled().len();
+        let read = Pin::new(socket).poll_read(cx, buf);
+        // Anything from the client, a pong or not, shows it is there.
+        if buf.filled().len() > before {
+            state.heard = true;
+        }
+        read
     }
 }
 

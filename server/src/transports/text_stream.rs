@@ -13,7 +13,7 @@ use protocol::{ClientId, Gap, StreamHello, Transport, WireLabel};
 use tokio::io::AsyncWriteExt;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use super::direct_stream::{self, DirectStream, End, Framing, Hold, Outbound, Reads, StreamTask};
+use super::direct_stream::{self, DirectStream, End, Framing, Hold, Outbound, Reads, StreamTask, Upkeep};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
 use crate::api::handoff::{Handoff, Socket};
@@ -61,13 +61,14 @@ pub fn open<C: StreamCodec>(
     // the client has sent another request behind this one, which hyper must answer after it.
     let body = match handoff.filter(|_| wire.answering_the_last_request()) {
         Some(handoff) => {
-            let setup = direct_stream::Setup { hub: hub.clone(), counters, faults: lanes.faults().clone(), peer, wire };
+            let upkeep = Upkeep::WhenIdle(lanes.timing().sse_keep_alive);
+            let faults = lanes.faults().clone();
+            let setup = direct_stream::Setup { hub: hub.clone(), counters, faults, peer, wire, upkeep };
             let stream = DirectStream::<Chunked<C>>::open(setup, after, hello);
-            let keep_alive = lanes.timing().sse_keep_alive;
             handoff.give(move |socket| async move {
                 // Held until the stream ends: it counts as open and keeps its address's place.
                 let (_open, _permit) = (open, permit);
-                write_chunked(stream, socket, dropped, keep_alive).await;
+                write_chunked(stream, socket, dropped).await;
             });
             Handoff::placeholder()
         }
@@ -110,7 +111,7 @@ struct Chunked<C>(std::marker::PhantomData<C>);
 impl<C: StreamCodec> Chunked<C> {
     fn outbound(label: WireLabel, seq: Option<u64>, chunk: TextChunk) -> Outbound {
         let chunk = chunk.http1_chunk();
-        Outbound { bytes: chunk.framed, label, seq, payload_len: Some(chunk.json_len), delivered: None }
+        Outbound { bytes: chunk.framed, label: Some(label), seq, payload_len: Some(chunk.json_len), delivered: None }
     }
 }
 
@@ -122,7 +123,8 @@ impl<C: StreamCodec> Framing for Chunked<C> {
     fn event(event: &HubEvent) -> Outbound {
         let Http1Chunk { framed, body_len, json_len } = C::event_http1(event);
         let label = WireLabel::of_event(&event.body);
-        Outbound { bytes: framed, label, seq: Some(event.seq), payload_len: Some(json_len), delivered: Some(body_len) }
+        let (seq, payload_len, delivered) = (Some(event.seq), Some(json_len), Some(body_len));
+        Outbound { bytes: framed, label: Some(label), seq, payload_len, delivered }
     }
 
     fn gap(gap: Gap) -> Outbound {
@@ -140,19 +142,14 @@ async fn write_chunked<C: StreamCodec>(
     stream: StreamTask<Chunked<C>>,
     socket: Box<dyn Socket>,
     mut dropped: FaultWatch,
-    keep_alive: Duration,
 ) {
     stream.attach(socket);
     let mut hold = Hold::default();
-    let mut keep_alive_due = std::pin::pin!(tokio::time::sleep(keep_alive));
-    let ended = loop {
-        tokio::select! {
-            end = std::future::poll_fn(|cx| stream.poll_work(cx, &mut hold, Reads::OnlyForClose)) => break end,
-            () = &mut keep_alive_due => keep_alive_due.as_mut().reset(stream.keep_alive(keep_alive)),
-            // Ending the body closes the response; the client reconnects (EventSource by itself, a fetch reader by
-            // its own code).
-            () = dropped.until_dropped() => break End::Closed,
-        }
+    let ended = tokio::select! {
+        end = std::future::poll_fn(|cx| stream.poll_work(cx, &mut hold, Reads::OnlyForClose)) => end,
+        // Ending the body closes the response; the client reconnects (EventSource by itself, a fetch reader by its
+        // own code).
+        () = dropped.until_dropped() => End::Closed,
     };
     if let End::Lost = ended {
         return;

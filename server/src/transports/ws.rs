@@ -3,8 +3,8 @@
 //! socket stays open; the rest get a close code from RFC 6455 with a reason.
 //!
 //! The lab answers the handshake itself and then shares the socket between tungstenite, which reads the client's
-//! frames and writes the lab's replies, pings and close, and the hub's fan-out, which writes each event's frame
-//! (made once for every socket) the moment it is published (`direct_stream`).
+//! frames and writes the lab's replies, pongs and close, and the hub's fan-out, which writes each event's frame
+//! (made once for every socket) the moment it is published, and the heartbeat's pings (`direct_stream`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -20,14 +20,15 @@ use futures::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use protocol::routes::{self, StreamQuery};
 use protocol::{close_code, EventBody, Gap, StreamHello, Transport, WireLabel, WsServerMessage};
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
 
-use super::direct_stream::{DirectStream, End, Framing, Hold, Outbound, Reads, Setup, SharedSocket, StreamTask};
+use super::direct_stream::{
+    DirectStream, End, Framing, Hold, Outbound, Reads, Setup, SharedSocket, StreamTask, Upkeep,
+};
 use crate::api::admission::AddressPermit;
 use crate::api::error::ApiError;
 use crate::api::extract::{ClientAddress, Handshake, ValidQuery};
@@ -101,15 +102,13 @@ async fn session(
     let (exchange, instance) = (wire.exchange(), lanes.instance());
     let hello = |head_seq| StreamHello { epoch: hub.epoch().clone(), head_seq, exchange, instance };
     let mut dropped = lanes.faults().watch(peer.clone());
-    let setup = Setup { hub: hub.clone(), counters, faults: lanes.faults().clone(), peer, wire: wire.clone() };
+    let ping_interval = lanes.timing().ws_ping_interval;
+    let (faults, upkeep) = (lanes.faults().clone(), Upkeep::Heartbeat(ping_interval));
+    let setup = Setup { hub: hub.clone(), counters, faults, peer, wire: wire.clone(), upkeep };
     let stream = DirectStream::<Frames>::open(setup, after, hello);
     stream.attach(socket);
     let socket = WebSocketStream::from_raw_socket(stream.shared_socket(), Role::Server, Some(config())).await;
     let (mut sink, mut incoming) = socket.split();
-    let ping_interval = lanes.timing().ws_ping_interval;
-    let mut pings = interval_at(Instant::now() + ping_interval, ping_interval);
-    pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut heard_since_last_ping = true;
     let mut hold = Hold::default();
 
     let closing = loop {
@@ -118,10 +117,12 @@ async fn session(
             biased;
             end = std::future::poll_fn(|cx| stream.poll_work(cx, &mut hold, Reads::Elsewhere)) => break match end {
                 End::Closed => Some(Closing { code: close_code::GOING_AWAY, reason: "server shutting down" }),
+                End::Unresponsive => {
+                    Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" })
+                }
                 End::Lost => None,
             },
             received = incoming.next() => {
-                heard_since_last_ping = true;
                 match received {
                     Some(Ok(Message::Text(text))) => {
                         // The ack goes before the event it acknowledges (the two-way lesson times the round trip
@@ -151,15 +152,6 @@ async fn session(
             }
             // No close frame: the TCP connection just ends, as in a crash or a cut cable (the browser sees 1006).
             _ = dropped.until_dropped() => break None,
-            _ = pings.tick() => {
-                if !heard_since_last_ping {
-                    break Some(Closing { code: close_code::POLICY_VIOLATION, reason: "no pong within the heartbeat interval" });
-                }
-                heard_since_last_ping = false;
-                if !send_within(&mut sink, Message::Ping(Default::default()), ping_interval).await {
-                    break None;
-                }
-            }
         }
     };
     // Nothing more from the fan-out; the frame on its way out is completed first.
@@ -242,7 +234,7 @@ impl Frames {
     fn own(message: &WsServerMessage) -> Outbound {
         let (label, seq) = message.label();
         let bytes = frame(WebSocketFrame::Text(Bytes::from(message.encode())));
-        Outbound { bytes, label, seq, payload_len: None, delivered: None }
+        Outbound { bytes, label: Some(label), seq, payload_len: None, delivered: None }
     }
 }
 
@@ -254,16 +246,19 @@ impl Framing for Frames {
     fn event(event: &HubEvent) -> Outbound {
         let WireFrame { bytes, payload_len } = event.web_socket_wire_frame(frame);
         let label = WireLabel::of_event(&event.body);
-        Outbound { bytes, label, seq: Some(event.seq), payload_len: None, delivered: Some(payload_len) }
+        Outbound { bytes, label: Some(label), seq: Some(event.seq), payload_len: None, delivered: Some(payload_len) }
     }
 
     fn gap(gap: Gap) -> Outbound {
         Self::own(&WsServerMessage::Gap(gap))
     }
 
-    /// Never asked: the session's heartbeat is tungstenite's ping, whose pong it must see.
+    /// The heartbeat's ping, empty: the client's pong (any frame, in fact) is what the session waits for.
     fn keep_alive() -> Outbound {
-        Outbound { bytes: Bytes::new(), label: WireLabel::KeepAlive, seq: None, payload_len: None, delivered: None }
+        let mut bytes = Vec::with_capacity(2);
+        // Writing into a `Vec` cannot fail.
+        let _ = Frame::ping(Vec::new()).format(&mut bytes);
+        Outbound { bytes: Bytes::from(bytes), label: None, seq: None, payload_len: None, delivered: None }
     }
 }
 
