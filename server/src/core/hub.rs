@@ -380,8 +380,8 @@ mod tests {
 mod fanout_tests {
     use super::*;
     use crate::core::fanout::{Joined, Offer, Subscriber};
-    use std::time::Duration;
     use std::sync::Weak;
+    use std::time::Duration;
 
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         mutex.lock().unwrap()
@@ -496,8 +496,7 @@ mod fanout_tests {
         until(5_000).await;
         drop(slow);
         until(6_600).await;
-        let looks: Vec<u64> =
-            lock(&idle.upkept).iter().map(|at| at.duration_since(start).as_millis() as u64).collect();
+        let looks: Vec<u64> = lock(&idle.upkept).iter().map(|at| at.duration_since(start).as_millis() as u64).collect();
         // The slow stream's pace, then the fast one's floored at 250 ms, the slow one's again, and once a second.
         assert_eq!(looks, vec![0, 600, 1200, 1800, 2400, 3000, 3250, 3500, 3750, 4000, 4250, 4850, 5450, 6450]);
     }
