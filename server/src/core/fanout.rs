@@ -12,6 +12,8 @@
 //! timer for every stream of the hub instead of one per stream, which at 10,000 WebSockets and one event a second
 //! was a fifth of the server's CPU (measured: docs/src/scale.md).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
@@ -53,8 +55,7 @@ const STREAMS_WORTH_A_YIELD: usize = 1000;
 /// How many events one round reads from the history before it offers them.
 const EVENTS_PER_ROUND: usize = 256;
 
-/// The upkeep looks at every stream at least this often, so that a stream that joined meanwhile is not missed for
-/// longer...
+/// The upkeep looks at least this often, so that a stream that joined meanwhile is soon asked when it is due...
 const UPKEEP_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// ...and at most this often: thousands of streams each due at its own moment share one look. A keep-alive or a
 /// ping is then up to this late.
@@ -147,14 +148,16 @@ impl Drop for Fanout {
 
 async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_to: u64) {
     let mut subscribers: Vec<Weak<dyn Subscriber>> = Vec::new();
+    let mut upkeeps = Upkeeps::default();
     let mut upkeep_due = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
     loop {
         tokio::select! {
             () = shared.new_events.notified() => {}
             () = upkeep_due.as_mut() => {
-                subscribers.append(&mut lock(&shared.joining).subscribers);
-                let next = upkeep(&mut subscribers);
-                upkeep_due.as_mut().reset(next);
+                let joined = std::mem::take(&mut lock(&shared.joining).subscribers);
+                upkeeps.schedule(&joined);
+                subscribers.extend(joined);
+                upkeep_due.as_mut().reset(upkeeps.run());
                 continue;
             }
         }
@@ -167,6 +170,7 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
             };
             let closed = {
                 let mut joining = lock(&shared.joining);
+                upkeeps.schedule(&joining.subscribers);
                 subscribers.append(&mut joining.subscribers);
                 joining.closed
             };
@@ -196,21 +200,72 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
     }
 }
 
-/// Does every stream's due upkeep, forgets the streams that ended, and answers when to look again.
-fn upkeep(subscribers: &mut Vec<Weak<dyn Subscriber>>) -> Instant {
-    let now = Instant::now();
-    let mut next = now + UPKEEP_AT_LEAST_EVERY;
-    subscribers.retain(|subscriber| {
-        let Some(subscriber) = subscriber.upgrade() else { return false };
-        match guarded(&*subscriber, "its upkeep", |subscriber| subscriber.upkeep(now)) {
-            Some(Some(due)) => {
-                next = next.min(due);
-                true
-            }
-            Some(None) | None => false,
+/// When each stream's upkeep is next due, earliest first: a look asks only the streams that are due, so 10,000
+/// WebSockets pinged every 20 s cost 500 asks a second, not 10,000 per look.
+#[derive(Default)]
+struct Upkeeps {
+    due: BinaryHeap<Reverse<Due>>,
+    /// Breaks ties in joining order.
+    scheduled: u64,
+}
+
+struct Due {
+    at: Instant,
+    order: u64,
+    stream: Weak<dyn Subscriber>,
+}
+
+impl Upkeeps {
+    /// Streams just joined are asked at the next look, and tell then when they are next due.
+    fn schedule(&mut self, joined: &[Weak<dyn Subscriber>]) {
+        let now = Instant::now();
+        for stream in joined {
+            self.push(now, stream.clone());
         }
-    });
-    next.max(now + UPKEEP_AT_MOST_EVERY)
+    }
+
+    fn push(&mut self, at: Instant, stream: Weak<dyn Subscriber>) {
+        self.scheduled += 1;
+        self.due.push(Reverse(Due { at, order: self.scheduled, stream }));
+    }
+
+    /// Asks every stream that is due for its upkeep, forgets the ones that ended, and answers when to look again.
+    fn run(&mut self) -> Instant {
+        let now = Instant::now();
+        while let Some(Reverse(Due { at, .. })) = self.due.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse(Due { stream, .. })) = self.due.pop() else { break };
+            let Some(subscriber) = stream.upgrade() else { continue };
+            if let Some(Some(next)) = guarded(&*subscriber, "its upkeep", |subscriber| subscriber.upkeep(now)) {
+                // Never again in this look, whatever the stream answers.
+                self.push(next.max(now + UPKEEP_AT_MOST_EVERY), stream);
+            }
+        }
+        let earliest = self.due.peek().map_or(now + UPKEEP_AT_LEAST_EVERY, |Reverse(due)| due.at);
+        earliest.min(now + UPKEEP_AT_LEAST_EVERY).max(now + UPKEEP_AT_MOST_EVERY)
+    }
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
 }
 
 /// Offers `event` to one stream; answers whether to keep it.
