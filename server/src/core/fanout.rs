@@ -53,7 +53,7 @@ pub enum Offer {
 const STREAMS_WORTH_A_YIELD: usize = 1000;
 
 /// How many events one round reads from the history before it offers them.
-const EVENTS_PER_ROUND: usize = 256;
+pub(crate) const EVENTS_PER_ROUND: usize = 256;
 
 /// The upkeep looks at least this often, so that a stream that joined meanwhile is soon asked when it is due...
 const UPKEEP_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
@@ -195,6 +195,11 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
                 }
             }
             offered_up_to = last;
+            // A hub publishing faster than this round writes would never leave it: its connections are kept alive
+            // from here then, or their pings would stop while events flow.
+            if upkeep_due.is_elapsed() {
+                upkeep_due.as_mut().reset(upkeeps.run());
+            }
             tokio::task::yield_now().await;
         }
     }

@@ -509,6 +509,25 @@ mod fanout_tests {
         assert_eq!(asked(&idle.upkept), vec![0]);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn connections_are_kept_alive_while_the_hub_publishes_faster_than_a_round_writes() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100_000));
+        let recorder = Arc::new(Recorder { upkeep_every: Some(Duration::from_millis(500)), ..Default::default() });
+        hub.fanout().join(&hub, weak(&recorder));
+        settle().await;
+        // More events than a round reads arrive before each round: the fan-out never finds the history drained.
+        for _ in 0..40 {
+            for _ in 0..(crate::core::fanout::EVENTS_PER_ROUND + 50) {
+                hub.publish(message());
+            }
+            tokio::time::advance(Duration::from_millis(100)).await;
+            tokio::task::yield_now().await;
+        }
+        let asked = lock(&recorder.upkept).len();
+        assert!(asked >= 7, "4 s at one upkeep per 500 ms, asked {asked} times");
+        assert!(lock(&recorder.seen).len() > 9_000, "the fan-out kept writing");
+    }
+
     #[tokio::test]
     async fn a_stream_that_leaves_is_offered_nothing_more_and_closing_tells_the_rest() {
         let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
