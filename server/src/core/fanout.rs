@@ -154,9 +154,7 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
         tokio::select! {
             () = shared.new_events.notified() => {}
             () = upkeep_due.as_mut() => {
-                let joined = std::mem::take(&mut lock(&shared.joining).subscribers);
-                upkeeps.schedule(&joined);
-                subscribers.extend(joined);
+                take_joiners(&shared, &mut subscribers, &mut upkeeps);
                 upkeep_due.as_mut().reset(upkeeps.run());
                 continue;
             }
@@ -168,12 +166,7 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
                 Some(source) => source.events_after(offered_up_to, EVENTS_PER_ROUND),
                 None => Vec::new(),
             };
-            let closed = {
-                let mut joining = lock(&shared.joining);
-                upkeeps.schedule(&joining.subscribers);
-                subscribers.append(&mut joining.subscribers);
-                joining.closed
-            };
+            let closed = take_joiners(&shared, &mut subscribers, &mut upkeeps);
             let Some(last) = events.last().map(|event| event.seq) else {
                 if closed {
                     // Only once every event stored before the close was offered: a closing hub loses none.
@@ -203,6 +196,15 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// Takes the streams that joined since the last look into the offers and the upkeep schedule; answers whether the
+/// hub closed.
+fn take_joiners(shared: &Shared, subscribers: &mut Vec<Weak<dyn Subscriber>>, upkeeps: &mut Upkeeps) -> bool {
+    let mut joining = lock(&shared.joining);
+    upkeeps.schedule(&joining.subscribers);
+    subscribers.append(&mut joining.subscribers);
+    joining.closed
 }
 
 /// When each stream's upkeep is next due, earliest first: a look asks only the streams that are due, so 10,000

@@ -112,8 +112,8 @@ struct State {
     /// Woken when something is queued for the task.
     task: Option<Waker>,
     last_write: Instant,
-    /// When the upkeep is next due: a keep-alive's earliest, a heartbeat's next ping.
-    upkeep_due: Instant,
+    /// When a heartbeat's next ping is due (a keep-alive's follows from `last_write`).
+    next_ping: Instant,
     /// The client sent something since the last ping (see [`Upkeep::Heartbeat`]).
     heard: bool,
     /// A ping went unanswered: the stream ends.
@@ -195,7 +195,7 @@ impl<F: Framing> DirectStream<F> {
             gone: false,
             task: None,
             last_write: Instant::now(),
-            upkeep_due: Instant::now() + setup.upkeep.every(),
+            next_ping: Instant::now() + setup.upkeep.every(),
             heard: true,
             unresponsive: false,
             foreign_sending: false,
@@ -428,19 +428,19 @@ impl<F: Framing> Subscriber for DirectStream<F> {
         if state.gone {
             return None;
         }
-        match self.setup.upkeep {
+        let next = match self.setup.upkeep {
+            Upkeep::WhenIdle(every) if state.last_write + every > now => state.last_write + every,
             Upkeep::WhenIdle(every) => {
-                state.upkeep_due = state.last_write + every;
-                if state.upkeep_due <= now {
-                    state.upkeep_due = now + every;
-                    let waiting = !state.queue.is_empty() || state.writing.is_some() || state.foreign_busy();
-                    if !waiting {
-                        self.send(&mut state, Outgoing::KeepAlive, true);
-                    }
+                let waiting = !state.queue.is_empty() || state.writing.is_some() || state.foreign_busy();
+                if !waiting {
+                    self.send(&mut state, Outgoing::KeepAlive, true);
                 }
+                // A period on: after the keep-alive, or to see again whether a slow client has become idle.
+                now + every
             }
-            Upkeep::Heartbeat(every) if state.upkeep_due <= now => {
-                state.upkeep_due = now + every;
+            Upkeep::Heartbeat(_) if state.next_ping > now => state.next_ping,
+            Upkeep::Heartbeat(every) => {
+                state.next_ping = now + every;
                 if std::mem::replace(&mut state.heard, false) {
                     // Behind whatever is queued: a client too slow to read it is as good as silent.
                     self.send(&mut state, Outgoing::KeepAlive, true);
@@ -448,10 +448,10 @@ impl<F: Framing> Subscriber for DirectStream<F> {
                     state.unresponsive = true;
                     state.wake_task();
                 }
+                state.next_ping
             }
-            Upkeep::Heartbeat(_) => {}
-        }
-        (!state.gone).then_some(state.upkeep_due)
+        };
+        (!state.gone).then_some(next)
     }
 }
 
