@@ -3,10 +3,8 @@
 //! something must come from the lab's own page (or an origin in `--allowed-origins`), or from a program that is not
 //! a browser (no `Origin`, no `Sec-Fetch-Site`), and the API's writes take JSON only, which a form cannot send.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use crate::api::admission::Admission;
 use crate::api::error::ApiError;
@@ -14,14 +12,11 @@ use crate::api::error::ApiError;
 /// The header browsers add to say where a request came from, even when they leave `Origin` out.
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
-pub async fn refuse_cross_site_writes(State(admission): State<Admission>, request: Request, next: Next) -> Response {
+pub fn refuse_cross_site_write(admission: &Admission, request: &Request) -> Result<(), ApiError> {
     if is_read_only(request.method()) {
-        return next.run(request).await;
+        return Ok(());
     }
-    if let Err(error) = check_writer(&admission, request.headers(), request.uri().path()) {
-        return error.into_response();
-    }
-    next.run(request).await
+    check_writer(admission, request.headers(), request.uri().path())
 }
 
 /// `GET`, `HEAD` and `OPTIONS` change nothing here, so anyone may send them (a WebSocket handshake has its own

@@ -7,6 +7,7 @@ pub mod audio;
 pub mod class;
 pub mod control;
 pub mod cross_site;
+pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod faults;

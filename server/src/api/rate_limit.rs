@@ -6,14 +6,11 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::api::error::ApiError;
-use crate::api::extract::ClientAddress;
 
 /// Addresses remembered before forgetting the ones whose allowance is full again.
 const ADDRESSES_BEFORE_PRUNING: usize = 4096;
@@ -71,29 +68,30 @@ impl RequestRateLimit {
 #[derive(Clone)]
 pub struct ToneLimit(pub RequestRateLimit);
 
-/// Middleware: counts every `/api/` request and gRPC call against its address's allowance. The page and its assets are not
-/// limited: a page load fetches several at once, and they are served from memory. Nor are deliveries to the lab's
-/// own webhook receiver: they come from the lab's own sender on loopback, which shares that address with a local
-/// page, and limiting them would show failures no receiver caused (the receiver checks a signature first, which
-/// costs one HMAC).
-pub async fn limit_api_requests(
-    State(rate_limit): State<RequestRateLimit>,
-    ClientAddress(address): ClientAddress,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    let webhook_delivery = request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
-    // gRPC calls (the lab's service and reflection, native or gRPC-web) are API requests too, whatever their path.
-    let content_type = request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-    let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
-    let api = path.starts_with("/api/") || grpc;
-    if api && !webhook_delivery {
-        if let Err(refusal) = rate_limit.check(address) {
-            return refusal.into_response();
+impl RequestRateLimit {
+    /// Counts every `/api/` request and gRPC call against its address's allowance. The page and its assets are not
+    /// limited: a page load fetches several at once, and they are served from memory. Nor are deliveries to the
+    /// lab's own webhook receiver: they come from the lab's own sender on loopback, which shares that address with
+    /// a local page, and limiting them would show failures no receiver caused (the receiver checks a signature
+    /// first, which costs one HMAC).
+    pub fn check_request(&self, request: &Request, address: IpAddr) -> Result<(), ApiError> {
+        if self.limiter.is_none() {
+            return Ok(());
         }
+        let path = request.uri().path();
+        let webhook_delivery =
+            request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
+        // gRPC calls (the lab's service and reflection, native or gRPC-web) are API requests too, whatever their
+        // path.
+        let content_type =
+            request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
+        let api = path.starts_with("/api/") || grpc;
+        if api && !webhook_delivery {
+            return self.check(address);
+        }
+        Ok(())
     }
-    next.run(request).await
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -23,7 +22,6 @@ use crate::wire::connection::{Annotation, ConnectionWire};
 use crate::wire::ledger::WireLedger;
 use crate::wire::pcapng;
 
-use protocol::headers::EXCHANGE as EXCHANGE_HEADER;
 const MAX_RECORDS_PER_PAGE: usize = 1000;
 
 /// The connection's wire accounting, when the app is served by [`crate::serve()`] (absent under a bare router).
@@ -53,16 +51,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Wire {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Wire(parts.extensions.get::<Arc<ConnectionWire>>().cloned()))
     }
-}
-
-/// Middleware: tells every response which exchange it is.
-pub async fn stamp_exchange(wire: Wire, request: Request, next: Next) -> Response {
-    let exchange = wire.exchange();
-    let mut response = next.run(request).await;
-    if exchange != 0 {
-        response.headers_mut().insert(HeaderName::from_static(EXCHANGE_HEADER), HeaderValue::from(exchange));
-    }
-    response
 }
 
 pub fn router() -> Router<AppState> {
