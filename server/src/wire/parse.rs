@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use smallvec::SmallVec;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
@@ -74,7 +75,7 @@ pub enum Unit {
     /// bytes so the hex view can show every field.
     Frame {
         info: FrameInfo,
-        header: Vec<u8>,
+        header: FrameHeaderBytes,
         payload: u64,
         first_bytes: Vec<u8>,
     },
@@ -82,6 +83,13 @@ pub enum Unit {
         bytes: u64,
     },
 }
+
+/// A WebSocket frame header: at most 14 bytes (2, a 64-bit length, a mask), kept inline so that a frame, which a
+/// stream writes per event, costs the tap no allocation.
+pub type FrameHeaderBytes = SmallVec<[u8; 14]>;
+
+/// A chunk-size line as it is read: hex digits and CRLF, inline unless a sender adds long extensions.
+type ChunkSizeLine = SmallVec<[u8; 24]>;
 
 #[derive(Debug)]
 enum State {
@@ -91,7 +99,7 @@ enum State {
         length: u64,
         text: Vec<u8>,
     },
-    ChunkSize(Vec<u8>),
+    ChunkSize(ChunkSizeLine),
     ChunkData {
         remaining: u64,
         size: u64,
@@ -110,11 +118,11 @@ enum State {
         seen: Vec<u8>,
         line: u64,
     },
-    FrameHeader(Vec<u8>),
+    FrameHeader(FrameHeaderBytes),
     FramePayload {
         remaining: u64,
         info: FrameInfo,
-        header: Vec<u8>,
+        header: FrameHeaderBytes,
         payload: u64,
         first_bytes: Vec<u8>,
     },
@@ -164,7 +172,7 @@ impl StreamParser {
     /// From now on the stream carries WebSocket frames (the response side saw `101 Switching Protocols`).
     pub fn switch_to_websocket(&mut self) {
         if matches!(self.state, State::Head(ref bytes) if bytes.is_empty()) {
-            self.state = State::FrameHeader(Vec::new());
+            self.state = State::FrameHeader(FrameHeaderBytes::new());
         }
     }
 
@@ -217,15 +225,18 @@ impl StreamParser {
             }
             State::ChunkSize(line) => {
                 let start = line.len().saturating_sub(1);
-                line.extend_from_slice(data);
+                // Only up to the first line end: the chunk's data follows in the same write, and copying it here
+                // cost an allocation per SSE event.
+                let taken = data.iter().position(|&byte| byte == b'\n').map_or(data.len(), |at| at + 1);
+                line.extend_from_slice(&data[..taken]);
                 let Some(end) = find(&line[start..], b"\r\n").map(|at| start + at + 2) else {
                     if line.len() > 1024 {
                         units.push(Unit::Unparsed { bytes: line.len() as u64 });
                         self.state = State::Unparsed;
                     }
-                    return data.len();
+                    return taken;
                 };
-                let used = data.len() - (line.len() - end);
+                let used = taken - (line.len() - end);
                 line.truncate(end);
                 let size = match httparse::parse_chunk_size(line) {
                     Ok(httparse::Status::Complete((_, size))) => size,
@@ -263,7 +274,7 @@ impl StreamParser {
                 if *remaining == 0 {
                     let (text, messages) = (std::mem::take(text), std::mem::take(messages));
                     units.push(Unit::Chunk { framing: *line + 2, data: *size, text, messages });
-                    self.state = State::ChunkSize(Vec::new());
+                    self.state = State::ChunkSize(ChunkSizeLine::new());
                 }
                 used as usize
             }
@@ -294,7 +305,7 @@ impl StreamParser {
                         let state = State::FramePayload {
                             remaining: payload,
                             info,
-                            header: seen[..header_len].to_vec(),
+                            header: FrameHeaderBytes::from_slice(&seen[..header_len]),
                             payload,
                             first_bytes: Vec::new(),
                         };
@@ -331,7 +342,7 @@ impl StreamParser {
 
     fn finish_frame(&mut self, units: &mut Vec<Unit>) {
         if let State::FramePayload { info, header, payload, first_bytes, .. } =
-            std::mem::replace(&mut self.state, State::FrameHeader(Vec::new()))
+            std::mem::replace(&mut self.state, State::FrameHeader(FrameHeaderBytes::new()))
         {
             units.push(Unit::Frame { info, header, payload, first_bytes });
         }
@@ -389,8 +400,8 @@ impl StreamParser {
         self.state = match framing {
             BodyFraming::None | BodyFraming::Fixed(0) => State::Head(Vec::new()),
             BodyFraming::Fixed(length) => State::Fixed { remaining: length, length, text: Vec::new() },
-            BodyFraming::Chunked => State::ChunkSize(Vec::new()),
-            BodyFraming::WebSocket => State::FrameHeader(Vec::new()),
+            BodyFraming::Chunked => State::ChunkSize(ChunkSizeLine::new()),
+            BodyFraming::WebSocket => State::FrameHeader(FrameHeaderBytes::new()),
             BodyFraming::UntilClose => State::Unparsed,
         };
     }
