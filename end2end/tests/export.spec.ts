@@ -360,10 +360,14 @@ test("HAR: every lane's exchanges and WebSocket messages, valid HAR 1.2, with th
     const head = units!.find((unit) => unit.unit.kind === "response_head");
     if (head) expect(entry.response.headersSize).toBe(head.bytes.head);
     if (entry._resourceType === "websocket") {
-      // Every text frame the server sent, in order, is a received message of exactly its payload's size.
+      // Every received message is a text frame the server sent, in order, of exactly its payload's size. A frame
+      // still on its way when the lane closed its socket crossed the wire too, but a closing WebSocket delivers no
+      // more messages (WHATWG WebSockets), so the server's list may run a frame or two past the page's.
       const frames = units!.filter((unit) => unit.unit.kind === "frame" && unit.direction === "to_client" && unit.unit.opcode === "text");
       const received = entry._webSocketMessages.filter((message: any) => message.type === "receive" && message.opcode === 1);
-      expect(received.map((message: any) => Buffer.byteLength(message.data))).toEqual(frames.map((frame) => frame.bytes.payload));
+      const sent = frames.map((frame) => frame.bytes.payload);
+      expect(sent.slice(0, received.length)).toEqual(received.map((message: any) => Buffer.byteLength(message.data)));
+      expect(sent.length - received.length).toBeLessThanOrEqual(2);
       expect(received.length).toBeGreaterThanOrEqual(3);
     } else if (units!.some((unit) => unit.unit.kind === "body")) {
       const body = units!.filter((unit) => unit.unit.kind === "body" && unit.direction === "to_client");

@@ -84,6 +84,28 @@ async fn a_full_transport_answers_503_with_retry_after() {
     assert_eq!(response.status(), 101);
 }
 
+/// The checks and stamps every request passes are one middleware (`api::envelope`): an answer and a refusal from it
+/// alike name their exchange and the server run and carry the security headers.
+#[tokio::test]
+async fn answers_and_refusals_alike_carry_their_exchange_the_run_and_the_security_headers() {
+    let server = TestServer::start_with(&["--max-requests-per-second", "1", "--request-burst", "1"]).await;
+    let answered = server.http.get(server.url("/api/poll?after=0")).send().await.unwrap();
+    let refused = server.http.get(server.url("/api/poll?after=0")).send().await.unwrap();
+    assert_eq!((answered.status().as_u16(), refused.status().as_u16()), (200, 429));
+    let exchange = |response: &reqwest::Response| -> u64 {
+        response.headers()[protocol::headers::EXCHANGE].to_str().unwrap().parse().unwrap()
+    };
+    assert!(exchange(&refused) > exchange(&answered), "each request is its own exchange");
+    for response in [&answered, &refused] {
+        let headers = response.headers();
+        assert!(!headers[protocol::headers::EPOCH].is_empty());
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers.get("content-encoding"), None, "the API is never compressed");
+    }
+    assert_eq!(refused.json::<ApiErrorBody>().await.unwrap().error, "rate_limited");
+}
+
 #[tokio::test]
 async fn the_page_carries_security_headers_and_a_nonce_policy() {
     let server = TestServer::start().await;
