@@ -229,6 +229,10 @@ async fn the_page_is_compressed_but_api_bytes_are_sent_as_they_are() {
     let get = |path: &str| server.http.get(server.url(path)).header("accept-encoding", "gzip, br").send();
     let page = get("/").await.unwrap();
     assert!(page.headers().get("content-encoding").is_some(), "the page should be compressed");
+    // The fallback (files, and the page's own 404) is compressed too: it is layered apart from the pages.
+    let missing = get("/no/such/page").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("content-encoding").is_some(), "the 404 page should be compressed");
     for path in ["/api/poll?after=0", "/api/stats"] {
         let response = get(path).await.unwrap();
         assert_eq!(response.headers().get("content-encoding"), None, "{path} must not be compressed");
