@@ -49,6 +49,27 @@ impl RequestRateLimit {
         Self { limiter, over: over.into() }
     }
 
+    /// Counts every `/api/` request and gRPC call against its address's allowance. The page and its assets are not
+    /// limited: a page load fetches several at once, and they are served from memory. Nor are deliveries to the
+    /// lab's own webhook receiver: they come from the lab's own sender on loopback, which shares that address with
+    /// a local page, and limiting them would show failures no receiver caused (the receiver checks a signature
+    /// first, which costs one HMAC).
+    pub fn check_request(&self, request: &Request, address: IpAddr) -> Result<(), ApiError> {
+        let path = request.uri().path();
+        let webhook_delivery =
+            request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
+        // gRPC calls (the lab's service and reflection, native or gRPC-web) are API requests too, whatever their
+        // path.
+        let content_type =
+            request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
+        let api = path.starts_with("/api/") || grpc;
+        if api && !webhook_delivery {
+            return self.check(address);
+        }
+        Ok(())
+    }
+
     pub fn check(&self, address: IpAddr) -> Result<(), ApiError> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
         if limiter.len() > ADDRESSES_BEFORE_PRUNING {
@@ -67,32 +88,6 @@ impl RequestRateLimit {
 /// Each address's share of tones, kept apart from its request allowance (see [`RequestRateLimit::tones`]).
 #[derive(Clone)]
 pub struct ToneLimit(pub RequestRateLimit);
-
-impl RequestRateLimit {
-    /// Counts every `/api/` request and gRPC call against its address's allowance. The page and its assets are not
-    /// limited: a page load fetches several at once, and they are served from memory. Nor are deliveries to the
-    /// lab's own webhook receiver: they come from the lab's own sender on loopback, which shares that address with
-    /// a local page, and limiting them would show failures no receiver caused (the receiver checks a signature
-    /// first, which costs one HMAC).
-    pub fn check_request(&self, request: &Request, address: IpAddr) -> Result<(), ApiError> {
-        if self.limiter.is_none() {
-            return Ok(());
-        }
-        let path = request.uri().path();
-        let webhook_delivery =
-            request.method() == axum::http::Method::POST && path.starts_with("/api/webhooks/receiver/");
-        // gRPC calls (the lab's service and reflection, native or gRPC-web) are API requests too, whatever their
-        // path.
-        let content_type =
-            request.headers().get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-        let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
-        let api = path.starts_with("/api/") || grpc;
-        if api && !webhook_delivery {
-            return self.check(address);
-        }
-        Ok(())
-    }
-}
 
 #[cfg(test)]
 mod tests {
