@@ -67,12 +67,15 @@ async fn get_mqtt(
 async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wire: Wire, permit: AddressPermit) {
     let counters = host.counters().clone();
     let _open = counters.open();
-    let mut dropped = lanes.faults().watch(peer);
+    let mut fault_watch = lanes.faults().watch(peer);
     // The page cannot read the upgrade response's headers, so the CONNACK tells it which exchange's measured
     // bytes are its own (as the WebSocket lane's `hello` does).
     let mut link =
         host.connect(permit.address(), vec![(mqtt::EXCHANGE_PROPERTY.to_owned(), wire.exchange().to_string())]);
     let (mut sink, mut incoming) = socket.split();
+    // Made once, not at every turn of the loop (see the WebSocket lane's session).
+    let dropped = fault_watch.until_dropped();
+    tokio::pin!(dropped);
     let closing = loop {
         tokio::select! {
             out = link.outgoing.recv() => match out {
@@ -104,7 +107,7 @@ async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wi
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
             },
             // No close frame: the TCP connection just ends, as in a crash or a cut cable.
-            _ = dropped.until_dropped() => break None,
+            () = &mut dropped => break None,
         }
     };
     if let Some((code, reason)) = closing {

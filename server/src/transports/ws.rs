@@ -101,7 +101,7 @@ async fn session(
     let hub = lanes.hub();
     let (exchange, instance) = (wire.exchange(), lanes.instance());
     let hello = |head_seq| StreamHello { epoch: hub.epoch().clone(), head_seq, exchange, instance };
-    let mut dropped = lanes.faults().watch(peer.clone());
+    let mut fault_watch = lanes.faults().watch(peer.clone());
     let ping_interval = lanes.timing().ws_ping_interval;
     let (faults, upkeep) = (lanes.faults().clone(), Upkeep::Heartbeat(ping_interval));
     let setup = Setup { hub: hub.clone(), counters, faults, peer, wire: wire.clone(), upkeep };
@@ -110,6 +110,10 @@ async fn session(
     let socket = WebSocketStream::from_raw_socket(stream.shared_socket(), Role::Server, Some(config())).await;
     let (mut sink, mut incoming) = socket.split();
     let mut hold = Hold::default();
+    // Made once, not at every turn of the loop: each would register with the fault's watch and leave it again,
+    // and the loop turns at every pong (measured: docs/src/scale.md).
+    let dropped = fault_watch.until_dropped();
+    tokio::pin!(dropped);
 
     let closing = loop {
         tokio::select! {
@@ -151,7 +155,7 @@ async fn session(
                 }
             }
             // No close frame: the TCP connection just ends, as in a crash or a cut cable (the browser sees 1006).
-            _ = dropped.until_dropped() => break None,
+            () = &mut dropped => break None,
         }
     };
     // Nothing more from the fan-out; the frame on its way out is completed first.
