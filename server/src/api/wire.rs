@@ -38,6 +38,13 @@ impl Wire {
         self.0.as_ref().is_some_and(|wire| wire.answering_the_last_request())
     }
 
+    /// See [`ConnectionWire::prefetch`].
+    pub fn prefetch(&self) {
+        if let Some(wire) = &self.0 {
+            wire.prefetch();
+        }
+    }
+
     pub fn annotate(&self, annotation: Annotation) {
         if let Some(wire) = &self.0 {
             wire.annotate(annotation);

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::core::hub_event::HubEvent;
+use crate::core::prefetch::prefetch;
 
 /// Where the fan-out reads events: the hub's history (`EventHub`).
 pub trait EventSource: Send + Sync + 'static {
@@ -40,6 +41,8 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Whatever keeps the connection alive that is due by `now` (a keep-alive, a heartbeat); answers when it next
     /// wants to be asked, or `None` once the stream ended.
     fn upkeep(&self, now: Instant) -> Option<Instant>;
+    /// Starts loading what [`Subscriber::offer`] will read (see [`crate::core::prefetch`]): the stream is next.
+    fn prefetch(&self) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,8 +183,7 @@ async fn run(source: Weak<dyn EventSource>, shared: Arc<Shared>, mut offered_up_
             // Events the history no longer holds (the task fell behind it) reach each stream as a jump in
             // numbering, which it answers by catching up from the history: the gap is the stream's to report.
             for event in &events {
-                subscribers
-                    .retain(|subscriber| subscriber.upgrade().is_some_and(|subscriber| offer(&*subscriber, event)));
+                offer_to_all(&mut subscribers, event);
                 // A burst to thousands of streams would hold this worker thread for a long time without a break.
                 if subscribers.len() >= STREAMS_WORTH_A_YIELD {
                     tokio::task::yield_now().await;
@@ -273,6 +275,31 @@ impl Ord for Due {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.order).cmp(&(other.at, other.order))
     }
+}
+
+/// Offers `event` to every stream in joining order, and forgets the ones that ended. While one stream is written,
+/// the next one's state is being loaded, and the one after's place in memory (see [`crate::core::prefetch`]).
+fn offer_to_all(subscribers: &mut Vec<Weak<dyn Subscriber>>, event: &Arc<HubEvent>) {
+    let mut next = subscribers.first().and_then(Weak::upgrade);
+    let mut kept = 0;
+    for index in 0..subscribers.len() {
+        if let Some(after_next) = subscribers.get(index + 2) {
+            // The reference counts that upgrading it will change, just before the stream itself.
+            let stream = Weak::as_ptr(after_next).cast::<u8>();
+            prefetch(stream.wrapping_sub(2 * std::mem::size_of::<usize>()), 64);
+        }
+        let current = next.take();
+        next = subscribers.get(index + 1).and_then(Weak::upgrade);
+        if let Some(next) = &next {
+            next.prefetch();
+        }
+        if current.is_some_and(|subscriber| offer(&*subscriber, event)) {
+            // Order is kept: everything between `kept` and `index` has ended.
+            subscribers.swap(kept, index);
+            kept += 1;
+        }
+    }
+    subscribers.truncate(kept);
 }
 
 /// Offers `event` to one stream; answers whether to keep it.

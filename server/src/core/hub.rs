@@ -395,11 +395,15 @@ mod fanout_tests {
         /// When the fan-out asked for upkeep; it answers that the next is due this much later.
         upkept: Arc<Mutex<Vec<tokio::time::Instant>>>,
         upkeep_every: Option<Duration>,
+        /// Every offer to the streams sharing this log, as (stream, event), in the order they were made.
+        offers: Arc<Mutex<Vec<(usize, u64)>>>,
+        id: usize,
     }
 
     impl Subscriber for Recorder {
         fn offer(&self, event: &Arc<HubEvent>) -> Offer {
             lock(&self.seen).push(event.seq);
+            lock(&self.offers).push((self.id, event.seq));
             match self.leave_after {
                 Some(last) if event.seq >= last => Offer::Gone,
                 _ => Offer::Kept,
@@ -526,6 +530,40 @@ mod fanout_tests {
         let asked = lock(&recorder.upkept).len();
         assert!(asked >= 7, "4 s at one upkeep per 500 ms, asked {asked} times");
         assert!(lock(&recorder.seen).len() > 9_000, "the fan-out kept writing");
+    }
+
+    #[tokio::test]
+    async fn streams_are_offered_each_event_in_joining_order_while_others_leave_or_are_dropped_between_them() {
+        let hub = Arc::new(EventHub::new(Epoch("t".into()), 100));
+        let offers = Arc::new(Mutex::new(Vec::new()));
+        // Stream 3 is dropped by its owner before any event; 0, 2 and 5 leave after events 1, 2 and 3.
+        let leaving = [Some(1), None, Some(2), None, None, Some(3), None];
+        let streams: Vec<_> = leaving
+            .iter()
+            .enumerate()
+            .map(|(id, &leave_after)| {
+                Arc::new(Recorder { leave_after, offers: offers.clone(), id, ..Default::default() })
+            })
+            .collect();
+        for stream in &streams {
+            hub.fanout().join(&hub, weak(stream));
+        }
+        let mut streams: Vec<_> = streams.into_iter().map(Some).collect();
+        streams[3] = None;
+        for _ in 0..5 {
+            hub.publish(message());
+        }
+        settle().await;
+        let offered =
+            |seq: u64| lock(&offers).iter().filter(|(_, of)| *of == seq).map(|(id, _)| *id).collect::<Vec<_>>();
+        assert_eq!(offered(1), [0, 1, 2, 4, 5, 6]);
+        assert_eq!(offered(2), [1, 2, 4, 5, 6]);
+        assert_eq!(offered(3), [1, 4, 5, 6]);
+        assert_eq!(offered(4), [1, 4, 6]);
+        assert_eq!(offered(5), [1, 4, 6]);
+        for stream in streams.iter().flatten().filter(|stream| stream.leave_after.is_none()) {
+            assert_eq!(*lock(&stream.seen), [1, 2, 3, 4, 5], "stream {}", stream.id);
+        }
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ pub mod lessons;
 pub mod log;
 pub mod message;
 pub mod peer;
+pub mod prefetch;
 pub mod presence;
 pub mod refusal;
 pub mod replica;

@@ -34,6 +34,7 @@ use crate::core::feed::FeedItem;
 use crate::core::hub::{Backlog, EventHub};
 use crate::core::hub_event::HubEvent;
 use crate::core::peer::Peer;
+use crate::core::prefetch::prefetch;
 use crate::core::stats::TransportCounters;
 use crate::wire::connection::Annotation;
 
@@ -421,6 +422,11 @@ impl<F: Framing> Subscriber for DirectStream<F> {
         let mut state = lock(&self.state);
         state.closed = true;
         state.wake_task();
+    }
+
+    fn prefetch(&self) {
+        prefetch(&self.state, std::mem::size_of_val(&self.state));
+        self.setup.wire.prefetch();
     }
 
     fn upkeep(&self, now: Instant) -> Option<Instant> {

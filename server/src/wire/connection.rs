@@ -13,7 +13,7 @@ use super::capture::{direction_index, Capture, SharedCapture};
 use super::grpc_messages;
 use super::hex::hex;
 use super::ledger::WireLedger;
-use super::parse::{Side, StartLine, StreamParser, Unit};
+use super::parse::{Side, StartLine, StreamParser, Unit, Units};
 use crate::core::clock::unix_micros_now;
 
 /// What a handler says the next SSE chunk or outgoing WebSocket data frame carries, queued before it is written.
@@ -61,8 +61,8 @@ struct State {
     requests: StreamParser,
     responses: StreamParser,
     exchange: Exchange,
-    annotations: VecDeque<Annotation>,
-    units: Vec<Unit>,
+    annotations: Annotations,
+    units: Units,
     capturing: Capturing,
     /// Pages this connection's capture was handed to.
     pages: Vec<ClientId>,
@@ -85,8 +85,8 @@ impl ConnectionWire {
             requests: StreamParser::new(Side::Requests),
             responses: StreamParser::new(Side::Responses),
             exchange: Exchange::default(),
-            annotations: VecDeque::new(),
-            units: Vec::new(),
+            annotations: Annotations::default(),
+            units: Units::new(),
             capturing: Capturing::Undecided(Vec::new()),
             pages: Vec::new(),
             exchanges: 0,
@@ -119,11 +119,14 @@ impl ConnectionWire {
         state.exchanges == state.answered + 1 && state.requests.between_messages()
     }
 
+    /// Starts loading the connection's state, which the next write will read and change (see
+    /// [`crate::core::prefetch`]).
+    pub fn prefetch(&self) {
+        crate::core::prefetch::prefetch(&self.state, std::mem::size_of_val(&self.state));
+    }
+
     pub fn annotate(&self, annotation: Annotation) {
-        let mut state = self.state();
-        if state.annotations.len() < MAX_PENDING_ANNOTATIONS {
-            state.annotations.push_back(annotation);
-        }
+        self.state().annotations.push(annotation);
     }
 
     pub fn read(&self, bytes: &[u8]) {
@@ -254,13 +257,13 @@ impl ConnectionWire {
             // The streams (SSE, HTTP streaming) say what each chunk carries; a poll's body is one plain answer. A
             // gRPC-web response's chunks were cut by message in `feed` and need no word from the handler.
             Unit::Chunk { .. } if state.exchange.transport.is_some_and(|lane| lane != Transport::Grpc) => {
-                let annotation = state.annotations.pop_front();
+                let annotation = state.annotations.pop();
                 common_unit(unit, annotation, state.keeps_text())
             }
             Unit::Frame { ref info, .. }
                 if info.is_data() && state.exchange.transport == Some(Transport::WebSocket) =>
             {
-                let annotation = state.annotations.pop_front();
+                let annotation = state.annotations.pop();
                 common_unit(unit, annotation, state.keeps_text())
             }
             other => common_unit(other, None, state.keeps_text()),
@@ -300,6 +303,29 @@ impl Drop for ConnectionWire {
             let record = self.make_record(&state, WireDirection::ToClient, unit, WireBytes::default(), String::new());
             self.ledger.record(record, Some(client));
         }
+    }
+}
+
+/// What handlers said the next units carry, in order. A stream annotates each unit just before writing it, so
+/// there is nearly always one at most: it waits inline, beside the rest of the connection's state, and only a
+/// handler running ahead of its socket queues more.
+#[derive(Default)]
+struct Annotations {
+    next: Option<Annotation>,
+    after: VecDeque<Annotation>,
+}
+
+impl Annotations {
+    fn push(&mut self, annotation: Annotation) {
+        if self.next.is_none() && self.after.is_empty() {
+            self.next = Some(annotation);
+        } else if self.after.len() < MAX_PENDING_ANNOTATIONS {
+            self.after.push_back(annotation);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Annotation> {
+        self.next.take().or_else(|| self.after.pop_front())
     }
 }
 
@@ -440,6 +466,23 @@ mod tests {
         );
         assert_eq!(captured[0].not_kept, asset.len() as u64 + 40);
         assert!(ledger.captures(&ClientId::try_from("other".to_owned()).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn annotations_come_out_in_the_order_they_went_in_however_they_interleave() {
+        let label = |seq| Annotation { event: WireLabel::Tick, seq: Some(seq), payload_len: None };
+        let mut annotations = Annotations::default();
+        let (mut pushed, mut taken) = (0, Vec::new());
+        // One at a time (the streams), then a handler running three ahead, then one and one again.
+        for (pushes, pops) in [(1, 1), (3, 1), (1, 2), (2, 4)] {
+            for _ in 0..pushes {
+                annotations.push(label(pushed));
+                pushed += 1;
+            }
+            taken.extend((0..pops).filter_map(|_| annotations.pop()).map(|annotation| annotation.seq.unwrap()));
+        }
+        assert_eq!(taken, (0..7).collect::<Vec<_>>());
+        assert!(annotations.pop().is_none());
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub enum Unit {
 /// stream writes per event, costs the tap no allocation.
 pub type FrameHeaderBytes = SmallVec<[u8; 14]>;
 
+/// The units one read or write completes: one, nearly always (an event's frame or chunk), kept inline in the
+/// connection's state so that taking them touches no memory of its own.
+pub type Units = SmallVec<[Unit; 2]>;
+
 /// A chunk-size line as it is read: hex digits and CRLF, inline unless a sender adds long extensions.
 type ChunkSizeLine = SmallVec<[u8; 24]>;
 
@@ -185,7 +189,7 @@ impl StreamParser {
     }
 
     /// Feeds the next bytes of the stream, appending each unit they complete to `units`.
-    pub fn feed(&mut self, mut data: &[u8], units: &mut Vec<Unit>) {
+    pub fn feed(&mut self, mut data: &[u8], units: &mut Units) {
         while !data.is_empty() {
             let used = self.step(data, units);
             data = &data[used..];
@@ -193,7 +197,7 @@ impl StreamParser {
     }
 
     /// Consumes some of `data` (at least one byte) and returns how many.
-    fn step(&mut self, data: &[u8], units: &mut Vec<Unit>) -> usize {
+    fn step(&mut self, data: &[u8], units: &mut Units) -> usize {
         let (kept_text, kept_frame_bytes) = if self.keep_text { (KEPT_CHUNK_TEXT, KEPT_FRAME_BYTES) } else { (0, 0) };
         match &mut self.state {
             State::Head(seen) => {
@@ -340,7 +344,7 @@ impl StreamParser {
         }
     }
 
-    fn finish_frame(&mut self, units: &mut Vec<Unit>) {
+    fn finish_frame(&mut self, units: &mut Units) {
         if let State::FramePayload { info, header, payload, first_bytes, .. } =
             std::mem::replace(&mut self.state, State::FrameHeader(FrameHeaderBytes::new()))
         {
@@ -349,7 +353,7 @@ impl StreamParser {
     }
 
     /// A head is complete: parse it and set up for its body.
-    fn finish_head(&mut self, raw: Vec<u8>, units: &mut Vec<Unit>) {
+    fn finish_head(&mut self, raw: Vec<u8>, units: &mut Units) {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let parsed = match self.side {
             Side::Requests => {
@@ -472,17 +476,17 @@ mod tests {
 
     /// Feeds `bytes` split at every possible size, checking the units never depend on how the stream was cut.
     fn units_in_any_split(side: Side, bytes: &[u8]) -> Vec<Unit> {
-        let mut whole = Vec::new();
+        let mut whole = Units::new();
         StreamParser::new(side).feed(bytes, &mut whole);
         for size in 1..bytes.len().min(40) {
             let mut parser = StreamParser::new(side);
-            let mut units = Vec::new();
+            let mut units = Units::new();
             for piece in bytes.chunks(size) {
                 parser.feed(piece, &mut units);
             }
             assert_eq!(units, whole, "split every {size} bytes");
         }
-        whole
+        whole.into_vec()
     }
 
     fn total(units: &[Unit]) -> u64 {
@@ -543,7 +547,7 @@ mod tests {
             let payload = vec![b'x'; length];
             let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n".to_vec();
             bytes.extend(frame_bytes(Frame::message(payload.clone(), OpCode::Data(Data::Text), true)));
-            let mut units = Vec::new();
+            let mut units = Units::new();
             StreamParser::new(Side::Responses).feed(&bytes, &mut units);
             let Unit::Frame { info, header: measured, payload: carried, .. } = &units[1] else { panic!("{units:?}") };
             assert_eq!((measured.len(), *carried, info.length_bits), (header, length as u64, bits), "{length} B");
@@ -558,7 +562,7 @@ mod tests {
             masked.header_mut().mask = Some([1, 2, 3, 4]);
             let mut parser = StreamParser::new(Side::Requests);
             parser.switch_to_websocket();
-            let mut units = Vec::new();
+            let mut units = Units::new();
             parser.feed(&frame_bytes(masked), &mut units);
             assert!(matches!(&units[0], Unit::Frame { header: h, info, .. }
                 if h.len() == header + 4 && h[header..] == [1, 2, 3, 4] && info.masked));
@@ -585,7 +589,7 @@ mod tests {
         let bytes = b"\x16\x03\x01 not http at all\r\n\r\nmore";
         for size in 1..bytes.len() {
             let mut parser = StreamParser::new(Side::Requests);
-            let mut units = Vec::new();
+            let mut units = Units::new();
             bytes.chunks(size).for_each(|piece| parser.feed(piece, &mut units));
             assert_eq!(total(&units), bytes.len() as u64, "split every {size} bytes");
         }
