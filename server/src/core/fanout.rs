@@ -41,7 +41,8 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Whatever keeps the connection alive that is due by `now` (a keep-alive, a heartbeat); answers when it next
     /// wants to be asked, or `None` once the stream ended.
     fn upkeep(&self, now: Instant) -> Option<Instant>;
-    /// Starts loading what [`Subscriber::offer`] will read (see [`crate::core::prefetch`]): the stream is next.
+    /// Starts loading what [`Subscriber::offer`] will read beyond the stream itself (see [`crate::core::prefetch`]):
+    /// the stream is next.
     fn prefetch(&self) {}
 }
 
@@ -277,21 +278,27 @@ impl Ord for Due {
     }
 }
 
-/// Offers `event` to every stream in joining order, and forgets the ones that ended. While one stream is written,
-/// the next one's state is being loaded, and the one after's place in memory (see [`crate::core::prefetch`]).
+/// Offers `event` to every stream in joining order, and forgets the ones that ended. Each stream's memory is loaded
+/// in steps before its turn (see [`crate::core::prefetch`]): three streams ahead, where its reference counts are;
+/// two ahead, the stream itself; one ahead, what it points to (its connection's wire tap).
 fn offer_to_all(subscribers: &mut Vec<Weak<dyn Subscriber>>, event: &Arc<HubEvent>) {
-    let mut next = subscribers.first().and_then(Weak::upgrade);
+    let upgrade = |subscribers: &[Weak<dyn Subscriber>], index: usize| subscribers.get(index).and_then(Weak::upgrade);
+    let mut next = upgrade(subscribers, 0);
+    let mut after_next = upgrade(subscribers, 1);
     let mut kept = 0;
     for index in 0..subscribers.len() {
-        if let Some(after_next) = subscribers.get(index + 2) {
-            // The reference counts that upgrading it will change, just before the stream itself.
-            let stream = Weak::as_ptr(after_next).cast::<u8>();
+        if let Some(far) = subscribers.get(index + 3) {
+            // The counts sit just before the stream in its allocation.
+            let stream = Weak::as_ptr(far).cast::<u8>();
             prefetch(stream.wrapping_sub(2 * std::mem::size_of::<usize>()), 64);
         }
-        let current = next.take();
-        next = subscribers.get(index + 1).and_then(Weak::upgrade);
-        if let Some(next) = &next {
-            next.prefetch();
+        let current = std::mem::replace(&mut next, after_next.take());
+        after_next = upgrade(subscribers, index + 2);
+        if let Some(stream) = &after_next {
+            prefetch(Arc::as_ptr(stream), std::mem::size_of_val(&**stream));
+        }
+        if let Some(stream) = &next {
+            stream.prefetch();
         }
         if current.is_some_and(|subscriber| offer(&*subscriber, event)) {
             // Order is kept: everything between `kept` and `index` has ended.

@@ -15,7 +15,7 @@ pub fn prefetch<T: ?Sized>(value: *const T, bytes: usize) {
 }
 
 /// Lines past this are left to be loaded when read: a hint for a large value would only push out others.
-const MAX_BYTES: usize = 8 * CACHE_LINE;
+const MAX_BYTES: usize = 12 * CACHE_LINE;
 const CACHE_LINE: usize = 64;
 
 #[cfg(target_arch = "x86_64")]

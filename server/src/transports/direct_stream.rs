@@ -34,7 +34,6 @@ use crate::core::feed::FeedItem;
 use crate::core::hub::{Backlog, EventHub};
 use crate::core::hub_event::HubEvent;
 use crate::core::peer::Peer;
-use crate::core::prefetch::prefetch;
 use crate::core::stats::TransportCounters;
 use crate::wire::connection::Annotation;
 
@@ -425,7 +424,6 @@ impl<F: Framing> Subscriber for DirectStream<F> {
     }
 
     fn prefetch(&self) {
-        prefetch(&self.state, std::mem::size_of_val(&self.state));
         self.setup.wire.prefetch();
     }
 

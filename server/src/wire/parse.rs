@@ -90,7 +90,7 @@ pub type FrameHeaderBytes = SmallVec<[u8; 14]>;
 
 /// The units one read or write completes: one, nearly always (an event's frame or chunk), kept inline in the
 /// connection's state so that taking them touches no memory of its own.
-pub type Units = SmallVec<[Unit; 2]>;
+pub type Units = SmallVec<[Unit; 1]>;
 
 /// A chunk-size line as it is read: hex digits and CRLF, inline unless a sender adds long extensions.
 type ChunkSizeLine = SmallVec<[u8; 24]>;
