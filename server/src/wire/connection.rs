@@ -319,7 +319,7 @@ impl Annotations {
     fn push(&mut self, annotation: Annotation) {
         if self.next.is_none() && self.after.is_empty() {
             self.next = Some(annotation);
-        } else if self.after.len() < MAX_PENDING_ANNOTATIONS {
+        } else if self.after.len() + usize::from(self.next.is_some()) < MAX_PENDING_ANNOTATIONS {
             self.after.push_back(annotation);
         }
     }
@@ -483,6 +483,10 @@ mod tests {
         }
         assert_eq!(taken, (0..7).collect::<Vec<_>>());
         assert!(annotations.pop().is_none());
+
+        // A handler far ahead of its socket: what waits is bounded, the inline one included.
+        (0..MAX_PENDING_ANNOTATIONS as u64 + 10).for_each(|seq| annotations.push(label(seq)));
+        assert_eq!(std::iter::from_fn(|| annotations.pop()).count(), MAX_PENDING_ANNOTATIONS);
     }
 
     #[test]
