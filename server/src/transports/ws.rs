@@ -111,7 +111,7 @@ async fn session(
     let (mut sink, mut incoming) = socket.split();
     let mut hold = Hold::default();
     // Made once, not at every turn of the loop: each would register with the fault's watch and leave it again,
-    // and the loop turns at every pong (measured: docs/src/scale.md).
+    // and the loop turns at every pong.
     let dropped = fault_watch.until_dropped();
     tokio::pin!(dropped);
 

@@ -311,21 +311,24 @@ impl Drop for ConnectionWire {
 /// handler running ahead of its socket queues more.
 #[derive(Default)]
 struct Annotations {
+    /// The oldest; `None` only when nothing waits.
     next: Option<Annotation>,
     after: VecDeque<Annotation>,
 }
 
 impl Annotations {
     fn push(&mut self, annotation: Annotation) {
-        if self.next.is_none() && self.after.is_empty() {
+        if self.next.is_none() {
             self.next = Some(annotation);
-        } else if self.after.len() + usize::from(self.next.is_some()) < MAX_PENDING_ANNOTATIONS {
+        } else if self.after.len() + 1 < MAX_PENDING_ANNOTATIONS {
             self.after.push_back(annotation);
         }
     }
 
     fn pop(&mut self) -> Option<Annotation> {
-        self.next.take().or_else(|| self.after.pop_front())
+        let oldest = self.next.take();
+        self.next = self.after.pop_front();
+        oldest
     }
 }
 
