@@ -304,6 +304,72 @@ async fn a_publish_the_engine_leaves_unanswered_is_504_unconfirmed_and_lands_onc
     assert_eq!(texts, vec![message(before.seq + 1, "unanswered"), message(before.seq + 2, "after")]);
 }
 
+/// A WebSocket publish the engine leaves unanswered is answered with an `error` frame once the engine call times
+/// out, on the same socket: the session reads nothing while it waits for the append, so the client's pongs of
+/// that time are unread, and the heartbeat (here a ping a second, the wait three) must not take them for silence.
+#[tokio::test]
+async fn a_web_socket_publish_the_engine_leaves_unanswered_keeps_its_socket_through_the_heartbeat() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let engine = Engine::start(EngineKind::Nats);
+    let instance = LabInstance::start("lab-1", &engine.url(), &["--paused", "--ws-ping-seconds", "1"]);
+    let ws_url = format!("ws://{}{}", instance.addr(), routes::WEB_SOCKET);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    // Reading answers the server's pings (tungstenite queues each pong as it reads, and sends it with the next read
+    // or write); a close from the server ends the test here.
+    let mut pings = 0;
+    let mut next_text = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> protocol::WsServerMessage {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), socket.next()).await;
+            match frame.expect("a frame in time").expect("the socket stays open").unwrap() {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) => pings += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    assert!(matches!(next_text(&mut socket).await, protocol::WsServerMessage::Hello(_)));
+
+    engine.freeze();
+    let publish = serde_json::json!({ "type": "publish", "text": "unanswered" }).to_string();
+    socket.send(Message::Text(publish.into())).await.unwrap();
+    let answer = next_text(&mut socket).await;
+    engine.thaw();
+    match answer {
+        protocol::WsServerMessage::Error { error, message } => {
+            assert_eq!(error, "log_unconfirmed", "{message}");
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    // Still the same socket, still heard: a publish after the thaw is acknowledged and arrives as an event, with
+    // the unanswered one before it, once.
+    let publish = serde_json::json!({ "type": "publish", "text": "after" }).to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        socket.send(Message::Text(publish.clone().into())).await.unwrap();
+        match next_text(&mut socket).await {
+            protocol::WsServerMessage::Ack { seq } => break seq,
+            protocol::WsServerMessage::Error { .. } => {
+                assert!(Instant::now() < deadline, "publishing never worked again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            protocol::WsServerMessage::Event(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let mut texts = Vec::new();
+    while texts.last().map(|(seq, _)| *seq) != Some(after) {
+        if let protocol::WsServerMessage::Event(event) = next_text(&mut socket).await {
+            if let protocol::EventBody::Message { text } = &event.body {
+                texts.push((event.seq, text.clone()));
+            }
+        }
+    }
+    assert_eq!(texts, vec![(after - 1, "unanswered".to_owned()), (after, "after".to_owned())]);
+    assert!(pings >= 3, "pinged through the wait and after: {pings}");
+}
+
 /// A restart asked of one instance is a new run on all of them: a new epoch everywhere, numbered from 1, and the
 /// old run's stragglers never bring it back.
 #[tokio::test]

@@ -445,7 +445,10 @@ impl<F: Framing> Subscriber for DirectStream<F> {
             Upkeep::Heartbeat(_) if state.next_ping > now => state.next_ping,
             Upkeep::Heartbeat(every) => {
                 state.next_ping = now + every;
-                if std::mem::replace(&mut state.heard, false) {
+                // While the session answers a frame of the client's own (an append that may wait on a slow
+                // engine), it reads nothing: a pong that came meanwhile is unread, not missing, and the verdict
+                // waits for a round in which the session listens.
+                if std::mem::replace(&mut state.heard, false) || state.foreign_sending {
                     // Behind whatever is queued: a client too slow to read it is as good as silent.
                     self.send(&mut state, Outgoing::KeepAlive, true);
                 } else {
