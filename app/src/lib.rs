@@ -20,6 +20,7 @@ pub mod round_trip;
 pub mod scale_chart;
 pub mod tab_share;
 
+pub use components::common::code_failure::show_code_failure;
 pub use components::{load_rendered_chunks, App, Page};
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 

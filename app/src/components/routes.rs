@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::common::code_failure::CodeFailureNotice;
 use crate::components::common::lazily::lazily;
 use crate::components::common::theme::{ThemeChoice, ThemeToggle};
 use crate::components::lab::knobs_code;
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
         }
     };
     view! {
+        <CodeFailureNotice />
         <nav class="site-nav" data-testid="site-nav">
             <a href="/">"Live lab"</a>
             <a href="/learn">"Lessons"</a>
