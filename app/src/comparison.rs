@@ -174,15 +174,16 @@ mod tests {
     use protocol::{WireBytes, WireTotals};
 
     fn lane(events: u64, head: u64, payload: u64) -> LaneMetrics {
-        let mut metrics = LaneMetrics::default();
-        metrics.events_received = events;
-        metrics.requests = 4;
-        metrics.empty_responses = 1;
-        metrics.wire = WireTotals {
-            to_server: WireBytes { head, framing: 0, payload: 0 },
-            to_client: WireBytes { head: 0, framing: 10, payload },
-        };
-        metrics
+        LaneMetrics {
+            events_received: events,
+            requests: 4,
+            empty_responses: 1,
+            wire: WireTotals {
+                to_server: WireBytes { head, framing: 0, payload: 0 },
+                to_client: WireBytes { head: 0, framing: 10, payload },
+            },
+            ..LaneMetrics::default()
+        }
     }
 
     #[test]

@@ -111,9 +111,7 @@ mod tests {
     use super::*;
 
     fn with_requests(requests: u64) -> LaneMetrics {
-        let mut metrics = LaneMetrics::default();
-        metrics.requests = requests;
-        metrics
+        LaneMetrics { requests, ..LaneMetrics::default() }
     }
 
     fn lanes() -> Vec<(Transport, LaneMetrics)> {
@@ -147,8 +145,7 @@ mod tests {
 
     #[test]
     fn a_number_is_accepted_within_its_tolerance_of_the_figure_on_screen() {
-        let mut recovered = LaneMetrics::default();
-        recovered.last_recovery_ms = Some(2_400.0);
+        let recovered = LaneMetrics { last_recovery_ms: Some(2_400.0), ..LaneMetrics::default() };
         let lanes = vec![(Transport::WebSocket, recovered)];
         let answer =
             Answer::Number { metric: Metric::LastRecoveryMs, lane: Transport::WebSocket, within_percent: 10.0 };
