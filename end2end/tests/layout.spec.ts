@@ -130,21 +130,35 @@ test.describe("a projector, 1280×720", () => {
   });
 
   test("the knobs drawer opens on demand, by button or k, and the page remembers it", async ({ page }) => {
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    // The drawer as the server renders it for this browser (its cookies go with the request).
+    const drawerAsServed = async () => {
+      const html = await (await page.request.get("/")).text();
+      return html.match(/<aside[^>]*id="knobs-drawer"[^>]*>/)?.[0] ?? "no drawer in the page";
+    };
     await hydrated(page);
     const drawer = page.getByTestId("knobs-drawer");
     await expect(drawer).toBeHidden();
     await openKnobs(page);
     await expect(page.getByTestId("generator-rate")).toBeVisible();
     await expect(page.getByTestId("knobs-open")).toHaveAttribute("aria-expanded", "true");
+    // Left open, it is open in the server's HTML too, so the lanes do not narrow once the page has loaded; the
+    // browser hydrates that HTML as it is, the drawer's controls live (no hydration error, no stopped code).
+    expect(await drawerAsServed()).not.toContain("hidden");
     await page.reload();
     await hydrated(page);
     await expect(drawer).toBeVisible();
+    await expect(page.getByTestId("generator-rate")).toBeVisible();
     await page.keyboard.press("k");
     await expect(drawer).toBeHidden();
+    expect(await drawerAsServed()).toContain("hidden");
     await page.reload();
     await hydrated(page);
     await page.waitForTimeout(500);
     await expect(drawer).toBeHidden();
+    await expect(page.getByTestId("code-failed")).toBeHidden();
+    expect(errors).toEqual([]);
   });
 });
 

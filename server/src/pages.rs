@@ -1,6 +1,7 @@
 //! The pages, rendered on the server with the lab's snapshot and the name of the page (the app has no client-side
 //! router; see `app::Page`).
 
+use ::app::components::lab::knobs_drawer::{left_open_in, DrawerLeftOpen};
 use ::app::{shell, Page};
 use axum::body::Bytes;
 use axum::http::{header, StatusCode};
@@ -34,6 +35,8 @@ pub fn pages(state: &AppState) -> Router<AppState> {
                 if let Some(theme) = chosen_theme() {
                     provide_context(theme);
                 }
+                // And the knobs drawer as the reader left it, so the lanes do not narrow after the page loads.
+                provide_context(DrawerLeftOpen(request_cookies().is_some_and(|cookies| left_open_in(&cookies))));
             },
             move || shell(options.clone()),
         );
@@ -120,9 +123,13 @@ fn request_head() -> Option<axum::http::request::Parts> {
 
 /// The theme in the request's cookie.
 fn chosen_theme() -> Option<protocol::Theme> {
+    protocol::Theme::from_cookie_header(&request_cookies()?)
+}
+
+/// The request's `Cookie` header: over HTTP/1.1, which is how browsers reach the lab's pages, there is one.
+fn request_cookies() -> Option<String> {
     let parts = request_head()?;
-    let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-    protocol::Theme::from_cookie_header(cookies)
+    parts.headers.get(header::COOKIE)?.to_str().ok().map(str::to_owned)
 }
 
 /// Leptos settings from cargo-leptos's environment, with a usable default when the binary runs on its own.

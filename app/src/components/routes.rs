@@ -4,6 +4,7 @@ use crate::components::common::code_failure::CodeFailureNotice;
 use crate::components::common::lazily::lazily;
 use crate::components::common::theme::{ThemeChoice, ThemeToggle};
 use crate::components::lab::knobs_code;
+use crate::components::lab::knobs_drawer::remembered_open;
 use crate::components::lab::lab_page::LabPage;
 use crate::components::lessons::{lesson_panel_code, lessons_page_code};
 use crate::components::present::present_page_code;
@@ -67,6 +68,8 @@ pub async fn load_rendered_chunks(page: Page) {
         Page::Lesson => _ = futures::future::join(lesson_panel_code(), knobs_code()).await,
         Page::Scale => _ = scale_page_code().await,
         Page::Present => _ = present_page_code().await,
+        // The drawer the reader left open was rendered open, its controls in it.
+        Page::Lab if remembered_open() => _ = knobs_code().await,
         Page::Lab | Page::NotFound => {}
     }
 }

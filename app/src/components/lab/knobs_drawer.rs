@@ -1,6 +1,7 @@
 //! The knobs drawer: the generator, the faults and the polling interval, beside the lanes when asked for, so the
 //! first screen belongs to the diagrams. It remembers whether it was open (a cookie, as the theme does), so a
-//! teacher who keeps it open finds it open on the next page.
+//! teacher who keeps it open finds it open on the next page. The server reads the same cookie and renders the
+//! drawer as it was left, so the lanes do not narrow under the reader's eyes once the page has loaded.
 
 use leptos::prelude::*;
 
@@ -8,20 +9,23 @@ use crate::components::context::KnobsDrawer;
 
 const COOKIE: &str = "lab-knobs";
 
+/// Whether the drawer was left open, as the server read it from the request's cookie (put in context by the
+/// server, as the theme is).
+#[derive(Clone, Copy, Debug)]
+pub struct DrawerLeftOpen(pub bool);
+
 impl KnobsDrawer {
-    /// Closed on the server's render (it cannot know), then as the browser remembers it.
+    /// As the reader left it: from the server's reading of the cookie while rendering, from the browser's own
+    /// cookie when hydrating, which is the same cookie, so both draw the same page.
     pub fn remembered() -> Self {
-        let open = RwSignal::new(false);
+        let left_open = use_context::<DrawerLeftOpen>().map_or_else(remembered_open, |left| left.0);
+        let open = RwSignal::new(left_open);
         // Latched: once true, it stays true.
         let ever_opened = Memo::new(move |was: Option<&bool>| was.copied().unwrap_or(false) || open.get());
         let drawer = Self(open, ever_opened);
         Effect::new(move |first: Option<()>| {
             let open = drawer.0.get();
-            if first.is_none() {
-                if remembered_open() {
-                    drawer.0.set(true);
-                }
-            } else {
+            if first.is_some() {
                 remember(open);
             }
         });
@@ -31,6 +35,13 @@ impl KnobsDrawer {
     pub fn ever_opened(self) -> bool {
         self.1.get()
     }
+}
+
+/// Whether a `Cookie` header (or `document.cookie`) says the drawer was left open.
+pub fn left_open_in(cookies: &str) -> bool {
+    cookies
+        .split(';')
+        .any(|cookie| cookie.trim().strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')) == Some("open"))
 }
 
 /// The toolbar's button that opens and closes the drawer.
@@ -80,14 +91,28 @@ fn html_document() -> Option<web_sys::HtmlDocument> {
     web_sys::window()?.document()?.dyn_into::<web_sys::HtmlDocument>().ok()
 }
 
-fn remembered_open() -> bool {
-    let cookies = html_document().and_then(|document| document.cookie().ok()).unwrap_or_default();
-    cookies.split(';').any(|cookie| cookie.trim() == format!("{COOKIE}=open"))
+/// In the browser, whether this browser left the drawer open; elsewhere, no.
+pub fn remembered_open() -> bool {
+    left_open_in(&html_document().and_then(|document| document.cookie().ok()).unwrap_or_default())
 }
 
 fn remember(open: bool) {
     if let Some(document) = html_document() {
         let state = if open { "open" } else { "closed" };
         let _ = document.set_cookie(&format!("{COOKIE}={state}; path=/; max-age=31536000; SameSite=Lax"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_read_by_its_exact_name_and_value_among_others() {
+        assert!(left_open_in("lab-knobs=open"));
+        assert!(left_open_in("theme=dark; lab-knobs=open; other=1"));
+        assert!(!left_open_in("lab-knobs=closed"));
+        assert!(!left_open_in("my-lab-knobs=open; lab-knobs-x=open"));
+        assert!(!left_open_in(""));
     }
 }
