@@ -346,25 +346,30 @@ async fn a_web_socket_publish_the_engine_leaves_unanswered_keeps_its_socket_thro
     // the unanswered one before it, once.
     let publish = serde_json::json!({ "type": "publish", "text": "after" }).to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let after = loop {
-        socket.send(Message::Text(publish.clone().into())).await.unwrap();
-        match next_text(&mut socket).await {
-            protocol::WsServerMessage::Ack { seq } => break seq,
-            protocol::WsServerMessage::Error { .. } => {
-                assert!(Instant::now() < deadline, "publishing never worked again");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            protocol::WsServerMessage::Event(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    };
+    // The unanswered publish lands once the engine wakes, and its event may come before the next ack.
     let mut texts = Vec::new();
-    while texts.last().map(|(seq, _)| *seq) != Some(after) {
-        if let protocol::WsServerMessage::Event(event) = next_text(&mut socket).await {
+    let note = |texts: &mut Vec<(u64, String)>, message: &protocol::WsServerMessage| {
+        if let protocol::WsServerMessage::Event(event) = message {
             if let protocol::EventBody::Message { text } = &event.body {
                 texts.push((event.seq, text.clone()));
             }
         }
+    };
+    let after = 'published: loop {
+        socket.send(Message::Text(publish.clone().into())).await.unwrap();
+        loop {
+            match next_text(&mut socket).await {
+                protocol::WsServerMessage::Ack { seq } => break 'published seq,
+                protocol::WsServerMessage::Error { .. } => break,
+                event @ protocol::WsServerMessage::Event(_) => note(&mut texts, &event),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(Instant::now() < deadline, "publishing never worked again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    while texts.last().map(|(seq, _)| *seq) != Some(after) {
+        note(&mut texts, &next_text(&mut socket).await);
     }
     assert_eq!(texts, vec![(after - 1, "unanswered".to_owned()), (after, "after".to_owned())]);
     assert!(pings >= 3, "pinged through the wait and after: {pings}");

@@ -269,6 +269,86 @@ async fn ws_client_that_answers_pings_is_pinged_each_interval_and_stays_open() {
     assert_eq!(ws_seqs(&mut socket, 1).await, [seq]);
 }
 
+/// A heartbeat's ping rides behind an event in the same write (one system call, one TCP segment) when events are
+/// flowing. Read on the bare socket, below any WebSocket library: a ping written on its own would start a read of
+/// its own; behind an event it comes in the same read, after the event's frame.
+#[tokio::test]
+async fn ws_pings_ride_behind_events_in_the_same_write() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start_with(&["--ws-ping-seconds", "1"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let handshake = format!(
+        "GET /api/ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut pending = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !pending.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = tcp.read(&mut chunk).await.unwrap();
+        assert!(read > 0, "the server closed during the handshake");
+        pending.extend_from_slice(&chunk[..read]);
+    }
+    let head_end = pending.windows(4).position(|window| window == b"\r\n\r\n").unwrap() + 4;
+    assert!(pending.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&pending[..head_end]));
+    pending.drain(..head_end);
+
+    let publishing = async {
+        for index in 0..70 {
+            server.publish(&format!("tick {index}")).await;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    };
+    // Each frame the server sent (unmasked, under 64 KiB here), and whether it began a read of its own.
+    let reading = async {
+        let (mut riding, mut alone, mut events) = (0, 0, 0);
+        let mut frame_starts_read = pending.is_empty();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(2_600);
+        while let Ok(read) = tokio::time::timeout_at(deadline, tcp.read(&mut chunk)).await {
+            let read = read.unwrap();
+            assert!(read > 0, "the server closed the socket");
+            let starts_read_at = pending.len();
+            pending.extend_from_slice(&chunk[..read]);
+            loop {
+                let Some((opcode, frame_len)) = server_frame(&pending) else { break };
+                let began_this_read = starts_read_at == 0 && frame_starts_read;
+                match opcode {
+                    0x1 => events += 1,
+                    0x9 if began_this_read => alone += 1,
+                    0x9 => riding += 1,
+                    other => panic!("unexpected opcode {other:#x}"),
+                }
+                if opcode == 0x9 {
+                    // The pong, masked as a client's frames must be (the mask key is all zeros, so the payload,
+                    // empty here, is unchanged).
+                    tcp.write_all(&[0x8A, 0x80, 0, 0, 0, 0]).await.unwrap();
+                }
+                pending.drain(..frame_len);
+                frame_starts_read = false;
+            }
+            frame_starts_read = pending.is_empty();
+        }
+        (riding, alone, events)
+    };
+    let ((riding, alone, events), ()) = tokio::join!(reading, publishing);
+    assert!(events > 20, "events flowed: {events}");
+    assert!(riding >= 2 && riding > alone, "pings behind an event: {riding}, on their own: {alone}");
+}
+
+/// The opcode and whole length of the server frame at the start of `bytes`, once all of it is there.
+fn server_frame(bytes: &[u8]) -> Option<(u8, usize)> {
+    let (first, second) = (*bytes.first()?, *bytes.get(1)?);
+    assert_eq!(second & 0x80, 0, "a server's frames are not masked");
+    let (header, payload) = match second & 0x7F {
+        126 => (4, u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]) as usize),
+        127 => panic!("no frame here is that long"),
+        short => (2, short as usize),
+    };
+    (bytes.len() >= header + payload).then_some((first & 0x0F, header + payload))
+}
+
 type Lines = futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>;
 
 async fn open_lines(server: &TestServer) -> Lines {

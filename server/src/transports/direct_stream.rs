@@ -41,6 +41,15 @@ use crate::wire::connection::Annotation;
 /// capacity elsewhere in the lab).
 pub const QUEUE_LIMIT: usize = 1024;
 
+/// How long a heartbeat's ping may wait for an event to ride behind (see [`State::ping_owed`]): longer than a
+/// second, so that a lane at 1 event/s carries every ping, and a small part of the interval, so that the client
+/// still has most of it to answer.
+const PING_GRACE: Duration = Duration::from_secs(2);
+
+fn ping_grace(every: Duration) -> Duration {
+    PING_GRACE.min(every / 4)
+}
+
 /// How a stream writes what it carries on its own socket: each unit whole, as one buffer.
 pub trait Framing: Send + 'static {
     fn hello(hello: &StreamHello) -> Outbound;
@@ -116,6 +125,9 @@ struct State {
     next_ping: Instant,
     /// The client sent something since the last ping (see [`Upkeep::Heartbeat`]).
     heard: bool,
+    /// A heartbeat's ping is due and waits, for at most [`PING_GRACE`], to go out behind the next event in the
+    /// same write (see [`DirectStream::start`]).
+    ping_owed: Option<Instant>,
     /// A ping went unanswered: the stream ends.
     unresponsive: bool,
     /// A WebSocket library is writing a frame of its own (see [`SharedSocket`]): until it is whole, events queue.
@@ -197,6 +209,7 @@ impl<F: Framing> DirectStream<F> {
             last_write: Instant::now(),
             next_ping: Instant::now() + setup.upkeep.every(),
             heard: true,
+            ping_owed: None,
             unresponsive: false,
             foreign_sending: false,
             foreign_blocked: false,
@@ -341,9 +354,18 @@ impl<F: Framing> DirectStream<F> {
             Outgoing::Item(FeedItem::Gap(gap)) => F::gap(gap),
             Outgoing::KeepAlive => F::keep_alive(),
         };
-        let Outbound { bytes, label, seq, payload_len, delivered } = outbound;
+        let Outbound { mut bytes, label, seq, payload_len, delivered } = outbound;
         if let Some(body_len) = delivered {
             self.setup.counters.delivered(1, body_len);
+            // The ping that is owed goes in the same write, right behind the event: one system call and one TCP
+            // segment instead of two. The wire tap names the ping itself, as a control frame.
+            if state.ping_owed.take().is_some() {
+                let ping = F::keep_alive().bytes;
+                let mut both = Vec::with_capacity(bytes.len() + ping.len());
+                both.extend_from_slice(&bytes);
+                both.extend_from_slice(&ping);
+                bytes = Bytes::from(both);
+            }
         }
         // Nothing to write (see `TextChunk::http1_chunk`).
         if bytes.is_empty() {
@@ -442,20 +464,28 @@ impl<F: Framing> Subscriber for DirectStream<F> {
                 // A period on: after the keep-alive, or to see again whether a slow client has become idle.
                 now + every
             }
-            Upkeep::Heartbeat(_) if state.next_ping > now => state.next_ping,
+            // No event came to carry the owed ping within its grace: it goes alone, behind whatever is queued (a
+            // client too slow to read that is as good as silent).
+            Upkeep::Heartbeat(_) if state.ping_owed.is_some_and(|until| until <= now) => {
+                state.ping_owed = None;
+                self.send(&mut state, Outgoing::KeepAlive, true);
+                state.next_ping
+            }
+            Upkeep::Heartbeat(_) if state.next_ping > now => state.ping_owed.unwrap_or(state.next_ping),
             Upkeep::Heartbeat(every) => {
                 state.next_ping = now + every;
                 // While the session answers a frame of the client's own (an append that may wait on a slow
                 // engine), it reads nothing: a pong that came meanwhile is unread, not missing, and the verdict
                 // waits for a round in which the session listens.
                 if std::mem::replace(&mut state.heard, false) || state.foreign_sending {
-                    // Behind whatever is queued: a client too slow to read it is as good as silent.
-                    self.send(&mut state, Outgoing::KeepAlive, true);
+                    let until = now + ping_grace(every);
+                    state.ping_owed = Some(until);
+                    until
                 } else {
                     state.unresponsive = true;
                     state.wake_task();
+                    state.next_ping
                 }
-                state.next_ping
             }
         };
         (!state.gone).then_some(next)
