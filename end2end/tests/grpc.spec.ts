@@ -39,6 +39,20 @@ test("the gRPC-web lane draws prefixed protobuf messages with the same numbers a
   expect(errors).toEqual([]);
 });
 
+test("switched on after the page has run a while, the gRPC-web lane starts from then, not from the page's start", async ({ page, request }) => {
+  await openLab(page);
+  const loaded = (await stats(request)).head_seq;
+  await expect.poll(async () => (await stats(request)).head_seq, { timeout: 20_000 }).toBeGreaterThanOrEqual(loaded + 8);
+  const before = (await stats(request)).head_seq;
+  await switchOn(page);
+  // Its call asks for what comes next; what the lanes that were on received meanwhile is not replayed to it (and
+  // the time it was off is not counted as its latency).
+  await expect(lane(page, "grpc").locator("text", { hasText: "Subscribe · from now" })).toBeAttached();
+  await expect.poll(async () => (await drawnSeqs(page, "grpc")).length, { timeout: 20_000 }).toBeGreaterThan(0);
+  expect(Math.min(...(await drawnSeqs(page, "grpc")))).toBeGreaterThanOrEqual(before);
+  expect(await metric(page, "grpc", "missed")).toBe("0");
+});
+
 test("the inspector decodes a gRPC-web message: prefix, protobuf fields by tag and wire type, and hex", async ({ page }) => {
   await openLab(page);
   await switchOn(page);

@@ -311,8 +311,7 @@ async fn ws_pings_ride_behind_events_in_the_same_write() {
             assert!(read > 0, "the server closed the socket");
             let starts_read_at = pending.len();
             pending.extend_from_slice(&chunk[..read]);
-            loop {
-                let Some((opcode, frame_len)) = server_frame(&pending) else { break };
+            while let Some((opcode, frame_len)) = server_frame(&pending) {
                 let began_this_read = starts_read_at == 0 && frame_starts_read;
                 match opcode {
                     0x1 => events += 1,

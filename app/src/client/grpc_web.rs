@@ -28,6 +28,10 @@ const ABORTED: &str = "10";
 
 pub fn use_grpc_web(options: LaneOptions) -> LaneHandle {
     let recorder = LaneRecorder::new(Transport::Grpc, &options);
+    // Off when the page loads (its default): it joins when first switched on, not where the page started.
+    if !options.enabled.get_untracked() {
+        recorder.join_at_present();
+    }
     let client = options.client.clone();
     run_while_enabled(recorder, options.enabled, options.held_back, move |abort| {
         let client = client.clone();
@@ -43,15 +47,20 @@ fn grpc_loop_code() -> LaneLoop<(LaneRecorder, ClientId, Option<AbortSignal>)> {
 }
 
 async fn subscribe(recorder: LaneRecorder, client: &ClientId, abort: Option<&AbortSignal>) -> StreamEnd {
-    let after = recorder.cursor();
-    let message = v1::SubscribeRequest { after: Some(after), client: client.to_string() };
+    let after = recorder.resume_point();
+    let message = v1::SubscribeRequest { after, client: client.to_string() };
     let body = framing::encode_message(&message.encode_to_vec());
     recorder.set_status(LinkStatus::Connecting);
+    let (label, field) = match after {
+        Some(after) => (format!("after={after}"), format!("after: {after}")),
+        // No `after`: the server starts at its newest event.
+        None => ("from now".to_owned(), "no after".to_owned()),
+    };
     let sent = recorder.request(
-        format!("POST {SUBSCRIBE_PATH} · after={after}"),
+        format!("POST {SUBSCRIBE_PATH} · {label}"),
         format!(
             "POST {SUBSCRIBE_PATH}; Content-Type: {WEB_CONTENT_TYPE}\nbody: one {}-byte frame: flag 0x00, length {}, \
-             SubscribeRequest {{ after: {after}, client }}\n{}",
+             SubscribeRequest {{ {field}, client }}\n{}",
             body.len(),
             body.len() - PREFIX_LEN,
             hex(&body)

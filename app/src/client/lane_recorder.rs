@@ -154,6 +154,19 @@ impl LaneRecorder {
     }
 
     /// A connection opened or a request was answered: the back-off starts again from its first step.
+    /// Forgets where the page started: the lane's first connection asks for what comes from now on, as a page
+    /// opened at that moment would. For a lane that starts switched off and can ask for the present (a gRPC call
+    /// with no `after`), so that switching it on later does not replay what was published meanwhile and count
+    /// the time it spent off as latency.
+    pub fn join_at_present(&self) {
+        self.in_session(|session| *session = ClientSession::new());
+    }
+
+    /// Where to resume, or `None` for a lane that has not learnt where the log is (see [`Self::join_at_present`]).
+    pub fn resume_point(&self) -> Option<u64> {
+        self.session.try_with_value(ClientSession::cursor).flatten()
+    }
+
     pub fn connected(&self) {
         self.session.update_value(ClientSession::connected);
     }

@@ -125,9 +125,10 @@ struct State {
     next_ping: Instant,
     /// The client sent something since the last ping (see [`Upkeep::Heartbeat`]).
     heard: bool,
-    /// A heartbeat's ping is due and waits, for at most [`PING_GRACE`], to go out behind the next event in the
-    /// same write (see [`DirectStream::start`]).
-    ping_owed: Option<Instant>,
+    /// A heartbeat's ping is due and waits, for at most [`ping_grace`] after it fell due, to go out behind the
+    /// next event in the same write (see [`DirectStream::start`]). A flag, not a time: the fan-out reads this
+    /// state for every delivery, and it stays as small as it was.
+    ping_owed: bool,
     /// A ping went unanswered: the stream ends.
     unresponsive: bool,
     /// A WebSocket library is writing a frame of its own (see [`SharedSocket`]): until it is whole, events queue.
@@ -209,7 +210,7 @@ impl<F: Framing> DirectStream<F> {
             last_write: Instant::now(),
             next_ping: Instant::now() + setup.upkeep.every(),
             heard: true,
-            ping_owed: None,
+            ping_owed: false,
             unresponsive: false,
             foreign_sending: false,
             foreign_blocked: false,
@@ -359,7 +360,7 @@ impl<F: Framing> DirectStream<F> {
             self.setup.counters.delivered(1, body_len);
             // The ping that is owed goes in the same write, right behind the event: one system call and one TCP
             // segment instead of two. The wire tap names the ping itself, as a control frame.
-            if state.ping_owed.take().is_some() {
+            if std::mem::take(&mut state.ping_owed) {
                 let ping = F::keep_alive().bytes;
                 let mut both = Vec::with_capacity(bytes.len() + ping.len());
                 both.extend_from_slice(&bytes);
@@ -466,21 +467,25 @@ impl<F: Framing> Subscriber for DirectStream<F> {
             }
             // No event came to carry the owed ping within its grace: it goes alone, behind whatever is queued (a
             // client too slow to read that is as good as silent).
-            Upkeep::Heartbeat(_) if state.ping_owed.is_some_and(|until| until <= now) => {
-                state.ping_owed = None;
+            Upkeep::Heartbeat(every) if state.ping_owed => {
+                // It fell due when the next ping was set one interval ahead.
+                let until = state.next_ping - every + ping_grace(every);
+                if until > now {
+                    return Some(until);
+                }
+                state.ping_owed = false;
                 self.send(&mut state, Outgoing::KeepAlive, true);
                 state.next_ping
             }
-            Upkeep::Heartbeat(_) if state.next_ping > now => state.ping_owed.unwrap_or(state.next_ping),
+            Upkeep::Heartbeat(_) if state.next_ping > now => state.next_ping,
             Upkeep::Heartbeat(every) => {
                 state.next_ping = now + every;
                 // While the session answers a frame of the client's own (an append that may wait on a slow
                 // engine), it reads nothing: a pong that came meanwhile is unread, not missing, and the verdict
                 // waits for a round in which the session listens.
                 if std::mem::replace(&mut state.heard, false) || state.foreign_sending {
-                    let until = now + ping_grace(every);
-                    state.ping_owed = Some(until);
-                    until
+                    state.ping_owed = true;
+                    now + ping_grace(every)
                 } else {
                     state.unresponsive = true;
                     state.wake_task();
