@@ -23,8 +23,20 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ParamError> {
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|error| ParamError {
         parameter: field_name(error.path(), error.inner()),
-        problem: error.inner().to_string(),
+        problem: plain_number_problem(error.inner().to_string()),
     })
+}
+
+/// Every number in the lab's queries is a count or a sequence number: say so, rather than how Rust's integer
+/// parser failed (`-1` is "an invalid digit" to it).
+fn plain_number_problem(problem: String) -> String {
+    match problem.as_str() {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number, 0 or more".to_owned()
+        }
+        "number too large to fit in target type" => "is too large a number".to_owned(),
+        _ => problem,
+    }
 }
 
 /// One JSON object as `T`, and nothing after it, or what is wrong with it and where. Every body and frame of the
@@ -79,7 +91,7 @@ fn field_name(path: &serde_path_to_error::Path, error: &impl std::fmt::Display) 
     message
         .split('`')
         .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .filter(|_| ["unknown field", "missing field", "duplicate field"].iter().any(|kind| message.starts_with(kind)))
         .unwrap_or("(body)")
         .to_owned()
 }
@@ -108,6 +120,12 @@ mod tests {
         assert_eq!(parse_query::<PollQuery>("after=abc").unwrap_err().parameter, "after");
         assert_eq!(parse_query::<PollQuery>("aftr=1").unwrap_err().parameter, "aftr");
         assert_eq!(parse_query::<PollQuery>("after=5").unwrap().after, 5);
+        let repeated = parse_query::<PollQuery>("after=1&after=2").unwrap_err();
+        assert_eq!((repeated.parameter.as_str(), repeated.problem.as_str()), ("after", "duplicate field `after`"));
+        let negative = parse_query::<PollQuery>("after=-1").unwrap_err();
+        assert_eq!((negative.parameter.as_str(), negative.problem.as_str()), ("after", "must be a whole number, 0 or more"));
+        let huge = parse_query::<PollQuery>("after=99999999999999999999").unwrap_err();
+        assert_eq!(huge.problem, "is too large a number");
         assert!(parse_query::<PollQuery>("").is_ok());
     }
 

@@ -126,7 +126,12 @@ async fn bad_query_parameters_get_400_naming_the_parameter() {
     expect_error(get("/api/long-poll?timeout=0").await.unwrap(), 400, Some("timeout")).await;
     expect_error(get("/api/sse?after=x").await.unwrap(), 400, Some("after")).await;
     let bad_header = server.http.get(server.url("/api/sse")).header("last-event-id", "banana").send().await.unwrap();
-    expect_error(bad_header, 400, Some("Last-Event-ID")).await;
+    let header = expect_error(bad_header, 400, Some("Last-Event-ID")).await;
+    assert_eq!(header.error, "invalid_header", "a header, not a query parameter: {}", header.message);
+    let repeated = expect_error(get("/api/poll?after=1&after=2").await.unwrap(), 400, Some("after")).await;
+    assert!(repeated.message.contains("duplicate"), "{}", repeated.message);
+    let negative = expect_error(get("/api/long-poll?timeout=-1").await.unwrap(), 400, Some("timeout")).await;
+    assert!(negative.message.contains("whole number"), "{}", negative.message);
     let not_ws = expect_error(get("/api/ws").await.unwrap(), 400, None).await;
     assert_eq!(not_ws.error, "not_a_websocket_handshake");
     let unknown = expect_error(get("/api/nope").await.unwrap(), 404, None).await;

@@ -16,6 +16,8 @@ pub enum ApiError {
     InvalidParameter { field: String, message: String },
     #[error("invalid JSON field `{field}`: {message}")]
     InvalidField { field: String, message: String },
+    #[error("invalid header `{header}`: {message}")]
+    InvalidHeader { header: String, message: String },
     #[error("malformed JSON body: {0}")]
     MalformedJson(String),
     #[error("expected `Content-Type: application/json`")]
@@ -82,6 +84,7 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidParameter { field, .. } | Self::InvalidField { field, .. } => Some(field),
+            Self::InvalidHeader { header, .. } => Some(header),
             Self::ForbiddenOrigin { .. } => Some("Origin"),
             Self::NotGrpc { .. } => Some("Content-Type"),
             Self::GrpcNeedsHttp2 => None,
@@ -161,6 +164,7 @@ impl ApiError {
         match self {
             Self::InvalidParameter { .. } => "invalid_parameter",
             Self::InvalidField { .. } => "invalid_field",
+            Self::InvalidHeader { .. } => "invalid_header",
             Self::MalformedJson(_) => "malformed_json",
             Self::UnsupportedMediaType | Self::NotGrpc { .. } => "unsupported_media_type",
             Self::GrpcNeedsHttp2 => "http2_required",

@@ -52,7 +52,8 @@ async fn get_sse(
 /// sends one.
 pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get("last-event-id") else { return Ok(None) };
-    Ok(parse_last_event_id(value.to_str().unwrap_or_default())?)
+    parse_last_event_id(value.to_str().unwrap_or_default())
+        .map_err(|error| ApiError::InvalidHeader { header: error.parameter, message: error.problem })
 }
 
 /// `text/event-stream`: `id:`, `event:` and `data:` lines and a blank line per message, `:` comments to keep alive.
