@@ -96,6 +96,9 @@ test("a trace exported as JSON and loaded after a reload replays the same diagra
     await expect(page.getByTestId(`toggle-${transport}`)).not.toBeChecked();
     await expect(page.getByTestId(`replay-lane-${transport}`).getByTestId("lane-status")).toContainText("replay");
   }
+  // A lane that was off the whole time (MQTT starts off) recorded nothing and is not drawn at all.
+  await expect(page.getByTestId("replay-lane-mqtt")).toHaveCount(0);
+  await expect(page.getByTestId("replay-summary")).toContainText(`from ${TRANSPORTS.length} lanes`);
   await expect.poll(async () => (await request.get("/api/stats").then((r) => r.json())).transports.web_socket.open_connections).toBe(0);
 
   await page.getByTestId("replay-speed").selectOption("all");

@@ -311,6 +311,10 @@ test("clicking an arrow opens the inspector with what crossed the wire for it", 
   await expect(page.getByTestId("accept-check")).toContainText("matches the server's ✓");
   await page.getByTestId("inspector-close").click();
   await expect(page.getByTestId("inspector")).toHaveCount(0);
+  // Escape closes it too.
+  await inspect("sse", '[data-testid="record"][data-kind="event"]');
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("inspector")).toHaveCount(0);
 });
 
 test("a message is shown as text in every lane, never run as HTML", async ({ page, request }) => {
@@ -361,6 +365,8 @@ test("generator knobs change the server's generator", async ({ page, request }) 
   await page.getByTestId("generator-rate").fill("500");
   await page.getByTestId("generator-rate").press("Enter");
   await expect(page.getByTestId("generator-error")).toContainText("rate_per_second");
+  // The refused value does not stay in the box as if it were the generator's: the box shows the server's again.
+  await expect(page.getByTestId("generator-rate")).toHaveValue("5");
 });
 
 test.describe("with JavaScript disabled", () => {

@@ -123,7 +123,10 @@ mod tests {
         let repeated = parse_query::<PollQuery>("after=1&after=2").unwrap_err();
         assert_eq!((repeated.parameter.as_str(), repeated.problem.as_str()), ("after", "duplicate field `after`"));
         let negative = parse_query::<PollQuery>("after=-1").unwrap_err();
-        assert_eq!((negative.parameter.as_str(), negative.problem.as_str()), ("after", "must be a whole number, 0 or more"));
+        assert_eq!(
+            (negative.parameter.as_str(), negative.problem.as_str()),
+            ("after", "must be a whole number, 0 or more")
+        );
         let huge = parse_query::<PollQuery>("after=99999999999999999999").unwrap_err();
         assert_eq!(huge.problem, "is too large a number");
         assert!(parse_query::<PollQuery>("").is_ok());

@@ -194,12 +194,19 @@ impl TraceFile {
     }
 
     /// One line on what the trace holds and the knobs it was recorded with, so its figures can be read.
+    /// The lanes a replay draws: those that were on at export or recorded something. A lane that was off the
+    /// whole time has nothing to show and would only narrow the others.
+    pub fn replayed_lanes(&self) -> impl Iterator<Item = &LaneTrace> {
+        self.lanes.iter().filter(|lane| lane.enabled || !lane.records.is_empty())
+    }
+
     pub fn summary(&self, layout: &DiagramLayout) -> String {
+        let lanes = self.replayed_lanes().count();
         let mut parts = vec![format!(
-            "Recorded until {}; {} records from {} lanes",
+            "Recorded until {}; {} records from {lanes} lane{}",
             layout.wall_clock_text(self.view_at),
             self.record_count(),
-            self.lanes.len()
+            if lanes == 1 { "" } else { "s" }
         )];
         let settings = &self.settings;
         if let Some(generator) = settings.generator {
@@ -402,11 +409,20 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_off_the_whole_time_is_not_replayed_but_one_switched_off_with_records_is() {
+        let mut file = file();
+        let replayed = |file: &TraceFile| file.replayed_lanes().map(|lane| lane.transport).collect::<Vec<_>>();
+        assert_eq!(replayed(&file), [Transport::ShortPoll]);
+        file.lanes[0].enabled = false;
+        assert_eq!(replayed(&file), [Transport::ShortPoll], "switched off after recording: still drawn");
+    }
+
+    #[test]
     fn summary_names_the_knobs() {
         let layout = DiagramLayout::new(0.0);
         assert_eq!(
             file().summary(&layout),
-            "Recorded until 23:28:49; 5 records from 2 lanes · generator 2 events/s, 10 B payload · \
+            "Recorded until 23:28:49; 5 records from 1 lane · generator 2 events/s, 10 B payload · \
              short polls every 1 s · delay 400 ms + up to 100 ms jitter on every lane."
         );
     }

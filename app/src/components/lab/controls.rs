@@ -85,6 +85,12 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
     let teacher = ClassRole::of_page().teacher;
     let settings = RwSignal::new(initial);
     let error = RwSignal::new(None::<String>);
+    // A refused value must not stay in its box as if it were the generator's: the boxes show the server's again
+    // (a notification re-applies every box's value), beside the reason.
+    let refuse = move |why: String| {
+        error.set(Some(why));
+        settings.update(|_| ());
+    };
     let apply = move |update: GeneratorUpdate| {
         spawn_local(async move {
             match update_generator(update).await {
@@ -92,7 +98,7 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
                     settings.set(applied);
                     error.set(None);
                 }
-                Err(failure) => error.set(Some(failure.to_string())),
+                Err(failure) => refuse(failure.to_string()),
             }
         });
     };
@@ -111,7 +117,7 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
                 on_commit=move |text: String| {
                     match text.parse::<f64>() {
                         Ok(rate) => apply(GeneratorUpdate { rate_per_second: Some(rate), ..Default::default() }),
-                        Err(_) => error.set(Some("events/s must be a number".into())),
+                        Err(_) => refuse("events/s must be a number".into()),
                     }
                 }
             />
@@ -125,7 +131,7 @@ fn GeneratorKnobs(initial: GeneratorSettings) -> impl IntoView {
                 on_commit=move |text: String| {
                     match text.parse::<usize>() {
                         Ok(bytes) => apply(GeneratorUpdate { payload_bytes: Some(bytes), ..Default::default() }),
-                        Err(_) => error.set(Some("payload bytes must be a whole number".into())),
+                        Err(_) => refuse("payload bytes must be a whole number".into()),
                     }
                 }
             />

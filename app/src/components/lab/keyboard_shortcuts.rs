@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::common::theme::ThemeChoice;
-use crate::components::context::{KnobsDrawer, LaneToggles, ShownLanes};
+use crate::components::context::{Inspection, KnobsDrawer, LaneToggles, ShownLanes};
 use crate::components::lab::view_controls::ViewControl;
 use crate::components::lessons::lesson_panel::LessonNavigation;
 use protocol::Transport;
@@ -24,7 +24,8 @@ pub enum Shortcut {
     LessonNext,
     LessonBack,
     Help,
-    CloseHelp,
+    /// Closes what is open: the list of shortcuts, else the inspector.
+    Close,
 }
 
 /// What had focus when a key went down: typing is never taken over, and Space still presses a focused button.
@@ -59,7 +60,7 @@ pub const SHORTCUTS: [(&str, &str); 11] = [
     ("n", "a lesson's next step"),
     ("b", "a lesson's previous step"),
     ("?", "this list"),
-    ("Esc", "close this list"),
+    ("Esc", "close this list, or the inspector"),
 ];
 
 pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
@@ -85,7 +86,7 @@ pub fn shortcut_for(press: KeyPress) -> Option<Shortcut> {
         "n" | "N" => Shortcut::LessonNext,
         "b" | "B" => Shortcut::LessonBack,
         "?" => Shortcut::Help,
-        "Escape" => Shortcut::CloseHelp,
+        "Escape" => Shortcut::Close,
         _ => return None,
     };
     Some(shortcut)
@@ -119,6 +120,8 @@ pub struct ShortcutTargets {
     pub replaying: Memo<bool>,
     /// The lesson's steps; on the lab without a lesson there is nowhere to go.
     pub lesson: LessonNavigation,
+    /// The arrow open in the inspector, which Escape closes.
+    pub inspection: Inspection,
 }
 
 impl ShortcutTargets {
@@ -145,7 +148,9 @@ impl ShortcutTargets {
             Shortcut::LessonNext => self.lesson.next(),
             Shortcut::LessonBack => self.lesson.back(),
             Shortcut::Help => self.help_open.update(|open| *open = !*open),
-            Shortcut::CloseHelp => self.help_open.set(false),
+            // The uppermost first: the list of shortcuts over everything, then the inspector over the lanes.
+            Shortcut::Close if self.help_open.get_untracked() => self.help_open.set(false),
+            Shortcut::Close => self.inspection.0.set(None),
             _ => {}
         }
     }
@@ -226,7 +231,7 @@ mod tests {
         assert_eq!(press("n"), Some(Shortcut::LessonNext));
         assert_eq!(press("b"), Some(Shortcut::LessonBack));
         assert_eq!(press("?"), Some(Shortcut::Help));
-        assert_eq!(press("Escape"), Some(Shortcut::CloseHelp));
+        assert_eq!(press("Escape"), Some(Shortcut::Close));
         assert_eq!(press("x"), None);
     }
 

@@ -132,6 +132,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
         theme: use_context::<ThemeChoice>(),
         replaying,
         lesson: lesson_navigation,
+        inspection,
     };
     use_keyboard_shortcuts(move |shortcut| shortcuts.run(shortcut));
     // Any fixed instant near now works as the origin; the server's render time is one both sides agree on.

@@ -37,8 +37,7 @@ pub fn ReplayView(loaded: LoadedTrace, on_load: Callback<LoadedTrace>, on_exit: 
         move |_| layout.with(|layout| trace.summary(layout))
     });
     let lanes: Vec<(Transport, bool, Signal<TraceLog>)> = trace
-        .lanes
-        .iter()
+        .replayed_lanes()
         .map(|lane| (lane.transport, lane.enabled, Signal::stored(TraceLog::from_records(lane.records.clone()))))
         .collect();
     let traces: Vec<(Transport, Signal<TraceLog>)> =
