@@ -191,7 +191,8 @@ impl DiagramLayout {
         self.y(now) - self.height
     }
 
-    /// Places every record; labels that would overlap the previous drawn label are left out.
+    /// Places every record; labels that would overlap the previous drawn label are left out, except a note's,
+    /// which moves down clear of it.
     pub fn place(&self, records: impl IntoIterator<Item = impl std::borrow::Borrow<TraceRecord>>) -> Vec<PlacedRecord> {
         let mut last_label_y = f64::NEG_INFINITY;
         records
@@ -199,10 +200,14 @@ impl DiagramLayout {
             .map(|record| {
                 let mut placed = self.place_one(record.borrow());
                 // Notes and gaps (a failure, a close, lost events) and round trips are rare and matter most: always
-                // labelled.
+                // labelled. A fault brings several at once (the error, the wait before reconnecting, the close), so
+                // one that would land on the label before it is written a line lower, not over it.
                 let always_labelled = matches!(placed.shape, Shape::Note { .. } | Shape::Bracket { .. });
-                if let Some(label) = &placed.label {
+                if let Some(label) = &mut placed.label {
                     if always_labelled {
+                        if matches!(placed.shape, Shape::Note { .. }) {
+                            label.y = label.y.max(last_label_y + self.min_label_gap);
+                        }
                         last_label_y = label.y;
                     } else if label.y - last_label_y < self.min_label_gap {
                         placed.label = None;
@@ -549,6 +554,31 @@ mod tests {
         records.insert(3, record(RecordKind::Note { tone: NoteTone::Error }, 1_000_250.0, 1_000_250.0));
         let placed = layout.place(&records);
         assert!(placed[3].label.is_some(), "the note must be labelled");
+    }
+
+    #[test]
+    fn notes_that_come_together_are_written_one_under_another_not_over_each_other() {
+        let layout = layout();
+        let at = 1_000_000.0;
+        let placed = layout.place([
+            record(RecordKind::Response { held_from: None }, at, at),
+            record(RecordKind::Note { tone: NoteTone::Error }, at + 1.0, at + 1.0),
+            record(RecordKind::Note { tone: NoteTone::Info }, at + 1.0, at + 1.0),
+            record(RecordKind::Note { tone: NoteTone::Info }, at + 10_000.0, at + 10_000.0),
+        ]);
+        let ys: Vec<f64> = placed.iter().map(|placed| placed.label.as_ref().expect("every one labelled").y).collect();
+        for pair in ys.windows(2) {
+            assert!(pair[1] - pair[0] >= layout.min_label_gap, "labels overlap: {ys:?}");
+        }
+        // A note with room keeps its own place.
+        assert_eq!(
+            ys[3],
+            layout
+                .place_one(&record(RecordKind::Note { tone: NoteTone::Info }, at + 10_000.0, at + 10_000.0))
+                .label
+                .unwrap()
+                .y
+        );
     }
 
     #[test]
