@@ -31,12 +31,13 @@ pub fn pages(state: &AppState) -> Router<AppState> {
                 snapshot.teacher = request_head().is_some_and(|head| teacher.role(&head.headers).teacher);
                 provide_context(snapshot);
                 provide_context(page);
-                // The reader's theme, so the page is painted in it from the first byte (see `protocol::Theme`).
-                if let Some(theme) = chosen_theme() {
+                // The reader's theme, so the page is painted in it from the first byte (see `protocol::Theme`), and
+                // the knobs drawer as the reader left it, so the lanes do not narrow after the page loads.
+                let cookies = request_cookies().unwrap_or_default();
+                if let Some(theme) = protocol::Theme::from_cookie_header(&cookies) {
                     provide_context(theme);
                 }
-                // And the knobs drawer as the reader left it, so the lanes do not narrow after the page loads.
-                provide_context(DrawerLeftOpen(request_cookies().is_some_and(|cookies| left_open_in(&cookies))));
+                provide_context(DrawerLeftOpen(left_open_in(&cookies)));
             },
             move || shell(options.clone()),
         );
@@ -119,11 +120,6 @@ async fn is_unknown_lesson(lessons: &LessonFolder, path: &str) -> bool {
 /// The request's head, which leptos_axum has put in context by the time the page's context is made.
 fn request_head() -> Option<axum::http::request::Parts> {
     leptos::prelude::use_context::<axum::http::request::Parts>()
-}
-
-/// The theme in the request's cookie.
-fn chosen_theme() -> Option<protocol::Theme> {
-    protocol::Theme::from_cookie_header(&request_cookies()?)
 }
 
 /// The request's `Cookie` header: over HTTP/1.1, which is how browsers reach the lab's pages, there is one.

@@ -153,7 +153,6 @@ impl LaneRecorder {
         Some(result)
     }
 
-    /// A connection opened or a request was answered: the back-off starts again from its first step.
     /// Forgets where the page started: the lane's first connection asks for what comes from now on, as a page
     /// opened at that moment would. For a lane that starts switched off and can ask for the present (a gRPC call
     /// with no `after`), so that switching it on later does not replay what was published meanwhile and count
@@ -167,6 +166,7 @@ impl LaneRecorder {
         self.session.try_with_value(ClientSession::cursor).flatten()
     }
 
+    /// A connection opened or a request was answered: the back-off starts again from its first step.
     pub fn connected(&self) {
         self.session.update_value(ClientSession::connected);
     }

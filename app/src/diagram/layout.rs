@@ -202,18 +202,17 @@ impl DiagramLayout {
                 // Notes and gaps (a failure, a close, lost events) and round trips are rare and matter most: always
                 // labelled. A fault brings several at once (the error, the wait before reconnecting, the close), so
                 // one that would land on the label before it is written a line lower, not over it.
-                let always_labelled = matches!(placed.shape, Shape::Note { .. } | Shape::Bracket { .. });
                 if let Some(label) = &mut placed.label {
-                    if always_labelled {
-                        if matches!(placed.shape, Shape::Note { .. }) {
-                            label.y = label.y.max(last_label_y + self.min_label_gap);
+                    match placed.shape {
+                        Shape::Note { .. } => label.y = label.y.max(last_label_y + self.min_label_gap),
+                        Shape::Bracket { .. } => {}
+                        _ if label.y - last_label_y < self.min_label_gap => {
+                            placed.label = None;
+                            return placed;
                         }
-                        last_label_y = label.y;
-                    } else if label.y - last_label_y < self.min_label_gap {
-                        placed.label = None;
-                    } else {
-                        last_label_y = label.y;
+                        _ => {}
                     }
+                    last_label_y = label.y;
                 }
                 placed
             })

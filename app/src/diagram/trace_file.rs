@@ -193,13 +193,13 @@ impl TraceFile {
         self.lanes.iter().map(|lane| lane.records.len()).sum()
     }
 
-    /// One line on what the trace holds and the knobs it was recorded with, so its figures can be read.
     /// The lanes a replay draws: those that were on at export or recorded something. A lane that was off the
     /// whole time has nothing to show and would only narrow the others.
     pub fn replayed_lanes(&self) -> impl Iterator<Item = &LaneTrace> {
         self.lanes.iter().filter(|lane| lane.enabled || !lane.records.is_empty())
     }
 
+    /// One line on what the trace holds and the knobs it was recorded with, so its figures can be read.
     pub fn summary(&self, layout: &DiagramLayout) -> String {
         let lanes = self.replayed_lanes().count();
         let mut parts = vec![format!(
