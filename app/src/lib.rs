@@ -20,7 +20,7 @@ pub mod round_trip;
 pub mod scale_chart;
 pub mod tab_share;
 
-pub use components::common::code_failure::show_code_failure;
+pub use components::common::code_failure::{mark_code_running, show_code_failure};
 pub use components::{load_rendered_chunks, App, Page};
 pub use page_snapshot::SNAPSHOT_ELEMENT_ID;
 
@@ -51,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href="/pkg/transport-lab.css" />
                 <script type="application/json" id=SNAPSHOT_ELEMENT_ID inner_html=snapshot_json></script>
+                <script nonce=leptos::nonce::use_nonce() inner_html=components::common::code_failure::LOAD_WATCH_SCRIPT></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
             </head>

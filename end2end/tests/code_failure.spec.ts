@@ -27,3 +27,25 @@ test("a part whose code cannot be fetched says so, and the reload it offers brin
   await expect(notice).toBeHidden();
   await openKnobs(page);
 });
+
+// The same for the page's main code: with no wasm running, no panic hook can speak, so the shell's load watch does.
+for (const lost of ["main module", "main wasm"]) {
+  test(`a page whose ${lost} cannot be fetched says so instead of showing its lanes off`, async ({ page }) => {
+    const main = lost === "main module" ? /\/pkg\/transport-lab\.js$/ : /\/pkg\/transport-lab(_bg)?\.wasm$/;
+    let refused = 0;
+    await page.route(main, (route) => {
+      refused += 1;
+      return route.abort("failed");
+    });
+    await page.goto("/");
+    await expect(page.getByTestId("code-failed")).toBeVisible();
+    await expect(page.getByTestId("code-failed-reason")).toContainText("could not be fetched");
+    // The module may be asked for twice: once preloaded, once imported.
+    expect(refused).toBeGreaterThan(0);
+
+    await page.unroute(main);
+    await page.getByTestId("code-failed").getByRole("link", { name: "Reload the page" }).click();
+    await expect(lane(page, "sse").getByTestId("lane-status")).not.toHaveText("off");
+    await expect(page.getByTestId("code-failed")).toBeHidden();
+  });
+}

@@ -99,6 +99,14 @@ test("p pauses the view while traffic is still counted, and . steps it forward",
   await expect(state).toHaveAttribute("data-mode", "paused");
   await expect(state).toContainText("traffic is still recorded");
   await expect(page.getByTestId("view-pause")).toHaveText("Resume");
+  // The sentence stands over the bottom of the window; the diagrams end above it, so the arrival a step shows
+  // (drawn at their bottom edge) is not under it.
+  const sentenceTop = async () => (await state.boundingBox())!.y;
+  const diagramBottom = async () => {
+    const box = (await lane(page, "sse").locator("svg.sequence-diagram").boundingBox())!;
+    return box.y + box.height;
+  };
+  await expect.poll(async () => (await diagramBottom()) - (await sentenceTop())).toBeLessThanOrEqual(0);
   const frozen = await scroll(page, "sse");
   const countedAtPause = await eventsReceived(page, "web_socket");
   await page.waitForTimeout(1500);

@@ -132,6 +132,10 @@ for (const id of LESSON_IDS) {
       for (const target of step.point_at ?? []) {
         await expect(locate(page, target).first()).toHaveAttribute("data-lesson-pointer", "");
       }
+      // The knobs drawer is open while the step points into it, and closed again by a later step that does not
+      // (this page was loaded with it closed, so the lesson is what opened it).
+      const pointsIntoDrawer = (await page.locator("#knobs-drawer [data-lesson-pointer]").count()) > 0;
+      await expect(page.getByTestId("knobs-open")).toHaveAttribute("aria-expanded", String(pointsIntoDrawer));
       // The first step is left with the keyboard (n), the others with the button.
       if (index === 0) await page.keyboard.press("n");
       else await page.getByTestId("lesson-next").click();

@@ -29,6 +29,19 @@ test("on a phone the page does not scroll sideways, lanes swipe one at a time, a
   expect(swiped.x + swiped.width).toBeLessThanOrEqual(390);
   expect((await page.locator("svg.time-axis").boundingBox())!.x).toBeCloseTo(axis.x, 0);
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  // Left of the lane in view, from its header to its figures, no other lane shows: the axis hides the one swiped past.
+  const peeking = await sse.evaluate((shownLane) => {
+    const box = shownLane.getBoundingClientRect();
+    const axisBox = document.querySelector("svg.time-axis")!.getBoundingClientRect();
+    const points = [box.top + 20, box.top + box.height / 2, box.bottom - 20].flatMap((y) => [
+      [axisBox.left + 10, y],
+      [box.left - 3, y],
+    ]);
+    return points
+      .map(([x, y]) => document.elementFromPoint(x, y)?.closest(".lane")?.getAttribute("data-testid"))
+      .filter((found) => found && found !== shownLane.getAttribute("data-testid"));
+  });
+  expect(peeking).toEqual([]);
 
   // A tap on an event's arrow pins it: highlighted in this lane and in the others, and it stays so.
   // An arrow is drawn again, as a new element, when its bytes measured at the socket arrive, so the newest one may
@@ -50,9 +63,11 @@ test("on a phone the page does not scroll sideways, lanes swipe one at a time, a
     await expect(sse.locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/, { timeout: 2_000 });
   }).toPass();
   await expect(lane(page, "web_socket").locator(`[data-testid="record"][data-seq="${seq}"]`).first()).toHaveClass(/highlighted/);
-  // Touch targets: every button on the page at least 44 px tall.
-  const short = await page.locator("button:visible").evaluateAll((buttons) =>
-    buttons.filter((button) => button.getBoundingClientRect().height < 44).map((button) => button.textContent),
+  // Touch targets: every button and lane switch on the page at least 44 px tall.
+  const short = await page.locator("button:visible, input.switch:visible").evaluateAll((buttons) =>
+    buttons
+      .filter((button) => button.getBoundingClientRect().height < 44)
+      .map((button) => button.textContent || button.getAttribute("aria-label")),
   );
   expect(short).toEqual([]);
   expect(errors).toEqual([]);

@@ -39,3 +39,19 @@ test("the lab and the Scale page link to each other", async ({ page }) => {
   await page.getByTestId("site-nav").getByRole("link", { name: "Live lab" }).click();
   await expect(page.getByTestId("lanes")).toBeVisible();
 });
+
+test.describe("on a phone", () => {
+  test.use({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+
+  test("the Scale page does not scroll sideways: charts fit, wide tables scroll inside themselves", async ({ page }) => {
+    await page.goto("/scale");
+    await expect(page.getByTestId("scale-bar").first()).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const table of ["scale-ratios", "scale-table"]) {
+      const region = page.getByTestId(table).locator("xpath=..");
+      await expect(region).toHaveClass(/table-scroll/);
+      const box = (await region.boundingBox())!;
+      expect(box.x + box.width, `${table}'s box`).toBeLessThanOrEqual(390);
+    }
+  });
+});

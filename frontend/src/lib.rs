@@ -4,6 +4,7 @@
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    app::mark_code_running();
     // The console keeps the details for whoever opens it; the page tells everyone else (app's code_failure).
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);

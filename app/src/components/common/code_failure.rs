@@ -10,6 +10,22 @@ use leptos::prelude::*;
 
 const NOTICE_ID: &str = "code-failed";
 const REASON_ID: &str = "code-failed-reason";
+/// Set on `<html>` once the page's wasm runs: from then on the panic hook speaks for it.
+const RUNNING_ATTRIBUTE: &str = "data-code-running";
+
+/// Watches the page's first fetches, before any of its wasm runs: the loader (`HydrationScripts`) imports the main
+/// module and then its wasm, and leaves a failure of either as an unhandled rejection. Without this the page would
+/// sit with every lane "off" and nothing to say why. A script of the shell's own, with its nonce, since the panic
+/// hook cannot run when the code it lives in never arrived.
+pub const LOAD_WATCH_SCRIPT: &str = r#"addEventListener("unhandledrejection", function (event) {
+  if (document.documentElement.hasAttribute("data-code-running")) return;
+  var reason = document.getElementById("code-failed-reason"), notice = document.getElementById("code-failed");
+  if (!reason || !notice) return;
+  var detail = event.reason && event.reason.message ? event.reason.message : String(event.reason);
+  reason.textContent = "The lab's code could not be fetched, so this page cannot start (" + detail + "). The network "
+    + "lost it, or the lab is restarting.";
+  notice.removeAttribute("hidden");
+});"#;
 
 /// What the panic hook's message (`PanicHookInfo`'s text) means to the person in front of the page.
 pub fn failure_text(panic_message: &str) -> String {
@@ -36,6 +52,15 @@ pub fn CodeFailureNotice() -> impl IntoView {
     }
 }
 
+/// Tells the load watch ([`LOAD_WATCH_SCRIPT`]) that the wasm arrived and runs; failures are the panic hook's now.
+pub fn mark_code_running() {
+    if let Some(root) =
+        web_sys::window().and_then(|window| window.document()).and_then(|document| document.document_element())
+    {
+        let _ = root.set_attribute(RUNNING_ATTRIBUTE, "");
+    }
+}
+
 /// Shows the notice with the panic's meaning. Called from the panic hook, so it must not panic itself: anything
 /// missing (no document, no notice on this page) is skipped.
 pub fn show_code_failure(panic_message: &str) {
@@ -59,6 +84,13 @@ mod tests {
         let text = failure_text(message);
         assert!(text.contains("could not be fetched"), "{text}");
         assert!(!text.contains("rt.rs"), "no source location for a reader: {text}");
+    }
+
+    #[test]
+    fn the_load_watch_finds_the_notice_and_the_mark_this_module_names() {
+        for name in [NOTICE_ID, REASON_ID, RUNNING_ATTRIBUTE] {
+            assert!(LOAD_WATCH_SCRIPT.contains(&format!("\"{name}\"")), "{name}");
+        }
     }
 
     #[test]

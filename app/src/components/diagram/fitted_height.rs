@@ -40,9 +40,16 @@ fn fit(layout: RwSignal<DiagramLayout>) {
     let number = |value: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>| value.ok().and_then(|v| v.as_f64());
     let (Some(viewport), Some(scrolled)) = (number(window.inner_height()), window.scroll_y().ok()) else { return };
     let top_on_page = top + scrolled;
+    // Paused or slowed, a sentence stands over the bottom of the window (`view-state`), where the newest arrival
+    // is drawn: the one Step has just shown. The drawing ends above it instead.
+    let covered = window
+        .document()
+        .and_then(|document| document.query_selector(".view-state.paused, .view-state.slow").ok().flatten())
+        .and_then(|sentence| bounds(&sentence))
+        .map_or(0.0, |(sentence_top, _)| (viewport - sentence_top + 8.0).max(0.0));
     // Far down the page (a phone, a lesson above the lanes) the learner scrolls to the diagrams anyway: then they
     // fill most of the window. The few pixels kept free show that the lane's figures follow.
-    let room = if top_on_page < viewport * 0.6 { viewport - top_on_page - 12.0 } else { viewport * 0.8 };
+    let room = if top_on_page < viewport * 0.6 { viewport - top_on_page - 12.0 } else { viewport * 0.8 } - covered;
     let fitted = layout.with_untracked(|layout| layout.fitted_height(room, width));
     if layout.with_untracked(|layout| layout.height != fitted) {
         layout.update(|layout| layout.height = fitted);

@@ -9,8 +9,17 @@ pub fn TimeAxis(layout: ReadSignal<DiagramLayout>, #[prop(into)] clock: Signal<M
     let height = move || layout.with(|layout| layout.height);
     let scroll = move || format!("translate(0 {:.2})", -layout.with(|layout| layout.scroll_offset(clock.get())));
     view! {
-        // The viewBox lets the axis shrink with the lanes on a narrow screen, keeping its ticks beside theirs.
-        <svg class="time-axis" width="64" height=height viewBox=move || format!("0 0 64 {}", height()) aria-label="time axis">
+        // The viewBox lets the axis shrink with the lanes on a narrow screen, keeping its ticks beside theirs. On a
+        // phone its box is stretched to the lanes' height, to hide the lane swiped past it, so its drawing keeps to
+        // the top.
+        <svg
+            class="time-axis"
+            width="64"
+            height=height
+            viewBox=move || format!("0 0 64 {}", height())
+            preserveAspectRatio="xMidYMin meet"
+            aria-label="time axis"
+        >
             <g transform=scroll>
                 <For each=move || ticks.get() key=|tick| tick.y.to_bits() let:tick>
                     {tick.label.map(|label| view! { <text x="60" y=tick.y + 4.0 text-anchor="end">{label}</text> })}

@@ -36,6 +36,9 @@ pub fn Explainer() -> impl IntoView {
                     "Latency is receive time − "<code>"emitted_at"</code>
                     ", corrected by the measured difference between the server's clock and this browser's (shown above the lanes, with its uncertainty: half the quickest round trip). On one machine the correction is about zero; across a classroom's machines it can be many milliseconds. The clock-offset estimate is a model (NTP's: equal delay both ways); the receive and emit times are measured."
                 </p>
+                <p>
+                    "A lane switched off and on again asks for the events it missed (after=N, Last-Event-ID) and gets them at once: their latency includes the time it was off, so its max and p50 jump. That is the catch-up, measured, not a slow network. (gRPC-web, first switched on after the page loaded, starts from now instead: its call can ask for the present.)"
+                </p>
                 <ul>
                     <li><code>"GET /api/poll?after=N"</code>" — events after N, at once"</li>
                     <li><code>"GET /api/long-poll?after=N&timeout=S"</code>" — held until an event exists (200) or S seconds pass (204)"</li>

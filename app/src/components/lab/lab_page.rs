@@ -146,6 +146,7 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
             shown.of(transport).track();
         }
         knobs.0.track();
+        view.mode.track();
     });
 
     // A replay switches the live lanes off (nothing live runs beside it, to be mistaken for it) and back to how

@@ -55,6 +55,7 @@ pub fn LessonPanel(
     let loaded = RwSignal::new(None::<Result<Lesson, String>>);
     let following = RwSignal::new(None::<LessonSummary>);
     let step = navigation.step;
+    let drawer_opened_by_lesson = StoredValue::new(false);
     Effect::new(move |_| {
         let Some(id) = id_from_address() else {
             loaded.set(Some(Err("This address names no lesson; the lessons are listed at /learn.".into())));
@@ -91,10 +92,17 @@ pub fn LessonPanel(
                 highlight.as_ref().and_then(|highlight| highlight.lanes.first()).or(lesson.setup.lanes.first());
             let diagram = lanes_in_view.map(|lane| ScreenTarget { testid: "diagram".into(), lane: Some(*lane) });
             focus.0.set(highlight);
-            // A control the step names may wait in the closed knobs drawer: open it, so the outline is seen.
-            if outline(&targets) {
-                if let Some(knobs) = knobs {
+            // A control the step names may wait in the closed knobs drawer: open it, so the outline is seen. A
+            // later step that needs nothing in it closes it again, if the lesson was what opened it: the drawer
+            // narrows the lanes the step is about.
+            let in_drawer = outline(&targets);
+            if let Some(knobs) = knobs {
+                if in_drawer && !knobs.0.get_untracked() {
                     knobs.0.set(true);
+                    drawer_opened_by_lesson.set_value(true);
+                } else if !in_drawer && drawer_opened_by_lesson.get_value() {
+                    knobs.0.set(false);
+                    drawer_opened_by_lesson.set_value(false);
                 }
             }
             // Bring what the step is about on screen: the first thing it points at, else the diagram it highlights.

@@ -175,18 +175,20 @@ fn Ratios(ratios: Vec<PeerRatio>) -> impl IntoView {
     view! {
         <h2>"The lab against its peers, same load, same run"</h2>
         <p>"How many times better the lab did (above 1×: the lab wins; below: the peer does)."</p>
-        <table class="scale-table" data-testid="scale-ratios">
-            <thead>
-                <tr>
-                    <th>"Load"</th>
-                    <th>"Peer"</th>
-                    <th>"Deliveries per CPU-second"</th>
-                    <th>"Memory per connection"</th>
-                    <th>"p99 latency"</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <div class="table-scroll" tabindex="0" role="region" aria-label="the lab against its peers, scrollable">
+            <table class="scale-table" data-testid="scale-ratios">
+                <thead>
+                    <tr>
+                        <th>"Load"</th>
+                        <th>"Peer"</th>
+                        <th>"Deliveries per CPU-second"</th>
+                        <th>"Memory per connection"</th>
+                        <th>"p99 latency"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
 
