@@ -55,7 +55,12 @@ impl DeliveryTracker {
             seq: attempt.seq,
             attempt: attempt.attempt,
             waited_from_ms,
-            post_label: format!("POST #{}{try_text} · {} B{}", attempt.seq, attempt.request_bytes, signature.mark()),
+            // Nothing written (the receiver refused the connection): no bytes crossed, so no signature did either.
+            post_label: if attempt.request_bytes == 0 {
+                format!("POST #{}{try_text} · not sent", attempt.seq)
+            } else {
+                format!("POST #{}{try_text} · {} B{}", attempt.seq, attempt.request_bytes, signature.mark())
+            },
             post_detail: format!(
                 "webhook-id {}, webhook-timestamp {}, webhook-signature {}; {} B written to the sender's socket \
                  ({} B of body). {}",
@@ -116,9 +121,10 @@ fn answer_detail(attempt: &DeliveryAttempt) -> String {
         AttemptOutcome::Status { status } if (200..300).contains(status) => {
             detail.push_str("; acknowledged: the sender is done with this event")
         }
-        _ if attempt.next_attempt_at_ms.is_some() => {
-            detail.push_str("; the sender retries with the same webhook-id, a new timestamp and a new signature")
-        }
+        _ if attempt.next_attempt_at_ms.is_some() => detail.push_str(
+            "; the sender retries with the same webhook-id, signed again with the time of the retry (a timestamp \
+                 in whole seconds: a retry within the same second carries the same one, and so the same signature)",
+        ),
         _ => {}
     }
     detail
@@ -219,6 +225,14 @@ mod tests {
         assert_eq!(retry.answer_label, "200");
         // Once delivered, nothing is remembered for it.
         assert!(tracker.failed_at.is_empty());
+    }
+
+    #[test]
+    fn a_post_that_never_left_says_so_and_claims_no_signature() {
+        let mut refused = attempt(1, 5, 1, AttemptOutcome::Error { error: "connection refused".into() }, Some(1_200));
+        refused.request_bytes = 0;
+        let drawn = DeliveryTracker::default().attempt(&refused, SignatureCheck::Valid);
+        assert_eq!(drawn.post_label, "POST #5 · not sent");
     }
 
     #[test]

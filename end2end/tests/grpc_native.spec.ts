@@ -46,3 +46,13 @@ test("a native call's HTTP/2 frames, as the server recorded them, open on the la
   await table.getByTestId("http2-wire-row").filter({ hasText: "HEADERS" }).first().click();
   await expect(table.getByTestId("http2-wire-explained").first()).toContainText("HPACK");
 });
+
+test("the command the panel suggests names the address the page was opened at", async ({ page, baseURL }) => {
+  // By another name for the same machine, so a command written for one fixed address would not match.
+  const opened = new URL(baseURL!);
+  opened.hostname = opened.hostname === "localhost" ? "127.0.0.1" : "localhost";
+  await page.goto(opened.href);
+  const section = page.getByTestId("http2-wire");
+  await section.locator("summary").click();
+  await expect(section.getByTestId("grpcurl-command")).toHaveText(`grpcurl -plaintext ${opened.host} lab.v1.Events/Subscribe`);
+});

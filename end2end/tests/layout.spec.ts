@@ -82,6 +82,18 @@ test.describe("a projector, 1280×720", () => {
     });
   }
 
+  test("beside a lesson's steps and two lanes, the knobs drawer takes a column of its own, covering no lane", async ({ page }) => {
+    await hydrated(page, "/learn/mqtt-topics-and-qos");
+    await expect(page.locator("section.lane:not([hidden])")).toHaveCount(2);
+    await openKnobs(page);
+    const drawer = (await page.getByTestId("knobs-drawer").boundingBox())!;
+    for (const shown of await page.locator("section.lane:not([hidden])").all()) {
+      const box = (await shown.boundingBox())!;
+      expect(box.x + box.width, `${await shown.getAttribute("data-lane")} ends left of the drawer`).toBeLessThanOrEqual(drawer.x);
+    }
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+  });
+
   test("the lane chooser shows any set of lanes side by side on one axis; the others keep recording in the strip", async ({ page }) => {
     test.setTimeout(120_000);
     await hydrated(page);
@@ -143,6 +155,15 @@ test.describe("a projector, 1280×720", () => {
     await openKnobs(page);
     await expect(page.getByTestId("generator-rate")).toBeVisible();
     await expect(page.getByTestId("knobs-open")).toHaveAttribute("aria-expanded", "true");
+    // Every field inside it fits its width, and the own receiver's address has room for an address.
+    const sticking = await drawer.evaluate((aside) => {
+      const right = aside.getBoundingClientRect().right;
+      return [...aside.querySelectorAll("input, select, button")]
+        .filter((field) => field.getBoundingClientRect().width > 0 && field.getBoundingClientRect().right > right + 0.5)
+        .map((field) => field.getAttribute("data-testid") ?? field.outerHTML.slice(0, 60));
+    });
+    expect(sticking).toEqual([]);
+    expect((await page.getByTestId("own-receiver-url").boundingBox())!.width).toBeGreaterThanOrEqual(180);
     // Left open, it is open in the server's HTML too, so the lanes do not narrow once the page has loaded; the
     // browser hydrates that HTML as it is, the drawer's controls live (no hydration error, no stopped code).
     expect(await drawerAsServed()).not.toContain("hidden");

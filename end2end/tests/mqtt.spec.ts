@@ -49,6 +49,24 @@ test("turned on with key 7, the lane connects, subscribes and receives events", 
     expect(titles.some((title) => title.includes(packet)), `${packet} drawn`).toBe(true);
   }
   expect(await metric(page, "mqtt", "missed")).toBe("0");
+  // Sent within milliseconds of each other, the handshake's arrows are one line at this scale: each is labelled,
+  // one under another, and its label opens it in the inspector.
+  const labels = mqttLane(page).locator('[data-testid="record"] > text');
+  for (const packet of ["CONNECT", "CONNACK", "SUBSCRIBE", "SUBACK"]) {
+    await expect(labels.filter({ hasText: new RegExp(`^${packet}\\b`) }).first(), `${packet} labelled`).toBeVisible();
+  }
+  // Dispatched on the label itself: the drawing scrolls, and its elements are placed again each second.
+  await mqttLane(page).getByTestId("diagram").hover();
+  await labels.filter({ hasText: /^CONNECT\b/ }).first().dispatchEvent("click");
+  await expect(page.getByTestId("inspector")).toContainText("MQTT CONNECT");
+  await page.getByTestId("inspector-close").click();
+  // The way to the lane's own knobs is inside its header, not cut off below it, and opens the drawer.
+  const knobs = mqttLane(page).getByRole("button", { name: "QoS, topics, sessions…" });
+  const header = (await mqttLane(page).locator(".lane-header").boundingBox())!;
+  const button = (await knobs.boundingBox())!;
+  expect(button.y + button.height, "inside the header").toBeLessThanOrEqual(header.y + header.height);
+  await knobs.click();
+  await expect(mqttKnobs(page).getByTestId("mqtt-filter")).toBeVisible();
   expect(errors).toEqual([]);
 });
 
@@ -110,6 +128,10 @@ test("a server-side drop at QoS 1 with a kept session resumes with nothing misse
 test("dropped after PUBREC, the broker resends PUBREL and the message arrives exactly once", async ({ page, request }) => {
   await openLab(page);
   await turnOnMqtt(page);
+  // At QoS 1 there is no PUBREC to drop after: the fault says so and is not armed.
+  const outcome = mqttKnobs(page).getByTestId("mqtt-fault-outcome");
+  await mqttKnobs(page).getByTestId("mqtt-drop-after-pubrec").click();
+  await expect(outcome).toContainText("not armed: this fault needs QoS 2");
   await subscribeAt(page, 2);
   await mqttKnobs(page).getByTestId("mqtt-drop-after-pubrec").click();
   // Armed, it fires with the next QoS 2 event (often before "armed" could be read), then the broker finishes it.
@@ -124,6 +146,32 @@ test("dropped after PUBREC, the broker resends PUBREL and the message arrives ex
   await expect.poll(async () => Number(await metric(page, "mqtt", "last-seq")), { timeout: 30_000 }).toBeGreaterThanOrEqual(head);
   expect(await metric(page, "mqtt", "missed")).toBe("0");
   expect(await metric(page, "mqtt", "duplicates")).toBe("0");
+});
+
+test("a filter narrowed to messages skips the ticks without counting them missed or drawing a loss", async ({ page, request }) => {
+  await openLab(page);
+  await turnOnMqtt(page);
+  await mqttKnobs(page).getByTestId("mqtt-filter").fill("lab/events/message");
+  await mqttKnobs(page).getByTestId("mqtt-apply").click();
+  await expect(mqttKnobs(page).getByTestId("mqtt-applied")).toContainText("lab/events/message");
+  await expect
+    .poll(async () => (await records(page)).some((record) => record.title.includes("SUBSCRIBE") && record.title.includes("lab/events/message")))
+    .toBe(true);
+  // Ticks go on being published (1 a second) while this lane asks only for messages: two messages with ticks
+  // between them.
+  const seqs: number[] = [];
+  for (const text of ["first, narrowed", "second, narrowed"]) {
+    await expect.poll(async () => (await stats(request)).head_seq, { timeout: 10_000 }).toBeGreaterThan(seqs.at(-1) ?? 0);
+    await page.waitForTimeout(2_500);
+    const response = await request.post("/api/publish", { data: { text } });
+    seqs.push((await response.json()).seq);
+  }
+  for (const seq of seqs) {
+    await expect(mqttLane(page).locator(`[data-testid="record"][data-kind="event"][data-seq="${seq}"]`)).toBeAttached({ timeout: 20_000 });
+  }
+  const drawn = await records(page);
+  expect(drawn.filter((record) => record.title.includes("missing before")), "no loss drawn").toEqual([]);
+  expect(await metric(page, "mqtt", "missed")).toBe("0");
 });
 
 test("a malformed filter or keep-alive is refused in the page and never sent", async ({ page }) => {

@@ -58,18 +58,29 @@ pub enum JoinUrlSource {
     LoopbackOnly,
 }
 
-impl JoinUrlSource {
-    /// What the presenter view says about where the URL came from.
-    pub fn explain(self) -> &'static str {
-        match self {
-            JoinUrlSource::Configured => "set with --public-url",
-            JoinUrlSource::Interface => "this machine's network address; the server listens on all of them",
-            JoinUrlSource::ListenAddress => "the address the server listens on",
-            JoinUrlSource::LoopbackOnly => {
+impl JoinLink {
+    /// What the presenter view says about where the URL came from. A lab students cannot reach is told how to
+    /// restart on its own port for every interface.
+    pub fn explain(&self) -> String {
+        match self.source {
+            JoinUrlSource::Configured => "set with --public-url".into(),
+            JoinUrlSource::Interface => "this machine's network address; the server listens on all of them".into(),
+            JoinUrlSource::ListenAddress => "the address the server listens on".into(),
+            JoinUrlSource::LoopbackOnly => format!(
                 "the server listens on this machine only, so students cannot reach it: restart it with \
-                 LAB_ADDR=0.0.0.0:3000 ./lab run"
-            }
+                 LAB_ADDR=0.0.0.0:{} ./lab run",
+                self.port()
+            ),
         }
+    }
+
+    /// The port in the URL: HTTP's 80 when it names none.
+    fn port(&self) -> u16 {
+        let authority = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let host_and_port = authority.split('/').next().unwrap_or_default();
+        // An IPv6 host is bracketed, so the port is what follows the last colon after the closing bracket.
+        let after_host = host_and_port.rsplit_once(']').map_or(host_and_port, |(_, rest)| rest);
+        after_host.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(80)
     }
 }
 
@@ -83,6 +94,16 @@ pub struct BroadcastRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_lab_is_told_to_listen_everywhere_on_its_own_port() {
+        let link = |url: &str| JoinLink { url: url.into(), source: JoinUrlSource::LoopbackOnly }.explain();
+        assert!(link("http://127.0.0.1:3200/").ends_with("LAB_ADDR=0.0.0.0:3200 ./lab run"), "{}", link("x"));
+        assert!(link("http://[::1]:4000/").contains("0.0.0.0:4000"));
+        assert!(link("http://localhost/").contains("0.0.0.0:80 "));
+        let reachable = JoinLink { url: "http://192.168.1.20:3000/".into(), source: JoinUrlSource::Interface };
+        assert!(!reachable.explain().contains("restart"));
+    }
 
     #[test]
     fn presence_keys_transports_by_their_ids() {

@@ -59,7 +59,8 @@ impl Transport {
         }
     }
 
-    /// One sentence for the lane header: what the browser does on this transport.
+    /// One sentence for the lane header: what the browser does on this transport. Short enough for two lines in a
+    /// lane five share at 1280 px (a third would push the header's fault buttons below its edge).
     pub fn summary(self) -> &'static str {
         match self {
             Transport::ShortPoll => "asks every interval, answered at once, often with nothing",
@@ -67,11 +68,9 @@ impl Transport {
             Transport::Sse => "one long HTTP response; the server writes each event as text",
             Transport::WebSocket => "one upgraded TCP connection; a frame per event, both ways",
             Transport::HttpStream => "one fetch whose response never ends; a JSON line per event",
-            Transport::Webhook => "server to server: a signed POST per event, retried until the receiver answers 2xx",
-            Transport::Mqtt => "a broker between publishers and subscribers; MQTT packets inside one WebSocket",
-            Transport::Grpc => {
-                "protobuf messages, each behind a 5-byte prefix, in one fetch: gRPC as a browser can speak it"
-            }
+            Transport::Webhook => "server to server: a signed POST per event, retried until a 2xx",
+            Transport::Mqtt => "a broker between publishers and subscribers, in one WebSocket",
+            Transport::Grpc => "protobuf messages behind 5-byte prefixes, in one fetch: gRPC-web",
         }
     }
 
@@ -103,6 +102,13 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_summary_fits_two_lines_of_a_narrow_lane() {
+        for transport in Transport::ALL {
+            assert!(transport.summary().chars().count() <= 66, "{transport:?}: {}", transport.summary());
+        }
+    }
 
     #[test]
     fn id_matches_serde_name() {

@@ -35,7 +35,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Compresses the page, its script, wasm and stylesheet (the wasm shrinks from about 600 KB to 250 KB, which a
+/// Compresses the page, its script, wasm and stylesheet (the main wasm shrinks to about a third, which a
 /// classroom on one Wi-Fi notices), never the API: the lab shows the bytes each transport really costs, and an
 /// encoder would also hold back SSE events until its buffer filled.
 fn is_page_or_asset(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {

@@ -119,8 +119,22 @@ async fn restart_starts_a_new_run_and_ends_every_connection_to_the_old_one() {
     let held = tokio::spawn(server.http.get(server.url("/api/long-poll?after=3&timeout=30")).send());
     server.wait_for_open(Transport::LongPoll, 1, "the connection is not held yet").await;
 
+    // Anything sent with it is refused, and restarts nothing: a parameter, a field, a body that is not JSON.
+    let restart = || server.http.post(server.url("/api/faults/restart"));
+    let refusals = [
+        (restart().query(&[("x", "1")]), "x"),
+        (restart().json(&serde_json::json!({"seq": 1})), "seq"),
+        (restart().header("content-type", "application/json").body("not json"), "(body)"),
+    ];
+    for (request, field) in refusals {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.json::<protocol::ApiErrorBody>().await.unwrap().field.as_deref(), Some(field));
+    }
+    assert_eq!(server.state.hub().epoch(), &old_epoch);
+    // An empty JSON object is nothing too (the page sends one).
     let report: protocol::RestartReport =
-        server.http.post(server.url("/api/faults/restart")).send().await.unwrap().json().await.unwrap();
+        restart().json(&serde_json::json!({})).send().await.unwrap().json().await.unwrap();
     assert_eq!(report.previous_epoch, old_epoch);
     assert_ne!(report.epoch, old_epoch);
 

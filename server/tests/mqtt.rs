@@ -34,19 +34,45 @@ async fn without_the_mqtt_subprotocol_the_handshake_is_refused_with_a_400_naming
     assert!(body.message.contains("mqtt"), "{}", body.message);
 }
 
+/// The close code and reason the server's close frame carries.
+async fn close_of(client: &mut MqttSocket) -> (u16, String) {
+    loop {
+        match timeout(WAIT, client.socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn frames_that_break_rfc_6455_get_its_close_codes() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open(&server).await;
+    let bad_utf8 = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
+    client.socket.send(Message::Frame(bad_utf8)).await.unwrap();
+    assert_eq!(close_of(&mut client).await.0, 1007);
+
+    let mut client = MqttSocket::open(&server).await;
+    let reserved = Frame::message(vec![1, 2, 3], OpCode::Data(Data::Reserved(3)), true);
+    client.socket.send(Message::Frame(reserved)).await.unwrap();
+    assert_eq!(close_of(&mut client).await.0, 1002);
+
+    let mut client = MqttSocket::open(&server).await;
+    client.socket.send(Message::binary(vec![0u8; 512 * 1024])).await.unwrap();
+    let (code, reason) = close_of(&mut client).await;
+    assert_eq!(code, 1009, "{reason}");
+}
+
 #[tokio::test]
 async fn a_text_frame_is_not_mqtt_and_closes_with_1003() {
     let server = TestServer::start().await;
     let mut client = MqttSocket::open(&server).await;
     client.socket.send(Message::text("CONNECT please")).await.unwrap();
-    let close = loop {
-        match timeout(WAIT, client.socket.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(close.code), 1003);
+    let (code, _) = close_of(&mut client).await;
+    assert_eq!(code, 1003);
 }
 
 #[tokio::test]

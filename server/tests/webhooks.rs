@@ -202,6 +202,20 @@ async fn failures_are_retried_under_one_id_with_fresh_signatures_until_the_recei
 }
 
 #[tokio::test]
+async fn a_webhook_aimed_at_the_lab_s_own_restart_is_refused_there_and_restarts_nothing() {
+    // Loopback is allowed (a student's own receiver runs there), so the lab's own routes are reachable: each of
+    // them must refuse an event delivered as a body. On a lab that listens on loopback only, the sender counts as
+    // the teacher, so the route's input check is the only thing in the way.
+    let server = TestServer::start_with(FAST).await;
+    let epoch = server.state.hub_slot.current().epoch().clone();
+    let endpoint = register(&server, &server.url(routes::FAULTS_RESTART)).await;
+    server.publish("aimed at the restart").await;
+    let page = wait_for(&server, &endpoint.id, "a refused delivery", |attempts| !attempts.is_empty()).await;
+    assert_eq!(status(&page.attempts[0]), Some(400), "{:#?}", page.attempts[0]);
+    assert_eq!(server.state.hub_slot.current().epoch(), &epoch, "nothing restarted");
+}
+
+#[tokio::test]
 async fn gone_disables_the_endpoint() {
     let server = TestServer::start_with(FAST).await;
     let endpoint = register(&server, "lab").await;

@@ -100,6 +100,9 @@ pub struct LaneRecorder {
     teacher_message: RwSignal<Option<TeacherMessage>>,
     pub(super) round_trips: StoredValue<PendingRoundTrips>,
     clip: RwSignal<Option<ReceivedClip>>,
+    /// The lane asked for only some of the events (an MQTT filter narrower than every kind): a jump in the numbers
+    /// is the events it chose not to get, not a loss.
+    skips_by_choice: StoredValue<bool>,
 }
 
 impl LaneRecorder {
@@ -116,7 +119,13 @@ impl LaneRecorder {
             teacher_message: options.teacher_message,
             round_trips: StoredValue::new(PendingRoundTrips::default()),
             clip: RwSignal::new(None),
+            skips_by_choice: StoredValue::new(false),
         }
+    }
+
+    /// Whether the lane now subscribes to only some of the events (see `skips_by_choice`).
+    pub fn set_skips_by_choice(&self, skips: bool) {
+        self.skips_by_choice.set_value(skips);
     }
 
     /// What the hook returns; `round_trip` is the hook's own way of sending a message upstream.
@@ -253,6 +262,10 @@ impl LaneRecorder {
         let emitted = event.emitted_at as f64 / 1000.0 - offset;
         let latency = at - emitted;
         let Some(arrival) = self.in_session(|session| session.event(event.seq)) else { return };
+        let arrival = match arrival {
+            Arrival::AfterLoss { .. } if self.skips_by_choice.get_value() => Arrival::InOrder,
+            arrival => arrival,
+        };
         self.metrics.update(|metrics| {
             metrics.event_arrived_at(at);
             metrics.body_bytes_received += bytes as u64;

@@ -111,6 +111,7 @@ async fn mqtt_loop(lane: Lane, page: ClientId) {
     let recorder = lane.recorder;
     loop {
         let settings = lane.controls.settings.get_untracked();
+        lane.recorder.set_skips_by_choice(!protocol::mqtt::filter_takes_every_event(&settings.filter));
         let Some(url) = socket_url(&page) else { return };
         recorder.set_status(LinkStatus::Connecting);
         let upgrade = recorder.request(

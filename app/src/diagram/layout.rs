@@ -91,6 +91,15 @@ impl Shape {
     /// A round trip of a few milliseconds is a fraction of a pixel at 40 px/s: drawn at least this tall to be seen.
     pub const BRACKET_MIN_HEIGHT: f64 = 3.0;
 
+    /// Where the message ends: the instant it arrived.
+    pub fn arrival_y(&self) -> f64 {
+        match *self {
+            Shape::Arrow { y2, .. } | Shape::HeldArrow { y2, .. } | Shape::EventArrow { y2, .. } => y2,
+            Shape::Bracket { y2, .. } => y2,
+            Shape::Note { y } | Shape::Point { y, .. } => y,
+        }
+    }
+
     pub fn strokes(&self, width: f64) -> Strokes {
         match *self {
             Shape::Arrow { x1, y1, x2, y2 } => {
@@ -191,26 +200,44 @@ impl DiagramLayout {
         self.y(now) - self.height
     }
 
+    /// How close two arrows are drawn for them to read as one line: packets of one instant.
+    const SAME_INSTANT_PX: f64 = 2.0;
+    /// How many labels of one instant are written under the first, before the rest are left out.
+    const MOST_STACKED_LABELS: u32 = 5;
+
     /// Places every record; labels that would overlap the previous drawn label are left out, except a note's,
-    /// which moves down clear of it.
+    /// which moves down clear of it, and those of packets sent in the same instant as the last labelled one.
     pub fn place(&self, records: impl IntoIterator<Item = impl std::borrow::Borrow<TraceRecord>>) -> Vec<PlacedRecord> {
         let mut last_label_y = f64::NEG_INFINITY;
+        // The arrow whose label was last drawn where it belongs, and how many were written under it since.
+        let (mut instant_y, mut stacked) = (f64::NEG_INFINITY, 0);
         records
             .into_iter()
             .map(|record| {
                 let mut placed = self.place_one(record.borrow());
+                let arrival_y = placed.shape.arrival_y();
                 // Notes and gaps (a failure, a close, lost events) and round trips are rare and matter most: always
                 // labelled. A fault brings several at once (the error, the wait before reconnecting, the close), so
-                // one that would land on the label before it is written a line lower, not over it.
+                // one that would land on the label before it is written a line lower, not over it. So do packets
+                // of one instant (an MQTT handshake, a PUBLISH and its PUBACK): their arrows are one line at this
+                // scale, and their labels, written in order, are what tells them apart and what a click can hit.
                 if let Some(label) = &mut placed.label {
+                    let crowded = label.y - last_label_y < self.min_label_gap;
                     match placed.shape {
                         Shape::Note { .. } => label.y = label.y.max(last_label_y + self.min_label_gap),
                         Shape::Bracket { .. } => {}
-                        _ if label.y - last_label_y < self.min_label_gap => {
+                        _ if crowded
+                            && (arrival_y - instant_y).abs() <= Self::SAME_INSTANT_PX
+                            && stacked < Self::MOST_STACKED_LABELS =>
+                        {
+                            label.y = last_label_y + self.min_label_gap;
+                            stacked += 1;
+                        }
+                        _ if crowded => {
                             placed.label = None;
                             return placed;
                         }
-                        _ => {}
+                        _ => (instant_y, stacked) = (arrival_y, 0),
                     }
                     last_label_y = label.y;
                 }
@@ -517,6 +544,30 @@ mod tests {
         assert_eq!(placed.len(), 9);
         let labelled: Vec<_> = placed.iter().enumerate().filter(|(_, p)| p.label.is_some()).map(|(i, _)| i).collect();
         assert_eq!(labelled, vec![0, 3, 6]);
+    }
+
+    #[test]
+    fn packets_of_one_instant_are_labelled_one_under_another_in_order() {
+        let layout = layout();
+        let at = 1_000_000.0;
+        // A WebSocket's 101, then MQTT's CONNECT, CONNACK, SUBSCRIBE and SUBACK within two milliseconds.
+        let mut records = vec![record(RecordKind::Response { held_from: None }, at, at)];
+        for index in 0..4 {
+            let kind = if index % 2 == 0 { RecordKind::Request } else { RecordKind::Response { held_from: None } };
+            records.push(record(kind, at + 0.4 * index as f64, at + 0.4 * (index + 1) as f64));
+        }
+        let placed = layout.place(&records);
+        let ys: Vec<f64> = placed.iter().map(|p| p.label.as_ref().expect("every packet labelled").y).collect();
+        for pair in ys.windows(2) {
+            assert_eq!(pair[1] - pair[0], layout.min_label_gap, "{ys:?}");
+        }
+        // Arrows stay where their instants are: only the labels move.
+        assert!(placed.iter().all(|p| (p.shape.arrival_y() - layout.y(at)).abs() < 0.1));
+
+        // Past the most a stack holds, the rest of the instant goes unlabelled (the tooltip still names it).
+        let crowd: Vec<_> = (0..9).map(|i| record(RecordKind::Request, at, at + 0.1 * i as f64)).collect();
+        let labelled = layout.place(&crowd).iter().filter(|p| p.label.is_some()).count();
+        assert_eq!(labelled, 1 + DiagramLayout::MOST_STACKED_LABELS as usize);
     }
 
     #[test]

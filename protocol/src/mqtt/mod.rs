@@ -44,6 +44,14 @@ pub fn event_topic(body: &EventBody) -> String {
     format!("{EVENTS_TOPIC_PREFIX}{}", body.kind_name())
 }
 
+/// Whether a subscription to `filter` receives every kind of event the hub publishes. A narrower one leaves kinds
+/// out by design: a subscriber must not count the events it skips as lost.
+pub fn filter_takes_every_event(filter: &str) -> bool {
+    crate::EVENT_KIND_NAMES
+        .iter()
+        .all(|kind| mqtt5_protocol::topic_matches_filter(&format!("{EVENTS_TOPIC_PREFIX}{kind}"), filter))
+}
+
 /// The label of what a PUBLISH on `topic` carries: the event kind under `lab/events/`, else an MQTT packet.
 pub fn label_of_topic(topic: &str) -> WireLabel {
     match topic.strip_prefix(EVENTS_TOPIC_PREFIX) {
@@ -68,5 +76,15 @@ mod tests {
             assert_eq!(label_of_topic(&format!("{EVENTS_TOPIC_PREFIX}{kind}")).as_str(), kind);
         }
         assert_eq!(label_of_topic("lab/chat"), WireLabel::Mqtt);
+    }
+
+    #[test]
+    fn only_a_filter_over_every_kind_takes_every_event() {
+        for filter in [EVENTS_FILTER, "lab/#", "#", "lab/events/+", "+/events/+"] {
+            assert!(filter_takes_every_event(filter), "{filter}");
+        }
+        for filter in ["lab/events/message", "lab/events/tick", "lab/chat", "lab/+", "other/#"] {
+            assert!(!filter_takes_every_event(filter), "{filter}");
+        }
     }
 }

@@ -22,6 +22,10 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("expected `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// A body sent to a route that takes none: refused, not ignored, since it means the caller meant something
+    /// else (a webhook pointed at the lab's own controls, say).
+    #[error("this route takes no request body (at most `{{}}`); {bytes} B were sent")]
+    UnexpectedBody { bytes: usize },
     /// A request to a gRPC method that is not gRPC.
     #[error(
         "a gRPC method takes `Content-Type: application/grpc` over HTTP/2 or `application/grpc-web` over any HTTP, \
@@ -87,6 +91,7 @@ impl ApiError {
             Self::InvalidHeader { header, .. } => Some(header),
             Self::ForbiddenOrigin { .. } => Some("Origin"),
             Self::NotGrpc { .. } => Some("Content-Type"),
+            Self::UnexpectedBody { .. } => Some("(body)"),
             Self::GrpcNeedsHttp2 => None,
             Self::MalformedJson(_)
             | Self::UnsupportedMediaType
@@ -167,6 +172,7 @@ impl ApiError {
             Self::InvalidHeader { .. } => "invalid_header",
             Self::MalformedJson(_) => "malformed_json",
             Self::UnsupportedMediaType | Self::NotGrpc { .. } => "unsupported_media_type",
+            Self::UnexpectedBody { .. } => "unexpected_body",
             Self::GrpcNeedsHttp2 => "http2_required",
             Self::NotAWebSocketHandshake { .. } => "not_a_websocket_handshake",
             Self::ForbiddenOrigin { .. } => "forbidden_origin",

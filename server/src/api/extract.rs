@@ -150,6 +150,26 @@ impl<S: Send + Sync> FromRequest<S> for TimelyBody {
     }
 }
 
+/// The body of a route that takes nothing: none, or an empty JSON object (what the page's JSON `fetch` sends).
+/// A field is a 400 naming it, anything else a 400 saying a body came; read within the limits of any body.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let TimelyBody(body) = TimelyBody::from_request(request, state).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(NoBody);
+        }
+        match parse_json::<NoParameters>(&body) {
+            Ok(NoParameters {}) => Ok(NoBody),
+            Err(named @ ApiError::InvalidField { .. }) => Err(named),
+            Err(_) => Err(ApiError::UnexpectedBody { bytes: body.len() }),
+        }
+    }
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(protocol::parse::parse_json(body)?)
 }

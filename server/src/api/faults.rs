@@ -9,7 +9,7 @@ use protocol::routes::ClientQuery;
 use protocol::{DelayRule, FaultReport, FaultTarget, OfflineRequest, RestartReport};
 
 use crate::api::error::ApiError;
-use crate::api::extract::{ValidJson, ValidQuery};
+use crate::api::extract::{NoBody, NoParameters, ValidJson, ValidQuery};
 use crate::api::state::AppState;
 use crate::api::teacher::Role;
 use crate::core::faults::FaultSwitches;
@@ -68,7 +68,14 @@ async fn post_offline(
 /// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
 /// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204). With
 /// a shared log, every instance starts the new run.
-async fn post_restart(State(log): State<EventLog>, role: Role) -> Result<Json<RestartReport>, ApiError> {
+/// It takes nothing: a parameter or a field sent anyway (a webhook aimed here delivers its event as a body) is a
+/// 400, and nothing restarts.
+async fn post_restart(
+    State(log): State<EventLog>,
+    role: Role,
+    ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
+    NoBody: NoBody,
+) -> Result<Json<RestartReport>, ApiError> {
     role.require_teacher("restart the stream")?;
     Ok(Json(log.restart().await?))
 }

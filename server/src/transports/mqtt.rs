@@ -104,7 +104,16 @@ async fn session(socket: WebSocket, lanes: Lanes, host: MqttHost, peer: Peer, wi
                     break Some((close_code::UNSUPPORTED_DATA, "MQTT over WebSocket is binary frames only".to_owned()));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                // A frame that breaks RFC 6455 gets its close code, as on the lab's own WebSocket.
+                Some(Err(error)) => {
+                    let closing = error
+                        .into_inner()
+                        .downcast::<tungstenite::Error>()
+                        .ok()
+                        .and_then(|error| super::ws::closing_for(*error, "frame or message over the largest MQTT packet"));
+                    break closing.map(|closing| (closing.code, closing.reason.to_owned()));
+                }
+                Some(Ok(Message::Close(_))) | None => break None,
             },
             // No close frame: the TCP connection just ends, as in a crash or a cut cable.
             () = &mut dropped => break None,

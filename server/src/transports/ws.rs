@@ -80,9 +80,9 @@ fn config() -> WebSocketConfig {
 }
 
 /// Why a session ended, and what the close frame says.
-struct Closing {
-    code: u16,
-    reason: &'static str,
+pub(crate) struct Closing {
+    pub code: u16,
+    pub reason: &'static str,
 }
 
 type Sink = SplitSink<WebSocketStream<SharedSocket<Frames>>, Message>;
@@ -151,7 +151,7 @@ async fn session(
                         break None;
                     }
                     None => break None,
-                    Some(Err(error)) => break closing_for(error),
+                    Some(Err(error)) => break closing_for(error, "frame or message over the 8 KiB limit"),
                 }
             }
             // No close frame: the TCP connection just ends, as in a crash or a cut cable (the browser sees 1006).
@@ -214,12 +214,11 @@ async fn handle_text(lanes: &Lanes, address: IpAddr, text: &str) -> WsServerMess
     }
 }
 
-/// Maps a read error to the close code RFC 6455 defines for it.
-fn closing_for(error: tungstenite::Error) -> Option<Closing> {
+/// Maps a read error to the close code RFC 6455 defines for it (`too_big` says the socket's size limit); `None`
+/// for a connection that simply ended. The MQTT lane's socket answers with the same codes.
+pub(crate) fn closing_for(error: tungstenite::Error, too_big: &'static str) -> Option<Closing> {
     match error {
-        tungstenite::Error::Capacity(_) => {
-            Some(Closing { code: close_code::MESSAGE_TOO_BIG, reason: "frame or message over the 8 KiB limit" })
-        }
+        tungstenite::Error::Capacity(_) => Some(Closing { code: close_code::MESSAGE_TOO_BIG, reason: too_big }),
         tungstenite::Error::Utf8(_) => {
             Some(Closing { code: close_code::INVALID_PAYLOAD, reason: "text frame is not valid UTF-8" })
         }

@@ -182,7 +182,12 @@ fn Lab(snapshot: LabSnapshot, with_lesson: bool) -> impl IntoView {
     });
 
     view! {
-        <div class="lab-layout">
+        // Beside a lesson's steps, the drawer takes a column of its own only when two lanes or fewer share the
+        // rest; with more, each would be too narrow to read, so it lies over them (style/main.css).
+        <div
+            class="lab-layout"
+            class:few-lanes=move || Transport::ALL.iter().filter(|transport| shown.of(**transport).get()).count() <= 2
+        >
             {lesson}
             <div class="lab-main">
                 <div class="live-controls" hidden=move || replaying.get()>

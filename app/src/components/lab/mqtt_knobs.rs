@@ -33,7 +33,14 @@ pub fn MqttKnobs() -> impl IntoView {
             Err(error) => format!("not applied: {error}"),
         });
     };
+    // Only a QoS 2 delivery has a PUBREC: armed on a lane subscribed at a lower QoS it would wait for ever.
     let arm = move |_| {
+        if controls.settings.with_untracked(|settings| settings.qos != Qos::ExactlyOnce) {
+            controls
+                .fault_outcome
+                .set("not armed: this fault needs QoS 2 deliveries; set QoS 2 and apply first".into());
+            return;
+        }
         controls.drop_after_pubrec.set(true);
         controls.fault_outcome.set("armed: the next QoS 2 delivery drops the socket after PUBREC".into());
     };

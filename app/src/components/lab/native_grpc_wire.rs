@@ -85,8 +85,8 @@ pub fn detail_text(unit: &WireUnit, raw: &str) -> String {
 
 pub fn direction_arrow(direction: WireDirection) -> &'static str {
     match direction {
-        WireDirection::ToServer => "→ server",
-        WireDirection::ToClient => "← client",
+        WireDirection::ToServer => "client → server",
+        WireDirection::ToClient => "server → client",
     }
 }
 
@@ -175,6 +175,14 @@ enum Loaded {
 pub fn NativeGrpcWire() -> impl IntoView {
     let state = RwSignal::new(Loaded::NotYet);
     let expanded = RwSignal::new(None::<u64>);
+    // The commands name this lab's own address, which only the browser knows for sure (the server may sit behind
+    // a name or a forwarded port); until it has hydrated they show a placeholder.
+    let address = RwSignal::new("HOST:PORT".to_owned());
+    Effect::new(move |_| {
+        if let Some(host) = web_sys::window().and_then(|window| window.location().host().ok()) {
+            address.set(host);
+        }
+    });
     let load = move |_| {
         state.set(Loaded::Loading);
         spawn_local(async move {
@@ -189,9 +197,15 @@ pub fn NativeGrpcWire() -> impl IntoView {
             <summary>"Native gRPC on the wire: HTTP/2 frames recorded by the server"</summary>
             <p class="model-note">
                 "Browsers cannot speak native gRPC (fetch gives no access to HTTP/2 frames or trailers), so the gRPC lane uses gRPC-web. This shows what other programs' calls to this lab looked like on the wire. Make one, e.g. "
-                <code>"grpcurl -plaintext 127.0.0.1:3000 lab.v1.Events/Subscribe"</code>
+                <code data-testid="grpcurl-command">
+                    {move || format!("grpcurl -plaintext {} lab.v1.Events/Subscribe", address.get())}
+                </code>
                 " or, from a checkout after "<code>"./lab test"</code>" set up the virtualenv, "
-                <code>".venv/bin/python server/tests/peers/grpc_client.py subscribe 127.0.0.1:3000 --count 3"</code>
+                <code>
+                    {move || {
+                        format!(".venv/bin/python server/tests/peers/grpc_client.py subscribe {} --count 3", address.get())
+                    }}
+                </code>
                 "."
             </p>
             <div class="metrics-actions">
@@ -402,8 +416,8 @@ mod tests {
         assert_eq!(rows[0].stream, "0");
         assert_eq!(rows[1].stream, "1");
         assert_eq!(rows[2].stream, "1", "a message is on the stream of its exchange's frames");
-        assert_eq!(rows[1].arrow, "→ server");
-        assert_eq!(rows[2].arrow, "← client");
+        assert_eq!(rows[1].arrow, "client → server");
+        assert_eq!(rows[2].arrow, "server → client");
         assert_eq!(rows[1].detail, ":path: /lab.v1.Events/Subscribe");
         assert_eq!(totals, WireBytes { head: 2 + 3 + 4, framing: 27, payload: 3 });
         let (none, empty) = table_rows(&[], MAX_ROWS);

@@ -58,7 +58,7 @@ fn JoinPanel(presence: ReadSignal<Option<ClassPresence>>) -> impl IntoView {
     let join = move || presence.with(|presence| presence.as_ref().map(|presence| presence.join.clone()));
     let url = move || join().map_or_else(|| "…".to_owned(), |join| join.url);
     let unreachable = move || join().is_some_and(|join| join.source == JoinUrlSource::LoopbackOnly);
-    let source = move || join().map(|join| join.source.explain()).unwrap_or_default();
+    let source = move || join().map(|join| join.explain()).unwrap_or_default();
     view! {
         <section class="present-join" aria-label="join the lab">
             <h1>"Join the lab"</h1>

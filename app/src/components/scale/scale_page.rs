@@ -139,19 +139,9 @@ fn Targets(targets: Vec<TargetCheck>) -> impl IntoView {
             "event's bytes once per socket, and nothing else (" <code>"bench/floor"</code> "). It runs under the same load "
             "tool in the same suite, so every target below is the ratio of two rows of this report."
         </p>
-        <div class="table-scroll" tabindex="0" role="region" aria-label="targets, scrollable">
-            <table class="scale-table" data-testid="scale-targets">
-                <thead>
-                    <tr>
-                        <th>"Target"</th>
-                        <th>"Load"</th>
-                        <th>"Measured"</th>
-                        <th>"Verdict"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <WideTable label="targets" testid="scale-targets" headings=&["Target", "Load", "Measured", "Verdict"]>
+            {rows}
+        </WideTable>
     }
 }
 
@@ -175,20 +165,13 @@ fn Ratios(ratios: Vec<PeerRatio>) -> impl IntoView {
     view! {
         <h2>"The lab against its peers, same load, same run"</h2>
         <p>"How many times better the lab did (above 1×: the lab wins; below: the peer does)."</p>
-        <div class="table-scroll" tabindex="0" role="region" aria-label="the lab against its peers, scrollable">
-            <table class="scale-table" data-testid="scale-ratios">
-                <thead>
-                    <tr>
-                        <th>"Load"</th>
-                        <th>"Peer"</th>
-                        <th>"Deliveries per CPU-second"</th>
-                        <th>"Memory per connection"</th>
-                        <th>"p99 latency"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <WideTable
+            label="the lab against its peers"
+            testid="scale-ratios"
+            headings=&["Load", "Peer", "Deliveries per CPU-second", "Memory per connection", "p99 latency"]
+        >
+            {rows}
+        </WideTable>
     }
 }
 
@@ -228,31 +211,35 @@ fn RunTable(runs: Vec<ScaleRun>) -> impl IntoView {
         .collect_view();
     view! {
         <h2>"Every run"</h2>
-        // Focusable, so a keyboard can scroll the wide table too.
-        <div class="table-scroll" tabindex="0" role="region" aria-label="every run, scrollable">
-            <table class="scale-table" data-testid="scale-table">
+        <WideTable
+            label="every run"
+            testid="scale-table"
+            headings=&[
+                "Server", "Transport", "Clients", "Connected", "Events/s", "Delivered/s (of full)", "p50", "p99", "max",
+                "Requests/s", "KiB/s down", "KiB/s up", "Server CPU", "µs CPU/event", "KiB/conn", "Missed", "Errors",
+            ]
+        >
+            {rows}
+        </WideTable>
+    }
+}
+
+/// A table wider than a phone: it scrolls inside itself, never the page, and is focusable so a keyboard can
+/// scroll it too.
+#[component]
+fn WideTable(
+    label: &'static str,
+    testid: &'static str,
+    headings: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-scroll" tabindex="0" role="region" aria-label=format!("{label}, scrollable")>
+            <table class="scale-table" data-testid=testid>
                 <thead>
-                    <tr>
-                        <th>"Server"</th>
-                        <th>"Transport"</th>
-                        <th>"Clients"</th>
-                        <th>"Connected"</th>
-                        <th>"Events/s"</th>
-                        <th>"Delivered/s (of full)"</th>
-                        <th>"p50"</th>
-                        <th>"p99"</th>
-                        <th>"max"</th>
-                        <th>"Requests/s"</th>
-                        <th>"KiB/s down"</th>
-                        <th>"KiB/s up"</th>
-                        <th>"Server CPU"</th>
-                        <th>"µs CPU/event"</th>
-                        <th>"KiB/conn"</th>
-                        <th>"Missed"</th>
-                        <th>"Errors"</th>
-                    </tr>
+                    <tr>{headings.iter().map(|heading| view! { <th>{*heading}</th> }).collect_view()}</tr>
                 </thead>
-                <tbody>{rows}</tbody>
+                <tbody>{children()}</tbody>
             </table>
         </div>
     }
