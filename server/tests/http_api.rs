@@ -128,6 +128,15 @@ async fn bad_query_parameters_get_400_naming_the_parameter() {
     let bad_header = server.http.get(server.url("/api/sse")).header("last-event-id", "banana").send().await.unwrap();
     let header = expect_error(bad_header, 400, Some("Last-Event-ID")).await;
     assert_eq!(header.error, "invalid_header", "a header, not a query parameter: {}", header.message);
+    // Bytes that are no text at all are refused the same way, not read as no header (with `after` then winning).
+    let not_text = reqwest::header::HeaderValue::from_bytes(b"5\xff").unwrap();
+    let not_text =
+        server.http.get(server.url("/api/sse?after=3")).header("last-event-id", not_text).send().await.unwrap();
+    expect_error(not_text, 400, Some("Last-Event-ID")).await;
+    // A path segment that percent-decodes to no UTF-8 is named too, with the same JSON body.
+    for path in ["/api/lessons/%ff", "/api/webhooks/receiver/%ff"] {
+        expect_error(get(path).await.unwrap(), 400, Some("id")).await;
+    }
     let repeated = expect_error(get("/api/poll?after=1&after=2").await.unwrap(), 400, Some("after")).await;
     assert!(repeated.message.contains("duplicate"), "{}", repeated.message);
     let negative = expect_error(get("/api/long-poll?timeout=-1").await.unwrap(), 400, Some("timeout")).await;

@@ -34,6 +34,21 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     Ok(protocol::parse::parse_query(query)?)
 }
 
+/// The one segment a route's path names (`/api/lessons/{id}`…), or a 400 naming it with a JSON body (axum's own
+/// rejection, for one that percent-decodes to bytes that are no UTF-8, is plain text).
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| PathId(id))
+            .map_err(|rejection| ApiError::InvalidParameter { field: "id".into(), message: rejection.body_text() })
+    }
+}
+
 /// A WebSocket handshake, or the `ApiError` saying why the request is not one (a plain GET, a wrong version…),
 /// with a JSON body like every other refusal instead of axum's plain text.
 pub struct Upgrade(pub axum::extract::ws::WebSocketUpgrade);

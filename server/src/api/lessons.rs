@@ -1,13 +1,13 @@
 //! `GET /api/lessons` and `GET /api/lessons/{id}`: the guided lessons (see [`crate::core::lessons`]).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use protocol::routes;
 use protocol::{Lesson, LessonSummary};
 
 use crate::api::error::ApiError;
-use crate::api::extract::{NoParameters, ValidQuery};
+use crate::api::extract::{NoParameters, PathId, ValidQuery};
 use crate::api::state::AppState;
 use crate::core::lessons::LessonFolder;
 
@@ -25,7 +25,7 @@ async fn get_lessons(
 
 async fn get_lesson(
     State(folder): State<LessonFolder>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ValidQuery(NoParameters {}): ValidQuery<NoParameters>,
 ) -> Result<Json<Lesson>, ApiError> {
     Ok(Json(folder.one(id).await?))

@@ -48,11 +48,15 @@ async fn get_sse(
     )
 }
 
-/// The cursor a reconnecting `EventSource` sends. A value that is not visible ASCII reads as blank, as no browser
-/// sends one.
+/// The cursor a reconnecting `EventSource` sends: the last `id:` it received, which from this lab is a number. A
+/// value that is not visible ASCII is refused like any other that is no number, not read as blank.
 pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get("last-event-id") else { return Ok(None) };
-    parse_last_event_id(value.to_str().unwrap_or_default())
+    let text = value.to_str().map_err(|_| ApiError::InvalidHeader {
+        header: "Last-Event-ID".into(),
+        message: "must be an event number (visible ASCII digits)".into(),
+    })?;
+    parse_last_event_id(text)
         .map_err(|error| ApiError::InvalidHeader { header: error.parameter, message: error.problem })
 }
 

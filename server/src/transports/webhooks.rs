@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -18,7 +18,7 @@ use protocol::{routes, Transport};
 use serde::Deserialize;
 
 use crate::api::error::ApiError;
-use crate::api::extract::{ClientAddress, TimelyBody, ValidJson, ValidQuery};
+use crate::api::extract::{ClientAddress, PathId, TimelyBody, ValidJson, ValidQuery};
 use crate::api::lanes::Lanes;
 use crate::api::state::AppState;
 use crate::core::refusal::Refusal;
@@ -44,7 +44,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-async fn remove(State(webhooks): State<Webhooks>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(State(webhooks): State<Webhooks>, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     webhooks.remove(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -52,7 +52,7 @@ async fn remove(State(webhooks): State<Webhooks>, Path(id): Path<String>) -> Res
 async fn deliveries(
     State(webhooks): State<Webhooks>,
     State(lanes): State<Lanes>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ValidQuery(query): ValidQuery<DeliveriesQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let endpoint = webhooks.watch(&id)?;
@@ -61,16 +61,13 @@ async fn deliveries(
     Ok(Json(endpoint.deliveries(query.after)))
 }
 
-async fn receiver_state(
-    State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
-) -> Result<Json<ReceiverState>, ApiError> {
+async fn receiver_state(State(webhooks): State<Webhooks>, PathId(id): PathId) -> Result<Json<ReceiverState>, ApiError> {
     Ok(Json(webhooks.watch(&id)?.receiver.state()))
 }
 
 async fn set_receiver(
     State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ValidJson(knobs): ValidJson<ReceiverKnobs>,
 ) -> Result<Json<ReceiverState>, ApiError> {
     knobs.check().map_err(|problem| ApiError::invalid_field("slow_secs", problem))?;
@@ -87,7 +84,7 @@ struct Sequenced {
 /// the knobs say.
 async fn receive(
     State(webhooks): State<Webhooks>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     TimelyBody(body): TimelyBody,
 ) -> Result<Response, ApiError> {
