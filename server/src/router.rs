@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::{header, Extensions, HeaderMap, StatusCode, Version};
 use axum::Router;
-use tower::{Layer, ServiceBuilder};
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::api::envelope::{envelope, Envelope};
@@ -25,7 +25,12 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::transports::grpc::router(&state))
         .merge(crate::api::router())
         .merge(pages(&state).layer(compressed()))
-        .fallback_service(compressed().layer(files))
+        .fallback_service(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(crate::transports::grpc::unknown_service))
+                .layer(compressed())
+                .service(files),
+        )
         // One `layer` call: each call re-boxes every route (see `api::envelope`).
         .layer(
             ServiceBuilder::new()

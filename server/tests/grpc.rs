@@ -133,6 +133,21 @@ async fn a_request_that_is_not_grpc_gets_415_and_native_grpc_over_http1_gets_400
     assert_eq!(body.error, "http2_required");
 }
 
+/// A gRPC-web call to a service the lab does not serve is UNIMPLEMENTED (12), not the page's HTML 404; a plain
+/// request to an unknown path still gets the page.
+#[tokio::test]
+async fn an_unknown_grpc_service_is_unimplemented() {
+    let server = TestServer::start().await;
+    let call =
+        server.http.post(server.url("/lab.v1.Nope/Publish")).header("content-type", "application/grpc-web+proto");
+    let response = call.body(vec![0u8; 5]).send().await.unwrap();
+    assert_eq!(response.headers()["grpc-status"], "12");
+    assert_eq!(response.headers()["content-type"], "application/grpc-web+proto");
+    let page = server.http.get(server.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}
+
 /// HTTP/2's own limits hold for a real client: a header list over 16 KiB is refused with 431 and publishes nothing,
 /// and the next call is served as usual.
 #[tokio::test]

@@ -89,6 +89,29 @@ async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next
     next.run(request).await
 }
 
+/// A gRPC call to a service the lab does not serve (`/lab.v1.Nope/X`): gRPC's UNIMPLEMENTED, in the call's own
+/// content type, where any other request to an unknown path gets the page's 404. Layered on the router's
+/// fallback, since a route for every `/{service}/{method}` would take the pages' paths too.
+pub async fn unknown_service(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let content_type = request.headers().get(CONTENT_TYPE).cloned();
+    let is_grpc = content_type
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"));
+    if !is_grpc {
+        return next.run(request).await;
+    }
+    let status = Status::unimplemented(format!("this lab serves no gRPC method {}", request.uri().path()));
+    let mut response = status.into_http::<axum::body::Body>();
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(CONTENT_TYPE, content_type);
+    }
+    response
+}
+
 /// The largest request message the service decodes.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 

@@ -50,7 +50,7 @@ pub fn Lane(
                 <span class="status" data-testid="lane-status" title=move || handle.status.get().detail()>
                     {move || handle.status.get().text()}
                 </span>
-                <p class="summary">{transport.summary()}</p>
+                <p class="summary" title=transport.summary()>{transport.summary()}</p>
                 {if transport.browser_takes_part() {
                     view! { <LaneFaults transport browser_drop=handle.browser_drop /> }.into_any()
                 } else {
