@@ -143,6 +143,21 @@ async fn bad_query_parameters_get_400_naming_the_parameter() {
     assert!(negative.message.contains("whole number"), "{}", negative.message);
     let not_ws = expect_error(get("/api/ws").await.unwrap(), 400, None).await;
     assert_eq!(not_ws.error, "not_a_websocket_handshake");
+    // A key that is not 16 bytes in base64 is refused before any upgrade, on both WebSocket routes.
+    for (path, protocol) in [("/api/ws", None), ("/api/mqtt", Some("mqtt"))] {
+        let mut handshake = server
+            .http
+            .get(server.url(path))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "short");
+        if let Some(protocol) = protocol {
+            handshake = handshake.header("sec-websocket-protocol", protocol);
+        }
+        let refused = expect_error(handshake.send().await.unwrap(), 400, None).await;
+        assert!(refused.message.contains("Sec-WebSocket-Key"), "{path}: {}", refused.message);
+    }
     let unknown = expect_error(get("/api/nope").await.unwrap(), 404, None).await;
     assert_eq!(unknown.error, "not_found");
 }

@@ -57,10 +57,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await.map(Upgrade).map_err(|rejection| {
-            ApiError::NotAWebSocketHandshake { status: rejection.status(), message: rejection.body_text() }
-        })
+        let upgrade =
+            axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await.map_err(|rejection| {
+                ApiError::NotAWebSocketHandshake { status: rejection.status(), message: rejection.body_text() }
+            })?;
+        // axum checks that a key is there, not what it is; RFC 6455 4.2.1 has the server refuse any other.
+        let key = parts.headers.get(axum::http::header::SEC_WEBSOCKET_KEY);
+        if key.is_some_and(|key| !is_websocket_key(key.as_bytes())) {
+            return Err(ApiError::NotAWebSocketHandshake {
+                status: StatusCode::BAD_REQUEST,
+                message: "`Sec-WebSocket-Key` must be 16 bytes in base64: 24 characters ending in `==`".into(),
+            });
+        }
+        Ok(Upgrade(upgrade))
     }
+}
+
+/// A `Sec-WebSocket-Key` as RFC 6455 defines it: 16 random bytes in base64, so 22 characters of the alphabet whose
+/// last carries only 2 bits (`A`, `Q`, `g` or `w`), then `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    let in_alphabet = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/';
+    key.len() == 24 && key.ends_with(b"==") && key[..22].iter().all(in_alphabet) && b"AQgw".contains(&key[21])
 }
 
 /// A WebSocket handshake the lab answers itself, checked as [`Upgrade`] checks it: the `101` to send and hyper's
@@ -206,6 +223,17 @@ mod tests {
     struct Body {
         #[allow(dead_code)]
         text: String,
+    }
+
+    #[test]
+    fn a_websocket_key_is_sixteen_bytes_in_base64() {
+        // RFC 6455's own example, and one of each length and alphabet mistake.
+        assert!(is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        for refused in
+            [&b"short"[..], b"dGhlIHNhbXBsZSBub25jZQ=", b"dGhlIHNhbXBsZSBub25jZR==", b"dGhlIHNhbXBsZSBub2*jZQ=="]
+        {
+            assert!(!is_websocket_key(refused), "{}", String::from_utf8_lossy(refused));
+        }
     }
 
     #[test]
