@@ -257,7 +257,13 @@ impl<F: Framing> DirectStream<F> {
     /// Marks a frame of the WebSocket library's own (an `ack`, a close) as on its way, or done: meanwhile events
     /// queue, so that the frame and its label stay together and in order.
     pub fn foreign_sending(&self, sending: bool) {
-        lock(&self.state).foreign_sending = sending;
+        let mut state = lock(&self.state);
+        state.foreign_sending = sending;
+        // Done answering a frame of the client's own (heard, then): the pongs that came while the session was busy
+        // are read next, and the heartbeat's verdict waits a round for them rather than racing that read.
+        if !sending {
+            state.heard = true;
+        }
     }
 
     /// Writes what is queued, waiting on the socket and on delay faults, until the stream ends.
