@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use common::mqtt_socket::{seq_of, MqttSocket, WAIT};
 use common::TestServer;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use mqtt5_protocol::packet::pubcomp::PubCompPacket;
 use mqtt5_protocol::packet::pubrec::PubRecPacket;
 use mqtt5_protocol::{ConnectOptions, Packet, QoS};
 use protocol::{mqtt, routes, ApiErrorBody, Transport};
-use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A session the broker keeps for a minute after its socket goes.
@@ -34,17 +33,6 @@ async fn without_the_mqtt_subprotocol_the_handshake_is_refused_with_a_400_naming
     assert!(body.message.contains("mqtt"), "{}", body.message);
 }
 
-/// The close code and reason the server's close frame carries.
-async fn close_of(client: &mut MqttSocket) -> (u16, String) {
-    loop {
-        match timeout(WAIT, client.socket.next()).await.unwrap() {
-            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn frames_that_break_rfc_6455_get_its_close_codes() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -53,16 +41,16 @@ async fn frames_that_break_rfc_6455_get_its_close_codes() {
     let mut client = MqttSocket::open(&server).await;
     let bad_utf8 = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
     client.socket.send(Message::Frame(bad_utf8)).await.unwrap();
-    assert_eq!(close_of(&mut client).await.0, 1007);
+    assert_eq!(common::close_frame_of(&mut client.socket).await.0, 1007);
 
     let mut client = MqttSocket::open(&server).await;
     let reserved = Frame::message(vec![1, 2, 3], OpCode::Data(Data::Reserved(3)), true);
     client.socket.send(Message::Frame(reserved)).await.unwrap();
-    assert_eq!(close_of(&mut client).await.0, 1002);
+    assert_eq!(common::close_frame_of(&mut client.socket).await.0, 1002);
 
     let mut client = MqttSocket::open(&server).await;
     client.socket.send(Message::binary(vec![0u8; 512 * 1024])).await.unwrap();
-    let (code, reason) = close_of(&mut client).await;
+    let (code, reason) = common::close_frame_of(&mut client.socket).await;
     assert_eq!(code, 1009, "{reason}");
 }
 
@@ -71,7 +59,7 @@ async fn a_text_frame_is_not_mqtt_and_closes_with_1003() {
     let server = TestServer::start().await;
     let mut client = MqttSocket::open(&server).await;
     client.socket.send(Message::text("CONNECT please")).await.unwrap();
-    let (code, _) = close_of(&mut client).await;
+    let (code, _) = common::close_frame_of(&mut client.socket).await;
     assert_eq!(code, 1003);
 }
 

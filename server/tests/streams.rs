@@ -136,17 +136,6 @@ async fn ws_seqs(socket: &mut Socket, count: usize) -> Vec<u64> {
     seqs
 }
 
-/// Reads until the server's close frame and returns its code and reason.
-async fn close_of(socket: &mut Socket) -> (u16, String) {
-    loop {
-        match timeout(PATIENCE, socket.next()).await.expect("a close in time") {
-            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn ws_hello_then_one_text_frame_per_event() {
     let server = TestServer::start().await;
@@ -216,7 +205,7 @@ async fn ws_binary_frame_is_closed_with_1003() {
     let server = TestServer::start().await;
     let mut socket = open_ws(&server, "").await;
     socket.send(Message::binary(vec![1, 2, 3])).await.unwrap();
-    assert_eq!(close_of(&mut socket).await.0, close_code::UNSUPPORTED_DATA);
+    assert_eq!(common::close_frame_of(&mut socket).await.0, close_code::UNSUPPORTED_DATA);
 }
 
 #[tokio::test]
@@ -224,7 +213,7 @@ async fn ws_oversize_message_is_closed_with_1009() {
     let server = TestServer::start().await;
     let mut socket = open_ws(&server, "").await;
     socket.send(Message::text("x".repeat(64 * 1024))).await.unwrap();
-    let (code, reason) = close_of(&mut socket).await;
+    let (code, reason) = common::close_frame_of(&mut socket).await;
     assert_eq!(code, close_code::MESSAGE_TOO_BIG, "{reason}");
 }
 
@@ -234,7 +223,7 @@ async fn ws_invalid_utf8_is_closed_with_1007() {
     let mut socket = open_ws(&server, "").await;
     let frame = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
     socket.send(Message::Frame(frame)).await.unwrap();
-    assert_eq!(close_of(&mut socket).await.0, close_code::INVALID_PAYLOAD);
+    assert_eq!(common::close_frame_of(&mut socket).await.0, close_code::INVALID_PAYLOAD);
 }
 
 #[tokio::test]
@@ -244,7 +233,7 @@ async fn ws_client_that_never_answers_pings_is_closed_with_1008() {
     // Never reading means never answering the server's pings.
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let mut stream = stream;
-    assert_eq!(close_of(&mut stream).await.0, close_code::POLICY_VIOLATION);
+    assert_eq!(common::close_frame_of(&mut stream).await.0, close_code::POLICY_VIOLATION);
 }
 
 #[tokio::test]
@@ -448,7 +437,7 @@ async fn closing_the_hub_ends_streams_and_closes_sockets_with_1001() {
     let mut lines = open_lines(&server).await;
     server.wait_for_open(Transport::HttpStream, 1, "the HTTP stream is held").await;
     server.state.hub().close();
-    assert_eq!(close_of(&mut socket).await.0, close_code::GOING_AWAY);
+    assert_eq!(common::close_frame_of(&mut socket).await.0, close_code::GOING_AWAY);
     assert!(timeout(PATIENCE, sse.next()).await.expect("stream ends in time").is_none());
     assert_eq!(next_line_seq(&mut lines).await, None, "the HTTP stream ends too");
 }

@@ -111,3 +111,18 @@ impl TestServer {
         self.http.get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 }
+
+/// The code and reason of the next close frame a WebSocket client reads (other frames skipped), within 10 s.
+pub async fn close_frame_of(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> (u16, String) {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a close in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
