@@ -47,17 +47,18 @@ test("TCP connections: a request that opened one has a square, and short polls r
   }
 });
 
-test("one sequence number shows up in every lane, and highlights in all of them", async ({ page }) => {
+test("one sequence number shows up in every lane, and highlights in all of them", async ({ page, request }) => {
+  // An event emitted 3 s after the page opened (2 a second): those before it can arrive in one instant (a
+  // stream's catch-up), their arrows one line and their labels stacked, where a click on one lands on another.
+  const before = (await stats(request)).head_seq;
   await openLab(page);
   let common: number | undefined;
   await expect
     .poll(async () => {
       const lanes = await Promise.all(TRANSPORTS.map((transport) => drawnSeqs(page, transport)));
-      // The newest such event: the first ones can arrive in one instant (a stream's catch-up), their arrows one
-      // line, where a click on one lands on its neighbour.
-      common = [...lanes[0]].reverse().find((seq) => lanes.every((seqs) => seqs.includes(seq)));
+      common = lanes[0].find((seq) => seq > before + 6 && lanes.every((seqs) => seqs.includes(seq)));
       return common;
-    })
+    }, { timeout: 20_000 })
     .toBeDefined();
   const selector = `[data-testid="record"][data-kind="event"][data-seq="${common}"]`;
   // Pointing at a diagram holds the view still, so the arrow stays where it is clicked.
@@ -163,6 +164,10 @@ test("a drop from one page leaves another page's connections alone", async ({ pa
   await lane(page, "sse").getByTestId("drop").click();
   await expect(lane(page, "sse").getByTestId("drop-outcome")).toContainText("dropped 1 connection");
   await expect.poll(async () => Number(await metric(page, "sse", "recoveries")), { timeout: 20_000 }).toBe(1);
+  // The browser's own reconnect is a request too: drawn and counted, with the bytes the server measured for it.
+  expect(await metric(page, "sse", "requests")).toBe("2");
+  const reconnect = lane(page, "sse").locator('[data-testid="record"][data-kind="request"]').filter({ hasText: "Last-Event-ID" });
+  await expect(reconnect.locator("title")).toContainText(/Last-Event-ID[\s\S]*measured at the server's socket: head \d+ B/, { timeout: 15_000 });
   expect(await metric(other, "sse", "recoveries")).toBe("0");
   await expect(lane(other, "sse").getByTestId("scoreboard")).toHaveText("no fault yet");
   await other.context().close();

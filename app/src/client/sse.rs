@@ -64,8 +64,7 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
         }
         let source = Source { source, _listeners: listeners };
         let mut connected_once = false;
-        // The request arrow (only the first connection has one: the browser's own reconnects are silent), the
-        // latest response arrow, and the exchange the server named in its hello.
+        // The latest request arrow, the latest response arrow, and the exchange the server named in its hello.
         let mut request = Some(sent.id);
         let mut response = None;
         let mut exchange = None;
@@ -87,6 +86,15 @@ async fn sse_loop(recorder: LaneRecorder, client: ClientId) {
                     recorder.connected();
                     recorder.set_status(LinkStatus::Open);
                     let (label, held_from) = if connected_once {
+                        // The browser's own reconnect: EventSource sent the GET by itself, so the page learns of it
+                        // only now. Drawn and counted then; the hello binds it to the request the server measured.
+                        let reconnect = recorder.request(
+                            format!("GET {} · Last-Event-ID", shown.sse_url()),
+                            "sent by the browser on its own after the connection was lost, with Last-Event-ID; the \
+                             page sees only the stream opening, so the arrow is drawn then"
+                                .into(),
+                        );
+                        request = Some(reconnect.id);
                         ("reconnected · 200 text/event-stream", None)
                     } else {
                         ("200 · text/event-stream", Some(sent.at))

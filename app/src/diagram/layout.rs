@@ -94,8 +94,10 @@ impl Shape {
     /// Where the message ends: the instant it arrived.
     pub fn arrival_y(&self) -> f64 {
         match *self {
-            Shape::Arrow { y2, .. } | Shape::HeldArrow { y2, .. } | Shape::EventArrow { y2, .. } => y2,
-            Shape::Bracket { y2, .. } => y2,
+            Shape::Arrow { y2, .. }
+            | Shape::HeldArrow { y2, .. }
+            | Shape::EventArrow { y2, .. }
+            | Shape::Bracket { y2, .. } => y2,
             Shape::Note { y } | Shape::Point { y, .. } => y,
         }
     }

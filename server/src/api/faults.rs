@@ -68,6 +68,7 @@ async fn post_offline(
 /// Starts a new server run in place: a new epoch and an empty log numbered from 1, with every connection to the
 /// old run ended as a real restart would end it (WebSockets 1001, SSE streams finished, held long polls 204). With
 /// a shared log, every instance starts the new run.
+///
 /// It takes nothing: a parameter or a field sent anyway (a webhook aimed here delivers its event as a body) is a
 /// 400, and nothing restarts.
 async fn post_restart(
