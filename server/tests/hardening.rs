@@ -587,6 +587,23 @@ async fn a_body_that_never_finishes_arriving_gets_408() {
     assert!(answer.contains("\"error\":\"body_timeout\""), "{answer}");
 }
 
+/// A body announced larger than the limit is refused on its head, at once: waiting for bytes that would be refused
+/// anyway used to end in the read timeout's 408.
+#[tokio::test]
+async fn a_body_announced_over_the_limit_gets_413_without_being_sent() {
+    let server = TestServer::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = "POST /api/publish HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n\
+                Content-Length: 10000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let read = timeout(Duration::from_secs(30), stream.read(&mut answer)).await.expect("an answer before 30 s");
+    let answer = String::from_utf8_lossy(&answer[..read.unwrap()]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"error\":\"body_too_large\""), "{answer}");
+    assert_eq!(server.state.hub_slot.current().events_after(0, 10).events.len(), 0);
+}
+
 /// One request rate for every way of publishing: a WebSocket's publish frames count against its address's
 /// allowance as POSTs do, so a socket is not a way to flood the history.
 #[tokio::test]
