@@ -1,6 +1,7 @@
 //! From a whole frame to a typed packet, with the checks mqtt5-protocol leaves to the receiver: nothing may follow
-//! the packet's fields, a v3.1.1 SUBSCRIBE's reserved option bits, and the protocol level of a CONNECT (read
-//! before decoding it, so an unsupported version is answered rather than called malformed).
+//! the packet's fields, a v3.1.1 SUBSCRIBE's reserved option bits, the SUBSCRIBE faults MQTT 5 calls protocol
+//! errors rather than malformed packets, and the protocol level of a CONNECT (read before decoding it, so an
+//! unsupported version is answered rather than called malformed).
 
 use bytes::Buf;
 use mqtt5_protocol::packet::PacketType;
@@ -46,8 +47,10 @@ pub(crate) fn decode(frame: &Frame, version: u8) -> Result<Packet, Fault> {
     if !header.validate_flags() {
         return Err(Fault::Malformed(format!("reserved flags 0x{:X} set on {packet_type:?}", frame.flags)));
     }
-    if version == MQTT_V311 && packet_type == PacketType::Subscribe {
-        check_v311_subscription_options(&frame.body)?;
+    match (version, packet_type) {
+        (MQTT_V311, PacketType::Subscribe) => check_v311_subscription_options(&frame.body)?,
+        (MQTT_V5, PacketType::Subscribe) => check_v5_subscription_options(&frame.body)?,
+        _ => {}
     }
     let mut body = frame.body.clone();
     let packet = Packet::decode_from_body_with_version(packet_type, &header, &mut body, version)?;
@@ -73,6 +76,51 @@ fn check_v311_subscription_options(body: &[u8]) -> Result<(), Fault> {
         rest = &after_len[len + 1..];
     }
     Ok(())
+}
+
+/// MQTT 5 gives a SUBSCRIBE three faults the reason code 0x82 Protocol Error, where mqtt5-protocol's decoder says
+/// 0x81 Malformed Packet (as Mosquitto does): no filter at all [MQTT-3.8.3-2], a Maximum QoS of 3, and a Retain
+/// Handling of 3 (section 3.8.3.1). Reserved option bits stay malformed. Whatever cannot be read is left to the
+/// decoder to call malformed.
+fn check_v5_subscription_options(body: &[u8]) -> Result<(), Fault> {
+    let Some((properties_len, after_len)) = body.get(2..).and_then(variable_byte_integer) else {
+        return Ok(());
+    };
+    let Some(mut rest) = after_len.get(properties_len..) else {
+        return Ok(());
+    };
+    if rest.is_empty() {
+        return Err(Fault::Protocol("SUBSCRIBE without a topic filter".to_owned()));
+    }
+    while let Some((len, after_len)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        let Some(&options) = after_len.get(len) else {
+            return Ok(());
+        };
+        if options & 0xC0 != 0 {
+            return Err(Fault::Malformed(format!("subscription options 0x{options:02X}")));
+        }
+        if options & 0x03 == 0x03 {
+            return Err(Fault::Protocol("subscription with Maximum QoS 3".to_owned()));
+        }
+        if options & 0x30 == 0x30 {
+            return Err(Fault::Protocol("subscription with Retain Handling 3".to_owned()));
+        }
+        rest = &after_len[len + 1..];
+    }
+    Ok(())
+}
+
+/// An MQTT Variable Byte Integer (at most four bytes) and what follows it.
+fn variable_byte_integer(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut value = 0usize;
+    for (index, &byte) in bytes.iter().enumerate().take(4) {
+        value |= usize::from(byte & 0x7F) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[index + 1..]));
+        }
+    }
+    None
 }
 
 /// The wire tap's label for a packet a client sent.

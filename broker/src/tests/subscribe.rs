@@ -60,17 +60,29 @@ fn suback_reason_codes_per_filter() {
 #[test]
 fn malformed_subscribes_disconnect() {
     // SUBSCRIBE bodies after a v5 CONNECT: packet id 1 and an empty property list, then the payload.
-    let cases: [(&str, &[u8]); 4] = [
-        ("no filters", &[0x82, 0x03, 0x00, 0x01, 0x00]),
-        ("reserved option bits", &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0xC0]),
-        ("flags not 0x02", &[0x80, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00]),
-        ("QoS 3", &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x03]),
+    // The spec calls some of them malformed (0x81) and some protocol errors (0x82).
+    let cases: [(&str, &[u8], &str); 7] = [
+        ("no filters", &[0x82, 0x03, 0x00, 0x01, 0x00], "0x82"),
+        (
+            "no filters after a user property",
+            &[0x82, 0x0A, 0x00, 0x01, 0x07, 0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v'],
+            "0x82",
+        ),
+        ("reserved option bits", &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0xC0], "0x81"),
+        ("flags not 0x02", &[0x80, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00], "0x81"),
+        ("QoS 3", &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x03], "0x82"),
+        ("Retain Handling 3", &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x31], "0x82"),
+        (
+            "QoS 3 in the second filter",
+            &[0x82, 0x0B, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x01, 0x00, 0x01, b'b', 0x03],
+            "0x82",
+        ),
     ];
-    for (case, bytes) in cases {
+    for (case, bytes, code) in cases {
         let mut harness = Harness::new();
         let connection = harness.connect("a");
         harness.raw(connection, bytes);
-        assert_eq!(harness.trace(), vec!["1 <- DISCONNECT rc=0x81", "1 closed"], "{case}");
+        assert_eq!(harness.trace(), vec![format!("1 <- DISCONNECT rc={code}"), "1 closed".to_owned()], "{case}");
         assert_eq!(harness.broker.stats().protocol_errors, 1);
     }
     // v3.1.1: the same faults close the socket without a word; and v3.1.1 has no property list.
