@@ -202,6 +202,11 @@ impl DiagramLayout {
         self.y(now) - self.height
     }
 
+    /// The most characters a label is drawn with. The drawing is 300 units wide with 10 px text, and a longer
+    /// label ran off both edges (a webhook's "no answer: connection closed before a complete response · retry in
+    /// 2.0 s"); the tooltip keeps all of it.
+    pub const MOST_LABEL_CHARS: usize = 50;
+
     /// How close two arrows are drawn for them to read as one line: packets of one instant.
     const SAME_INSTANT_PX: f64 = 2.0;
     /// How many labels of one instant are written under the first, before the rest are left out.
@@ -282,7 +287,7 @@ impl DiagramLayout {
             RecordKind::RoundTrip { .. } => arrived + 10.0 + self.min_label_gap,
             _ => arrived + 10.0,
         };
-        let label = Some(Label { x: middle, y: label_y, text: record.label_with_bytes() });
+        let label = Some(Label { x: middle, y: label_y, text: record.label_within(Self::MOST_LABEL_CHARS) });
         let (shape, direction) = match record.kind {
             RecordKind::Request => {
                 (Shape::Arrow { x1: self.browser_x, y1: sent, x2: self.server_x, y2: arrived }, "server")
@@ -445,6 +450,17 @@ mod tests {
         let calm: Vec<_> = all.iter().filter(|record| layout.is_visible(record, 1_004_000.0)).collect();
         assert_eq!(calm.len(), 1, "only the request is left");
         assert_eq!(calm[0].kind, RecordKind::Request);
+    }
+
+    #[test]
+    fn a_label_too_long_for_the_drawing_is_cut_and_the_tooltip_keeps_it() {
+        let mut answer = record(RecordKind::Answer { accepted: false }, 1_001_000.0, 1_001_000.0);
+        answer.label = "no answer: connection closed before a complete response · retry in 2.0 s".into();
+        let placed = layout().place([&answer]);
+        let drawn = &placed[0].label.as_ref().expect("labelled").text;
+        assert_eq!(drawn.chars().count(), DiagramLayout::MOST_LABEL_CHARS);
+        assert!(drawn.ends_with('…'), "{drawn}");
+        assert!(placed[0].title.starts_with(&answer.label), "{}", placed[0].title);
     }
 
     #[test]

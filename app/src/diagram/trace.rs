@@ -135,10 +135,19 @@ impl TraceRecord {
 
     /// The arrow's text: its label, and once measured, its bytes on the wire.
     pub fn label_with_bytes(&self) -> String {
-        match self.bytes() {
-            Some(bytes) => format!("{} · {} B", self.label, bytes.total()),
-            None => self.label.clone(),
+        self.label_within(usize::MAX)
+    }
+
+    /// [`Self::label_with_bytes`] in at most `most_chars` characters: the label's text is cut short with "…",
+    /// never the measured bytes after it.
+    pub fn label_within(&self, most_chars: usize) -> String {
+        let bytes = self.bytes().map(|bytes| format!(" · {} B", bytes.total())).unwrap_or_default();
+        let room = most_chars.saturating_sub(bytes.chars().count());
+        if self.label.chars().count() <= room {
+            return format!("{}{bytes}", self.label);
         }
+        let cut: String = self.label.chars().take(room.saturating_sub(1)).collect();
+        format!("{}…{bytes}", cut.trim_end())
     }
 
     /// The TCP connection this request went out on, as the server's tap numbered it, and whether this request was
@@ -337,6 +346,30 @@ mod tests {
         assert_eq!(log.unmatched.len(), 1, "the response head waits for its arrow");
         let labelled = log.records().iter().find(|record| record.id == request).unwrap().label_with_bytes();
         assert_eq!(labelled, "n · 303 B");
+    }
+
+    #[test]
+    fn a_long_label_is_cut_short_but_never_its_bytes() {
+        let mut log = TraceLog::default();
+        let long = "no answer: connection closed before a complete response · retry in 2.0 s";
+        let id = log.push(RecordKind::Request, long.into(), String::new(), 1.0, 1.0);
+        let record = |log: &TraceLog| log.records().iter().find(|record| record.id == id).unwrap().clone();
+        assert_eq!(record(&log).label_within(100), long);
+        assert_eq!(record(&log).label_within(20), "no answer: connecti…");
+        log.attach(
+            wire(
+                5,
+                WireDirection::ToServer,
+                WireUnit::Request { method: "POST".into(), target: "/".into(), connection: 1, new_connection: true },
+                300,
+            ),
+            0.0,
+        );
+        log.bind(id, WireKey::Request(5));
+        // Cut where a word ends, the space before the cut is not kept.
+        assert_eq!(record(&log).label_within(20), "no answer:… · 303 B");
+        assert_eq!(record(&log).label_within(22), "no answer: co… · 303 B");
+        assert_eq!(record(&log).label_with_bytes(), format!("{long} · 303 B"));
     }
 
     #[test]
