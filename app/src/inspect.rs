@@ -76,7 +76,7 @@ pub fn explain(record: &WireRecord) -> Vec<InspectLine> {
             note: Some("the zero-length chunk: the response is over".into()),
         }],
         WireUnit::GrpcMessage { flags, length, .. } => grpc_message_lines(record, *flags, *length),
-        WireUnit::Http2Frame { frame_type, flags, stream, length } => {
+        WireUnit::Http2Frame { frame_type, flags, stream, length, .. } => {
             http2_frame_lines(record, frame_type, *flags, *stream, *length)
         }
         WireUnit::Unparsed => vec![InspectLine { text: format!("{} bytes", record.bytes.total()), note: None }],
@@ -702,7 +702,8 @@ mod tests {
 
     #[test]
     fn http2_frames_name_their_type_flags_and_stream() {
-        let headers = WireUnit::Http2Frame { frame_type: "HEADERS".into(), flags: 0x05, stream: 1, length: 30 };
+        let headers =
+            WireUnit::Http2Frame { frame_type: "HEADERS".into(), flags: 0x05, stream: 1, length: 30, connection: 1 };
         let record = WireRecord {
             bytes: WireBytes { head: 30, framing: 9, payload: 0 },
             ..record(headers, ":status: 200\ncontent-type: application/grpc\ngrpc-status: 0\n")
@@ -723,13 +724,15 @@ mod tests {
         );
         assert!(note(&lines, "30 B of HPACK").contains("HPACK-compressed"));
         assert!(note(&lines, "grpc-status").starts_with("0 = OK"));
-        let settings = WireUnit::Http2Frame { frame_type: "SETTINGS".into(), flags: 0x01, stream: 0, length: 0 };
+        let settings =
+            WireUnit::Http2Frame { frame_type: "SETTINGS".into(), flags: 0x01, stream: 0, length: 0, connection: 1 };
         let lines = explain(&self::record(settings, ""));
         assert_eq!(texts(&lines), ["SETTINGS (type 0x4)", "flags 0x01 ACK", "stream 0", "length 0"]);
         assert!(note(&lines, "stream 0").contains("the connection itself"));
-        let odd = WireUnit::Http2Frame { frame_type: "DATA".into(), flags: 0x02, stream: 3, length: 20 };
+        let odd = WireUnit::Http2Frame { frame_type: "DATA".into(), flags: 0x02, stream: 3, length: 20, connection: 1 };
         assert!(note(&explain(&self::record(odd, "")), "flags 0x02").contains("not defined for DATA"));
-        let preface = WireUnit::Http2Frame { frame_type: "PREFACE".into(), flags: 0, stream: 0, length: 24 };
+        let preface =
+            WireUnit::Http2Frame { frame_type: "PREFACE".into(), flags: 0, stream: 0, length: 24, connection: 1 };
         assert_eq!(explain(&self::record(preface, "")).len(), 1);
     }
 }

@@ -40,6 +40,8 @@ test("a native call's HTTP/2 frames, as the server recorded them, open on the la
   for (const seq of seqs) {
     await expect(table.getByTestId("http2-wire-row").filter({ hasText: `#${seq}` }).first()).toBeAttached();
   }
+  // Every row names its TCP connection: HTTP/2 carries many calls on one, and two programs both use stream 1.
+  await expect(table.locator("th", { hasText: "conn" })).toBeVisible();
   const totals = await table.getByTestId("http2-wire-totals").textContent();
   expect(totals).toMatch(/\d/);
   // A row opens its decode: a HEADERS frame's header block is head, HPACK-compressed.

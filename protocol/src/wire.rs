@@ -172,7 +172,16 @@ pub enum WireUnit {
     /// One HTTP/2 frame (RFC 9113 §4.1), or the client's 24-byte connection preface (`frame_type` `PREFACE`).
     /// `head` counts a HEADERS or CONTINUATION frame's HPACK-compressed header block; the 9-byte frame header,
     /// padding and every control frame are framing. `raw` is the decoded header list of a HEADERS frame.
-    Http2Frame { frame_type: Name, flags: u8, stream: u32, length: u32 },
+    /// `connection` numbers the TCP connection as HTTP/1.1's requests do: two programs' calls are both on stream
+    /// 1, each on its own connection (0 in a trace from a lab that did not record it).
+    Http2Frame {
+        frame_type: Name,
+        flags: u8,
+        stream: u32,
+        length: u32,
+        #[serde(default)]
+        connection: u64,
+    },
     /// Bytes the lab could not parse as any of the above (counted, never dropped from the totals).
     Unparsed,
 }

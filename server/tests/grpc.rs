@@ -59,6 +59,34 @@ async fn grpcio_subscribes_over_http2_and_gets_the_same_events_as_a_poll() {
     assert_eq!(lines[6]["cancelled"], true);
 }
 
+/// Two grpcio processes each open their own connection and make the same calls on it, so each Subscribe has the
+/// same stream number: the server's HTTP/2 records tell the two apart by the connections' numbers, which the
+/// page's frame table shows.
+#[tokio::test]
+async fn two_programs_calls_on_one_stream_number_are_told_apart_by_their_connections() {
+    let server = TestServer::start().await;
+    server.publish("one event").await;
+    for _ in 0..2 {
+        grpcio(server.addr, &["subscribe", "--after", "0", "--count", "1"]).await;
+    }
+    let page: protocol::WirePage =
+        server.http.get(server.url("/api/wire/http2")).send().await.unwrap().json().await.unwrap();
+    let mut calls: Vec<(u64, u32)> = page
+        .records
+        .iter()
+        .filter(|record| record.raw.contains(protocol::grpc::SUBSCRIBE_PATH))
+        .map(|record| match record.unit {
+            protocol::WireUnit::Http2Frame { connection, stream, .. } => (connection, stream),
+            ref other => panic!("a request's headers are a frame: {other:?}"),
+        })
+        .collect();
+    calls.dedup();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls.iter().all(|&(connection, _)| connection > 0), "{calls:?}");
+    assert_eq!(calls[0].1, calls[1].1, "the same calls in the same order: the same stream number");
+    assert_ne!(calls[0].0, calls[1].0, "each program on its own connection");
+}
+
 #[tokio::test]
 async fn grpcio_publishes_and_bad_input_gets_the_status_the_spec_names() {
     let server = TestServer::start().await;
@@ -122,11 +150,15 @@ async fn a_request_that_is_not_grpc_gets_415_and_native_grpc_over_http1_gets_400
     let post = |content_type: &'static str| {
         server.http.post(server.url("/lab.v1.Events/Publish")).header("content-type", content_type).body("x").send()
     };
-    let wrong = post("text/plain").await.unwrap();
-    assert_eq!(wrong.status(), 415);
-    let body: protocol::ApiErrorBody = wrong.json().await.unwrap();
-    assert_eq!((body.error.as_str(), body.field.as_deref()), ("unsupported_media_type", Some("Content-Type")));
-    assert!(body.message.contains("text/plain"), "{}", body.message);
+    // Another codec is another media type: the lab's messages are protobuf (tonic-web alone gave `+json` an empty
+    // 400).
+    for content_type in ["text/plain", "application/grpc-web+json", "application/grpc+json"] {
+        let wrong = post(content_type).await.unwrap();
+        assert_eq!(wrong.status(), 415, "{content_type}");
+        let body: protocol::ApiErrorBody = wrong.json().await.unwrap();
+        assert_eq!((body.error.as_str(), body.field.as_deref()), ("unsupported_media_type", Some("Content-Type")));
+        assert!(body.message.contains(content_type), "{}", body.message);
+    }
     let over_http1 = post("application/grpc").await.unwrap();
     assert_eq!(over_http1.status(), 400);
     let body: protocol::ApiErrorBody = over_http1.json().await.unwrap();

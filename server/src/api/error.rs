@@ -28,8 +28,8 @@ pub enum ApiError {
     UnexpectedBody { bytes: usize },
     /// A request to a gRPC method that is not gRPC.
     #[error(
-        "a gRPC method takes `Content-Type: application/grpc` over HTTP/2 or `application/grpc-web` over any HTTP, \
-         not {found}"
+        "a gRPC method takes protobuf messages, with `Content-Type: application/grpc` over HTTP/2 or \
+         `application/grpc-web` (or `-web-text`) over any HTTP, not {found}"
     )]
     NotGrpc { found: String },
     #[error("native gRPC needs HTTP/2 (cleartext, prior knowledge); over HTTP/1.1 use gRPC-web")]

@@ -78,8 +78,12 @@ fn oversize_is_resource_exhausted<B>(mut response: axum::http::Response<B>) -> a
 /// lab's JSON body, instead of a gRPC status its client could not read.
 async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
-    let is_web = content_type.starts_with("application/grpc-web");
-    if !content_type.starts_with(protocol::grpc::CONTENT_TYPE) {
+    // tonic-web takes its four content types exactly and answers any other `application/grpc-web…` (`+json`, say)
+    // with an empty 400; the lab's messages are protobuf only, so another codec is a media type it does not serve.
+    let is_web = GRPC_WEB_CONTENT_TYPES.contains(&content_type);
+    let is_native =
+        matches!(content_type.split(';').next().map(str::trim), Some("application/grpc" | "application/grpc+proto"));
+    if !is_web && !is_native {
         let found = if content_type.is_empty() { "none".to_owned() } else { format!("`{content_type}`") };
         return ApiError::NotGrpc { found }.into_response();
     }
@@ -88,6 +92,14 @@ async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next
     }
     next.run(request).await
 }
+
+/// The gRPC-web content types tonic-web serves: binary and base64 text, protobuf either way.
+const GRPC_WEB_CONTENT_TYPES: [&str; 4] = [
+    "application/grpc-web",
+    "application/grpc-web+proto",
+    "application/grpc-web-text",
+    "application/grpc-web-text+proto",
+];
 
 /// A gRPC call to a service the lab does not serve (`/lab.v1.Nope/X`): gRPC's UNIMPLEMENTED, in the call's own
 /// content type, where any other request to an unknown path gets the page's 404. Layered on the router's

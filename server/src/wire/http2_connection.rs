@@ -98,6 +98,8 @@ struct State {
 pub struct Http2Wire {
     /// The exchange a connection's own frames are filed under.
     exchange: u64,
+    /// The TCP connection's number, from the count HTTP/1.1 connections are numbered by.
+    connection: u64,
     ledger: Arc<WireLedger>,
     state: Mutex<State>,
 }
@@ -112,7 +114,12 @@ impl Http2Wire {
             streams: BTreeMap::new(),
             units: Vec::new(),
         };
-        Self { exchange: ledger.next_exchange(), ledger, state: Mutex::new(state) }
+        Self {
+            exchange: ledger.next_exchange(),
+            connection: ledger.next_connection(),
+            ledger,
+            state: Mutex::new(state),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -154,7 +161,7 @@ impl State {
         let connection = (wire.exchange, Some(Transport::Grpc));
         let (header, payload) = match unit {
             Http2Unit::Preface => {
-                let unit = frame_unit("PREFACE", 0, 0, 0);
+                let unit = frame_unit(wire, "PREFACE", 0, 0, 0);
                 let bytes = WireBytes { framing: http2::PREFACE_LEN as u64, ..WireBytes::default() };
                 return vec![(connection.0, connection.1, unit, bytes, String::new())];
             }
@@ -163,7 +170,7 @@ impl State {
         let (exchange, transport) =
             self.streams.get(&header.stream).map_or(connection, |stream| (stream.exchange, stream.transport));
         let size = http2::FRAME_HEADER_LEN as u64 + u64::from(header.length);
-        let unit = frame_unit(header.type_name(), header.flags, header.stream, header.length);
+        let unit = frame_unit(wire, header.type_name(), header.flags, header.stream, header.length);
         let inside = payload.as_deref().and_then(|payload| Some((http2::unpadded(&header, payload)?, payload)));
         let made = match (header.kind, inside) {
             (http2::HEADERS | http2::CONTINUATION, Some((range, payload))) => {
@@ -251,8 +258,8 @@ impl State {
     }
 }
 
-fn frame_unit(frame_type: &'static str, flags: u8, stream: u32, length: u32) -> WireUnit {
-    WireUnit::Http2Frame { frame_type: frame_type.into(), flags, stream, length }
+fn frame_unit(wire: &Http2Wire, frame_type: &'static str, flags: u8, stream: u32, length: u32) -> WireUnit {
+    WireUnit::Http2Frame { frame_type: frame_type.into(), flags, stream, length, connection: wire.connection }
 }
 
 fn header_text(headers: &[(String, String)]) -> String {
@@ -321,6 +328,29 @@ mod tests {
         assert_eq!(totals.to_client.total(), response.len() as u64);
         // The DATA frame's 9-byte header goes with the first message; each message's 5-byte prefix is framing.
         assert_eq!(totals.to_client.framing, 9 + 5 + 5);
+    }
+
+    #[test]
+    fn each_connection_s_frames_carry_its_own_number() {
+        let ledger = Arc::new(WireLedger::default());
+        let (first, second) = (Http2Wire::new(ledger.clone()), Http2Wire::new(ledger.clone()));
+        for wire in [&first, &second] {
+            let mut request = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            request.extend(frame(0x4, 0, 0, &[]));
+            wire.read(&request);
+        }
+        let connections: Vec<u64> = ledger
+            .http2_page(0, 100)
+            .records
+            .iter()
+            .map(|record| match record.unit {
+                WireUnit::Http2Frame { connection, .. } => connection,
+                _ => panic!("only frames were sent: {record:?}"),
+            })
+            .collect();
+        assert_eq!(connections.len(), 4);
+        assert_eq!(connections[..2], [connections[0]; 2]);
+        assert_eq!(connections[2..], [connections[0] + 1; 2], "{connections:?}");
     }
 
     #[test]

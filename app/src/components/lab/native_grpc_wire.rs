@@ -120,6 +120,7 @@ pub struct WireRow {
     pub id: u64,
     pub time: String,
     pub arrow: &'static str,
+    pub connection: String,
     pub stream: String,
     pub what: String,
     pub bytes: WireBytes,
@@ -127,15 +128,17 @@ pub struct WireRow {
 }
 
 /// The last `limit` records in order (newest call last), as rows, with the bytes summed. A gRPC message carries no
-/// stream number of its own: it is the stream of the frames that share its exchange.
+/// connection or stream number of its own: it is on those of the frames that share its exchange.
 pub fn table_rows(records: &[WireRecord], limit: usize) -> (Vec<WireRow>, WireBytes) {
     let mut shown: Vec<&WireRecord> = records.iter().collect();
     shown.sort_by_key(|record| record.id);
     let shown = &shown[shown.len().saturating_sub(limit)..];
-    let streams: HashMap<u64, u32> = records
+    let carriers: HashMap<u64, (u64, u32)> = records
         .iter()
         .filter_map(|record| match record.unit {
-            WireUnit::Http2Frame { stream, .. } if stream != 0 => Some((record.exchange, stream)),
+            WireUnit::Http2Frame { stream, connection, .. } if stream != 0 => {
+                Some((record.exchange, (connection, stream)))
+            }
             _ => None,
         })
         .collect();
@@ -145,15 +148,20 @@ pub fn table_rows(records: &[WireRecord], limit: usize) -> (Vec<WireRow>, WireBy
         .iter()
         .map(|record| {
             totals.add(record.bytes);
-            let stream = match record.unit {
-                WireUnit::Http2Frame { stream, .. } => Some(stream),
-                _ => streams.get(&record.exchange).copied(),
+            let carrier = match record.unit {
+                WireUnit::Http2Frame { stream, connection, .. } => Some((connection, stream)),
+                _ => carriers.get(&record.exchange).copied(),
             };
             WireRow {
                 id: record.id,
                 time: relative_ms(record.at, first),
                 arrow: direction_arrow(record.direction),
-                stream: stream.map(|stream| stream.to_string()).unwrap_or_else(|| "–".into()),
+                // 0: a trace from a lab that did not number HTTP/2 connections.
+                connection: match carrier {
+                    Some((connection, _)) if connection != 0 => connection.to_string(),
+                    _ => "–".into(),
+                },
+                stream: carrier.map(|(_, stream)| stream.to_string()).unwrap_or_else(|| "–".into()),
                 what: what_text(&record.unit, &record.raw),
                 bytes: record.bytes,
                 detail: detail_text(&record.unit, &record.raw),
@@ -263,6 +271,7 @@ fn wire_table(page: WirePage, expanded: RwSignal<Option<u64>>) -> impl IntoView 
                 <tr data-testid="http2-wire-row" class="http2-wire-row" on:click=toggle>
                     <td>{row.time}</td>
                     <td class="text">{row.arrow}</td>
+                    <td>{row.connection}</td>
                     <td>{row.stream}</td>
                     <td class="text">{row.what}</td>
                     <td>{row.bytes.head}</td>
@@ -285,6 +294,9 @@ fn wire_table(page: WirePage, expanded: RwSignal<Option<u64>>) -> impl IntoView 
                 <tr>
                     <th title="milliseconds after the first record shown">"ms"</th>
                     <th class="text">"direction"</th>
+                    <th title="the TCP connection, numbered as the lanes number theirs: HTTP/2 carries many calls on one">
+                        "conn"
+                    </th>
                     <th>"stream"</th>
                     <th class="text">"what"</th>
                     <th>"head B"</th>
@@ -297,7 +309,7 @@ fn wire_table(page: WirePage, expanded: RwSignal<Option<u64>>) -> impl IntoView 
                 {body}
                 <tr class="http2-wire-totals" data-testid="http2-wire-totals">
                     <td></td>
-                    <td class="text" colspan="3">"total"</td>
+                    <td class="text" colspan="4">"total"</td>
                     <td>{totals.head}</td>
                     <td>{totals.framing}</td>
                     <td>{totals.payload}</td>
@@ -315,7 +327,7 @@ fn explained(record: &WireRecord) -> impl IntoView {
     let lines = explain(record);
     view! {
         <tr class="http2-wire-explained" data-testid="http2-wire-explained">
-            <td class="text" colspan="8">
+            <td class="text" colspan="9">
                 <dl class="wire-lines">
                     {lines
                         .into_iter()
@@ -349,7 +361,7 @@ mod tests {
     }
 
     fn frame(frame_type: &'static str, flags: u8, stream: u32) -> WireUnit {
-        WireUnit::Http2Frame { frame_type: frame_type.into(), flags, stream, length: 0 }
+        WireUnit::Http2Frame { frame_type: frame_type.into(), flags, stream, length: 0, connection: 3 }
     }
 
     #[test]
@@ -416,10 +428,23 @@ mod tests {
         assert_eq!(rows[0].stream, "0");
         assert_eq!(rows[1].stream, "1");
         assert_eq!(rows[2].stream, "1", "a message is on the stream of its exchange's frames");
+        assert_eq!([&rows[0].connection, &rows[1].connection, &rows[2].connection], ["3"; 3]);
         assert_eq!(rows[1].arrow, "client → server");
         assert_eq!(rows[2].arrow, "server → client");
         assert_eq!(rows[1].detail, ":path: /lab.v1.Events/Subscribe");
         assert_eq!(totals, WireBytes { head: 2 + 3 + 4, framing: 27, payload: 3 });
+        // Two programs' calls, both on stream 1, told apart by their connections; an older trace numbered none.
+        let other =
+            WireUnit::Http2Frame { frame_type: "HEADERS".into(), flags: 4, stream: 1, length: 0, connection: 4 };
+        let unnumbered =
+            WireUnit::Http2Frame { frame_type: "HEADERS".into(), flags: 4, stream: 1, length: 0, connection: 0 };
+        let more = [
+            record(5, 9, 1_005_000, WireDirection::ToServer, other, ""),
+            record(6, 10, 1_006_000, WireDirection::ToServer, unnumbered, ""),
+        ];
+        let (rows, _) = table_rows(&more, MAX_ROWS);
+        assert_eq!((rows[0].connection.as_str(), rows[0].stream.as_str()), ("4", "1"));
+        assert_eq!(rows[1].connection, "–");
         let (none, empty) = table_rows(&[], MAX_ROWS);
         assert!(none.is_empty());
         assert_eq!(empty, WireBytes::default());
