@@ -318,6 +318,12 @@ mod tests {
         }
     }
 
+    /// Exchange `exchange`'s request head, `head` bytes of it, on a new connection.
+    fn request_head(exchange: u64, head: u64) -> WireRecord {
+        let unit = WireUnit::Request { method: "GET".into(), target: "/".into(), connection: 1, new_connection: true };
+        wire(exchange, WireDirection::ToServer, unit, head)
+    }
+
     #[test]
     fn measured_records_find_their_arrow_whichever_comes_first() {
         let mut log = TraceLog::default();
@@ -325,15 +331,7 @@ mod tests {
         let event = log.push(RecordKind::Event { seq: 9 }, "e".into(), String::new(), 2.0, 3.0);
         // The response head is measured before the page knows the exchange; the event after.
         log.attach(wire(5, WireDirection::ToClient, WireUnit::ResponseHead { status: 200 }, 100), 0.0);
-        log.attach(
-            wire(
-                5,
-                WireDirection::ToServer,
-                WireUnit::Request { method: "GET".into(), target: "/".into(), connection: 1, new_connection: true },
-                300,
-            ),
-            0.0,
-        );
+        log.attach(request_head(5, 300), 0.0);
         log.bind(request, WireKey::Request(5));
         log.bind(event, WireKey::Event { exchange: 5, seq: 9 });
         log.attach(
@@ -356,15 +354,7 @@ mod tests {
         let record = |log: &TraceLog| log.records().iter().find(|record| record.id == id).unwrap().clone();
         assert_eq!(record(&log).label_within(100), long);
         assert_eq!(record(&log).label_within(20), "no answer: connecti…");
-        log.attach(
-            wire(
-                5,
-                WireDirection::ToServer,
-                WireUnit::Request { method: "POST".into(), target: "/".into(), connection: 1, new_connection: true },
-                300,
-            ),
-            0.0,
-        );
+        log.attach(request_head(5, 300), 0.0);
         log.bind(id, WireKey::Request(5));
         // Cut where a word ends, the space before the cut is not kept.
         assert_eq!(record(&log).label_within(20), "no answer:… · 303 B");
