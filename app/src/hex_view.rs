@@ -309,6 +309,7 @@ pub(crate) fn frame_unit(opcode: &'static str, header: &[u8], seq: Option<u64>, 
         header: hex(header),
         seq,
         event,
+        message: None,
     }
 }
 

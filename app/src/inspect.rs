@@ -580,6 +580,7 @@ mod tests {
             header: String::new(),
             seq: Some(3),
             event: Some(protocol::WireLabel::Tick),
+            message: None,
         };
         let lines = explain(&record(frame, "7b 22"));
         let texts: Vec<_> = lines.iter().map(|line| line.text.as_str()).collect();

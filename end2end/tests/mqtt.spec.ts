@@ -49,6 +49,15 @@ test("turned on with key 7, the lane connects, subscribes and receives events", 
     expect(titles.some((title) => title.includes(packet)), `${packet} drawn`).toBe(true);
   }
   expect(await metric(page, "mqtt", "missed")).toBe("0");
+  // Each packet's arrow carries what the server measured of its own frame: for the page's CONNECT, a client frame's
+  // 6 bytes of header and mask around the very packet the page counted itself; the upgrade's 101 is its head alone.
+  const titleOf = async (label: RegExp) => (await records(page)).find((record) => label.test(record.title))?.title ?? "";
+  await expect.poll(() => titleOf(/^CONNECT\b/)).toMatch(/measured at the server's socket: head 0 B · framing 6 B · payload \d+ B/);
+  const connect = await titleOf(/^CONNECT\b/);
+  const counted = connect.match(/(\d+) B in one binary WebSocket frame/)![1];
+  expect(connect).toContain(`framing 6 B · payload ${counted} B`);
+  await expect.poll(() => titleOf(/^CONNACK\b/)).toMatch(/framing 2 B · payload \d+ B/);
+  expect(await titleOf(/^101 Switching Protocols/)).toMatch(/head \d+ B · framing 0 B · payload 0 B/);
   // Sent within milliseconds of each other, the handshake's arrows are one line at this scale: each is labelled,
   // one under another, and its label opens it in the inspector.
   const labels = mqttLane(page).locator('[data-testid="record"] > text');

@@ -141,7 +141,9 @@ pub enum WireUnit {
     ConnectionClosed { connection: u64, exchanges: u64 },
     /// One WebSocket frame. `length_bits` is how its payload length was encoded: 7, 7+16 or 7+64 bits. `header`
     /// is the frame header as it crossed, in hex (2 to 14 bytes, the mask key last), so a browser's masked payload
-    /// can be read; empty where the server kept no text.
+    /// can be read; empty where the server kept no text. `message` numbers the data messages each way on the
+    /// connection, 1 for the first, on the frame that ends one: what lets a page that counts its own sends and
+    /// receipts find each message's bytes (an MQTT packet is one binary message).
     Frame {
         opcode: Name,
         fin: bool,
@@ -154,6 +156,8 @@ pub enum WireUnit {
         seq: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event: Option<WireLabel>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<u64>,
     },
     /// One length-prefixed gRPC message (or gRPC-web's trailer frame, `flags` 0x80), in whatever carried it: an
     /// HTTP/1.1 chunk for gRPC-web, an HTTP/2 DATA frame for native gRPC. `framing` counts the 5-byte prefix and

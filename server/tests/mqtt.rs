@@ -87,6 +87,56 @@ async fn each_hub_event_arrives_as_a_qos2_publish_with_its_seq_and_the_connack_n
     assert_eq!(server.stats().await.transports[&Transport::Mqtt].events_delivered, 1);
 }
 
+/// The tap names each MQTT packet's frame as the page needs to find it: an event's PUBLISH by its seq and label,
+/// the other packets as `mqtt`, and every message numbered each way in the order it crossed, as the page counts
+/// its own sends and receipts.
+#[tokio::test]
+async fn the_wire_records_name_each_packet_s_frame_by_seq_or_by_its_message_number() {
+    let server = TestServer::start().await;
+    let mut client = MqttSocket::open_as(&server, "mqttpage").await;
+    client.connect(ConnectOptions::new("page").with_keep_alive(Duration::from_secs(60))).await;
+    client.subscribe(mqtt::EVENTS_FILTER, QoS::AtMostOnce).await;
+    let seq = server.publish("measured").await;
+    assert_eq!(seq_of(&client.publish().await), seq);
+    let expected = [
+        (protocol::WireDirection::ToServer, 1, None),      // CONNECT
+        (protocol::WireDirection::ToClient, 1, None),      // CONNACK
+        (protocol::WireDirection::ToServer, 2, None),      // SUBSCRIBE
+        (protocol::WireDirection::ToClient, 2, None),      // SUBACK
+        (protocol::WireDirection::ToClient, 3, Some(seq)), // the event's PUBLISH
+    ];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let frames = loop {
+        let url = server.url("/api/wire?client=mqttpage");
+        let page: protocol::WirePage = server.http.get(url).send().await.unwrap().json().await.unwrap();
+        let frames: Vec<_> = page
+            .records
+            .iter()
+            .filter_map(|record| match &record.unit {
+                protocol::WireUnit::Frame { message: Some(number), seq, event, .. } => {
+                    Some((record.direction, *number, *seq, *event))
+                }
+                _ => None,
+            })
+            .collect();
+        if frames.len() >= expected.len() || tokio::time::Instant::now() > deadline {
+            break frames;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let numbered: Vec<_> = frames.iter().map(|(direction, number, seq, _)| (*direction, *number, *seq)).collect();
+    assert_eq!(numbered, expected);
+    let to_client_labels: Vec<_> = frames
+        .iter()
+        .filter(|(direction, ..)| *direction == protocol::WireDirection::ToClient)
+        .map(|(.., event)| *event)
+        .collect();
+    assert_eq!(
+        to_client_labels,
+        [Some(protocol::WireLabel::Mqtt), Some(protocol::WireLabel::Mqtt), Some(protocol::WireLabel::Message)]
+    );
+}
+
 /// The lesson's fault: the connection dies right after the page's PUBREC. The kept session remembers that the
 /// message was received, so on return the broker sends PUBREL (not the PUBLISH again), and the message counts once.
 #[tokio::test]

@@ -18,6 +18,7 @@ mod lane_task;
 mod long_poll;
 mod mqtt;
 mod mqtt_controls;
+mod mqtt_frames;
 mod round_trip;
 mod short_poll;
 mod sse;

@@ -16,6 +16,7 @@ use super::browser_events::Listeners;
 use super::lane_recorder::Sent;
 use super::lane_task::{run_while_enabled, LaneLoop};
 use super::mqtt_controls::{Command, DroppedAfterPubrec, MqttControls};
+use super::mqtt_frames::MessageNumbers;
 use super::round_trip::SocketSlot;
 use super::{back_off, LaneHandle, LaneOptions, LaneRecorder, LinkStatus};
 use crate::diagram::NoteTone;
@@ -35,6 +36,7 @@ pub fn use_mqtt(options: LaneOptions) -> LaneHandle {
         client: StoredValue::new(MqttClient::new(options.client.as_str())),
         socket: StoredValue::new_local(None),
         first_session: StoredValue::new(true),
+        frames: StoredValue::new(MessageNumbers::default()),
     };
     let page = options.client;
     run_while_enabled(recorder, options.enabled, options.held_back, move |_: Option<AbortSignal>| {
@@ -54,6 +56,17 @@ struct Lane {
     /// subscribes (and the knobs may reconnect before anything arrives), so the lane's count starts at its first
     /// event, not at the page's load.
     first_session: StoredValue<bool>,
+    /// The connection's WebSocket messages counted each way, to bind each packet's arrow to its measured frame.
+    frames: StoredValue<MessageNumbers>,
+}
+
+impl Lane {
+    /// Binds `arrow` to its measured frame, if the key is known now (see [`MessageNumbers`]).
+    fn bind_frames(&self, bindings: impl IntoIterator<Item = (u64, crate::diagram::WireKey)>) {
+        for (arrow, key) in bindings {
+            self.recorder.bind(arrow, key);
+        }
+    }
 }
 
 enum SocketSignal {
@@ -99,6 +112,8 @@ struct Connection {
     upgrade_answer: Option<u64>,
     exchange: Option<u64>,
     sent_since_tick: bool,
+    /// The number of the message being read, until an arrow of it is drawn.
+    reading: Option<u64>,
 }
 
 /// The connection loop, and with it the decoding half of the MQTT client, in a wasm chunk of its own.
@@ -139,6 +154,7 @@ async fn mqtt_loop(lane: Lane, page: ClientId) {
         let (commands, command_stream) = mpsc::unbounded();
         lane.controls.commands.set_value(Some(commands));
         let mut signals = stream::select(signals, command_stream.map(SocketSignal::Command));
+        lane.frames.set_value(MessageNumbers::default());
         let mut connection = Connection {
             lane,
             socket: Socket { socket, _listeners: listeners },
@@ -147,6 +163,7 @@ async fn mqtt_loop(lane: Lane, page: ClientId) {
             upgrade_answer: None,
             exchange: None,
             sent_since_tick: false,
+            reading: None,
         };
         let mut ending = Ending::Failed;
         while let Some(signal) = signals.next().await {
@@ -200,7 +217,7 @@ impl Connection {
 
     /// Draws and writes one packet; ends the connection if it cannot be written.
     fn send(&mut self, sent: &Outgoing, why: &str) -> Option<Ending> {
-        draw_sent(self.lane.recorder, sent, why);
+        draw_sent(self.lane, sent, why);
         self.sent_since_tick = true;
         if self.socket.socket.send_with_u8_array(&sent.bytes).is_err() {
             self.lane.recorder.connection_lost("send failed".into(), "the socket refused a frame".into());
@@ -258,6 +275,7 @@ impl Connection {
             }
             None => return Some(Ending::Failed),
         };
+        self.reading = self.lane.frames.try_update_value(MessageNumbers::received);
         // Every packet of the read is accounted for, even after the fault has fired: the client's state already
         // holds them, and a message it holds but the lane never drew would later look lost.
         let mut ending = None;
@@ -300,6 +318,8 @@ impl Connection {
                 if let Some(exchange) = exchange {
                     recorder.bind_exchange(Some(self.upgrade.id), self.upgrade_answer, *exchange);
                     self.exchange = Some(*exchange);
+                    let waited = self.lane.frames.try_update_value(|frames| frames.exchange_known(*exchange));
+                    self.lane.bind_frames(waited.unwrap_or_default());
                 }
                 return self.connected(
                     *session_present,
@@ -471,9 +491,13 @@ impl Connection {
         controls.fault_outcome.set(format!("{how}: {label}"));
     }
 
-    fn draw_received(&self, label: String, detail: String, body: &str) {
+    fn draw_received(&mut self, label: String, detail: String, body: &str) {
         let id = self.lane.recorder.response(label, detail, None);
         self.lane.recorder.set_body(id, body);
+        if let Some(number) = self.reading.take() {
+            let binding = self.lane.frames.try_update_value(|frames| frames.received_arrow(id, number)).flatten();
+            self.lane.bind_frames(binding);
+        }
     }
 }
 
@@ -490,10 +514,13 @@ fn start_keep_alive(sink: mpsc::UnboundedSender<SocketSignal>, seconds: u16) {
     });
 }
 
-fn draw_sent(recorder: LaneRecorder, sent: &Outgoing, why: &str) -> Sent {
+/// Draws a packet about to be sent, its own WebSocket message, numbered as the server's tap will number it.
+fn draw_sent(lane: Lane, sent: &Outgoing, why: &str) -> Sent {
+    let recorder = lane.recorder;
     let detail = format!("{why}\n{} B in one binary WebSocket frame", sent.bytes.len());
     let drawn = recorder.upstream_frame(sent.packet.label(), detail);
     recorder.set_body(drawn.id, &anatomy_text(&sent.bytes, "as this page sent it"));
+    lane.bind_frames(lane.frames.try_update_value(|frames| frames.sent(drawn.id)).flatten());
     drawn
 }
 
@@ -542,7 +569,7 @@ fn chat_round_trip(lane: Lane) -> Callback<()> {
             return;
         };
         lane.controls.remember_chat(text, ticket);
-        draw_sent(recorder, &sent, "to lab/chat at QoS 1: the broker answers PUBACK, and the hub makes it an event");
+        draw_sent(lane, &sent, "to lab/chat at QoS 1: the broker answers PUBACK, and the hub makes it an event");
         if let Err(error) = socket.send_with_u8_array(&sent.bytes) {
             recorder.round_trip_failed(ticket, format!("the socket refused the frame: {error:?}"));
         }

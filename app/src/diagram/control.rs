@@ -100,8 +100,8 @@ mod tests {
 
     fn record(direction: WireDirection, unit: WireUnit, header: &str, raw: &str) -> WireRecord {
         let unit = match unit {
-            WireUnit::Frame { opcode, fin, rsv, masked, length_bits, seq, event, .. } => {
-                WireUnit::Frame { opcode, fin, rsv, masked, length_bits, header: header.into(), seq, event }
+            WireUnit::Frame { opcode, fin, rsv, masked, length_bits, seq, event, message, .. } => {
+                WireUnit::Frame { opcode, fin, rsv, masked, length_bits, header: header.into(), seq, event, message }
             }
             other => other,
         };
@@ -127,6 +127,7 @@ mod tests {
             header: String::new(),
             seq: None,
             event: None,
+            message: None,
         }
     }
 

@@ -69,6 +69,9 @@ pub enum WireKey {
     Event { exchange: u64, seq: u64 },
     /// The WebSocket `ack` naming event `seq`: a frame of its own, not the event's.
     Ack { exchange: u64, seq: u64 },
+    /// An MQTT packet other than an event's PUBLISH: WebSocket data message `number` that way on the connection,
+    /// which the page counts as the tap does (`client::mqtt_frames`).
+    Message { exchange: u64, to_server: bool, number: u64 },
 }
 
 impl WireKey {
@@ -78,6 +81,11 @@ impl WireKey {
         match &record.unit {
             WireUnit::Frame { seq: Some(seq), event: Some(event), .. } if !to_server && *event == WireLabel::Ack => {
                 WireKey::Ack { exchange: record.exchange, seq: *seq }
+            }
+            WireUnit::Frame { seq: None, message: Some(number), .. }
+                if record.transport == Some(protocol::Transport::Mqtt) =>
+            {
+                WireKey::Message { exchange: record.exchange, to_server, number: *number }
             }
             WireUnit::Chunk { seq: Some(seq), .. }
             | WireUnit::Frame { seq: Some(seq), .. }
@@ -373,11 +381,40 @@ mod tests {
             header: String::new(),
             seq: Some(9),
             event: Some(event),
+            message: None,
         };
         let ack = wire(5, WireDirection::ToClient, frame(WireLabel::Ack), 0);
         let event = wire(5, WireDirection::ToClient, frame(WireLabel::Message), 0);
         assert_eq!(WireKey::of(&ack), WireKey::Ack { exchange: 5, seq: 9 });
         assert_eq!(WireKey::of(&event), WireKey::Event { exchange: 5, seq: 9 });
+    }
+
+    #[test]
+    fn an_mqtt_packet_is_found_by_its_message_number_and_an_event_s_publish_by_its_seq() {
+        let frame = |seq: Option<u64>, message: Option<u64>| WireUnit::Frame {
+            opcode: "binary".into(),
+            fin: true,
+            rsv: 0,
+            masked: false,
+            length_bits: 7,
+            header: String::new(),
+            seq,
+            event: Some(WireLabel::Mqtt),
+            message,
+        };
+        let on = |transport: Transport, direction: WireDirection, unit: WireUnit| WireRecord {
+            transport: Some(transport),
+            ..wire(5, direction, unit, 0)
+        };
+        let connack = on(Transport::Mqtt, WireDirection::ToClient, frame(None, Some(1)));
+        assert_eq!(WireKey::of(&connack), WireKey::Message { exchange: 5, to_server: false, number: 1 });
+        let subscribe = on(Transport::Mqtt, WireDirection::ToServer, frame(None, Some(2)));
+        assert_eq!(WireKey::of(&subscribe), WireKey::Message { exchange: 5, to_server: true, number: 2 });
+        let publish = on(Transport::Mqtt, WireDirection::ToClient, frame(Some(9), Some(3)));
+        assert_eq!(WireKey::of(&publish), WireKey::Event { exchange: 5, seq: 9 });
+        // The WebSocket lane's own frames without an event (its hello) stay with the connection's answer.
+        let hello = on(Transport::WebSocket, WireDirection::ToClient, frame(None, Some(1)));
+        assert_eq!(WireKey::of(&hello), WireKey::Response(5));
     }
 
     #[test]

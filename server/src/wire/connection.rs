@@ -70,6 +70,8 @@ struct State {
     exchanges: u64,
     /// Final response heads written so far (not 1xx).
     answered: u64,
+    /// WebSocket data messages completed so far, to the server and to the client.
+    messages: [u64; 2],
 }
 
 /// Pages one connection's capture is handed to: the tabs of one browser can share a kept-alive connection.
@@ -91,6 +93,7 @@ impl ConnectionWire {
             pages: Vec::new(),
             exchanges: 0,
             answered: 0,
+            messages: [0; 2],
         };
         let id = ledger.next_connection();
         let capture = Capture::new(id, client, server, unix_micros_now(), ledger.capture_budget());
@@ -239,6 +242,7 @@ impl ConnectionWire {
             }
             other => common_unit(other, None, state.keeps_text()),
         };
+        let unit = number_message(state, WireDirection::ToServer, unit);
         self.make_record(state, WireDirection::ToServer, unit, bytes, raw)
     }
 
@@ -260,14 +264,18 @@ impl ConnectionWire {
                 let annotation = state.annotations.pop();
                 common_unit(unit, annotation, state.keeps_text())
             }
+            // The lanes whose handlers say what each message carries: the WebSocket lane's events, and every packet
+            // of the MQTT lane's (an event's PUBLISH with its seq, the rest as `mqtt`).
             Unit::Frame { ref info, .. }
-                if info.is_data() && state.exchange.transport == Some(Transport::WebSocket) =>
+                if info.is_data()
+                    && matches!(state.exchange.transport, Some(Transport::WebSocket | Transport::Mqtt)) =>
             {
                 let annotation = state.annotations.pop();
                 common_unit(unit, annotation, state.keeps_text())
             }
             other => common_unit(other, None, state.keeps_text()),
         };
+        let unit = number_message(state, WireDirection::ToClient, unit);
         self.make_record(state, WireDirection::ToClient, unit, bytes, raw)
     }
 
@@ -353,6 +361,18 @@ fn text(bytes: &[u8], keep: bool) -> String {
     }
 }
 
+/// Gives the frame that ends a data message its message's number on the connection, that way.
+fn number_message(state: &mut State, direction: WireDirection, mut unit: WireUnit) -> WireUnit {
+    if let WireUnit::Frame { opcode, fin: true, message, .. } = &mut unit {
+        if matches!(opcode.as_ref(), "text" | "binary" | "continuation") {
+            let count = &mut state.messages[direction as usize];
+            *count += 1;
+            *message = Some(*count);
+        }
+    }
+    unit
+}
+
 /// Bodies, chunks, frames: the same on either side.
 fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireUnit, WireBytes, String) {
     let event = annotation.as_ref().map(|annotation| annotation.event);
@@ -381,6 +401,7 @@ fn common_unit(unit: Unit, annotation: Option<Annotation>, keep: bool) -> (WireU
                 header: if keep { hex(&header) } else { String::new() },
                 seq,
                 event,
+                message: None,
             };
             let first = if keep { hex(&first_bytes) } else { String::new() };
             (unit, WireBytes { head: 0, framing: header.len() as u64, payload }, first)
