@@ -4,6 +4,7 @@
 //! unsupported version is answered rather than called malformed).
 
 use bytes::Buf;
+use mqtt5_protocol::encoding::decode_variable_int;
 use mqtt5_protocol::packet::PacketType;
 use mqtt5_protocol::{FixedHeader, Packet};
 
@@ -63,17 +64,10 @@ pub(crate) fn decode(frame: &Frame, version: u8) -> Result<Packet, Fault> {
 /// mqtt5-protocol keeps only the two QoS bits of a v3.1.1 subscription; the other six must be zero and QoS 3 is
 /// not a QoS [MQTT-3.8.3-4].
 fn check_v311_subscription_options(body: &[u8]) -> Result<(), Fault> {
-    let mut rest = body.get(2..).unwrap_or_default();
-    while let Some((len, after_len)) = rest.split_first_chunk::<2>() {
-        let len = usize::from(u16::from_be_bytes(*len));
-        let Some(&options) = after_len.get(len) else {
-            // A truncated filter is the decoder's to report.
-            return Ok(());
-        };
+    for options in subscription_options(body.get(2..).unwrap_or_default()) {
         if options & 0xFC != 0 || options & 0x03 == 0x03 {
             return Err(Fault::Malformed(format!("subscription options 0x{options:02X}")));
         }
-        rest = &after_len[len + 1..];
     }
     Ok(())
 }
@@ -83,20 +77,17 @@ fn check_v311_subscription_options(body: &[u8]) -> Result<(), Fault> {
 /// Handling of 3 (section 3.8.3.1). Reserved option bits stay malformed. Whatever cannot be read is left to the
 /// decoder to call malformed.
 fn check_v5_subscription_options(body: &[u8]) -> Result<(), Fault> {
-    let Some((properties_len, after_len)) = body.get(2..).and_then(variable_byte_integer) else {
+    let mut after_id = body.get(2..).unwrap_or_default();
+    let Ok(properties_len) = decode_variable_int(&mut after_id) else {
         return Ok(());
     };
-    let Some(mut rest) = after_len.get(properties_len..) else {
+    let Some(payload) = after_id.get(properties_len as usize..) else {
         return Ok(());
     };
-    if rest.is_empty() {
+    if payload.is_empty() {
         return Err(Fault::Protocol("SUBSCRIBE without a topic filter".to_owned()));
     }
-    while let Some((len, after_len)) = rest.split_first_chunk::<2>() {
-        let len = usize::from(u16::from_be_bytes(*len));
-        let Some(&options) = after_len.get(len) else {
-            return Ok(());
-        };
+    for options in subscription_options(payload) {
         if options & 0xC0 != 0 {
             return Err(Fault::Malformed(format!("subscription options 0x{options:02X}")));
         }
@@ -106,21 +97,20 @@ fn check_v5_subscription_options(body: &[u8]) -> Result<(), Fault> {
         if options & 0x30 == 0x30 {
             return Err(Fault::Protocol("subscription with Retain Handling 3".to_owned()));
         }
-        rest = &after_len[len + 1..];
     }
     Ok(())
 }
 
-/// An MQTT Variable Byte Integer (at most four bytes) and what follows it.
-fn variable_byte_integer(bytes: &[u8]) -> Option<(usize, &[u8])> {
-    let mut value = 0usize;
-    for (index, &byte) in bytes.iter().enumerate().take(4) {
-        value |= usize::from(byte & 0x7F) << (7 * index);
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[index + 1..]));
-        }
-    }
-    None
+/// The options byte of each subscription in a SUBSCRIBE's payload (length-prefixed filters, each followed by its
+/// options), up to the first one cut short: a truncated filter is the decoder's to report.
+fn subscription_options(mut payload: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    std::iter::from_fn(move || {
+        let (len, after_len) = payload.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        let options = *after_len.get(len)?;
+        payload = &after_len[len + 1..];
+        Some(options)
+    })
 }
 
 /// The wire tap's label for a packet a client sent.

@@ -112,8 +112,6 @@ struct Connection {
     upgrade_answer: Option<u64>,
     exchange: Option<u64>,
     sent_since_tick: bool,
-    /// The number of the message being read, until an arrow of it is drawn.
-    reading: Option<u64>,
 }
 
 /// The connection loop, and with it the decoding half of the MQTT client, in a wasm chunk of its own.
@@ -163,7 +161,6 @@ async fn mqtt_loop(lane: Lane, page: ClientId) {
             upgrade_answer: None,
             exchange: None,
             sent_since_tick: false,
-            reading: None,
         };
         let mut ending = Ending::Failed;
         while let Some(signal) = signals.next().await {
@@ -275,7 +272,7 @@ impl Connection {
             }
             None => return Some(Ending::Failed),
         };
-        self.reading = self.lane.frames.try_update_value(MessageNumbers::received);
+        self.lane.frames.update_value(MessageNumbers::received);
         // Every packet of the read is accounted for, even after the fault has fired: the client's state already
         // holds them, and a message it holds but the lane never drew would later look lost.
         let mut ending = None;
@@ -491,13 +488,10 @@ impl Connection {
         controls.fault_outcome.set(format!("{how}: {label}"));
     }
 
-    fn draw_received(&mut self, label: String, detail: String, body: &str) {
+    fn draw_received(&self, label: String, detail: String, body: &str) {
         let id = self.lane.recorder.response(label, detail, None);
         self.lane.recorder.set_body(id, body);
-        if let Some(number) = self.reading.take() {
-            let binding = self.lane.frames.try_update_value(|frames| frames.received_arrow(id, number)).flatten();
-            self.lane.bind_frames(binding);
-        }
+        self.lane.bind_frames(self.lane.frames.try_update_value(|frames| frames.received_arrow(id)).flatten());
     }
 }
 

@@ -13,6 +13,8 @@ pub struct MessageNumbers {
     sent: u64,
     received: u64,
     exchange: Option<u64>,
+    /// The message being read, until an arrow of it is drawn.
+    reading: Option<u64>,
     /// (arrow, to the server, message number), drawn before the exchange was known.
     waiting: Vec<(u64, bool, u64)>,
 }
@@ -24,15 +26,17 @@ impl MessageNumbers {
         self.key(arrow, true, self.sent)
     }
 
-    /// One more message received: its number, for [`Self::received_arrow`] (an event's PUBLISH needs none: its
-    /// frame is found by the event's seq).
-    pub fn received(&mut self) -> u64 {
+    /// One more message received, read now: the next [`Self::received_arrow`] is its arrow (an event's PUBLISH
+    /// draws none: its frame is found by the event's seq).
+    pub fn received(&mut self) {
         self.received += 1;
-        self.received
+        self.reading = Some(self.received);
     }
 
-    /// The arrow drawn for received message `number`: its binding, unless it has to wait for the exchange.
-    pub fn received_arrow(&mut self, arrow: u64, number: u64) -> Option<(u64, WireKey)> {
+    /// An arrow drawn for what was received: the binding of the message being read, if it has no arrow yet and
+    /// the exchange is known.
+    pub fn received_arrow(&mut self, arrow: u64) -> Option<(u64, WireKey)> {
+        let number = self.reading.take()?;
         self.key(arrow, false, number)
     }
 
@@ -66,8 +70,8 @@ mod tests {
     fn arrows_before_the_connack_wait_for_its_exchange_and_later_ones_bind_at_once() {
         let mut numbers = MessageNumbers::default();
         assert_eq!(numbers.sent(10), None, "the CONNECT: no exchange yet");
-        let connack = numbers.received();
-        assert_eq!(numbers.received_arrow(11, connack), None);
+        numbers.received(); // the CONNACK
+        assert_eq!(numbers.received_arrow(11), None);
         assert_eq!(
             numbers.exchange_known(7),
             [
@@ -78,9 +82,9 @@ mod tests {
         assert_eq!(numbers.sent(12), Some((12, WireKey::Message { exchange: 7, to_server: true, number: 2 })));
         // An event's PUBLISH is counted but bound by its seq; the next packet is the third message received.
         numbers.received();
-        let suback = numbers.received();
+        numbers.received(); // the SUBACK
         assert_eq!(
-            numbers.received_arrow(13, suback),
+            numbers.received_arrow(13),
             Some((13, WireKey::Message { exchange: 7, to_server: false, number: 3 }))
         );
     }

@@ -81,8 +81,8 @@ async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next
     // tonic-web takes its four content types exactly and answers any other `application/grpc-web…` (`+json`, say)
     // with an empty 400; the lab's messages are protobuf only, so another codec is a media type it does not serve.
     let is_web = GRPC_WEB_CONTENT_TYPES.contains(&content_type);
-    let is_native =
-        matches!(content_type.split(';').next().map(str::trim), Some("application/grpc" | "application/grpc+proto"));
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let is_native = mime == protocol::grpc::CONTENT_TYPE || mime == GRPC_PROTO_CONTENT_TYPE;
     if !is_web && !is_native {
         let found = if content_type.is_empty() { "none".to_owned() } else { format!("`{content_type}`") };
         return ApiError::NotGrpc { found }.into_response();
@@ -92,6 +92,9 @@ async fn only_grpc(request: axum::extract::Request, next: axum::middleware::Next
     }
     next.run(request).await
 }
+
+/// Native gRPC's content type naming its codec, which a client may send instead of the bare one.
+const GRPC_PROTO_CONTENT_TYPE: &str = "application/grpc+proto";
 
 /// The gRPC-web content types tonic-web serves: binary and base64 text, protobuf either way.
 const GRPC_WEB_CONTENT_TYPES: [&str; 4] = [
@@ -112,7 +115,7 @@ pub async fn unknown_service(
     let is_grpc = content_type
         .as_ref()
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/grpc"));
+        .is_some_and(|value| value.starts_with(protocol::grpc::CONTENT_TYPE));
     if !is_grpc {
         return next.run(request).await;
     }

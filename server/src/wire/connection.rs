@@ -13,7 +13,7 @@ use super::capture::{direction_index, Capture, SharedCapture};
 use super::grpc_messages;
 use super::hex::hex;
 use super::ledger::WireLedger;
-use super::parse::{Side, StartLine, StreamParser, Unit, Units};
+use super::parse::{is_data_opcode, Side, StartLine, StreamParser, Unit, Units};
 use crate::core::clock::unix_micros_now;
 
 /// What a handler says the next SSE chunk or outgoing WebSocket data frame carries, queued before it is written.
@@ -364,8 +364,8 @@ fn text(bytes: &[u8], keep: bool) -> String {
 /// Gives the frame that ends a data message its message's number on the connection, that way.
 fn number_message(state: &mut State, direction: WireDirection, mut unit: WireUnit) -> WireUnit {
     if let WireUnit::Frame { opcode, fin: true, message, .. } = &mut unit {
-        if matches!(opcode.as_ref(), "text" | "binary" | "continuation") {
-            let count = &mut state.messages[direction as usize];
+        if is_data_opcode(opcode) {
+            let count = &mut state.messages[direction_index(direction)];
             *count += 1;
             *message = Some(*count);
         }

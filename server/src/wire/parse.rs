@@ -43,8 +43,13 @@ pub struct FrameInfo {
 
 impl FrameInfo {
     pub fn is_data(&self) -> bool {
-        matches!(self.opcode, "text" | "binary" | "continuation")
+        is_data_opcode(self.opcode)
     }
+}
+
+/// Whether a frame of this opcode carries (part of) a message rather than controlling the connection.
+pub fn is_data_opcode(opcode: &str) -> bool {
+    matches!(opcode, "text" | "binary" | "continuation")
 }
 
 /// A complete unit found in the stream, with its exact size.
